@@ -1,0 +1,3 @@
+"""Built-in check kinds. Each module registers itself with :mod:`grader.registry`."""
+
+from grader.checks import file_present, image, pending  # noqa: F401

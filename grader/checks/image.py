@@ -1,0 +1,52 @@
+"""``image``: a real, decodable image within size limits, optionally flagged for manual review.
+
+.. code-block:: yaml
+
+    - kind: image
+      file: "hdfview.{png,jpg,jpeg}"
+      manual_review: true
+      review_note: shows the kernel and bias of the second dense layer
+      min_width: 200            # optional; screenshots smaller than this are suspicious
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from grader.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IMAGE_FORMATS, open_image
+from grader.registry import CheckContext, CheckParams, Outcome, check_kind
+
+
+class ImageParams(CheckParams):
+    file: str = Field(min_length=1)
+    min_width: int = Field(1, ge=1)
+    min_height: int = Field(1, ge=1)
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0)
+    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    formats: list[str] = Field(default_factory=lambda: list(IMAGE_FORMATS))
+    manual_review: bool = False
+    review_note: str = ""
+
+
+@check_kind("image", ImageParams)
+def image(ctx: CheckContext, p: ImageParams) -> Outcome:
+    """The file decodes fully as an image of an allowed format and size."""
+    sub = ctx.submission
+    path = sub.find_one(p.file)
+    if path is None:
+        return Outcome.failed(sub.explain_missing(p.file))
+    rel = sub.rel(path)
+    im, info = open_image(
+        path, rel, max_pixels=p.max_pixels, max_bytes=p.max_bytes, formats=[f.upper() for f in p.formats]
+    )
+    im.close()
+    details = {"file": rel, "format": info.format, "width": info.width, "height": info.height}
+    if info.width < p.min_width or info.height < p.min_height:
+        return Outcome.failed(
+            f"{rel} is {info.width}x{info.height}; expected at least {p.min_width}x{p.min_height}",
+            details=details,
+        )
+    reason = f"{rel}: {info.format} {info.width}x{info.height}"
+    if p.manual_review:
+        reason += " — flagged for manual review" + (f" ({p.review_note})" if p.review_note else "")
+    return Outcome.passed(reason, details=details, manual_review=p.manual_review)

@@ -1,0 +1,16 @@
+"""Run-time options shared by every check of a grading run (not part of the rubric)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    # Folder of hidden test data (instructor only); None for a student's self-check.
+    hidden_dir: Path | None = None
+    # Seed for everything random the grader generates; fixed so regrades agree.
+    seed: int = 20261122
+    # True when a student runs `mlgrade check`: scores that depend on the class are provisional.
+    self_check: bool = False

@@ -1,0 +1,172 @@
+"""Grade one submission: unpack it, run every question's checks, score, return a record.
+
+This is the only place that turns check outcomes into marks, so the rules are
+in one spot: a question's required files gate it; each check gives a fraction;
+the question's score is ``points * weighted mean of fractions``; a ``gate``
+check that does not fully pass zeroes the question; a kind that is declared
+but not built makes the question "not graded yet".
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from grader import __version__
+from grader.options import GradeOptions
+from grader.registry import CheckContext, SubmissionProblem, get_kind
+from grader.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
+from grader.rubric import CheckSpec, Question, Rubric
+from grader.submission import Submission
+from grader.unpack import UnpackRefused, unpack
+
+
+def student_id(source: Path) -> str:
+    """The student id is the file stem (``alice.zip`` -> ``alice``), made safe for a folder name."""
+    name = source.name if source.is_dir() else source.stem
+    if name.lower().endswith(".zip"):
+        name = name[:-4]
+    safe = re.sub(r"[^A-Za-z0-9_.@+-]+", "_", name).strip("._") or "submission"
+    return safe[:120]
+
+
+def grade_submission(
+    source: Path,
+    rubric: Rubric,
+    workdir: Path,
+    options: GradeOptions | None = None,
+    student: str | None = None,
+    keep_work: bool = False,
+) -> SubmissionResult:
+    """Grade ``source`` in the fresh folder ``workdir`` (created here, removed afterwards)."""
+    options = options or GradeOptions()
+    started = time.perf_counter()
+    source = Path(source)
+    student = student or student_id(source)
+    try:
+        report = unpack(source, Path(workdir) / "files", rubric.limits)
+    except UnpackRefused as e:
+        result = _refused(student, source, rubric, str(e))
+    except OSError as e:
+        result = _refused(student, source, rubric, f"{source.name}: cannot be read ({e.strerror or e})")
+    else:
+        sub = Submission(
+            student=student,
+            source=source,
+            root=report.root,
+            files=report.files,
+            skipped=report.skipped,
+            ignored=report.ignored,
+            notes=report.notes,
+            content_hash=report.content_hash,
+        )
+        cache: dict = {}
+        questions = [grade_question(sub, q, options, cache) for q in rubric.questions]
+        result = SubmissionResult(
+            student=student,
+            source=str(source),
+            total=round_score(sum(q.score for q in questions)),
+            max_total=round_score(rubric.max_total),
+            questions=questions,
+            warnings=[f"{entry}: {why}" for entry, why in report.skipped.items()] + report.notes,
+            files=report.files,
+            submission_hash=report.content_hash,
+        )
+    finally:
+        if not keep_work:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result.rubric_hash = rubric.digest()
+    result.grader_version = __version__
+    result.elapsed_s = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _refused(student: str, source: Path, rubric: Rubric, why: str) -> SubmissionResult:
+    questions = [
+        QuestionResult(
+            id=q.id,
+            title=q.title,
+            score=0.0,
+            max_score=q.points,
+            status=Status.FAILED,
+            reason=f"not graded: the submission could not be unpacked ({why})",
+        )
+        for q in rubric.questions
+    ]
+    return SubmissionResult(
+        student=student, source=str(source), total=0.0, max_total=round_score(rubric.max_total),
+        questions=questions, errors=[why],
+    )
+
+
+def grade_question(sub: Submission, q: Question, options: GradeOptions, cache: dict) -> QuestionResult:
+    base = dict(id=q.id, title=q.title, max_score=q.points)
+    files: dict[str, str] = {}
+    missing: list[str] = []
+    for pattern in q.files:
+        hit = sub.find_one(pattern)
+        if hit is None:
+            missing.append(sub.explain_missing(pattern))
+        else:
+            files[pattern] = sub.rel(hit)
+    if missing:
+        return QuestionResult(**base, score=0.0, status=Status.FAILED, reason="; ".join(missing), files=files)
+
+    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache)
+    checks = [run_check(ctx, spec) for spec in q.checks]
+    pending = [c for c in checks if c.status is Status.PENDING]
+    errors = [c for c in checks if c.status is Status.ERROR]
+    failed_gates = [c for c in checks if c.gate and c.fraction < 1.0]
+    reason = "; ".join(c.reason for c in checks)
+    manual = any(c.manual_review for c in checks)
+
+    if pending:
+        return QuestionResult(
+            **base, score=0.0, status=Status.PENDING, manual_review=manual, files=files, checks=checks,
+            reason="not graded yet (" + ", ".join(sorted({c.kind for c in pending})) + " is not built yet)"
+            + (f"; {'; '.join(c.reason for c in checks if c.status is not Status.PENDING)}" if len(pending) < len(checks) else ""),
+        )
+    if failed_gates:
+        score = 0.0
+    else:
+        total_w = sum(c.weight for c in checks)
+        if total_w > 0:
+            frac = sum(c.weight * c.fraction for c in checks) / total_w
+        else:
+            frac = min(c.fraction for c in checks)
+        score = round_score(q.points * frac)
+    status = Status.ERROR if errors and score < q.points else status_for(score, q.points)
+    return QuestionResult(
+        **base, score=score, status=status, reason=reason, manual_review=manual, files=files, checks=checks
+    )
+
+
+def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
+    """Run one check; a student's bad file fails it, a grader bug is reported as an error."""
+    kind = get_kind(spec.kind)
+    common = dict(kind=spec.kind, weight=spec.weight, gate=spec.gate)
+    if kind is None or kind.run is None:
+        return CheckResult(**common, fraction=0.0, status=Status.PENDING, reason=f"{spec.kind}: not graded yet")
+    try:
+        out = kind.run(ctx, spec.params)
+    except SubmissionProblem as e:
+        return CheckResult(**common, fraction=0.0, status=Status.FAILED, reason=str(e))
+    except Exception as e:  # a bug in the grader must not cost the batch, nor look like the student's fault
+        tb = traceback.format_exception(type(e), e, e.__traceback__, limit=-3)
+        return CheckResult(
+            **common, fraction=0.0, status=Status.ERROR,
+            reason=f"internal error in check '{spec.kind}' ({type(e).__name__}: {e}); "
+            "this is a grader problem, please report it",
+            details={"traceback": "".join(tb)[-4000:]},
+        )
+    frac = min(1.0, max(0.0, float(out.fraction)))
+    status = Status.PENDING if out.pending else (
+        Status.PASSED if frac >= 1.0 else Status.PARTIAL if frac > 0 else Status.FAILED
+    )
+    return CheckResult(
+        **common, fraction=frac, status=status, reason=out.reason,
+        manual_review=out.manual_review, details=out.details,
+    )

@@ -1,0 +1,127 @@
+"""The one registry through which check kinds plug in.
+
+A check kind is a function ``run(ctx, params) -> Outcome`` plus a pydantic
+model for its parameters. Registering it is all it takes for rubrics to use
+it; the rubric loader validates each check's parameters against that model so
+that a typo is caught when the rubric loads, not halfway through a batch::
+
+    class MyParams(CheckParams):
+        file: str
+
+    @check_kind("my_kind", MyParams)
+    def my_kind(ctx: CheckContext, params: MyParams) -> Outcome:
+        ...
+
+Kinds that are planned but not built yet are *declared* with
+:func:`declare_pending`: rubrics may use them, and they report
+"not graded yet" instead of failing the student.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from grader.options import GradeOptions
+    from grader.rubric import Question
+    from grader.submission import Submission
+
+
+class CheckParams(BaseModel):
+    """Base of every kind's parameters: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnyParams(BaseModel):
+    """Parameters of a pending kind: accepted as they are until the kind exists."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+@dataclass
+class Outcome:
+    """What a check returns: a fraction of the question's marks and why."""
+
+    fraction: float
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+    manual_review: bool = False
+    pending: bool = False
+
+    @classmethod
+    def passed(cls, reason: str, **kw: Any) -> Outcome:
+        return cls(1.0, reason, **kw)
+
+    @classmethod
+    def failed(cls, reason: str, **kw: Any) -> Outcome:
+        return cls(0.0, reason, **kw)
+
+
+class SubmissionProblem(Exception):
+    """Raised by a check when the student's file is unusable; the message is shown as is."""
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may look at for one submission."""
+
+    submission: Submission
+    question: Question
+    options: GradeOptions
+    # Shared across the checks of one submission (e.g. an executed notebook is
+    # reused by every question that needs it). Keys are owned by the kind.
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+RunFn = Callable[[CheckContext, Any], Outcome]
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    name: str
+    params: type[BaseModel]
+    run: RunFn | None  # None: declared, not graded yet
+    summary: str
+
+
+_KINDS: dict[str, CheckKind] = {}
+
+
+def check_kind(name: str, params: type[CheckParams]) -> Callable[[RunFn], RunFn]:
+    """Register ``fn`` as the implementation of check kind ``name``."""
+
+    def decorate(fn: RunFn) -> RunFn:
+        existing = _KINDS.get(name)
+        if existing is not None and existing.run is not None and existing.run is not fn:
+            raise ValueError(f"check kind {name!r} is registered twice")
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        _KINDS[name] = CheckKind(name, params, fn, summary)
+        return fn
+
+    return decorate
+
+
+def declare_pending(name: str, summary: str) -> None:
+    """Declare a kind that rubrics may name before it is implemented."""
+    if name not in _KINDS:
+        _KINDS[name] = CheckKind(name, AnyParams, None, summary)
+
+
+def get_kind(name: str) -> CheckKind | None:
+    _load_builtin_kinds()
+    return _KINDS.get(name)
+
+
+def known_kinds() -> list[str]:
+    _load_builtin_kinds()
+    return sorted(_KINDS)
+
+
+def _load_builtin_kinds() -> None:
+    # Importing the package registers every built-in kind exactly once.
+    import grader.checks  # noqa: F401

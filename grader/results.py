@@ -1,0 +1,81 @@
+"""Typed result records: one per check, per question, per submission.
+
+Every renderer (terminal, Gradescope ``results.json``, CSV) reads these and
+nothing else, so a new output format never needs to know how grading works.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+SCORE_DIGITS = 4  # scores are rounded so that floating noise never changes a grade
+
+
+class Status(StrEnum):
+    PASSED = "passed"  # full marks
+    PARTIAL = "partial"  # some marks
+    FAILED = "failed"  # no marks, for a reason the student can act on
+    PENDING = "pending"  # the check kind is declared but not graded yet
+    ERROR = "error"  # the grader itself failed; not the student's fault
+
+
+def status_for(score: float, max_score: float) -> Status:
+    if max_score > 0 and score >= max_score:
+        return Status.PASSED
+    if score > 0:
+        return Status.PARTIAL
+    return Status.FAILED
+
+
+class CheckResult(BaseModel):
+    """What one check of a question found. ``fraction`` is in [0, 1]."""
+
+    kind: str
+    fraction: float
+    status: Status
+    reason: str
+    weight: float = 1.0
+    gate: bool = False
+    manual_review: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class QuestionResult(BaseModel):
+    id: str
+    title: str
+    score: float
+    max_score: float
+    status: Status
+    reason: str
+    manual_review: bool = False
+    files: dict[str, str] = Field(default_factory=dict)  # pattern -> matched path
+    checks: list[CheckResult] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class SubmissionResult(BaseModel):
+    student: str
+    source: str
+    total: float
+    max_total: float
+    questions: list[QuestionResult]
+    errors: list[str] = Field(default_factory=list)  # problems with the submission as a whole
+    warnings: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)  # what was found, relative paths
+    submission_hash: str = ""
+    rubric_hash: str = ""
+    grader_version: str = ""
+    elapsed_s: float = 0.0
+
+    def question(self, qid: str) -> QuestionResult:
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        raise KeyError(qid)
+
+
+def round_score(x: float) -> float:
+    return round(float(x), SCORE_DIGITS) + 0.0  # + 0.0 turns -0.0 into 0.0

@@ -1,0 +1,291 @@
+"""The rubric is data: YAML validated into typed models with errors a human can act on.
+
+A rubric lists questions; each has an id, a title, points, the files it needs
+(case-insensitive glob patterns, matched at any folder depth, ``{a,b}``
+alternatives allowed) and checks of registered kinds::
+
+    name: HW4
+    questions:
+      - id: q1b
+        title: HDFView screenshot of the second dense layer
+        points: 0.5
+        files: ["hdfview.{png,jpg,jpeg}"]
+        checks:
+          - kind: image
+            file: "hdfview.{png,jpg,jpeg}"
+            manual_review: true
+
+Every check may carry ``weight`` (its share of the question, default 1) and
+``gate`` (if true, the question scores zero unless this check fully passes).
+All other keys of a check are its kind's parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from grader.registry import get_kind, known_kinds
+from grader.unpack import UnpackLimits
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class CheckSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    kind: str
+    weight: float = Field(1.0, ge=0)
+    gate: bool = False
+    params: Any = None  # the kind's own params model, validated by the loader
+
+
+class Question(BaseModel):
+    model_config = _STRICT
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+    title: str = Field(min_length=1)
+    points: float = Field(ge=0)
+    files: list[str] = Field(default_factory=list)
+    checks: list[CheckSpec] = Field(min_length=1)
+
+    @field_validator("files")
+    @classmethod
+    def _patterns_not_empty(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not p.strip():
+                raise ValueError("a file pattern is empty")
+        return v
+
+
+class Rubric(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    limits: UnpackLimits = Field(default_factory=UnpackLimits)
+    questions: list[Question] = Field(min_length=1)
+
+    @property
+    def max_total(self) -> float:
+        return sum(q.points for q in self.questions)
+
+    def digest(self) -> str:
+        """A hash of what the rubric means (not of its comments or layout)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class RubricError(Exception):
+    """A rubric that cannot be used. ``problems`` are ``(key path, message)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {path}: {msg}" if path else f"{source}: {msg}" for path, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RubricError(str(path), [("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RubricError(str(path), [("", f"cannot read: {e}")]) from None
+    return parse_rubric(text, source=str(path))
+
+
+def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        raise RubricError(source, [("", f"not valid YAML: {_yaml_error(e)}")]) from None
+    if not isinstance(data, dict):
+        raise RubricError(source, [("", f"expected a mapping with 'name' and 'questions', got {_describe(data)}")])
+
+    problems: list[tuple[str, str]] = []
+    # Stage 1: each check's kind and parameters, against the registry.
+    questions = data.get("questions")
+    if isinstance(questions, list):
+        for qi, q in enumerate(questions):
+            if isinstance(q, dict) and isinstance(q.get("checks"), list):
+                q["checks"] = [
+                    _parse_check(c, f"questions[{qi}].checks[{ci}]", problems)
+                    for ci, c in enumerate(q["checks"])
+                ]
+    # Stage 2: the rubric's own structure.
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as e:
+        problems.extend(_explain(e, prefix="", model=Rubric))
+        raise RubricError(source, _dedupe(problems)) from None
+    seen: dict[str, int] = {}
+    for i, q in enumerate(rubric.questions):
+        if q.id in seen:
+            problems.append((f"questions[{i}].id", f"duplicate id '{q.id}' (also questions[{seen[q.id]}])"))
+        seen.setdefault(q.id, i)
+    if problems:
+        raise RubricError(source, _dedupe(problems))
+    return rubric
+
+
+def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    """Validate one check against its kind; on failure return a stand-in so that
+    stage 2 reports only the rubric's own structure, not the same problem twice."""
+    if not isinstance(raw, dict):
+        problems.append((path, f"expected a mapping with a 'kind', got {_describe(raw)}"))
+        return {"kind": "?"}
+    common = {k: raw[k] for k in ("kind", "weight", "gate") if k in raw}
+    if "kind" not in raw:
+        problems.append((f"{path}.kind", "required key is missing (known kinds: " + ", ".join(known_kinds()) + ")"))
+        return {**common, "kind": "?"}
+    kind_name = raw["kind"]
+    kind = get_kind(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        problems.append((f"{path}.kind", f"unknown check kind {_describe(kind_name)} (known kinds: {', '.join(known_kinds())})"))
+        return {**common, "kind": "?"}
+    own = {k: v for k, v in raw.items() if k not in common}
+    try:
+        common["params"] = kind.params.model_validate(own)
+    except ValidationError as e:
+        problems.extend(_explain(e, prefix=path, model=kind.params))
+    return common
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _yaml_error(e: yaml.YAMLError) -> str:
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e)
+    if mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return problem
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    return repr(value)
+
+
+def _loc_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_EXPECTED = {
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "string_type": "expected text",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping (key: value)",
+    "model_type": "expected a mapping (key: value)",
+    "model_attributes_type": "expected a mapping (key: value)",
+}
+
+
+def _explain(err: ValidationError, prefix: str, model: type[BaseModel]) -> list[tuple[str, str]]:
+    out = []
+    for e in err.errors(include_url=False):
+        loc = tuple(e["loc"])
+        path = _loc_path(prefix, loc)
+        typ = e["type"]
+        got = _describe(e.get("input"))
+        ctx = e.get("ctx") or {}
+        if typ == "missing":
+            msg = "required key is missing"
+        elif typ == "extra_forbidden":
+            allowed = _allowed_keys(model, loc[:-1])
+            msg = "unknown key" + (f" (allowed here: {', '.join(allowed)})" if allowed else "")
+        elif typ in _EXPECTED:
+            msg = f"{_EXPECTED[typ]}, got {got}"
+        elif typ in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+            op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[typ]
+            bound = next(iter(ctx.values()), "?")
+            msg = f"expected a number {op} {bound}, got {got}"
+        elif typ == "string_pattern_mismatch":
+            msg = f"expected a short id of letters, digits, '_', '.', '-' , got {got}"
+        elif typ == "too_short":
+            msg = f"expected at least {ctx.get('min_length', 1)} item(s), got {got if got != 'a list' else 'an empty list'}"
+        elif typ == "string_too_short":
+            msg = f"expected non-empty text, got {got}"
+        elif typ == "literal_error":
+            msg = f"expected {ctx.get('expected', 'one of the allowed values')}, got {got}"
+        elif typ == "value_error":
+            msg = str(ctx.get("error", e["msg"]))
+        else:
+            msg = f"{e['msg'][0].lower()}{e['msg'][1:]}, got {got}"
+        out.append((path, msg))
+    return out
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model found at ``loc`` below ``model`` (best effort)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        ann = fields[part].annotation
+        args = getattr(ann, "__args__", None)
+        current = args[0] if args else ann
+    fields = getattr(current, "model_fields", None)
+    if not fields:
+        return []
+    names = [n for n in fields if n != "params"]
+    if current is CheckSpec:
+        names = ["kind", "weight", "gate", "(the kind's parameters)"]
+    return names
+
+
+def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out

@@ -1,0 +1,117 @@
+"""Write Keras ``.h5`` files with h5py exactly as old Keras versions laid them out.
+
+Students hand in files from Keras 2.2 (Colab, 2019), tf.keras 2.x and Keras 3.
+The grader must read all of them without Keras; these writers let tests and the
+sample-submission script produce each layout byte-for-byte in structure,
+without installing those Keras versions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+# (layer name, [(weight name, array), ...]) in model order; layers without weights have [].
+Layers = list[tuple[str, list[tuple[str, np.ndarray]]]]
+
+
+def write_keras2_weights(path: Path, layers: Layers, keras_version: str = "2.2.4", varlen: bool = False) -> None:
+    """``model.save_weights('weights.h5')`` in Keras 2.2 (fixed-length byte names) or
+    tf.keras 2.4+ (``varlen=True``: variable-length strings, names like ``conv2d``)."""
+    with h5py.File(path, "w") as f:
+        _write_weight_groups(f, layers, varlen)
+        _set_str(f.attrs, "backend", "tensorflow", varlen)
+        _set_str(f.attrs, "keras_version", keras_version, varlen)
+
+
+def write_keras2_model(
+    path: Path, layers: Layers, model_config: dict, keras_version: str = "2.2.4", varlen: bool = False
+) -> None:
+    """``model.save('m.h5')``: ``model_config`` JSON at the root, weights under ``model_weights/``."""
+    with h5py.File(path, "w") as f:
+        _set_str(f.attrs, "model_config", json.dumps(model_config), varlen)
+        _set_str(f.attrs, "keras_version", keras_version, varlen)
+        _set_str(f.attrs, "backend", "tensorflow", varlen)
+        g = f.create_group("model_weights")
+        _write_weight_groups(g, layers, varlen)
+        _set_str(g.attrs, "backend", "tensorflow", varlen)
+        _set_str(g.attrs, "keras_version", keras_version, varlen)
+
+
+def write_keras3_weights(path: Path, layers: Layers) -> None:
+    """Keras 3 ``save_weights('x.weights.h5')``: ``layers/<name>/vars/<i>``."""
+    with h5py.File(path, "w") as f:
+        root = f.create_group("layers")
+        for name, weights in layers:
+            g = root.create_group(name)
+            v = g.create_group("vars")
+            for i, (_, arr) in enumerate(weights):
+                v.create_dataset(str(i), data=arr)
+        f.create_group("vars")
+        f.attrs["date_saved"] = "2026-01-01@00:00:00"
+
+
+def _write_weight_groups(f: h5py.Group, layers: Layers, varlen: bool) -> None:
+    _set_str_list(f.attrs, "layer_names", [n for n, _ in layers], varlen)
+    for name, weights in layers:
+        g = f.create_group(name)
+        full = [f"{name}/{w}" for w, _ in weights]
+        if full:
+            _set_str_list(g.attrs, "weight_names", full, varlen)
+        else:
+            g.attrs["weight_names"] = np.array([], dtype=np.float64)  # what Keras 2 wrote for none
+        for wname, arr in zip(full, (a for _, a in weights), strict=True):
+            g.create_dataset(wname, data=arr)
+
+
+def _set_str(attrs, key: str, value: str, varlen: bool) -> None:
+    attrs[key] = value if varlen else np.bytes_(value)
+
+
+def _set_str_list(attrs, key: str, values: list[str], varlen: bool) -> None:
+    if varlen:
+        attrs[key] = np.array(values, dtype=h5py.string_dtype())
+    else:
+        attrs[key] = np.array([v.encode() for v in values])  # fixed-length |S
+
+
+def course_cnn_layers(
+    rng: np.random.Generator,
+    tf_names: bool = False,
+    dense1: int = 64,
+    scale: float = 0.05,
+    activation_layers: bool = True,
+) -> Layers:
+    """The cats-vs-dogs CNN's layers with random weights, named as Keras 2.2 or tf.keras 2.4 did.
+
+    The course's training script (the Keras blog's) puts each activation in a
+    layer of its own (``Activation('relu')``); ``activation_layers=False`` gives
+    the inline ``Conv2D(..., activation='relu')`` variant.
+    """
+    counters: dict[str, int] = {}
+
+    def n(base: str) -> str:
+        i = counters[base] = counters.get(base, 0) + 1
+        return (base if i == 1 else f"{base}_{i - 1}") if tf_names else f"{base}_{i}"
+
+    def w(*shape):
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def act() -> list:
+        return [(n("activation"), [])] if activation_layers else []
+
+    return [
+        (n("conv2d"), [("kernel:0", w(3, 3, 3, 32)), ("bias:0", w(32))]), *act(),
+        (n("max_pooling2d"), []),
+        (n("conv2d"), [("kernel:0", w(3, 3, 32, 32)), ("bias:0", w(32))]), *act(),
+        (n("max_pooling2d"), []),
+        (n("conv2d"), [("kernel:0", w(3, 3, 32, 64)), ("bias:0", w(64))]), *act(),
+        (n("max_pooling2d"), []),
+        (n("flatten"), []),
+        (n("dense"), [("kernel:0", w(18496, dense1)), ("bias:0", w(dense1))]), *act(),
+        (n("dropout"), []),
+        (n("dense"), [("kernel:0", w(dense1, 1)), ("bias:0", w(1))]), *act(),
+    ]
