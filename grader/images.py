@@ -43,6 +43,9 @@ def open_image(
     from PIL import Image, ImageFile, UnidentifiedImageError
 
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    # Our own pixel limit is checked below from the header, with a message that gives the size;
+    # Pillow's global limit would refuse first with a vaguer one.
+    Image.MAX_IMAGE_PIXELS = None
     size = path.stat().st_size
     if size == 0:
         raise SubmissionProblem(f"{label}: the file is empty (0 bytes)")

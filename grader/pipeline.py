@@ -124,10 +124,11 @@ def grade_question(sub: Submission, q: Question, options: GradeOptions, cache: d
     manual = any(c.manual_review for c in checks)
 
     if pending:
+        graded = [c.reason for c in checks if c.status is not Status.PENDING]
+        why = "not graded yet (" + ", ".join(sorted({c.kind for c in pending})) + " is not built yet)"
         return QuestionResult(
             **base, score=0.0, status=Status.PENDING, manual_review=manual, files=files, checks=checks,
-            reason="not graded yet (" + ", ".join(sorted({c.kind for c in pending})) + " is not built yet)"
-            + (f"; {'; '.join(c.reason for c in checks if c.status is not Status.PENDING)}" if len(pending) < len(checks) else ""),
+            reason="; ".join([why, *graded]),
         )
     if failed_gates:
         score = 0.0

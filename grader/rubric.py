@@ -149,7 +149,8 @@ def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]]) -> Any:
     kind_name = raw["kind"]
     kind = get_kind(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
-        problems.append((f"{path}.kind", f"unknown check kind {_describe(kind_name)} (known kinds: {', '.join(known_kinds())})"))
+        known = ", ".join(known_kinds())
+        problems.append((f"{path}.kind", f"unknown check kind {_describe(kind_name)} (known kinds: {known})"))
         return {**common, "kind": "?"}
     own = {k: v for k, v in raw.items() if k not in common}
     try:
@@ -244,11 +245,14 @@ def _explain(err: ValidationError, prefix: str, model: type[BaseModel]) -> list[
         elif typ in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
             op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[typ]
             bound = next(iter(ctx.values()), "?")
+            if isinstance(bound, float) and bound.is_integer():
+                bound = int(bound)
             msg = f"expected a number {op} {bound}, got {got}"
         elif typ == "string_pattern_mismatch":
             msg = f"expected a short id of letters, digits, '_', '.', '-' , got {got}"
         elif typ == "too_short":
-            msg = f"expected at least {ctx.get('min_length', 1)} item(s), got {got if got != 'a list' else 'an empty list'}"
+            got = "an empty list" if got == "a list" else got
+            msg = f"expected at least {ctx.get('min_length', 1)} item(s), got {got}"
         elif typ == "string_too_short":
             msg = f"expected non-empty text, got {got}"
         elif typ == "literal_error":

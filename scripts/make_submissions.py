@@ -191,7 +191,7 @@ def weights_h5(seed: int) -> bytes:
 def hdfview_png(seed: int) -> bytes:
     rng = np.random.default_rng(seed)
     lines = ["     bias:0            kernel:0"] + [
-        f"{i:3d}  {'%.8f' % rng.normal(0, 0.3) if i == 0 else '':>12}   {rng.normal(0, 0.1):.8f}"
+        f"{i:3d}  {f'{rng.normal(0, 0.3):.8f}' if i == 0 else '':>12}   {rng.normal(0, 0.1):.8f}"
         for i in range(20)
     ]
     return png(draw_screenshot("HDFView 2.14 - /dense_2/dense_2/ [weights.h5]", lines, seed=seed))

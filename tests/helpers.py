@@ -1,0 +1,53 @@
+"""Small builders shared by tests: images, hostile image files, one-off rubrics."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+from grader.options import GradeOptions
+from grader.pipeline import grade_submission
+from grader.rubric import parse_rubric
+
+
+def png_bytes(size=(320, 200), mode="RGB", color=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, color if mode in ("RGB", "RGBA") else 128).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg_bytes(size=(320, 200), mode="RGB") -> bytes:
+    buf = io.BytesIO()
+    im = Image.new("RGB", size, (10, 120, 200))
+    if mode != "RGB":
+        im = im.convert(mode)
+    im.save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def huge_png_header(width: int = 30000, height: int = 30000) -> bytes:
+    """A valid-looking PNG that claims ``width x height``: a decompression bomb's header."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 1000)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def write_files(root: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return root
+
+
+def grade_files(tmp_path: Path, files: dict[str, bytes], rubric_yaml: str, options: GradeOptions | None = None):
+    """Grade a folder submission made of ``files`` with a rubric given as YAML text."""
+    src = write_files(tmp_path / "student", files)
+    return grade_submission(src, parse_rubric(rubric_yaml), tmp_path / "work", options)

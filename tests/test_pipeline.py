@@ -1,0 +1,117 @@
+"""How check outcomes become marks: required files, weights, gates, pending kinds, grader bugs."""
+
+from __future__ import annotations
+
+from helpers import grade_files, png_bytes
+
+from grader.registry import _KINDS, CheckParams, Outcome, check_kind
+
+
+class _BoomParams(CheckParams):
+    pass
+
+
+@check_kind("_test_boom", _BoomParams)
+def _boom(ctx, p):
+    """Always raises: a stand-in for a grader bug."""
+    raise ZeroDivisionError("oops")
+
+
+class _FracParams(CheckParams):
+    fraction: float
+
+
+@check_kind("_test_fraction", _FracParams)
+def _fraction(ctx, p):
+    """Returns a fixed fraction."""
+    return Outcome(p.fraction, f"gave {p.fraction}")
+
+
+def rubric(checks: str, files: str = "[]", points: float = 4) -> str:
+    return f"""
+name: t
+questions:
+  - id: q
+    title: Q
+    points: {points}
+    files: {files}
+    checks:
+{checks}
+  - id: other
+    title: still graded
+    points: 1
+    checks:
+      - kind: file_present
+        file: a.txt
+"""
+
+
+def test_weighted_mean_of_fractions(tmp_path):
+    r = grade_files(tmp_path, {"a.txt": b"a"}, rubric(
+        "      - {kind: _test_fraction, fraction: 1.0, weight: 3}\n"
+        "      - {kind: _test_fraction, fraction: 0.0, weight: 1}\n"))
+    q = r.question("q")
+    assert q.score == 3.0 and q.status == "partial"
+    assert r.total == 4.0
+
+
+def test_failed_gate_zeroes_the_question(tmp_path):
+    r = grade_files(tmp_path, {"a.txt": b"a"}, rubric(
+        "      - {kind: _test_fraction, fraction: 1.0}\n"
+        "      - {kind: _test_fraction, fraction: 0.5, gate: true, weight: 0}\n"))
+    assert r.question("q").score == 0.0 and r.question("q").status == "failed"
+
+
+def test_passed_gate_with_zero_weight_does_not_dilute(tmp_path):
+    r = grade_files(tmp_path, {"a.txt": b"a"}, rubric(
+        "      - {kind: _test_fraction, fraction: 0.5}\n"
+        "      - {kind: _test_fraction, fraction: 1.0, gate: true, weight: 0}\n"))
+    assert r.question("q").score == 2.0
+
+
+def test_missing_required_file_zeroes_the_question_and_names_it(tmp_path):
+    r = grade_files(tmp_path, {"a.txt": b"a"}, rubric("      - {kind: _test_fraction, fraction: 1.0}\n",
+                                                       files="['shot.{png,jpg}']"))
+    q = r.question("q")
+    assert q.score == 0
+    assert q.reason == "missing file: expected 'shot.png' or 'shot.jpg' (any folder, any letter case)"
+    assert r.question("other").score == 1
+
+
+def test_pending_kind_reports_not_graded_yet(tmp_path):
+    r = grade_files(tmp_path, {"a.txt": b"a", "s.png": png_bytes()}, rubric(
+        "      - {kind: image, file: s.png}\n"
+        "      - {kind: digits, model: digits.h5}\n"))
+    q = r.question("q")
+    assert q.status == "pending" and q.score == 0
+    assert q.reason.startswith("not graded yet (digits is not built yet)")
+    assert "s.png: PNG" in q.reason
+
+
+def test_grader_bug_is_an_error_not_the_students_fault_and_the_rest_goes_on(tmp_path):
+    r = grade_files(tmp_path, {"a.txt": b"a"}, rubric("      - {kind: _test_boom}\n"))
+    q = r.question("q")
+    assert q.status == "error" and q.score == 0
+    assert "internal error in check '_test_boom' (ZeroDivisionError: oops)" in q.reason
+    assert "ZeroDivisionError" in q.checks[0].details["traceback"]
+    assert r.question("other").score == 1
+
+
+def test_refused_submission_gets_zero_everywhere_with_the_reason(tmp_path):
+    from grader.pipeline import grade_submission
+    from grader.rubric import parse_rubric
+
+    bad = tmp_path / "x.zip"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot a zip")
+    r = grade_submission(bad, parse_rubric(rubric("      - {kind: _test_fraction, fraction: 1}\n")), tmp_path / "w")
+    assert r.total == 0 and r.errors == ["x.zip: is a PNG image, not a zip; submit one .zip file"]
+    assert all("could not be unpacked" in q.reason for q in r.questions)
+    assert not (tmp_path / "w").exists()  # the work folder is cleaned up
+
+
+def test_registry_refuses_a_second_implementation():
+    import pytest
+
+    with pytest.raises(ValueError, match="registered twice"):
+        check_kind("_test_fraction", _FracParams)(lambda c, p: Outcome.passed("x"))
+    assert "_test_fraction" in _KINDS
