@@ -1,0 +1,103 @@
+"""The worker's side: a long-lived runner process, a wall clock enforced from outside."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from grader.nbexec.jobs import NotebookJob, NotebookRun
+
+# Time for the runner itself to start a kernel and clean up, on top of the notebook's own limit.
+GRACE_S = 45.0
+
+
+class NotebookRunner:
+    """Runs :class:`NotebookJob` s in a runner subprocess, restarting it when it dies or hangs."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.started_runners = 0
+
+    def _start(self) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OPENBLAS_NUM_THREADS": "1"}
+        stderr = None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.nbexec.runner"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            start_new_session=True, env=env, text=True, bufsize=1,
+        )
+        self.started_runners += 1
+        return self.proc
+
+    def run(self, job: NotebookJob) -> NotebookRun:
+        proc = self.proc if self.proc is not None and self.proc.poll() is None else self._start()
+        started = time.monotonic()
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(json.dumps(job.to_dict()) + "\n")
+            proc.stdin.flush()
+            deadline = started + job.notebook_timeout + GRACE_S
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill()
+                    return NotebookRun(
+                        "timeout",
+                        f"the notebook did not finish within {job.notebook_timeout:g} s and was stopped",
+                        elapsed_s=round(time.monotonic() - started, 3),
+                    )
+                ready, _, _ = select.select([proc.stdout], [], [], min(left, 1.0))
+                if ready:
+                    line = proc.stdout.readline()
+                    if not line:
+                        raise EOFError
+                    return NotebookRun.from_dict(json.loads(line))
+        except (EOFError, BrokenPipeError, json.JSONDecodeError, OSError):
+            code = proc.poll()
+            self.kill()
+            return NotebookRun(
+                "error", f"the notebook runner stopped unexpectedly (exit {code})",
+                elapsed_s=round(time.monotonic() - started, 3),
+            )
+
+    def kill(self) -> None:
+        """Kill the runner and everything it started (sandboxed kernels die with their parent)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except Exception:
+                pass
+        self.kill()
+
+
+_RUNNER: NotebookRunner | None = None
+
+
+def get_runner() -> NotebookRunner:
+    """The process's runner, started on first use and stopped at exit."""
+    global _RUNNER
+    if _RUNNER is None:
+        _RUNNER = NotebookRunner()
+        atexit.register(_RUNNER.close)
+    return _RUNNER

@@ -1,0 +1,417 @@
+"""The notebook runner: a long-lived process that executes one notebook job at a time.
+
+Protocol: one JSON :class:`NotebookJob` per line on stdin, one JSON
+:class:`NotebookRun` per line on stdout. Everything else (nbclient and kernel
+logs) goes to stderr. The runner is trusted code; the kernels it starts are
+not, so they run under rlimits and, with ``isolation="bwrap"``, in a sandbox
+that sees only the job folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from grader.nbexec.jobs import CellReport, NotebookJob, NotebookRun
+from grader.sandbox import Limits, SandboxSpec, wrap
+
+SUPPORT = Path(__file__).resolve().parent / "support"
+SUPPORT_INSIDE = "/mlgrade/support"
+MAX_NOTEBOOK_BYTES = 64 * 1024**2
+TIMEOUT_ENAME = "CellTimeoutError"
+
+
+# --------------------------------------------------------------------------- loading
+
+def load_notebook(path: str) -> tuple[Any, str]:
+    """The notebook, or ``(None, reason)`` naming the file and what is wrong with it."""
+    name = os.path.basename(path)
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        return None, f"{name}: cannot be read ({e.strerror})"
+    if size > MAX_NOTEBOOK_BYTES:
+        return None, f"{name}: {size / 2**20:.0f} MiB is over the {MAX_NOTEBOOK_BYTES // 2**20} MiB notebook limit"
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, f"{name}: is not a notebook (not UTF-8 text)"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, f"{name}: is not valid notebook JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return None, f"{name}: is JSON but not a Jupyter notebook (no 'cells' list)"
+    try:
+        nb = nbformat.from_dict(data)
+        if nb.get("nbformat", 4) < 4:
+            nb = nbformat.convert(nb, 4)
+    except Exception as e:  # nbformat raises many kinds for odd files
+        return None, f"{name}: not a readable notebook ({type(e).__name__}: {e})"
+    for cell in nb.cells:
+        if not isinstance(cell, dict) or "cell_type" not in cell:
+            return None, f"{name}: a cell has no 'cell_type'"
+        src = cell.get("source", "")
+        cell["source"] = "".join(src) if isinstance(src, list) else str(src)
+    return nb, ""
+
+
+# --------------------------------------------------------------------------- output budget
+
+class BudgetedClient(NotebookClient):
+    """nbclient with an output budget: text is kept up to ``budget`` characters in all,
+    rich data is dropped, and streams are merged by plain appends (nbclient's
+    ``coalesce_streams`` regex is quadratic on long lines)."""
+
+    def __init__(self, nb, km, budget: int, **kw):
+        super().__init__(nb, km=km, **kw)
+        self.budget_left = budget
+        self.truncated = False
+
+    def _take(self, text: str) -> str:
+        if len(text) <= self.budget_left:
+            self.budget_left -= len(text)
+            return text
+        kept = text[: max(self.budget_left, 0)]
+        self.budget_left = 0
+        if not self.truncated:
+            self.truncated = True
+            kept += "\n[mlgrade: output truncated]\n"
+        return kept
+
+    def output(self, outs, msg, display_id, cell_index):
+        msg_type = msg["msg_type"]
+        content = msg["content"]
+        if msg_type == "stream":
+            text = self._take(str(content.get("text", "")))
+            if not text:
+                return None
+            name = content.get("name", "stdout")
+            if outs and outs[-1].get("output_type") == "stream" and outs[-1].get("name") == name:
+                outs[-1]["text"] += text
+                return outs[-1]
+            out = nbformat.v4.new_output("stream", name=name, text=text)
+        elif msg_type == "error":
+            tb = [self._take(str(line)[:500]) for line in list(content.get("traceback", []))[-30:]]
+            out = nbformat.v4.new_output(
+                "error",
+                ename=str(content.get("ename", ""))[:200],
+                evalue=self._take(str(content.get("evalue", ""))[:2000]),
+                traceback=tb,
+            )
+        elif msg_type in ("execute_result", "display_data"):
+            plain = content.get("data", {}).get("text/plain")
+            if not plain:
+                return None
+            out = nbformat.v4.new_output("display_data", data={"text/plain": self._take(str(plain))})
+        else:
+            return None
+        outs.append(out)
+        return out
+
+
+# --------------------------------------------------------------------------- kernels
+
+class _KernelManager(AsyncKernelManager):
+    """Hands the connection file to the sandbox uid (it is written 0600 by us)."""
+
+    sandbox_uid: int | None = None
+
+    def write_connection_file(self, **kw):
+        result = super().write_connection_file(**kw)
+        if self.sandbox_uid is not None and os.geteuid() == 0:
+            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
+        return result
+
+
+def _kernel_env(job: NotebookJob, jd: Path, support: str) -> dict[str, str]:
+    limits = Limits(memory_bytes=job.memory_bytes, cpu_seconds=int(job.notebook_timeout) + 30)
+    if job.isolation == "none":
+        # RLIMIT_NPROC counts all of the user's processes: without a dedicated uid it would hit the desktop.
+        limits = Limits(memory_bytes=job.memory_bytes, cpu_seconds=limits.cpu_seconds, processes=None)
+    venv_bin = os.path.dirname(sys.executable)
+    return {
+        "PATH": f"{support}/bin:{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "PYTHONPATH": f"{support}/colab",
+        "IPYTHONDIR": str(jd / "ipython"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(jd / "mpl"),
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONHASHSEED": str(job.seed % 4294967295),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MLGRADE_LIMITS": limits.env_value(),
+        "MLGRADE_SUBMISSION": str(jd / "sub"),
+        "JPY_PARENT_PID": "0",  # no parent poller: inside a PID namespace the parent is invisible
+    }
+
+
+def _make_kernel_manager(job: NotebookJob, jd: Path) -> _KernelManager:
+    kdir = jd / "kernels" / "mlgrade"
+    kdir.mkdir(parents=True)
+    python = sys.executable
+    if job.isolation == "bwrap":
+        env = _kernel_env(job, jd, SUPPORT_INSIDE)
+        spec = SandboxSpec(
+            uid=job.uid,
+            chdir=str(jd / "sub"),
+            rw_binds=[str(jd)],
+            ro_binds=[(str(SUPPORT), SUPPORT_INSIDE)],
+            tmpfs=["/content"],
+            env=env,
+        )
+        argv = wrap(spec, [python, f"{SUPPORT_INSIDE}/launch_kernel.py", "-f", "{connection_file}"])
+        kernel_env: dict[str, str] = {}
+    else:
+        argv = [python, str(SUPPORT / "launch_kernel.py"), "-f", "{connection_file}"]
+        kernel_env = _kernel_env(job, jd, str(SUPPORT))
+    (kdir / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "mlgrade", "language": "python",
+                    "interrupt_mode": "message", "env": kernel_env})
+    )
+    kw: dict[str, Any] = {
+        "kernel_name": "mlgrade",
+        "kernel_spec_manager": KernelSpecManager(kernel_dirs=[str(jd / "kernels")]),
+    }
+    if job.isolation == "bwrap":
+        # The sandbox has no network: the kernel talks over Unix sockets in the job folder.
+        kw.update(transport="ipc", ip=str(jd / "zmq"))
+    km = _KernelManager(**kw)
+    km.sandbox_uid = job.uid if job.isolation == "bwrap" else None
+    km.connection_file = str(jd / "connection.json")
+    return km
+
+
+# --------------------------------------------------------------------------- the job folder
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """A private view of the submission: new folders, hard links to the (read-only) files.
+
+    The kernel may create, replace or delete files in its view, but cannot change
+    the files the other checks read.
+    """
+    dst.mkdir()
+    for root, dirs, files in os.walk(src, followlinks=False):
+        rel = Path(root).relative_to(src)
+        for d in dirs:
+            (dst / rel / d).mkdir()
+        for f in files:
+            s = Path(root) / f
+            if s.is_symlink():
+                continue
+            try:
+                os.link(s, dst / rel / f)
+            except OSError:
+                shutil.copyfile(s, dst / rel / f)
+
+
+def _prepare_job_dir(job: NotebookJob) -> Path:
+    jd = Path(job.job_dir)
+    jd.mkdir(parents=True)
+    sub = jd / "sub"
+    _link_tree(Path(job.submission_dir), sub)
+    for alias in job.drive_aliases:  # Colab paths like "Colab Notebooks/cats-vs-dogs/x" lead back here
+        link = sub / alias
+        if alias and "/" not in alias and not link.exists():
+            os.symlink(".", link)
+    startup = jd / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    shutil.copyfile(SUPPORT / "startup.py", startup / "00-mlgrade.py")
+    (jd / "mpl").mkdir()
+    (jd / "zmq").mkdir()
+    (jd / "probe").mkdir()
+    if job.isolation == "bwrap" and os.geteuid() == 0:
+        for root, dirs, _files in os.walk(jd):
+            os.chown(root, job.uid, job.uid)
+            for d in dirs:
+                os.lchown(os.path.join(root, d), job.uid, job.uid)
+    os.chmod(jd, 0o755)
+    return jd
+
+
+def _seed_source(seed: int) -> str:
+    return (
+        "import random as _mlg_random\n"
+        f"_mlg_random.seed({seed})\n"
+        "try:\n"
+        "    import numpy as _mlg_np\n"
+        f"    _mlg_np.random.seed({seed % 2**32})\n"
+        "    del _mlg_np\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "del _mlg_random\n"
+    )
+
+
+def _probe_source(probe_dir: str) -> str:
+    return (SUPPORT / "probe.py").read_text().replace("__MLGRADE_PROBE_DIR__", repr(probe_dir))
+
+
+# --------------------------------------------------------------------------- one job
+
+async def run_job(job: NotebookJob) -> NotebookRun:
+    started = time.monotonic()
+    nb, reason = load_notebook(job.notebook)
+    if nb is None:
+        return NotebookRun("invalid", reason, elapsed_s=round(time.monotonic() - started, 3))
+    jd = _prepare_job_dir(job)
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and c.get("source", "").strip()]
+    run = NotebookRun("ok", code_cells=len(code))
+    exec_nb = nbformat.v4.new_notebook()
+    # cell 0 seeds the RNGs, then the student's code cells, then (maybe) the grader's probe
+    exec_nb.cells = [nbformat.v4.new_code_cell(_seed_source(job.seed))]
+    exec_nb.cells += [nbformat.v4.new_code_cell(c["source"]) for _, c in code]
+    km = _make_kernel_manager(job, jd)
+    client = BudgetedClient(
+        exec_nb, km, budget=job.output_chars,
+        timeout=int(job.cell_timeout), allow_errors=True, interrupt_on_timeout=True,
+        error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": f"the cell ran longer than {job.cell_timeout:g} s",
+                          "traceback": []},
+        startup_timeout=60, iopub_timeout=5, raise_on_iopub_timeout=False, shutdown_kernel="immediate",
+        extra_arguments=["--HistoryManager.hist_file=:memory:", "--HistoryManager.enabled=False"],
+    )
+    log = open(jd / "kernel.log", "wb")  # noqa: SIM115 - closed in finally
+    try:
+        await asyncio.wait_for(_drive(client, job, jd, code, run, log), timeout=job.notebook_timeout)
+    except asyncio.TimeoutError:
+        run.status = "timeout"
+        run.reason = f"the notebook did not finish within {job.notebook_timeout:g} s and was stopped"
+        if run.probe_status == "none" and job.probe:
+            run.probe_status = "skipped"
+    except DeadKernelError:
+        run.status = "kernel_died"
+    except Exception as e:  # a kernel that never starts, a broken connection, ...
+        run.status = "error"
+        run.reason = f"the notebook could not be run ({type(e).__name__}: {str(e)[:300]})"
+    finally:
+        await _stop_kernel(client, km)
+        log.close()
+    if run.status == "kernel_died":
+        tail = _tail(jd / "kernel.log")
+        hint = " (out of memory?)" if "MemoryError" in tail or "Cannot allocate" in tail else ""
+        run.reason = f"the kernel died{hint}" + (f": {tail}" if tail else "")
+    run.elapsed_s = round(time.monotonic() - started, 3)
+    return run
+
+
+async def _drive(client: BudgetedClient, job: NotebookJob, jd: Path, code, run: NotebookRun, log) -> None:
+    await client.async_start_new_kernel(cwd=str(jd / "sub"), stdout=subprocess.DEVNULL, stderr=log)
+    await client.async_start_new_kernel_client()
+    await client.async_execute_cell(client.nb.cells[0], 0, store_history=False)
+    for pos, (index, _) in enumerate(code, start=1):
+        cell = client.nb.cells[pos]
+        try:
+            await client.async_execute_cell(cell, pos)
+        finally:
+            run.cells.append(_cell_report(index, cell))
+    if job.probe is not None:
+        run.probe_status = "running"
+        probe_dir = jd / "probe"
+        (probe_dir / "in").mkdir()
+        for name, host_path in job.probe.inputs.items():
+            shutil.copyfile(host_path, probe_dir / "in" / name)
+        spec = {"values": job.probe.values, "calls": job.probe.calls, "max_items": job.probe.max_items}
+        (probe_dir / "spec.json").write_text(json.dumps(spec))
+        if job.isolation == "bwrap" and os.geteuid() == 0:
+            for p in [probe_dir / "in", *(probe_dir / "in").iterdir()]:
+                os.chown(p, job.uid, job.uid)
+        client.timeout = int(job.probe_timeout)
+        probe_cell = nbformat.v4.new_code_cell(_probe_source(str(probe_dir)))
+        client.nb.cells.append(probe_cell)
+        await client.async_execute_cell(probe_cell, len(client.nb.cells) - 1, store_history=False)
+        manifest = probe_dir / "out" / "manifest.json"
+        errs = [o for o in probe_cell.outputs if o.get("output_type") == "error"]
+        if manifest.is_file() and not errs:
+            run.probe_status = "ok"
+        else:
+            run.probe_status = "timeout" if any(o.get("ename") == TIMEOUT_ENAME for o in errs) else "error"
+            if errs:
+                run.reason = f"the grader's probe failed: {errs[0].get('ename')}: {errs[0].get('evalue', '')[:300]}"
+        run.probe_out = str(probe_dir / "out")
+    run.stdout_tail = _stdout_tail(client.nb.cells)
+
+
+def _cell_report(index: int, cell) -> CellReport:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            status = "timeout" if out.get("ename") == TIMEOUT_ENAME else "error"
+            return CellReport(index, status, str(out.get("ename", ""))[:200], str(out.get("evalue", ""))[:500])
+    return CellReport(index, "ok")
+
+
+def _stdout_tail(cells, limit: int = 2000) -> str:
+    text = "".join(
+        o.get("text", "") for c in cells for o in c.get("outputs", []) if o.get("output_type") == "stream"
+    )
+    return text[-limit:]
+
+
+async def _stop_kernel(client: BudgetedClient, km: _KernelManager) -> None:
+    try:
+        if client.kc is not None:
+            client.kc.stop_channels()
+    except Exception:
+        pass
+    try:
+        if km.has_kernel:
+            await asyncio.wait_for(km.shutdown_kernel(now=True), timeout=10)
+    except Exception:
+        try:
+            if km.provisioner is not None:
+                await km.provisioner.kill()
+        except Exception:
+            pass
+    try:
+        km.cleanup_resources()
+    except Exception:
+        pass
+
+
+def _tail(path: Path, limit: int = 400) -> str:
+    try:
+        data = path.read_bytes()[-8000:].decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [ln for ln in data.splitlines() if ln.strip() and "running over TCP" not in ln and "WARNING" not in ln]
+    return " | ".join(lines[-3:])[-limit:]
+
+
+# --------------------------------------------------------------------------- main loop
+
+def main() -> None:
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything printed by libraries goes to stderr, never into the protocol
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            job = NotebookJob.from_dict(json.loads(line))
+            run = loop.run_until_complete(run_job(job))
+        except Exception as e:
+            run = NotebookRun("error", f"the notebook runner failed ({type(e).__name__}: {str(e)[:300]})")
+        protocol.write(json.dumps(run.to_dict()) + "\n")
+        protocol.flush()
+
+
+if __name__ == "__main__":
+    main()
