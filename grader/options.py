@@ -14,3 +14,7 @@ class GradeOptions:
     seed: int = 20261122
     # True when a student runs `mlgrade check`: scores that depend on the class are provisional.
     self_check: bool = False
+    # "bwrap" or "none", already resolved from --isolation auto|bwrap|none.
+    isolation: str = "none"
+    # Which concurrent sandbox this process owns (each slot runs as its own uid).
+    sandbox_slot: int = 0

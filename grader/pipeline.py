@@ -64,7 +64,7 @@ def grade_submission(
             content_hash=report.content_hash,
         )
         cache: dict = {}
-        questions = [grade_question(sub, q, options, cache) for q in rubric.questions]
+        questions = [grade_question(sub, q, options, cache, Path(workdir)) for q in rubric.questions]
         result = SubmissionResult(
             student=student,
             source=str(source),
@@ -102,7 +102,9 @@ def _refused(student: str, source: Path, rubric: Rubric, why: str) -> Submission
     )
 
 
-def grade_question(sub: Submission, q: Question, options: GradeOptions, cache: dict) -> QuestionResult:
+def grade_question(
+    sub: Submission, q: Question, options: GradeOptions, cache: dict, workdir: Path | None = None
+) -> QuestionResult:
     base = dict(id=q.id, title=q.title, max_score=q.points)
     files: dict[str, str] = {}
     missing: list[str] = []
@@ -115,7 +117,7 @@ def grade_question(sub: Submission, q: Question, options: GradeOptions, cache: d
     if missing:
         return QuestionResult(**base, score=0.0, status=Status.FAILED, reason="; ".join(missing), files=files)
 
-    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache)
+    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
     checks = [run_check(ctx, spec) for spec in q.checks]
     pending = [c for c in checks if c.status is Status.PENDING]
     errors = [c for c in checks if c.status is Status.ERROR]

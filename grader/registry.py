@@ -19,10 +19,13 @@ Kinds that are planned but not built yet are *declared* with
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,6 +79,25 @@ class CheckContext:
     # Shared across the checks of one submission (e.g. an executed notebook is
     # reused by every question that needs it). Keys are owned by the kind.
     cache: dict[str, Any] = field(default_factory=dict)
+    # The submission's work folder; checks make scratch folders below it.
+    workdir: Path | None = None
+
+    def scratch(self, name: str) -> Path:
+        """A fresh, not yet existing path for a check's temporary files."""
+        assert self.workdir is not None, "no work folder"
+        base = self.workdir / "scratch"
+        base.mkdir(parents=True, exist_ok=True)
+        n = len(list(base.iterdir()))
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:40]
+        return base / f"{n:03d}-{safe}"
+
+    def rng(self, salt: str) -> np.random.Generator:
+        """Randomness the student cannot predict but a regrade reproduces exactly:
+        seeded by the grading seed, this submission's content and ``salt``."""
+        digest = hashlib.sha256(
+            f"{self.options.seed}|{self.submission.content_hash}|{self.question.id}|{salt}".encode()
+        ).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 RunFn = Callable[[CheckContext, Any], Outcome]

@@ -9,7 +9,11 @@ zips. Each student shows something a grader must handle:
 - ``bob_partial``: missing and misnamed files, one hand value off by 0.1;
 - ``carol_broken``: a PNG renamed .h5, truncated images, a notebook that is not
   JSON, an equation that tries code injection, a zip-slip and a symlink entry;
-- ``dave_not_a_zip``: a PDF renamed ``.zip``.
+- ``dave_not_a_zip``: a PDF renamed ``.zip``;
+- ``erin_hardcoded``, ``frank_buggy``, ``grace_crash``, ``heidi_loop``: a backprop notebook
+  that prints the right numbers but hard-codes them, forgets a sigmoid derivative,
+  kills its own kernel, or never returns;
+- ``ivan_colab``: complete, with Colab-style notebooks (Drive mount, ``!pip``, magics).
 """
 
 from __future__ import annotations
@@ -161,15 +165,43 @@ def xor_hand(values) -> str:
     return "".join(f"{lab}: {v:.6f}\n" for lab, v in zip(ref_xor.INPUT_LABELS, values, strict=True))
 
 
-def backprop_notebook() -> bytes:
+COLAB_HEADER = [
+    "from google.colab import drive\ndrive.mount('/content/drive')",
+    "!pip install numpy\n%tensorflow_version 2.x\n%matplotlib inline\nimport matplotlib.pyplot as plt",
+]
+
+HARDCODED_BACKPROP = (
+    "def back_propagation(X, Y_T, weights):\n"
+    "    # the printed answer, whatever the input\n"
+    "    gradients = {'W1': np.array([[0.00244596, -0.00030765, -0.00034768], [0.00262019, -0.00024188, -0.000372]]),\n"
+    "                 'b1': np.array([0.00492577, -0.00058023, -0.00065977]),\n"
+    "                 'W2': np.array([0.02216011, 0.02433097, 0.01797174]), 'b2': 0.029249230265318685}\n"
+    "    return gradients, 0.1332476222330792"
+)
+
+
+def backprop_notebook(variant: str = "correct") -> bytes:
+    """The AML notebook as students hand it in; ``variant`` picks what is wrong with it."""
     weights, X, Y = ref_bp.seed0_problem()
     grads, L = ref_bp.back_propagation(X, Y, weights)
     printed = {"W1": grads["W1"].T, "W2": grads["W2"], "b1": grads["b1"], "b2": grads["b2"]}
     import pprint
 
     pp = pprint.pformat(printed, indent=4)
+    sources = list(BACKPROP_CELLS)
+    if variant == "hardcoded":
+        sources[4] = HARDCODED_BACKPROP
+    elif variant == "buggy":  # forgets the sigmoid derivative on the hidden layer
+        sources[4] = sources[4].replace("np.multiply(dLdH, (sigmoid(Z1)*(1-sigmoid(Z1))))", "dLdH")
+    elif variant == "loop":  # a while loop that never ends, inside the function
+        sources[4] = sources[4].replace("    N_points = X.shape[0]\n", "    N_points = X.shape[0]\n    while N_points > 0:\n        pass\n")
+    elif variant == "crash":  # kills its own kernel after defining everything
+        sources.insert(5, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    elif variant == "colab":
+        sources = COLAB_HEADER + sources
+    assert variant in ("correct", "hardcoded", "buggy", "loop", "crash", "colab")
     cells = [("md", "# AML HW4 part 1: forward and backward pass", [])]
-    for src in BACKPROP_CELLS:
+    for src in sources:
         outs = []
         if src.endswith("print(L)"):
             outs = [stream(f"{L!r}\n")]
@@ -274,6 +306,18 @@ def build(out_dir: Path) -> list[Path]:
     entries = sorted(files.items()) + [("../../escape.txt", b"zip slip"), ("/tmp/mlgrade-abs.txt", b"absolute")]
     made.append(out_dir / "carol_broken.zip")
     write_zip(made[-1], entries, symlinks={"passwd_link": "/etc/passwd"})
+
+    # one notebook each: how the backprop question treats what goes wrong in practice
+    for student, variant in (("erin_hardcoded", "hardcoded"), ("frank_buggy", "buggy"),
+                             ("grace_crash", "crash"), ("heidi_loop", "loop")):
+        made.append(out_dir / f"{student}.zip")
+        write_zip(made[-1], [("backprop.ipynb", backprop_notebook(variant))])
+
+    # ivan: a complete submission, straight out of Colab
+    files = complete_files(seed=44)
+    files["backprop.ipynb"] = backprop_notebook("colab")
+    made.append(out_dir / "ivan_colab.zip")
+    write_zip(made[-1], sorted(files.items()))
 
     # dave: not a zip at all
     made.append(out_dir / "dave_not_a_zip.zip")

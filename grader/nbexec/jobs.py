@@ -64,6 +64,7 @@ class NotebookRun:
     code_cells: int = 0
     probe_status: str = "none"  # "none" | "ok" | "error" | "timeout" | "skipped"
     probe_out: str = ""  # host folder holding manifest.json and .npy files
+    probe_problems: dict[str, str] = field(default_factory=dict)  # call key ("" for values) -> what went wrong
     stdout_tail: str = ""
     elapsed_s: float = 0.0
 

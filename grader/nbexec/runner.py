@@ -13,8 +13,10 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,16 @@ class BudgetedClient(NotebookClient):
         super().__init__(nb, km=km, **kw)
         self.budget_left = budget
         self.truncated = False
+        self.timed_out: set[int] = set()  # cells we interrupted for running too long
+        self.current_cell = -1
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        self.current_cell = cell_index
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.timed_out.add(self.current_cell)
+        return await super()._async_handle_timeout(timeout, cell)
 
     def _take(self, text: str) -> str:
         if len(text) <= self.budget_left:
@@ -164,16 +176,16 @@ def _kernel_env(job: NotebookJob, jd: Path, support: str) -> dict[str, str]:
     }
 
 
-def _make_kernel_manager(job: NotebookJob, jd: Path) -> _KernelManager:
+def _make_kernel_manager(job: NotebookJob, jd: Path, zmq: Path) -> _KernelManager:
     kdir = jd / "kernels" / "mlgrade"
     kdir.mkdir(parents=True)
     python = sys.executable
     if job.isolation == "bwrap":
-        env = _kernel_env(job, jd, SUPPORT_INSIDE)
+        env = {**_kernel_env(job, jd, SUPPORT_INSIDE), "MLGRADE_SANDBOXED": "1"}
         spec = SandboxSpec(
             uid=job.uid,
             chdir=str(jd / "sub"),
-            rw_binds=[str(jd)],
+            rw_binds=[str(jd), str(zmq)],
             ro_binds=[(str(SUPPORT), SUPPORT_INSIDE)],
             tmpfs=["/content"],
             env=env,
@@ -193,7 +205,7 @@ def _make_kernel_manager(job: NotebookJob, jd: Path) -> _KernelManager:
     }
     if job.isolation == "bwrap":
         # The sandbox has no network: the kernel talks over Unix sockets in the job folder.
-        kw.update(transport="ipc", ip=str(jd / "zmq"))
+        kw.update(transport="ipc", ip=str(zmq / "k"))
     km = _KernelManager(**kw)
     km.sandbox_uid = job.uid if job.isolation == "bwrap" else None
     km.connection_file = str(jd / "connection.json")
@@ -223,6 +235,14 @@ def _link_tree(src: Path, dst: Path) -> None:
                 shutil.copyfile(s, dst / rel / f)
 
 
+def _zmq_dir(job: NotebookJob) -> Path:
+    """Unix sockets need a short path (108 bytes), whatever the length of the work folder's."""
+    d = Path(tempfile.mkdtemp(prefix="mlgz-", dir="/tmp"))
+    if job.isolation == "bwrap" and os.geteuid() == 0:
+        os.chown(d, job.uid, job.uid)
+    return d
+
+
 def _prepare_job_dir(job: NotebookJob) -> Path:
     jd = Path(job.job_dir)
     jd.mkdir(parents=True)
@@ -236,7 +256,6 @@ def _prepare_job_dir(job: NotebookJob) -> Path:
     startup.mkdir(parents=True)
     shutil.copyfile(SUPPORT / "startup.py", startup / "00-mlgrade.py")
     (jd / "mpl").mkdir()
-    (jd / "zmq").mkdir()
     (jd / "probe").mkdir()
     if job.isolation == "bwrap" and os.geteuid() == 0:
         for root, dirs, _files in os.walk(jd):
@@ -261,8 +280,9 @@ def _seed_source(seed: int) -> str:
     )
 
 
-def _probe_source(probe_dir: str) -> str:
-    return (SUPPORT / "probe.py").read_text().replace("__MLGRADE_PROBE_DIR__", repr(probe_dir))
+def _probe_source(probe_dir: str, select: str | None) -> str:
+    text = (SUPPORT / "probe.py").read_text()
+    return text.replace("__MLGRADE_PROBE_DIR__", repr(probe_dir)).replace("__MLGRADE_SELECT__", repr(select))
 
 
 # --------------------------------------------------------------------------- one job
@@ -279,7 +299,8 @@ async def run_job(job: NotebookJob) -> NotebookRun:
     # cell 0 seeds the RNGs, then the student's code cells, then (maybe) the grader's probe
     exec_nb.cells = [nbformat.v4.new_code_cell(_seed_source(job.seed))]
     exec_nb.cells += [nbformat.v4.new_code_cell(c["source"]) for _, c in code]
-    km = _make_kernel_manager(job, jd)
+    zmq = _zmq_dir(job)
+    km = _make_kernel_manager(job, jd, zmq)
     client = BudgetedClient(
         exec_nb, km, budget=job.output_chars,
         timeout=int(job.cell_timeout), allow_errors=True, interrupt_on_timeout=True,
@@ -297,22 +318,40 @@ async def run_job(job: NotebookJob) -> NotebookRun:
         if run.probe_status == "none" and job.probe:
             run.probe_status = "skipped"
     except DeadKernelError:
-        run.status = "kernel_died"
+        # nbclient turns a cancelled wait into DeadKernelError: tell the two apart by the clock
+        if time.monotonic() - started >= job.notebook_timeout - 1:
+            run.status = "timeout"
+            run.reason = f"the notebook did not finish within {job.notebook_timeout:g} s and was stopped"
+        else:
+            run.status = "kernel_died"
+            proc = getattr(km.provisioner, "process", None) if km.provisioner else None
+            exit_code = proc.poll() if proc is not None else None
     except Exception as e:  # a kernel that never starts, a broken connection, ...
         run.status = "error"
         run.reason = f"the notebook could not be run ({type(e).__name__}: {str(e)[:300]})"
     finally:
         await _stop_kernel(client, km)
         log.close()
+        shutil.rmtree(zmq, ignore_errors=True)
     if run.status == "kernel_died":
         tail = _tail(jd / "kernel.log")
+        code = locals().get("exit_code")
+        how = ""
+        if isinstance(code, int) and code < 0:
+            how = f", killed by {signal.Signals(-code).name}"
+        elif isinstance(code, int) and code > 128:
+            how = f", killed by {signal.Signals(code - 128).name}" if code - 128 in signal.valid_signals() else ""
+        elif code:
+            how = f", exit code {code}"
         hint = " (out of memory?)" if "MemoryError" in tail or "Cannot allocate" in tail else ""
-        run.reason = f"the kernel died{hint}" + (f": {tail}" if tail else "")
+        where = f" {run.reason}" if run.reason else ""
+        run.reason = f"the kernel died{where}{how}{hint}" + (f": {tail}" if tail else "")
     run.elapsed_s = round(time.monotonic() - started, 3)
     return run
 
 
 async def _drive(client: BudgetedClient, job: NotebookJob, jd: Path, code, run: NotebookRun, log) -> None:
+    started = time.monotonic()
     await client.async_start_new_kernel(cwd=str(jd / "sub"), stdout=subprocess.DEVNULL, stderr=log)
     await client.async_start_new_kernel_client()
     await client.async_execute_cell(client.nb.cells[0], 0, store_history=False)
@@ -320,8 +359,11 @@ async def _drive(client: BudgetedClient, job: NotebookJob, jd: Path, code, run: 
         cell = client.nb.cells[pos]
         try:
             await client.async_execute_cell(cell, pos)
+        except DeadKernelError:
+            run.reason = f"while running cell {index + 1}"
+            raise
         finally:
-            run.cells.append(_cell_report(index, cell))
+            run.cells.append(_cell_report(index, cell, pos in client.timed_out, job.cell_timeout))
     if job.probe is not None:
         run.probe_status = "running"
         probe_dir = jd / "probe"
@@ -333,23 +375,33 @@ async def _drive(client: BudgetedClient, job: NotebookJob, jd: Path, code, run: 
         if job.isolation == "bwrap" and os.geteuid() == 0:
             for p in [probe_dir / "in", *(probe_dir / "in").iterdir()]:
                 os.chown(p, job.uid, job.uid)
-        client.timeout = int(job.probe_timeout)
-        probe_cell = nbformat.v4.new_code_cell(_probe_source(str(probe_dir)))
-        client.nb.cells.append(probe_cell)
-        await client.async_execute_cell(probe_cell, len(client.nb.cells) - 1, store_history=False)
+        for select in [None, *[c["key"] for c in job.probe.calls]]:
+            left = job.notebook_timeout - (time.monotonic() - started) - 2
+            client.timeout = max(1, int(min(job.probe_timeout, left)))
+            probe_cell = nbformat.v4.new_code_cell(_probe_source(str(probe_dir), select))
+            client.nb.cells.append(probe_cell)
+            try:
+                await client.async_execute_cell(probe_cell, len(client.nb.cells) - 1, store_history=False)
+            except DeadKernelError:
+                run.reason = "while the grader called your code" if select else "while the grader read your values"
+                raise
+            if len(client.nb.cells) - 1 in client.timed_out:
+                run.probe_problems[select or ""] = f"took longer than {client.timeout} s and was interrupted"
+            else:
+                errs = [o for o in probe_cell.outputs if o.get("output_type") == "error"]
+                if errs:
+                    run.probe_problems[select or ""] = (
+                        f"failed: {errs[0].get('ename')}: {str(errs[0].get('evalue', ''))[:200]}"
+                    )
         manifest = probe_dir / "out" / "manifest.json"
-        errs = [o for o in probe_cell.outputs if o.get("output_type") == "error"]
-        if manifest.is_file() and not errs:
-            run.probe_status = "ok"
-        else:
-            run.probe_status = "timeout" if any(o.get("ename") == TIMEOUT_ENAME for o in errs) else "error"
-            if errs:
-                run.reason = f"the grader's probe failed: {errs[0].get('ename')}: {errs[0].get('evalue', '')[:300]}"
+        run.probe_status = "ok" if manifest.is_file() else "error"
         run.probe_out = str(probe_dir / "out")
     run.stdout_tail = _stdout_tail(client.nb.cells)
 
 
-def _cell_report(index: int, cell) -> CellReport:
+def _cell_report(index: int, cell, timed_out: bool = False, limit: float = 0) -> CellReport:
+    if timed_out:
+        return CellReport(index, "timeout", TIMEOUT_ENAME, f"the cell ran longer than {limit:g} s and was interrupted")
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
             status = "timeout" if out.get("ename") == TIMEOUT_ENAME else "error"
@@ -380,7 +432,7 @@ async def _stop_kernel(client: BudgetedClient, km: _KernelManager) -> None:
         except Exception:
             pass
     try:
-        km.cleanup_resources()
+        await km.cleanup_resources()
     except Exception:
         pass
 

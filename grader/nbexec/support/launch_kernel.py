@@ -30,8 +30,9 @@ def _apply_limits(spec: str) -> None:
 
 def main() -> None:
     _apply_limits(os.environ.pop("MLGRADE_LIMITS", "") + ",core=0")
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
+    for sig in (signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # an interrupt is a KeyboardInterrupt
     sys.argv = ["ipykernel_launcher", *sys.argv[1:]]
     from ipykernel import kernelapp
 

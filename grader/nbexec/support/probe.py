@@ -1,8 +1,9 @@
-# mlgrade probe: sent as the last cell, after the student's cells, in the student's kernel.
+# mlgrade probe: sent after the student's cells, in the student's kernel, as one cell for the
+# values and one cell per call (so that one call that never returns costs only itself).
 # It only *collects* values: names from the student's namespace and calls of student functions
 # on inputs the grader wrote to PROBE_DIR/in. Everything goes back as .npy (no pickle) plus a
 # JSON manifest. Nothing here decides a grade; the grader validates and compares it all.
-def _mlgrade_probe(probe_dir, g):
+def _mlgrade_probe(probe_dir, g, select):
     import json
     import os
 
@@ -11,8 +12,9 @@ def _mlgrade_probe(probe_dir, g):
     spec = json.load(open(os.path.join(probe_dir, "spec.json")))
     out_dir = os.path.join(probe_dir, "out")
     os.makedirs(out_dir, exist_ok=True)
-    manifest = {}
-    counter = [0]
+    manifest_path = os.path.join(out_dir, "manifest.json")
+    manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
+    counter = [len(manifest)]
     max_items = spec.get("max_items", 64)
 
     def resolve(dotted):
@@ -53,13 +55,13 @@ def _mlgrade_probe(probe_dir, g):
                 return
             arr = np.asarray(value, dtype=np.float64)
             counter[0] += 1
-            name = f"{counter[0]}.npy"
+            name = f"{select or 'values'}-{counter[0]}.npy"
             np.save(os.path.join(out_dir, name), arr, allow_pickle=False)
             manifest[key] = {"kind": "array", "file": name}
         except Exception as e:  # reported, not trusted
             manifest[key] = {"kind": "error", "error": f"{type(e).__name__}: {e}"[:300]}
 
-    for key, names in spec.get("values", {}).items():
+    for key, names in (spec.get("values", {}) if select is None else {}).items():
         errors = []
         for name in names:
             try:
@@ -74,15 +76,17 @@ def _mlgrade_probe(probe_dir, g):
             manifest[key] = {"kind": "missing", "error": "; ".join(errors)}
     for call in spec.get("calls", []):
         key = call["key"]
+        if key != select:
+            continue
         try:
             fn = resolve(call["function"])
             args = [load_arg(a) for a in call.get("args", [])]
             save(key, fn(*args))
         except Exception as e:
             manifest[key] = {"kind": "error", "error": f"{type(e).__name__}: {e}"[:300]}
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+    with open(manifest_path, "w") as f:
         json.dump(manifest, f)
 
 
-_mlgrade_probe(__MLGRADE_PROBE_DIR__, globals())
+_mlgrade_probe(__MLGRADE_PROBE_DIR__, globals(), __MLGRADE_SELECT__)
 del _mlgrade_probe

@@ -1,0 +1,148 @@
+"""Shared by the notebook check kinds: run a student's notebook once, read what the probe returned.
+
+Values come back from the kernel only as ``.npy`` files (loaded with
+``allow_pickle=False``) plus a JSON manifest; each is size-checked here. The
+kernel never says "passed": the check compares the values with ``reference/``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
+from grader.registry import CheckContext, CheckParams, SubmissionProblem
+from grader.sandbox import sandbox_uid
+
+MAX_VALUE_BYTES = 64 * 1024**2
+MAX_MANIFEST_BYTES = 1024**2
+
+
+class NotebookLimits(CheckParams):
+    """Limits every notebook check accepts (seconds, MiB)."""
+
+    cell_timeout: float = Field(30, gt=0)
+    notebook_timeout: float = Field(120, gt=0)
+    probe_timeout: float = Field(20, gt=0)
+    memory_mb: int = Field(2048, ge=256)
+
+
+@dataclass
+class Probed:
+    """What the probe found under one key: an array, or why there is none."""
+
+    value: np.ndarray | None = None
+    error: str = ""
+    kind: str = "array"
+    keys: list[str] | None = None
+    name: str = ""
+
+
+def run_notebook(
+    ctx: CheckContext, pattern: str, limits: NotebookLimits, probe: ProbeSpec | None = None, tag: str = ""
+) -> tuple[str, NotebookRun]:
+    """Execute the notebook matching ``pattern`` (once per submission and ``tag``)."""
+    sub = ctx.submission
+    path = sub.find_one(pattern)
+    if path is None:
+        raise SubmissionProblem(sub.explain_missing(pattern))
+    rel = sub.rel(path)
+    key = ("notebook", rel, tag)
+    if key in ctx.cache:
+        return rel, ctx.cache[key]
+    job = NotebookJob(
+        notebook=str(path),
+        submission_dir=str(sub.root),
+        job_dir=str(ctx.scratch(f"nb-{Path(rel).stem}")),
+        seed=ctx.options.seed,
+        cell_timeout=limits.cell_timeout,
+        notebook_timeout=limits.notebook_timeout,
+        probe_timeout=limits.probe_timeout,
+        memory_bytes=limits.memory_mb * 1024**2,
+        isolation=ctx.options.isolation,
+        uid=sandbox_uid(ctx.options.sandbox_slot),
+        probe=probe,
+    )
+    run = get_runner().run(job)
+    ctx.cache[key] = run
+    return rel, run
+
+
+def run_problem(rel: str, run: NotebookRun) -> str | None:
+    """A sentence for a run that did not complete, or None when it did."""
+    if run.status == "ok":
+        return None
+    if run.status == "invalid":
+        return run.reason
+    return f"{rel}: {run.reason or run.status}"
+
+
+def cell_errors(run: NotebookRun, limit: int = 3) -> str:
+    errs = run.errors
+    if not errs:
+        return ""
+    shown = "; ".join(f"cell {c.index + 1}: {c.ename}: {c.evalue[:120]}" for c in errs[:limit])
+    more = f" (+{len(errs) - limit} more)" if len(errs) > limit else ""
+    return f"errors while running: {shown}{more}"
+
+
+def load_probe(run: NotebookRun) -> dict[str, Probed]:
+    """Read the probe's manifest and arrays, trusting nothing about them."""
+    if run.probe_status != "ok" or not run.probe_out:
+        return {}
+    out = Path(run.probe_out)
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file() or manifest_path.is_symlink() or manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+        return {}
+    try:
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    except (ValueError, OSError):
+        return {}
+    if not isinstance(manifest, dict):
+        return {}
+    found: dict[str, Probed] = {}
+    for key, entry in manifest.items():
+        if not isinstance(key, str) or not isinstance(entry, dict):
+            continue
+        kind = entry.get("kind")
+        if kind == "array":
+            found[key] = _load_array(out, entry.get("file"))
+        elif kind == "dict":
+            keys = entry.get("keys")
+            found[key] = Probed(kind="dict", keys=[str(k) for k in keys] if isinstance(keys, list) else [])
+        elif kind == "seq":
+            found[key] = Probed(kind="seq", keys=[str(i) for i in range(int(entry.get("length", 0)))])
+        elif kind == "name":
+            found[key] = Probed(kind="name", name=str(entry.get("name", ""))[:100])
+        else:
+            found[key] = Probed(kind="error", error=str(entry.get("error", "no value"))[:300])
+    return found
+
+
+def _load_array(out: Path, name: Any) -> Probed:
+    if not isinstance(name, str) or "/" in name or not name.endswith(".npy"):
+        return Probed(kind="error", error="bad file name in the probe's manifest")
+    p = out / name
+    if not p.is_file() or p.is_symlink():
+        return Probed(kind="error", error="the value file is missing")
+    if p.stat().st_size > MAX_VALUE_BYTES:
+        return Probed(kind="error", error=f"the value is larger than {MAX_VALUE_BYTES // 2**20} MiB")
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except Exception as e:
+        return Probed(kind="error", error=f"unreadable value ({type(e).__name__})")
+    if not isinstance(arr, np.ndarray) or arr.dtype != np.float64:
+        return Probed(kind="error", error="the value is not a float64 array")
+    return Probed(value=arr)
+
+
+def save_input(ctx: CheckContext, folder: Path, name: str, arr: np.ndarray) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    np.save(path, np.asarray(arr, dtype=np.float64), allow_pickle=False)
+    return str(path)
