@@ -8,6 +8,7 @@ the report.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     c.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
     c.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
+    c.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                   help="sandbox for student code (default: bubblewrap when available)")
     c.set_defaults(func=_cmd_check)
 
     g = sub.add_parser("grade", help="grade a batch: zips, folders of zips, or an LMS bulk download")
@@ -59,8 +62,34 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     g.add_argument("--hidden", type=Path, metavar="DIR", help="folder of hidden test data")
     g.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    g.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                   help="sandbox for student code; grading without one needs an explicit 'none'")
     g.set_defaults(func=_cmd_grade)
+
+    r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+    r.set_defaults(func=_cmd_reference)
     return p
+
+
+def resolve_isolation(requested: str, command: str) -> str:
+    """``bwrap`` or ``none``; batch grading never falls back to ``none`` silently."""
+    from grader.sandbox import IsolationUnavailable, bwrap_problem
+    from grader.sandbox import resolve_isolation as resolve
+
+    try:
+        mode = resolve(requested)
+    except IsolationUnavailable as e:
+        raise UsageError(f"--isolation bwrap: {e}") from None
+    if mode == "none" and requested == "auto":
+        why = bwrap_problem()
+        if command == "grade":
+            raise UsageError(
+                f"refusing to run student code without isolation: {why}. Install bubblewrap, "
+                "or pass --isolation none to grade unisolated (only for code you trust)"
+            )
+        print(f"mlgrade: note: student code runs without isolation here ({why})", file=sys.stderr)
+    return mode
 
 
 def resolve_rubric(path: Path | None):
@@ -88,10 +117,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
     rubric = resolve_rubric(args.rubric)
+    isolation = resolve_isolation(args.isolation, "check")
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))
-    result = grade_submission(
-        args.submission, rubric, work / "w", GradeOptions(self_check=True), keep_work=args.keep_work
-    )
+    os.chmod(work, 0o755)  # the sandbox user must be able to reach the work folder
+    options = GradeOptions(self_check=True, isolation=isolation)
+    result = grade_submission(args.submission, rubric, work / "w", options, keep_work=args.keep_work)
     if not args.keep_work:
         work.rmdir() if work.exists() and not any(work.iterdir()) else None
     render_terminal(result, Console(), title=f"mlgrade check: {args.submission} ({rubric.name})")
@@ -107,13 +137,38 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
+    isolation = resolve_isolation(args.isolation, "grade")
     for p in args.paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or folder")
     if args.hidden is not None and not args.hidden.is_dir():
         raise UsageError(f"--hidden {args.hidden}: not a folder")
-    options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None)
+    options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation)
     grade_batch(args.paths, args.out, rubric, options, force=args.force)
+    return EXIT_OK
+
+
+def _cmd_reference(args: argparse.Namespace) -> int:
+    import json
+
+    from reference.expected import expected_values
+
+    values = expected_values()
+    if args.json:
+        print(json.dumps(values, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="mlgrade reference: expected values", show_lines=False)
+    table.add_column("group", no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    table.add_column("expected", overflow="fold")
+    for group, items in values.items():
+        for key, val in items.items():
+            table.add_row(group, key, json.dumps(val))
+            group = ""
+    Console().print(table)
     return EXIT_OK
 
 

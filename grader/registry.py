@@ -87,6 +87,7 @@ class CheckContext:
         assert self.workdir is not None, "no work folder"
         base = self.workdir / "scratch"
         base.mkdir(parents=True, exist_ok=True)
+        base.chmod(0o755)
         n = len(list(base.iterdir()))
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:40]
         return base / f"{n:03d}-{safe}"

@@ -67,6 +67,7 @@ def unpack(source: Path, dest: Path, limits: UnpackLimits | None = None) -> Unpa
     source = Path(source)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=False)
+    os.chmod(dest, 0o755)
     dest = dest.resolve()
     report = UnpackReport(root=dest)
     budget = _Budget(limits)
@@ -322,6 +323,7 @@ def _stream_entry(
         raise _EntryRefused("a file or folder with that name already exists") from None
     except OSError as e:
         raise _EntryRefused(f"cannot be written ({e.strerror})") from None
+    os.fchmod(fd, 0o644)  # readable by the sandbox user whatever the umask; never executable
     written = 0
     try:
         with os.fdopen(fd, "wb") as dst, zf.open(info) as src:
@@ -368,6 +370,7 @@ def _open_nested(
         folder = zip_path.with_name(f"{zip_path.stem}_{n}")
     size = zip_path.stat().st_size
     folder.mkdir()
+    os.chmod(folder, 0o755)
     try:
         _extract_zip(zip_path, label, folder, limits, budget, report, level + 1, prefix=label + "/")
     except UnpackRefused as why:
@@ -398,6 +401,7 @@ def _make_parents(out: Path, target: Path) -> None:
             raise _EntryRefused(f"'{part}' is a file, not a folder")
         if not cur.exists():
             cur.mkdir()
+            os.chmod(cur, 0o755)
 
 
 # --------------------------------------------------------------------------- folders
@@ -451,6 +455,7 @@ def _copy_folder(src: Path, dest: Path, limits: UnpackLimits, budget: _Budget, r
         _make_parents(out, dest)
         fd_in = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
         fd_out = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        os.fchmod(fd_out, 0o644)
         file_hash = hashlib.sha256()
         with os.fdopen(fd_in, "rb") as fi, os.fdopen(fd_out, "wb") as fo:
             while chunk := fi.read(_CHUNK):

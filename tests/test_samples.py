@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import make_submissions
+import pytest
 from conftest import ROOT
 
 from grader.pipeline import grade_submission
@@ -20,6 +21,7 @@ def test_builder_is_deterministic(tmp_path):
     assert [_digest(p) for p in a] == [_digest(p) for p in b]
 
 
+@pytest.mark.slow
 def test_committed_samples_grade_like_freshly_built_ones(tmp_path, default_rubric):
     fresh = {p.name: p for p in make_submissions.build(tmp_path / "fresh")}
     for name, path in fresh.items():

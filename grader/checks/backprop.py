@@ -22,7 +22,15 @@ import re
 import numpy as np
 from pydantic import Field
 
-from grader.checks._notebook import NotebookLimits, Probed, cell_errors, load_probe, run_notebook, run_problem, save_input
+from grader.checks._notebook import (
+    NotebookLimits,
+    Probed,
+    cell_errors,
+    load_probe,
+    run_notebook,
+    run_problem,
+    save_input,
+)
 from grader.nbexec import ProbeSpec
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 from reference import backprop as ref
@@ -73,7 +81,8 @@ def notebook_backprop(ctx: CheckContext, p: BackpropParams) -> Outcome:
     for i, n in enumerate(p.hidden_points):
         w, X, Y = _hidden_problem(rng, n)
         hidden.append((n, w, X, Y))
-        calls.append({"key": f"hidden{i}", "function": p.function, "args": _args(f"h{i}", w, X, Y, folder, ctx, inputs)})
+        args = _args(f"h{i}", w, X, Y, folder, ctx, inputs)
+        calls.append({"key": f"hidden{i}", "function": p.function, "args": args})
     probe = ProbeSpec(
         values={"L": p.loss_names, "gradients": p.gradient_names}, calls=calls, inputs=inputs
     )

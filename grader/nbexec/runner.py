@@ -312,7 +312,7 @@ async def run_job(job: NotebookJob) -> NotebookRun:
     log = open(jd / "kernel.log", "wb")  # noqa: SIM115 - closed in finally
     try:
         await asyncio.wait_for(_drive(client, job, jd, code, run, log), timeout=job.notebook_timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         run.status = "timeout"
         run.reason = f"the notebook did not finish within {job.notebook_timeout:g} s and was stopped"
         if run.probe_status == "none" and job.probe:
