@@ -12,18 +12,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
@@ -138,6 +141,211 @@ class BudgetedClient(NotebookClient):
 
 # --------------------------------------------------------------------------- kernels
 
+class Zygote:
+    """The runner's kernel factory: one sandboxed process that forks a kernel per notebook.
+
+    All its kernels live under ``jobs_root`` (the only writable folder it sees);
+    after each notebook it kills every process left in the sandbox and empties
+    its scratch folders, so nothing of one student reaches the next.
+    """
+
+    def __init__(self, isolation: str, uid: int):
+        self.isolation = isolation
+        self.uid = uid
+        self.jobs_root = Path(tempfile.mkdtemp(prefix="mlgj-", dir="/tmp"))
+        os.chmod(self.jobs_root, 0o755)
+        if isolation == "bwrap" and os.geteuid() == 0:
+            os.chown(self.jobs_root, uid, uid)
+        self.counter = 0
+        env = {
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "PYTHONHASHSEED": "0", "JPY_PARENT_PID": "0", "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        }
+        if isolation == "bwrap":
+            env["MLGRADE_SANDBOXED"] = "1"
+            spec = SandboxSpec(
+                uid=uid, chdir=str(self.jobs_root), rw_binds=[str(self.jobs_root)],
+                ro_binds=[(str(SUPPORT), SUPPORT_INSIDE)], tmpfs=["/content"], env=env,
+            )
+            argv = wrap(spec, [sys.executable, f"{SUPPORT_INSIDE}/zygote.py"])
+            proc_env = None
+        else:
+            argv = [sys.executable, str(SUPPORT / "zygote.py")]
+            proc_env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}, **env}
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr,
+            env=proc_env, text=True, bufsize=1,
+        )
+        self.request({"op": "ping"}, timeout=120)  # waits for the imports
+
+    @property
+    def support(self) -> str:
+        return SUPPORT_INSIDE if self.isolation == "bwrap" else str(SUPPORT)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def request(self, cmd: dict, timeout: float = 30) -> dict:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            self.close()
+            raise RuntimeError("the kernel zygote stopped answering")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"kernel zygote: {answer['error']}")
+        return answer
+
+    def new_job_dir(self) -> Path:
+        self.counter += 1
+        return self.jobs_root / str(self.counter)
+
+    def sweep(self) -> None:
+        if self.isolation == "bwrap":
+            self.request({"op": "sweep", "paths": ["/tmp", "/content", "/dev/shm"], "keep": [str(self.jobs_root)]})
+
+    def close(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        except Exception:
+            pass
+        shutil.rmtree(self.jobs_root, ignore_errors=True)
+
+
+_ZYGOTE: Zygote | None = None
+
+
+def get_zygote(isolation: str, uid: int) -> Zygote:
+    global _ZYGOTE
+    z = _ZYGOTE
+    if z is None or not z.alive() or z.isolation != isolation or z.uid != uid:
+        if z is not None:
+            z.close()
+        z = _ZYGOTE = Zygote(isolation, uid)
+    return z
+
+
+class ZygoteProvisioner(LocalProvisioner):
+    """Starts kernels by asking the zygote to fork one, instead of exec'ing a new Python."""
+
+    zygote: Zygote | None = None
+    kernel_env: dict[str, str] = {}
+    kernel_cwd: str = ""
+    log_path: str = ""
+    limits: str = ""
+
+    @property
+    def has_process(self) -> bool:
+        return self.pid is not None
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        assert self.zygote is not None
+        answer = self.zygote.request({
+            "op": "spawn", "args": cmd[1:], "env": self.kernel_env, "cwd": self.kernel_cwd,
+            "log": self.log_path, "limits": self.limits,
+        })
+        self.pid = self.pgid = answer["pid"]
+        return self.connection_info
+
+    async def poll(self) -> int | None:
+        if self.pid is None or self.zygote is None or not self.zygote.alive():
+            return -9
+        try:
+            return self.zygote.request({"op": "poll", "pid": self.pid})["code"]
+        except RuntimeError:
+            return -9
+
+    async def wait(self) -> int | None:
+        code = None
+        for _ in range(100):
+            code = await self.poll()
+            if code is not None:
+                break
+            await asyncio.sleep(0.05)
+        self.pid = None
+        return code
+
+    async def send_signal(self, signum: int) -> None:
+        if self.pid is not None and self.zygote is not None and self.zygote.alive():
+            try:
+                self.zygote.request({"op": "signal", "pid": self.pid, "sig": int(signum)})
+            except RuntimeError:
+                pass
+
+    async def kill(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGKILL)
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGTERM)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        pass
+
+
+def _kernel_env(job: NotebookJob, kdir: Path, support: str) -> dict[str, str]:
+    venv_bin = os.path.dirname(sys.executable)
+    env = {
+        "PATH": f"{support}/bin:{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "PYTHONPATH": f"{support}/colab",
+        "IPYTHONDIR": str(kdir / "ipython"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(kdir / "mpl"),
+        "HOME": str(kdir / "home"),
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MLGRADE_SUBMISSION": str(kdir / "sub"),
+        "JPY_PARENT_PID": "0",
+    }
+    if job.isolation == "bwrap":
+        env["MLGRADE_SANDBOXED"] = "1"
+    return env
+
+
+def _kernel_limits(job: NotebookJob) -> str:
+    # RLIMIT_NPROC counts all processes of a uid: only a dedicated sandbox uid can use it.
+    processes = 64 if job.isolation == "bwrap" else None
+    cpu = int(job.notebook_timeout) + 30
+    return Limits(memory_bytes=job.memory_bytes, cpu_seconds=cpu, processes=processes).env_value()
+
+
+def _make_kernel_manager(job: NotebookJob, kdir: Path, zygote: Zygote) -> _KernelManager:
+    specs = kdir / "kernels" / "mlgrade"
+    specs.mkdir(parents=True)
+    (specs / "kernel.json").write_text(json.dumps({
+        "argv": ["mlgrade-zygote", "-f", "{connection_file}"], "display_name": "mlgrade",
+        "language": "python", "interrupt_mode": "message",
+    }))
+    km = _KernelManager(
+        kernel_name="mlgrade",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kdir / "kernels")]),
+        transport="ipc",  # Unix sockets in the job folder: no ports, and the sandbox has no network
+        ip=str(kdir / "k"),
+    )
+    km.sandbox_uid = job.uid if job.isolation == "bwrap" else None
+    km.connection_file = str(kdir / "connection.json")
+    km.kernel_id = str(uuid.uuid4())
+    prov = ZygoteProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    prov.zygote = zygote
+    prov.kernel_env = _kernel_env(job, kdir, zygote.support)
+    prov.kernel_cwd = str(kdir / "sub")
+    prov.log_path = str(kdir / "kernel.log")
+    prov.limits = _kernel_limits(job)
+    km.provisioner = prov
+    return km
+
+
 class _KernelManager(AsyncKernelManager):
     """Hands the connection file to the sandbox uid (it is written 0600 by us)."""
 
@@ -148,68 +356,6 @@ class _KernelManager(AsyncKernelManager):
         if self.sandbox_uid is not None and os.geteuid() == 0:
             os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
         return result
-
-
-def _kernel_env(job: NotebookJob, jd: Path, support: str) -> dict[str, str]:
-    limits = Limits(memory_bytes=job.memory_bytes, cpu_seconds=int(job.notebook_timeout) + 30)
-    if job.isolation == "none":
-        # RLIMIT_NPROC counts all of the user's processes: without a dedicated uid it would hit the desktop.
-        limits = Limits(memory_bytes=job.memory_bytes, cpu_seconds=limits.cpu_seconds, processes=None)
-    venv_bin = os.path.dirname(sys.executable)
-    return {
-        "PATH": f"{support}/bin:{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "PYTHONPATH": f"{support}/colab",
-        "IPYTHONDIR": str(jd / "ipython"),
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(jd / "mpl"),
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "TF_NUM_INTEROP_THREADS": "1",
-        "TF_NUM_INTRAOP_THREADS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONHASHSEED": str(job.seed % 4294967295),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MLGRADE_LIMITS": limits.env_value(),
-        "MLGRADE_SUBMISSION": str(jd / "sub"),
-        "JPY_PARENT_PID": "0",  # no parent poller: inside a PID namespace the parent is invisible
-    }
-
-
-def _make_kernel_manager(job: NotebookJob, jd: Path, zmq: Path) -> _KernelManager:
-    kdir = jd / "kernels" / "mlgrade"
-    kdir.mkdir(parents=True)
-    python = sys.executable
-    if job.isolation == "bwrap":
-        env = {**_kernel_env(job, jd, SUPPORT_INSIDE), "MLGRADE_SANDBOXED": "1"}
-        spec = SandboxSpec(
-            uid=job.uid,
-            chdir=str(jd / "sub"),
-            rw_binds=[str(jd), str(zmq)],
-            ro_binds=[(str(SUPPORT), SUPPORT_INSIDE)],
-            tmpfs=["/content"],
-            env=env,
-        )
-        argv = wrap(spec, [python, f"{SUPPORT_INSIDE}/launch_kernel.py", "-f", "{connection_file}"])
-        kernel_env: dict[str, str] = {}
-    else:
-        argv = [python, str(SUPPORT / "launch_kernel.py"), "-f", "{connection_file}"]
-        kernel_env = _kernel_env(job, jd, str(SUPPORT))
-    (kdir / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "mlgrade", "language": "python",
-                    "interrupt_mode": "message", "env": kernel_env})
-    )
-    kw: dict[str, Any] = {
-        "kernel_name": "mlgrade",
-        "kernel_spec_manager": KernelSpecManager(kernel_dirs=[str(jd / "kernels")]),
-    }
-    if job.isolation == "bwrap":
-        # The sandbox has no network: the kernel talks over Unix sockets in the job folder.
-        kw.update(transport="ipc", ip=str(zmq / "k"))
-    km = _KernelManager(**kw)
-    km.sandbox_uid = job.uid if job.isolation == "bwrap" else None
-    km.connection_file = str(jd / "connection.json")
-    return km
 
 
 # --------------------------------------------------------------------------- the job folder
@@ -235,35 +381,41 @@ def _link_tree(src: Path, dst: Path) -> None:
                 shutil.copyfile(s, dst / rel / f)
 
 
-def _zmq_dir(job: NotebookJob) -> Path:
-    """Unix sockets need a short path (108 bytes), whatever the length of the work folder's."""
-    d = Path(tempfile.mkdtemp(prefix="mlgz-", dir="/tmp"))
-    if job.isolation == "bwrap" and os.geteuid() == 0:
-        os.chown(d, job.uid, job.uid)
-    return d
-
-
-def _prepare_job_dir(job: NotebookJob) -> Path:
-    jd = Path(job.job_dir)
-    jd.mkdir(parents=True)
-    sub = jd / "sub"
-    _link_tree(Path(job.submission_dir), sub)
-    for alias in job.drive_aliases:  # Colab paths like "Colab Notebooks/cats-vs-dogs/x" lead back here
-        link = sub / alias
+def _prepare_job_dir(job: NotebookJob, kdir: Path) -> None:
+    kdir.mkdir()
+    _link_tree(Path(job.submission_dir), kdir / "sub")
+    for alias in job.drive_aliases:  # Colab paths like "Colab Notebooks/x" lead back here
+        link = kdir / "sub" / alias
         if alias and "/" not in alias and not link.exists():
             os.symlink(".", link)
-    startup = jd / "ipython" / "profile_default" / "startup"
+    startup = kdir / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
     shutil.copyfile(SUPPORT / "startup.py", startup / "00-mlgrade.py")
-    (jd / "mpl").mkdir()
-    (jd / "probe").mkdir()
+    for d in ("mpl", "home", "probe"):
+        (kdir / d).mkdir()
     if job.isolation == "bwrap" and os.geteuid() == 0:
-        for root, dirs, _files in os.walk(jd):
-            os.chown(root, job.uid, job.uid)
+        os.chown(kdir, job.uid, job.uid)
+        for root, dirs, _files in os.walk(kdir):
             for d in dirs:
                 os.lchown(os.path.join(root, d), job.uid, job.uid)
-    os.chmod(jd, 0o755)
-    return jd
+    os.chmod(kdir, 0o755)
+
+
+def _collect(kdir: Path, job: NotebookJob, run: NotebookRun) -> None:
+    """Move what the grader needs out of the sandbox's folder, into the worker's job folder."""
+    dest = Path(job.job_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = kdir / "probe" / "out"
+    if out.is_dir() and not out.is_symlink():
+        target = dest / "probe_out"
+        target.mkdir()
+        for f in out.iterdir():
+            if f.is_file() and not f.is_symlink():
+                shutil.copyfile(f, target / f.name)
+        run.probe_out = str(target)
+    log = kdir / "kernel.log"
+    if log.is_file() and not log.is_symlink():
+        (dest / "kernel.log").write_bytes(log.read_bytes()[-20000:])
 
 
 def _seed_source(seed: int) -> str:
@@ -292,15 +444,16 @@ async def run_job(job: NotebookJob) -> NotebookRun:
     nb, reason = load_notebook(job.notebook)
     if nb is None:
         return NotebookRun("invalid", reason, elapsed_s=round(time.monotonic() - started, 3))
-    jd = _prepare_job_dir(job)
+    zygote = get_zygote(job.isolation, job.uid)
+    kdir = zygote.new_job_dir()
+    _prepare_job_dir(job, kdir)
     code = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and c.get("source", "").strip()]
     run = NotebookRun("ok", code_cells=len(code))
     exec_nb = nbformat.v4.new_notebook()
     # cell 0 seeds the RNGs, then the student's code cells, then (maybe) the grader's probe
     exec_nb.cells = [nbformat.v4.new_code_cell(_seed_source(job.seed))]
     exec_nb.cells += [nbformat.v4.new_code_cell(c["source"]) for _, c in code]
-    zmq = _zmq_dir(job)
-    km = _make_kernel_manager(job, jd, zmq)
+    km = _make_kernel_manager(job, kdir, zygote)
     client = BudgetedClient(
         exec_nb, km, budget=job.output_chars,
         timeout=int(job.cell_timeout), allow_errors=True, interrupt_on_timeout=True,
@@ -309,9 +462,9 @@ async def run_job(job: NotebookJob) -> NotebookRun:
         startup_timeout=60, iopub_timeout=5, raise_on_iopub_timeout=False, shutdown_kernel="immediate",
         extra_arguments=["--HistoryManager.hist_file=:memory:", "--HistoryManager.enabled=False"],
     )
-    log = open(jd / "kernel.log", "wb")  # noqa: SIM115 - closed in finally
+    exit_code = None
     try:
-        await asyncio.wait_for(_drive(client, job, jd, code, run, log), timeout=job.notebook_timeout)
+        await asyncio.wait_for(_drive(client, job, kdir, code, run), timeout=job.notebook_timeout)
     except TimeoutError:
         run.status = "timeout"
         run.reason = f"the notebook did not finish within {job.notebook_timeout:g} s and was stopped"
@@ -324,18 +477,21 @@ async def run_job(job: NotebookJob) -> NotebookRun:
             run.reason = f"the notebook did not finish within {job.notebook_timeout:g} s and was stopped"
         else:
             run.status = "kernel_died"
-            proc = getattr(km.provisioner, "process", None) if km.provisioner else None
-            exit_code = proc.poll() if proc is not None else None
+            exit_code = await km.provisioner.poll() if km.provisioner is not None else None
     except Exception as e:  # a kernel that never starts, a broken connection, ...
         run.status = "error"
         run.reason = f"the notebook could not be run ({type(e).__name__}: {str(e)[:300]})"
     finally:
         await _stop_kernel(client, km)
-        log.close()
-        shutil.rmtree(zmq, ignore_errors=True)
+        try:
+            zygote.sweep()
+        except RuntimeError:
+            pass  # a zygote that no longer answers is replaced before the next notebook
+        _collect(kdir, job, run)
+        shutil.rmtree(kdir, ignore_errors=True)
     if run.status == "kernel_died":
-        tail = _tail(jd / "kernel.log")
-        code = locals().get("exit_code")
+        tail = _tail(Path(job.job_dir) / "kernel.log")
+        code = exit_code
         how = ""
         if isinstance(code, int) and code < 0:
             how = f", killed by {signal.Signals(-code).name}"
@@ -350,9 +506,9 @@ async def run_job(job: NotebookJob) -> NotebookRun:
     return run
 
 
-async def _drive(client: BudgetedClient, job: NotebookJob, jd: Path, code, run: NotebookRun, log) -> None:
+async def _drive(client: BudgetedClient, job: NotebookJob, kdir: Path, code, run: NotebookRun) -> None:
     started = time.monotonic()
-    await client.async_start_new_kernel(cwd=str(jd / "sub"), stdout=subprocess.DEVNULL, stderr=log)
+    await client.async_start_new_kernel(cwd=str(kdir / "sub"))
     await client.async_start_new_kernel_client()
     await client.async_execute_cell(client.nb.cells[0], 0, store_history=False)
     for pos, (index, _) in enumerate(code, start=1):
@@ -366,7 +522,7 @@ async def _drive(client: BudgetedClient, job: NotebookJob, jd: Path, code, run: 
             run.cells.append(_cell_report(index, cell, pos in client.timed_out, job.cell_timeout))
     if job.probe is not None:
         run.probe_status = "running"
-        probe_dir = jd / "probe"
+        probe_dir = kdir / "probe"
         (probe_dir / "in").mkdir()
         for name, host_path in job.probe.inputs.items():
             shutil.copyfile(host_path, probe_dir / "in" / name)
@@ -395,7 +551,6 @@ async def _drive(client: BudgetedClient, job: NotebookJob, jd: Path, code, run: 
                     )
         manifest = probe_dir / "out" / "manifest.json"
         run.probe_status = "ok" if manifest.is_file() else "error"
-        run.probe_out = str(probe_dir / "out")
     run.stdout_tail = _stdout_tail(client.nb.cells)
 
 

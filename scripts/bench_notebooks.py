@@ -1,0 +1,78 @@
+"""Benchmark: CPU and wall seconds per backprop notebook, graded the way `mlgrade` grades.
+
+    python scripts/bench_notebooks.py [N] [--isolation bwrap|none]
+
+Builds N sample submissions holding the AML backprop notebook, grades each with
+the default rubric's `backprop` question in one process (one long-lived runner,
+a fresh sandboxed kernel per notebook), and reports per-notebook figures:
+CPU = user+sys of this process and every process it started (runner, bwrap,
+kernels), measured with getrusage after they have all been reaped, and
+cross-checked with the machine-wide /proc/stat counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from make_submissions import backprop_notebook, write_zip  # noqa: E402
+
+from grader.nbexec.client import get_runner  # noqa: E402
+from grader.options import GradeOptions  # noqa: E402
+from grader.pipeline import grade_submission  # noqa: E402
+from grader.rubric import load_rubric  # noqa: E402
+
+
+def machine_cpu() -> float:
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    return (int(fields[0]) + int(fields[1]) + int(fields[2])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n", type=int, nargs="?", default=20)
+    ap.add_argument("--isolation", default="bwrap", choices=["bwrap", "none"])
+    args = ap.parse_args()
+    rubric = load_rubric(HERE.parent / "rubric.yaml")
+    rubric = rubric.model_copy(update={"questions": [q for q in rubric.questions if q.id == "backprop"]})
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        os.chmod(tmp_path, 0o755)
+        subs = []
+        for i in range(args.n):
+            z = tmp_path / f"student{i:03d}.zip"
+            write_zip(z, [("backprop.ipynb", backprop_notebook("correct"))])
+            subs.append(z)
+        options = GradeOptions(isolation=args.isolation)
+        # warm-up: start the runner (its start-up is paid once per worker, not per notebook)
+        grade_submission(subs[0], rubric, tmp_path / "warm", options)
+        r0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        m0, t0 = machine_cpu(), time.perf_counter()
+        scores = []
+        for i, z in enumerate(subs):
+            scores.append(grade_submission(z, rubric, tmp_path / f"w{i}", options).total)
+        wall = time.perf_counter() - t0
+        get_runner().close()  # reap the runner so its children's CPU is counted
+        r1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        m1 = machine_cpu()
+    own = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    kids = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+    n = args.n
+    print(f"notebooks: {n} (isolation: {args.isolation}), all scored {set(scores)}")
+    print(f"wall s per notebook:            {wall / n:.3f}")
+    print(f"CPU s per notebook (rusage):    {(own + kids) / n:.3f}  (grader {own / n:.3f}, runner+kernels {kids / n:.3f})")
+    print(f"CPU s per notebook (/proc/stat): {(m1 - m0) / n:.3f}  (whole machine, includes the runner's start-up once)")
+
+
+if __name__ == "__main__":
+    main()
