@@ -51,3 +51,31 @@ def grade_files(tmp_path: Path, files: dict[str, bytes], rubric_yaml: str, optio
     """Grade a folder submission made of ``files`` with a rubric given as YAML text."""
     src = write_files(tmp_path / "student", files)
     return grade_submission(src, parse_rubric(rubric_yaml), tmp_path / "work", options)
+
+
+def notebook_bytes(*cells: str, outputs: dict[int, str] | None = None) -> bytes:
+    """A notebook of code cells; ``outputs`` maps a cell index to stored stdout text."""
+    import json
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    for i, src in enumerate(cells):
+        outs = []
+        if outputs and i in outputs:
+            outs = [nbformat.v4.new_output("stream", name="stdout", text=outputs[i])]
+        cell = nbformat.v4.new_code_cell(src, outputs=outs, execution_count=i + 1)
+        cell["id"] = f"c{i}"
+        nb.cells.append(cell)
+    return json.dumps(nb).encode()
+
+
+def isolation_modes() -> list:
+    """'none' always; 'bwrap' where bubblewrap works (CI installs it, so there it always runs)."""
+    import pytest
+
+    from grader.sandbox import bwrap_problem
+
+    problem = bwrap_problem()
+    return ["none", pytest.param("bwrap", marks=pytest.mark.skipif(problem is not None, reason=str(problem)))]

@@ -66,3 +66,57 @@ def test_xor_training_is_deterministic_per_seed():
     b = xor.train(5)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def test_lecun_activation_and_derivative():
+    from reference import activations
+
+    assert activations.lecun(0.0) == 0
+    assert activations.lecun(1.0) == pytest.approx(1.7159 * np.tanh(2 / 3) + 0.01)
+    x = np.linspace(-3, 3, 13)
+    eps = 1e-6
+    np.testing.assert_allclose(activations.lecun_derivative(x),
+                               (activations.lecun(x + eps) - activations.lecun(x - eps)) / (2 * eps), atol=1e-7)
+    assert activations.GRADIENT_RANGE == pytest.approx((0.01, 1.7159 * 2 / 3 + 0.01))
+
+
+def test_logic_gates_from_the_slides():
+    from reference import neurons
+
+    a, b = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    assert neurons.and_gate(a, b).round().tolist() == [0, 0, 0, 1]
+    assert neurons.nand_gate(a, b).round().tolist() == [1, 1, 1, 0]
+    assert neurons.or_gate(a, b).round().tolist() == [0, 1, 1, 1]
+    assert neurons.xor_gate(a, b).round().tolist() == [0, 1, 1, 0]
+
+
+def test_one_neuron_learns_2x_plus_1():
+    from reference import neurons
+
+    w, b = neurons.train_linear()
+    assert w * 13 + b == pytest.approx(27, abs=0.05)
+    assert w * -5 + b == pytest.approx(-9, abs=0.05)
+
+
+def test_parameter_counts_of_the_seed_architectures():
+    from reference import architectures as a
+
+    assert [p for _, p in a.layer_shapes(a.CIFAR_MLP, a.CIFAR_MLP_INPUT)] == [393344, 8256, 650]
+    assert a.total_params(a.CIFAR_MLP, a.CIFAR_MLP_INPUT) == 402250
+    assert a.total_params(a.CATS_VS_DOGS_CNN, a.CATS_VS_DOGS_INPUT) == 1212513
+    shapes = a.layer_shapes(a.CATS_VS_DOGS_CNN, a.CATS_VS_DOGS_INPUT)
+    assert shapes[6][0] == (18496,)  # flatten: 17 * 17 * 64
+
+
+def test_reference_cli_prints_json(capsys):
+    import json
+
+    from grader.cli import main
+
+    assert main(["reference", "--json"]) == 0
+    values = json.loads(capsys.readouterr().out)
+    assert values["backprop_seed0"]["L"] == 0.1332476222330792
+    assert values["parameters"]["cifar_mlp"] == {"per_layer": [393344, 8256, 650], "total": 402250}
+    assert values["xor"]["handout_weights_output"] == [0.0076539, 0.9954906, 0.9914691, 0.0067652]
+    assert main(["reference"]) == 0
+    assert "backprop_seed0" in capsys.readouterr().out

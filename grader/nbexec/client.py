@@ -20,15 +20,17 @@ GRACE_S = 45.0
 class NotebookRunner:
     """Runs :class:`NotebookJob` s in a runner subprocess, restarting it when it dies or hangs."""
 
-    def __init__(self) -> None:
+    def __init__(self, command: list[str] | None = None, grace_s: float = GRACE_S) -> None:
         self.proc: subprocess.Popen | None = None
         self.started_runners = 0
+        self.command = command or [sys.executable, "-m", "grader.nbexec.runner"]
+        self.grace_s = grace_s
 
     def _start(self) -> subprocess.Popen:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "OPENBLAS_NUM_THREADS": "1"}
         stderr = None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.nbexec.runner"],
+            self.command,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             start_new_session=True, env=env, text=True, bufsize=1,
         )
@@ -42,7 +44,7 @@ class NotebookRunner:
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(json.dumps(job.to_dict()) + "\n")
             proc.stdin.flush()
-            deadline = started + job.notebook_timeout + GRACE_S
+            deadline = started + job.notebook_timeout + self.grace_s
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -360,12 +360,9 @@ class _KernelManager(AsyncKernelManager):
 
 # --------------------------------------------------------------------------- the job folder
 
-def _link_tree(src: Path, dst: Path) -> None:
-    """A private view of the submission: new folders, hard links to the (read-only) files.
-
-    The kernel may create, replace or delete files in its view, but cannot change
-    the files the other checks read.
-    """
+def _copy_tree(src: Path, dst: Path, uid: int | None) -> None:
+    """The kernel's own copy of the submission: it may change or delete anything in it,
+    and the files the other checks read stay as they were."""
     dst.mkdir()
     for root, dirs, files in os.walk(src, followlinks=False):
         rel = Path(root).relative_to(src)
@@ -373,17 +370,19 @@ def _link_tree(src: Path, dst: Path) -> None:
             (dst / rel / d).mkdir()
         for f in files:
             s = Path(root) / f
-            if s.is_symlink():
-                continue
-            try:
-                os.link(s, dst / rel / f)
-            except OSError:
+            if not s.is_symlink():
                 shutil.copyfile(s, dst / rel / f)
+    if uid is not None:
+        os.chown(dst, uid, uid)
+        for root, dirs, files in os.walk(dst):
+            for name in dirs + files:
+                os.lchown(os.path.join(root, name), uid, uid)
 
 
 def _prepare_job_dir(job: NotebookJob, kdir: Path) -> None:
     kdir.mkdir()
-    _link_tree(Path(job.submission_dir), kdir / "sub")
+    owner = job.uid if job.isolation == "bwrap" and os.geteuid() == 0 else None
+    _copy_tree(Path(job.submission_dir), kdir / "sub", owner)
     for alias in job.drive_aliases:  # Colab paths like "Colab Notebooks/x" lead back here
         link = kdir / "sub" / alias
         if alias and "/" not in alias and not link.exists():
@@ -393,11 +392,10 @@ def _prepare_job_dir(job: NotebookJob, kdir: Path) -> None:
     shutil.copyfile(SUPPORT / "startup.py", startup / "00-mlgrade.py")
     for d in ("mpl", "home", "probe"):
         (kdir / d).mkdir()
-    if job.isolation == "bwrap" and os.geteuid() == 0:
-        os.chown(kdir, job.uid, job.uid)
-        for root, dirs, _files in os.walk(kdir):
-            for d in dirs:
-                os.lchown(os.path.join(root, d), job.uid, job.uid)
+    if owner is not None:
+        os.chown(kdir, owner, owner)
+        for d in ("ipython", "ipython/profile_default", "ipython/profile_default/startup", "mpl", "home", "probe"):
+            os.chown(kdir / d, owner, owner)
     os.chmod(kdir, 0o755)
 
 

@@ -1,0 +1,137 @@
+"""The backprop question end to end: each kind of notebook students hand in gets its score and reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT
+from helpers import grade_files, notebook_bytes
+from make_submissions import BACKPROP_CELLS, backprop_notebook
+
+from grader.rubric import load_rubric
+
+
+@pytest.fixture(scope="module")
+def rubric_yaml() -> str:
+    """The default rubric's backprop question alone, exactly as configured there."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "rubric.yaml").read_text())
+    data["questions"] = [q for q in data["questions"] if q["id"] == "backprop"]
+    return yaml.safe_dump(data)
+
+
+def grade(tmp_path, rubric_yaml, nb: bytes):
+    return grade_files(tmp_path, {"backprop.ipynb": nb}, rubric_yaml).question("backprop")
+
+
+def test_the_default_rubric_configures_backprop_as_data():
+    q = next(q for q in load_rubric(ROOT / "rubric.yaml").questions if q.id == "backprop")
+    assert q.points == 3 and q.checks[0].kind == "notebook_backprop"
+    assert q.checks[0].params.tolerance == 1e-6
+
+
+def test_correct_notebook_gets_full_marks(tmp_path, rubric_yaml):
+    q = grade(tmp_path, rubric_yaml, backprop_notebook("correct"))
+    assert q.score == 3, q.reason
+    assert "seed-0 loss correct (L = 0.1332476222)" in q.reason
+    assert "seed-0 gradients 4/4 correct" in q.reason and "hidden data 2/2 correct" in q.reason
+
+
+def test_hard_coded_answers_lose_the_hidden_part(tmp_path, rubric_yaml):
+    q = grade(tmp_path, rubric_yaml, backprop_notebook("hardcoded"))
+    assert q.score == 2, q.reason
+    assert "hidden data 0/2 correct" in q.reason and "expected" in q.reason and "off by" in q.reason
+
+
+def test_missing_sigmoid_derivative_loses_the_gradient_parts(tmp_path, rubric_yaml):
+    q = grade(tmp_path, rubric_yaml, backprop_notebook("buggy"))
+    assert q.score == 1.5, q.reason
+    assert "seed-0 gradients 2/4 correct (dW1 off by" in q.reason and "db1 off by" in q.reason
+    assert "hidden data 0/2" in q.reason
+
+
+def test_crashing_notebook_scores_zero_with_the_reason(tmp_path, rubric_yaml):
+    q = grade(tmp_path, rubric_yaml, backprop_notebook("crash"))
+    assert q.score == 0
+    assert "the kernel died while running cell 7" in q.reason
+
+
+@pytest.mark.slow
+def test_never_returning_function_scores_zero_with_the_reason(tmp_path, rubric_yaml):
+    q = grade(tmp_path, rubric_yaml, backprop_notebook("loop"))
+    assert q.score == 0
+    assert "took longer than 10 s and was interrupted" in q.reason
+
+
+def test_colab_notebook_is_graded_like_any_other(tmp_path, rubric_yaml):
+    q = grade(tmp_path, rubric_yaml, backprop_notebook("colab"))
+    assert q.score == 3, q.reason
+
+
+def test_invalid_notebook_json(tmp_path, rubric_yaml):
+    q = grade(tmp_path, rubric_yaml, b'{"cells": [ {"cell_type": "code"')
+    assert q.score == 0 and q.reason.startswith("backprop.ipynb: is not valid notebook JSON")
+
+
+def test_handout_style_hard_coded_1000_fails_hidden_sizes(tmp_path, rubric_yaml):
+    cells = [c.replace("np.ones((N_points))", "np.ones((1000))") for c in BACKPROP_CELLS]
+    q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
+    assert q.score == 2, q.reason
+    assert "hidden data 0/2" in q.reason
+
+
+def test_loss_first_return_order_and_other_key_names_are_accepted(tmp_path, rubric_yaml):
+    cells = list(BACKPROP_CELLS)
+    cells[4] = cells[4].replace(
+        "gradients = {'W1': dLdW1, 'b1': dLdb1, 'W2': dLdW2, 'b2': dLdb2}\n    return gradients, L",
+        "return L, {'dW1': dLdW1.T, 'db1': dLdb1, 'dW2': dLdW2, 'db2': dLdb2}",
+    )
+    assert cells[4] != BACKPROP_CELLS[4]
+    q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
+    assert q.score == 3, q.reason
+
+
+def test_variables_are_used_when_the_function_is_missing(tmp_path, rubric_yaml):
+    cells = list(BACKPROP_CELLS)
+    cells[4] = cells[4].replace("def back_propagation(", "def backprop_renamed(")
+    cells[5] = cells[5].replace("back_propagation(", "backprop_renamed(")
+    q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
+    assert q.score == 2, q.reason
+    assert "read from the notebook's variables L and gradients" in q.reason
+    assert "name 'back_propagation' is not defined" in q.reason
+
+
+def test_ignoring_the_biases_is_caught_by_the_hidden_problems(tmp_path, rubric_yaml):
+    # The seed-0 problem has zero biases, so only the hidden data can tell.
+    cells = [c.replace(" + weights['b1']", "").replace(" + weights['b2']", "") for c in BACKPROP_CELLS]
+    q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
+    assert q.score == 2, q.reason
+
+
+def test_nan_gradients_are_wrong(tmp_path, rubric_yaml):
+    cells = list(BACKPROP_CELLS)
+    cells[4] = cells[4].replace("dLdb2 = np.dot(ones.T, dLdZ2)", "dLdb2 = np.nan")
+    q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
+    assert 0 < q.score < 3
+    assert "db2 contains NaN" in q.reason
+
+
+def test_monkeypatched_numpy_cannot_fake_the_comparison(tmp_path, rubric_yaml):
+    """A notebook that patches numpy's comparison and JSON so everything 'matches' still fails:
+    the grader compares in its own process, with its own numpy, on values it loads itself."""
+    cells = [
+        "import numpy as np, json\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n"
+        "json.dump = lambda obj, f, **k: f.write('{\"seed0\": {\"kind\": \"passed\"}}')",
+        "def back_propagation(X, Y_T, weights):\n    return {'W1': 0, 'b1': 0, 'W2': 0, 'b2': 0}, 0.0",
+    ]
+    q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
+    assert q.score == 0, q.reason
+
+
+def test_results_are_deterministic(tmp_path, rubric_yaml):
+    a = grade(tmp_path / "a", rubric_yaml, backprop_notebook("buggy"))
+    b = grade(tmp_path / "b", rubric_yaml, backprop_notebook("buggy"))
+    assert (a.score, a.reason) == (b.score, b.reason)
+    assert json.dumps(a.checks[0].details, sort_keys=True) == json.dumps(b.checks[0].details, sort_keys=True)

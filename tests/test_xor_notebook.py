@@ -1,0 +1,117 @@
+"""The XOR notebook: re-run with a seed it must train; its saved outputs must show consistent weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import grade_files, notebook_bytes
+from make_submissions import XOR_CODE, xor_notebook
+
+from grader.nbparse import find_xor_weights, printed_arrays
+from reference import xor as ref
+
+RUBRIC = """
+name: t
+questions:
+  - id: q4a
+    title: xor
+    points: 1
+    checks:
+      - kind: xor_notebook
+        notebook: xor.ipynb
+        tolerance: 0.1
+"""
+
+
+def grade(tmp_path, nb: bytes):
+    return grade_files(tmp_path, {"xor.ipynb": nb}, RUBRIC).question("q4a")
+
+
+def test_a_trained_notebook_with_its_outputs_passes(tmp_path):
+    w1, w2, out = ref.train(11)
+    q = grade(tmp_path, xor_notebook(w1, w2, out))
+    assert q.score == 1, q.reason
+    assert "printed final weights and output found and consistent" in q.reason
+    assert "re-run trains to" in q.reason
+    np.testing.assert_allclose(q.checks[0].details["printed"]["weights1"], w1, atol=1e-8)
+
+
+def test_printed_output_that_the_weights_do_not_give_fails_that_part(tmp_path):
+    w1, w2, out = ref.train(11)
+    q = grade(tmp_path, xor_notebook(w1, w2, out[::-1]))
+    assert q.score == 0.5
+    assert "is not what the printed weights give" in q.reason
+
+
+def test_notebook_without_saved_outputs_fails_the_printed_part(tmp_path):
+    q = grade(tmp_path, notebook_bytes(XOR_CODE))
+    assert q.score == 0.5
+    assert "do not show the final weights1 (3x4) and weights2 (4x1)" in q.reason
+
+
+def test_the_handouts_indentation_bug_fails_the_rerun(tmp_path):
+    buggy = XOR_CODE.replace('if __name__ == "__main__":', '    if __name__ == "__main__":')
+    buggy = "\n".join(("    " + ln if i > buggy.splitlines().index('    if __name__ == "__main__":') and ln else ln)
+                      for i, ln in enumerate(buggy.splitlines()))
+    w1, w2, out = ref.train(3)
+    q = grade(tmp_path, notebook_bytes(buggy, outputs={0: f"{w1}\n{w2}\n{out}\n"}))
+    assert q.score == 0.5, q.reason
+    assert "re-run: no network output" in q.reason
+    assert "NameError" in q.reason
+
+
+def test_a_network_that_does_not_learn_fails_the_rerun(tmp_path):
+    lazy = XOR_CODE.replace("range(10000)", "range(3)")
+    w1, w2, out = ref.train(3)
+    q = grade(tmp_path, notebook_bytes(lazy, outputs={0: f"{w1}\n{w2}\n{out}\n"}))
+    assert q.score == 0.5
+    assert "not within 0.1 of [0, 1, 1, 0]" in q.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{w1}\n{w2}\n{out}\n",  # print(array)
+        "array({w1r})\narray({w2r})\narray({outr})\n",  # repr
+        "[{w1l}, {w2l}, {outl}]\n",  # one nested list, as the handout shows it
+        "iteration 9999\n{w1}\n{w2}\n{out}\nDone\n",
+    ],
+)
+def test_printed_array_formats(text):
+    w1, w2, out = ref.train(5)
+    fmt = text.format(w1=w1, w2=w2, out=out, w1r=repr(w1.tolist()), w2r=repr(w2.tolist()),
+                      outr=repr(out.tolist()), w1l=w1.tolist(), w2l=w2.tolist(), outl=out.tolist())
+    found = find_xor_weights(printed_arrays(fmt))
+    assert found is not None
+    np.testing.assert_allclose(found[0], w1, atol=1e-8)
+    np.testing.assert_allclose(found[1], w2, atol=1e-8)
+    np.testing.assert_allclose(found[2], out, atol=1e-8)
+
+
+def test_the_handout_sample_print_is_understood():
+    text = """[[[ 7.19328546, 2.81204434, 1.40998559, 4.83853315],
+  [ 6.35378132, 4.51126787, 3.38229611, -3.55865088],
+  [-3.03899765, -5.5302491, -3.51765491, 2.34739304]],
+ [[11.72259331],
+  [-8.30218083],
+  [-5.14836988],
+  [-5.71845324]],
+ [[0.00765428],
+  [0.9954903 ],
+  [0.99146861],
+  [0.00676557]]]"""
+    w1, w2, out = find_xor_weights(printed_arrays(text))
+    np.testing.assert_array_equal(w1, ref.HANDOUT_WEIGHTS1)
+    np.testing.assert_array_equal(w2, ref.HANDOUT_WEIGHTS2)
+    np.testing.assert_array_equal(out, ref.HANDOUT_PRINTED_OUTPUT)
+
+
+def test_the_last_printed_weights_win():
+    a, b = ref.train(1), ref.train(2)
+    text = "".join(f"{w1}\n{w2}\n{out}\n" for w1, w2, out in (a, b))
+    w1, _, _ = find_xor_weights(printed_arrays(text))
+    np.testing.assert_array_equal(w1, np.array(printed_arrays(str(b[0]))[0]))
+
+
+def test_text_that_is_not_numbers_is_ignored():
+    assert printed_arrays("[note] see [1, 2, 'x'] and [[a, b]]") == []
