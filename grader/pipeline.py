@@ -121,7 +121,7 @@ def grade_question(
     checks = [run_check(ctx, spec) for spec in q.checks]
     pending = [c for c in checks if c.status is Status.PENDING]
     errors = [c for c in checks if c.status is Status.ERROR]
-    failed_gates = [c for c in checks if c.gate and c.fraction < 1.0]
+    failed_gates = [c for c in checks if (c.gate and c.fraction < 1.0) or (c.veto and c.fraction <= 0.0)]
     reason = "; ".join(c.reason for c in checks)
     manual = any(c.manual_review for c in checks)
 
@@ -150,7 +150,7 @@ def grade_question(
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     """Run one check; a student's bad file fails it, a grader bug is reported as an error."""
     kind = get_kind(spec.kind)
-    common = dict(kind=spec.kind, weight=spec.weight, gate=spec.gate)
+    common = dict(kind=spec.kind, weight=spec.weight, gate=spec.gate, veto=spec.veto)
     if kind is None or kind.run is None:
         return CheckResult(**common, fraction=0.0, status=Status.PENDING, reason=f"{spec.kind}: not graded yet")
     try:

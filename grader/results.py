@@ -39,6 +39,7 @@ class CheckResult(BaseModel):
     reason: str
     weight: float = 1.0
     gate: bool = False
+    veto: bool = False
     manual_review: bool = False
     details: dict[str, Any] = Field(default_factory=dict)
 

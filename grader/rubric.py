@@ -15,8 +15,9 @@ alternatives allowed) and checks of registered kinds::
             file: "hdfview.{png,jpg,jpeg}"
             manual_review: true
 
-Every check may carry ``weight`` (its share of the question, default 1) and
-``gate`` (if true, the question scores zero unless this check fully passes).
+Every check may carry ``weight`` (its share of the question, default 1),
+``gate`` (if true, the question scores zero unless this check fully passes) and
+``veto`` (if true, the question scores zero when this check scores zero).
 All other keys of a check are its kind's parameters.
 """
 
@@ -41,7 +42,8 @@ class CheckSpec(BaseModel):
 
     kind: str
     weight: float = Field(1.0, ge=0)
-    gate: bool = False
+    gate: bool = False  # the question scores zero unless this check fully passes
+    veto: bool = False  # the question scores zero if this check scores zero
     params: Any = None  # the kind's own params model, validated by the loader
 
 
@@ -142,7 +144,7 @@ def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]]) -> Any:
     if not isinstance(raw, dict):
         problems.append((path, f"expected a mapping with a 'kind', got {_describe(raw)}"))
         return {"kind": "?"}
-    common = {k: raw[k] for k in ("kind", "weight", "gate") if k in raw}
+    common = {k: raw[k] for k in ("kind", "weight", "gate", "veto") if k in raw}
     if "kind" not in raw:
         problems.append((f"{path}.kind", "required key is missing (known kinds: " + ", ".join(known_kinds()) + ")"))
         return {**common, "kind": "?"}
@@ -282,7 +284,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         return []
     names = [n for n in fields if n != "params"]
     if current is CheckSpec:
-        names = ["kind", "weight", "gate", "(the kind's parameters)"]
+        names = ["kind", "weight", "gate", "veto", "(the kind's parameters)"]
     return names
 
 

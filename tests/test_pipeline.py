@@ -62,6 +62,17 @@ def test_failed_gate_zeroes_the_question(tmp_path):
     assert r.question("q").score == 0.0 and r.question("q").status == "failed"
 
 
+def test_veto_zeroes_the_question_only_when_the_check_scores_zero(tmp_path):
+    r = grade_files(tmp_path, {"a.txt": b"a"}, rubric(
+        "      - {kind: _test_fraction, fraction: 1.0}\n"
+        "      - {kind: _test_fraction, fraction: 0.0, veto: true}\n"))
+    assert r.question("q").score == 0.0
+    r = grade_files(tmp_path / "b", {"a.txt": b"a"}, rubric(
+        "      - {kind: _test_fraction, fraction: 1.0}\n"
+        "      - {kind: _test_fraction, fraction: 0.5, veto: true}\n"))
+    assert r.question("q").score == 3.0
+
+
 def test_passed_gate_with_zero_weight_does_not_dilute(tmp_path):
     r = grade_files(tmp_path, {"a.txt": b"a"}, rubric(
         "      - {kind: _test_fraction, fraction: 0.5}\n"
