@@ -98,10 +98,13 @@ def bwrap_problem() -> str | None:
     return None
 
 
-def sandbox_uid(slot: int) -> int:
+ROLE_KERNELS, ROLE_MODELS = 0, 1
+
+
+def sandbox_uid(slot: int, role: int = ROLE_KERNELS) -> int:
     """A distinct unprivileged uid per concurrent sandbox (RLIMIT_NPROC counts per uid)."""
     base = int(os.environ.get("MLGRADE_SANDBOX_UID_BASE", "61000"))
-    return base + slot
+    return base + slot * 4 + role
 
 
 def _world_readable_path(p: Path) -> bool:
@@ -177,3 +180,86 @@ def wrap(spec: SandboxSpec, argv: list[str]) -> list[str]:
         cmd += ["--setenv", k, v]
     cmd += ["--chdir", spec.chdir, "--"]
     return cmd + argv
+
+
+class ServiceProcess:
+    """A long-lived helper process (in the sandbox when ``isolation == "bwrap"``) spoken to in JSON lines.
+
+    It sees one writable folder, ``jobs_root``, where the caller puts the files of
+    each request; :meth:`request` enforces a wall clock and restarts nothing by
+    itself: a process that stops answering is killed, and the owner makes a new one.
+    """
+
+    def __init__(self, script: str, isolation: str, uid: int, env: dict[str, str],
+                 ro_binds: list[tuple[str, str]], python_args: list[str] | None = None,
+                 startup_timeout: float = 120, tmpfs: list[str] | None = None):
+        import subprocess
+        import tempfile
+
+        self.isolation = isolation
+        self.uid = uid
+        self.jobs_root = Path(tempfile.mkdtemp(prefix="mlgj-", dir="/tmp"))
+        os.chmod(self.jobs_root, 0o755)
+        if isolation == "bwrap" and os.geteuid() == 0:
+            os.chown(self.jobs_root, uid, uid)
+        self.counter = 0
+        env = {k: v.replace("{jobs_root}", str(self.jobs_root)) for k, v in env.items()}
+        argv = [sys.executable, *(python_args or []), script]
+        if isolation == "bwrap":
+            spec = SandboxSpec(uid=uid, chdir=str(self.jobs_root), rw_binds=[str(self.jobs_root)],
+                               ro_binds=ro_binds, tmpfs=tmpfs or [], env={**env, "MLGRADE_SANDBOXED": "1"})
+            argv = wrap(spec, argv)
+            proc_env = None
+        else:
+            keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+            proc_env = {**keep, **env}
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL,
+                                     env=proc_env, text=True, bufsize=1)
+        self.request({"op": "ping"}, timeout=startup_timeout)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def request(self, cmd: dict, timeout: float = 30) -> dict:
+        """Send one command, wait at most ``timeout`` s for its answer."""
+        import json
+        import select
+
+        if not self.alive():
+            raise RuntimeError("the helper process is not running")
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps(cmd) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.close()
+            raise RuntimeError("the helper process stopped") from None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            self.close()
+            raise RuntimeError("the helper process stopped answering" if not ready else "the helper process died")
+        answer = json.loads(line)
+        if not isinstance(answer, dict):
+            raise RuntimeError("the helper process answered nonsense")
+        return answer
+
+    def new_job_dir(self) -> Path:
+        """A fresh folder the helper can read and write, for one request's files."""
+        self.counter += 1
+        d = self.jobs_root / str(self.counter)
+        d.mkdir()
+        if self.isolation == "bwrap" and os.geteuid() == 0:
+            os.chown(d, self.uid, self.uid)
+        return d
+
+    def close(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        except Exception:
+            pass
+        import shutil
+
+        shutil.rmtree(self.jobs_root, ignore_errors=True)

@@ -100,3 +100,19 @@ def layer_shapes(layers: list[Layer], input_shape: tuple[int, ...]) -> list[tupl
 
 def total_params(layers: list[Layer], input_shape: tuple[int, ...]) -> int:
     return sum(p for _, p in layer_shapes(layers, input_shape))
+
+
+def named(name: str) -> tuple[list[Layer], tuple[int, ...]]:
+    """An architecture by the name a rubric uses: ``cats_vs_dogs_cnn``, ``cifar_mlp``, ``svhn_cnn``,
+    ``mnist_mlp_<depth>_<activation>`` (e.g. ``mnist_mlp_20_tanh``)."""
+    fixed = {
+        "cats_vs_dogs_cnn": (CATS_VS_DOGS_CNN, CATS_VS_DOGS_INPUT),
+        "cifar_mlp": (CIFAR_MLP, CIFAR_MLP_INPUT),
+        "svhn_cnn": (SVHN_CNN, SVHN_INPUT),
+    }
+    if name in fixed:
+        return fixed[name]
+    parts = name.split("_")
+    if len(parts) == 4 and parts[:2] == ["mnist", "mlp"] and parts[2].isdigit():
+        return mnist_mlp(int(parts[2]), parts[3]), MNIST_INPUT
+    raise KeyError(name)

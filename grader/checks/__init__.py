@@ -1,3 +1,11 @@
 """Built-in check kinds. Each module registers itself with :mod:`grader.registry`."""
 
-from grader.checks import backprop, file_present, image, pending, xor_equation, xor_notebook  # noqa: F401
+from grader.checks import (  # noqa: F401
+    backprop,
+    file_present,
+    image,
+    keras_models,
+    pending,
+    xor_equation,
+    xor_notebook,
+)

@@ -12,12 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import select
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +28,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.nbexec.jobs import CellReport, NotebookJob, NotebookRun
-from grader.sandbox import Limits, SandboxSpec, wrap
+from grader.sandbox import Limits, ServiceProcess
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 SUPPORT_INSIDE = "/mlgrade/support"
@@ -141,7 +138,7 @@ class BudgetedClient(NotebookClient):
 
 # --------------------------------------------------------------------------- kernels
 
-class Zygote:
+class Zygote(ServiceProcess):
     """The runner's kernel factory: one sandboxed process that forks a kernel per notebook.
 
     All its kernels live under ``jobs_root`` (the only writable folder it sees);
@@ -150,52 +147,20 @@ class Zygote:
     """
 
     def __init__(self, isolation: str, uid: int):
-        self.isolation = isolation
-        self.uid = uid
-        self.jobs_root = Path(tempfile.mkdtemp(prefix="mlgj-", dir="/tmp"))
-        os.chmod(self.jobs_root, 0o755)
-        if isolation == "bwrap" and os.geteuid() == 0:
-            os.chown(self.jobs_root, uid, uid)
-        self.counter = 0
         env = {
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONHASHSEED": "0", "JPY_PARENT_PID": "0", "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         }
-        if isolation == "bwrap":
-            env["MLGRADE_SANDBOXED"] = "1"
-            spec = SandboxSpec(
-                uid=uid, chdir=str(self.jobs_root), rw_binds=[str(self.jobs_root)],
-                ro_binds=[(str(SUPPORT), SUPPORT_INSIDE)], tmpfs=["/content"], env=env,
-            )
-            argv = wrap(spec, [sys.executable, f"{SUPPORT_INSIDE}/zygote.py"])
-            proc_env = None
-        else:
-            argv = [sys.executable, str(SUPPORT / "zygote.py")]
-            proc_env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}, **env}
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr,
-            env=proc_env, text=True, bufsize=1,
-        )
-        self.request({"op": "ping"}, timeout=120)  # waits for the imports
+        script = f"{SUPPORT_INSIDE}/zygote.py" if isolation == "bwrap" else str(SUPPORT / "zygote.py")
+        super().__init__(script, isolation, uid, env, ro_binds=[(str(SUPPORT), SUPPORT_INSIDE)], tmpfs=["/content"])
 
     @property
     def support(self) -> str:
         return SUPPORT_INSIDE if self.isolation == "bwrap" else str(SUPPORT)
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def request(self, cmd: dict, timeout: float = 30) -> dict:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line:
-            self.close()
-            raise RuntimeError("the kernel zygote stopped answering")
-        answer = json.loads(line)
+        answer = super().request(cmd, timeout)
         if "error" in answer:
             raise RuntimeError(f"kernel zygote: {answer['error']}")
         return answer
@@ -207,14 +172,6 @@ class Zygote:
     def sweep(self) -> None:
         if self.isolation == "bwrap":
             self.request({"op": "sweep", "paths": ["/tmp", "/content", "/dev/shm"], "keep": [str(self.jobs_root)]})
-
-    def close(self) -> None:
-        try:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        except Exception:
-            pass
-        shutil.rmtree(self.jobs_root, ignore_errors=True)
 
 
 _ZYGOTE: Zygote | None = None

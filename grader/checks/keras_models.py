@@ -1,0 +1,213 @@
+"""Keras model files: ``keras_weights`` (q1a), ``classify_images`` (q2, q3) and ``architecture``.
+
+The student's file is read with h5py inside the sandboxed model server, checked
+against an allow-list before anything else, and never handed to Keras'
+deserializer: the grader rebuilds the architecture from the rubric (or, for
+full models, from the file's allow-listed layer list) and sets the weights by
+order, with shape checks.
+
+.. code-block:: yaml
+
+    - kind: keras_weights
+      file: weights.h5
+      architecture: cats_vs_dogs_cnn     # a name from reference/architectures.py, or `layers:` + `input_shape:`
+    - kind: classify_images
+      weights: weights.h5
+      architecture: cats_vs_dogs_cnn
+      images:
+        - {file: "what1.{jpg,png}", expect: 0, label: cat}
+        - {file: "what2.{jpg,png}", expect: 1, label: dog}
+    - kind: architecture
+      file: cifar_mlp.h5
+      architecture: cifar_mlp            # compares layers, activations, input shape, parameter counts
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from grader.archcompare import compare, expected_layers, found_layers, param_report
+from grader.models import model_request
+from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
+from reference import architectures
+
+FORMATS = {
+    "keras2-weights": "weights-only file (Keras 2 save_weights)",
+    "keras3-weights": "weights-only file (Keras 3 .weights.h5)",
+    "keras2-model": "full model file (model.save)",
+}
+
+
+class ArchParams(CheckParams):
+    architecture: str | None = None
+    layers: list[dict[str, Any]] | None = None
+    input_shape: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.architecture is None) == (self.layers is None):
+            raise ValueError("give either 'architecture' (a name) or 'layers' (a list), not both or neither")
+        if self.architecture is not None:
+            try:
+                architectures.named(self.architecture)
+            except KeyError:
+                raise ValueError(f"unknown architecture {self.architecture!r}") from None
+        if self.layers is not None and self.input_shape is None:
+            raise ValueError("'layers' needs 'input_shape'")
+        return self
+
+    def resolved(self) -> tuple[list[dict[str, Any]], list[int]]:
+        if self.architecture is not None:
+            spec, shape = architectures.named(self.architecture)
+            return spec, list(self.input_shape or shape)
+        return list(self.layers or []), list(self.input_shape or [])
+
+
+def server_layers(spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"class_name": item["kind"], "config": {k: v for k, v in item.items() if k != "kind"}} for item in spec]
+
+
+def inspect_file(ctx: CheckContext, pattern: str) -> tuple[str, dict[str, Any]]:
+    """``(relative path, inspection)`` of the student's model file; cached per submission."""
+    sub = ctx.submission
+    path = sub.find_one(pattern)
+    if path is None:
+        raise SubmissionProblem(sub.explain_missing(pattern))
+    rel = sub.rel(path)
+    key = ("h5-inspect", rel)
+    if key not in ctx.cache:
+        answer, job = model_request(ctx, {"op": "inspect", "path": "@file"}, {"file": path}, timeout=60)
+        shutil.rmtree(job, ignore_errors=True)
+        ctx.cache[key] = answer
+    answer = ctx.cache[key]
+    if "problem" in answer:
+        raise SubmissionProblem(f"{rel}: {answer['problem']}")
+    return rel, answer["info"]
+
+
+def _shape_problems(p: ArchParams, info: dict[str, Any]) -> list[str]:
+    spec, shape = p.resolved()
+    exp = expected_layers(spec, shape)
+    found = found_layers(info)
+    weights_only = info["format"] != "keras2-model"
+    diffs = compare(exp, found, weights_only=weights_only)
+    if not diffs:
+        # same layers: the weight shapes must still fit (e.g. the Dense input size after pooling)
+        for e, f in zip([e for e in exp if e.params], [f for f in found if f.params], strict=False):
+            if e.params != f.params:
+                diffs.append(f"a {e.describe()} layer has {f.params:,} parameters, expected {e.params:,}")
+                break
+    diffs += param_report(exp, found)[0]
+    return diffs
+
+
+class KerasWeightsParams(ArchParams):
+    file: str = Field(min_length=1)
+
+
+@check_kind("keras_weights", KerasWeightsParams)
+def keras_weights(ctx: CheckContext, p: KerasWeightsParams) -> Outcome:
+    """The weights file loads into the assignment's architecture (by layer order, shapes checked)."""
+    rel, info = inspect_file(ctx, p.file)
+    problems = _shape_problems(p, info)
+    what = FORMATS.get(info["format"], info["format"])
+    version = f", Keras {info['keras_version']}" if info.get("keras_version") else ""
+    if problems:
+        return Outcome.failed(f"{rel} ({what}{version}) does not fit the architecture: " + "; ".join(problems[:6]),
+                              details={"format": info["format"], "differences": problems})
+    spec, shape = p.resolved()
+    answer, job = model_request(ctx, {"op": "load", "weights": "@w", "layers": server_layers(spec),
+                                      "input_shape": shape}, {"w": ctx.submission.find_one(p.file)})
+    shutil.rmtree(job, ignore_errors=True)
+    if "problem" in answer:
+        return Outcome.failed(f"{rel}: {answer['problem']}")
+    note = "" if answer.get("finite", True) else " (but it outputs NaN/inf)"
+    return Outcome(1.0 if answer.get("finite", True) else 0.5,
+                   f"{rel} ({what}{version}) loads into the {p.architecture or 'expected'} architecture "
+                   f"({answer['params']:,} parameters){note}", details={"format": info["format"]})
+
+
+class ImageSpec(CheckParams):
+    file: str = Field(min_length=1)
+    expect: int = Field(ge=0)
+    label: str = ""
+
+
+class ClassifyParams(ArchParams):
+    weights: str = Field(min_length=1)
+    images: list[ImageSpec] = Field(min_length=1)
+    scale: float = Field(255.0, gt=0)
+    resample: Literal["nearest", "bilinear", "bicubic"] = "nearest"
+    threshold: float = Field(0.5, gt=0, lt=1)
+
+
+@check_kind("classify_images", ClassifyParams)
+def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
+    """The student's weights put each of the student's images in the expected class."""
+    rel, info = inspect_file(ctx, p.weights)
+    problems = _shape_problems(p, info)
+    if problems:
+        raise SubmissionProblem(f"{rel} does not load into the architecture, so nothing can be classified: "
+                                + "; ".join(problems[:3]))
+    spec, shape = p.resolved()
+    files = {"w": ctx.submission.find_one(p.weights)}
+    labels = {}
+    for i, img in enumerate(p.images):
+        path = ctx.submission.find_one(img.file)
+        if path is None:
+            raise SubmissionProblem(ctx.submission.explain_missing(img.file))
+        files[f"i{i}"] = path
+        labels[f"@i{i}"] = ctx.submission.rel(path)
+    cmd = {"op": "classify", "weights": "@w", "layers": server_layers(spec), "input_shape": shape,
+           "images": [f"@i{i}" for i in range(len(p.images))], "size": shape[:2], "scale": p.scale,
+           "resample": p.resample}
+    answer, job = model_request(ctx, cmd, files)
+    shutil.rmtree(job, ignore_errors=True)
+    if "problem" in answer:
+        raise SubmissionProblem(f"{rel}: {answer['problem']}")
+    notes, right = [], 0
+    for i, (img, out, rep) in enumerate(zip(p.images, answer["outputs"], answer["images"], strict=True)):
+        name = labels[f"@i{i}"] + (f" ({img.label})" if img.label else "")
+        if "problem" in rep:
+            notes.append(rep["problem"])
+            continue
+        probs = [float(v) for v in out]
+        if len(probs) == 1:
+            cls = int(probs[0] > p.threshold)
+            shown = f"p = {probs[0]:.3f}"
+        else:
+            cls = max(range(len(probs)), key=probs.__getitem__)
+            shown = f"p = {probs[cls]:.3f}"
+        ok = cls == img.expect
+        right += ok
+        notes.append(f"{name}: {shown} -> {cls}, expected {img.expect} ({'right' if ok else 'wrong'})")
+    return Outcome(right / len(p.images), "; ".join(notes),
+                   details={"outputs": answer["outputs"], "images": answer["images"]})
+
+
+class ArchitectureParams(ArchParams):
+    file: str = Field(min_length=1)
+    full_model: bool = False  # require model.save (so activations and the input shape can be checked)
+
+
+@check_kind("architecture", ArchitectureParams)
+def architecture(ctx: CheckContext, p: ArchitectureParams) -> Outcome:
+    """The model file's layers, activations, input shape and parameter counts match the assignment."""
+    rel, info = inspect_file(ctx, p.file)
+    weights_only = info["format"] != "keras2-model"
+    if p.full_model and weights_only:
+        return Outcome.failed(f"{rel} holds weights only; save the whole model with model.save('{rel}')")
+    problems = _shape_problems(p, info)
+    _, shape = p.resolved()
+    if not weights_only and info.get("input_shape") and list(info["input_shape"]) != list(shape):
+        problems.insert(0, f"input shape {tuple(info['input_shape'])}, expected {tuple(shape)}")
+    found = found_layers(info)
+    total = sum(f.params or 0 for f in found)
+    if problems:
+        return Outcome.failed(f"{rel}: " + "; ".join(problems[:8]), details={"differences": problems})
+    what = FORMATS.get(info["format"], info["format"])
+    return Outcome.passed(f"{rel} ({what}): {len(found)} layers as expected, {total:,} parameters",
+                          details={"params": total})

@@ -1,0 +1,164 @@
+"""The model server: reads Keras files and runs predictions for the grader, inside the sandbox.
+
+Protocol: one JSON command per line on stdin, one JSON answer per line on stdout.
+
+- ``{"op": "inspect", "path": p}`` -> the file's layout, layers and weight shapes
+  (:mod:`h5read`), or ``{"problem": "..."}``;
+- ``{"op": "classify", "weights": p, "layers": [...], "input_shape": [...], "images": [...],
+  "size": [h, w], "scale": 255, "resample": "nearest"}`` -> ``{"outputs": [[...], ...],
+  "images": [{"problem" | "width", "height"}]}``: the architecture is rebuilt from the
+  grader's layer list, the student's weights set by order;
+- ``{"op": "predict", "model": p, "inputs": p.npy, "out": p.npy}`` -> writes the model's
+  outputs for the inputs; the model is rebuilt from its own (allow-listed) config.
+
+Keras is imported once, here, and reused for every request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+from h5read import H5Problem, read_h5  # noqa: E402
+from kbuild import BuildProblem, build_model, set_weights  # noqa: E402
+from safeimage import ImageProblem, rgb_array  # noqa: E402
+
+MAX_BATCH = 256
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def _label(path: str) -> str:
+    return os.path.basename(path)
+
+
+def inspect(cmd: dict) -> dict:
+    info, _ = read_h5(cmd["path"])
+    return {"info": info.to_dict()}
+
+
+def _weights_for(model, arrays: list[list], info) -> list[list]:
+    """The file's weight lists in the model's order. Keras 2 files keep their own order (Keras loads
+    them by order too); a Keras 3 ``.weights.h5`` stores layers by name, so they are matched by shape."""
+    available = [a for a in arrays if a]
+    if info.format != "keras3-weights":
+        return available
+    ordered = []
+    for layer in (la for la in model.layers if la.weights):
+        want = [tuple(w.shape) for w in layer.weights]
+        pick = next((a for a in available if [tuple(v.shape) for v in a] == want), None)
+        pick = pick if pick is not None else (available[0] if available else [])
+        if pick in available:
+            available.remove(pick)
+        ordered.append(pick)
+    return ordered + available
+
+
+def load(cmd: dict) -> dict:
+    """Rebuild the architecture, set the file's weights, run one forward pass on zeros."""
+    keras = _keras()
+    info, arrays = read_h5(cmd["weights"], with_arrays=True)
+    model = build_model(cmd["layers"], cmd["input_shape"])
+    set_weights(model, _weights_for(model, arrays, info))
+    y = np.asarray(model(np.zeros((1, *cmd["input_shape"]), np.float32), training=False))
+    params = int(model.count_params())
+    keras.backend.clear_session()
+    return {"params": params, "finite": bool(np.all(np.isfinite(y)))}
+
+
+def classify(cmd: dict) -> dict:
+    keras = _keras()
+    info, arrays = read_h5(cmd["weights"], with_arrays=True)
+    model = build_model(cmd["layers"], cmd["input_shape"])
+    set_weights(model, _weights_for(model, arrays, info))
+    batch, reports = [], []
+    for path in cmd["images"]:
+        try:
+            arr, im = rgb_array(path, cmd.get("labels", {}).get(path, _label(path)), tuple(cmd["size"]),
+                                float(cmd.get("scale", 255.0)), cmd.get("resample", "nearest"))
+            batch.append(arr)
+            reports.append({"width": im.width, "height": im.height, "mode": im.mode})
+        except ImageProblem as e:
+            reports.append({"problem": str(e)})
+    outputs = []
+    if batch:
+        x = np.stack(batch)
+        y = np.asarray(model(x, training=False))
+        it = iter(y.tolist())
+        outputs = [None if "problem" in r else next(it) for r in reports]
+    else:
+        outputs = [None] * len(reports)
+    keras.backend.clear_session()
+    return {"outputs": outputs, "images": reports}
+
+
+def predict(cmd: dict) -> dict:
+    keras = _keras()
+    info, arrays = read_h5(cmd["model"], with_arrays=True)
+    if info.format != "keras2-model":
+        raise H5Problem("holds weights only; save the whole model with model.save('name.h5')")
+    layers = [{"class_name": layer.class_name, "config": layer.config} for layer in info.layers if layer.class_name]
+    shape = cmd.get("input_shape") or info.input_shape
+    model = build_model(layers, shape)
+    set_weights(model, [a for a, layer in zip(arrays, info.layers, strict=True) if layer.class_name])
+    x = np.load(cmd["inputs"], allow_pickle=False).astype(np.float32)
+    outs = []
+    for start in range(0, len(x), MAX_BATCH):
+        outs.append(np.asarray(model(x[start : start + MAX_BATCH], training=False)))
+    y = np.concatenate(outs) if outs else np.zeros((0,))
+    np.save(cmd["out"], y.astype(np.float64), allow_pickle=False)
+    keras.backend.clear_session()
+    return {"shape": list(y.shape), "input_shape": shape}
+
+
+OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict}
+
+
+def _apply_limits() -> None:
+    import resource
+
+    names = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
+             "nofile": resource.RLIMIT_NOFILE, "nproc": resource.RLIMIT_NPROC}
+    for item in filter(None, os.environ.pop("MLGRADE_LIMITS", "").split(",")):
+        key, _, value = item.partition("=")
+        limit = int(value)
+        _soft, hard = resource.getrlimit(names[key])
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(names[key], (limit, limit))
+
+
+def main() -> None:
+    _apply_limits()
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    _keras()  # import once, before the first request
+    for line in sys.stdin:
+        try:
+            cmd = json.loads(line)
+            op = cmd.get("op")
+            if op == "ping":
+                answer = {"pid": os.getpid()}
+            elif op in OPS:
+                answer = OPS[op](cmd)
+            else:
+                answer = {"error": f"unknown op {op!r}"}
+        except (H5Problem, BuildProblem, ImageProblem) as e:
+            answer = {"problem": str(e)}
+        except MemoryError:
+            answer = {"problem": "the model is too large for the memory limit"}
+        except Exception as e:  # the server must answer whatever a file does to it
+            answer = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+        out.write(json.dumps(answer) + "\n")
+
+
+if __name__ == "__main__":
+    main()

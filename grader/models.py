@@ -1,0 +1,84 @@
+"""The grader's side of the model server: one sandboxed Keras process per worker, reused.
+
+Student ``.h5`` files and images are copied into a fresh folder the server can
+see, the server answers with plain JSON (and ``.npy`` loaded without pickle),
+and the folder is removed afterwards. TensorFlow/Keras is never imported in the
+grader process itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+from pathlib import Path
+from typing import Any
+
+from grader.registry import SubmissionProblem
+from grader.sandbox import ROLE_MODELS, Limits, ServiceProcess, sandbox_uid
+
+INSANDBOX = Path(__file__).resolve().parent / "insandbox"
+INSIDE = "/mlgrade/insandbox"
+MODEL_MEMORY = 6 * 1024**3
+
+_SERVER: ModelServer | None = None
+
+
+class ModelServer(ServiceProcess):
+    def __init__(self, isolation: str, uid: int):
+        env = {
+            "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
+            "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "MLGRADE_LIMITS": Limits(memory_bytes=MODEL_MEMORY, cpu_seconds=10**6,
+                                     processes=256 if isolation == "bwrap" else None).env_value(),
+        }
+        script = f"{INSIDE}/model_server.py" if isolation == "bwrap" else str(INSANDBOX / "model_server.py")
+        env["KERAS_HOME"] = "{jobs_root}/.keras"  # Keras writes there on import: keep it in our folder
+        super().__init__(script, isolation, uid, env, ro_binds=[(str(INSANDBOX), INSIDE)])
+
+
+def get_model_server(isolation: str, slot: int) -> ModelServer:
+    global _SERVER
+    uid = sandbox_uid(slot, ROLE_MODELS)
+    s = _SERVER
+    if s is None or not s.alive() or s.isolation != isolation or s.uid != uid:
+        if s is not None:
+            s.close()
+        try:
+            s = _SERVER = ModelServer(isolation, uid)
+        except RuntimeError as e:
+            raise RuntimeError(f"the model server did not start ({e})") from None
+        atexit.register(s.close)
+    return s
+
+
+def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: float = 120) -> tuple[dict, Path]:
+    """Copy ``files`` (key -> student file) into a fresh server folder, send ``cmd`` with their
+    new paths filled in for each key, and return ``(answer, folder)``; the caller removes the folder."""
+    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot)
+    job = server.new_job_dir()
+    inside: dict[str, str] = {}
+    for key, path in files.items():
+        target = job / f"{len(inside)}-{path.name}"
+        shutil.copyfile(path, target)
+        inside[key] = str(target)
+    payload = _fill(cmd, inside)
+    try:
+        answer = server.request(payload, timeout=timeout)
+    except RuntimeError as e:
+        shutil.rmtree(job, ignore_errors=True)
+        raise SubmissionProblem(f"loading the model failed: {e} (too large or too slow?)") from None
+    if "error" in answer:
+        shutil.rmtree(job, ignore_errors=True)
+        raise RuntimeError(f"model server: {answer['error']}")
+    return answer, job
+
+
+def _fill(value: Any, inside: dict[str, str]) -> Any:
+    if isinstance(value, str) and value.startswith("@"):
+        return inside[value[1:]]
+    if isinstance(value, list):
+        return [_fill(v, inside) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, inside) for k, v in value.items()}
+    return value
