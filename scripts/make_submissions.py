@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from kerasfiles import course_cnn_layers, write_keras2_weights  # noqa: E402
+from kerasfiles import course_cnn_layers, write_keras2_weights, write_keras3_weights  # noqa: E402
 from synth import draw_animal, draw_screenshot  # noqa: E402
 
 from reference import backprop as ref_bp  # noqa: E402
@@ -211,12 +211,32 @@ def backprop_notebook(variant: str = "correct") -> bytes:
     return notebook(cells)
 
 
-def weights_h5(seed: int) -> bytes:
+TRAINED = HERE / "data" / "cats_dogs_cnn.npz"  # made by scripts/train_cats_dogs.py
+
+
+def trained_layers(tf_names: bool = False, activation_layers: bool = True):
+    """The course CNN's layer list (named as that Keras version did) holding the trained weights."""
+    layers = course_cnn_layers(np.random.default_rng(0), tf_names=tf_names, activation_layers=activation_layers)
+    with np.load(TRAINED) as data:
+        arrays = [data[f"arr_{i}"] for i in range(10)]
+    it = iter(arrays)
+    return [(name, [(wname, next(it)) for wname, _ in weights]) for name, weights in layers]
+
+
+def weights_h5(layout: str = "keras2") -> bytes:
+    """``keras2``: Keras 2.2 save_weights with Activation layers (the course's training script);
+    ``tf24``: tf.keras 2.4 names and variable-length strings; ``keras3``: a Keras 3 .weights.h5."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "weights.h5"
-        write_keras2_weights(p, course_cnn_layers(np.random.default_rng(seed)))
+        if layout == "keras2":
+            write_keras2_weights(p, trained_layers())
+        elif layout == "tf24":
+            write_keras2_weights(p, trained_layers(tf_names=True, activation_layers=False),
+                                 keras_version="2.4.0", varlen=True)
+        else:
+            write_keras3_weights(p, [(n, w) for n, w in trained_layers(tf_names=True, activation_layers=False) if w])
         return p.read_bytes()
 
 
@@ -253,10 +273,10 @@ def write_zip(path: Path, entries: list[tuple[str, bytes]], symlinks: dict[str, 
             zf.writestr(info, target)
 
 
-def complete_files(seed: int) -> dict[str, bytes]:
+def complete_files(seed: int, layout: str = "keras2") -> dict[str, bytes]:
     w1, w2, out = ref_xor.train(seed)
     return {
-        "weights.h5": weights_h5(seed),
+        "weights.weights.h5" if layout == "keras3" else "weights.h5": weights_h5(layout),
         "hdfview.png": hdfview_png(seed),
         "what1.jpg": jpeg(draw_animal("cat", seed * 10 + 1)),
         "what2.jpg": jpeg(draw_animal("dog", seed * 10 + 2)),
@@ -283,7 +303,7 @@ def build(out_dir: Path) -> list[Path]:
     write_zip(made[-1], entries)
 
     # bob: partial — no screenshots, no backprop, a misnamed cat, one hand value off by 0.1
-    files = complete_files(seed=22)
+    files = complete_files(seed=22, layout="tf24")
     for gone in ("hdfview.png", "classify.png", "backprop.ipynb", "misclassify.png"):
         files.pop(gone)
     files["What 1.jpeg"] = files.pop("what1.jpg")
@@ -314,7 +334,7 @@ def build(out_dir: Path) -> list[Path]:
         write_zip(made[-1], [("backprop.ipynb", backprop_notebook(variant))])
 
     # ivan: a complete submission, straight out of Colab
-    files = complete_files(seed=44)
+    files = complete_files(seed=44, layout="keras3")
     files["backprop.ipynb"] = backprop_notebook("colab")
     made.append(out_dir / "ivan_colab.zip")
     write_zip(made[-1], sorted(files.items()))

@@ -30,3 +30,13 @@ def test_committed_samples_grade_like_freshly_built_ones(tmp_path, default_rubri
         r1 = grade_submission(committed, default_rubric, tmp_path / "w1" / name)
         r2 = grade_submission(path, default_rubric, tmp_path / "w2" / name)
         assert [(q.id, q.score, q.status) for q in r1.questions] == [(q.id, q.score, q.status) for q in r2.questions]
+
+
+@pytest.mark.parametrize(("rubric", "good", "bad"), [("ml_assignment2", 56, 24), ("aml_hw4", 5, 1.5)])
+def test_other_assignment_rubrics_grade_their_samples(tmp_path, rubric, good, bad):
+    from grader.rubric import load_rubric
+
+    r = load_rubric(ROOT / "rubrics" / f"{rubric}.yaml")
+    folder = ROOT / "rubrics" / "samples" / rubric
+    assert grade_submission(folder / "good.zip", r, tmp_path / "g").total == good
+    assert grade_submission(folder / "bad.zip", r, tmp_path / "b").total == bad
