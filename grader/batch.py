@@ -1,28 +1,48 @@
-"""``mlgrade grade``: grade many submissions and write the class's grade files.
+"""``mlgrade grade``: grade a class in parallel, resumably, then score it as a class.
 
-Outputs in ``--out DIR``:
+Submissions are spread over ``--jobs`` long-lived worker processes
+(:mod:`grader.worker`), each with its own sandbox uid, notebook runner and model
+server. The parent only schedules: it enforces a wall clock per submission,
+replaces a worker that dies or hangs (that submission gets a row with the
+reason, the batch goes on), and shows progress. Every result is stored as soon
+as it exists (:mod:`grader.store`), so rerunning after a crash, even ``kill -9``
+of this process, grades only what is missing. Then the class-level step
+(:mod:`grader.classwide`) runs on the stored records and the outputs are written:
+
 - ``grades.csv``: student, one column per question id, total (sorted, byte-stable);
-- ``<student>/results.json``: Gradescope schema; ``<student>/record.json``: the full record;
-- ``summary.json``: per-question statistics.
+- ``<student>/results.json``: Gradescope schema;
+- ``summary.json``: per-question statistics, class-relative metrics and the class best.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
+import select
 import shutil
+import signal
 import statistics
-from dataclasses import dataclass
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
+from grader.classwide import apply_class_relative
 from grader.options import GradeOptions
-from grader.pipeline import grade_submission, student_id
+from grader.pipeline import failed_result, student_id
 from grader.report import fmt_points, to_gradescope, write_json_atomic
 from grader.results import Status, SubmissionResult
 from grader.rubric import Rubric
+from grader.store import ResultStore, folder_hash, record_key
 
 
 @dataclass(frozen=True)
@@ -58,27 +78,180 @@ def discover(paths: list[Path]) -> list[Source]:
     return unique
 
 
+def submission_timeout(rubric: Rubric) -> float:
+    """A wall clock per submission, from the rubric's own limits, with room for model work."""
+    total = 120.0
+    for q in rubric.questions:
+        for c in q.checks:
+            total += float(getattr(c.params, "notebook_timeout", 0) or 0) + 30.0
+    return total
+
+
+@dataclass
+class _Worker:
+    slot: int
+    proc: subprocess.Popen | None = None
+    task: dict | None = None
+    deadline: float = 0.0
+    started: float = 0.0
+
+
+@dataclass
+class BatchReport:
+    graded: int = 0
+    reused: int = 0
+    failed: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+class _Pool:
+    def __init__(self, jobs: int, config: dict, out: Path):
+        self.config = config
+        self.out = out
+        self.workers = [_Worker(slot) for slot in range(jobs)]
+
+    def _spawn(self, w: _Worker) -> None:
+        cfg = {**self.config, "options": {**self.config["options"], "sandbox_slot": w.slot}}
+        stderr = None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL
+        w.proc = subprocess.Popen([sys.executable, "-m", "grader.worker", json.dumps(cfg)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                  text=True, bufsize=1, start_new_session=True)
+
+    def assign(self, w: _Worker, task: dict, timeout: float) -> None:
+        if w.proc is None or w.proc.poll() is not None:
+            self._spawn(w)
+        assert w.proc is not None and w.proc.stdin is not None
+        w.task, w.started, w.deadline = task, time.monotonic(), time.monotonic() + timeout
+        try:
+            w.proc.stdin.write(json.dumps(task) + "\n")
+            w.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # seen as a dead worker on the next poll
+
+    def kill(self, w: _Worker) -> None:
+        if w.proc is not None:
+            try:
+                os.killpg(w.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                w.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        w.proc = None
+
+    def close(self) -> None:
+        for w in self.workers:
+            if w.proc is not None and w.proc.stdin is not None:
+                try:
+                    w.proc.stdin.close()
+                except OSError:
+                    pass
+        for w in self.workers:
+            if w.proc is not None:
+                try:
+                    w.proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    pass
+            self.kill(w)
+
+
 def grade_batch(
     paths: list[Path], out: Path, rubric: Rubric, options: GradeOptions, force: bool = False,
-    console: Console | None = None,
+    jobs: int | None = None, rubric_text: str | None = None, rubric_source: str = "rubric.yaml",
+    console: Console | None = None, timeout: float | None = None,
 ) -> list[SubmissionResult]:
     console = console or Console(stderr=True)
+    started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
-    work_root = out / ".work"
+    os.chmod(out, os.stat(out).st_mode | 0o055)  # the sandbox user must be able to reach the work folders
     sources = discover(paths)
-    results: list[SubmissionResult] = []
-    for i, src in enumerate(sources, 1):
-        work = work_root / f"{src.student}-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
-        result = grade_submission(src.path, rubric, work, options, student=src.student)
-        write_json_atomic(out / src.student / "results.json", to_gradescope(result))
-        write_json_atomic(out / src.student / "record.json", result.model_dump(mode="json"))
-        results.append(result)
-        console.print(f"[{i}/{len(sources)}] {src.student}: {fmt_points(result.total)}/{fmt_points(result.max_total)}")
-    shutil.rmtree(work_root, ignore_errors=True)
-    write_class_files(out, rubric, results)
+    store = ResultStore(out)
+    opts_digest = hashlib.sha256(f"{options.seed}|{folder_hash(options.hidden_dir)}".encode()).hexdigest()[:16]
+    keys = {s.student: record_key(s.path, rubric.digest(), opts_digest) for s in sources}
+    todo = [s for s in sources if force or store.get(s.student, keys[s.student]) is None]
+    report = BatchReport(reused=len(sources) - len(todo))
+    if todo:
+        if rubric_text is None:
+            raise ValueError("grading needs the rubric's text, for the workers")
+        config = {"rubric_text": rubric_text, "rubric_source": rubric_source, "out": str(out),
+                  "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}}
+        _run(todo, keys, store, out, rubric, config, jobs or os.cpu_count() or 1,
+             timeout or submission_timeout(rubric), console, report)
+    results = []
+    for s in sources:
+        r = store.get(s.student, keys[s.student])
+        if r is None:  # should not happen: every task ends with a stored record
+            r = failed_result(s.student, s.path, rubric, "no result was stored for this submission")
+        results.append(r)
+    bests = apply_class_relative(rubric, results)
+    write_class_files(out, rubric, results, bests)
+    report.wall_s = time.monotonic() - started
+    print_summary(console, rubric, results, report, bests)
     return results
 
+
+def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path, rubric: Rubric, config: dict,
+         jobs: int, timeout: float, console: Console, report: BatchReport) -> None:
+    work_root = out / ".mlgrade" / "work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    os.chmod(work_root.parent, 0o755)
+    os.chmod(work_root, 0o755)
+    pending = deque(todo)
+    pool = _Pool(min(jobs, len(todo)), config, out)
+    by_student = {s.student: s for s in todo}
+    columns = [TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeRemainingColumn(), TextColumn("{task.fields[last]}")]
+    t0 = time.monotonic()
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            bar = progress.add_task("grading", total=len(todo), rate="", last="")
+
+            def finish(student: str, note: str) -> None:
+                report.graded += 1
+                shutil.rmtree(work_root / student, ignore_errors=True)
+                per_min = report.graded / max(time.monotonic() - t0, 1e-6) * 60
+                progress.update(bar, advance=1, rate=f"{per_min:.1f}/min", last=f"{student}: {note}")
+
+            def fail(w: _Worker, why: str) -> None:
+                assert w.task is not None
+                s = by_student[w.task["student"]]
+                store.put(s.student, w.task["key"], failed_result(s.student, s.path, rubric, why))
+                report.failed.append(s.student)
+                finish(s.student, why)
+                w.task = None
+
+            while pending or any(w.task for w in pool.workers):
+                for w in pool.workers:
+                    if w.task is None and pending:
+                        s = pending.popleft()
+                        pool.assign(w, {"student": s.student, "source": str(s.path.resolve()), "key": keys[s.student],
+                                        "workdir": str((work_root / s.student).resolve())}, timeout)
+                busy = [w for w in pool.workers if w.task is not None and w.proc is not None]
+                streams = {w.proc.stdout: w for w in busy if w.proc and w.proc.stdout}
+                ready, _, _ = select.select(list(streams), [], [], 0.5)
+                for stream in ready:
+                    w = streams[stream]
+                    line = stream.readline()
+                    if not line:
+                        code = w.proc.poll() if w.proc else None
+                        pool.kill(w)
+                        hint = " (out of memory?)" if code in (-9, 137) else ""
+                        fail(w, f"the grading worker died while grading this submission (exit {code}){hint}")
+                        continue
+                    done = json.loads(line)
+                    finish(done["student"], f"{fmt_points(done['total'])}/{fmt_points(rubric.max_total)}")
+                    w.task = None
+                now = time.monotonic()
+                for w in pool.workers:
+                    if w.task is not None and now > w.deadline:
+                        pool.kill(w)
+                        fail(w, f"grading this submission took longer than {timeout:.0f} s and was stopped")
+    finally:
+        pool.close()
+
+
+# --------------------------------------------------------------------------- outputs
 
 def grades_csv(rubric: Rubric, results: list[SubmissionResult]) -> str:
     buf = io.StringIO()
@@ -91,20 +264,27 @@ def grades_csv(rubric: Rubric, results: list[SubmissionResult]) -> str:
     return buf.getvalue()
 
 
-def summary(rubric: Rubric, results: list[SubmissionResult]) -> dict:
+def summary(rubric: Rubric, results: list[SubmissionResult], bests: dict[str, float | None]) -> dict:
     per_q = {}
     for q in rubric.questions:
         scores = [r.question(q.id).score for r in results]
         statuses = [r.question(q.id).status for r in results]
-        per_q[q.id] = {
+        entry = {
             "title": q.title,
             "max_score": q.points,
             "mean": round(statistics.fmean(scores), 4) if scores else 0.0,
             "min": min(scores, default=0.0),
             "max": max(scores, default=0.0),
             "passed": sum(s is Status.PASSED for s in statuses),
-            "not_graded_yet": sum(s is Status.PENDING for s in statuses),
+            "failed": sum(s is Status.FAILED for s in statuses),
+            "grader_errors": sum(s is Status.ERROR for s in statuses),
         }
+        if q.id in bests:
+            entry["class_relative"] = {
+                "class_best": bests[q.id],
+                "students": {r.student: r.question(q.id).relative for r in sorted(results, key=lambda r: r.student)},
+            }
+        per_q[q.id] = entry
     totals = [r.total for r in results]
     return {
         "rubric": rubric.name,
@@ -117,8 +297,30 @@ def summary(rubric: Rubric, results: list[SubmissionResult]) -> dict:
     }
 
 
-def write_class_files(out: Path, rubric: Rubric, results: list[SubmissionResult]) -> None:
+def write_class_files(out: Path, rubric: Rubric, results: list[SubmissionResult],
+                      bests: dict[str, float | None] | None = None) -> None:
     tmp = out / ".grades.csv.tmp"
     tmp.write_text(grades_csv(rubric, results), encoding="utf-8")
     os.replace(tmp, out / "grades.csv")
-    write_json_atomic(out / "summary.json", summary(rubric, results))
+    for r in results:
+        write_json_atomic(out / r.student / "results.json", to_gradescope(r))
+    write_json_atomic(out / "summary.json", summary(rubric, results, bests or {}))
+
+
+def print_summary(console: Console, rubric: Rubric, results: list[SubmissionResult], report: BatchReport,
+                  bests: dict[str, float | None]) -> None:
+    table = Table(title=f"{rubric.name}: {len(results)} submissions")
+    for col in ("question", "max", "mean", "min", "max scored", "full marks"):
+        table.add_column(col, justify="left" if col == "question" else "right")
+    for q in rubric.questions:
+        scores = [r.question(q.id).score for r in results]
+        full = sum(r.question(q.id).status is Status.PASSED for r in results)
+        table.add_row(q.id, fmt_points(q.points), f"{statistics.fmean(scores):.2f}" if scores else "-",
+                      fmt_points(min(scores, default=0)), fmt_points(max(scores, default=0)), str(full))
+    console.print(table)
+    rate = report.graded / report.wall_s * 60 if report.wall_s else 0.0
+    line = (f"graded {report.graded}, reused {report.reused} stored results, {len(report.failed)} could not be "
+            f"finished; {report.wall_s:.1f} s ({rate:.1f} submissions/min)")
+    for qid, best in bests.items():
+        line += f"; class best for {qid}: {best:.4f}" if best is not None else f"; no valid result for {qid}"
+    console.print(line)

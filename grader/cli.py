@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     g.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
                    help="sandbox for student code; grading without one needs an explicit 'none'")
+    g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
+    g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
     g.set_defaults(func=_cmd_grade)
 
     r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
@@ -92,15 +94,19 @@ def resolve_isolation(requested: str, command: str) -> str:
     return mode
 
 
+def _default_rubric_path() -> Path:
+    candidates = [Path("rubric.yaml"), Path(__file__).resolve().parent.parent / "rubric.yaml"]
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        raise UsageError("no rubric.yaml here; pass --rubric FILE (your instructor provides it)")
+    return path
+
+
 def resolve_rubric(path: Path | None):
     """Load the rubric named on the command line, or the default one."""
     from grader.rubric import RubricError, load_rubric
 
-    if path is None:
-        candidates = [Path("rubric.yaml"), Path(__file__).resolve().parent.parent / "rubric.yaml"]
-        path = next((c for c in candidates if c.is_file()), None)
-        if path is None:
-            raise UsageError("no rubric.yaml here; pass --rubric FILE (your instructor provides it)")
+    path = path or _default_rubric_path()
     try:
         return load_rubric(path)
     except RubricError as e:
@@ -143,8 +149,13 @@ def _cmd_grade(args: argparse.Namespace) -> int:
             raise UsageError(f"{p}: no such file or folder")
     if args.hidden is not None and not args.hidden.is_dir():
         raise UsageError(f"--hidden {args.hidden}: not a folder")
-    options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation)
-    grade_batch(args.paths, args.out, rubric, options, force=args.force)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    kw = {"seed": args.seed} if args.seed is not None else {}
+    options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
+    rubric_path = args.rubric or _default_rubric_path()
+    grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
+                rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path))
     return EXIT_OK
 
 

@@ -53,13 +53,14 @@ def get_model_server(isolation: str, slot: int) -> ModelServer:
 
 
 def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: float = 120) -> tuple[dict, Path]:
-    """Copy ``files`` (key -> student file) into a fresh server folder, send ``cmd`` with their
-    new paths filled in for each key, and return ``(answer, folder)``; the caller removes the folder."""
+    """Copy ``files`` (key -> file) into a fresh server folder, send ``cmd`` with ``"@key"`` replaced by
+    each copy's path (``"@job"``: the folder itself), and return ``(answer, folder)``; the caller
+    removes the folder."""
     server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot)
     job = server.new_job_dir()
-    inside: dict[str, str] = {}
+    inside: dict[str, str] = {"job": str(job)}
     for key, path in files.items():
-        target = job / f"{len(inside)}-{path.name}"
+        target = job / f"{len(inside) - 1}-{path.name}"
         shutil.copyfile(path, target)
         inside[key] = str(target)
     payload = _fill(cmd, inside)
@@ -76,7 +77,8 @@ def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: flo
 
 def _fill(value: Any, inside: dict[str, str]) -> Any:
     if isinstance(value, str) and value.startswith("@"):
-        return inside[value[1:]]
+        key, _, rest = value[1:].partition("/")
+        return inside[key] + (f"/{rest}" if rest else "")
     if isinstance(value, list):
         return [_fill(v, inside) for v in value]
     if isinstance(value, dict):

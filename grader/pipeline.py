@@ -84,6 +84,16 @@ def grade_submission(
     return result
 
 
+def failed_result(student: str, source: Path, rubric: Rubric, why: str) -> SubmissionResult:
+    """Zero for every question, with the reason: for a submission the grader could not finish."""
+    result = _refused(student, source, rubric, why)
+    for q in result.questions:
+        q.reason = f"not graded: {why}"
+    result.rubric_hash = rubric.digest()
+    result.grader_version = __version__
+    return result
+
+
 def _refused(student: str, source: Path, rubric: Rubric, why: str) -> SubmissionResult:
     questions = [
         QuestionResult(
@@ -142,8 +152,10 @@ def grade_question(
             frac = min(c.fraction for c in checks)
         score = round_score(q.points * frac)
     status = Status.ERROR if errors and score < q.points else status_for(score, q.points)
+    relative = next((c.details["class_relative"] for c in checks if "class_relative" in c.details), None)
     return QuestionResult(
-        **base, score=score, status=status, reason=reason, manual_review=manual, files=files, checks=checks
+        **base, score=score, status=status, reason=reason, manual_review=manual, files=files, checks=checks,
+        relative=relative,
     )
 
 

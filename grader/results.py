@@ -52,6 +52,8 @@ class QuestionResult(BaseModel):
     status: Status
     reason: str
     manual_review: bool = False
+    # A class-relative question (score = points * metric / class best): the student's raw metric.
+    relative: float | None = None
     files: dict[str, str] = Field(default_factory=dict)  # pattern -> matched path
     checks: list[CheckResult] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)

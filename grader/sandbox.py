@@ -153,8 +153,10 @@ def wrap(spec: SandboxSpec, argv: list[str]) -> list[str]:
     if os.geteuid() == 0:
         # bwrap as root maps the sandbox to host root; drop to the sandbox uid first.
         cmd += ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups", "--"]
+    # Order matters: a later mount hides what an earlier one put at the same place, so the private
+    # /tmp comes first and the Python environment (which may live under /tmp) is bound after it.
     cmd += [bw, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-            "--ro-bind", "/usr", "/usr"]
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):
         if os.path.islink(top):
             cmd += ["--symlink", os.readlink(top), top]
@@ -166,7 +168,6 @@ def wrap(spec: SandboxSpec, argv: list[str]) -> list[str]:
         cmd += ["--ro-bind", p, p]
     for host, inside in spec.ro_binds:
         cmd += ["--ro-bind", host, inside]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for t in spec.tmpfs:
         cmd += ["--tmpfs", t]
     for p in spec.rw_binds:

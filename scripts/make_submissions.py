@@ -273,9 +273,10 @@ def write_zip(path: Path, entries: list[tuple[str, bytes]], symlinks: dict[str, 
             zf.writestr(info, target)
 
 
-def complete_files(seed: int, layout: str = "keras2") -> dict[str, bytes]:
+def complete_files(seed: int, layout: str = "keras2", digits: str = "cnn") -> dict[str, bytes]:
     w1, w2, out = ref_xor.train(seed)
     return {
+        "digits.h5": (HERE / "data" / f"digits_{digits}.h5").read_bytes(),  # made by scripts/train_digits.py
         "weights.weights.h5" if layout == "keras3" else "weights.h5": weights_h5(layout),
         "hdfview.png": hdfview_png(seed),
         "what1.jpg": jpeg(draw_animal("cat", seed * 10 + 1)),
@@ -303,7 +304,7 @@ def build(out_dir: Path) -> list[Path]:
     write_zip(made[-1], entries)
 
     # bob: partial — no screenshots, no backprop, a misnamed cat, one hand value off by 0.1
-    files = complete_files(seed=22, layout="tf24")
+    files = complete_files(seed=22, layout="tf24", digits="mlp784")
     for gone in ("hdfview.png", "classify.png", "backprop.ipynb", "misclassify.png"):
         files.pop(gone)
     files["What 1.jpeg"] = files.pop("what1.jpg")
@@ -317,6 +318,7 @@ def build(out_dir: Path) -> list[Path]:
     # carol: broken and hostile files; the rest still gets graded
     files = complete_files(seed=33)
     files["weights.h5"] = files["classify.png"]  # a PNG renamed .h5
+    files["digits.h5"] = weights_h5("keras2")  # weights only, where a whole model is needed
     files["hdfview.png"] = files["hdfview.png"][: len(files["hdfview.png"]) // 2]  # truncated
     files["what2.jpg"] = files["what2.jpg"][:600]  # truncated
     cmyk = draw_animal("cat", 331).convert("CMYK")
@@ -334,7 +336,7 @@ def build(out_dir: Path) -> list[Path]:
         write_zip(made[-1], [("backprop.ipynb", backprop_notebook(variant))])
 
     # ivan: a complete submission, straight out of Colab
-    files = complete_files(seed=44, layout="keras3")
+    files = complete_files(seed=44, layout="keras3", digits="mlp2d")
     files["backprop.ipynb"] = backprop_notebook("colab")
     made.append(out_dir / "ivan_colab.zip")
     write_zip(made[-1], sorted(files.items()))

@@ -86,6 +86,7 @@ def test_grade_writes_csv_results_and_summary_deterministically(samples_dir, tmp
     assert csv1 == (out2 / "grades.csv").read_bytes()
     lines = csv1.decode().splitlines()
     assert lines[0] == "student,q1a,q1b,q2,q3,q4a,q4b,backprop,digits,total"
+    assert lines[1].startswith("alice_complete,0.5,0.5,1,2,1,1,3,40,")  # the only digit model: the class best
     assert [ln.split(",")[0] for ln in lines[1:]] == ["alice_complete", "bob_partial", "carol_broken", "dave_not_a_zip"]
     for student in ("alice_complete", "bob_partial", "carol_broken", "dave_not_a_zip"):
         jsonschema.validate(json.loads((out1 / student / "results.json").read_text()), SCHEMA)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helpers import grade_files, png_bytes
 
-from grader.registry import _KINDS, CheckParams, Outcome, check_kind
+from grader.registry import _KINDS, CheckParams, Outcome, check_kind, declare_pending
 
 
 class _BoomParams(CheckParams):
@@ -89,13 +89,16 @@ def test_missing_required_file_zeroes_the_question_and_names_it(tmp_path):
     assert r.question("other").score == 1
 
 
+declare_pending("_test_planned", "a kind that is declared but not built")
+
+
 def test_pending_kind_reports_not_graded_yet(tmp_path):
     r = grade_files(tmp_path, {"a.txt": b"a", "s.png": png_bytes()}, rubric(
         "      - {kind: image, file: s.png}\n"
-        "      - {kind: digits, model: digits.h5}\n"))
+        "      - {kind: _test_planned, anything: goes}\n"))
     q = r.question("q")
     assert q.status == "pending" and q.score == 0
-    assert q.reason.startswith("not graded yet (digits is not built yet)")
+    assert q.reason.startswith("not graded yet (_test_planned is not built yet)")
     assert "s.png: PNG" in q.reason
 
 

@@ -2,10 +2,10 @@
 
 from grader.checks import (  # noqa: F401
     backprop,
+    digits,
     file_present,
     image,
     keras_models,
-    pending,
     xor_equation,
     xor_notebook,
 )
