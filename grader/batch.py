@@ -122,6 +122,10 @@ class _Pool:
             self._spawn(w)
         assert w.proc is not None and w.proc.stdin is not None
         w.task, w.started, w.deadline = task, time.monotonic(), time.monotonic() + timeout
+        # who is grading what, for an instructor looking at a stuck batch (and for tests)
+        running = self.out / ".mlgrade" / "running"
+        running.mkdir(parents=True, exist_ok=True)
+        (running / task["student"]).write_text(f"{w.proc.pid}\n")
         try:
             w.proc.stdin.write(json.dumps(task) + "\n")
             w.proc.stdin.flush()
@@ -210,6 +214,7 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path
             def finish(student: str, note: str) -> None:
                 report.graded += 1
                 shutil.rmtree(work_root / student, ignore_errors=True)
+                (out / ".mlgrade" / "running" / student).unlink(missing_ok=True)
                 per_min = report.graded / max(time.monotonic() - t0, 1e-6) * 60
                 progress.update(bar, advance=1, rate=f"{per_min:.1f}/min", last=f"{student}: {note}")
 

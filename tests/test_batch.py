@@ -1,0 +1,261 @@
+"""Batch grading: the class-relative step, resuming, determinism, and workers that die or hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, make_zip
+from helpers import notebook_bytes
+from kerasfiles import write_keras2_model
+
+from grader.batch import discover, grade_batch
+from grader.classwide import apply_class_relative
+from grader.digitsdata import mnist_hidden, preprocess_photo
+from grader.options import GradeOptions
+from grader.results import QuestionResult, Status, SubmissionResult
+from grader.rubric import parse_rubric
+
+DIGITS_RUBRIC = """
+name: digits only
+questions:
+  - id: digits
+    title: digits
+    points: 40
+    files: [digits.h5]
+    checks:
+      - {kind: digits, model: digits.h5}
+"""
+
+
+def constant_model(path: Path, k: int, input_shape=(28, 28)) -> bytes:
+    """A model that answers digit ``k`` whatever it sees: its accuracy is the share of k's."""
+    kernel = np.zeros((784, 10), np.float32)
+    bias = np.zeros(10, np.float32)
+    bias[k] = 10.0
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, *input_shape], "name": "in"}},
+        {"class_name": "Flatten", "config": {"name": "flatten"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 10, "activation": "softmax"}}]}}
+    write_keras2_model(path, [("flatten", []), ("dense", [("kernel:0", kernel), ("bias:0", bias)])], cfg,
+                       keras_version="2.4.0", varlen=True)
+    return path.read_bytes()
+
+
+def result(student: str, acc: float | None, points: float = 40) -> SubmissionResult:
+    q = QuestionResult(id="digits", title="d", score=points * (acc or 0), max_score=points, status=Status.PARTIAL,
+                       reason="r", relative=acc)
+    return SubmissionResult(student=student, source="-", total=q.score, max_total=points, questions=[q])
+
+
+def scores(results):
+    return {r.student: r.question("digits").score for r in results}
+
+
+def test_class_relative_scores_ties_and_failures():
+    rubric = parse_rubric(DIGITS_RUBRIC)
+    rs = [result("a", 0.9), result("b", 0.6), result("c", None), result("d", 0.9)]
+    bests = apply_class_relative(rubric, rs)
+    assert bests == {"digits": 0.9}
+    assert scores(rs) == {"a": 40, "b": pytest.approx(26.6667, abs=1e-4), "c": 0, "d": 40}
+    assert "class best 0.9000: 40 x 0.6000 / 0.9000" in rs[1].question("digits").reason
+    assert rs[0].total == 40
+
+
+def test_best_of_zero_and_single_student():
+    rubric = parse_rubric(DIGITS_RUBRIC)
+    rs = [result("a", 0.0), result("b", 0.0)]
+    apply_class_relative(rubric, rs)
+    assert scores(rs) == {"a": 0, "b": 0} and "best accuracy in the class is 0" in rs[0].question("digits").reason
+    one = [result("solo", 0.42)]
+    apply_class_relative(rubric, one)
+    assert scores(one) == {"solo": 40}
+
+
+def test_a_late_submission_rescales_everyone_without_rerunning():
+    rubric = parse_rubric(DIGITS_RUBRIC)
+    stored = [result("a", 0.8), result("b", 0.4)]
+    first = [r.model_copy(deep=True) for r in stored]
+    apply_class_relative(rubric, first)
+    assert scores(first) == {"a": 40, "b": 20}
+    late = [r.model_copy(deep=True) for r in [*stored, result("late", 1.0)]]
+    apply_class_relative(rubric, late)
+    assert scores(late) == {"a": 32, "b": 16, "late": 40}
+
+
+def test_staff_photos_are_inverted_and_resized(tmp_path):
+    from PIL import Image
+
+    digit = mnist_hidden().images[0]
+    photo = Image.fromarray((255 - digit).astype(np.uint8)).resize((112, 112))  # dark ink on white paper
+    photo.save(tmp_path / "p.png")
+    arr = preprocess_photo(tmp_path / "p.png", "p.png")
+    assert arr.shape == (28, 28)
+    assert arr[0, 0] < 30 and arr.max() > 200  # white digit on black, like MNIST
+    assert np.corrcoef(arr.ravel(), digit.ravel())[0, 1] > 0.9
+
+
+def test_lms_bulk_download_layout(tmp_path):
+    (tmp_path / "Alice Smith_123_assignsubmission_file_").mkdir()
+    make_zip(tmp_path / "Alice Smith_123_assignsubmission_file_" / "hw.zip", [("a", b"a")])
+    make_zip(tmp_path / "bob.zip", [("a", b"a")])
+    found = discover([tmp_path])
+    assert [(s.student, s.path.name) for s in found] == [
+        ("bob", "bob.zip"), ("Alice_Smith_123_assignsubmission_file", "hw.zip")]
+
+
+@pytest.fixture
+def digits_class(tmp_path):
+    """Three students with models of known accuracy and one broken file."""
+    batch = tmp_path / "class"
+    batch.mkdir()
+    for student, k, shape in (("amy", 1, (28, 28)), ("ben", 7, (784,)), ("cal", 3, (28, 28, 1))):
+        make_zip(batch / f"{student}.zip", [("digits.h5", constant_model(tmp_path / f"{student}.h5", k, shape))])
+    make_zip(batch / "dan.zip", [("digits.h5", b"\x89PNG not a model")])
+    labels = mnist_hidden().labels
+    expected_acc = {s: float(np.mean(labels == k)) for s, k in (("amy", 1), ("ben", 7), ("cal", 3))}
+    return batch, expected_acc
+
+
+def run_grade(batch: Path, out: Path, rubric_text: str, **kw):
+    return grade_batch([batch], out, parse_rubric(rubric_text), GradeOptions(isolation=kw.pop("isolation", "none")),
+                       rubric_text=rubric_text, jobs=kw.pop("jobs", 2), **kw)
+
+
+def test_batch_scores_digits_relative_to_the_class_best(tmp_path, digits_class):
+    batch, acc = digits_class
+    out = tmp_path / "out"
+    results = {r.student: r for r in run_grade(batch, out, DIGITS_RUBRIC)}
+    best = max(acc.values())
+    for s, a in acc.items():
+        assert results[s].question("digits").relative == pytest.approx(a, abs=1e-6)
+        assert results[s].question("digits").score == pytest.approx(40 * a / best, abs=1e-3)
+    assert results["dan"].question("digits").score == 0
+    assert "is a PNG image" in results["dan"].question("digits").reason
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["questions"]["digits"]["class_relative"]["class_best"] == pytest.approx(best, abs=1e-6)
+    assert summary["questions"]["digits"]["class_relative"]["students"]["dan"] is None
+    csv1 = (out / "grades.csv").read_bytes()
+    # the same batch again: nothing regraded, byte-identical grades
+    results2 = run_grade(batch, out, DIGITS_RUBRIC)
+    assert (out / "grades.csv").read_bytes() == csv1
+    assert [r.total for r in results2] == [r.total for r in results.values()]
+    # graded from scratch elsewhere: still byte-identical
+    run_grade(batch, tmp_path / "out2", DIGITS_RUBRIC)
+    assert (tmp_path / "out2" / "grades.csv").read_bytes() == csv1
+
+
+def test_late_submission_grades_only_itself_and_rescales_the_rest(tmp_path, digits_class, capsys):
+    batch, acc = digits_class
+    out = tmp_path / "out"
+    run_grade(batch, out, DIGITS_RUBRIC)
+    capsys.readouterr()
+    labels = mnist_hidden().labels
+    best_digit = int(np.bincount(labels).argmax())
+    make_zip(batch / "zoe.zip", [("digits.h5", constant_model(tmp_path / "zoe.h5", best_digit))])
+    results = {r.student: r for r in run_grade(batch, out, DIGITS_RUBRIC)}
+    assert "graded 1, reused 4 stored results" in capsys.readouterr().err
+    new_best = float(np.mean(labels == best_digit))
+    assert results["zoe"].question("digits").score == 40
+    assert results["amy"].question("digits").score == pytest.approx(40 * acc["amy"] / new_best, abs=1e-3)
+
+
+SLOW_RUBRIC = """
+name: slow
+questions:
+  - id: nb
+    title: notebook
+    points: 1
+    files: [nb.ipynb]
+    checks:
+      - {kind: xor_notebook, notebook: nb.ipynb, cell_timeout: 60, notebook_timeout: 90}
+"""
+
+
+def slow_class(tmp_path: Path, n_fast: int = 3, sleep: int = 30) -> Path:
+    batch = tmp_path / "class"
+    batch.mkdir()
+    make_zip(batch / "aa_slow.zip", [("nb.ipynb", notebook_bytes(f"import time\ntime.sleep({sleep})"))])
+    for i in range(n_fast):
+        make_zip(batch / f"fast{i}.zip", [("nb.ipynb", notebook_bytes(f"x = {i}"))])
+    return batch
+
+
+def test_a_hanging_submission_costs_only_itself(tmp_path, capsys):
+    batch = slow_class(tmp_path)
+    t = time.monotonic()
+    results = {r.student: r for r in run_grade(batch, tmp_path / "out", SLOW_RUBRIC, timeout=8)}
+    assert time.monotonic() - t < 60
+    assert "took longer than 8 s and was stopped" in results["aa_slow"].errors[0]
+    assert all(not results[f"fast{i}"].errors for i in range(3))
+
+
+@pytest.mark.slow
+def test_killed_worker_and_killed_parent(tmp_path):
+    """kill -9 a worker mid-submission: that row says so and the batch finishes; kill -9 the parent:
+    nothing is left running, and the rerun grades only what was not stored."""
+    batch = slow_class(tmp_path, n_fast=6, sleep=25)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "grader", "grade", str(batch), "--out", str(out), "--rubric", "RUBRIC",
+           "--isolation", "none", "--jobs", "2"]
+    (tmp_path / "slow.yaml").write_text(SLOW_RUBRIC)
+    cmd[cmd.index("RUBRIC")] = str(tmp_path / "slow.yaml")
+    parent = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = _wait_for_worker_grading(parent.pid, "aa_slow", out)
+    os.kill(worker, signal.SIGKILL)
+    _, err = parent.communicate(timeout=300)
+    assert parent.returncode == 0, err
+    record = json.loads((out / ".mlgrade" / "records" / "aa_slow.json").read_text())
+    assert "the grading worker died while grading this submission" in record["result"]["errors"][0]
+    assert all((out / ".mlgrade" / "records" / f"fast{i}.json").exists() for i in range(6))
+
+    # now kill the parent itself mid-batch
+    out2 = tmp_path / "out2"
+    cmd2 = [c if c != str(out) else str(out2) for c in cmd]
+    parent = subprocess.Popen(cmd2, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_worker_grading(parent.pid, "aa_slow", out2)
+    deadline = time.monotonic() + 120
+    while len(list((out2 / ".mlgrade" / "records").glob("fast*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    time.sleep(2)
+    assert _workers_of(out2) == [], "workers outlived the parent"
+    stored = {p.stem for p in (out2 / ".mlgrade" / "records").glob("*.json")}
+    assert "aa_slow" not in stored
+    res = subprocess.run(cmd2, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f"graded {7 - len(stored)}, reused {len(stored)} stored results" in res.stderr.replace("\n", " ")
+
+
+def _workers_of(out: Path) -> list[int]:
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmdline = (p / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "grader.worker" in cmdline and str(out) in cmdline:
+                pids.append(int(p.name))
+    return pids
+
+
+def _wait_for_worker_grading(parent_pid: int, student: str, out: Path) -> int:
+    """The pid of the worker busy with ``student``, from the batch's own 'running' notes."""
+    note = out / ".mlgrade" / "running" / student
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if note.exists() and note.read_text().strip():
+            time.sleep(1)  # let it get into the notebook
+            return int(note.read_text())
+        time.sleep(0.1)
+    raise AssertionError("the worker never started on the slow submission")
