@@ -36,6 +36,12 @@ class ModelServer(ServiceProcess):
         env["KERAS_HOME"] = "{jobs_root}/.keras"  # Keras writes there on import: keep it in our folder
         super().__init__(script, isolation, uid, env, ro_binds=[(str(INSANDBOX), INSIDE)])
 
+    def shared_dir(self):
+        """A folder the server reads across requests (the hidden digits, written once)."""
+        d = self.jobs_root / "shared"
+        d.mkdir(exist_ok=True)
+        return d
+
 
 def get_model_server(isolation: str, slot: int) -> ModelServer:
     global _SERVER

@@ -13,6 +13,7 @@ import re
 import shutil
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader import __version__
@@ -63,8 +64,7 @@ def grade_submission(
             notes=report.notes,
             content_hash=report.content_hash,
         )
-        cache: dict = {}
-        questions = [grade_question(sub, q, options, cache, Path(workdir)) for q in rubric.questions]
+        questions = grade_questions(sub, rubric, options, Path(workdir))
         result = SubmissionResult(
             student=student,
             source=str(source),
@@ -110,6 +110,33 @@ def _refused(student: str, source: Path, rubric: Rubric, why: str) -> Submission
         student=student, source=str(source), total=0.0, max_total=round_score(rubric.max_total),
         questions=questions, errors=[why],
     )
+
+
+def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, workdir: Path) -> list[QuestionResult]:
+    """All questions; those that run notebooks on a second thread, at the same time as the rest.
+
+    The notebook runner and the model server are separate processes, so the two threads mostly
+    wait on different pipes; each helper is used by one thread only.
+    """
+    cache: dict = {}
+
+    def uses_notebooks(q: Question) -> bool:
+        return any((k := get_kind(c.kind)) is not None and k.uses_notebooks for c in q.checks)
+
+    nb_questions = [q for q in rubric.questions if uses_notebooks(q)]
+    results: dict[str, QuestionResult] = {}
+    if nb_questions and len(nb_questions) < len(rubric.questions):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
+            futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir) for q in nb_questions}
+            for q in rubric.questions:
+                if q.id not in futures:
+                    results[q.id] = grade_question(sub, q, options, cache, workdir)
+            for qid, fut in futures.items():
+                results[qid] = fut.result()
+    else:
+        for q in rubric.questions:
+            results[q.id] = grade_question(sub, q, options, cache, workdir)
+    return [results[q.id] for q in rubric.questions]
 
 
 def grade_question(
@@ -161,6 +188,13 @@ def grade_question(
 
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     """Run one check; a student's bad file fails it, a grader bug is reported as an error."""
+    started = time.perf_counter()
+    result = _run_check(ctx, spec)
+    result.elapsed_s = round(time.perf_counter() - started, 4)
+    return result
+
+
+def _run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     kind = get_kind(spec.kind)
     common = dict(kind=spec.kind, weight=spec.weight, gate=spec.gate, veto=spec.veto)
     if kind is None or kind.run is None:

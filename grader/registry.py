@@ -110,12 +110,15 @@ class CheckKind:
     params: type[BaseModel]
     run: RunFn | None  # None: declared, not graded yet
     summary: str
+    # Runs student notebooks: such questions are graded on a second thread, so that the notebook
+    # runner and the model server (separate processes) work at the same time.
+    uses_notebooks: bool = False
 
 
 _KINDS: dict[str, CheckKind] = {}
 
 
-def check_kind(name: str, params: type[CheckParams]) -> Callable[[RunFn], RunFn]:
+def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = False) -> Callable[[RunFn], RunFn]:
     """Register ``fn`` as the implementation of check kind ``name``."""
 
     def decorate(fn: RunFn) -> RunFn:
@@ -123,7 +126,7 @@ def check_kind(name: str, params: type[CheckParams]) -> Callable[[RunFn], RunFn]
         if existing is not None and existing.run is not None and existing.run is not fn:
             raise ValueError(f"check kind {name!r} is registered twice")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _KINDS[name] = CheckKind(name, params, fn, summary)
+        _KINDS[name] = CheckKind(name, params, fn, summary, uses_notebooks)
         return fn
 
     return decorate

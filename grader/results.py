@@ -41,6 +41,7 @@ class CheckResult(BaseModel):
     gate: bool = False
     veto: bool = False
     manual_review: bool = False
+    elapsed_s: float = 0.0  # where grading time goes (see scripts/bench_batch.py --profile)
     details: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -69,7 +69,7 @@ def _args(prefix: str, weights: dict, X, Y, folder, ctx, inputs: dict) -> list[d
     return [{"npy": f"{prefix}_X.npy"}, {"npy": f"{prefix}_Y.npy"}, {"dict": wdict}]
 
 
-@check_kind("notebook_backprop", BackpropParams)
+@check_kind("notebook_backprop", BackpropParams, uses_notebooks=True)
 def notebook_backprop(ctx: CheckContext, p: BackpropParams) -> Outcome:
     """Loss and gradients of the student's back_propagation: seed-0 data and hidden problems."""
     rng = ctx.rng("backprop-hidden")

@@ -35,6 +35,22 @@ class DigitsParams(CheckParams):
     blur: int = Field(0, ge=0, le=31)
 
 
+def _shared_inputs(ctx: CheckContext, sets: list[digitsdata.DigitSet], scale: float) -> str:
+    """The evaluation images, written once per model server and reused for every student
+    (a path inside the server's folder; the data enter the sandbox only for this check)."""
+    from grader.models import get_model_server
+
+    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot)
+    name = f"digits-{digitsdata.digest(sets)}-{scale:g}.npy"
+    path = server.shared_dir() / name
+    if not path.exists():
+        x = np.concatenate([s.images for s in sets]).astype(np.float32) / np.float32(scale)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, x, allow_pickle=False)
+        tmp.replace(path)
+    return str(path)
+
+
 def evaluation_sets(ctx: CheckContext, p: DigitsParams) -> list[digitsdata.DigitSet]:
     """What to score on: staff photos if given, else the bundled hidden MNIST part (plus the second
     population); a student's self-check sees only the public sample."""
@@ -59,15 +75,12 @@ def digits(ctx: CheckContext, p: DigitsParams) -> Outcome:
             "should take (28, 28), (28, 28, 1) or (784,)"
         )
     sets = evaluation_sets(ctx, p)
-    x = np.concatenate([s.images for s in sets]).astype(np.float32) / np.float32(p.scale)
-    x = x.reshape((len(x), *SHAPES[shape]))
-    folder = ctx.scratch("digits")
-    folder.mkdir()
-    np.save(folder / "inputs.npy", x, allow_pickle=False)
     answer, job = model_request(
-        ctx, {"op": "predict", "model": "@model", "inputs": "@inputs", "out": "@job/out.npy"},
-        {"model": ctx.submission.find_one(p.model), "inputs": folder / "inputs.npy"}, timeout=300,
+        ctx, {"op": "predict", "model": "@model", "inputs": _shared_inputs(ctx, sets, p.scale),
+              "input_shape": list(SHAPES[shape]), "out": "@job/out.npy"},
+        {"model": ctx.submission.find_one(p.model)}, timeout=300,
     )
+    n_images = sum(len(s.labels) for s in sets)
     try:
         if "problem" in answer:
             raise SubmissionProblem(f"{rel}: {answer['problem']}")
@@ -77,7 +90,7 @@ def digits(ctx: CheckContext, p: DigitsParams) -> Outcome:
         y = np.load(out_path, allow_pickle=False)
     finally:
         shutil.rmtree(job, ignore_errors=True)
-    if y.ndim != 2 or y.shape[0] != len(x) or y.shape[1] < 10:
+    if y.ndim != 2 or y.shape[0] != n_images or y.shape[1] < 10:
         raise SubmissionProblem(f"{rel}: the model outputs shape {tuple(y.shape[1:])}; expected 10 class scores")
     if not np.all(np.isfinite(y)):
         raise SubmissionProblem(f"{rel}: the model outputs NaN or infinity")

@@ -71,7 +71,7 @@ def stored_xor_weights(ctx: CheckContext, pattern: str):
     return value
 
 
-@check_kind("xor_notebook", XorNotebookParams)
+@check_kind("xor_notebook", XorNotebookParams, uses_notebooks=True)
 def xor_notebook(ctx: CheckContext, p: XorNotebookParams) -> Outcome:
     """The XOR notebook trains when re-run, and its saved outputs show consistent final weights."""
     notes: list[str] = []

@@ -151,6 +151,7 @@ class Zygote(ServiceProcess):
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONHASHSEED": "0", "JPY_PARENT_PID": "0", "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "MPLCONFIGDIR": "{jobs_root}/.mpl", "HOME": "{jobs_root}",
         }
         script = f"{SUPPORT_INSIDE}/zygote.py" if isolation == "bwrap" else str(SUPPORT / "zygote.py")
         super().__init__(script, isolation, uid, env, ro_binds=[(str(SUPPORT), SUPPORT_INSIDE)], tmpfs=["/content"])
@@ -317,9 +318,17 @@ class _KernelManager(AsyncKernelManager):
 
 # --------------------------------------------------------------------------- the job folder
 
+LINK_ABOVE = 1024 * 1024
+
+
 def _copy_tree(src: Path, dst: Path, uid: int | None) -> None:
-    """The kernel's own copy of the submission: it may change or delete anything in it,
-    and the files the other checks read stay as they were."""
+    """The kernel's own view of the submission: it may add, replace or delete files in it, and the
+    files the other checks read stay as they were.
+
+    Small files are copied and given to the sandbox user, so a notebook may also overwrite them.
+    Large ones (model files) are hard-linked when the sandbox runs as another user: the link keeps
+    our owner and mode 0644, so the kernel can replace the name but never change the bytes.
+    """
     dst.mkdir()
     for root, dirs, files in os.walk(src, followlinks=False):
         rel = Path(root).relative_to(src)
@@ -327,13 +336,22 @@ def _copy_tree(src: Path, dst: Path, uid: int | None) -> None:
             (dst / rel / d).mkdir()
         for f in files:
             s = Path(root) / f
-            if not s.is_symlink():
-                shutil.copyfile(s, dst / rel / f)
+            if s.is_symlink():
+                continue
+            if uid is not None and s.stat().st_size > LINK_ABOVE and s.stat().st_uid != uid:
+                try:
+                    os.link(s, dst / rel / f)
+                    continue
+                except OSError:
+                    pass
+            shutil.copyfile(s, dst / rel / f)
     if uid is not None:
         os.chown(dst, uid, uid)
         for root, dirs, files in os.walk(dst):
             for name in dirs + files:
-                os.lchown(os.path.join(root, name), uid, uid)
+                p = os.path.join(root, name)
+                if os.lstat(p).st_nlink == 1:  # never hand over a hard link's shared inode
+                    os.lchown(p, uid, uid)
 
 
 def _prepare_job_dir(job: NotebookJob, kdir: Path) -> None:

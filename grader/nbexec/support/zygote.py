@@ -29,6 +29,7 @@ PRELOAD = [
     "ipykernel.iostream", "ipykernel.comm", "ipykernel.debugger", "jupyter_client.session",
     "jupyter_client.connect", "tornado.ioloop", "zmq", "zmq.eventloop.zmqstream", "comm", "debugpy",
     "pygments", "sqlite3", "psutil", "pickle", "pdb", "asyncio", "uuid", "decimal", "json", "csv",
+    "matplotlib", "matplotlib.pyplot",  # most course notebooks plot (MPLBACKEND=Agg is set before)
 ]
 SANDBOXED = os.environ.get("MLGRADE_SANDBOXED") == "1"
 _LIMITS = {
