@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
+import shutil
+
 from pydantic import Field
 
-from grader.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IMAGE_FORMATS, open_image
-from grader.registry import CheckContext, CheckParams, Outcome, check_kind
+from grader.insandbox.safeimage import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IMAGE_FORMATS, ImageInfo
+from grader.models import model_request
+from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 
 
 class ImageParams(CheckParams):
@@ -36,10 +39,14 @@ def image(ctx: CheckContext, p: ImageParams) -> Outcome:
     if path is None:
         return Outcome.failed(sub.explain_missing(p.file))
     rel = sub.rel(path)
-    im, info = open_image(
-        path, rel, max_pixels=p.max_pixels, max_bytes=p.max_bytes, formats=[f.upper() for f in p.formats]
-    )
-    im.close()
+    # Decoding a student's file is done in the sandboxed model server, like every other student file.
+    answer, job = model_request(ctx, {"op": "image", "path": "@img", "label": rel, "max_pixels": p.max_pixels,
+                                      "max_bytes": p.max_bytes, "formats": [f.upper() for f in p.formats]},
+                                {"img": path}, timeout=60)
+    shutil.rmtree(job, ignore_errors=True)
+    if "problem" in answer:
+        raise SubmissionProblem(answer["problem"])
+    info = ImageInfo(answer["format"], answer["width"], answer["height"], answer["mode"], path.stat().st_size)
     details = {"file": rel, "format": info.format, "width": info.width, "height": info.height}
     if info.width < p.min_width or info.height < p.min_height:
         return Outcome.failed(

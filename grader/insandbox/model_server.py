@@ -9,7 +9,8 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   "images": [{"problem" | "width", "height"}]}``: the architecture is rebuilt from the
   grader's layer list, the student's weights set by order;
 - ``{"op": "predict", "model": p, "inputs": p.npy, "out": p.npy}`` -> writes the model's
-  outputs for the inputs; the model is rebuilt from its own (allow-listed) config.
+  outputs for the inputs; the model is rebuilt from its own (allow-listed) config;
+- ``{"op": "image", "path": p, ...limits}`` -> the decoded image's format and size, or a problem.
 
 Keras is imported once, here, and reused for every request.
 """
@@ -136,7 +137,17 @@ def predict(cmd: dict) -> dict:
     return {"shape": list(y.shape), "input_shape": shape}
 
 
-OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict}
+def image(cmd: dict) -> dict:
+    """Decode an image fully (a screenshot), under the given limits."""
+    from safeimage import open_image
+
+    im, info = open_image(cmd["path"], cmd["label"], max_pixels=int(cmd["max_pixels"]),
+                          max_bytes=int(cmd["max_bytes"]), formats=tuple(cmd["formats"]))
+    im.close()
+    return {"format": info.format, "width": info.width, "height": info.height, "mode": info.mode}
+
+
+OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict, "image": image}
 
 
 def _apply_limits() -> None:
