@@ -23,7 +23,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from grader.pipeline import failed_result, student_id
 from grader.report import fmt_points, to_gradescope, write_json_atomic
 from grader.results import Status, SubmissionResult
 from grader.rubric import Rubric
+from grader.sandbox import kill_tree
 from grader.store import ResultStore, folder_hash, record_key
 
 
@@ -134,14 +134,7 @@ class _Pool:
 
     def kill(self, w: _Worker) -> None:
         if w.proc is not None:
-            try:
-                os.killpg(w.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                w.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+            kill_tree(w.proc)
         w.proc = None
 
     def close(self) -> None:

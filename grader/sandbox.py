@@ -183,6 +183,22 @@ def wrap(spec: SandboxSpec, argv: list[str]) -> list[str]:
     return cmd + argv
 
 
+def kill_tree(proc) -> None:
+    """SIGKILL a process started with ``start_new_session=True`` and its whole group, then reap it.
+    Sandboxes it started die with it (``--die-with-parent``, ``PR_SET_PDEATHSIG``)."""
+    import signal
+    import subprocess
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 class ServiceProcess:
     """A long-lived helper process (in the sandbox when ``isolation == "bwrap"``) spoken to in JSON lines.
 

@@ -73,6 +73,16 @@ class Submission:
         hits = self.find(pattern)
         return hits[0] if hits else None
 
+    def require(self, pattern: str) -> tuple[Path, str]:
+        """``(path, relative path)`` of the file matching ``pattern``, or :class:`SubmissionProblem`
+        saying which name was expected (and which file looks like it)."""
+        from grader.registry import SubmissionProblem
+
+        path = self.find_one(pattern)
+        if path is None:
+            raise SubmissionProblem(self.explain_missing(pattern))
+        return path, self.rel(path)
+
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 

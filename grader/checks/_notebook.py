@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
-from grader.registry import CheckContext, CheckParams, SubmissionProblem
+from grader.registry import CheckContext, CheckParams
 from grader.sandbox import sandbox_uid
 
 MAX_VALUE_BYTES = 64 * 1024**2
@@ -48,10 +48,7 @@ def run_notebook(
 ) -> tuple[str, NotebookRun]:
     """Execute the notebook matching ``pattern`` (once per submission and ``tag``)."""
     sub = ctx.submission
-    path = sub.find_one(pattern)
-    if path is None:
-        raise SubmissionProblem(sub.explain_missing(pattern))
-    rel = sub.rel(path)
+    path, rel = sub.require(pattern)
     key = ("notebook", rel, tag)
     if key in ctx.cache:
         return rel, ctx.cache[key]

@@ -72,11 +72,7 @@ def server_layers(spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def inspect_file(ctx: CheckContext, pattern: str) -> tuple[str, dict[str, Any]]:
     """``(relative path, inspection)`` of the student's model file; cached per submission."""
-    sub = ctx.submission
-    path = sub.find_one(pattern)
-    if path is None:
-        raise SubmissionProblem(sub.explain_missing(pattern))
-    rel = sub.rel(path)
+    path, rel = ctx.submission.require(pattern)
     key = ("h5-inspect", rel)
     if key not in ctx.cache:
         answer, job = model_request(ctx, {"op": "inspect", "path": "@file"}, {"file": path}, timeout=60)
@@ -156,11 +152,8 @@ def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
     files = {"w": ctx.submission.find_one(p.weights)}
     labels = {}
     for i, img in enumerate(p.images):
-        path = ctx.submission.find_one(img.file)
-        if path is None:
-            raise SubmissionProblem(ctx.submission.explain_missing(img.file))
+        path, labels[f"@i{i}"] = ctx.submission.require(img.file)
         files[f"i{i}"] = path
-        labels[f"@i{i}"] = ctx.submission.rel(path)
     cmd = {"op": "classify", "weights": "@w", "layers": server_layers(spec), "input_shape": shape,
            "images": [f"@i{i}" for i in range(len(p.images))], "size": shape[:2], "scale": p.scale,
            "resample": p.resample}

@@ -240,10 +240,8 @@ def parse_hand(text: str) -> dict[str, float]:
 @check_kind("xor_hand", XorHandParams)
 def xor_hand(ctx: CheckContext, p: XorHandParams) -> Outcome:
     """Each hand-calculated output agrees with the equation's value for that input."""
-    found = _read_text(ctx, p.hand)
-    if found is None:
-        raise SubmissionProblem(ctx.submission.explain_missing(p.hand))
-    rel, text = found
+    ctx.submission.require(p.hand)
+    rel, text = _read_text(ctx, p.hand)
     values = parse_hand(text)
     if not values:
         raise SubmissionProblem(f"{rel}: no values found; write one line per input, like '001: 0.00765'")

@@ -48,11 +48,7 @@ def stored_xor_weights(ctx: CheckContext, pattern: str):
 
     Raises :class:`SubmissionProblem` saying what is missing. Cached per submission.
     """
-    sub = ctx.submission
-    path = sub.find_one(pattern)
-    if path is None:
-        raise SubmissionProblem(sub.explain_missing(pattern))
-    rel = sub.rel(path)
+    path, rel = ctx.submission.require(pattern)
     key = ("xor-stored", rel)
     if key not in ctx.cache:
         try:

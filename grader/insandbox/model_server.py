@@ -150,22 +150,10 @@ def image(cmd: dict) -> dict:
 OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict, "image": image}
 
 
-def _apply_limits() -> None:
-    import resource
-
-    names = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
-             "nofile": resource.RLIMIT_NOFILE, "nproc": resource.RLIMIT_NPROC}
-    for item in filter(None, os.environ.pop("MLGRADE_LIMITS", "").split(",")):
-        key, _, value = item.partition("=")
-        limit = int(value)
-        _soft, hard = resource.getrlimit(names[key])
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(names[key], (limit, limit))
-
-
 def main() -> None:
-    _apply_limits()
+    import rlimits
+
+    rlimits.apply(os.environ.pop("MLGRADE_LIMITS", ""))
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     _keras()  # import once, before the first request

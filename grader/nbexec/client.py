@@ -6,12 +6,12 @@ import atexit
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
 
 from grader.nbexec.jobs import NotebookJob, NotebookRun
+from grader.sandbox import kill_tree
 
 # Time for the runner itself to start a kernel and clean up, on top of the notebook's own limit.
 GRACE_S = 45.0
@@ -72,14 +72,7 @@ class NotebookRunner:
         """Kill the runner and everything it started (sandboxed kernels die with their parent)."""
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        kill_tree(self.proc)
         self.proc = None
 
     def close(self) -> None:

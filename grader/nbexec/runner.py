@@ -32,6 +32,8 @@ from grader.sandbox import Limits, ServiceProcess
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 SUPPORT_INSIDE = "/mlgrade/support"
+INSANDBOX = Path(__file__).resolve().parent.parent / "insandbox"  # the zygote's own code
+INSANDBOX_INSIDE = "/mlgrade/insandbox"
 MAX_NOTEBOOK_BYTES = 64 * 1024**2
 TIMEOUT_ENAME = "CellTimeoutError"
 
@@ -153,8 +155,9 @@ class Zygote(ServiceProcess):
             "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "MPLCONFIGDIR": "{jobs_root}/.mpl", "HOME": "{jobs_root}",
         }
-        script = f"{SUPPORT_INSIDE}/zygote.py" if isolation == "bwrap" else str(SUPPORT / "zygote.py")
-        super().__init__(script, isolation, uid, env, ro_binds=[(str(SUPPORT), SUPPORT_INSIDE)], tmpfs=["/content"])
+        script = f"{INSANDBOX_INSIDE}/zygote.py" if isolation == "bwrap" else str(INSANDBOX / "zygote.py")
+        super().__init__(script, isolation, uid, env, tmpfs=["/content"],
+                         ro_binds=[(str(SUPPORT), SUPPORT_INSIDE), (str(INSANDBOX), INSANDBOX_INSIDE)])
 
     @property
     def support(self) -> str:

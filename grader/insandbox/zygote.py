@@ -1,7 +1,7 @@
 """A kernel zygote: imports what an IPython kernel needs once, then forks a fresh kernel per notebook.
 
 Runs inside the sandbox (or, without isolation, as a plain child of the runner)
-and imports nothing of mlgrade. Protocol: one JSON command per line on stdin,
+and imports nothing of mlgrade but its neighbour :mod:`rlimits`. Protocol: one JSON command per line on stdin,
 one JSON answer per line on stdout:
 
 - ``{"op": "spawn", "args": [...], "env": {...}, "cwd": "...", "log": "...", "limits": "..."}``
@@ -19,10 +19,12 @@ the ~0.45 CPU-s of starting Python, IPython and ipykernel from scratch.
 import ctypes
 import json
 import os
-import resource
 import shutil
 import signal
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rlimits  # noqa: E402
 
 PRELOAD = [
     "numpy", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
@@ -32,10 +34,6 @@ PRELOAD = [
     "matplotlib", "matplotlib.pyplot",  # most course notebooks plot (MPLBACKEND=Agg is set before)
 ]
 SANDBOXED = os.environ.get("MLGRADE_SANDBOXED") == "1"
-_LIMITS = {
-    "as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "nproc": resource.RLIMIT_NPROC,
-    "fsize": resource.RLIMIT_FSIZE, "nofile": resource.RLIMIT_NOFILE, "core": resource.RLIMIT_CORE,
-}
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
 _EXITED: dict = {}
@@ -63,16 +61,6 @@ def _not_dumpable() -> None:
     _prctl(PR_SET_DUMPABLE, 0)
 
 
-def _apply_limits(spec: str) -> None:
-    for item in filter(None, spec.split(",")):
-        key, _, value = item.partition("=")
-        limit = int(value)
-        _soft, hard = resource.getrlimit(_LIMITS[key])
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(_LIMITS[key], (limit, limit))
-
-
 def _child(cmd: dict) -> None:
     try:
         os.setsid()
@@ -86,7 +74,7 @@ def _child(cmd: dict) -> None:
         for sig in (signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        _apply_limits(cmd.get("limits", "") + ",core=0")
+        rlimits.apply(cmd.get("limits", "") + ",core=0")
         os.chdir(cmd["cwd"])
         os.environ.clear()
         os.environ.update(cmd["env"])
