@@ -9,6 +9,7 @@ grader process itself.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from grader.sandbox import ROLE_MODELS, Limits, ServiceProcess, sandbox_uid
 INSANDBOX = Path(__file__).resolve().parent / "insandbox"
 INSIDE = "/mlgrade/insandbox"
 MODEL_MEMORY = 6 * 1024**3
+# Replace the server once it holds this much: compiled programs of past students' architectures
+# accumulate; a fresh server costs a few seconds, about once every 40 distinct architectures.
+RESTART_ABOVE = int(os.environ.get("MLGRADE_MODEL_RSS_LIMIT", str(1024**3)))
 
 _SERVER: ModelServer | None = None
 
@@ -34,6 +38,7 @@ class ModelServer(ServiceProcess):
         }
         script = f"{INSIDE}/model_server.py" if isolation == "bwrap" else str(INSANDBOX / "model_server.py")
         env["KERAS_HOME"] = "{jobs_root}/.keras"  # Keras writes there on import: keep it in our folder
+        self.retiring = False
         super().__init__(script, isolation, uid, env, ro_binds=[(str(INSANDBOX), INSIDE)])
 
     def shared_dir(self):
@@ -47,7 +52,7 @@ def get_model_server(isolation: str, slot: int) -> ModelServer:
     global _SERVER
     uid = sandbox_uid(slot, ROLE_MODELS)
     s = _SERVER
-    if s is None or not s.alive() or s.isolation != isolation or s.uid != uid:
+    if s is None or not s.alive() or s.isolation != isolation or s.uid != uid or s.retiring:
         if s is not None:
             s.close()
         try:
@@ -75,6 +80,8 @@ def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: flo
     except RuntimeError as e:
         shutil.rmtree(job, ignore_errors=True)
         raise SubmissionProblem(f"loading the model failed: {e} (too large or too slow?)") from None
+    if int(answer.get("rss", 0)) > RESTART_ABOVE:
+        server.retiring = True  # replaced at the next request, once the caller has read this one's files
     if "error" in answer:
         shutil.rmtree(job, ignore_errors=True)
         raise RuntimeError(f"model server: {answer['error']}")
