@@ -373,3 +373,18 @@ def test_config_json_is_never_given_to_keras():
     for forbidden in ("model_from_json", "load_model(", "deserialize(", "safe_mode", "tf_keras", "from_config("):
         assert forbidden not in text, forbidden
     assert json.loads("[]") == []
+
+
+def test_a_grown_model_server_is_replaced_between_requests(tmp_path, monkeypatch):
+    """Past the memory limit the server is retired after answering: the answer's files are still
+    read, and the next request gets a fresh server with the same results."""
+    import grader.models as models
+
+    monkeypatch.setattr(models, "RESTART_ABOVE", 1)
+    files = {"tiny.h5": tiny_weights(tmp_path), "bright.png": png_bytes(color=(250, 250, 250)),
+             "dark.jpg": jpeg_bytes()}
+    q1 = grade_files(tmp_path / "a", files, TINY_RUBRIC).question("q2")
+    first = models._SERVER
+    q2 = grade_files(tmp_path / "b", files, TINY_RUBRIC).question("q2")
+    assert q1.score == q2.score == 1
+    assert models._SERVER is not first and first.retiring and not first.alive()
