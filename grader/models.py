@@ -34,7 +34,7 @@ class ModelServer(ServiceProcess):
             "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
             "MLGRADE_LIMITS": Limits(memory_bytes=MODEL_MEMORY, cpu_seconds=10**6,
-                                     processes=256 if isolation == "bwrap" else None).env_value(),
+                                     processes=256 if isolation == "bwrap" and os.geteuid() == 0 else None).env_value(),
         }
         script = f"{INSIDE}/model_server.py" if isolation == "bwrap" else str(INSANDBOX / "model_server.py")
         env["KERAS_HOME"] = "{jobs_root}/.keras"  # Keras writes there on import: keep it in our folder

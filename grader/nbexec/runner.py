@@ -275,8 +275,9 @@ def _kernel_env(job: NotebookJob, kdir: Path, support: str) -> dict[str, str]:
 
 
 def _kernel_limits(job: NotebookJob) -> str:
-    # RLIMIT_NPROC counts all processes of a uid: only a dedicated sandbox uid can use it.
-    processes = 64 if job.isolation == "bwrap" else None
+    # RLIMIT_NPROC counts all processes of a uid: only a dedicated sandbox uid (we are root and drop
+    # to it) can use it; a user's own uid would count their desktop too.
+    processes = 64 if job.isolation == "bwrap" and os.geteuid() == 0 else None
     cpu = int(job.notebook_timeout) + 30
     return Limits(memory_bytes=job.memory_bytes, cpu_seconds=cpu, processes=processes).env_value()
 
