@@ -149,6 +149,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
             raise UsageError(f"{p}: no such file or folder")
     if args.hidden is not None and not args.hidden.is_dir():
         raise UsageError(f"--hidden {args.hidden}: not a folder")
+    if args.hidden is not None and not (args.hidden / "digits").is_dir():
+        print(f"mlgrade: note: {args.hidden} has no digits/<label>/ folder; the digits question uses the "
+              "bundled hidden set", file=sys.stderr)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     kw = {"seed": args.seed} if args.seed is not None else {}

@@ -85,12 +85,13 @@ class CheckContext:
     def scratch(self, name: str) -> Path:
         """A fresh, not yet existing path for a check's temporary files."""
         assert self.workdir is not None, "no work folder"
+        import uuid
+
         base = self.workdir / "scratch"
         base.mkdir(parents=True, exist_ok=True)
         base.chmod(0o755)
-        n = len(list(base.iterdir()))
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:40]
-        return base / f"{n:03d}-{safe}"
+        return base / f"{safe}-{uuid.uuid4().hex[:8]}"  # unique even when two threads ask at once
 
     def rng(self, salt: str) -> np.random.Generator:
         """Randomness the student cannot predict but a regrade reproduces exactly:

@@ -259,3 +259,33 @@ def _wait_for_worker_grading(parent_pid: int, student: str, out: Path) -> int:
             return int(note.read_text())
         time.sleep(0.1)
     raise AssertionError("the worker never started on the slow submission")
+
+
+def test_staff_photos_from_hidden_dir_are_the_test_set(tmp_path):
+    """--hidden DIR/digits/<label>/*.png: dark ink on white paper, any size; the score uses only these."""
+    from PIL import Image
+
+    hidden = tmp_path / "hidden"
+    data = mnist_hidden()
+    labels = []
+    for i in range(30):
+        label = int(data.labels[i])
+        folder = hidden / "digits" / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        photo = Image.fromarray((255 - data.images[i]).astype(np.uint8)).resize((90, 90))
+        photo.convert("RGB").save(folder / f"staff{i}.jpg")
+        labels.append(label)
+    batch = tmp_path / "class"
+    batch.mkdir()
+    make_zip(batch / "amy.zip", [("digits.h5", constant_model(tmp_path / "amy.h5", 1))])
+    make_zip(batch / "ben.zip", [("digits.h5", constant_model(tmp_path / "ben.h5", 7))])
+    rubric = parse_rubric(DIGITS_RUBRIC)
+    results = {r.student: r for r in grade_batch(
+        [batch], tmp_path / "out", rubric, GradeOptions(isolation="none", hidden_dir=hidden),
+        rubric_text=DIGITS_RUBRIC, jobs=1)}
+    acc = {"amy": labels.count(1) / 30, "ben": labels.count(7) / 30}
+    for s, a in acc.items():
+        assert results[s].question("digits").relative == pytest.approx(a, abs=1e-6)
+        assert "staff" in results[s].question("digits").reason
+    best = max(acc.values())
+    assert results["amy"].question("digits").score == pytest.approx(40 * acc["amy"] / best, abs=1e-3)
