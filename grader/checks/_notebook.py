@@ -138,7 +138,7 @@ def _load_array(out: Path, name: Any) -> Probed:
     return Probed(value=arr)
 
 
-def save_input(ctx: CheckContext, folder: Path, name: str, arr: np.ndarray) -> str:
+def save_input(folder: Path, name: str, arr: np.ndarray) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     np.save(path, np.asarray(arr, dtype=np.float64), allow_pickle=False)

@@ -61,9 +61,9 @@ def _hidden_problem(rng: np.random.Generator, n: int):
     return weights, X, Y
 
 
-def _args(prefix: str, weights: dict, X, Y, folder, ctx, inputs: dict) -> list[dict]:
+def _args(prefix: str, weights: dict, X, Y, folder, inputs: dict) -> list[dict]:
     for name, arr in (("X", X), ("Y", Y), ("W1", weights["W1"]), ("b1", weights["b1"]), ("W2", weights["W2"])):
-        inputs[f"{prefix}_{name}.npy"] = save_input(ctx, folder, f"{prefix}_{name}.npy", arr)
+        inputs[f"{prefix}_{name}.npy"] = save_input(folder, f"{prefix}_{name}.npy", arr)
     wdict = {k: {"npy": f"{prefix}_{k}.npy"} for k in ("W1", "b1", "W2")}
     wdict["b2"] = {"float": float(weights["b2"])}
     return [{"npy": f"{prefix}_X.npy"}, {"npy": f"{prefix}_Y.npy"}, {"dict": wdict}]
@@ -76,12 +76,12 @@ def notebook_backprop(ctx: CheckContext, p: BackpropParams) -> Outcome:
     folder = ctx.scratch("backprop-inputs")
     inputs: dict[str, str] = {}
     w0, X0, Y0 = ref.seed0_problem()
-    calls = [{"key": "seed0", "function": p.function, "args": _args("s0", w0, X0, Y0, folder, ctx, inputs)}]
+    calls = [{"key": "seed0", "function": p.function, "args": _args("s0", w0, X0, Y0, folder, inputs)}]
     hidden = []
     for i, n in enumerate(p.hidden_points):
         w, X, Y = _hidden_problem(rng, n)
         hidden.append((n, w, X, Y))
-        args = _args(f"h{i}", w, X, Y, folder, ctx, inputs)
+        args = _args(f"h{i}", w, X, Y, folder, inputs)
         calls.append({"key": f"hidden{i}", "function": p.function, "args": args})
     probe = ProbeSpec(
         values={"L": p.loss_names, "gradients": p.gradient_names}, calls=calls, inputs=inputs
