@@ -13,6 +13,7 @@ import time
 from grader.nbexec.jobs import NotebookJob, NotebookRun
 from grader.sandbox import kill_tree
 
+
 def _die_with_parent() -> None:
     """In the runner child: die when the worker dies (even by SIGKILL), instead of finishing its
     notebook as an orphan and writing into a work folder that belongs to nobody any more."""
