@@ -9,24 +9,24 @@ and nested lists (``[[[7.19, 2.81], ...], [[11.7], ...]]``).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
+
+from grader.nbload import read_cells
 
 MAX_TAIL_CHARS = 400_000  # the final prints are at the end; a 10000-iteration print loop is not
 _NUM = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b")
 
 
 def stored_text(path: Path, max_bytes: int = 64 * 1024**2) -> str:
-    """All text the notebook's code cells printed or displayed, in order."""
-    if path.stat().st_size > max_bytes:
-        raise ValueError(f"{path.name} is larger than {max_bytes // 2**20} MiB")
-    data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    """All text the notebook's code cells printed or displayed, in order.
+
+    Raises :class:`grader.nbload.NotebookProblem` (a ``ValueError``) for a file that is not a notebook."""
     parts: list[str] = []
-    for cell in data.get("cells", []) if isinstance(data, dict) else []:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+    for cell in read_cells(path, max_bytes):
+        if cell.get("cell_type") != "code":
             continue
         for out in cell.get("outputs", []) or []:
             if not isinstance(out, dict):

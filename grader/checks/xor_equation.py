@@ -25,7 +25,6 @@ q4b: the four hand-calculated values in ``xor_hand.txt``, each within
 from __future__ import annotations
 
 import itertools
-import json
 import re
 
 import numpy as np
@@ -33,6 +32,7 @@ from pydantic import Field
 
 from grader.checks.xor_notebook import stored_xor_weights
 from grader.equation import EquationError, Network, decimals, evaluate, parse, xor_network
+from grader.nbload import NotebookProblem, read_cells
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 from reference import xor as ref
 
@@ -69,10 +69,17 @@ def _read_text(ctx: CheckContext, pattern: str) -> tuple[str, str] | None:
     raise SubmissionProblem(f"{rel}: not readable as text")
 
 
+def _display_blocks(text: str) -> list[str]:
+    """The ``$$...$$`` blocks of ``text``, paired left to right in one pass (a regular expression with
+    a lazy ``.+?`` rescans the rest of the text from every unclosed ``$$``: quadratic)."""
+    parts = text.split("$$")
+    return [parts[i] for i in range(1, len(parts) - 1, 2) if parts[i].strip()]
+
+
 def _candidates(text: str) -> list[str]:
     """The equation as a whole text, and each line or $$...$$ block that may hold it alone."""
     out = [text]
-    out += re.findall(r"\$\$(.+?)\$\$", text, flags=re.S)
+    out += _display_blocks(text)
     out += [ln for ln in text.splitlines() if re.search(r"sigm|σ|\\sigma|exp|e\^|\\frac", ln)]
     seen, unique = set(), []
     for c in out:
@@ -110,13 +117,13 @@ def _read_equation(ctx: CheckContext, equation_pattern: str, notebook_pattern: s
         sources.append(found)
     else:
         nb = ctx.submission.find_one(notebook_pattern)
-        if nb is not None and nb.stat().st_size < 64 * 1024**2:
+        if nb is not None:
             try:
-                cells = json.loads(nb.read_bytes().decode("utf-8-sig")).get("cells", [])
-            except (ValueError, UnicodeDecodeError, AttributeError):
+                cells = read_cells(nb)
+            except NotebookProblem:
                 cells = []
-            for i, cell in enumerate(cells if isinstance(cells, list) else []):
-                if isinstance(cell, dict) and cell.get("cell_type") == "markdown":
+            for i, cell in enumerate(cells):
+                if cell.get("cell_type") == "markdown":
                     src = cell.get("source", "")
                     src = "".join(src) if isinstance(src, list) else str(src)
                     if re.search(r"sigm|σ|\\sigma|\\frac|exp", src):
@@ -208,7 +215,10 @@ def xor_equation(ctx: CheckContext, p: XorEquationParams) -> Outcome:
     return Outcome(0.5 * xor_ok + 0.5 * own, "; ".join(notes), details=details)
 
 
-_ROW = re.compile(r"(?<![\d.])([01])\s*[,; ]?\s*([01])\s*[,; ]?\s*([01])(?![\d.])")
+# Three binary digits with optional spaces and one comma or semicolon between them ("001", "0 1 1",
+# "1, 0; 1"). The whitespace runs are atomic groups: the earlier `\s*[,; ]?\s*` could split a run of
+# spaces in quadratically many ways, and a 12 KB line of spaces hung the worker for 600 s.
+_ROW = re.compile(r"(?<![\d.])([01])(?>\s*)(?:[,;](?>\s*))?([01])(?>\s*)(?:[,;](?>\s*))?([01])(?![\d.])")
 _NUM = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
