@@ -44,6 +44,9 @@ class XorNotebookParams(NotebookLimits):
     consistency: float = Field(1e-3, gt=0)
     parts: XorParts = Field(default_factory=XorParts)
 
+    def code_markers(self) -> list[str]:
+        return ["weights1", "weights2"]
+
 
 @dataclass(frozen=True)
 class PrintedWeights:
