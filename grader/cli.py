@@ -113,6 +113,25 @@ def resolve_rubric(path: Path | None):
         raise UsageError(f"the rubric cannot be used:\n{e}") from None
 
 
+def check_requirements(rubric, command: str) -> None:
+    """The packages the rubric ``requires`` must import here: grading refuses to start without them (every
+    notebook that needs one would fail for the environment's reasons); a self-check says so and goes on."""
+    if not rubric.requires:
+        return
+    from grader.environment import install_hint, missing_packages
+
+    missing = missing_packages(rubric.requires)
+    if not missing:
+        return
+    listed = "; ".join(f"{m}: {why}" for m, why in missing.items())
+    hint = install_hint(missing)
+    if command == "grade":
+        raise UsageError(f"the rubric requires packages this environment lacks ({listed})"
+                         + (f"; install them with: {hint}" if hint else ""))
+    print(f"mlgrade: note: the grading environment has {', '.join(missing)}, this one does not ({listed}); "
+          "cells that import them fail here but not when graded", file=sys.stderr)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -123,6 +142,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
     rubric = resolve_rubric(args.rubric)
+    check_requirements(rubric, "check")
     isolation = resolve_isolation(args.isolation, "check")
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))
     os.chmod(work, 0o755)  # the sandbox user must be able to reach the work folder
@@ -143,6 +163,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
+    check_requirements(rubric, "grade")
     isolation = resolve_isolation(args.isolation, "grade")
     for p in args.paths:
         if not p.exists():
