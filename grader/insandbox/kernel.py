@@ -272,7 +272,8 @@ def probe(namespace: dict, spec: dict, inputs: dict, select: str | None) -> dict
 
 
 def _write(fd: int, record: dict) -> None:
-    data = (json.dumps(record) + "\n").encode()
+    # The leading newline ends whatever partial line student code may have written to this pipe.
+    data = ("\n" + json.dumps(record) + "\n").encode()
     while data:
         try:
             n = os.write(fd, data)

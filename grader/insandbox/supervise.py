@@ -98,6 +98,8 @@ class Kernel:
             if self.skipping:
                 self.skipping = False
                 continue
+            if not line.strip():
+                continue
             try:
                 rec = json.loads(line)
             except ValueError:
