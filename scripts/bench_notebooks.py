@@ -24,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from grader.nbexec.client import get_runner  # noqa: E402
 from make_submissions import backprop_notebook, write_zip  # noqa: E402
 
-from grader.nbexec.client import get_runner  # noqa: E402
 from grader.options import GradeOptions  # noqa: E402
 from grader.pipeline import grade_submission  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402

@@ -17,7 +17,7 @@ from conftest import ROOT
 from helpers import notebook_bytes
 
 from grader.checks._notebook import load_probe
-from grader.isolation import ROLE_KERNELS, ServiceSpec, backend, resolve, sandbox_uid
+from grader.isolation import ROLE_KERNELS, backend, resolve, sandbox_uid
 from grader.isolation.service import ServiceError, ServiceProcess
 from grader.isolation.staging import Staging
 from grader.nbexec import NotebookJob, ProbeSpec, get_runner

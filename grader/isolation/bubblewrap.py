@@ -260,7 +260,8 @@ class BubblewrapBackend(Backend):
             return {"status": "error", "reason": f"the kernel sandbox did not start ({e})"}
         folder = z.stage(Path(request["submission"]), list(request.get("aliases", [])))
         req = {k: v for k, v in request.items() if k not in ("submission", "aliases")}
-        req.update(op="run", stage=folder.inside, env=notebook_env(SUPPORT_INSIDE, "/work", True, os.path.dirname(inside(sys.executable))),
+        env = notebook_env(SUPPORT_INSIDE, "/work", True, os.path.dirname(inside(sys.executable)))
+        req.update(op="run", stage=folder.inside, env=env,
                    limits=kernel_limits(request["memory_bytes"], request["notebook_timeout"], self.dedicated_uid))
         try:
             return z.service.request(req, timeout=deadline_s)
