@@ -3,11 +3,13 @@
     python scripts/bench_notebooks.py [N] [--isolation bwrap|none]
 
 Builds N sample submissions holding the AML backprop notebook, grades each with
-the default rubric's `backprop` question in one process (one long-lived runner,
-a fresh sandboxed kernel per notebook), and reports per-notebook figures:
-CPU = user+sys of this process and every process it started (runner, bwrap,
-kernels), measured with getrusage after they have all been reaped, and
-cross-checked with the machine-wide /proc/stat counters.
+the default rubric's `backprop` question in one process (bubblewrap: one long-lived
+zygote, a fresh kernel in fresh namespaces per notebook; none: a fresh Python per
+notebook), and reports per-notebook figures: CPU = user+sys of this process and every
+process it started (bwrap, zygote, kernels), measured with getrusage after they have
+all been reaped, and cross-checked with the machine-wide /proc/stat counters. The
+student's code alone (its cells and the grader's three calls, exec'd in this process)
+is measured too: the difference is what grading costs beyond the student's own code.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from grader.nbexec.client import get_runner  # noqa: E402
 from make_submissions import backprop_notebook, write_zip  # noqa: E402
 
+from grader.nbexec import get_runner  # noqa: E402
 from grader.options import GradeOptions  # noqa: E402
 from grader.pipeline import grade_submission  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
@@ -36,6 +38,27 @@ def machine_cpu() -> float:
     with open("/proc/stat") as f:
         fields = f.readline().split()[1:]
     return (int(fields[0]) + int(fields[1]) + int(fields[2])) / os.sysconf("SC_CLK_TCK")
+
+
+def student_code_cpu(repeats: int = 20) -> float:
+    """CPU seconds of the notebook's own cells plus the probe's three calls, in a plain process."""
+    import json
+
+    import numpy as np
+
+    from reference import backprop as ref
+
+    nb = json.loads(backprop_notebook("correct"))
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    problems = [ref.seed0_problem(), *(ref.make_problem(s, n_points=n)[:3] for s, n in ((1, 137), (2, 401)))]
+    t = time.process_time()
+    for _ in range(repeats):
+        ns: dict = {}
+        for src in cells:
+            exec(compile(src, "<cell>", "exec"), ns)  # noqa: S102 - our own sample notebook
+        for w, X, Y in problems:
+            ns["back_propagation"](np.asarray(X), np.asarray(Y), w)
+    return (time.process_time() - t) / repeats
 
 
 def main() -> None:
@@ -70,8 +93,10 @@ def main() -> None:
     n = args.n
     print(f"notebooks: {n} (isolation: {args.isolation}), all scored {set(scores)}")
     print(f"wall s per notebook:            {wall / n:.3f}")
-    print(f"CPU s per notebook (rusage):    {(own + kids) / n:.3f}  (grader {own / n:.3f}, runner+kernels {kids / n:.3f})")
-    print(f"CPU s per notebook (/proc/stat): {(m1 - m0) / n:.3f}  (whole machine, includes the runner's start-up once)")
+    print(f"CPU s per notebook (rusage):    {(own + kids) / n:.3f}  (grader {own / n:.3f}, sandbox+kernels {kids / n:.3f})")
+    print(f"CPU s per notebook (/proc/stat): {(m1 - m0) / n:.3f}  (whole machine)")
+    alone = student_code_cpu()
+    print(f"student code alone:             {alone:.3f}  -> grading overhead {(own + kids) / n - alone:.3f} CPU s")
 
 
 if __name__ == "__main__":
