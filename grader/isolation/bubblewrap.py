@@ -42,6 +42,7 @@ from grader.isolation import (
     sandbox_uid,
 )
 from grader.isolation.service import ServiceError, ServiceProcess
+from grader.isolation.staging import PREFIX as PRIVATE_PREFIX
 from grader.isolation.staging import Staged, Staging
 
 INSANDBOX_INSIDE = "/mlgrade/insandbox"
@@ -106,7 +107,8 @@ class _Portal:
     """Empty folders, traversable by the sandbox uid, onto which the launcher binds private folders."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="mlgrade-portal-"))
+        # named like the staging folders, so a grader killed with -9 has it swept by the next one
+        self.root = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-portal-"))
         os.chmod(self.root, 0o755)
         self.binds: list[tuple[str, str]] = []
 
