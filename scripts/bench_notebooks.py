@@ -40,6 +40,30 @@ def machine_cpu() -> float:
     return (int(fields[0]) + int(fields[1]) + int(fields[2])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants_cpu() -> float:
+    """CPU seconds of every live descendant of this process, with the children each has reaped
+    (the zygote reaps each notebook's processes; a killed bwrap's would escape getrusage)."""
+    procs = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            procs[int(p.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    mine, total = {os.getpid()}, 0
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _) in procs.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                changed = True
+    for pid in mine - {os.getpid()}:
+        total += procs[pid][1]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def student_code_cpu(repeats: int = 20) -> float:
     """CPU seconds of the notebook's own cells plus the probe's three calls, in a plain process."""
     import json
@@ -80,16 +104,18 @@ def main() -> None:
         # warm-up: start the runner (its start-up is paid once per worker, not per notebook)
         grade_submission(subs[0], rubric, tmp_path / "warm", options)
         r0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        d0 = descendants_cpu()
         m0, t0 = machine_cpu(), time.perf_counter()
         scores = []
         for i, z in enumerate(subs):
             scores.append(grade_submission(z, rubric, tmp_path / f"w{i}", options).total)
         wall = time.perf_counter() - t0
+        d1 = descendants_cpu()
         get_runner().close()  # reap the runner so its children's CPU is counted
         r1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         m1 = machine_cpu()
     own = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    kids = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+    kids = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime) + (d1 - d0)
     n = args.n
     print(f"notebooks: {n} (isolation: {args.isolation}), all scored {set(scores)}")
     print(f"wall s per notebook:            {wall / n:.3f}")

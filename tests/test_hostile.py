@@ -243,7 +243,7 @@ def test_hostile_corpus(tmp_path):
     # harmless attempts: the notebook still grades fully, and the report says what failed
     for n in ("read_shadow", "read_hidden", "list_students", "read_grader", "write_outside", "sockets",
               "allocate_40gb", "loop_forever", "huge_line", "fork_storm", "plant_startup_code", "leave_behind",
-              "symlink_traps", "take_job_names", "write_1gb"):
+              "symlink_traps", "take_job_names", "write_1gb", "kill_parent", "kill_everything"):
         assert scores(f"nb_{n}")["backprop"] == 3, (n, reason(f"nb_{n}", "backprop"))
     assert "In [1] (`print(open('/etc/shadow').read())`): FileNotFoundError" in reason("nb_read_shadow", "backprop")
     assert "MemoryError" in reason("nb_allocate_40gb", "backprop")
@@ -254,7 +254,8 @@ def test_hostile_corpus(tmp_path):
     # disruptive ones cost the question, with a reason
     assert scores("nb_ignore_sigint")["backprop"] == 0
     assert "did not stop when interrupted" in reason("nb_ignore_sigint", "backprop")
-    assert scores("nb_kill_parent")["backprop"] == 0 and "kernel died" in reason("nb_kill_parent", "backprop")
+    # killing "the parent" or everything reaches only the notebook's own PID namespace, where the kernel is
+    # PID 1 (signals it has no handler for are not delivered): the zygote and the grader never see them
     assert scores("nb_monkeypatch")["backprop"] <= 2
     assert scores("nb_overwrite_probe")["backprop"] <= 2
     assert "30000x30000" in reason("file_image_bomb", "q1b")

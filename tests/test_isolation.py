@@ -315,3 +315,20 @@ def test_grading_works_from_a_folder_other_users_cannot_enter(tmp_path, samples_
     assert "backprop" in res.stdout and "hidden data" in res.stdout  # the notebook ran and was probed
     after = {p.name for p in Path("/tmp").iterdir() if p.name.startswith("mlgrade-")}
     assert after <= before  # nothing left behind in /tmp
+
+
+def test_folders_of_a_grader_killed_with_sigkill_are_swept_by_the_next_one():
+    import tempfile
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(tempfile.mkdtemp(prefix=f"mlgrade-private-{dead.pid}-"))
+    (stale / "stage").mkdir()
+    live = Path(tempfile.mkdtemp(prefix=f"mlgrade-private-{os.getpid()}-"))
+    st = Staging()
+    try:
+        assert not stale.exists()
+        assert live.exists()  # a running grader's folder is never touched
+    finally:
+        st.close()
+        shutil.rmtree(live, ignore_errors=True)
