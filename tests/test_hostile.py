@@ -173,7 +173,7 @@ def test_hostile_corpus(tmp_path):
         # issue 18.4: a gigabyte written by one notebook
         "write_1gb": "chunk = b'x' * (64 << 20)\ntry:\n    with open('/tmp/big', 'wb') as f:\n"
                      "        for _ in range(16):\n            f.write(chunk)\nexcept OSError as e:\n    print(e)",
-        "kill_everything": "import os, signal\nfor target in (-1, 0, 1, 2):\n    try:\n"
+        "kill_everything": "import os, signal\nfor target in (-1, 1, os.getppid()):\n    try:\n"
                            "        os.kill(target, signal.SIGKILL) if target != 0 else None\n"
                            "    except OSError as e:\n        print(e)",
     }
@@ -256,8 +256,10 @@ def test_hostile_corpus(tmp_path):
     assert "did not stop when interrupted" in reason("nb_ignore_sigint", "backprop")
     # killing "the parent" or everything reaches only the notebook's own PID namespace, where the kernel is
     # PID 1 (signals it has no handler for are not delivered): the zygote and the grader never see them
-    assert scores("nb_monkeypatch")["backprop"] <= 2
-    assert scores("nb_overwrite_probe")["backprop"] <= 2
+    # patching json/numpy or hooking IPython reaches nothing the grader relies on: the values travel as
+    # data over the kernel's pipe and are compared in the grader; the correct code after the attack keeps 3
+    assert scores("nb_monkeypatch")["backprop"] == 3
+    assert scores("nb_overwrite_probe")["backprop"] == 3
     assert "30000x30000" in reason("file_image_bomb", "q1b")
     assert "is a PNG image, not an HDF5" in reason("file_png_as_h5", "q1a")
     assert "truncated" in reason("file_truncated_h5", "q1a") or "damaged" in reason("file_truncated_h5", "q1a")

@@ -237,7 +237,7 @@ def test_a_notebook_cannot_reach_the_zygote_or_the_grader(tmp_path):
         "stage = int(len(os.listdir('/mlgrade/stage')))",
     ]
     r = run(tmp_path, *cells, probe=ProbeSpec(values={k: [k] for k in ("n_pids", "me", "no_caps", "nnp", "stage")}))
-    assert value(r, "n_pids") == 1 and value(r, "me") == 1  # alone in its PID namespace
+    assert value(r, "n_pids") == 2 and value(r, "me") == 2  # alone with its init in its PID namespace
     assert value(r, "no_caps") == 1 and value(r, "nnp") == 1
     assert value(r, "stage") == 0  # the staging folder is covered once the submission is mounted
     assert run(tmp_path, "x = 1", probe=ProbeSpec(values={"x": ["x"]})).status == "ok"  # the zygote lives on

@@ -59,10 +59,9 @@ def _prctl(option: int, value: int) -> None:
 
 
 def _kernel_child(req: dict, cmd_r: int, rec_w: int, log_w: int) -> None:
-    """PID 1 of the notebook's namespaces: drop privileges, limit, then serve cells. Never returns."""
+    """The kernel, PID 2 of the notebook's namespaces: limits, then serve cells. Never returns."""
     try:
-        notebook_ns.mount_proc()
-        notebook_ns.drop_privileges()
+        notebook_ns.drop_privileges()  # already done by PID 1: checked again, it must hold
         _prctl(PR_SET_DUMPABLE, 1)  # ptrace/proc of the kernel by its own children, as on any machine
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.setsid()
@@ -98,6 +97,28 @@ def _kernel_child(req: dict, cmd_r: int, rec_w: int, log_w: int) -> None:
     os._exit(0)
 
 
+def _init(req: dict, pipes: dict) -> None:
+    """PID 1 of the notebook's namespace: forks the kernel (PID 2, so that signals behave as on any
+    machine), forwards the supervisor's SIGINT to it, reaps orphans, and exits with the kernel."""
+    try:
+        notebook_ns.mount_proc()
+        notebook_ns.drop_privileges()
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        kpid = os.fork()
+        if kpid == 0:
+            _kernel_child(req, pipes["cmd_r"], pipes["rec_w"], pipes["log_w"])
+        for fd in (pipes["cmd_r"], pipes["rec_w"], pipes["log_w"]):
+            os.close(fd)
+        signal.signal(signal.SIGINT, lambda *_: os.kill(kpid, signal.SIGINT))
+        while True:
+            pid, status = os.waitpid(-1, 0)
+            if pid == kpid:
+                code = os.waitstatus_to_exitcode(status)
+                os._exit(code & 0xFF if code >= 0 else 128 + (-code))
+    except BaseException:  # noqa: BLE001
+        os._exit(72)
+
+
 def _namespace_child(req: dict, pipes: dict) -> None:
     """The zygote's child: enters the notebook's namespaces and forks the kernel into them."""
     try:
@@ -122,7 +143,7 @@ def _namespace_child(req: dict, pipes: dict) -> None:
         pid = os.fork()
         if pid == 0:
             os.close(pipes["ctl_w"])
-            _kernel_child(req, pipes["cmd_r"], pipes["rec_w"], pipes["log_w"])
+            _init(req, pipes)
         os.write(pipes["ctl_w"], f"{pid}\n".encode())
         os.close(pipes["ctl_w"])
         for fd in (pipes["cmd_r"], pipes["rec_w"], pipes["log_w"]):
@@ -180,7 +201,7 @@ def run(req: dict) -> dict:
     finally:
         if kpid is not None:
             try:
-                os.kill(kpid, signal.SIGKILL)  # PID 1 of the notebook: everything it started dies with it
+                os.kill(kpid, signal.SIGKILL)  # PID 1 of the notebook: everything in it dies with it
             except ProcessLookupError:
                 pass
         for fd in ("cmd_w", "rec_r", "log_r", "ctl_r"):
