@@ -6,8 +6,8 @@ Called in a child of the zygote (already inside bubblewrap, read-only root, uid 
 2. :func:`mount_scratch` - ONE fresh tmpfs of a bounded size holds every writable
    place (``/tmp``, ``/dev/shm``, ``/content``, and the writes to ``/work``, an
    overlay whose read-only lower layer is the submission the grader staged);
-3. after a ``fork`` (the child is PID 1 of the new PID namespace): :func:`mount_proc`
-   and :func:`drop_privileges` (capability bounding set, capabilities, no_new_privs).
+3. after a ``fork`` (the child is PID 1 of the new PID namespace, the kernel's init):
+   :func:`mount_proc` and :func:`drop_privileges` (capability bounding set, capabilities, no_new_privs).
 
 When PID 1 exits every process of the namespace is killed, and the tmpfs, the
 SysV/POSIX IPC objects and the mounts go with the last of them: nothing a student

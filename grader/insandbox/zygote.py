@@ -10,11 +10,11 @@ answer per line on stdout.
 
 For each ``run`` the zygote forks a child that enters new user, mount, IPC and PID
 namespaces (:mod:`notebook_ns`), mounts one fresh bounded tmpfs for every writable
-place and shows the staged submission at ``/work`` (copy-on-write), then forks the
-kernel as PID 1 of the new PID namespace; the kernel drops every capability, applies
+place and shows the staged submission at ``/work`` (copy-on-write), then forks a small
+init as PID 1 of the new PID namespace, which forks the kernel; both drop every capability, applies
 its rlimits and only then runs the student's first cell. The zygote supervises it
 from outside those namespaces (the kernel can neither see nor signal it, and it is not
-dumpable), and kills it at the end: with PID 1 gone, every process the student
+dumpable), and kills the init at the end: with PID 1 gone, every process the student
 started dies, and the tmpfs and IPC objects vanish with the namespaces.
 """
 
