@@ -187,7 +187,7 @@ def run(req: dict) -> dict:
         _namespace_child(req, pipes)
     for fd in ("cmd_r", "rec_w", "log_w", "ctl_w"):
         os.close(pipes[fd])
-    answer: dict
+    answer: dict = {"status": "error"}
     kpid = None
     try:
         ctl = _read_ctl(pipes["ctl_r"], KERNEL_START_S)
@@ -199,7 +199,16 @@ def run(req: dict) -> dict:
             answer = supervise.supervise(k, req)
             supervise.finish(k, answer)
     finally:
-        if kpid is not None:
+        status = None
+        if kpid is not None and answer.get("status") == "kernel_died":
+            # the kernel is gone: let its init exit with the kernel's own status before anything is killed
+            deadline = time.monotonic() + 2
+            while status is None and time.monotonic() < deadline:
+                done, st = os.waitpid(child, os.WNOHANG)
+                status = st if done else None
+                if status is None:
+                    time.sleep(0.01)
+        if kpid is not None and status is None:
             try:
                 os.kill(kpid, signal.SIGKILL)  # PID 1 of the notebook: everything in it dies with it
             except ProcessLookupError:
@@ -209,7 +218,8 @@ def run(req: dict) -> dict:
                 os.close(pipes[fd])
             except OSError:
                 pass
-        _, status = os.waitpid(child, 0)
+        if status is None:
+            _, status = os.waitpid(child, 0)
     answer["exit"] = os.waitstatus_to_exitcode(status)
     return answer
 
