@@ -37,12 +37,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.classwide import apply_class_relative
+from grader.isolation import kill_tree
 from grader.options import GradeOptions
 from grader.pipeline import failed_result
 from grader.report import fmt_points, to_gradescope, write_json_atomic
 from grader.results import Status, SubmissionResult
 from grader.rubric import Rubric
-from grader.sandbox import kill_tree
 from grader.sources import Source, discover
 from grader.store import ResultStore, folder_hash, record_key
 

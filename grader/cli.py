@@ -8,12 +8,12 @@ the report.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from grader import __version__
+from grader.isolation import ISOLATION_CHOICES
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     c.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
     c.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
-    c.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    c.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code (default: bubblewrap when available)")
     c.set_defaults(func=_cmd_check)
 
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     g.add_argument("--hidden", type=Path, metavar="DIR", help="folder of hidden test data")
     g.add_argument("--force", action="store_true", help="regrade submissions that already have results")
-    g.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    g.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code; grading without one needs an explicit 'none'")
     g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
@@ -75,23 +75,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def resolve_isolation(requested: str, command: str) -> str:
-    """``bwrap`` or ``none``; batch grading never falls back to ``none`` silently."""
-    from grader.sandbox import IsolationUnavailable, bwrap_problem
-    from grader.sandbox import resolve_isolation as resolve
+    """The isolation backend's name; batch grading never falls back to no isolation silently."""
+    from grader.isolation import IsolationUnavailable, backend, resolve
 
     try:
-        mode = resolve(requested)
+        chosen = resolve(requested)
     except IsolationUnavailable as e:
         raise UsageError(f"--isolation bwrap: {e}") from None
-    if mode == "none" and requested == "auto":
-        why = bwrap_problem()
+    if not chosen.isolated and requested == "auto":
+        why = backend("bwrap").problem()
         if command == "grade":
             raise UsageError(
                 f"refusing to run student code without isolation: {why}. Install bubblewrap, "
                 "or pass --isolation none to grade unisolated (only for code you trust)"
             )
-        print(f"mlgrade: note: student code runs without isolation here ({why})", file=sys.stderr)
-    return mode
+        print(f"mlgrade: note: {chosen.guarantees} ({why})", file=sys.stderr)
+    return chosen.name
 
 
 def _default_rubric_path() -> Path:
@@ -144,8 +143,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     rubric = resolve_rubric(args.rubric)
     check_requirements(rubric, "check")
     isolation = resolve_isolation(args.isolation, "check")
-    work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))
-    os.chmod(work, 0o755)  # the sandbox user must be able to reach the work folder
+    work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
     options = GradeOptions(self_check=True, isolation=isolation)
     result = grade_submission(args.submission, rubric, work / "w", options, keep_work=args.keep_work)
     if not args.keep_work:

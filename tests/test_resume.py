@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from grader.sandbox import resolve_isolation
+from grader.isolation import resolve as resolve_isolation
 
 pytestmark = pytest.mark.slow
 
