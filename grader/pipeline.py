@@ -125,22 +125,40 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
 
     nb_questions = [q for q in rubric.questions if uses_notebooks(q)]
     results: dict[str, QuestionResult] = {}
-    if nb_questions and len(nb_questions) < len(rubric.questions):
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
-            futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir) for q in nb_questions}
+    base = rubric.base_dir
+    try:
+        if nb_questions and len(nb_questions) < len(rubric.questions):
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
+                futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir, base)
+                           for q in nb_questions}
+                for q in rubric.questions:
+                    if q.id not in futures:
+                        results[q.id] = grade_question(sub, q, options, cache, workdir, base)
+                for qid, fut in futures.items():
+                    results[qid] = fut.result()
+        else:
             for q in rubric.questions:
-                if q.id not in futures:
-                    results[q.id] = grade_question(sub, q, options, cache, workdir)
-            for qid, fut in futures.items():
-                results[qid] = fut.result()
-    else:
-        for q in rubric.questions:
-            results[q.id] = grade_question(sub, q, options, cache, workdir)
+                results[q.id] = grade_question(sub, q, options, cache, workdir, base)
+    finally:
+        close_sessions(cache)
     return [results[q.id] for q in rubric.questions]
 
 
+def close_sessions(cache: dict) -> None:
+    """End the submission's live notebook sessions: their kernels and everything they started die."""
+    from grader.nbexec.session import NotebookSession
+
+    for value in list(cache.values()):
+        if isinstance(value, NotebookSession):
+            try:
+                value.close()
+            except Exception:  # a sandbox that is already gone has nothing left to close
+                pass
+
+
 def grade_question(
-    sub: Submission, q: Question, options: GradeOptions, cache: dict, workdir: Path | None = None
+    sub: Submission, q: Question, options: GradeOptions, cache: dict, workdir: Path | None = None,
+    rubric_dir: Path | None = None,
 ) -> QuestionResult:
     base = dict(id=q.id, title=q.title, max_score=q.points)
     files: dict[str, str] = {}
@@ -157,7 +175,8 @@ def grade_question(
         return QuestionResult(**base, score=0.0, status=Status.FAILED, files=files,
                               reason="; ".join(missing) + _other_files(sub, q))
 
-    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
+    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir,
+                       rubric_dir=rubric_dir)
     checks = [run_check(ctx, spec) for spec in q.checks]
     pending = [c for c in checks if c.status is Status.PENDING]
     errors = [c for c in checks if c.status is Status.ERROR]
@@ -234,6 +253,8 @@ def _run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     status = Status.PENDING if out.pending else (
         Status.PASSED if frac >= 1.0 else Status.PARTIAL if frac > 0 else Status.FAILED
     )
+    if out.grader_error and not out.pending:
+        status = Status.ERROR
     return CheckResult(
         **common, fraction=frac, status=status, reason=out.reason,
         manual_review=out.manual_review, details=out.details,

@@ -21,6 +21,7 @@ from grader.nbload import load_notebook
 GRACE_S = 30.0  # on top of the notebook's own limit: staging, kernel start, cleanup
 MAX_INPUT_BYTES = 64 * 1024**2
 FIRST_LINE = 60
+MAX_STDOUT = 200_000  # a live session keeps the whole output budget (``notebook.stdout``), runs only the tail
 
 
 def first_line(source: str) -> str:
@@ -38,11 +39,11 @@ def _inputs(job: NotebookJob) -> dict[str, str]:
     return out
 
 
-def run_notebook(job: NotebookJob) -> NotebookRun:
-    started = time.monotonic()
+def build_request(job: NotebookJob) -> tuple[dict, list] | NotebookRun:
+    """The backend's request for ``job`` and the code cells it runs, or an "invalid" run saying why not."""
     nb, reason = load_notebook(job.notebook)
     if nb is None:
-        return NotebookRun("invalid", reason, elapsed_s=round(time.monotonic() - started, 3))
+        return NotebookRun("invalid", reason)
     code = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and c.get("source", "").strip()]
     probe = None
     if job.probe is not None:
@@ -60,13 +61,24 @@ def run_notebook(job: NotebookJob) -> NotebookRun:
         "memory_bytes": job.memory_bytes, "output_chars": job.output_chars, "scratch_bytes": job.scratch_bytes,
         "probe": probe, "inputs": _inputs(job),
     }
+    return request, code
+
+
+def run_notebook(job: NotebookJob) -> NotebookRun:
+    started = time.monotonic()
+    built = build_request(job)
+    if isinstance(built, NotebookRun):
+        built.elapsed_s = round(time.monotonic() - started, 3)
+        return built
+    request, code = built
     answer = backend(job.isolation).run_notebook(job.slot, request, job.notebook_timeout + GRACE_S)
-    run = _to_run(answer, code)
+    run = to_run(answer, code)
     run.elapsed_s = round(time.monotonic() - started, 3)
     return run
 
 
-def _to_run(answer: dict, code: list) -> NotebookRun:
+def to_run(answer: dict, code: list) -> NotebookRun:
+    """The backend's answer as a :class:`NotebookRun`, cells named as the student sees them."""
     status = str(answer.get("status", "error"))
     run = NotebookRun(status if status in ("ok", "timeout", "kernel_died", "error") else "error",
                       str(answer.get("reason", ""))[:1000], code_cells=len(code))
@@ -87,13 +99,13 @@ def _to_run(answer: dict, code: list) -> NotebookRun:
     run.probe = probe if isinstance(probe, dict) else {}
     problems = answer.get("probe_problems")
     run.probe_problems = {str(k): str(v)[:300] for k, v in problems.items()} if isinstance(problems, dict) else {}
-    run.stdout_tail = str(answer.get("stdout_tail", ""))[-2000:]
+    run.stdout_tail = str(answer.get("stdout_tail", ""))[-MAX_STDOUT:]
     if status == "kernel_died":
-        run.reason = _death(answer, run)
+        run.reason = death(answer, run)
     return run
 
 
-def _death(answer: dict, run: NotebookRun) -> str:
+def death(answer: dict, run: NotebookRun) -> str:
     where = answer.get("died_in")
     if isinstance(where, int) and 0 <= where < len(run.cells):
         place = f" while running {run.cells[where].label}"

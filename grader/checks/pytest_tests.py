@@ -1,0 +1,152 @@
+"""``pytest``: the instructor's own tests, a plain pytest file next to the rubric.
+
+The file runs in the grader's process (:mod:`grader.testing.harness`); the student's notebook
+runs in the sandbox and is reached only through fixtures that carry data both ways
+(:mod:`grader.testing.objects`). Markers give points (``@pytest.mark.points(2)``, default 1;
+the cases of a parametrized test share its points) and hide tests from a student's self-check
+(``@pytest.mark.hidden``: the self-check says the test exists, never its inputs or assertion,
+and a graded report says whether it passed, never why). The check's fraction is the points
+earned over the points of every test; a test that fails for the grader's reasons (a bug in the
+test file) marks the question as a grader error instead of costing the student.
+
+.. code-block:: yaml
+
+    - kind: pytest
+      tests: tests/test_softmax.py     # relative to the rubric
+      notebook: softmax.ipynb          # the `notebook` fixture (a file of the submission)
+      reference: refs.py               # the `reference` fixture (optional)
+      call_timeout: 10                 # each call into the notebook, seconds
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import Field
+
+from grader.checks._notebook import NotebookLimits
+from grader.instructor import load_module
+from grader.nbexec.jobs import NotebookJob
+from grader.nbexec.session import NotebookSession
+from grader.registry import CheckContext, Outcome, RubricFile, check_kind
+from grader.testing.harness import Fixtures, Harness, TestOutcome, TestRun, run_tests
+from grader.testing.objects import Model, Notebook, SubmissionFiles
+
+MAX_LISTED = 6
+
+
+class PytestParams(NotebookLimits):
+    tests: RubricFile
+    notebook: str | None = Field(None, min_length=1)
+    # more notebooks, by the name the tests use: notebooks["xor"]
+    notebooks: dict[str, str] = Field(default_factory=dict)
+    reference: RubricFile | None = None
+    call_timeout: float = Field(20, gt=0)
+    # all requests of the submission's tests together, per notebook
+    session_timeout: float = Field(300, gt=0)
+
+    def file_patterns(self) -> list[str]:
+        found = ([self.notebook] if self.notebook else []) + list(self.notebooks.values())
+        return list(dict.fromkeys(found))
+
+
+def notebook_session(ctx: CheckContext, pattern: str, p: NotebookLimits, call_timeout: float = 20,
+                     session_timeout: float = 300) -> tuple[NotebookSession, str]:
+    """The submission's live session of the notebook matching ``pattern``: one per notebook and submission,
+    shared by every check that asks (the student's kernel is run once)."""
+    path, rel = ctx.submission.require(pattern)
+    key = ("session", rel)
+    session = ctx.cache.get(key)
+    if not isinstance(session, NotebookSession):
+        job = NotebookJob(
+            notebook=str(path), submission_dir=str(ctx.submission.root), seed=ctx.options.seed,
+            cell_timeout=p.cell_timeout, notebook_timeout=p.notebook_timeout, probe_timeout=call_timeout,
+            memory_bytes=p.memory_mb * 1024**2, scratch_bytes=p.scratch_mb * 1024**2,
+            isolation=ctx.options.isolation, slot=ctx.options.sandbox_slot,
+        )
+        session = ctx.cache[key] = NotebookSession(job, rel, call_timeout, session_timeout)
+    return session, rel
+
+
+@check_kind("pytest", PytestParams, uses_notebooks=True)
+def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
+    """The instructor's pytest file, run in the grader against the student's sandboxed work."""
+    test_file = ctx.rubric_path(p.tests)
+    root = ctx.rubric_dir or test_file.parent
+
+    def notebook_maker(pattern: str):
+        def make() -> Notebook:
+            session, _ = notebook_session(ctx, pattern, p, p.call_timeout, p.session_timeout)
+            return Notebook(session, ctx.submission.require(pattern)[0])
+
+        return make
+
+    makers = {name: notebook_maker(pattern) for name, pattern in p.notebooks.items()}
+    if p.notebook:
+        makers["notebook"] = notebook_maker(p.notebook)
+
+    @cache
+    def model(pattern: str) -> Model:
+        return Model(ctx, pattern)
+
+    @cache
+    def reference():
+        return load_module(ctx.rubric_path(p.reference)) if p.reference else None
+
+    fixtures = Fixtures(notebooks=makers, files=lambda: SubmissionFiles(ctx.submission), model=model,
+                        reference=reference, rng_seed=f"{ctx.options.seed}|{ctx.submission.content_hash}")
+    harness = Harness(fixtures, test_file, self_check=ctx.options.self_check)
+    run = run_tests(test_file, root, harness)
+    return score(run, test_file.name, ctx.options.self_check)
+
+
+def score(run: TestRun, file: str, self_check: bool) -> Outcome:
+    """Points earned over all tests' points, a reason that lists what failed, and the grader's errors apart."""
+    details = {"tests": [_detail(t) for t in run.tests], "elapsed_s": run.elapsed_s}
+    if run.problems:
+        why = "; ".join(run.problems[:3])
+        return Outcome(0.0, f"the grader could not run the tests: {why}; this is a problem with the "
+                            "assignment's tests, not with the submission", details=details, grader_error=why)
+    counted = [t for t in run.tests if t.outcome != "skipped"]
+    total = sum(t.points for t in counted)
+    earned = sum(t.earned for t in counted)
+    frac = earned / total if total > 0 else 0.0
+    visible = [t for t in counted if not t.hidden]
+    hidden = [t for t in counted if t.hidden]
+    notes = [f"{_pts(earned)}/{_pts(total)} test points"]
+    passed = [t.name for t in visible if t.outcome == "passed"]
+    failed = [t for t in visible if t.outcome == "failed"]
+    if passed:
+        notes.append("passed: " + ", ".join(passed[:MAX_LISTED]) + (" …" if len(passed) > MAX_LISTED else ""))
+    for t in failed[:MAX_LISTED]:
+        notes.append(f"{t.name} failed: {t.message}")
+    if len(failed) > MAX_LISTED:
+        notes.append(f"{len(failed) - MAX_LISTED} more failed")
+    if hidden:
+        hidden_points = _pts(sum(t.points for t in hidden))
+        if self_check:
+            names = sorted({t.group.rsplit("::", 1)[-1] for t in hidden})
+            notes.append(f"hidden tests worth {hidden_points} points run only when the class is graded "
+                         f"({', '.join(names)})")
+        else:
+            ok = sum(t.outcome == "passed" for t in hidden)
+            notes.append(f"hidden tests: {ok} of {len(hidden)} passed ({_pts(sum(t.earned for t in hidden))} of "
+                         f"{hidden_points} points)")
+    skipped = [t.name for t in run.tests if t.outcome == "skipped"]
+    if skipped:
+        notes.append("skipped by the tests: " + ", ".join(skipped[:MAX_LISTED]))
+    errors = [t for t in run.tests if t.outcome == "error"]
+    grader_error = ""
+    if errors:
+        grader_error = "; ".join(f"{t.name}: {t.message}" for t in errors[:3])
+        notes.append(f"grader error in {file} (not your fault; the instructor is told): {grader_error}")
+    return Outcome(frac, "; ".join(notes), details=details, grader_error=grader_error)
+
+
+def _detail(t: TestOutcome) -> dict:
+    return {"test": t.nodeid, "points": round(t.points, 4), "earned": round(t.earned, 4), "outcome": t.outcome,
+            "hidden": t.hidden, "message": "" if t.hidden else t.message}
+
+
+def _pts(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
