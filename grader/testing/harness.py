@@ -243,10 +243,10 @@ def _assertion_message(exc: AssertionError, excinfo, test_file: Path) -> str:
     lines = []
     for line in str(exc).splitlines():
         stripped = line.strip()
-        if stripped.startswith(("+", "Use -v", "Full diff")) or not stripped:
+        if stripped.startswith(("+", "Use -v", "Full diff")) or not stripped or (stripped == "assert False" and lines):
             continue
         lines.append(line.rstrip()[:300])
-        if len(lines) >= 12:
+        if len(lines) >= 8:
             break
     if lines:
         return _clip("\n".join(lines))
