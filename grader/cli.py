@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
     g.set_defaults(func=_cmd_grade)
 
+    k = sub.add_parser("kinds", help="list every check kind, where it comes from and its parameters")
+    k.add_argument("--rubric", type=Path, help="also load this rubric's plugins")
+    k.add_argument("--json", action="store_true", help="machine-readable output")
+    k.add_argument("kind", nargs="?", help="show one kind only")
+    k.set_defaults(func=_cmd_kinds)
+
     r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(func=_cmd_reference)
@@ -179,6 +185,52 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
                 rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path))
     return EXIT_OK
+
+
+def _cmd_kinds(args: argparse.Namespace) -> int:
+    import json
+
+    from grader.registry import PLUGIN_PROBLEMS, all_kinds, describe_params
+
+    if args.rubric is not None:
+        resolve_rubric(args.rubric)  # loads its plugins
+    kinds = [k for k in all_kinds() if args.kind in (None, k.name)]
+    if args.kind and not kinds:
+        raise UsageError(f"no check kind {args.kind!r} (known: {', '.join(k.name for k in all_kinds())})")
+    listed = [{"kind": k.name, "origin": k.origin, "summary": k.summary,
+               "status": "pending" if k.run is None else "ready", "notebooks": k.uses_notebooks,
+               "parameters": describe_params(k.params) if k.run is not None else []} for k in kinds]
+    if args.json:
+        print(json.dumps({"kinds": listed, "plugin_problems": PLUGIN_PROBLEMS}, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for entry in listed:
+        table = Table(title=f"[bold]{entry['kind']}[/bold] ({entry['origin']}): {entry['summary']}",
+                      title_justify="left", show_edge=False)
+        for col in ("parameter", "type", "default"):
+            table.add_column(col, overflow="fold")
+        for name, typ, default in _param_rows(entry["parameters"]):
+            table.add_row(name, typ, default)
+        console.print(table)
+        console.print()
+    for problem in PLUGIN_PROBLEMS:
+        print(f"mlgrade: note: a plugin did not load: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _param_rows(params: list[dict], prefix: str = "") -> list[tuple[str, str, str]]:
+    """Rows of ``mlgrade kinds``' table: nested parameters as ``cases[].args``."""
+    import json
+
+    out = []
+    for p in params:
+        default = "(required)" if p["required"] else json.dumps(p["default"])
+        out.append((prefix + p["name"], p["type"], default if len(default) <= 40 else default[:37] + "..."))
+        out += _param_rows(p.get("fields", []), prefix + p["name"] + ("[]." if p["type"].startswith("list") else "."))
+    return out
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:

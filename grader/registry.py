@@ -268,6 +268,72 @@ def all_kinds() -> list[CheckKind]:
     return [_KINDS[k] for k in sorted(_KINDS)]
 
 
+def describe_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The parameters of a kind as ``mlgrade kinds`` lists them: name, type, required, default."""
+    out = []
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        text = _type_text(ann)
+        kind = _rubric_file_kind(model, name)
+        if kind is not None:
+            text = {"file": "file next to the rubric", "path": "file or folder next to the rubric",
+                    "function": "FILE.py:FUNCTION next to the rubric"}[kind] + (" | None" if "None" in text else "")
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        entry = {"name": name, "type": text, "required": info.is_required(),
+                 "default": default if _jsonable(default) else repr(default)}
+        nested = _nested_model(ann)
+        if nested is not None and nested is not model:
+            entry["fields"] = describe_params(nested)
+        out.append(entry)
+    return out
+
+
+def _nested_model(ann: Any) -> type[BaseModel] | None:
+    import typing
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in typing.get_args(ann):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _type_text(ann: Any) -> str:
+    import types
+    import typing
+
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if ann is type(None):
+        return "None"
+    if origin is typing.Annotated:
+        return _type_text(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_text(a) for a in args)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (list, tuple, dict):
+        inner = ", ".join(_type_text(a) for a in args if a is not Ellipsis)
+        return f"{origin.__name__}[{inner}]" if inner else origin.__name__
+    if ann is Any:
+        return "any"
+    return getattr(ann, "__name__", str(ann))
+
+
+def _jsonable(value: Any) -> bool:
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 ENTRY_POINT_GROUP = "mlgrade.checks"
 _BUILTINS_LOADED = False
 PLUGIN_PROBLEMS: list[str] = []  # entry points that failed to load, said by `mlgrade kinds`

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import Field
 
 from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
+from grader.nbexec.session import NotebookSession
 from grader.registry import CheckContext, CheckParams
 
 MAX_VALUE_BYTES = 64 * 1024**2
@@ -70,6 +71,25 @@ def run_notebook(
     run = get_runner().run(job)
     ctx.cache[key] = run
     return rel, run
+
+
+def notebook_session(ctx: CheckContext, pattern: str, limits: NotebookLimits, call_timeout: float = 20,
+                     session_timeout: float = 300) -> tuple[NotebookSession, str]:
+    """The submission's live session of the notebook matching ``pattern`` (:mod:`grader.nbexec.session`):
+    one per notebook and submission, shared by every check that asks, so the student's cells run once.
+    The pipeline closes it when the submission is done."""
+    path, rel = ctx.submission.require(pattern)
+    key = ("session", rel)
+    session = ctx.cache.get(key)
+    if not isinstance(session, NotebookSession):
+        job = NotebookJob(
+            notebook=str(path), submission_dir=str(ctx.submission.root), seed=ctx.options.seed,
+            cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout, probe_timeout=call_timeout,
+            memory_bytes=limits.memory_mb * 1024**2, scratch_bytes=limits.scratch_mb * 1024**2,
+            isolation=ctx.options.isolation, slot=ctx.options.sandbox_slot,
+        )
+        session = ctx.cache[key] = NotebookSession(job, rel, call_timeout, session_timeout)
+    return session, rel
 
 
 def run_problem(rel: str, run: NotebookRun) -> str | None:

@@ -24,10 +24,8 @@ from functools import cache
 
 from pydantic import Field
 
-from grader.checks._notebook import NotebookLimits
+from grader.checks._notebook import NotebookLimits, notebook_session
 from grader.instructor import load_module
-from grader.nbexec.jobs import NotebookJob
-from grader.nbexec.session import NotebookSession
 from grader.registry import CheckContext, Outcome, RubricFile, check_kind
 from grader.testing.harness import Fixtures, Harness, TestOutcome, TestRun, run_tests
 from grader.testing.objects import Model, Notebook, SubmissionFiles
@@ -48,24 +46,6 @@ class PytestParams(NotebookLimits):
     def file_patterns(self) -> list[str]:
         found = ([self.notebook] if self.notebook else []) + list(self.notebooks.values())
         return list(dict.fromkeys(found))
-
-
-def notebook_session(ctx: CheckContext, pattern: str, p: NotebookLimits, call_timeout: float = 20,
-                     session_timeout: float = 300) -> tuple[NotebookSession, str]:
-    """The submission's live session of the notebook matching ``pattern``: one per notebook and submission,
-    shared by every check that asks (the student's kernel is run once)."""
-    path, rel = ctx.submission.require(pattern)
-    key = ("session", rel)
-    session = ctx.cache.get(key)
-    if not isinstance(session, NotebookSession):
-        job = NotebookJob(
-            notebook=str(path), submission_dir=str(ctx.submission.root), seed=ctx.options.seed,
-            cell_timeout=p.cell_timeout, notebook_timeout=p.notebook_timeout, probe_timeout=call_timeout,
-            memory_bytes=p.memory_mb * 1024**2, scratch_bytes=p.scratch_mb * 1024**2,
-            isolation=ctx.options.isolation, slot=ctx.options.sandbox_slot,
-        )
-        session = ctx.cache[key] = NotebookSession(job, rel, call_timeout, session_timeout)
-    return session, rel
 
 
 @check_kind("pytest", PytestParams, uses_notebooks=True)
