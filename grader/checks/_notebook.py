@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from grader.environment import environment_failures, pip_name
 from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
 from grader.nbexec.session import NotebookSession
+from grader.nbload import NotebookProblem, read_cells
 from grader.registry import CheckContext, CheckParams
 
 MAX_VALUE_BYTES = 64 * 1024**2
@@ -101,14 +103,54 @@ def run_problem(rel: str, run: NotebookRun) -> str | None:
     return f"{rel}: {run.reason or run.status}"
 
 
-def cell_errors(run: NotebookRun, limit: int = 3) -> str:
-    """The failing cells, named as the student sees them: ``In [8] (`loss = ...`): NameError: ...``."""
+def cell_errors(run: NotebookRun, limit: int = 3, notebook: Path | None = None) -> str:
+    """The failing cells, named as the student sees them: ``In [8] (`loss = ...`): NameError: ...``.
+
+    Cells that failed because the grading environment lacks a package (and cells that then used a name
+    that import would have defined) are told apart and said to be the environment's failing, not the
+    student's; ``notebook`` (the submitted file) lets the import lines be read for that."""
     errs = run.errors
     if not errs:
         return ""
-    shown = "; ".join(f"{c.label}: {c.ename}: {c.evalue[:120]}" for c in errs[:limit])
-    more = f" (+{len(errs) - limit} more)" if len(errs) > limit else ""
-    return f"errors while running: {shown}{more}"
+    by_module, own = environment_failures(errs, _code_sources(notebook) if by_module_possible(errs) else {})
+    parts = []
+    if own:
+        shown = "; ".join(f"{c.label}: {c.ename}: {c.evalue[:120]}" for c in own[:limit])
+        more = f" (+{len(own) - limit} more)" if len(own) > limit else ""
+        parts.append(f"errors while running: {shown}{more}")
+    for module, cells in by_module.items():
+        labels = ", ".join(c.label for c in cells[:limit]) + (f" (+{len(cells) - limit} more)" if len(cells) > limit
+                                                              else "")
+        parts.append(f"the grading environment lacks the package '{module}' ({pip_name(module)}), so {labels} "
+                     "failed because of it: not your mistake, and your instructor is told")
+    return "; ".join(parts)
+
+
+def missing_packages_of(run: NotebookRun, notebook: Path | None = None) -> list[str]:
+    """The packages the grading environment lacked for this run (for the batch summary)."""
+    errs = run.errors
+    if not errs or not by_module_possible(errs):
+        return []
+    return sorted(environment_failures(errs, _code_sources(notebook))[0])
+
+
+def by_module_possible(errs) -> bool:
+    return any(c.ename in ("ModuleNotFoundError", "ImportError") for c in errs)
+
+
+def _code_sources(notebook: Path | None) -> dict[int, str]:
+    if notebook is None:
+        return {}
+    try:
+        cells = read_cells(notebook)
+    except NotebookProblem:
+        return {}
+    out = {}
+    for i, c in enumerate(cells):  # keyed like CellReport.index: the position among all cells
+        if c.get("cell_type") == "code":
+            src = c.get("source", "")
+            out[i] = "".join(map(str, src)) if isinstance(src, list) else str(src)
+    return out
 
 
 def load_probe(run: NotebookRun) -> dict[str, Probed]:
