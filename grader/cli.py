@@ -1,8 +1,8 @@
 """The ``mlgrade`` command line: the edge where users meet the stages below.
 
 Exit codes: 0 when grading ran (whatever the scores), 2 for a usage or rubric
-error. Bad student input never produces a traceback: it becomes a reason in
-the report.
+error, 1 when ``mlgrade validate`` finds a sample graded against expectations.
+Bad student input never produces a traceback: it becomes a reason in the report.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from grader import __version__
 from grader.isolation import ISOLATION_CHOICES
 
 EXIT_OK = 0
+EXIT_INVALID = 1  # mlgrade validate: a sample was not graded as expected
 EXIT_USAGE = 2
 
 
@@ -67,6 +68,19 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
     g.set_defaults(func=_cmd_grade)
+
+    i = sub.add_parser("init", help="scaffold a new assignment: rubric, tests, reference, samples")
+    i.add_argument("what", choices=["assignment"], help="what to create")
+    i.add_argument("name", help="the assignment's name (letters, digits, '_')")
+    i.add_argument("--dir", type=Path, help="where to create it (default: ./NAME)")
+    i.set_defaults(func=_cmd_init)
+
+    v = sub.add_parser("validate", help="grade a rubric's sample submissions; fail if the tests misjudge one")
+    v.add_argument("rubric", type=Path, help="the rubric (its samples are in samples/ next to it)")
+    v.add_argument("--samples", type=Path, help="a folder of sample submissions (default: next to the rubric)")
+    v.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
+                   help="sandbox for the samples' code (default: bubblewrap when available)")
+    v.set_defaults(func=_cmd_validate)
 
     k = sub.add_parser("kinds", help="list every check kind, where it comes from and its parameters")
     k.add_argument("--rubric", type=Path, help="also load this rubric's plugins")
@@ -184,6 +198,53 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     rubric_path = args.rubric or _default_rubric_path()
     grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
                 rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path))
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from grader.authoring import scaffold
+
+    folder = args.dir or Path(args.name)
+    try:
+        written = scaffold(folder, args.name)
+    except (ValueError, FileExistsError) as e:
+        raise UsageError(str(e)) from None
+    print(f"created {folder}/ with {len(written)} files:")
+    for path in written:
+        print(f"  {path}")
+    print(f"next: edit them, then run `mlgrade validate {folder / 'rubric.yaml'}`")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from grader.authoring import validate
+    from grader.report import fmt_points
+
+    resolve_rubric(args.rubric)  # rubric mistakes: exit 2 with their key paths
+    isolation = resolve_isolation(args.isolation, "check")
+    try:
+        verdicts = validate(args.rubric, args.samples, isolation)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    console = Console()
+    table = Table(title=f"mlgrade validate: {args.rubric}", show_lines=True)
+    for col in ("sample", "expected", "scores", "verdict"):
+        table.add_column(col, overflow="fold")
+    for v in verdicts:
+        scores = ", ".join(f"{q.id} {fmt_points(q.score)}/{fmt_points(q.max_score)}" for q in v.result.questions)
+        scores += f"; total {fmt_points(v.result.total)}/{fmt_points(v.result.max_total)}"
+        verdict = Text("ok", style="green") if v.ok else Text("\n".join(v.problems), style="red")
+        table.add_row(v.sample, v.expectation, scores, verdict)
+    console.print(table)
+    bad = [v.sample for v in verdicts if not v.ok]
+    if bad:
+        console.print(Text(f"validation failed for {', '.join(bad)}", style="bold red"))
+        return EXIT_INVALID
+    console.print(Text(f"{len(verdicts)} samples graded as expected", style="bold green"))
     return EXIT_OK
 
 

@@ -19,3 +19,5 @@ class GradeOptions:
     isolation: str = "none"
     # Which concurrent sandbox this process owns (each slot runs as its own uid).
     sandbox_slot: int = 0
+    # The instructor's own view (`mlgrade validate`): why hidden tests failed is shown too.
+    reveal_hidden: bool = False

@@ -77,10 +77,10 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
                         reference=reference, rng_seed=f"{ctx.options.seed}|{ctx.submission.content_hash}")
     harness = Harness(fixtures, test_file, self_check=ctx.options.self_check)
     run = run_tests(test_file, root, harness)
-    return score(run, test_file.name, ctx.options.self_check)
+    return score(run, test_file.name, ctx.options.self_check, ctx.options.reveal_hidden)
 
 
-def score(run: TestRun, file: str, self_check: bool) -> Outcome:
+def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False) -> Outcome:
     """Points earned over all tests' points, a reason that lists what failed, and the grader's errors apart."""
     details = {"tests": [_detail(t) for t in run.tests], "elapsed_s": run.elapsed_s}
     if run.problems:
@@ -112,6 +112,9 @@ def score(run: TestRun, file: str, self_check: bool) -> Outcome:
             ok = sum(t.outcome == "passed" for t in hidden)
             notes.append(f"hidden tests: {ok} of {len(hidden)} passed ({_pts(sum(t.earned for t in hidden))} of "
                          f"{hidden_points} points)")
+            if reveal_hidden:  # the instructor's view only
+                wrong = [t for t in hidden if t.outcome == "failed"]
+                notes += [f"(hidden) {t.name} failed: {t.message}" for t in wrong[:MAX_LISTED]]
     skipped = [t.name for t in run.tests if t.outcome == "skipped"]
     if skipped:
         notes.append("skipped by the tests: " + ", ".join(skipped[:MAX_LISTED]))
