@@ -132,6 +132,19 @@ def test_hidden_case_reasons_do_not_show_their_inputs(tmp_path):
     reason = r.question("softmax").reason
     assert "hidden case 1: shape (2, 2), expected (" in reason  # the student learns the shape is wrong ...
     assert "random" not in reason and "scale" not in reason  # ... not the spec or the values drawn
+    grad = r.question("grad").reason
+    assert "values differ" in grad and "expected" not in grad and "e.g." not in grad  # nor an expected value
+
+
+@pytest.mark.parametrize(("got", "expected", "said"), [
+    (np.array([1.0, 2.5]), np.array([1.0, 2.0]), "1 of 2 values differ"),
+    (0.5, 0.25, "a wrong value"),
+    ("a", "b", "a different value"),
+    ({"W": np.zeros(2)}, {"W": np.ones(2)}, "2 of 2 values differ at ['W']"),
+])
+def test_compare_for_hidden_cases_shows_no_expected_value(got, expected, said):
+    ok, why = compare(got, expected, 1e-7, 1e-9, hidden=True)
+    assert not ok and why == said
 
 
 def test_hidden_inputs_depend_on_the_submission_and_are_reproducible():

@@ -6,6 +6,7 @@ from grader.checks import (  # noqa: F401
     file_present,
     image,
     keras_models,
+    model_accuracy,
     notebook_function,
     pytest_tests,
     xor_equation,

@@ -116,8 +116,14 @@ def _draw(spec: RandomArray, rng: np.random.Generator, dims: dict[str, int]) -> 
     return arr[()].item() if arr.ndim == 0 else arr
 
 
-def compare(got: Any, expected: Any, rtol: float, atol: float, where: str = "") -> tuple[bool, str]:
-    """Whether ``got`` matches ``expected`` within the tolerance, and if not, how it differs (in words)."""
+def compare(got: Any, expected: Any, rtol: float, atol: float, where: str = "",
+            hidden: bool = False) -> tuple[bool, str]:
+    """Whether ``got`` matches ``expected`` within the tolerance, and if not, how it differs (in words).
+    ``hidden``: the inputs are secret, so the words show no expected value (shapes and counts only)."""
+    return _compare(got, expected, rtol, atol, where, hidden)
+
+
+def _compare(got: Any, expected: Any, rtol: float, atol: float, where: str, hidden: bool) -> tuple[bool, str]:
     at = f" at {where}" if where else ""
     if isinstance(expected, dict):
         if not isinstance(got, dict):
@@ -126,7 +132,7 @@ def compare(got: Any, expected: Any, rtol: float, atol: float, where: str = "") 
         if missing:
             return False, f"missing key {missing[0]!r}{at}"
         for k in expected:
-            ok, why = compare(got[k], expected[k], rtol, atol, f"{where}[{k!r}]")
+            ok, why = _compare(got[k], expected[k], rtol, atol, f"{where}[{k!r}]", hidden)
             if not ok:
                 return ok, why
         return True, ""
@@ -136,20 +142,23 @@ def compare(got: Any, expected: Any, rtol: float, atol: float, where: str = "") 
         if len(got) != len(expected):
             return False, f"expected {len(expected)} items{at}, got {len(got)}"
         for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-            ok, why = compare(g, e, rtol, atol, f"{where}[{i}]")
+            ok, why = _compare(g, e, rtol, atol, f"{where}[{i}]", hidden)
             if not ok:
                 return ok, why
         return True, ""
     if expected is None or isinstance(expected, str):
-        return (got == expected and type(got) is type(expected)), f"expected {expected!r}{at}, got {_short(got)}"
+        ok = got == expected and type(got) is type(expected)
+        return ok, (f"a different value{at}" if hidden else f"expected {expected!r}{at}, got {_short(got)}")
     if isinstance(expected, (bool, np.bool_)):
         if not isinstance(got, (bool, np.bool_)):
-            return False, f"expected {bool(expected)}{at}, got {_short(got)}"
-        return bool(got) == bool(expected), f"expected {bool(expected)}{at}, got {bool(got)}"
-    return _compare_numbers(got, expected, rtol, atol, at)
+            return False, (f"expected a bool{at}, got {_kind(got)}" if hidden
+                           else f"expected {bool(expected)}{at}, got {_short(got)}")
+        ok = bool(got) == bool(expected)
+        return ok, f"a wrong bool{at}" if hidden else f"expected {bool(expected)}{at}, got {bool(got)}"
+    return _compare_numbers(got, expected, rtol, atol, at, hidden)
 
 
-def _compare_numbers(got: Any, expected: Any, rtol: float, atol: float, at: str) -> tuple[bool, str]:
+def _compare_numbers(got: Any, expected: Any, rtol: float, atol: float, at: str, hidden: bool) -> tuple[bool, str]:
     exp = np.asarray(expected)
     if isinstance(got, (str, dict)) or got is None:
         want = "a number" if exp.ndim == 0 else f"an array of shape {exp.shape}"
@@ -171,9 +180,13 @@ def _compare_numbers(got: Any, expected: Any, rtol: float, atol: float, at: str)
     diff = np.abs(arr.astype(complex if arr.dtype.kind == "c" else float) - exp)
     diff = np.where(close, 0, diff)
     if exp.ndim == 0:
+        if hidden:
+            return False, f"a wrong value{at}"
         return False, f"{_num(arr)}{at}, expected {_num(exp)} (off by {float(np.max(diff)):.2e})"
-    worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
     wrong = int(np.sum(~close))
+    if hidden:
+        return False, f"{wrong} of {exp.size} values differ{at}"
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
     return False, (f"{wrong} of {exp.size} values differ{at}, e.g. [{', '.join(map(str, worst))}]: "
                    f"{_num(arr[worst])}, expected {_num(exp[worst])}")
 

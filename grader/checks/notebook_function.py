@@ -140,7 +140,7 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
         expected = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
         try:
             got = session.call(p.function, tuple(args), kwargs)
-            ok, why = compare(got, expected, p.rtol, p.atol)
+            ok, why = compare(got, expected, p.rtol, p.atol, hidden=hidden)
         except NotebookDidNotRun as e:
             if not results:
                 raise  # nothing can be asked of this notebook: the check fails with the reason
