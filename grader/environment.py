@@ -108,6 +108,27 @@ def imported_names(source: str) -> dict[str, str]:
     return names
 
 
+# Errors of a cell that tried to reach the network (a data set download): grading runs offline.
+_NETWORK = re.compile(r"URL fetch failure|Name or service not known|Temporary failure in name resolution|"
+                      r"Network is unreachable|getaddrinfo failed|Failed to establish a new connection|"
+                      r"No address associated with hostname|urlopen error")
+_NETWORK_ENAMES = {"URLError", "gaierror", "ConnectionError", "HTTPError", "ConnectTimeout", "SSLError"}
+NETWORK = "(network)"
+_ASSIGN = re.compile(r"^[ \t]*([(\[]{0,5}[A-Za-z_][\w \t,()\[\]]{0,300}?)[ \t]*=[^=]", re.M)
+
+
+def assigned_names(source: str) -> set[str]:
+    """Names a cell assigns at top level (``(x_train, y_train), _ = load()`` -> x_train, y_train, _)."""
+    names: set[str] = set()
+    for m in _ASSIGN.finditer(source[:MAX_SOURCE_CHARS]):
+        names.update(re.findall(r"[A-Za-z_]\w*", m.group(1)))
+    return names
+
+
+def is_network_error(ename: str, evalue: str) -> bool:
+    return ename in _NETWORK_ENAMES or bool(_NETWORK.search((evalue or "")[:2000]))
+
+
 def environment_failures(cells, sources: dict[int, str]) -> tuple[dict[str, list], list]:
     """Split failing cells into those the environment caused and the student's own.
 
@@ -119,6 +140,11 @@ def environment_failures(cells, sources: dict[int, str]) -> tuple[dict[str, list
     own: list = []
     lost: dict[str, str] = {}  # name -> missing module that would have defined it
     for c in cells:
+        if is_network_error(c.ename, c.evalue):
+            by_module.setdefault(NETWORK, []).append(c)
+            for name in assigned_names(sources.get(c.index, "")) | set(imported_names(sources.get(c.index, ""))):
+                lost.setdefault(name, NETWORK)
+            continue
         module = missing_module(c.ename, c.evalue)
         if module is not None and module in KNOWN_PACKAGES and not installed(module):
             by_module.setdefault(module, []).append(c)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from grader.cli import main
 from grader.environment import install_hint, missing_module, missing_packages
 
@@ -70,3 +72,36 @@ def test_a_students_own_missing_module_is_not_blamed_on_the_environment():
     env, own = environment_failures(cells, {1: "import seaborn as sns"})
     assert list(env) == ["seaborn"] and [c.index for c in env["seaborn"]] == [1, 2]
     assert [c.index for c in own] == [0, 3]
+
+
+def test_a_download_is_the_offline_environments_failing_and_its_names_too():
+    from grader.environment import NETWORK, environment_failures
+    from grader.nbexec.jobs import CellReport
+
+    cells = [CellReport(2, "error", "Exception", "URL fetch failure on https://www.cs.toronto.edu/...: None -- "
+                        "[Errno -3] Temporary failure in name resolution", code_index=2),
+             CellReport(3, "error", "NameError", "name 'x_train' is not defined", code_index=3)]
+    src = {2: "from tensorflow.keras.datasets import cifar10\n(x_train, y_train), (x_test, y_test) = cifar10.load_data()"}
+    env, own = environment_failures(cells, src)
+    assert [c.index for c in env[NETWORK]] == [2, 3] and own == []
+
+
+@pytest.mark.slow
+def test_tensorflow_first_then_numpy_backprop_gets_full_marks(tmp_path):
+    """Real AML HW4 notebooks start with TensorFlow imports; numpy must not be lost with them, and the
+    CIFAR-10 part (a download, offline here) is not the student's mistake."""
+    import yaml
+    from conftest import ROOT
+    from helpers import grade_files, notebook_bytes
+    from make_submissions import BACKPROP_CELLS
+
+    data = yaml.safe_load((ROOT / "rubric.yaml").read_text())
+    data["questions"] = [q for q in data["questions"] if q["id"] == "backprop"]
+    cells = ["import tensorflow as tf\nfrom tensorflow import keras\nimport numpy as np", *BACKPROP_CELLS,
+             "(x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()",
+             "model = keras.Sequential([keras.layers.Input((3072,)), keras.layers.Dense(128, activation='relu'),\n"
+             "    keras.layers.Dense(64, activation='relu'), keras.layers.Dense(10, activation='softmax')])\n"
+             "print(model.count_params())\nmodel.fit(x_train.reshape(-1, 3072), y_train, epochs=1)"]
+    q = grade_files(tmp_path, {"backprop.ipynb": notebook_bytes(*cells)}, yaml.safe_dump(data)).question("backprop")
+    assert q.score == 3, q.reason
+    assert "tried to reach the network" in q.reason and "errors while running" not in q.reason, q.reason

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from grader.environment import environment_failures, pip_name
+from grader.environment import NETWORK, environment_failures, is_network_error, pip_name
 from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
 from grader.nbexec.session import NotebookSession
 from grader.nbload import NotebookProblem, read_cells
@@ -121,6 +121,11 @@ def cell_errors(run: NotebookRun, limit: int = 3, notebook: Path | None = None) 
     for module, cells in by_module.items():
         labels = ", ".join(c.label for c in cells[:limit]) + (f" (+{len(cells) - limit} more)" if len(cells) > limit
                                                               else "")
+        if module == NETWORK:
+            parts.append(f"{labels} tried to reach the network (a download?), and grading runs offline: those "
+                         "cells are skipped in effect, which costs you nothing where the graded parts do not "
+                         "need their results")
+            continue
         parts.append(f"the grading environment lacks the package '{module}' ({pip_name(module)}), so {labels} "
                      "failed because of it: not your mistake, and your instructor is told")
     return "; ".join(parts)
@@ -129,13 +134,14 @@ def cell_errors(run: NotebookRun, limit: int = 3, notebook: Path | None = None) 
 def missing_packages_of(run: NotebookRun, notebook: Path | None = None) -> list[str]:
     """The packages the grading environment lacked for this run (for the batch summary)."""
     errs = run.errors
-    if not errs or not by_module_possible(errs):
+    if not errs or not any(c.ename in ("ModuleNotFoundError", "ImportError") for c in errs):
         return []
-    return sorted(environment_failures(errs, _code_sources(notebook))[0])
+    return sorted(m for m in environment_failures(errs, _code_sources(notebook))[0] if m != NETWORK)
 
 
 def by_module_possible(errs) -> bool:
-    return any(c.ename in ("ModuleNotFoundError", "ImportError") for c in errs)
+    """Whether any failure may be the environment's (only then are the sources read)."""
+    return any(c.ename in ("ModuleNotFoundError", "ImportError") or is_network_error(c.ename, c.evalue) for c in errs)
 
 
 def _code_sources(notebook: Path | None) -> dict[int, str]:
