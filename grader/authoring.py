@@ -99,7 +99,7 @@ def samples_of(rubric_path: Path) -> Path | None:
     ``samples/<rubric name>/`` next to ``<rubric name>.yaml``."""
     folder = rubric_path.resolve().parent
     for candidate in (folder / "samples" / rubric_path.stem, folder / "samples"):
-        if candidate.is_dir() and any(_is_sample(p) for p in candidate.iterdir()):
+        if candidate.is_dir() and any(_is_sample(p) or p.name == "expected.yaml" for p in candidate.iterdir()):
             return candidate
     return None
 
@@ -109,7 +109,8 @@ def _is_sample(p: Path) -> bool:
 
 
 def expectations(samples: Path) -> dict[str, dict]:
-    """``samples/expected.yaml``: ``{sample: {total: 56, questions: {ex3: 40}}}`` (names without ``.zip``)."""
+    """``samples/expected.yaml``: ``{sample: {total: 56, questions: {ex3: 40}}}`` (names without ``.zip``);
+    ``path:`` names a sample kept elsewhere (relative to the samples folder), so one file serves several packs."""
     path = samples / "expected.yaml"
     if not path.is_file():
         return {}
@@ -134,13 +135,23 @@ def validate(rubric_path: Path, samples: Path | None = None, isolation: str = "n
                                 f"{rubric_path.resolve().parent / 'samples'}/ (folders or .zip files)")
     expected = expectations(samples)
     entries = sorted(p for p in samples.iterdir() if _is_sample(p))
+    for name, spec in expected.items():
+        if "path" in spec:
+            path = (samples / str(spec["path"])).resolve()
+            if not path.exists():
+                raise FileNotFoundError(f"{samples / 'expected.yaml'}: {name}: {spec['path']} does not exist")
+            entries.append(path)
+    if not entries:
+        raise FileNotFoundError(f"{samples}: no samples (folders or .zip files, or paths in expected.yaml)")
     options = GradeOptions(isolation=isolation, reveal_hidden=True)
     base = Path(work or tempfile.mkdtemp(prefix="mlgrade-validate-"))
-    results = [grade_submission(p, rubric, base / p.stem, options, student=p.stem) for p in entries]
+    results = [grade_submission(p, rubric, base / p.stem, options, student=p.name.removesuffix(".zip"))
+               for p in entries]
     apply_class_relative(rubric, results)  # the samples are graded as one small class
     verdicts = []
     for path, result in zip(entries, results, strict=True):
-        verdicts.append(_judge(path.name.removesuffix(".zip"), result, expected.get(path.stem), rubric))
+        name = path.name.removesuffix(".zip")
+        verdicts.append(_judge(name, result, expected.get(name), rubric))
     return verdicts
 
 

@@ -1,5 +1,6 @@
-"""Course packs in rubrics/: each validates on its samples, and a pack written only outside grader/ is graded
-end to end by ``mlgrade check`` and ``mlgrade grade``."""
+"""Course packs in rubrics/: each validates on its samples, every sample keeps the score it had before the
+homework-specific checks moved out of grader/ (tests/data/sample_scores.json), and a pack written only
+outside grader/ is graded end to end by ``mlgrade check`` and ``mlgrade grade``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,33 @@ from conftest import ROOT
 from grader.cli import EXIT_OK, main
 
 PACK = ROOT / "rubrics" / "mlp_softmax"
+PACKS = ["hw4", "aml_hw4", "ml_assignment2", "mlp_softmax"]
+
+
+def test_grader_holds_no_homework_specific_kind():
+    from grader.registry import all_kinds
+
+    builtin = {k.name for k in all_kinds() if k.origin == "built-in"}
+    assert not builtin & {"notebook_backprop", "xor_notebook", "xor_equation", "xor_hand"}
+    checks = {p.stem for p in (ROOT / "grader" / "checks").glob("*.py")}
+    assert not checks & {"backprop", "xor_notebook", "xor_equation"}
+
+
+@pytest.mark.slow
+def test_every_sample_keeps_its_score_per_question():
+    """Before/after: the scores every sample had with the built-in homework kinds, now with the packs."""
+    import sample_scores
+
+    before = json.loads((ROOT / "tests" / "data" / "sample_scores.json").read_text())
+    after = sample_scores.scores("bwrap" if os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1" else "none")
+    assert after == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pack", PACKS)
+def test_validate_passes_on_each_course_pack(pack, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")
+    assert main(["validate", str(ROOT / "rubrics" / pack / "rubric.yaml")]) == EXIT_OK, capsys.readouterr().out
 
 
 def test_the_pack_lives_outside_the_package():
@@ -33,9 +61,9 @@ def test_pack_samples_are_what_the_script_builds(tmp_path):
 
 
 @pytest.mark.slow
-def test_validate_passes_on_the_pack(capsys, monkeypatch):
+def test_validate_shows_the_new_packs_scores(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "1000")
-    assert main(["validate", str(PACK / "rubric.yaml")]) == EXIT_OK
+    assert main(["validate", str(PACK / "rubric.yaml"), "--isolation", "none"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "softmax 4/4, gradient 3/3, mlp 5/5; total 12/12" in out and "2 samples graded as expected" in out
 

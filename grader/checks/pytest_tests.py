@@ -15,16 +15,21 @@ test file) marks the question as a grader error instead of costing the student.
       tests: tests/test_softmax.py     # relative to the rubric
       notebook: softmax.ipynb          # the `notebook` fixture (a file of the submission)
       reference: refs.py               # the `reference` fixture (optional)
+      uses: [answer.txt]               # other files the tests read (named when missing)
+      options: {tolerance: 1.0e-6}     # the `options` fixture: settings of this rubric for the tests
       call_timeout: 10                 # each call into the notebook, seconds
 """
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from pydantic import Field
 
-from grader.checks._notebook import NotebookLimits, notebook_session
+from grader.checks._notebook import NotebookLimits, cell_errors, missing_packages_of, notebook_session
 from grader.instructor import load_module
 from grader.registry import CheckContext, Outcome, RubricFile, check_kind
 from grader.testing.harness import Fixtures, Harness, TestOutcome, TestRun, run_tests
@@ -39,13 +44,23 @@ class PytestParams(NotebookLimits):
     # more notebooks, by the name the tests use: notebooks["xor"]
     notebooks: dict[str, str] = Field(default_factory=dict)
     reference: RubricFile | None = None
+    # other files of the submission the tests read (through `files`), so a report can say which are missing
+    uses: list[str] = Field(default_factory=list)
+    # text the student's code for this question contains ("def back_propagation("): a notebook handed in under
+    # another name is recognised by it, and the report says so
+    recognise_by: list[str] = Field(default_factory=list)
+    # settings the tests read through the `options` fixture (one test file, several rubrics: a tolerance, a mode)
+    options: dict[str, Any] = Field(default_factory=dict)
     call_timeout: float = Field(20, gt=0)
     # all requests of the submission's tests together, per notebook
     session_timeout: float = Field(300, gt=0)
 
     def file_patterns(self) -> list[str]:
-        found = ([self.notebook] if self.notebook else []) + list(self.notebooks.values())
+        found = ([self.notebook] if self.notebook else []) + list(self.notebooks.values()) + list(self.uses)
         return list(dict.fromkeys(found))
+
+    def code_markers(self) -> list[str]:
+        return list(self.recognise_by)
 
 
 @check_kind("pytest", PytestParams, uses_notebooks=True)
@@ -54,10 +69,17 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
     test_file = ctx.rubric_path(p.tests)
     root = ctx.rubric_dir or test_file.parent
 
+    opened = []
+
     def notebook_maker(pattern: str):
-        def make() -> Notebook:
+        def open_session():
             session, _ = notebook_session(ctx, pattern, p, p.call_timeout, p.session_timeout)
-            return Notebook(session, ctx.submission.require(pattern)[0])
+            opened.append(session)
+            return session
+
+        def make() -> Notebook:
+            path = ctx.submission.find_one(pattern)
+            return Notebook(open_session, path, ctx.submission.rel(path) if path is not None else pattern)
 
         return make
 
@@ -74,15 +96,23 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
         return load_module(ctx.rubric_path(p.reference)) if p.reference else None
 
     fixtures = Fixtures(notebooks=makers, files=lambda: SubmissionFiles(ctx.submission), model=model,
-                        reference=reference, rng_seed=f"{ctx.options.seed}|{ctx.submission.content_hash}")
+                        reference=reference, rng_seed=f"{ctx.options.seed}|{ctx.submission.content_hash}",
+                        options=MappingProxyType(dict(p.options)))
     harness = Harness(fixtures, test_file, self_check=ctx.options.self_check)
     run = run_tests(test_file, root, harness)
-    return score(run, test_file.name, ctx.options.self_check, ctx.options.reveal_hidden)
+    outcome = score(run, test_file.name, ctx.options.self_check, ctx.options.reveal_hidden)
+    for session in dict.fromkeys(s for s in opened if s.started):  # the student's cells' errors, as they see them
+        errors = cell_errors(session.run, notebook=Path(session.job.notebook))
+        if errors:
+            outcome.reason += f"; {session.rel}: {errors}"
+        if packages := missing_packages_of(session.run, Path(session.job.notebook)):
+            outcome.details.setdefault("missing_packages", []).extend(packages)
+    return outcome
 
 
 def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False) -> Outcome:
     """Points earned over all tests' points, a reason that lists what failed, and the grader's errors apart."""
-    details = {"tests": [_detail(t) for t in run.tests], "elapsed_s": run.elapsed_s}
+    details = {"tests": [_detail(t) for t in run.tests]}
     if run.problems:
         why = "; ".join(run.problems[:3])
         return Outcome(0.0, f"the grader could not run the tests: {why}; this is a problem with the "
@@ -98,10 +128,10 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
     failed = [t for t in visible if t.outcome == "failed"]
     if passed:
         notes.append("passed: " + ", ".join(passed[:MAX_LISTED]) + (" …" if len(passed) > MAX_LISTED else ""))
-    for t in failed[:MAX_LISTED]:
-        notes.append(f"{t.name} failed: {t.message}")
-    if len(failed) > MAX_LISTED:
-        notes.append(f"{len(failed) - MAX_LISTED} more failed")
+    for names, message in _grouped(failed)[:MAX_LISTED]:
+        notes.append(f"{names} failed: {message}")
+    if len(_grouped(failed)) > MAX_LISTED:
+        notes.append(f"{len(failed) - sum(len(n.split(', ')) for n, _ in _grouped(failed)[:MAX_LISTED])} more failed")
     if hidden:
         hidden_points = _pts(sum(t.points for t in hidden))
         if self_check:
@@ -121,9 +151,17 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
     errors = [t for t in run.tests if t.outcome == "error"]
     grader_error = ""
     if errors:
-        grader_error = "; ".join(f"{t.name}: {t.message}" for t in errors[:3])
+        grader_error = "; ".join(f"{names}: {message}" for names, message in _grouped(errors)[:3])
         notes.append(f"grader error in {file} (not your fault; the instructor is told): {grader_error}")
     return Outcome(frac, "; ".join(notes), details=details, grader_error=grader_error)
+
+
+def _grouped(tests: list[TestOutcome]) -> list[tuple[str, str]]:
+    """``("test_a, test_b", message)``: tests that failed for the same reason are named together, once."""
+    by_message: dict[str, list[str]] = {}
+    for t in tests:
+        by_message.setdefault(t.message, []).append(t.name)
+    return [(", ".join(names), message) for message, names in by_message.items()]
 
 
 def _detail(t: TestOutcome) -> dict:

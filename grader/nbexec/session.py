@@ -78,6 +78,11 @@ class NotebookSession:
     # ------------------------------------------------------------------ opening
 
     @property
+    def started(self) -> bool:
+        """Whether the notebook has been run (a session is opened on first use only)."""
+        return self._run is not None
+
+    @property
     def run(self) -> NotebookRun:
         """The run of the notebook's cells (status, cells with errors, stdout); opens the session."""
         if self._run is None:

@@ -2,15 +2,15 @@
 
 The test file is plain pytest. It is run with ``pytest.main`` in this process (instructor code
 is trusted) with :class:`Harness` as a plugin that provides the fixtures (``notebook``,
-``notebooks``, ``files``, ``model``, ``hidden_rng``, ``reference``), the markers
+``notebooks``, ``files``, ``model``, ``hidden_rng``, ``reference``, ``options``), the markers
 (``points(n)``, ``hidden``) and records every test's outcome. Student code never runs here:
 the fixtures reach it in the sandbox, as data (:mod:`grader.testing.objects`).
 
 Outcomes, per test (a parametrized case is a test):
 
 - *passed*;
-- *failed*, the student's: an ``AssertionError`` raised by the test (its message, pytest's rewritten
-  ``assert 0.1301 == 0.1332 ± 1.0e-06``, is the reason), ``pytest.fail(...)``, or a
+- *failed*, the student's: an ``AssertionError`` raised by the test or one of its fixtures (its message,
+  pytest's rewritten ``assert 0.1301 == 0.1332 ± 1.0e-06``, is the reason), ``pytest.fail(...)``, or a
   :class:`~grader.nbexec.session.StudentFailure` (the student's code raised, timed out, returned
   something that cannot cross, the notebook does not define the name, the file is missing);
 - *error*, the grader's: anything else (a ``TypeError`` in the test, a fixture that fails, a syntax
@@ -30,7 +30,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -82,6 +82,7 @@ class Fixtures:
     model: Callable[[str], Any]
     reference: Callable[[], ModuleType | None]
     rng_seed: str  # grading seed | submission hash: with a test's node id, the hidden_rng's seed
+    options: Mapping[str, Any] = field(default_factory=dict)  # the check's `options:`, read-only
 
 
 class _Notebooks(dict):
@@ -110,28 +111,14 @@ class Harness:
         self._by_id: dict[str, TestOutcome] = {}
         self._notebooks = _Notebooks(fixtures.notebooks)
 
-    # ------------------------------------------------------------------ fixtures
+    # ------------------------------------------------------------------ what the fixtures hand out
 
-    @pytest.fixture
     def notebook(self):
         if "notebook" not in self.fx.notebooks:
             raise InstructorError("the test uses the `notebook` fixture, but the check names no notebook "
                                   "(add `notebook: NAME.ipynb` to the check)")
         return self._notebooks["notebook"]
 
-    @pytest.fixture
-    def notebooks(self):
-        return self._notebooks
-
-    @pytest.fixture
-    def files(self):
-        return self.fx.files()
-
-    @pytest.fixture
-    def model(self):
-        return self.fx.model
-
-    @pytest.fixture
     def reference(self):
         module = self.fx.reference()
         if module is None:
@@ -139,10 +126,9 @@ class Harness:
                                   "(add `reference: refs.py` to the check)")
         return module
 
-    @pytest.fixture
-    def hidden_rng(self, request) -> np.random.Generator:
+    def hidden_rng(self, nodeid: str) -> np.random.Generator:
         """Seeded by the grading seed, this submission and the test: unknowable in advance, the same on regrade."""
-        digest = hashlib.sha256(f"{self.fx.rng_seed}|{request.node.nodeid}".encode()).digest()
+        digest = hashlib.sha256(f"{self.fx.rng_seed}|{nodeid}".encode()).digest()
         return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
     # ------------------------------------------------------------------ hooks
@@ -197,10 +183,11 @@ class Harness:
             return "failed", _clip(str(exc))
         if isinstance(exc, InstructorError):
             return "error", f"{exc} ({self._where(excinfo)})"
-        if when == "call" and isinstance(exc, AssertionError):
-            return "failed", _assertion_message(exc, excinfo, self.test_file)
-        if when == "call" and isinstance(exc, pytest.fail.Exception):
+        # an assertion or pytest.fail() in the test or in one of the file's fixtures is about the student's work
+        if when != "teardown" and isinstance(exc, pytest.fail.Exception):
             return "failed", _clip(str(getattr(exc, "msg", "") or exc))
+        if when != "teardown" and isinstance(exc, AssertionError):
+            return "failed", _assertion_message(exc, excinfo, self.test_file)
         phase = {"setup": "while setting up the test", "teardown": "after the test"}.get(when, "in the test")
         return "error", f"{type(exc).__name__}: {_clip(str(exc), 300)} {phase} ({self._where(excinfo)})"
 
@@ -216,6 +203,57 @@ class Harness:
             if path == self.test_file.resolve() or folder in path.parents or path.parent == folder:
                 found = f"{path.name}, line {entry.lineno}: {(entry.line or '').strip()[:120]}"
         return found or self.test_file.name
+
+
+# The fixtures are plain functions of this module (registered with the harness as a plugin) that ask the run's
+# harness: pytest runs one file at a time here (_LOCK), so there is exactly one.
+_CURRENT: list[Harness] = []
+
+
+def _harness() -> Harness:
+    return _CURRENT[-1]
+
+
+@pytest.fixture(scope="session")  # one run is one submission: a module fixture may build on it
+def notebook():
+    """The check's notebook, run once in the sandbox and kept alive (grader.testing.objects.Notebook)."""
+    return _harness().notebook()
+
+
+@pytest.fixture(scope="session")
+def notebooks():
+    """More notebooks by the names the check gives them: ``notebooks["xor"]``."""
+    return _harness()._notebooks
+
+
+@pytest.fixture(scope="session")
+def files():
+    """The submission's files, read-only (grader.testing.objects.SubmissionFiles)."""
+    return _harness().fx.files()
+
+
+@pytest.fixture(scope="session")
+def model():
+    """``model("net.h5")``: a Keras file read by the sandboxed model server (grader.testing.objects.Model)."""
+    return _harness().fx.model
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The check's reference module, imported in the grader."""
+    return _harness().reference()
+
+
+@pytest.fixture(scope="session")
+def options() -> Mapping[str, Any]:
+    """The check's ``options:`` from the rubric (read-only): one test file serves several rubrics."""
+    return _harness().fx.options
+
+
+@pytest.fixture
+def hidden_rng(request) -> np.random.Generator:
+    """A numpy Generator seeded by the grading seed, the submission and the test."""
+    return _harness().hidden_rng(request.node.nodeid)
 
 
 def _group(item) -> str:
@@ -243,8 +281,11 @@ def _assertion_message(exc: AssertionError, excinfo, test_file: Path) -> str:
     lines = []
     for line in str(exc).splitlines():
         stripped = line.strip()
-        if stripped.startswith(("+", "Use -v", "Full diff")) or not stripped or (stripped == "assert False" and lines):
+        if stripped.startswith(("+", "Use -v", "Full diff")) or not stripped:
             continue
+        if lines and line.startswith("assert ") and not lines[0].startswith("assert "):
+            continue  # the instructor's own message came first: pytest's rendering of the expression adds nothing
+
         lines.append(line.rstrip()[:300])
         if len(lines) >= 8:
             break
@@ -291,9 +332,11 @@ def run_tests(test_file: Path, root: Path, harness: Harness) -> TestRun:
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # third-party pytest plugins stay out of grading
         # `from refs import softmax` in a test file works as under plain pytest
         sys.path[:0] = [str(test_file.parent), str(root)]
+        _CURRENT.append(harness)
         try:
-            code = pytest.main(args, plugins=[harness])
+            code = pytest.main(args, plugins=[harness, sys.modules[__name__]])
         finally:
+            _CURRENT.pop()
             sys.path[:] = saved_path
             if saved_env is None:
                 os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)

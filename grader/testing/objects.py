@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -53,10 +54,28 @@ class Notebook:
     (``softmax(...) raised ZeroDivisionError: ... at In [5], line 3: `return x / x.sum()```).
     """
 
-    def __init__(self, session: NotebookSession, path: Path):
-        self._session = session
-        self._path = path
-        self.name = session.rel
+    def __init__(self, opener: Callable[[], NotebookSession], path: Path | None, name: str):
+        self._opener = opener  # the session is made on first use: reading stored outputs runs nothing
+        self._opened: NotebookSession | None = None
+        self._path_found = path
+        self.name = name  # the file as the student named it (the rubric's pattern when it is missing)
+
+    @property
+    def _session(self) -> NotebookSession:
+        if self._opened is None:
+            self._opened = self._opener()
+        return self._opened
+
+    @property
+    def _path(self) -> Path:
+        if self._path_found is None:
+            self._session  # raises the missing file's reason  # noqa: B018
+        assert self._path_found is not None
+        return self._path_found
+
+    @property
+    def exists(self) -> bool:
+        return self._path_found is not None
 
     def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return self._session.call(name, args, kwargs, timeout)
@@ -88,6 +107,23 @@ class Notebook:
     def stdout(self) -> str:
         """What the cells printed when the grader ran the notebook (within the output budget)."""
         return self._session.run.stdout_tail
+
+    @cached_property
+    def cells(self) -> list[dict[str, str]]:
+        """The submitted file's cells, in order, as ``{"cell_type": "code" | "markdown" | ..., "source": text}``
+        (read from the file, bounded, never run)."""
+        from grader.nbload import NotebookProblem, read_cells
+
+        try:
+            raw = read_cells(self._path)
+        except NotebookProblem as e:
+            raise NotebookDidNotRun(str(e)) from None
+        out = []
+        for cell in raw:
+            src = cell.get("source", "")
+            out.append({"cell_type": str(cell.get("cell_type", "")),
+                        "source": "".join(map(str, src)) if isinstance(src, list) else str(src)})
+        return out
 
     @cached_property
     def stored_outputs(self) -> list[StoredOutput]:
