@@ -316,3 +316,46 @@ def test_changing_a_test_file_changes_the_rubric_digest(tmp_path):
     before = load_rubric(pack).digest()
     (tmp_path / "pack" / "tests" / "test_softmax.py").write_text(TESTS + "\n# changed\n")
     assert load_rubric(pack).digest() != before
+
+
+def test_options_cells_and_files_the_tests_use(tmp_path):
+    tests = '''
+import pytest
+
+
+def test_options_are_the_rubrics(options):
+    assert dict(options) == {"tolerance": 0.5, "mode": "strict"}
+    with pytest.raises(TypeError):
+        options["mode"] = "lax"  # read-only: one test cannot change what the next one sees
+
+
+def test_cells_are_read_from_the_file_without_running_it(notebook):
+    kinds = [c["cell_type"] for c in notebook.cells]
+    assert kinds == ["code", "code", "code"] and "def softmax" in notebook.cells[1]["source"]
+    assert not notebook._opened  # reading the file started no kernel
+
+
+def test_uses_a_file(files):
+    assert files.text("answer.txt") == "42"
+'''
+    check = ("        notebook: softmax.ipynb\n        uses: [answer.txt]\n"
+             "        options: {tolerance: 0.5, mode: strict}\n")
+    pack = make_pack(tmp_path / "pack", tests=tests, check=check)
+    q = grade(tmp_path, pack, GOOD, extra_files={"answer.txt": b"42"})
+    assert q.score == 10, q.reason
+    missing = grade(tmp_path, pack, GOOD, name="nofile")
+    assert "test_uses_a_file failed: missing file: expected 'answer.txt'" in missing.reason
+
+
+def test_failures_with_one_reason_are_said_once(tmp_path):
+    q = grade(tmp_path, make_pack(tmp_path / "pack"), b'{"cells": [')
+    assert q.reason.count("not valid notebook JSON") == 1
+    assert "test_defined, test_public[x0], test_public[x1], test_public[x2]" in q.reason
+
+
+def test_a_notebook_under_another_name_is_recognised_by_its_code(tmp_path):
+    check = "        notebook: softmax.ipynb\n        reference: refs.py\n        recognise_by: ['def softmax(']\n"
+    pack = make_pack(tmp_path / "pack", check=check)
+    src = write_files(tmp_path / "renamed", {"my_homework.ipynb": GOOD})
+    q = grade_submission(src, load_rubric(pack), tmp_path / "w-renamed", GradeOptions()).questions[0]
+    assert q.score == 0 and "'my_homework.ipynb' contains `def softmax`" in q.reason
