@@ -50,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="self-check one submission (a .zip or a folder)")
     c.add_argument("submission", type=Path, help="the .zip you will hand in, or its folder")
     c.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    c.add_argument("--format", default="terminal", metavar="NAME",
+                   help="output format (default: terminal; `mlgrade formats` lists them)")
+    c.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write the --format output to FILE (the readable report still goes to the terminal)")
     c.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
+    c.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained feedback page here")
     c.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
     c.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
                    help="sandbox for student code (default: bubblewrap when available)")
@@ -66,7 +71,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="sandbox for student code; grading without one needs an explicit 'none'")
     g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
+    g.add_argument("--format", action="append", metavar="NAMES",
+                   help="output formats to write, comma-separated ('default' = the usual set, 'all'); "
+                        "`mlgrade formats` lists them")
+    g.add_argument("--assignment", default="", metavar="NAME",
+                   help="the assignment's column name in LMS grade files (default: the rubric's name)")
     g.set_defaults(func=_cmd_grade)
+
+    f = sub.add_parser("formats", help="list the output formats")
+    f.set_defaults(func=_cmd_formats)
 
     r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
     r.add_argument("--json", action="store_true", help="machine-readable output")
@@ -118,10 +131,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     from grader.options import GradeOptions
     from grader.pipeline import grade_submission
-    from grader.report import render_terminal, to_gradescope, write_json_atomic
+    from grader.render import ClassReport, UnknownFormat, get_format, render_one
+    from grader.render.files import write_bytes_atomic
+    from grader.render.terminal import print_result
 
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
+    try:
+        fmt = get_format(args.format)
+    except UnknownFormat as e:
+        raise UsageError(str(e)) from None
     rubric = resolve_rubric(args.rubric)
     isolation = resolve_isolation(args.isolation, "check")
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))
@@ -130,11 +149,23 @@ def _cmd_check(args: argparse.Namespace) -> int:
     result = grade_submission(args.submission, rubric, work / "w", options, keep_work=args.keep_work)
     if not args.keep_work:
         work.rmdir() if work.exists() and not any(work.iterdir()) else None
-    render_terminal(result, Console(), title=f"mlgrade check: {args.submission} ({rubric.name})")
+    report = ClassReport(rubric, [result], self_check=True)
+    title = f"mlgrade check: {args.submission} ({rubric.name})"
+    if fmt.name == "terminal" or args.output is not None:
+        print_result(result, Console(), title=title)
+    if fmt.name != "terminal" or args.output is not None:
+        data = render_one(fmt.name, result, report)
+        if args.output is not None:
+            write_bytes_atomic(args.output, data.encode("utf-8") if isinstance(data, str) else data)
+        else:
+            sys.stdout.buffer.write(data.encode("utf-8") if isinstance(data, str) else data)
+            sys.stdout.flush()
     if args.keep_work:
-        print(f"work folder kept: {work / 'w'}")
-    if args.json:
-        write_json_atomic(args.json, to_gradescope(result))
+        print(f"work folder kept: {work / 'w'}", file=sys.stderr)
+    for path, name in ((args.json, "gradescope"), (args.html, "html")):
+        if path is not None:
+            data = render_one(name, result, report)
+            write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
     return EXIT_OK
 
 
@@ -156,9 +187,36 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
+    formats = _format_list(args.format)
     rubric_path = args.rubric or _default_rubric_path()
     grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
-                rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path))
+                rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
+                formats=formats, assignment=args.assignment)
+    return EXIT_OK
+
+
+def _format_list(values: list[str] | None) -> list[str]:
+    from grader.render import UnknownFormat, parse_format_list
+
+    try:
+        return parse_format_list(values)
+    except UnknownFormat as e:
+        raise UsageError(str(e)) from None
+
+
+def _cmd_formats(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.render import formats
+
+    table = Table(title="mlgrade output formats (--format)")
+    for col in ("name", "per", "file", "default", "what"):
+        table.add_column(col, overflow="fold" if col == "what" else "ellipsis", no_wrap=col != "what")
+    for f in formats():
+        where = f"<student>/{f.filename}" if f.scope == "submission" else f.filename
+        table.add_row(f.name, f.scope, where, "yes" if f.default else "", f.help)
+    Console().print(table)
     return EXIT_OK
 
 
