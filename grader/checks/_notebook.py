@@ -88,6 +88,39 @@ def cell_errors(run: NotebookRun, limit: int = 3) -> str:
     return f"errors while running: {shown}{more}"
 
 
+MAX_SOURCE_LINES = 30
+MAX_TRACEBACK_LINES = 12
+
+
+def notebook_errors(ctx: CheckContext, pattern: str, run: NotebookRun, limit: int = 3) -> list[dict[str, Any]]:
+    """The failing cells as the student sees them, for the feedback page: ``In [8]`` (or ``cell 3``),
+    the cell's source (cut), the error and the end of its traceback (terminal colours removed)."""
+    from grader import textsafe
+    from grader.nbload import load_notebook
+
+    errs = run.errors[:limit]
+    if not errs:
+        return []
+    path = ctx.submission.find_one(pattern)
+    nb, _ = load_notebook(str(path)) if path is not None else (None, "")
+    cells = nb.cells if nb is not None else []
+    out = []
+    for c in errs:
+        cell = cells[c.index] if 0 <= c.index < len(cells) else None
+        count = cell.get("execution_count") if cell is not None else None
+        raw = cell.get("source", "") if cell is not None else ""
+        source = "".join(str(x) for x in raw) if isinstance(raw, list) else str(raw)
+        lines = source.splitlines()
+        if len(lines) > MAX_SOURCE_LINES:
+            lines = lines[:MAX_SOURCE_LINES] + [f"... ({len(lines) - MAX_SOURCE_LINES} more lines)"]
+        tb = textsafe.terminal(c.traceback).splitlines()[-MAX_TRACEBACK_LINES:]
+        out.append({"notebook": ctx.submission.rel(path) if path is not None else pattern,
+                    "cell": f"In [{count}]" if isinstance(count, int) else f"cell {c.index + 1}",
+                    "source": "\n".join(lines)[:4000], "ename": c.ename, "evalue": c.evalue,
+                    "traceback": "\n".join(tb)[:4000]})
+    return out
+
+
 def load_probe(run: NotebookRun) -> dict[str, Probed]:
     """Read the probe's manifest and arrays, trusting nothing about them."""
     if run.probe_status != "ok" or not run.probe_out:

@@ -27,6 +27,7 @@ from grader.checks._notebook import (
     Probed,
     cell_errors,
     load_probe,
+    notebook_errors,
     run_notebook,
     run_problem,
     save_input,
@@ -155,6 +156,7 @@ def notebook_backprop(ctx: CheckContext, p: BackpropParams) -> Outcome:
     )
     frac = score / total if total else 0.0
     extra = cell_errors(run)
+    details["notebook_errors"] = notebook_errors(ctx, p.notebook, run)
     if problem:
         extra = (extra + "; " if extra else "") + problem
     reason = "; ".join(notes) + (f"; {extra}" if extra else "")

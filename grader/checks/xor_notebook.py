@@ -21,7 +21,14 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from grader.checks._notebook import NotebookLimits, cell_errors, load_probe, run_notebook, run_problem
+from grader.checks._notebook import (
+    NotebookLimits,
+    cell_errors,
+    load_probe,
+    notebook_errors,
+    run_notebook,
+    run_problem,
+)
 from grader.nbexec import ProbeSpec
 from grader.nbparse import find_xor_weights, printed_arrays, stored_text
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
@@ -119,6 +126,7 @@ def xor_notebook(ctx: CheckContext, p: XorNotebookParams) -> Outcome:
         else:
             notes.append(f"re-run gives {np.round(got, 4).tolist()}, not within {p.tolerance} of [0, 1, 1, 0]")
     errs = cell_errors(run)
+    details["notebook_errors"] = notebook_errors(ctx, p.notebook, run)
     if errs:
         notes.append(errs)
     total = p.parts.trains + p.parts.printed

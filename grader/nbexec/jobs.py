@@ -54,6 +54,7 @@ class CellReport:
     status: str  # "ok" | "error" | "timeout"
     ename: str = ""
     evalue: str = ""
+    traceback: str = ""  # the last lines of the kernel's traceback (ANSI colours included), for feedback pages
 
 
 @dataclass

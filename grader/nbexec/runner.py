@@ -501,7 +501,8 @@ def _cell_report(index: int, cell, timed_out: bool = False, limit: float = 0) ->
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
             status = "timeout" if out.get("ename") == TIMEOUT_ENAME else "error"
-            return CellReport(index, status, str(out.get("ename", ""))[:200], str(out.get("evalue", ""))[:500])
+            tb = "\n".join(str(line) for line in list(out.get("traceback", []))[-20:])[-4000:]
+            return CellReport(index, status, str(out.get("ename", ""))[:200], str(out.get("evalue", ""))[:500], tb)
     return CellReport(index, "ok")
 
 

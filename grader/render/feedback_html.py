@@ -40,7 +40,8 @@ def _images(items: list[dict[str, Any]]) -> str:
             lines.append(f'<span class="wrong">{esc(it["problem"])}</span>')
         elif "predicted" in it:
             verdict = '<span class="right">right</span>' if it.get("right") else '<span class="wrong">wrong</span>'
-            lines.append(f"predicted <b>{esc(it['predicted'])}</b> (p = {_num(it.get('p'), 3)}), "
+            p_of = f"p({esc(it['p_of'])})" if "p_of" in it else "p"
+            lines.append(f"predicted <b>{esc(it['predicted'])}</b> ({p_of} = {_num(it.get('p'), 3)}), "
                          f"expected {esc(it.get('expect', ''))}: {verdict}")
         figs.append(f"<figure>{img}<figcaption>{'<br>'.join(lines)}</figcaption></figure>")
     return f'<div class="imgs">{"".join(figs)}</div>' if figs else ""
