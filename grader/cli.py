@@ -81,6 +81,29 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("formats", help="list the output formats")
     f.set_defaults(func=_cmd_formats)
 
+    cl = sub.add_parser("classroom", help="grade a repository in a GitHub Classroom workflow (points per question)")
+    cl.add_argument("path", type=Path, nargs="?", default=Path("."), metavar="PATH",
+                    help="the repository (its last commit is graded), a folder or a .zip (default: .)")
+    cl.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    cl.add_argument("--output", type=Path, metavar="FILE",
+                    help="where the runner outputs go (default: $GITHUB_OUTPUT; printed when unset)")
+    cl.add_argument("--html", type=Path, metavar="FILE", help="also write the feedback page here")
+    cl.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
+    cl.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                    help="sandbox for student code (default: bubblewrap when available)")
+    cl.set_defaults(func=_cmd_classroom)
+
+    ini = sub.add_parser("init", help="write the set-up a platform needs (classroom: the Actions workflow)")
+    ini.add_argument("platform", choices=["classroom"])
+    ini.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    ini.add_argument("--repo", type=Path, default=Path("."), metavar="DIR",
+                     help="the template repository to write .github/workflows/classroom.yml into (default: .)")
+    ini.add_argument("--install", metavar="SPEC",
+                     help=f"what the workflow pip-installs (default: mlgrade=={__version__}, this version)")
+    ini.add_argument("--python", default="3.11", metavar="VERSION", help="Python version in the workflow")
+    ini.add_argument("--force", action="store_true", help="replace an existing workflow")
+    ini.set_defaults(func=_cmd_init)
+
     r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(func=_cmd_reference)
@@ -202,6 +225,65 @@ def _format_list(values: list[str] | None) -> list[str]:
         return parse_format_list(values)
     except UnknownFormat as e:
         raise UsageError(str(e)) from None
+
+
+def _cmd_classroom(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from grader.platforms.classroom import classroom_points, grade_repository, stop_commands_token, write_github_files
+    from grader.render import ClassReport, render_one
+    from grader.render.classroom import relative_questions
+    from grader.render.common import fmt_points
+    from grader.render.files import write_bytes_atomic
+    from grader.render.terminal import print_result
+
+    if not args.path.exists():
+        raise UsageError(f"{args.path}: no such file or folder")
+    rubric = resolve_rubric(args.rubric)
+    isolation = resolve_isolation(args.isolation, "classroom")
+    run = grade_repository(args.path, rubric, isolation)
+    output = args.output or (Path(os.environ["GITHUB_OUTPUT"]) if os.environ.get("GITHUB_OUTPUT") else None)
+    summary = Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    write_github_files(run, rubric, output, summary)
+    # Nothing the student wrote may act as a workflow command while the report is printed.
+    token = stop_commands_token()
+    print(f"::stop-commands::{token}", flush=True)
+    what = f"commit {run.commit[:12]}" if run.commit else str(args.path)
+    print_result(run.result, Console(), title=f"mlgrade classroom: {what} ({rubric.name})")
+    got, out_of = classroom_points(run)
+    pending = [q.id for q in rubric.questions if q.hidden or q.id in relative_questions(rubric)]
+    print(f"Classroom points: {fmt_points(got)}/{fmt_points(out_of)}"
+          + (f"; pending the instructor's grading: {', '.join(pending)}" if pending else ""))
+    if run.commit:
+        print("graded the last commit; changes that are not committed and pushed are not graded")
+    if output is None:
+        print("\n$GITHUB_OUTPUT is not set (not running in GitHub Actions); the runner outputs would be:")
+        for rid in run.runners:
+            print(f"  {rid}=<base64, {len(str(run.runners[rid]))} characters of JSON>")
+    print(f"::{token}::", flush=True)
+    for path, name in ((args.html, "html"), (args.json, "gradescope")):
+        if path is not None:
+            data = render_one(name, run.result, ClassReport(rubric, [run.result], self_check=True))
+            write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from grader.platforms.classroom import write_workflow
+
+    rubric_file = args.rubric or _default_rubric_path()
+    rubric = resolve_rubric(rubric_file)
+    if not args.repo.is_dir():
+        raise UsageError(f"--repo {args.repo}: not a folder")
+    try:
+        workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python)
+    except (FileExistsError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {workflow} (rubric: {used}); commit both to the assignment's template repository")
+    hidden = [q.id for q in rubric.questions if q.hidden]
+    if hidden:
+        print(f"hidden questions, pending in the students' workflow: {', '.join(hidden)}")
+    return EXIT_OK
 
 
 def _cmd_formats(args: argparse.Namespace) -> int:

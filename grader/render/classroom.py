@@ -55,25 +55,30 @@ def actions_log_text(text: object, limit: int = MAX_MESSAGE) -> str:
     return _COMMAND_LINE.sub(r"\1: ", s)
 
 
-def is_pending(q: QuestionResult, hidden: set[str]) -> bool:
-    """Graded only in the instructor's run: hidden in the rubric, class-relative, or not built yet."""
-    return q.id in hidden or q.relative is not None or q.status is Status.PENDING
+def relative_questions(rubric: Rubric) -> set[str]:
+    """Questions scored relative to the class (their check kind says so)."""
+    from grader.registry import get_kind
+
+    return {q.id for q in rubric.questions
+            if any((k := get_kind(c.kind)) is not None and k.class_relative for c in q.checks)}
 
 
-def pending_reason(q: QuestionResult, hidden: set[str]) -> str:
+def pending_reason(q: QuestionResult, hidden: set[str], relative: set[str]) -> str | None:
+    """Why a student's own run cannot score ``q`` (None when it can)."""
     if q.id in hidden:
         return "pending: graded by your instructor with hidden tests after the deadline"
-    if q.relative is not None:
+    if q.id in relative or q.relative is not None:
         return ("pending: scored relative to the best in the class when your instructor grades the class; "
                 + q.reason)
-    return "pending: " + q.reason
+    if q.status is Status.PENDING:
+        return "pending: " + q.reason
+    return None
 
 
-def runner_result(q: QuestionResult, hidden: set[str]) -> dict[str, Any]:
+def runner_result(q: QuestionResult, pending: str | None) -> dict[str, Any]:
     name = f"{q.id}: {actions_log_text(q.title, 200)}"
-    if is_pending(q, hidden):
-        test = {"name": f"{name} (pending)", "status": "pass", "score": 0,
-                "message": actions_log_text(pending_reason(q, hidden))}
+    if pending is not None:
+        test = {"name": f"{name} (pending)", "status": "pass", "score": 0, "message": actions_log_text(pending)}
         max_score = 0
     else:
         status = "error" if q.status is Status.ERROR else "pass" if q.status is Status.PASSED else "fail"
@@ -86,15 +91,17 @@ def runner_result(q: QuestionResult, hidden: set[str]) -> dict[str, Any]:
 
 def classroom_results(result: SubmissionResult, rubric: Rubric, hidden: set[str] | None = None
                       ) -> dict[str, dict[str, Any]]:
-    """Runner id -> the runner's result, for every question of the rubric, in rubric order."""
-    hidden = hidden or set()
+    """Runner id -> the runner's result, for every question of the rubric, in rubric order. Questions
+    in ``hidden`` (or missing from ``result``) and class-relative ones are pending."""
     ids = runner_ids(rubric)
     by_id = {q.id: q for q in result.questions}
+    hidden = set(hidden or ()) | {q.id for q in rubric.questions if q.id not in by_id}
+    relative = relative_questions(rubric)
     out = {}
     for rq in rubric.questions:
         q = by_id.get(rq.id) or QuestionResult(id=rq.id, title=rq.title, score=0.0, max_score=rq.points,
                                                status=Status.PENDING, reason="not graded in this run")
-        out[ids[rq.id]] = runner_result(q, hidden | ({rq.id} if rq.id not in by_id else set()))
+        out[ids[rq.id]] = runner_result(q, pending_reason(q, hidden, relative))
     return out
 
 
