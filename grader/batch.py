@@ -152,10 +152,11 @@ def grade_batch(
     paths: list[Path], out: Path, rubric: Rubric, options: GradeOptions, force: bool = False,
     jobs: int | None = None, rubric_text: str | None = None, rubric_source: str = "rubric.yaml",
     console: Console | None = None, timeout: float | None = None, formats: list[str] | None = None,
-    origins: dict[str, dict] | None = None, assignment: str = "",
+    origins: dict[str, dict] | None = None, assignment: str = "", missing: dict[str, str] | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission under ``paths`` into ``out``, then write ``formats`` (default: the
-    renderers' defaults). ``origins``: where each student's submission came from, for the outputs."""
+    renderers' defaults). ``origins``: where each student's submission came from, for the outputs;
+    ``missing``: students with nothing to grade, and why (each gets a row of zeros with the reason)."""
     console = console or Console(stderr=True)
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -179,6 +180,8 @@ def grade_batch(
         if r is None:  # should not happen: every task ends with a stored record
             r = failed_result(s.student, s.path, rubric, "no result was stored for this submission")
         results.append(r)
+    for student, why in sorted((missing or {}).items()):
+        results.append(failed_result(student, Path("-"), rubric, why))
     bests = apply_class_relative(rubric, results)
     class_report = ClassReport(rubric, results, bests, origins=origins or {}, assignment=assignment)
     write_outputs(out, class_report, parse_format_list(formats))

@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="sandbox for student code (default: bubblewrap when available)")
     c.set_defaults(func=_cmd_check)
 
-    g = sub.add_parser("grade", help="grade a batch: zips, folders of zips, or an LMS bulk download")
-    g.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    g = sub.add_parser("grade", help="grade a batch: zips, folders of zips, an LMS bulk download, or repositories")
+    g.add_argument("paths", type=Path, nargs="*", metavar="PATH",
+                   help="zips, folders of zips, an LMS bulk download, or a folder of git clones")
     g.add_argument("--out", type=Path, required=True, metavar="DIR", help="where grades are written")
     g.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     g.add_argument("--hidden", type=Path, metavar="DIR", help="folder of hidden test data")
@@ -76,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
                         "`mlgrade formats` lists them")
     g.add_argument("--assignment", default="", metavar="NAME",
                    help="the assignment's column name in LMS grade files (default: the rubric's name)")
+    gh = g.add_argument_group("GitHub Classroom repositories")
+    gh.add_argument("--roster", type=Path, metavar="CSV", help="Classroom roster export: one repository per student")
+    gh.add_argument("--org", metavar="ORG", help="the organisation holding the repositories")
+    gh.add_argument("--repo-prefix", metavar="PREFIX",
+                    help="the assignment's repository prefix (repositories are PREFIX-<username>)")
+    gh.add_argument("--repo-url", default=None, metavar="TEMPLATE",
+                    help="clone URL template (default: https://github.com/{org}/{repo}.git)")
+    gh.add_argument("--deadline", metavar="WHEN",
+                    help="grade each repository's last commit before this time (ISO 8601; local time "
+                         "unless it has an offset)")
     g.set_defaults(func=_cmd_grade)
 
     f = sub.add_parser("formats", help="list the output formats")
@@ -197,6 +208,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
+    if not args.paths and args.roster is None:
+        raise UsageError("give the submissions to grade (PATH...) or a Classroom --roster")
     isolation = resolve_isolation(args.isolation, "grade")
     for p in args.paths:
         if not p.exists():
@@ -211,11 +224,39 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
     formats = _format_list(args.format)
+    paths, origins, missing = _repositories(args)
     rubric_path = args.rubric or _default_rubric_path()
-    grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
+    grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
                 rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
-                formats=formats, assignment=args.assignment)
+                formats=formats, assignment=args.assignment, origins=origins, missing=missing)
     return EXIT_OK
+
+
+def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
+    """Classroom repositories (a roster, or folders of clones) become zips of the commit to grade."""
+    from grader.platforms import repos
+
+    clone_folders = [p for p in args.paths if repos.is_clone_folder(p)]
+    if args.roster is None and not clone_folders:
+        if args.deadline:
+            raise UsageError("--deadline applies to repositories: give a --roster, or a folder of git clones")
+        return list(args.paths), {}, {}
+    try:
+        deadline = repos.parse_deadline(args.deadline) if args.deadline else None
+        found: list[repos.StudentRepo] = []
+        if args.roster is not None:
+            found += repos.roster_repos(repos.read_roster(args.roster), args.org or "", args.repo_prefix or "",
+                                        args.repo_url or repos.GITHUB_URL)
+        for folder in clone_folders:
+            found += repos.folder_repos(folder, args.repo_prefix or "")
+        if deadline is not None:
+            print(f"mlgrade: grading the last commit before {repos.deadline_utc(deadline)}", file=sys.stderr)
+        prepared = repos.prepare(found, deadline, args.out / ".mlgrade" / "repos",
+                                 log=lambda m: print(f"  {m}", file=sys.stderr))
+    except (repos.RepoError, OSError) as e:
+        raise UsageError(str(e)) from None
+    others = [p for p in args.paths if p not in clone_folders]
+    return [*others, *prepared.zips], prepared.origins, prepared.missing
 
 
 def _format_list(values: list[str] | None) -> list[str]:
