@@ -104,6 +104,30 @@ def _parser() -> argparse.ArgumentParser:
                     help="sandbox for student code (default: bubblewrap when available)")
     cl.set_defaults(func=_cmd_classroom)
 
+    gs = sub.add_parser("gradescope", help="grade one submission inside Gradescope (the body of run_autograder)")
+    gs.add_argument("--root", type=Path, default=Path("/autograder"), metavar="DIR",
+                    help="Gradescope's folder (default: /autograder): submission/, source/rubric.yaml, "
+                         "source/hidden/, results/results.json, submission_metadata.json")
+    for name, what in (("submission", "the student's files"), ("results", "where results.json goes"),
+                       ("rubric", "the rubric"), ("hidden", "hidden test data"), ("metadata", "submission metadata")):
+        gs.add_argument(f"--{name}", type=Path, metavar="PATH", help=f"{what} (default: under --root)")
+    gs.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                    help="sandbox for student code (auto: bubblewrap where the container allows it, else limits only)")
+    gs.set_defaults(func=_cmd_gradescope)
+
+    ex = sub.add_parser("export", help="build what a platform takes (gradescope: the autograder zip)")
+    ex.add_argument("platform", choices=["gradescope"])
+    ex.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    ex.add_argument("--hidden", type=Path, metavar="DIR", help="hidden test data to ship in the zip")
+    ex.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"), metavar="ZIP",
+                    help="the zip to write (default: autograder.zip)")
+    ex.add_argument("--install", metavar="SPEC",
+                    help="what setup.sh pip-installs (default: this checkout's source, bundled in the zip; "
+                         f"outside a checkout: mlgrade=={__version__})")
+    ex.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                    help="the isolation run_autograder asks for (default: auto)")
+    ex.set_defaults(func=_cmd_export)
+
     ini = sub.add_parser("init", help="write the set-up a platform needs (classroom: the Actions workflow)")
     ini.add_argument("platform", choices=["classroom"])
     ini.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
@@ -306,6 +330,32 @@ def _cmd_classroom(args: argparse.Namespace) -> int:
         if path is not None:
             data = render_one(name, run.result, ClassReport(rubric, [run.result], self_check=True))
             write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
+    return EXIT_OK
+
+
+def _cmd_gradescope(args: argparse.Namespace) -> int:
+    from grader.platforms.gradescope import Layout, run
+
+    layout = Layout.under(args.root)
+    for name in ("submission", "results", "rubric", "hidden", "metadata"):
+        if getattr(args, name) is not None:
+            setattr(layout, name, getattr(args, name))
+    if not layout.submission.exists():
+        raise UsageError(f"{layout.submission}: no such folder (is this Gradescope? pass --root or --submission)")
+    return run(layout, args.isolation)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from grader.platforms.gradescope import export_zip
+
+    rubric_file = args.rubric or _default_rubric_path()
+    rubric = resolve_rubric(rubric_file)
+    if args.hidden is not None and not args.hidden.is_dir():
+        raise UsageError(f"--hidden {args.hidden}: not a folder")
+    info = export_zip(rubric_file, args.output, args.hidden, args.install, args.isolation)
+    print(f"wrote {args.output} for {rubric.name!r}: setup.sh installs {info['install']}"
+          + (f", {info['hidden_files']} hidden files" if args.hidden else ", no hidden data"))
+    print("upload it as the autograder of a Gradescope programming assignment (Ubuntu base image)")
     return EXIT_OK
 
 
