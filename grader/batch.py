@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import select
 import shutil
 import subprocess
@@ -30,47 +31,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader.classwide import apply_class_relative
 from grader.options import GradeOptions
-from grader.pipeline import failed_result, student_id
+from grader.pipeline import failed_result
 from grader.render import ClassReport, parse_format_list, write_outputs
 from grader.render.common import fmt_points
 from grader.render.terminal import print_class_summary
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 from grader.sandbox import kill_tree
+from grader.sources import Source, discover
 from grader.store import ResultStore, folder_hash, record_key
 
-
-@dataclass(frozen=True)
-class Source:
-    student: str
-    path: Path
-
-
-def discover(paths: list[Path]) -> list[Source]:
-    """Zips and folders of zips, or an LMS bulk download (a folder per student holding one zip)."""
-    found: list[Source] = []
-    for path in paths:
-        if path.is_file():
-            found.append(Source(student_id(path), path))
-            continue
-        children = sorted(path.iterdir(), key=lambda c: c.name)
-        zips = [c for c in children if c.is_file() and c.suffix.lower() == ".zip"]
-        dirs = [c for c in children if c.is_dir() and not c.name.startswith(".")]
-        if not zips and not dirs:
-            found.append(Source(student_id(path), path))  # the folder itself is one submission
-            continue
-        found += [Source(student_id(z), z) for z in zips]
-        for d in dirs:
-            inner = sorted(c for c in d.iterdir() if c.is_file() and c.suffix.lower() == ".zip")
-            found.append(Source(student_id(d), inner[0] if len(inner) == 1 else d))
-    # Two files with the same stem must not overwrite each other's grades.
-    seen: dict[str, int] = {}
-    unique = []
-    for s in found:
-        n = seen.get(s.student, 0) + 1
-        seen[s.student] = n
-        unique.append(s if n == 1 else Source(f"{s.student}-{n}", s.path))
-    return unique
+# A submission whose grading failed for the grader's reasons (a worker died, the clock ran out) is
+# tried again once in the same run, and by later runs until it has had this many attempts.
+MAX_ATTEMPTS = 3
+RETRIES_IN_RUN = 1
 
 
 def submission_timeout(rubric: Rubric) -> float:
@@ -165,7 +139,15 @@ def grade_batch(
     store = ResultStore(out)
     opts_digest = hashlib.sha256(f"{options.seed}|{folder_hash(options.hidden_dir)}".encode()).hexdigest()[:16]
     keys = {s.student: record_key(s.path, rubric.digest(), opts_digest) for s in sources}
-    todo = [s for s in sources if force or store.get(s.student, keys[s.student]) is None]
+    attempts: dict[str, int] = {}
+    todo = []
+    for s in sources:
+        stored = None if force else store.get(s.student, keys[s.student])
+        if stored is not None and stored.provisional and stored.attempts < MAX_ATTEMPTS:
+            attempts[s.student] = stored.attempts  # the grader failed on it last time: try again
+            stored = None
+        if stored is None:
+            todo.append(s)
     report = BatchReport(reused=len(sources) - len(todo))
     if todo:
         if rubric_text is None:
@@ -173,7 +155,7 @@ def grade_batch(
         config = {"rubric_text": rubric_text, "rubric_source": rubric_source, "out": str(out),
                   "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}}
         _run(todo, keys, store, out, rubric, config, jobs or os.cpu_count() or 1,
-             timeout or submission_timeout(rubric), console, report)
+             timeout or submission_timeout(rubric), console, report, attempts)
     results = []
     for s in sources:
         r = store.get(s.student, keys[s.student])
@@ -191,12 +173,17 @@ def grade_batch(
 
 
 def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path, rubric: Rubric, config: dict,
-         jobs: int, timeout: float, console: Console, report: BatchReport) -> None:
+         jobs: int, timeout: float, console: Console, report: BatchReport, attempts: dict[str, int]) -> None:
     work_root = out / ".mlgrade" / "work"
+    # Work and 'running' notes left by a run that was killed belong to nobody now: start clean.
+    # (Only this process and its workers write there; rmtree does not follow symlinks.)
+    shutil.rmtree(work_root, ignore_errors=True)
+    shutil.rmtree(out / ".mlgrade" / "running", ignore_errors=True)
     work_root.mkdir(parents=True, exist_ok=True)
     os.chmod(work_root.parent, 0o755)
     os.chmod(work_root, 0o755)
     pending = deque(todo)
+    tries_here: dict[str, int] = {}
     pool = _Pool(min(jobs, len(todo)), config, out)
     by_student = {s.student: s for s in todo}
     columns = [TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -206,27 +193,39 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path
         with Progress(*columns, console=console, transient=False) as progress:
             bar = progress.add_task("grading", total=len(todo), rate="", last="")
 
-            def finish(student: str, note: str) -> None:
+            def finish(student: str, note: str, workdir: str) -> None:
                 report.graded += 1
-                shutil.rmtree(work_root / student, ignore_errors=True)
+                shutil.rmtree(workdir, ignore_errors=True)
                 (out / ".mlgrade" / "running" / student).unlink(missing_ok=True)
                 per_min = report.graded / max(time.monotonic() - t0, 1e-6) * 60
                 progress.update(bar, advance=1, rate=f"{per_min:.1f}/min", last=f"{student}: {note}")
 
             def fail(w: _Worker, why: str) -> None:
+                """The grader, not the student, failed on this one: try again once, then store that."""
                 assert w.task is not None
                 s = by_student[w.task["student"]]
-                store.put(s.student, w.task["key"], failed_result(s.student, s.path, rubric, why))
+                shutil.rmtree(w.task["workdir"], ignore_errors=True)
+                tries_here[s.student] = tries_here.get(s.student, 0) + 1
+                if tries_here[s.student] <= RETRIES_IN_RUN:
+                    pending.append(s)
+                    w.task = None
+                    return
+                result = failed_result(s.student, s.path, rubric, why, grader_fault=True)
+                result.attempts = w.task["attempt"]
+                store.put(s.student, w.task["key"], result)
                 report.failed.append(s.student)
-                finish(s.student, why)
+                finish(s.student, why, w.task["workdir"])
                 w.task = None
 
             while pending or any(w.task for w in pool.workers):
                 for w in pool.workers:
                     if w.task is None and pending:
                         s = pending.popleft()
+                        # A fresh, unguessable folder per attempt: nothing of a killed attempt is reused.
+                        workdir = work_root.resolve() / f"{s.student}-{secrets.token_hex(6)}"
+                        attempt = attempts.get(s.student, 0) + tries_here.get(s.student, 0) + 1
                         pool.assign(w, {"student": s.student, "source": str(s.path.resolve()), "key": keys[s.student],
-                                        "workdir": str((work_root / s.student).resolve())}, timeout)
+                                        "workdir": str(workdir), "attempt": attempt}, timeout)
                 busy = [w for w in pool.workers if w.task is not None and w.proc is not None]
                 streams = {w.proc.stdout: w for w in busy if w.proc and w.proc.stdout}
                 ready, _, _ = select.select(list(streams), [], [], 0.5)
@@ -240,7 +239,9 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path
                         fail(w, f"the grading worker died while grading this submission (exit {code}){hint}")
                         continue
                     done = json.loads(line)
-                    finish(done["student"], f"{fmt_points(done['total'])}/{fmt_points(rubric.max_total)}")
+                    assert w.task is not None
+                    finish(done["student"], f"{fmt_points(done['total'])}/{fmt_points(rubric.max_total)}",
+                           w.task["workdir"])
                     w.task = None
                 now = time.monotonic()
                 for w in pool.workers:

@@ -59,10 +59,10 @@ class LmsName:
     def student_id(self) -> str:
         """A folder-safe id, unique within the download: the name (if any) and the LMS's own key."""
         parts = [p for p in (self.name, self.user) if p]
-        return safe_id("_".join(parts))
+        return plain_id("_".join(parts))
 
 
-def safe_id(text: str) -> str:
+def plain_id(text: str) -> str:
     """Letters, digits and ``_.@+-`` only (accents folded), at most 120 characters."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     safe = re.sub(r"[^A-Za-z0-9_.@+-]+", "_", folded).strip("._") or "submission"

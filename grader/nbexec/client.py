@@ -13,6 +13,19 @@ import time
 from grader.nbexec.jobs import NotebookJob, NotebookRun
 from grader.sandbox import kill_tree
 
+
+def _die_with_parent() -> None:
+    """In the runner child: die when the worker dies (even by SIGKILL), instead of finishing its
+    notebook as an orphan and writing into a work folder that belongs to nobody any more."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 # Time for the runner itself to start a kernel and clean up, on top of the notebook's own limit.
 GRACE_S = 45.0
 
@@ -32,7 +45,7 @@ class NotebookRunner:
         self.proc = subprocess.Popen(
             self.command,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            start_new_session=True, env=env, text=True, bufsize=1,
+            start_new_session=True, env=env, text=True, bufsize=1, preexec_fn=_die_with_parent,
         )
         self.started_runners += 1
         return self.proc

@@ -68,7 +68,8 @@ def head_snapshot(repo: Path, dest_zip: Path) -> str | None:
 def grade_repository(path: Path, rubric: Rubric, isolation: str) -> ClassroomRun:
     """Grade ``path`` (a work tree: its HEAD commit; a folder or zip: as it is) with the public checks."""
     from grader.options import GradeOptions
-    from grader.pipeline import grade_submission, student_id
+    from grader.pipeline import grade_submission
+    from grader.sources import student_id
 
     work = Path(tempfile.mkdtemp(prefix="mlgrade-classroom-"))
     os.chmod(work, 0o755)

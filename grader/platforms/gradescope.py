@@ -123,9 +123,9 @@ def run(layout: Layout, isolation_requested: str = "auto") -> int:
         os.chmod(work, 0o755)
         options = GradeOptions(hidden_dir=layout.hidden, isolation=isolation, feedback_images=False)
         student = origin.get("email") or origin.get("full_name") or "submission"
-        from grader.lms import safe_id
+        from grader.lms import plain_id
 
-        result = grade_submission(layout.submission, rubric, work / "w", options, student=safe_id(student))
+        result = grade_submission(layout.submission, rubric, work / "w", options, student=plain_id(student))
         shutil.rmtree(work, ignore_errors=True)
         data = gradescope_results(result, rubric, origin, note)
     except UsageError as e:

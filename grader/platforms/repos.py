@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from grader.lms import safe_id
+from grader.lms import plain_id
 
 GITHUB_URL = "https://github.com/{org}/{repo}.git"
 MAX_ROSTER_BYTES = 10 * 1024**2
@@ -95,16 +95,16 @@ def roster_repos(rows: list[dict[str, str]], org: str, prefix: str, url_template
     for row in rows:
         user, ident, name = row.get("github_username", ""), row.get("identifier", ""), row.get("name", "")
         if not user:
-            who = safe_id(name or ident or "unknown")
+            who = plain_id(name or ident or "unknown")
             out.append(StudentRepo(who, identifier=ident, name=name,
                                    problem="no GitHub account is linked to this roster entry"))
             continue
         if not _USERNAME.fullmatch(user):
-            out.append(StudentRepo(safe_id(user), github=user, identifier=ident, name=name,
+            out.append(StudentRepo(plain_id(user), github=user, identifier=ident, name=name,
                                    problem=f"{user!r} is not a GitHub username"))
             continue
         url = url_template.format(org=org, repo=f"{prefix}-{user}", user=user, prefix=prefix)
-        out.append(StudentRepo(safe_id(user), url=url, github=user, identifier=ident, name=name))
+        out.append(StudentRepo(plain_id(user), url=url, github=user, identifier=ident, name=name))
     return out
 
 
@@ -120,7 +120,7 @@ def folder_repos(path: Path, prefix: str = "") -> list[StudentRepo]:
     out = []
     for p in sorted(q for q in path.iterdir() if q.is_dir() and not q.name.startswith(".")):
         user = p.name[len(prefix) + 1:] if prefix and p.name.startswith(prefix + "-") else p.name
-        out.append(StudentRepo(safe_id(user), clone=p, github=user))
+        out.append(StudentRepo(plain_id(user), clone=p, github=user))
     return out
 
 
