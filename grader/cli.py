@@ -247,13 +247,40 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
-    formats = _format_list(args.format)
     paths, origins, missing = _repositories(args)
+    paths, lms_origins, lms_formats = _lms_downloads(paths, args.out, rubric)
+    origins.update(lms_origins)
+    formats = _format_list(args.format if args.format else ["default", *lms_formats])
     rubric_path = args.rubric or _default_rubric_path()
     grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
                 rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
                 formats=formats, assignment=args.assignment, origins=origins, missing=missing)
     return EXIT_OK
+
+
+def _lms_downloads(paths: list[Path], out: Path, rubric) -> tuple[list[Path], dict, list[str]]:
+    """Canvas, Moodle and Blackboard bulk downloads become a staged folder of submissions, one per
+    student (latest attempt), with the LMS's ids kept for its grade file."""
+    from grader.platforms import lmsdownload
+
+    result, origins, formats = [], {}, []
+    for i, p in enumerate(paths):
+        lms = lmsdownload.detect(p)
+        if lms is None:
+            result.append(p)
+            continue
+        try:
+            staged = lmsdownload.stage(p, out / ".mlgrade" / "lms" / f"{i}-{lms}", rubric.limits.max_archive_bytes)
+        except (lmsdownload.LmsDownloadError, OSError) as e:
+            raise UsageError(str(e)) from None
+        print(f"mlgrade: {p}: a {lms.title()} bulk download, {len(staged.origins)} students", file=sys.stderr)
+        for note in staged.notes[:20]:
+            print(f"  {note}", file=sys.stderr)
+        result.append(staged.folder)
+        origins.update(staged.origins)
+        if lmsdownload.LMS_FORMAT[lms] not in formats:
+            formats.append(lmsdownload.LMS_FORMAT[lms])
+    return result, origins, formats
 
 
 def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
