@@ -14,7 +14,7 @@ from grader.models import model_request
 from grader.registry import CheckContext, SubmissionProblem
 
 PHOTO_SIDE = 180
-SCREENSHOT_SIDE = 640
+SCREENSHOT_SIDE = 480
 
 
 def thumbnails(ctx: CheckContext, files: dict[str, Path], max_side: int = PHOTO_SIDE) -> dict[str, str | None]:

@@ -115,12 +115,13 @@ def rgb_array(path: str, label: str, size: tuple[int, int], scale: float = 255.0
 
 
 THUMBNAIL_MAX_BYTES = 400_000
+THUMBNAIL_QUANTIZE_ABOVE = 12_000
 
 
 def thumbnail_png(path: str, label: str, max_side: int = 160, **limits) -> dict:
     """A small upright RGB copy of the image as base64 PNG (longest side at most ``max_side``), for
-    feedback pages: the grader embeds it without decoding it. Colours are reduced when the PNG
-    would be larger than :data:`THUMBNAIL_MAX_BYTES`."""
+    feedback pages: the grader embeds it without decoding it. Photos (which PNG stores poorly) are
+    reduced to 256 colours when larger than :data:`THUMBNAIL_QUANTIZE_ABOVE` bytes."""
     import base64
     import io
 
@@ -129,12 +130,12 @@ def thumbnail_png(path: str, label: str, max_side: int = 160, **limits) -> dict:
     im, _info = open_image(path, label, **limits)
     rgb = to_rgb(im)
     side = max(16, min(int(max_side), 1024))
-    rgb.thumbnail((side, side), Image.LANCZOS)
+    rgb.thumbnail((side, side), Image.BILINEAR, reducing_gap=2.0)
     buf = io.BytesIO()
-    rgb.save(buf, "PNG", optimize=True)
-    if buf.tell() > THUMBNAIL_MAX_BYTES:
+    rgb.save(buf, "PNG", compress_level=6)
+    if buf.tell() > THUMBNAIL_QUANTIZE_ABOVE:
         buf = io.BytesIO()
-        rgb.quantize(colors=64).save(buf, "PNG", optimize=True)
+        rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, "PNG", compress_level=6)
     if buf.tell() > THUMBNAIL_MAX_BYTES:
         raise ImageProblem(f"{label}: no thumbnail small enough")
     return {"png": base64.b64encode(buf.getvalue()).decode("ascii"), "width": rgb.width, "height": rgb.height}

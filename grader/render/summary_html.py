@@ -75,6 +75,9 @@ def pass_rate_plot(report: ClassReport) -> bytes:
     return _figure_png(fig)
 
 
+LABELLED_BARS = 40  # above this many students, the plot shows ranks; the table below names them
+
+
 def relative_plot(report: ClassReport, qid: str) -> bytes | None:
     values = [(r.student, r.question(qid).relative) for r in report.results]
     values = [(s, v) for s, v in values if v is not None]
@@ -83,18 +86,27 @@ def relative_plot(report: ClassReport, qid: str) -> bytes | None:
     plt = _plt()
     values.sort(key=lambda sv: (-sv[1], sv[0]))
     best = report.bests.get(qid)
-    fig, ax = plt.subplots(figsize=(5.8, max(2.2, 0.24 * len(values) + 0.9)))
-    names = [s for s, _ in values][::-1]
-    accs = [v for _, v in values][::-1]
+    accs = [v for _, v in values]
     colors = ["#1a7f37" if best is not None and abs(v - best) < 1e-12 else "#0969da" for v in accs]
-    ax.barh(names, accs, color=colors, height=0.7)
-    if best is not None:
-        ax.axvline(best, color="#1a7f37", linestyle="--", linewidth=1)
-        ax.text(best, len(names) - 0.4, f" class best {best:.4f}", color="#1a7f37", va="bottom", fontsize=8)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("accuracy")
-    ax.set_title(f"{qid}: accuracy per student (score = points x accuracy / class best)")
-    ax.tick_params(axis="y", labelsize=7 if len(values) > 30 else 9)
+    if len(values) <= LABELLED_BARS:
+        fig, ax = plt.subplots(figsize=(5.8, max(2.2, 0.24 * len(values) + 0.9)))
+        ax.barh([s for s, _ in values][::-1], accs[::-1], color=colors[::-1], height=0.7)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("accuracy")
+        if best is not None:
+            ax.axvline(best, color="#1a7f37", linestyle="--", linewidth=1)
+        ax.tick_params(axis="y", labelsize=9)
+    else:
+        fig, ax = plt.subplots(figsize=(6.4, 3.0))
+        ax.bar(range(1, len(accs) + 1), accs, color=colors, width=1.0)
+        ax.set_ylim(0, 1)
+        ax.set_xlim(0.5, len(accs) + 0.5)
+        ax.set_xlabel("students, best first (names in the table below)")
+        ax.set_ylabel("accuracy")
+        if best is not None:
+            ax.axhline(best, color="#1a7f37", linestyle="--", linewidth=1)
+    ax.set_title(f"{qid}: accuracy per student" + (f" (class best {best:.4f}, green)" if best is not None else ""),
+                 fontsize=10)
     return _figure_png(fig)
 
 
@@ -170,12 +182,18 @@ def summary_page(report: ClassReport) -> str:
 
     # everyone
     ids = [q.id for q in rubric.questions]
-    head = "".join(f"<th>{esc(i)}</th>" for i in ids)
+    rel_ids = list(report.bests)
+    head = "".join(f"<th>{esc(i)}</th>" for i in ids) + "".join(f"<th>{esc(i)} metric</th>" for i in rel_ids)
     body = []
     for r in results:
         cells = "".join(
             f'<td class="num" title="{esc(r.question(i).status.value)}">{fmt_points(r.question(i).score)}</td>'
             for i in ids)
+        for i in rel_ids:
+            v, best = r.question(i).relative, report.bests.get(i)
+            mark = " &#9733; class best" if v is not None and best is not None and abs(v - best) < 1e-12 else ""
+            cells += f'<td class="num">{"&#8211;" if v is None else f"{v:.4f}"}{mark}</td>'
+
         flags = (review_badge() if any(q.manual_review for q in r.questions) else "") + \
             (badge(Status.ERROR) if could_not_grade(r) else "")
         body.append(f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td>{cells}'
