@@ -120,3 +120,13 @@ def test_feedback_for_a_submission_that_could_not_be_graded():
     assert '<div class="alert"><b>Not graded:</b> cal.zip: is a PDF document' in page
     one = student("solo", 0.7)
     assert "Provisional" in get_format("html").render(one, ClassReport(RUBRIC, [one], self_check=True))
+
+
+def test_the_networks_long_equation_is_drawn_one_term_per_line():
+    hidden = [["bin", "*", ["num", f"{k}.5"], ["call", "sigmoid", ["var", 1]]] for k in range(4)]
+    arg = ["bin", "-", ["bin", "+", ["bin", "+", hidden[0], hidden[1]], hidden[2]], hidden[3]]
+    m = equation_mathml(["call", "sigmoid", arg])
+    assert m.count("<mtr>") == 4 and "<mtable" in m
+    assert [r.split("<mn>")[1].split("</mn>")[0] for r in m.split("<mtr>")[1:]] == ["0.5", "1.5", "2.5", "3.5"]
+    assert m.split("<mtr>")[4].startswith("<mtd><mrow></mrow></mtd><mtd><mrow><mo>&#8722;</mo>")
+    assert "<mtable" not in equation_mathml(EQUATION)  # two terms fit on one line

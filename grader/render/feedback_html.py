@@ -168,7 +168,10 @@ def question_card(q: QuestionResult, report: ClassReport) -> str:
     head = (f'<header><span class="t">{esc(q.id)}: {esc(q.title)}</span>{badge(q.status)}'
             + (review_badge() if q.manual_review else "")
             + f'<span class="pts">{fmt_points(q.score)} / {fmt_points(q.max_score)}</span></header>')
-    body = [f'<div class="why">{esc(q.reason)}</div>']
+    reason = q.reason
+    if any("hand" in c.details for c in q.checks):
+        reason = reason.split("\n", 1)[0]  # the rest is a text table, drawn as a table below
+    body = [f'<div class="why">{esc(reason)}</div>']
     if q.relative is not None:
         best = report.bests.get(q.id)
         if report.self_check or best is None:

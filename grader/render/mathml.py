@@ -23,10 +23,39 @@ class NotRenderable(ValueError):
 
 
 def equation_mathml(tree: object) -> str:
-    """``<math display="block">Y = ...</math>``, or :class:`NotRenderable`."""
+    """``<math display="block">Y = ...</math>``, or :class:`NotRenderable`. The network's usual shape,
+    an outer sigmoid of a sum of three or more terms, is drawn one term per line (MathML does not wrap)."""
     counter = [0]
-    body = _node(tree, 0, counter)
-    return f'<math display="block"><mi>Y</mi><mo>=</mo>{body}</math>'
+    terms = _outer_terms(tree)
+    if terms is None:
+        return f'<math display="block"><mi>Y</mi><mo>=</mo>{_node(tree, 0, counter)}</math>'
+    rows = []
+    for i, (sign, term) in enumerate(terms):
+        body = _node(term, 2, counter)
+        if _prec(term) <= 1:
+            body = _paren(body)
+        lead = "<mi>Y</mi><mo>=</mo><mi>&#963;</mi><mo>(</mo>" if i == 0 else ""
+        op = "" if i == 0 and sign == "+" else f"<mo>{'+' if sign == '+' else '&#8722;'}</mo>"
+        close = "<mo>)</mo>" if i == len(terms) - 1 else ""
+        rows.append(f"<mtr><mtd><mrow>{lead}</mrow></mtd><mtd><mrow>{op}{body}{close}</mrow></mtd></mtr>")
+    return f'<math display="block"><mtable columnalign="right left">{"".join(rows)}</mtable></math>'
+
+
+def _outer_terms(tree: object) -> list[tuple[str, object]] | None:
+    """``[(sign, term), ...]`` when ``tree`` is ``sigmoid(t1 ± t2 ± t3 ...)`` with three or more terms."""
+    if not (isinstance(tree, list) and len(tree) == 3 and tree[:2] == ["call", "sigmoid"]):
+        return None
+    out: list[tuple[str, object]] = []
+    stack: list[tuple[str, object]] = [("+", tree[2])]
+    while stack and len(out) < MAX_NODES:
+        sign, node = stack.pop()
+        if isinstance(node, list) and len(node) == 4 and node[0] == "bin" and node[1] in ("+", "-"):
+            flip = "-" if sign == "+" else "+"
+            stack.append((sign if node[1] == "+" else flip, node[3]))
+            stack.append((sign, node[2]))
+        else:
+            out.append((sign, node))
+    return out if len(out) >= 3 else None
 
 
 def _prec(node: list) -> int:
