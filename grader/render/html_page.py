@@ -75,6 +75,7 @@ figcaption{font-size:13px;overflow-wrap:anywhere}
 math{font-family:"STIX Two Math","Cambria Math","Latin Modern Math",serif}
 math mtd{text-align:left;padding:1px 0}math mtd:first-child{text-align:right}
 .plots{display:flex;flex-wrap:wrap;gap:16px}.plots img{max-width:100%;border:1px solid var(--line);border-radius:8px}
+.plots img.half{max-width:calc(50% - 8px);height:auto}
 footer{color:#57606a;font-size:12.5px;margin-top:32px;border-top:1px solid var(--line);padding-top:10px}
 a{color:#0969da}
 """

@@ -119,7 +119,7 @@ def summary_page(report: ClassReport) -> str:
              f'<p class="sub">{len(results)} submissions &#183; mean <b id="mean">{mean:.2f}</b> &#183; median '
              f"{median:.2f} of {fmt_points(rubric.max_total)}</p>"]
     plots = [distribution_plot(report), pass_rate_plot(report)]
-    parts.append('<div class="plots">' + "".join(f'<img alt="plot" src="{png_bytes_uri(p)}">' for p in plots)
+    parts.append('<div class="plots">' + "".join(f'<img class="half" alt="plot" src="{png_bytes_uri(p)}">' for p in plots)
                  + "</div>")
 
     # per question
