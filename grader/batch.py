@@ -162,8 +162,11 @@ def grade_batch(
         if r is None:  # should not happen: every task ends with a stored record
             r = failed_result(s.student, s.path, rubric, "no result was stored for this submission")
         results.append(r)
+    taken = {r.student.casefold() for r in results}
     for student, why in sorted((missing or {}).items()):
-        results.append(failed_result(student, Path("-"), rubric, why))
+        name = student if student.casefold() not in taken else f"{student}-missing"
+        taken.add(name.casefold())
+        results.append(failed_result(name, Path("-"), rubric, why))
     bests = apply_class_relative(rubric, results)
     class_report = ClassReport(rubric, results, bests, origins=origins or {}, assignment=assignment)
     write_outputs(out, class_report, parse_format_list(formats))

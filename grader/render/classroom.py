@@ -95,7 +95,7 @@ def classroom_results(result: SubmissionResult, rubric: Rubric, hidden: set[str]
     in ``hidden`` (or missing from ``result``) and class-relative ones are pending."""
     ids = runner_ids(rubric)
     by_id = {q.id: q for q in result.questions}
-    hidden = set(hidden or ()) | {q.id for q in rubric.questions if q.id not in by_id}
+    hidden = set(hidden or ()) | {q.id for q in rubric.questions if q.hidden or q.id not in by_id}
     relative = relative_questions(rubric)
     out = {}
     for rq in rubric.questions:

@@ -119,8 +119,8 @@ def summary_page(report: ClassReport) -> str:
              f'<p class="sub">{len(results)} submissions &#183; mean <b id="mean">{mean:.2f}</b> &#183; median '
              f"{median:.2f} of {fmt_points(rubric.max_total)}</p>"]
     plots = [distribution_plot(report), pass_rate_plot(report)]
-    parts.append('<div class="plots">' + "".join(f'<img class="half" alt="plot" src="{png_bytes_uri(p)}">' for p in plots)
-                 + "</div>")
+    images = "".join(f'<img class="half" alt="plot" src="{png_bytes_uri(p)}">' for p in plots)
+    parts.append(f'<div class="plots">{images}</div>')
 
     # per question
     rows = []
