@@ -134,3 +134,24 @@ def test_roster_and_deadline_mistakes_are_usage_errors(classroom, capsys):
     assert main(["grade", "--out", str(tmp / "o"), "--rubric", str(rubric)]) == 2
     assert main(["grade", str(rubric), "--deadline", "2026-01-01", "--out", str(tmp / "o"), "--rubric", str(rubric)]) == 2
     assert "--deadline applies to repositories" in capsys.readouterr().err
+
+
+def test_a_committed_symlink_is_not_followed(tmp_path, rubric_text=RUBRIC):
+    clones = tmp_path / "student-repos"
+    repo = clones / "hw4-mallory"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    os.symlink("/etc/passwd", repo / "a.txt")
+    (repo / "b.txt").write_text("b")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "x", date="2026-03-01T10:00:00+00:00")
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(rubric_text)
+    out = tmp_path / "g"
+    assert main(["grade", str(clones), "--repo-prefix", "hw4", "--out", str(out), "--rubric", str(rubric),
+                 "--jobs", "1"]) == 0
+    rows = list(csv.reader((out / "grades.csv").open()))
+    assert rows[1:] == [["mallory", "0", "2", "2"]]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sources"]["mallory"]["late_commits"] == 0  # no deadline: the last commit
+    assert "root:" not in (out / "mallory" / "feedback.html").read_text()
