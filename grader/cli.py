@@ -79,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="the assignment's column name in LMS grade files (default: the rubric's name)")
     gh = g.add_argument_group("GitHub Classroom repositories")
     gh.add_argument("--roster", type=Path, metavar="CSV", help="Classroom roster export: one repository per student")
-    gh.add_argument("--org", metavar="ORG", help="the organisation holding the repositories")
+    gh.add_argument("--org", metavar="ORG",
+                    help="the organisation holding the repositories (alone: every PREFIX-<username> repository "
+                         "in it, listed with gh or $GITHUB_TOKEN)")
     gh.add_argument("--repo-prefix", metavar="PREFIX",
                     help="the assignment's repository prefix (repositories are PREFIX-<username>)")
     gh.add_argument("--repo-url", default=None, metavar="TEMPLATE",
@@ -232,8 +234,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
-    if not args.paths and args.roster is None:
-        raise UsageError("give the submissions to grade (PATH...) or a Classroom --roster")
+    if not args.paths and args.roster is None and args.org is None:
+        raise UsageError("give the submissions to grade (PATH...), a Classroom --roster, or --org and --repo-prefix")
     isolation = resolve_isolation(args.isolation, "grade")
     for p in args.paths:
         if not p.exists():
@@ -288,7 +290,8 @@ def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
     from grader.platforms import repos
 
     clone_folders = [p for p in args.paths if repos.is_clone_folder(p)]
-    if args.roster is None and not clone_folders:
+    by_org = args.roster is None and args.org is not None
+    if args.roster is None and not clone_folders and not by_org:
         if args.deadline:
             raise UsageError("--deadline applies to repositories: give a --roster, or a folder of git clones")
         return list(args.paths), {}, {}
@@ -298,6 +301,8 @@ def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
         if args.roster is not None:
             found += repos.roster_repos(repos.read_roster(args.roster), args.org or "", args.repo_prefix or "",
                                         args.repo_url or repos.GITHUB_URL)
+        elif by_org:
+            found += repos.org_repos(args.org, args.repo_prefix or "", args.repo_url or repos.GITHUB_URL)
         for folder in clone_folders:
             found += repos.folder_repos(folder, args.repo_prefix or "")
         if deadline is not None:

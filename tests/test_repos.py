@@ -155,3 +155,26 @@ def test_a_committed_symlink_is_not_followed(tmp_path, rubric_text=RUBRIC):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sources"]["mallory"]["late_commits"] == 0  # no deadline: the last commit
     assert "root:" not in (out / "mallory" / "feedback.html").read_text()
+
+
+def test_org_and_prefix_without_a_roster_list_repositories_with_gh(classroom, monkeypatch):
+    tmp, remotes, roster, rubric, alice = classroom
+    fake = tmp / "bin"
+    fake.mkdir()
+    (fake / "gh").write_text('#!/bin/sh\n[ "$1 $2 $3" = "repo list course" ] || exit 1\n'
+                             'echo \'[{"name": "hw4-alice-s"}, {"name": "hw4-bob"}, {"name": "hw5-alice-s"}, '
+                             '{"name": "course-notes"}]\'\n')
+    os.chmod(fake / "gh", 0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    out = tmp / "g"
+    assert main(["grade", "--org", "course", "--repo-prefix", "hw4", "--repo-url", str(remotes / "{repo}.git"),
+                 "--deadline", "2026-03-01T23:59:00Z", "--out", str(out), "--rubric", str(rubric), "--jobs", "1"]) == 0
+    rows = list(csv.reader((out / "grades.csv").open()))
+    assert rows[1:] == [["alice-s", "1", "0", "1"], ["bob", "0", "0", "0"]]
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    from grader.platforms.repos import org_repos
+    if not __import__("shutil").which("gh"):
+        with pytest.raises(RepoError, match="needs the GitHub CLI"):
+            org_repos("course", "hw4")

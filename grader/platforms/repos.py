@@ -108,6 +108,64 @@ def roster_repos(rows: list[dict[str, str]], org: str, prefix: str, url_template
     return out
 
 
+def org_repos(org: str, prefix: str, url_template: str = GITHUB_URL) -> list[StudentRepo]:
+    """Every repository ``<prefix>-<username>`` of ``org``, listed with the GitHub CLI (``gh``, logged
+    in) or, without it, GitHub's REST API with ``$GITHUB_TOKEN``. Without a roster, students are
+    known only by their GitHub usernames."""
+    if not _NAME_PART.fullmatch(org or "") or not _NAME_PART.fullmatch(prefix or ""):
+        raise RepoError("--org and --repo-prefix are needed (the organisation and the assignment's repository "
+                        "prefix, e.g. --org my-course --repo-prefix hw4)")
+    names = _list_with_gh(org) if shutil.which("gh") else _list_with_api(org)
+    out = []
+    for name in sorted(set(names)):
+        if not name.startswith(prefix + "-"):
+            continue
+        user = name[len(prefix) + 1:]
+        if _USERNAME.fullmatch(user):
+            url = url_template.format(org=org, repo=name, user=user, prefix=prefix)
+            out.append(StudentRepo(plain_id(user), url=url, github=user))
+    if not out:
+        raise RepoError(f"no repository named {prefix}-<username> in {org}")
+    return out
+
+
+def _list_with_gh(org: str) -> list[str]:
+    import json
+
+    res = subprocess.run(["gh", "repo", "list", org, "--limit", "10000", "--json", "name"], capture_output=True,
+                         text=True, timeout=300)
+    if res.returncode != 0:
+        raise RepoError(f"gh repo list {org}: {(res.stderr.strip().splitlines() or ['failed'])[-1][:300]}")
+    try:
+        return [str(r["name"]) for r in json.loads(res.stdout) if isinstance(r, dict) and "name" in r]
+    except (ValueError, TypeError) as e:
+        raise RepoError(f"gh repo list {org}: unexpected answer ({e})") from None
+
+
+def _list_with_api(org: str) -> list[str]:
+    import json
+    import urllib.request
+
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    if not token:
+        raise RepoError("listing an organisation's repositories needs the GitHub CLI (gh, logged in) or "
+                        "$GITHUB_TOKEN; or give the Classroom roster with --roster")
+    names: list[str] = []
+    for page in range(1, 200):
+        req = urllib.request.Request(f"https://api.github.com/orgs/{org}/repos?per_page=100&page={page}",
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Accept": "application/vnd.github+json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                batch = json.loads(resp.read(50 * 1024**2))
+        except (OSError, ValueError) as e:
+            raise RepoError(f"GitHub API, repositories of {org}: {e}") from None
+        if not isinstance(batch, list) or not batch:
+            break
+        names += [str(r["name"]) for r in batch if isinstance(r, dict) and "name" in r]
+    return names
+
+
 def is_clone_folder(path: Path) -> bool:
     """A folder whose sub-folders are git clones (what ``gh classroom clone student-repos`` makes)."""
     if not path.is_dir():
