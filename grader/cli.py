@@ -205,8 +205,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
     isolation = resolve_isolation(args.isolation, "check")
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))
     os.chmod(work, 0o755)  # the sandbox user must be able to reach the work folder
-    options = GradeOptions(self_check=True, isolation=isolation)
-    result = grade_submission(args.submission, rubric, work / "w", options, keep_work=args.keep_work)
+    # thumbnails of the student's images only when a page will show them
+    pictures = args.html is not None or fmt.name == "html"
+    options = GradeOptions(self_check=True, isolation=isolation, feedback_images=pictures)
+    # hidden questions are graded only in the instructor's run: shown as pending here
+    from grader.platforms.classroom import public_rubric, with_hidden_pending
+
+    result = with_hidden_pending(grade_submission(args.submission, public_rubric(rubric), work / "w", options,
+                                                  keep_work=args.keep_work), rubric)
     if not args.keep_work:
         work.rmdir() if work.exists() and not any(work.iterdir()) else None
     report = ClassReport(rubric, [result], self_check=True)
@@ -338,7 +344,7 @@ def _cmd_classroom(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.path}: no such file or folder")
     rubric = resolve_rubric(args.rubric)
     isolation = resolve_isolation(args.isolation, "classroom")
-    run = grade_repository(args.path, rubric, isolation)
+    run = grade_repository(args.path, rubric, isolation, feedback_images=args.html is not None)
     output = args.output or (Path(os.environ["GITHUB_OUTPUT"]) if os.environ.get("GITHUB_OUTPUT") else None)
     summary = Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
     write_github_files(run, rubric, output, summary)

@@ -194,7 +194,13 @@ def test_classroom_grades_the_last_commit_not_the_work_tree(tmp_path, capsys):
     assert runners["q1b"]["tests"][0]["score"] == 0  # b.txt was never committed
     assert runners["hid"]["max_score"] == 0 and "hidden tests" in runners["hid"]["tests"][0]["message"]
     assert "| q1a: first | 0.5 / 0.5 |" in summary.read_text()
-    assert [t["number"] for t in json.loads((tmp_path / "r.json").read_text())["tests"]] == ["q1a", "q1-b", "q1_b"]
+    tests = json.loads((tmp_path / "r.json").read_text())["tests"]
+    assert [t["number"] for t in tests] == ["q1a", "q1-b", "q1_b", "hid"]
+    assert tests[3]["score"] == 0 and "hidden tests" in tests[3]["output"]  # never run: d.txt is there
+    # a student's own `mlgrade check` shows the hidden question as pending too
+    assert main(["check", str(repo), "--rubric", str(rubric_file)]) == 0
+    printed = capsys.readouterr().out
+    assert "pending, not scored in this run: hid" in printed and "graded by your instructor" in printed
     assert head_snapshot(tmp_path, tmp_path / "x.zip") is None  # not a repository
 
 

@@ -49,6 +49,21 @@ def hidden_ids(rubric: Rubric) -> set[str]:
     return {q.id for q in rubric.questions if q.hidden}
 
 
+HIDDEN_REASON = "graded by your instructor with hidden tests after the deadline"
+
+
+def with_hidden_pending(result: SubmissionResult, rubric: Rubric) -> SubmissionResult:
+    """``result`` (graded with :func:`public_rubric`) with the hidden questions back in rubric order,
+    as pending: a student sees they exist and what they are worth, not how they are checked."""
+    from grader.results import QuestionResult, Status
+
+    have = {q.id: q for q in result.questions}
+    questions = [have.get(q.id) or QuestionResult(id=q.id, title=q.title, score=0.0, max_score=q.points,
+                                                  status=Status.PENDING, reason=HIDDEN_REASON)
+                 for q in rubric.questions]
+    return result.model_copy(update={"questions": questions, "max_total": rubric.max_total})
+
+
 def head_snapshot(repo: Path, dest_zip: Path) -> str | None:
     """The committed files of ``repo``'s HEAD as a zip (what Classroom sees); the commit, or None
     when ``repo`` is not a git work tree or git is missing."""
@@ -65,7 +80,7 @@ def head_snapshot(repo: Path, dest_zip: Path) -> str | None:
     return sha
 
 
-def grade_repository(path: Path, rubric: Rubric, isolation: str) -> ClassroomRun:
+def grade_repository(path: Path, rubric: Rubric, isolation: str, feedback_images: bool = True) -> ClassroomRun:
     """Grade ``path`` (a work tree: its HEAD commit; a folder or zip: as it is) with the public checks."""
     from grader.options import GradeOptions
     from grader.pipeline import grade_submission
@@ -82,7 +97,8 @@ def grade_repository(path: Path, rubric: Rubric, isolation: str) -> ClassroomRun
                 source = snap
         student = os.environ.get("GITHUB_ACTOR") or student_id(path.resolve())
         result = grade_submission(source, public_rubric(rubric), work / "w", GradeOptions(
-            self_check=True, isolation=isolation), student=student)
+            self_check=True, isolation=isolation, feedback_images=feedback_images), student=student)
+        result = with_hidden_pending(result, rubric)
         result.source = str(path)
     finally:
         shutil.rmtree(work, ignore_errors=True)

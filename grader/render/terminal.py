@@ -54,7 +54,7 @@ def print_result(result: SubmissionResult, console: Console | None = None, title
     console.print(Text(f"total {fmt_points(result.total)}/{fmt_points(result.max_total)}", style="bold"))
     pending = [q.id for q in result.questions if q.status is Status.PENDING]
     if pending:
-        console.print(Text(f"not graded yet by this version: {', '.join(pending)}", style="dim"))
+        console.print(Text(f"pending, not scored in this run: {', '.join(pending)} (the reasons say why)", style="dim"))
     review = [q.id for q in result.questions if q.manual_review]
     if review:
         console.print(Text(f"flagged for manual review by the instructor: {', '.join(review)}", style="dim"))
