@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from grader.classwide import apply_class_relative
+from grader.isolation import kill_tree
 from grader.options import GradeOptions
 from grader.pipeline import failed_result
 from grader.render import ClassReport, parse_format_list, write_outputs
@@ -37,7 +38,6 @@ from grader.render.common import fmt_points
 from grader.render.terminal import print_class_summary
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
-from grader.sandbox import kill_tree
 from grader.sources import Source, discover
 from grader.store import ResultStore, folder_hash, record_key
 

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from grader import __version__
+from grader.isolation import ISOLATION_CHOICES
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
     c.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained feedback page here")
     c.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
-    c.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    c.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code (default: bubblewrap when available)")
     c.set_defaults(func=_cmd_check)
 
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     g.add_argument("--hidden", type=Path, metavar="DIR", help="folder of hidden test data")
     g.add_argument("--force", action="store_true", help="regrade submissions that already have results")
-    g.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    g.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code; grading without one needs an explicit 'none'")
     g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
@@ -148,23 +149,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def resolve_isolation(requested: str, command: str) -> str:
-    """``bwrap`` or ``none``; batch grading never falls back to ``none`` silently."""
-    from grader.sandbox import IsolationUnavailable, bwrap_problem
-    from grader.sandbox import resolve_isolation as resolve
+    """The isolation backend's name; batch grading never falls back to no isolation silently."""
+    from grader.isolation import IsolationUnavailable, backend, resolve
 
     try:
-        mode = resolve(requested)
+        chosen = resolve(requested)
     except IsolationUnavailable as e:
         raise UsageError(f"--isolation bwrap: {e}") from None
-    if mode == "none" and requested == "auto":
-        why = bwrap_problem()
+    if not chosen.isolated and requested == "auto":
+        why = backend("bwrap").problem()
         if command == "grade":
             raise UsageError(
                 f"refusing to run student code without isolation: {why}. Install bubblewrap, "
                 "or pass --isolation none to grade unisolated (only for code you trust)"
             )
-        print(f"mlgrade: note: student code runs without isolation here ({why})", file=sys.stderr)
-    return mode
+        print(f"mlgrade: note: {chosen.guarantees} ({why})", file=sys.stderr)
+    return chosen.name
 
 
 def _default_rubric_path() -> Path:
@@ -186,6 +186,25 @@ def resolve_rubric(path: Path | None):
         raise UsageError(f"the rubric cannot be used:\n{e}") from None
 
 
+def check_requirements(rubric, command: str) -> None:
+    """The packages the rubric ``requires`` must import here: grading refuses to start without them (every
+    notebook that needs one would fail for the environment's reasons); a self-check says so and goes on."""
+    if not rubric.requires:
+        return
+    from grader.environment import install_hint, missing_packages
+
+    missing = missing_packages(rubric.requires)
+    if not missing:
+        return
+    listed = "; ".join(f"{m}: {why}" for m, why in missing.items())
+    hint = install_hint(missing)
+    if command == "grade":
+        raise UsageError(f"the rubric requires packages this environment lacks ({listed})"
+                         + (f"; install them with: {hint}" if hint else ""))
+    print(f"mlgrade: note: the grading environment has {', '.join(missing)}, this one does not ({listed}); "
+          "cells that import them fail here but not when graded", file=sys.stderr)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -202,9 +221,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except UnknownFormat as e:
         raise UsageError(str(e)) from None
     rubric = resolve_rubric(args.rubric)
+    check_requirements(rubric, "check")
     isolation = resolve_isolation(args.isolation, "check")
-    work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))
-    os.chmod(work, 0o755)  # the sandbox user must be able to reach the work folder
+    work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
     # thumbnails of the student's images only when a page will show them
     pictures = args.html is not None or fmt.name == "html"
     options = GradeOptions(self_check=True, isolation=isolation, feedback_images=pictures)
@@ -240,6 +259,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
+    check_requirements(rubric, "grade")
     if not args.paths and args.roster is None and args.org is None:
         raise UsageError("give the submissions to grade (PATH...), a Classroom --roster, or --org and --repo-prefix")
     isolation = resolve_isolation(args.isolation, "grade")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from grader import __version__
 from grader.options import GradeOptions
-from grader.registry import CheckContext, SubmissionProblem, get_kind
+from grader.registry import CheckContext, CheckParams, SubmissionProblem, get_kind
 from grader.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
 from grader.rubric import CheckSpec, Question, Rubric
 from grader.sources import student_id
-from grader.submission import Submission
+from grader.submission import Submission, describe_pattern
 from grader.unpack import UnpackRefused, unpack
 
 
@@ -148,11 +148,14 @@ def grade_question(
     for pattern in q.files:
         hit = sub.find_one(pattern)
         if hit is None:
-            missing.append(sub.explain_missing(pattern))
+            markers = [m for c in q.checks if isinstance(c.params, CheckParams) and pattern in c.params.file_patterns()
+                       for m in c.params.code_markers()]
+            missing.append(sub.explain_missing(pattern, markers))
         else:
             files[pattern] = sub.rel(hit)
     if missing:
-        return QuestionResult(**base, score=0.0, status=Status.FAILED, reason="; ".join(missing), files=files)
+        return QuestionResult(**base, score=0.0, status=Status.FAILED, files=files,
+                              reason="; ".join(missing) + _other_files(sub, q))
 
     ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
     checks = [run_check(ctx, spec) for spec in q.checks]
@@ -184,6 +187,22 @@ def grade_question(
         **base, score=score, status=status, reason=reason, manual_review=manual, files=files, checks=checks,
         relative=relative,
     )
+
+
+def _other_files(sub: Submission, q: Question) -> str:
+    """What became of the question's other files, so one report lists everything at once."""
+    others = [p for c in q.checks if isinstance(c.params, CheckParams) for p in c.params.file_patterns()]
+    others = [p for p in dict.fromkeys(others) if p not in q.files]
+    if not others:
+        return ""
+    found = [f"'{sub.rel(hit)}'" for p in others if (hit := sub.find_one(p)) is not None]
+    lacking = [describe_pattern(p) for p in others if sub.find_one(p) is None]
+    parts = []
+    if found:
+        parts.append("found " + ", ".join(found))
+    if lacking:
+        parts.append("also missing " + ", ".join(lacking))
+    return " (this question also uses: " + "; ".join(parts) + ")"
 
 
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:

@@ -34,10 +34,33 @@ if TYPE_CHECKING:  # pragma: no cover
     from grader.submission import Submission
 
 
+# Parameter names that hold a file pattern of the submission, whatever the kind.
+FILE_FIELDS = ("file", "notebook", "equation", "hand", "weights", "model")
+
+
 class CheckParams(BaseModel):
     """Base of every kind's parameters: unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def file_patterns(self) -> list[str]:
+        """The submission's files this check reads (so a question can say, at once, which of them are
+        there and which are missing). The default looks at :data:`FILE_FIELDS`, nested models included."""
+        found: list[str] = []
+        for name, value in self:
+            if name in FILE_FIELDS and isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, CheckParams):
+                found += value.file_patterns()
+            elif isinstance(value, (list, tuple)):
+                found += [p for v in value if isinstance(v, CheckParams) for p in v.file_patterns()]
+        return list(dict.fromkeys(found))
+
+    def code_markers(self) -> list[str]:
+        """Text that the student's code for this check contains (``def back_propagation``), so a notebook
+        handed in under another name can be recognised by its content."""
+        function = getattr(self, "function", None)
+        return [f"def {function}("] if isinstance(function, str) and function.isidentifier() else []
 
 
 class AnyParams(BaseModel):

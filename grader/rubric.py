@@ -74,6 +74,9 @@ class Rubric(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     limits: UnpackLimits = Field(default_factory=UnpackLimits)
+    # Python packages (import names) the grading environment must have for the students' notebooks,
+    # e.g. [seaborn, tensorflow]; checked when grading starts.
+    requires: list[str] = Field(default_factory=list)
     questions: list[Question] = Field(min_length=1)
 
     @property

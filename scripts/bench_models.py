@@ -39,23 +39,24 @@ def main() -> None:
         server = get_model_server(args.isolation, slot=0)
         startup = time.perf_counter() - t
         times: dict[str, list[float]] = {"inspect": [], "load": [], "classify 4 images": []}
+        staging = server.service.staging
         for _ in range(args.n):
-            job = server.new_job_dir()
-            files = {n: job / n for n in ("weights.h5", "what1.jpg", "what2.jpg", "trick_cat.jpg", "trick_dog.jpg")}
-            for name, dst in files.items():
-                dst.write_bytes((root / name).read_bytes())
-            w = str(files["weights.h5"])
+            job = staging.new_dir()  # staged read-only, as model_request does
+            files = {n: staging.put_file(job, n, root / n)
+                     for n in ("weights.h5", "what1.jpg", "what2.jpg", "trick_cat.jpg", "trick_dog.jpg")}
+            w = files["weights.h5"]
             for label, cmd in (
                 ("inspect", {"op": "inspect", "path": w}),
                 ("load", {"op": "load", "weights": w, "layers": layers, "input_shape": list(CATS_VS_DOGS_INPUT)}),
                 ("classify 4 images", {"op": "classify", "weights": w, "layers": layers,
                                        "input_shape": list(CATS_VS_DOGS_INPUT), "size": [150, 150],
-                                       "images": [str(files[n]) for n in list(files)[1:]]}),
+                                       "images": [files[n] for n in list(files)[1:]]}),
             ):
                 t = time.perf_counter()
-                answer = server.request(cmd, timeout=120)
+                answer = server.service.request(cmd, timeout=120)
                 times[label].append(time.perf_counter() - t)
                 assert "error" not in answer and "problem" not in answer, answer
+            staging.remove(job)
     print(f"model server start-up (Keras + JAX import, once per worker): {startup:.2f} s")
     for label, values in times.items():
         print(f"{label:>20}: median {statistics.median(values) * 1000:.0f} ms, first {values[0] * 1000:.0f} ms, "

@@ -55,7 +55,7 @@ def test_missing_sigmoid_derivative_loses_the_gradient_parts(tmp_path, rubric_ya
 def test_crashing_notebook_scores_zero_with_the_reason(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("crash"))
     assert q.score == 0
-    assert "the kernel died while running cell 7" in q.reason
+    assert "the kernel died while running In [7] (`import os, signal`)" in q.reason
 
 
 @pytest.mark.slow

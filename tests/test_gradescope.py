@@ -137,9 +137,9 @@ def test_sample_submission_in_the_gradescope_layout(tmp_path, samples_dir):
 
 
 def test_without_user_namespaces_auto_runs_with_limits_and_says_so(tmp_path, monkeypatch, capsys):
-    import grader.sandbox
+    from grader.isolation.bubblewrap import BubblewrapBackend
 
-    monkeypatch.setattr(grader.sandbox, "bwrap_problem", lambda: "bubblewrap failed: No permissions to create new namespace")
+    monkeypatch.setattr(BubblewrapBackend, "problem", lambda self: "bubblewrap failed: No permissions to create new namespace")
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text(RUBRIC)
     root = build_layout(tmp_path, rubric)

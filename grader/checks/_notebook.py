@@ -1,13 +1,15 @@
 """Shared by the notebook check kinds: run a student's notebook once, read what the probe returned.
 
-Values come back from the kernel only as ``.npy`` files (loaded with
+Values come back from the kernel over its pipe only as ``.npy`` bytes (loaded with
 ``allow_pickle=False``) plus a JSON manifest; each is size-checked here. The
 kernel never says "passed": the check compares the values with ``reference/``.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import binascii
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,8 @@ from pydantic import Field
 
 from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
 from grader.registry import CheckContext, CheckParams
-from grader.sandbox import sandbox_uid
 
 MAX_VALUE_BYTES = 64 * 1024**2
-MAX_MANIFEST_BYTES = 1024**2
 
 
 class NotebookLimits(CheckParams):
@@ -30,6 +30,8 @@ class NotebookLimits(CheckParams):
     notebook_timeout: float = Field(120, gt=0)
     probe_timeout: float = Field(20, gt=0)
     memory_mb: int = Field(2048, ge=256)
+    # Everything the notebook may write (its /tmp, /dev/shm, /content and changes to its files), in RAM.
+    scratch_mb: int = Field(512, ge=16, le=16384)
 
 
 @dataclass
@@ -55,14 +57,14 @@ def run_notebook(
     job = NotebookJob(
         notebook=str(path),
         submission_dir=str(sub.root),
-        job_dir=str(ctx.scratch(f"nb-{Path(rel).stem}")),
         seed=ctx.options.seed,
         cell_timeout=limits.cell_timeout,
         notebook_timeout=limits.notebook_timeout,
         probe_timeout=limits.probe_timeout,
         memory_bytes=limits.memory_mb * 1024**2,
+        scratch_bytes=limits.scratch_mb * 1024**2,
         isolation=ctx.options.isolation,
-        uid=sandbox_uid(ctx.options.sandbox_slot),
+        slot=ctx.options.sandbox_slot,
         probe=probe,
     )
     run = get_runner().run(job)
@@ -80,10 +82,11 @@ def run_problem(rel: str, run: NotebookRun) -> str | None:
 
 
 def cell_errors(run: NotebookRun, limit: int = 3) -> str:
+    """The failing cells, named as the student sees them: ``In [8] (`loss = ...`): NameError: ...``."""
     errs = run.errors
     if not errs:
         return ""
-    shown = "; ".join(f"cell {c.index + 1}: {c.ename}: {c.evalue[:120]}" for c in errs[:limit])
+    shown = "; ".join(f"{c.label}: {c.ename}: {c.evalue[:120]}" for c in errs[:limit])
     more = f" (+{len(errs) - limit} more)" if len(errs) > limit else ""
     return f"errors while running: {shown}{more}"
 
@@ -93,29 +96,30 @@ MAX_TRACEBACK_LINES = 12
 
 
 def notebook_errors(ctx: CheckContext, pattern: str, run: NotebookRun, limit: int = 3) -> list[dict[str, Any]]:
-    """The failing cells as the student sees them, for the feedback page: ``In [8]`` (or ``cell 3``),
+    """The failing cells as the student sees them, for the feedback page: ``In [8]`` (or ``code cell 3``),
     the cell's source (cut), the error and the end of its traceback (terminal colours removed)."""
     from grader import textsafe
-    from grader.nbload import load_notebook
+    from grader.nbload import NotebookProblem, read_cells
 
     errs = run.errors[:limit]
     if not errs:
         return []
     path = ctx.submission.find_one(pattern)
-    nb, _ = load_notebook(str(path)) if path is not None else (None, "")
-    cells = nb.cells if nb is not None else []
+    try:
+        cells = read_cells(path) if path is not None else []
+    except (NotebookProblem, OSError):
+        cells = []
     out = []
     for c in errs:
-        cell = cells[c.index] if 0 <= c.index < len(cells) else None
-        count = cell.get("execution_count") if cell is not None else None
-        raw = cell.get("source", "") if cell is not None else ""
+        cell = cells[c.index] if 0 <= c.index < len(cells) else {}
+        raw = cell.get("source", "")
         source = "".join(str(x) for x in raw) if isinstance(raw, list) else str(raw)
         lines = source.splitlines()
         if len(lines) > MAX_SOURCE_LINES:
             lines = lines[:MAX_SOURCE_LINES] + [f"... ({len(lines) - MAX_SOURCE_LINES} more lines)"]
         tb = textsafe.terminal(c.traceback).splitlines()[-MAX_TRACEBACK_LINES:]
-        out.append({"notebook": ctx.submission.rel(path) if path is not None else pattern,
-                    "cell": f"In [{count}]" if isinstance(count, int) else f"cell {c.index + 1}",
+        name = f"In [{c.execution_count}]" if c.execution_count is not None else f"code cell {c.code_index}"
+        out.append({"notebook": ctx.submission.rel(path) if path is not None else pattern, "cell": name,
                     "source": "\n".join(lines)[:4000], "ename": c.ename, "evalue": c.evalue,
                     "traceback": "\n".join(tb)[:4000]})
     return out
@@ -123,17 +127,11 @@ def notebook_errors(ctx: CheckContext, pattern: str, run: NotebookRun, limit: in
 
 def load_probe(run: NotebookRun) -> dict[str, Probed]:
     """Read the probe's manifest and arrays, trusting nothing about them."""
-    if run.probe_status != "ok" or not run.probe_out:
+    if run.probe_status != "ok" or not isinstance(run.probe, dict):
         return {}
-    out = Path(run.probe_out)
-    manifest_path = out / "manifest.json"
-    if not manifest_path.is_file() or manifest_path.is_symlink() or manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
-        return {}
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    except (ValueError, OSError):
-        return {}
-    if not isinstance(manifest, dict):
+    manifest = run.probe.get("manifest")
+    arrays = run.probe.get("arrays")
+    if not isinstance(manifest, dict) or not isinstance(arrays, dict):
         return {}
     found: dict[str, Probed] = {}
     for key, entry in manifest.items():
@@ -141,12 +139,14 @@ def load_probe(run: NotebookRun) -> dict[str, Probed]:
             continue
         kind = entry.get("kind")
         if kind == "array":
-            found[key] = _load_array(out, entry.get("file"))
+            found[key] = _load_array(arrays, entry.get("file"))
         elif kind == "dict":
             keys = entry.get("keys")
             found[key] = Probed(kind="dict", keys=[str(k) for k in keys] if isinstance(keys, list) else [])
         elif kind == "seq":
-            found[key] = Probed(kind="seq", keys=[str(i) for i in range(int(entry.get("length", 0)))])
+            length = entry.get("length")
+            n = length if isinstance(length, int) and 0 <= length <= 10_000 else 0
+            found[key] = Probed(kind="seq", keys=[str(i) for i in range(n)])
         elif kind == "name":
             found[key] = Probed(kind="name", name=str(entry.get("name", ""))[:100])
         else:
@@ -154,16 +154,16 @@ def load_probe(run: NotebookRun) -> dict[str, Probed]:
     return found
 
 
-def _load_array(out: Path, name: Any) -> Probed:
-    if not isinstance(name, str) or "/" in name or not name.endswith(".npy"):
-        return Probed(kind="error", error="bad file name in the probe's manifest")
-    p = out / name
-    if not p.is_file() or p.is_symlink():
-        return Probed(kind="error", error="the value file is missing")
-    if p.stat().st_size > MAX_VALUE_BYTES:
+def _load_array(arrays: dict, name: Any) -> Probed:
+    data = arrays.get(name) if isinstance(name, str) else None
+    if not isinstance(data, str):
+        return Probed(kind="error", error="the value is missing from the probe's answer")
+    if len(data) > MAX_VALUE_BYTES * 4 // 3 + 4:
         return Probed(kind="error", error=f"the value is larger than {MAX_VALUE_BYTES // 2**20} MiB")
     try:
-        arr = np.load(p, allow_pickle=False)
+        arr = np.load(io.BytesIO(base64.b64decode(data, validate=True)), allow_pickle=False)
+    except (binascii.Error, ValueError, OSError, EOFError) as e:
+        return Probed(kind="error", error=f"unreadable value ({type(e).__name__})")
     except Exception as e:
         return Probed(kind="error", error=f"unreadable value ({type(e).__name__})")
     if not isinstance(arr, np.ndarray) or arr.dtype != np.float64:

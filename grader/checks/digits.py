@@ -36,19 +36,20 @@ class DigitsParams(CheckParams):
 
 
 def _shared_inputs(ctx: CheckContext, sets: list[digitsdata.DigitSet], scale: float) -> str:
-    """The evaluation images, written once per model server and reused for every student
-    (a path inside the server's folder; the data enter the sandbox only for this check)."""
+    """The evaluation images, staged read-only once per model server and reused for every student
+    (the path the server sees; the data enter the sandbox only for this check)."""
+    import io
+
     from grader.models import get_model_server
 
-    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot)
-    name = f"digits-{digitsdata.digest(sets)}-{scale:g}.npy"
-    path = server.shared_dir() / name
-    if not path.exists():
+    def make() -> bytes:
+        buf = io.BytesIO()
         x = np.concatenate([s.images for s in sets]).astype(np.float32) / np.float32(scale)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, x, allow_pickle=False)
-        tmp.replace(path)
-    return str(path)
+        np.save(buf, x, allow_pickle=False)
+        return buf.getvalue()
+
+    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot)
+    return server.shared_file(f"digits-{digitsdata.digest(sets)}-{scale:g}.npy", make)
 
 
 def evaluation_sets(ctx: CheckContext, p: DigitsParams) -> list[digitsdata.DigitSet]:

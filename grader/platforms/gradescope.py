@@ -115,7 +115,9 @@ def run(layout: Layout, isolation_requested: str = "auto") -> int:
     try:
         rubric = resolve_rubric(layout.rubric)
         isolation = resolve_isolation(isolation_requested, "gradescope")
-        note = "" if isolation != "none" else (
+        from grader.isolation import backend
+
+        note = "" if backend(isolation).isolated else (
             "note: student code ran with resource limits but without a sandbox (this container gives no user "
             "namespaces); the container is discarded after this submission")
         origin = read_metadata(layout.metadata)
