@@ -109,3 +109,28 @@ def test_parsers_are_fast_on_hostile_names(parse):
     for name in hostile:
         parse(name)
     assert time.perf_counter() - t < 0.5
+
+
+# --------------------------------------------------------------------------- fuzzing (parsers of student names)
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+NAMEY = st.lists(st.sampled_from(list("ab_1-. /\\:LATE") + ["_attempt_", "_assignsubmission_", "_12_34_",
+                                                             "2026-01-01-00-00-00", "\u202e", "é", ".txt"]),
+                 max_size=120).map("".join)
+
+
+@FUZZ
+@given(NAMEY)
+def test_lms_name_parsers_are_bounded_and_their_ids_plain(name):
+    from grader.sources import is_plain_id
+
+    for parse in (parse_canvas, parse_moodle, parse_blackboard):
+        t = time.perf_counter()
+        n = parse(name)
+        assert time.perf_counter() - t < 0.2
+        if n is not None and not n.receipt:
+            assert is_plain_id(n.student_id), n.student_id
+    assert detect_lms([name, name + "x"]) in (None, CANVAS, MOODLE, BLACKBOARD)
