@@ -28,6 +28,7 @@ from grader.checks._notebook import (
     cell_errors,
     load_probe,
     missing_packages_of,
+    notebook_errors,
     run_notebook,
     run_problem,
     save_input,
@@ -167,6 +168,7 @@ def notebook_backprop(ctx: CheckContext, p: BackpropParams) -> Outcome:
     extra = cell_errors(run, notebook=ctx.submission.root / rel)
     if packages := missing_packages_of(run, ctx.submission.root / rel):
         details["missing_packages"] = packages
+    details["notebook_errors"] = notebook_errors(ctx, p.notebook, run)
     if problem:
         extra = (extra + "; " if extra else "") + problem
     reason = "; ".join(notes) + (f"; {extra}" if extra else "")

@@ -28,6 +28,7 @@ from grader.checks._notebook import (
     cell_errors,
     load_probe,
     missing_packages_of,
+    notebook_errors,
     run_notebook,
     run_problem,
 )
@@ -153,6 +154,7 @@ def xor_notebook(ctx: CheckContext, p: XorNotebookParams) -> Outcome:
     errs = cell_errors(run, notebook=ctx.submission.root / rel)
     if packages := missing_packages_of(run, ctx.submission.root / rel):
         details["missing_packages"] = packages
+    details["notebook_errors"] = notebook_errors(ctx, p.notebook, run)
     if errs:
         notes.append(errs)
     total = p.parts.trains + p.parts.printed
