@@ -21,3 +21,5 @@ class GradeOptions:
     sandbox_slot: int = 0
     # The instructor's own view (`mlgrade validate`): why hidden tests failed is shown too.
     reveal_hidden: bool = False
+    # Put thumbnails of the student's images in the results, for feedback pages (made in the sandbox).
+    feedback_images: bool = True

@@ -215,6 +215,9 @@ class CheckKind:
     # Runs student notebooks: such questions are graded on a second thread, so that the notebook
     # runner and the model server (separate processes) work at the same time.
     uses_notebooks: bool = False
+    # Scored relative to the class (points x metric / class best): known only in the instructor's
+    # class run, so a single student's run (GitHub Classroom, Gradescope) reports it as pending.
+    class_relative: bool = False
     # Where the kind comes from: "built-in", "entry point NAME (DIST VERSION)" or "plugin FILE".
     origin: str = "built-in"
 
@@ -224,7 +227,8 @@ _KINDS: dict[str, CheckKind] = {}
 _LOADING: list[str] = []
 
 
-def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = False) -> Callable[[RunFn], RunFn]:
+def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = False,
+               class_relative: bool = False) -> Callable[[RunFn], RunFn]:
     """Register ``fn`` as the implementation of check kind ``name``."""
 
     def decorate(fn: RunFn) -> RunFn:
@@ -236,7 +240,7 @@ def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = Fals
             else:
                 raise ValueError(f"check kind {name!r} is registered twice ({existing.origin}; {origin})")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _KINDS[name] = CheckKind(name, params, fn, summary, uses_notebooks, origin)
+        _KINDS[name] = CheckKind(name, params, fn, summary, uses_notebooks, class_relative, origin)
         return fn
 
     return decorate

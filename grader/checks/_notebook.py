@@ -94,6 +94,19 @@ def notebook_session(ctx: CheckContext, pattern: str, limits: NotebookLimits, ca
     return session, rel
 
 
+def add_session_problems(ctx: CheckContext, session: NotebookSession, outcome) -> None:
+    """What went wrong in the student's cells of a live session, added to a check's outcome: in the reason
+    (named as the student sees them), and as data for the feedback page and the batch summary."""
+    path = Path(session.job.notebook)
+    errors = cell_errors(session.run, notebook=path)
+    if errors:
+        outcome.reason += f"; {session.rel}: {errors}"
+    if packages := missing_packages_of(session.run, path):
+        outcome.details.setdefault("missing_packages", []).extend(packages)
+    if session.run.errors:
+        outcome.details.setdefault("notebook_errors", []).extend(notebook_errors(ctx, session.rel, session.run))
+
+
 def run_problem(rel: str, run: NotebookRun) -> str | None:
     """A sentence for a run that did not complete, or None when it did."""
     if run.status == "ok":
@@ -156,6 +169,40 @@ def _code_sources(notebook: Path | None) -> dict[int, str]:
         if c.get("cell_type") == "code":
             src = c.get("source", "")
             out[i] = "".join(map(str, src)) if isinstance(src, list) else str(src)
+    return out
+
+
+MAX_SOURCE_LINES = 30
+MAX_TRACEBACK_LINES = 12
+
+
+def notebook_errors(ctx: CheckContext, pattern: str, run: NotebookRun, limit: int = 3) -> list[dict[str, Any]]:
+    """The failing cells as the student sees them, for the feedback page: ``In [8]`` (or ``code cell 3``),
+    the cell's source (cut), the error and the end of its traceback (terminal colours removed)."""
+    from grader import textsafe
+    from grader.nbload import NotebookProblem, read_cells
+
+    errs = run.errors[:limit]
+    if not errs:
+        return []
+    path = ctx.submission.find_one(pattern)
+    try:
+        cells = read_cells(path) if path is not None else []
+    except (NotebookProblem, OSError):
+        cells = []
+    out = []
+    for c in errs:
+        cell = cells[c.index] if 0 <= c.index < len(cells) else {}
+        raw = cell.get("source", "")
+        source = "".join(str(x) for x in raw) if isinstance(raw, list) else str(raw)
+        lines = source.splitlines()
+        if len(lines) > MAX_SOURCE_LINES:
+            lines = lines[:MAX_SOURCE_LINES] + [f"... ({len(lines) - MAX_SOURCE_LINES} more lines)"]
+        tb = textsafe.terminal(c.traceback).splitlines()[-MAX_TRACEBACK_LINES:]
+        name = f"In [{c.execution_count}]" if c.execution_count is not None else f"code cell {c.code_index}"
+        out.append({"notebook": ctx.submission.rel(path) if path is not None else pattern, "cell": name,
+                    "source": "\n".join(lines)[:4000], "ename": c.ename, "evalue": c.evalue,
+                    "traceback": "\n".join(tb)[:4000]})
     return out
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from grader.checks._notebook import NotebookLimits, notebook_session
+from grader.checks._notebook import NotebookLimits, add_session_problems, notebook_session
 from grader.checks._values import compare, draw_dims, materialize, validate_spec
 from grader.instructor import reference_function
 from grader.nbexec.session import NotebookDidNotRun, StudentFailure
@@ -161,7 +161,9 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
     if p.hidden is not None:
         summary.append(f"{sum(r['passed'] for r in hidden_results)}/{p.hidden.count} hidden cases right")
     reason = f"{rel}: {p.function}: " + ", ".join(summary) + (f" ({'; '.join(notes[:4])})" if notes else "")
-    return Outcome(earned / total if total else 0.0, reason, details={"cases": results})
+    outcome = Outcome(earned / total if total else 0.0, reason, details={"cases": results})
+    add_session_problems(ctx, session, outcome)
+    return outcome
 
 
 @check_kind("notebook_value", ValueParams, uses_notebooks=True)
@@ -174,11 +176,16 @@ def notebook_value(ctx: CheckContext, p: ValueParams) -> Outcome:
         expected = fn(*materialize(p.reference_args, rng))
     else:
         expected = materialize(p.expected, rng)
-    got = session.value(p.expr)  # a StudentFailure is the check's failure, with its reason
-    ok, why = compare(got, expected, p.rtol, p.atol)
-    if ok:
-        return Outcome.passed(f"{rel}: {p.expr} is right")
-    return Outcome.failed(f"{rel}: {p.expr}: {why}")
+    try:
+        got = session.value(p.expr)
+    except StudentFailure as e:
+        outcome = Outcome.failed(str(e))
+    else:
+        ok, why = compare(got, expected, p.rtol, p.atol)
+        outcome = Outcome.passed(f"{rel}: {p.expr} is right") if ok else Outcome.failed(f"{rel}: {p.expr}: {why}")
+    if session.started:
+        add_session_problems(ctx, session, outcome)
+    return outcome
 
 
 def _without_file(message: str, rel: str) -> str:

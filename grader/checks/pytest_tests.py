@@ -23,13 +23,12 @@ test file) marks the question as a grader error instead of costing the student.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from pydantic import Field
 
-from grader.checks._notebook import NotebookLimits, cell_errors, missing_packages_of, notebook_session
+from grader.checks._notebook import NotebookLimits, add_session_problems, notebook_session
 from grader.instructor import load_module
 from grader.registry import CheckContext, Outcome, RubricFile, check_kind
 from grader.testing.harness import Fixtures, Harness, TestOutcome, TestRun, run_tests
@@ -98,15 +97,13 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
     fixtures = Fixtures(notebooks=makers, files=lambda: SubmissionFiles(ctx.submission), model=model,
                         reference=reference, rng_seed=f"{ctx.options.seed}|{ctx.submission.content_hash}",
                         options=MappingProxyType(dict(p.options)))
-    harness = Harness(fixtures, test_file, self_check=ctx.options.self_check)
+    harness = Harness(fixtures, test_file, self_check=ctx.options.self_check, reveal_hidden=ctx.options.reveal_hidden)
     run = run_tests(test_file, root, harness)
     outcome = score(run, test_file.name, ctx.options.self_check, ctx.options.reveal_hidden)
+    for key, value in harness.feedback.items():
+        outcome.details.setdefault(key, value)  # what the tests left for the feedback page
     for session in dict.fromkeys(s for s in opened if s.started):  # the student's cells' errors, as they see them
-        errors = cell_errors(session.run, notebook=Path(session.job.notebook))
-        if errors:
-            outcome.reason += f"; {session.rel}: {errors}"
-        if packages := missing_packages_of(session.run, Path(session.job.notebook)):
-            outcome.details.setdefault("missing_packages", []).extend(packages)
+        add_session_problems(ctx, session, outcome)
     return outcome
 
 

@@ -2,7 +2,7 @@
 
 The test file is plain pytest. It is run with ``pytest.main`` in this process (instructor code
 is trusted) with :class:`Harness` as a plugin that provides the fixtures (``notebook``,
-``notebooks``, ``files``, ``model``, ``hidden_rng``, ``reference``, ``options``), the markers
+``notebooks``, ``files``, ``model``, ``hidden_rng``, ``reference``, ``options``, ``feedback``), the markers
 (``points(n)``, ``hidden``) and records every test's outcome. Student code never runs here:
 the fixtures reach it in the sandbox, as data (:mod:`grader.testing.objects`).
 
@@ -100,14 +100,42 @@ class _Notebooks(dict):
         return value
 
 
+class Feedback(dict):
+    """``feedback["equation_tree"] = ...``: data a test leaves for the feedback page (JSON values only). What
+    a hidden test records is dropped, so that the page never shows what a hidden test computed."""
+
+    def __init__(self, harness: Harness):
+        super().__init__()
+        self._harness = harness
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        import json
+
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as e:
+            raise InstructorError(f"feedback[{key!r}] must be JSON data (numbers, text, lists, dicts): {e}") from None
+        current = self._harness.current
+        if current is not None and current.hidden and not self._harness.reveal_hidden:
+            return
+        super().__setitem__(str(key), value)
+
+    def update(self, *args, **kwargs) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+
 class Harness:
     """The pytest plugin of one run: fixtures, markers, and every test's outcome."""
 
-    def __init__(self, fixtures: Fixtures, test_file: Path, self_check: bool):
+    def __init__(self, fixtures: Fixtures, test_file: Path, self_check: bool, reveal_hidden: bool = False):
         self.fx = fixtures
         self.test_file = test_file
         self.self_check = self_check
+        self.reveal_hidden = reveal_hidden
         self.run = TestRun()
+        self.current: TestOutcome | None = None  # the test running now
+        self.feedback = Feedback(self)
         self._by_id: dict[str, TestOutcome] = {}
         self._notebooks = _Notebooks(fixtures.notebooks)
 
@@ -159,6 +187,9 @@ class Harness:
         if hidden:
             config.hook.pytest_deselected(items=hidden)
             items[:] = keep
+
+    def pytest_runtest_setup(self, item) -> None:
+        self.current = self._by_id.get(item.nodeid)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -242,6 +273,12 @@ def model():
 def reference():
     """The check's reference module, imported in the grader."""
     return _harness().reference()
+
+
+@pytest.fixture(scope="session")
+def feedback() -> Feedback:
+    """Data for the student's feedback page (``feedback["hand"] = {...}``), kept in the check's details."""
+    return _harness().feedback
 
 
 @pytest.fixture(scope="session")

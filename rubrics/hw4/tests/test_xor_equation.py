@@ -11,15 +11,20 @@ import numpy as np
 import pytest
 import xor_checks as xc
 
+from grader.equation import tree_data
+
 EQUATION = "xor_equation.txt"
 
 
 @pytest.fixture(scope="module")
-def equation(files, notebook):
+def equation(files, notebook, reference, feedback):
     where, tree, net = xc.read_equation(files, notebook, EQUATION)
     n_hidden = net.w2.size
     if n_hidden != 4:
         pytest.fail(f"{where}: {n_hidden} hidden neurons ({4 * n_hidden} weights); the network has 4 (16 weights)")
+    # the feedback page draws the equation as read, with what it gives on the four inputs
+    feedback.update(source=where, equation_tree=tree_data(tree), outputs=xc.outputs(tree, reference.X).tolist(),
+                    weights1=net.w1.tolist(), weights2=net.w2.tolist())
     return where, tree, net
 
 

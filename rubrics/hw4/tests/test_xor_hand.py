@@ -50,6 +50,13 @@ def expected(files, notebook, reference, hand, options):
     return values, against
 
 
+@pytest.fixture(scope="module", autouse=True)
+def table(hand, expected, options, feedback):
+    """The feedback page's table: each hand value next to the value it is compared with."""
+    feedback.update(hand=hand[1], expected=[float(v) for v in expected[0]], against=expected[1],
+                    tolerance=float(options.get("tolerance", 1e-3)))
+
+
 @pytest.mark.parametrize("index", range(4), ids=["001", "011", "101", "111"])
 def test_hand_value(hand, expected, reference, options, index):
     tolerance = float(options.get("tolerance", 1e-3))
