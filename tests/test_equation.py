@@ -337,3 +337,17 @@ def test_hand_values_against_an_equation_that_is_not_xor_say_so(tmp_path):
     # compared with the network instead, the same hand values are wrong
     q = grade_files(tmp_path / "b", files, _hand_rubric("network")).question("q4b")
     assert q.score < 1 and "what the network computes from the weights in xor.ipynb, In [" in q.reason, q.reason
+
+
+def test_the_feedback_page_draws_the_equation_and_the_hand_table(tmp_path):
+    from grader.render import ClassReport, get_format
+    from grader.rubric import parse_rubric
+
+    files, (w1, w2, out) = student_files()
+    r = grade_files(tmp_path, files, RUBRIC)
+    eq = r.question("q4a").checks[0].details
+    assert eq["equation_tree"][0] == "call" and eq["source"] == "xor_equation.txt" and len(eq["outputs"]) == 4
+    hand = r.question("q4b").checks[0].details
+    assert set(hand["hand"]) == {"001", "011", "101", "111"} and hand["tolerance"] == 0.001
+    page = get_format("html").render(r, ClassReport(parse_rubric(RUBRIC), [r]))
+    assert "<math" in page and "your hand value" in page

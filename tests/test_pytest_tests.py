@@ -359,3 +359,26 @@ def test_a_notebook_under_another_name_is_recognised_by_its_code(tmp_path):
     src = write_files(tmp_path / "renamed", {"my_homework.ipynb": GOOD})
     q = grade_submission(src, load_rubric(pack), tmp_path / "w-renamed", GradeOptions()).questions[0]
     assert q.score == 0 and "'my_homework.ipynb' contains `def softmax`" in q.reason
+
+
+def test_feedback_data_from_hidden_tests_never_reaches_the_page(tmp_path):
+    tests = '''
+import pytest
+
+
+def test_visible(feedback):
+    feedback["shown"] = [1, 2]
+
+
+@pytest.mark.hidden
+def test_secret(feedback, hidden_rng):
+    feedback["secret_inputs"] = hidden_rng.normal(size=3).tolist()
+
+
+def test_not_json(feedback):
+    feedback["bad"] = object()
+'''
+    q = grade(tmp_path, make_pack(tmp_path / "pack", tests=tests, check="        call_timeout: 5\n"), GOOD)
+    details = q.checks[0].details
+    assert details["shown"] == [1, 2] and "secret_inputs" not in details and "bad" not in details
+    assert "test_not_json: feedback['bad'] must be JSON data" in q.reason and q.status is Status.ERROR
