@@ -104,3 +104,38 @@ def test_models_that_cannot_be_scored_say_why(tmp_path):
                                                 ("bias:0", np.zeros(32, np.float32))])])
     q = grade(tmp_path, rubric(tmp_path, "        data: {package: mnist-public}\n"), weights, "w").questions[0]
     assert q.status is Status.FAILED and "holds weights only" in q.reason
+
+
+DIGITS_AS_KIND = """
+name: d
+questions:
+  - {id: digits, title: digits, points: 40, files: [digits.h5], checks: [{kind: digits, model: digits.h5}]}
+"""
+DIGITS_AS_MODEL_ACCURACY = """
+name: d
+questions:
+  - id: digits
+    title: digits
+    points: 40
+    files: [digits.h5]
+    checks: [{kind: model_accuracy, model: digits.h5, data: {package: digits}, scale: 255, relative: true}]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("self_check", [False, True])
+def test_digits_is_an_instance_of_model_accuracy_with_identical_scores(tmp_path, samples_dir, self_check):
+    """The digit classifier question written on the generic kind scores every sample as the digits kind does."""
+    from grader.rubric import parse_rubric
+
+    samples = [samples_dir / f"{s}.zip" for s in ("alice_complete", "bob_partial", "carol_broken", "ivan_colab")]
+    scored = {}
+    for name, text in (("digits", DIGITS_AS_KIND), ("model_accuracy", DIGITS_AS_MODEL_ACCURACY)):
+        r = parse_rubric(text)
+        results = [grade_submission(s, r, tmp_path / name / s.stem, GradeOptions(self_check=self_check))
+                   for s in samples]
+        apply_class_relative(r, results)
+        scored[name] = [(q.score, q.relative, q.checks[0].details.get("accuracy")) for res in results
+                        for q in res.questions]
+    assert scored["digits"] == scored["model_accuracy"]
+    assert scored["digits"][0][0] > 0  # alice's model is scored, not refused

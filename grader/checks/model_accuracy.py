@@ -30,7 +30,8 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 
-PACKAGES = ("mnist-public", "mnist-hidden", "sklearn-digits", "sklearn-iris", "sklearn-wine", "sklearn-breast_cancer")
+PACKAGES = ("mnist-public", "mnist-hidden", "sklearn-digits", "sklearn-iris", "sklearn-wine", "sklearn-breast_cancer",
+            "digits")
 HIDDEN = "hidden:"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_IMAGES = 50_000
@@ -38,7 +39,11 @@ MAX_IMAGES = 50_000
 
 class DataSet(CheckParams):
     """One of ``npz`` (with ``x`` and ``y`` keys), ``images`` (a folder of ``<label>/<image>``) or ``package``.
-    Paths are relative to the rubric, or ``hidden:NAME`` inside the instructor's ``--hidden`` folder."""
+    Paths are relative to the rubric, or ``hidden:NAME`` inside the instructor's ``--hidden`` folder.
+
+    ``package: digits`` is ML Assignment 2's digit sets (:mod:`grader.digitsdata`): the staff's photos in
+    ``--hidden DIR/digits/<label>/`` when given, else 4,000 hidden MNIST digits and scikit-learn's digits
+    (reported apart); a student's self-check gets the 1,000 public MNIST digits."""
 
     npz: str | None = None
     x: str = "x"
@@ -49,6 +54,7 @@ class DataSet(CheckParams):
     package: Literal[PACKAGES] | None = None  # type: ignore[valid-type]
     name: str = ""
     limit: int | None = Field(None, ge=1)
+    blur: int = Field(0, ge=0, le=31)  # `package: digits`: box blur of the staff's photos (the course used 7)
 
     @model_validator(mode="after")
     def _one_source(self, info: ValidationInfo):
@@ -97,6 +103,8 @@ class Labelled:
 
 def load_data(ctx: CheckContext, spec: DataSet, scale: float) -> Labelled:
     """The data set ``spec`` names, divided by ``scale``. Raises ``LookupError`` when it is not available here."""
+    if spec.package == "digits":
+        return digit_sets(ctx, spec.blur, scale)[0]
     if spec.package is not None:
         x, y = _package(spec.package)
     else:
@@ -113,6 +121,21 @@ def load_data(ctx: CheckContext, spec: DataSet, scale: float) -> Labelled:
     if spec.limit is not None:
         x, y = x[: spec.limit], y[: spec.limit]
     return Labelled(spec.label(), (np.asarray(x, np.float32) / np.float32(scale)), np.asarray(y).astype(int))
+
+
+def digit_sets(ctx: CheckContext, blur: int, scale: float) -> list[Labelled]:
+    """``package: digits``: what the class is scored on (the first set) and what is reported next to it."""
+    from grader import digitsdata
+
+    hidden = ctx.options.hidden_dir
+    if hidden is not None and (hidden / "digits").is_dir():
+        sets = [digitsdata.staff_digits(hidden, blur)]
+    elif ctx.options.self_check:
+        sets = [digitsdata.mnist_public()]
+    else:
+        sets = [digitsdata.mnist_hidden(), digitsdata.sklearn_digits()]
+    return [Labelled(d.name, np.asarray(d.images, np.float32) / np.float32(scale), np.asarray(d.labels).astype(int))
+            for d in sets]
 
 
 def _path(ctx: CheckContext, name: str) -> Path:
@@ -235,7 +258,7 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
                            pending=True)
         main = p.public_data
     try:
-        sets = [load_data(ctx, main, p.scale)]
+        sets = digit_sets(ctx, main.blur, p.scale) if main.package == "digits" else [load_data(ctx, main, p.scale)]
         for extra in p.also:
             try:
                 sets.append(load_data(ctx, extra, p.scale))
