@@ -84,10 +84,19 @@ RubricFunction = Annotated[str, Field(min_length=1), AfterValidator(_check_rubri
 
 
 def _rubric_file_kind(model: type[BaseModel], name: str) -> str | None:
+    """The marker of a field typed RubricFile, RubricPath or RubricFunction, also inside ``... | None``."""
+    import typing
+
     info = model.model_fields.get(name)
-    for meta in (info.metadata if info is not None else []):
-        if isinstance(meta, _RubricFileMarker):
-            return meta.kind
+    if info is None:
+        return None
+    stack: list[Any] = [*info.metadata, info.annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _RubricFileMarker):
+            return item.kind
+        stack.extend(getattr(item, "__metadata__", ()))
+        stack.extend(typing.get_args(item))
     return None
 
 

@@ -108,6 +108,23 @@ class Rubric(BaseModel):
                             found += sorted(path.parent.glob("*.py"))
         return list(dict.fromkeys(found))
 
+    def relative_assets(self) -> list[tuple[Path, str]]:
+        """Every file grading reads from the rubric's folder (folders expanded) as ``(path, name relative to
+        the rubric)``, for copying a rubric elsewhere (a Gradescope autograder, a Classroom repository).
+        Raises ``ValueError`` for a file outside the rubric's folder, which a copy could not keep in place."""
+        base = self._base_dir.resolve()
+        out: list[tuple[Path, str]] = []
+        for path in self.asset_files():
+            for p in (sorted(q for q in path.rglob("*") if q.is_file() and "__pycache__" not in q.parts)
+                      if path.is_dir() else [path]):
+                try:
+                    rel = p.resolve().relative_to(base)
+                except ValueError:
+                    raise ValueError(f"{p} is outside the rubric's folder {base}; put the files the rubric uses "
+                                     "in its folder (or below it)") from None
+                out.append((p, rel.as_posix()))
+        return list(dict.fromkeys(out))
+
     def digest(self) -> str:
         """A hash of what the rubric means (not of its comments or layout), its own files' contents included."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str) + self._assets

@@ -382,3 +382,10 @@ def test_not_json(feedback):
     details = q.checks[0].details
     assert details["shown"] == [1, 2] and "secret_inputs" not in details and "bad" not in details
     assert "test_not_json: feedback['bad'] must be JSON data" in q.reason and q.status is Status.ERROR
+
+
+def test_changing_the_reference_module_changes_the_rubric_digest(tmp_path):
+    pack = make_pack(tmp_path / "pack")
+    before = load_rubric(pack).digest()
+    (tmp_path / "pack" / "refs.py").write_text(REFS + "\n# changed\n")
+    assert load_rubric(pack).digest() != before
