@@ -61,14 +61,15 @@ def scaling(name: str | None, legacy_scale: float | None = None) -> Scaling:
 def scaling_hint(best: Scaling, best_acc: float, used: Scaling, used_acc: float, sample: int,
                  rescaling_layer: bool) -> str:
     """The sentence that tells a student their model was trained with another scaling."""
-    said = (f"your model reaches {best_acc:.0%} on {best.words} (a sample of {sample} of these digits) but "
-            f"{used_acc:.0%} on {used.words}, the scaling this assignment uses")
+    said = (f"your model reaches {best_acc:.0%} on {best.words} but {used_acc:.0%} on {used.words} "
+            f"(a sample of {sample} of these digits)")
     if best.name == "raw" and rescaling_layer:
-        return (said + ": it scales its inputs itself (a Rescaling layer), so it expects raw pixels; remove that "
-                f"layer and train on {used.words}, or ask whether the assignment allows it")
+        return (said + f": it scales its inputs itself (a Rescaling layer), while this assignment feeds {used.words}; "
+                "remove the Rescaling layer and train again")
     if best.name == "raw" and used.name == "unit":
-        return said + ": it was trained without the / 255 the assignment uses; train it on x / 255 pixels"
-    return said + f": it was trained on {best.words}; train it on {used.words}"
+        return said + ": it was trained without the / 255 this assignment uses; divide the training images by 255 " \
+                      "and train again"
+    return said + f": it was trained on {best.words}, while this assignment feeds {used.words}; train it on those"
 
 
 # --------------------------------------------------------------------------- input shapes

@@ -203,6 +203,8 @@ def _check_mapping(node: dict, where: str, in_nodes: bool) -> str:
         if registered is not None and str(registered) != cls:
             raise ConfigProblem(f"{label} is a custom registered class '{_short(registered)}'")
         if cls not in SAFE_LAYERS and cls not in SAFE_OBJECTS:
+            if _is_operation(node):
+                raise ConfigProblem(_operation_message(str(name), cls))
             raise ConfigProblem(f"{label} is not a built-in Keras layer this grader can load safely")
     act = node.get("activation")
     if "activation" in node and not isinstance(act, (str, type(None))):
@@ -487,21 +489,29 @@ class _Builder:
         return outputs
 
 
-def _operation_class(item: dict, name: str, n_inputs: int) -> str | None:
-    """Keras 3 stores arithmetic on tensors (``x + y``) as an operation node: ``{"name"}`` for a config
-    and the tensors as separate arguments. Those the merge layers compute are rebuilt as such."""
+def _is_operation(item: dict) -> bool:
+    """Keras 3 stores an operation on tensors (``x + y``, ``keras.ops.relu(x)``) as a node whose config
+    is only ``{"name"}``, in Keras 3's node notation; a layer's config says much more."""
     cfg = item.get("config")
-    if not isinstance(cfg, dict) or set(cfg) - {"name"} or "inbound_nodes" not in item:
+    nodes = item.get("inbound_nodes")
+    return (isinstance(cfg, dict) and not set(cfg) - {"name"} and isinstance(nodes, list) and bool(nodes)
+            and isinstance(nodes[0], dict))
+
+
+def _operation_message(name: str, cls: str) -> str:
+    return (f"'{_short(name)}' is a keras.ops operation ({_short(cls)}) applied to tensors, not a layer; the grader "
+            "rebuilds layers only: use keras.layers instead (e.g. layers.Activation('relu') for ops.relu, "
+            "layers.Rescaling for x * c, layers.Add for x + y)")
+
+
+def _operation_class(item: dict, name: str, n_inputs: int) -> str | None:
+    """An operation node the merge layers compute (``x + y`` on two tensors) is rebuilt as that layer."""
+    if not _is_operation(item):
         return None
-    if not (isinstance(item["inbound_nodes"], list) and item["inbound_nodes"]
-            and isinstance(item["inbound_nodes"][0], dict)):
-        return None  # Keras 2 notation: a real layer
     cls = str(item.get("class_name"))
     if cls in KERAS3_TENSOR_OPS and n_inputs >= 2:
         return KERAS3_TENSOR_OPS[cls]
-    raise ConfigProblem(f"'{_short(name)}' is a keras.ops operation ({_short(cls)}) applied to tensors, not a layer; "
-                        "the grader rebuilds layers only: use keras.layers instead (e.g. layers.Activation('relu') "
-                        "for ops.relu, layers.Rescaling for x * c)")
+    raise ConfigProblem(_operation_message(name, cls))
 
 
 def _refs(value: Any, what: str) -> list[tuple[str, int, int]]:
