@@ -101,6 +101,12 @@ def _shape_problems(p: ArchParams, info: dict[str, Any]) -> list[str]:
                 diffs.append(f"a {e.describe()} layer has {f.params:,} parameters, expected {e.params:,}")
                 break
     diffs += param_report(exp, found)[0]
+    if diffs and info.get("branched"):
+        merges = sorted({str(la.get("class_name")) for la in info["layers"]
+                         if la.get("class_name") in ("Add", "Concatenate", "Multiply", "Average", "Subtract",
+                                                     "Maximum", "Minimum")})
+        how = f" merged by {', '.join(merges)}" if merges else ""
+        diffs.insert(0, f"the model is not one chain of layers (it has branches{how}), the assignment's is")
     return diffs
 
 
