@@ -1,10 +1,14 @@
-"""Benchmark: time to inspect, load and classify one submission's Keras weights, Keras already imported.
+"""Benchmark: time to inspect, load and classify one submission's Keras weights, and to grade one
+digit classifier (the ``digits`` check), Keras already imported.
 
-    python scripts/bench_models.py [N] [--isolation bwrap|none]
+    python scripts/bench_models.py [N] [--isolation bwrap|none] [--digits-only]
 
 Uses alice's sample (the course CNN, four images) through the same sandboxed
 model server the grader uses; the server's start-up (Keras + JAX import) is
-timed separately, once, as it is paid once per worker.
+timed separately, once, as it is paid once per worker. The digits part grades the
+three sample digit models (scripts/data/digits_*.h5) through the whole check
+(inspect, rebuild, 5,797 digits, the other scalings on a sample), each N times; the
+first time includes compiling that architecture's operations, as a new student's costs.
 """
 
 from __future__ import annotations
@@ -27,7 +31,51 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int, nargs="?", default=10)
     ap.add_argument("--isolation", default="bwrap", choices=["bwrap", "none"])
+    ap.add_argument("--digits-only", action="store_true")
     args = ap.parse_args()
+    if not args.digits_only:
+        bench_weights(args)
+    bench_digits(args)
+
+
+DIGITS_RUBRIC = """
+name: bench
+questions:
+  - id: digits
+    title: digits
+    points: 40
+    checks:
+      - {kind: digits, model: digits.h5}
+"""
+
+
+def bench_digits(args) -> None:
+    """The whole digits check per model file, after a warm-up that pays the data loading once."""
+    from grader.options import GradeOptions
+    from grader.pipeline import grade_submission
+    from grader.rubric import parse_rubric
+
+    rubric = parse_rubric(DIGITS_RUBRIC)
+    opts = GradeOptions(isolation=args.isolation)
+    with tempfile.TemporaryDirectory() as tmp:
+        def grade(data: bytes, k: str) -> float:
+            sub = Path(tmp) / k / "sub"
+            sub.mkdir(parents=True)
+            (sub / "digits.h5").write_bytes(data)
+            r = grade_submission(sub, rubric, Path(tmp) / k / "work", opts)
+            q = r.question("digits")
+            assert q.relative is not None, q.reason
+            return q.checks[0].elapsed_s
+
+        grade((HERE / "data" / "digits_mlp784.h5").read_bytes(), "warmup")
+        for name in ("cnn", "mlp784", "mlp2d"):
+            data = (HERE / "data" / f"digits_{name}.h5").read_bytes()
+            times = [grade(data, f"{name}{i}") for i in range(args.n)]
+            print(f"{'digits ' + name:>20}: median {statistics.median(times) * 1000:.0f} ms, first "
+                  f"{times[0] * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over {len(times)}")
+
+
+def bench_weights(args) -> None:
     from reference.architectures import CATS_VS_DOGS_CNN, CATS_VS_DOGS_INPUT
 
     layers = [{"class_name": s["kind"], "config": {k: v for k, v in s.items() if k != "kind"}} for s in CATS_VS_DOGS_CNN]
