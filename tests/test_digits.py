@@ -225,3 +225,38 @@ def test_rubric_refuses_both_scaling_options():
         parse_rubric(rubric_for(["digits.h5"], input_scaling="raw", scale=255))
     with pytest.raises(RubricError, match="input_scaling"):
         parse_rubric(rubric_for(["digits.h5"], input_scaling="0-1"))
+
+
+def sequential_file(tmp_path: Path, layers: list[dict], weights, shape=(28, 28, 1), name="m.h5") -> bytes:
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, *shape]}}, *layers]}}
+    p = tmp_path / name
+    write_keras2_model(p, weights, cfg, keras_version="3.8.0", varlen=True)
+    return p.read_bytes()
+
+
+def test_declared_size_must_agree_with_the_weights_before_building(tmp_path):
+    """A config cannot make the grader allocate a layer of a billion units that the file does not back."""
+    import numpy as np
+
+    data = sequential_file(tmp_path, [
+        {"class_name": "Flatten", "config": {"name": "flatten"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 10**9}}],
+        [("flatten", []), ("dense", [("kernel", np.zeros((784, 10), np.float32)), ("bias", np.zeros(10, np.float32))])])
+    q = grade_files(tmp_path, {"digits.h5": data}, rubric_for(["digits.h5"]), options()).question("q0")
+    assert q.score == 0
+    assert "layer 'dense' (Dense) declares units=1000000000, but its weights in the file have shapes" in q.reason
+
+
+def test_layers_too_large_for_memory_are_refused(tmp_path):
+    import numpy as np
+
+    data = sequential_file(tmp_path, [
+        {"class_name": "UpSampling2D", "config": {"name": "up", "size": [400, 400]}},
+        {"class_name": "GlobalAveragePooling2D", "config": {"name": "gap"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 10}}],
+        [("up", []), ("gap", []), ("dense", [("kernel", np.zeros((1, 10), np.float32)),
+                                            ("bias", np.zeros(10, np.float32))])])
+    q = grade_files(tmp_path, {"digits.h5": data}, rubric_for(["digits.h5"]), options()).question("q0")
+    assert q.score == 0
+    assert "MB of numbers per image, over the limit of 67 MB" in q.reason, q.reason

@@ -302,3 +302,13 @@ def test_data_file_in_hdf5_is_named(tmp_path):
         f["y_train"] = np.zeros(2)
     e = problem(p, want="model", label="digits.h5")
     assert e.kind == "not-keras" and "it holds 'x_train', 'y_train': a data file?" in str(e)
+
+
+def test_config_nested_beyond_any_reason_is_a_problem_not_a_crash(tmp_path):
+    p = tmp_path / "deep.h5"
+    config = '{"class_name": "Sequential", "config": {"layers": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    with h5py.File(p, "w") as f:
+        f.attrs["model_config"] = config
+        f.create_group("model_weights").attrs["layer_names"] = np.array([], dtype="S1")
+    e = problem(p)
+    assert "nested too deeply" in str(e) or "not a mapping" in str(e), str(e)

@@ -246,6 +246,36 @@ def build_graph(layers: list[dict[str, Any]], graph: dict[str, Any], input_shape
     return model, built
 
 
+_SIZED = {"Dense": "units", "Conv1D": "filters", "Conv2D": "filters", "Conv2DTranspose": "filters",
+          "SeparableConv2D": "filters", "SimpleRNN": "units", "LSTM": "units", "GRU": "units"}
+
+
+def check_declared(layers: list[dict[str, Any]], arrays: list[list]) -> None:
+    """Before anything is allocated: each layer's declared size agrees with the weights the file holds
+    for it, and a layer that needs weights has some. A config cannot make the grader build a layer of
+    a billion units that no file could back."""
+    for li, spec in enumerate(layers):
+        cls, cfg = spec["class_name"], spec.get("config") or {}
+        key = _SIZED.get(cls)
+        if key is None:
+            continue
+        values = arrays[li] if li < len(arrays) else []
+        label = f"layer '{spec.get('name', li)}' ({cls})"
+        if not values:
+            raise BuildProblem(f"{label} has no weights in the file")
+        declared = cfg.get(key)
+        last = values[0].shape[-1] if values[0].ndim else None
+        if cls in ("LSTM", "GRU"):
+            last = last // (4 if cls == "LSTM" else 3) if last else last
+        if cls == "Conv2DTranspose":
+            last = values[0].shape[-2] if values[0].ndim >= 2 else None
+        if cls == "SeparableConv2D":  # depthwise kernel first; the pointwise one says the filters
+            last = values[1].shape[-1] if len(values) > 1 and values[1].ndim else None
+        if not isinstance(declared, int) or declared != last:
+            raise BuildProblem(f"{label} declares {key}={declared!r}, but its weights in the file have "
+                               f"shapes {[tuple(v.shape) for v in values]}")
+
+
 def set_graph_weights(built: dict[int, Any], layers: list[dict[str, Any]], arrays: list[list]) -> None:
     """Each built layer gets the file's weights of the same layer, every shape checked; the file may
     hold no weights that no layer takes."""

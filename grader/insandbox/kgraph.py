@@ -31,6 +31,7 @@ from typing import Any
 MAX_LAYERS = 2000
 MAX_NODES = 4000
 MAX_NESTING = 8
+MAX_CALL_INPUTS = 256
 
 SAFE_LAYERS = {
     "InputLayer", "Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose",
@@ -561,6 +562,8 @@ def _calls(item: dict, name: str) -> list[list[tuple[str, int, int]]]:
             raise ConfigProblem(f"{where}: malformed inbound_nodes")
         if not refs:
             raise ConfigProblem(f"{where} is called on nothing")
+        if len(refs) > MAX_CALL_INPUTS:
+            raise ConfigProblem(f"{where} is called on {len(refs)} tensors, over the limit of {MAX_CALL_INPUTS}")
         calls.append(refs)
     return calls
 

@@ -29,7 +29,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 from h5read import H5Problem, read_h5  # noqa: E402
-from kbuild import BuildProblem, build_graph, build_model, set_graph_weights, set_weights  # noqa: E402
+from kbuild import (  # noqa: E402
+    BuildProblem,
+    build_graph,
+    build_model,
+    check_declared,
+    set_graph_weights,
+    set_weights,
+)
 from safeimage import ImageProblem, rgb_array  # noqa: E402
 
 MAX_BATCH = 256
@@ -160,6 +167,7 @@ def _full_model(path: str, label: str, input_shape: list[int] | None):
     if extra:
         raise BuildProblem(f"the file holds weights for layers its model does not have ('{extra[0][:60]}')")
     specs = [{"class_name": layer.class_name, "config": layer.config, "name": layer.name} for layer in info.layers]
+    check_declared(specs, arrays)
     shape = input_shape or graph.nodes[graph.inputs[0]].shape
     model, built = build_graph(specs, graph.to_dict(), [shape])
     set_graph_weights(built, specs, arrays)
@@ -184,15 +192,39 @@ def _scaled(x: np.ndarray, divide: float, add: float, feed: dict) -> np.ndarray:
     return x.reshape((-1, *feed["shape"]))
 
 
-def _run(model, x: np.ndarray) -> np.ndarray:
+ACTIVATION_BYTES = 512 * 1024**2  # what one batch's layer outputs may take together
+IMAGE_ACTIVATION_BYTES = 64 * 1024**2  # ... and one image's: ordinary digit models need under 1 MB, the
+# course CNN on 150x150 images 7 MB; far beyond, a model only runs into the time limit
+
+
+def _batch_size(model) -> int:
+    """As many images per batch as keep every layer's outputs within ``ACTIVATION_BYTES`` (256 for any
+    ordinary digit model); a model whose layers exceed ``IMAGE_ACTIVATION_BYTES`` for one image is refused."""
+    import math
+
+    per_image = 0
+    for layer in model.layers:
+        try:
+            outs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+        except (AttributeError, ValueError):  # a shared layer has several outputs: count each node's
+            outs = [node.output_tensors[0] for node in getattr(layer, "_inbound_nodes", []) if node.output_tensors]
+        for t in outs:
+            per_image += math.prod(int(d or 1) for d in tuple(t.shape)[1:]) * 4
+    if per_image > IMAGE_ACTIVATION_BYTES:
+        raise BuildProblem(f"the model's layers hold {per_image / 1e6:,.0f} MB of numbers per image, over the "
+                           f"limit of {IMAGE_ACTIVATION_BYTES / 1e6:,.0f} MB")
+    return max(1, min(MAX_BATCH, ACTIVATION_BYTES // max(per_image, 1)))
+
+
+def _run(model, x: np.ndarray, size: int = MAX_BATCH) -> np.ndarray:
     """The model's outputs in fixed-size batches: the last one is padded, so each architecture is traced
     for one batch shape only."""
     outs = []
-    for start in range(0, len(x), MAX_BATCH):
-        batch = x[start : start + MAX_BATCH]
+    for start in range(0, len(x), size):
+        batch = x[start : start + size]
         n = len(batch)
-        if n < MAX_BATCH and len(x) > MAX_BATCH:
-            batch = np.concatenate([batch, np.zeros((MAX_BATCH - n, *batch.shape[1:]), batch.dtype)])
+        if n < size and len(x) > size:
+            batch = np.concatenate([batch, np.zeros((size - n, *batch.shape[1:]), batch.dtype)])
         outs.append(np.asarray(model(batch, training=False))[:n])
     return np.concatenate(outs) if outs else np.zeros((0,))
 
@@ -206,7 +238,8 @@ def predict(cmd: dict) -> dict:
     feed = cmd["feed"]
     info, model = _full_model(cmd["model"], cmd.get("label", ""), feed["shape"])
     raw = np.load(cmd["inputs"], allow_pickle=False, mmap_mode="r")
-    y = _run(model, _scaled(raw, float(cmd.get("divide", 1.0)), float(cmd.get("add", 0.0)), feed))
+    size = _batch_size(model)
+    y = _run(model, _scaled(raw, float(cmd.get("divide", 1.0)), float(cmd.get("add", 0.0)), feed), size)
     np.save(cmd["out"], y.astype(np.float64), allow_pickle=False)
     answer: dict = {"shape": list(y.shape), "input_shape": info.input_shape}
     sample = [int(i) for i in cmd.get("sample", []) if 0 <= int(i) < len(raw)]
@@ -214,7 +247,7 @@ def predict(cmd: dict) -> dict:
         picked = np.asarray(raw[np.asarray(sample)])
         alts = {}
         for alt in cmd.get("alternatives", []):
-            ya = _run(model, _scaled(picked, float(alt["divide"]), float(alt["add"]), feed))
+            ya = _run(model, _scaled(picked, float(alt["divide"]), float(alt["add"]), feed), size)
             alts[str(alt["name"])] = np.argmax(ya, axis=1).tolist() if ya.ndim == 2 else []
         answer["alternatives"] = alts
     return answer
