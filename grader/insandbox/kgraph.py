@@ -273,6 +273,19 @@ def _shape_of(cfg: dict) -> list[int | None] | None:
     return out
 
 
+def _model_input_shape(item: dict, depth: int = 0) -> list[int | None] | None:
+    """The input shape a nested model declares (its first InputLayer, or its own first layer's)."""
+    cfg = item.get("config")
+    raw = cfg.get("layers") if isinstance(cfg, dict) else cfg
+    if not isinstance(raw, list) or not raw or not isinstance(raw[0], dict) or depth > MAX_NESTING:
+        return None
+    first = raw[0]
+    if str(first.get("class_name")) in MODEL_CLASSES:
+        return _model_input_shape(first, depth + 1)
+    fcfg = first.get("config")
+    return _shape_of(fcfg) if isinstance(fcfg, dict) else None
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):  # Keras 3 wraps some values ({"class_name": "__tuple__", "config": ...})
         if value.get("class_name") == "__tuple__":
@@ -353,6 +366,8 @@ class _Builder:
                 shape = _shape_of(icfg)
             if shape is None and isinstance(cfg, dict) and cfg.get("build_input_shape") is not None:
                 shape = _shape_of({"batch_input_shape": _plain(cfg["build_input_shape"])})
+            if shape is None and items and str(items[0].get("class_name")) in MODEL_CLASSES:
+                shape = _model_input_shape(items[0])  # Sequential([base_model, ...]): the base's input
             name = ""
             if items and items[0].get("class_name") == "InputLayer":
                 icfg = items[0].get("config") or {}
