@@ -160,6 +160,8 @@ def test_hostile_corpus(tmp_path):
         "truncated_h5": ("weights.h5", alice_files()["weights.h5"][:20000]),
         "pickle_as_h5": ("digits.h5", pickle.dumps(Evil())),
         "lambda_h5": ("digits.h5", _lambda_model(tmp_path, marker)),
+        "external_storage_h5": ("digits.h5", _reaching_out_h5(tmp_path, hidden / "digits" / "secret.txt", "storage")),
+        "external_link_h5": ("weights.h5", _reaching_out_h5(tmp_path, hidden / "digits" / "secret.txt", "link")),
         "equation_injection": ("xor_equation.txt", f"__import__('os').system('touch {marker}')".encode()),
     }
     for name, (fname, data) in replaced.items():
@@ -196,6 +198,7 @@ def test_hostile_corpus(tmp_path):
         **{f"nb_{n}": {"backprop"} for n in notebook_attacks},
         "file_image_bomb": {"q1b"}, "file_png_as_h5": {"q1a", "q2", "q3"}, "file_truncated_h5": {"q1a", "q2", "q3"},
         "file_pickle_as_h5": {"digits"}, "file_lambda_h5": {"digits"}, "file_equation_injection": {"q4a"},
+        "file_external_storage_h5": {"digits"}, "file_external_link_h5": {"q1a", "q2", "q3"},
         "zip_slip_symlink": set(),
     }
     for student, touched in touched_by.items():
@@ -223,6 +226,8 @@ def test_hostile_corpus(tmp_path):
     assert "not an HDF5" in reason("file_pickle_as_h5", "digits")
     assert "Lambda" in reason("file_lambda_h5", "digits") or "'function'" in reason("file_lambda_h5", "digits")
     assert "unknown name '__import__'" in reason("file_equation_injection", "q4a")
+    assert "keeps its data in an external file" in reason("file_external_storage_h5", "digits")
+    assert "is an external link to another file" in reason("file_external_link_h5", "q1a")
     assert any("'..'" in w for w in results["zip_slip_symlink"].warnings)
     assert any("symbolic link" in w for w in results["zip_slip_symlink"].warnings)
     assert results["zip_bomb"].total == 0 and "compression-ratio limit" in results["zip_bomb"].errors[0]
@@ -240,6 +245,24 @@ def test_hostile_corpus(tmp_path):
     assert server.connections == 0
     assert sandbox_processes() == [], "sandbox processes outlived the batch"
     assert took < 600
+
+
+def _reaching_out_h5(tmp_path: Path, host_file: Path, how: str) -> bytes:
+    """A Keras-2-style file whose data would come from a host file: a dataset in HDF5 external
+    storage, or an external link (HDF5 resolves both when the data is read)."""
+    import h5py
+    import numpy as np
+
+    p = tmp_path / f"reach-{how}-{uuid.uuid4().hex}.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["layer_names"] = np.array([b"dense_1"])
+        g = f.create_group("dense_1")
+        g.attrs["weight_names"] = np.array([b"dense_1/kernel:0"])
+        if how == "storage":
+            g.create_dataset("dense_1/kernel:0", shape=(2, 2), dtype=np.float32, external=[(str(host_file), 0, 16)])
+        else:
+            g["dense_1"] = h5py.ExternalLink(str(host_file), "/dense_1")
+    return p.read_bytes()
 
 
 def _lambda_model(tmp_path: Path, marker: Path) -> bytes:
