@@ -39,7 +39,7 @@ class Scaling:
 
 
 SCALINGS: dict[str, Scaling] = {
-    "unit": Scaling("unit", 255.0, 0.0, "x / 255 pixels (in [0, 1])"),
+    "unit": Scaling("unit", 255.0, 0.0, "x / 255 pixels"),
     "raw": Scaling("raw", 1.0, 0.0, "raw 0-255 pixels"),
     "symmetric": Scaling("symmetric", 127.5, -1.0, "pixels scaled to [-1, 1] (x / 127.5 - 1)"),
     "standardized": Scaling("standardized", 255.0 * MNIST_STD, -MNIST_MEAN / MNIST_STD,
@@ -61,8 +61,8 @@ def scaling(name: str | None, legacy_scale: float | None = None) -> Scaling:
 def scaling_hint(best: Scaling, best_acc: float, used: Scaling, used_acc: float, sample: int,
                  rescaling_layer: bool) -> str:
     """The sentence that tells a student their model was trained with another scaling."""
-    said = (f"your model reaches {best_acc:.0%} on {best.words} but {used_acc:.0%} on {used.words} "
-            f"(a sample of {sample} of these digits)")
+    said = (f"on a sample of {sample} of these digits, your model reaches {best_acc:.0%} on {best.words} but "
+            f"{used_acc:.0%} on {used.words}")
     if best.name == "raw" and rescaling_layer:
         return (said + f": it scales its inputs itself (a Rescaling layer), while this assignment feeds {used.words}; "
                 "remove the Rescaling layer and train again")

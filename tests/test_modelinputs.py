@@ -70,7 +70,7 @@ def test_scalings_map_0_255_where_they_say():
 def test_hint_wording():
     raw, unit = SCALINGS["raw"], SCALINGS["unit"]
     hint = scaling_hint(raw, 0.99, unit, 0.108, 256, rescaling_layer=False)
-    assert hint == ("your model reaches 99% on raw 0-255 pixels but 11% on x / 255 pixels (in [0, 1]) (a sample of "
-                    "256 of these digits): it was trained without the / 255 this assignment uses; divide the "
-                    "training images by 255 and train again")
+    assert hint == ("on a sample of 256 of these digits, your model reaches 99% on raw 0-255 pixels but 11% on "
+                    "x / 255 pixels: it was trained without the / 255 this assignment uses; divide the training "
+                    "images by 255 and train again")
     assert "a Rescaling layer" in scaling_hint(raw, 0.99, unit, 0.1, 256, rescaling_layer=True)
