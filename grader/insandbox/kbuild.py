@@ -50,36 +50,54 @@ def _axis(v: Any) -> int:
     return int(v)
 
 
+# Every weight is overwritten from the file, so layers start from zeros: Keras' random initializers
+# compile a random-number program for every new weight shape, 80 % of a new architecture's cost.
+_Z = {"kernel_initializer": "zeros", "bias_initializer": "zeros"}
+_ZERO_INIT = {
+    "Dense": _Z, "Conv1D": _Z, "Conv2D": _Z, "Conv2DTranspose": _Z,
+    "SeparableConv2D": {"depthwise_initializer": "zeros", "pointwise_initializer": "zeros",
+                        "bias_initializer": "zeros"},
+    "DepthwiseConv2D": {"depthwise_initializer": "zeros", "bias_initializer": "zeros"},
+    "Embedding": {"embeddings_initializer": "zeros"},
+    "SimpleRNN": {**_Z, "recurrent_initializer": "zeros"},
+    "LSTM": {**_Z, "recurrent_initializer": "zeros"},
+    "GRU": {**_Z, "recurrent_initializer": "zeros"},
+}
+
+
 def make_layer(cls: str, c: dict[str, Any]):
     import keras
 
     L = keras.layers
+    z = _ZERO_INIT.get(cls, {})
     act = c.get("activation") or "linear"
     bias = bool(c.get("use_bias", True))
     if c.get("data_format") == "channels_first":
         raise BuildProblem(f"{cls} uses channels_first, which is not supported")
     pad = c.get("padding", "valid")
     if cls == "Dense":
-        return L.Dense(int(c["units"]), activation=act, use_bias=bias)
+        return L.Dense(int(c["units"]), activation=act, use_bias=bias, **z)
     if cls == "Conv2D":
         return L.Conv2D(int(c["filters"]), _pair(c["kernel_size"], (3, 3)), strides=_pair(c.get("strides"), (1, 1)),
                         padding=pad, activation=act, use_bias=bias, dilation_rate=_pair(c.get("dilation_rate"), (1, 1)),
-                        groups=int(c.get("groups", 1) or 1))
+                        groups=int(c.get("groups", 1) or 1), **z)
     if cls == "Conv1D":
         return L.Conv1D(int(c["filters"]), _one(c["kernel_size"], 3), strides=_one(c.get("strides"), 1),
                         padding=pad, activation=act, use_bias=bias, dilation_rate=_one(c.get("dilation_rate"), 1),
-                        groups=int(c.get("groups", 1) or 1))
+                        groups=int(c.get("groups", 1) or 1), **z)
     if cls == "Conv2DTranspose":
         return L.Conv2DTranspose(int(c["filters"]), _pair(c["kernel_size"], (3, 3)),
-                                 strides=_pair(c.get("strides"), (1, 1)), padding=pad, activation=act, use_bias=bias)
+                                 strides=_pair(c.get("strides"), (1, 1)), padding=pad, activation=act, use_bias=bias,
+                                 **z)
     if cls == "SeparableConv2D":
         return L.SeparableConv2D(int(c["filters"]), _pair(c["kernel_size"], (3, 3)),
                                  strides=_pair(c.get("strides"), (1, 1)), padding=pad,
-                                 depth_multiplier=int(c.get("depth_multiplier", 1)), activation=act, use_bias=bias)
+                                 depth_multiplier=int(c.get("depth_multiplier", 1)), activation=act, use_bias=bias,
+                                 **z)
     if cls == "DepthwiseConv2D":
         return L.DepthwiseConv2D(_pair(c["kernel_size"], (3, 3)), strides=_pair(c.get("strides"), (1, 1)),
                                  padding=pad, depth_multiplier=int(c.get("depth_multiplier", 1)), activation=act,
-                                 use_bias=bias)
+                                 use_bias=bias, **z)
     if cls in ("MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"):
         pool = _pair(c.get("pool_size"), (2, 2))
         strides = _pair(c.get("strides"), pool) if c.get("strides") is not None else None
@@ -141,7 +159,7 @@ def make_layer(cls: str, c: dict[str, Any]):
     if cls == "Rescaling":
         return L.Rescaling(float(c.get("scale", 1.0)), offset=float(c.get("offset", 0.0)))
     if cls == "Embedding":
-        return L.Embedding(int(c["input_dim"]), int(c["output_dim"]))
+        return L.Embedding(int(c["input_dim"]), int(c["output_dim"]), **z)
     if cls in ("SimpleRNN", "LSTM", "GRU"):
         kw: dict[str, Any] = {"activation": c.get("activation") or "tanh", "use_bias": bias,
                               "return_sequences": bool(c.get("return_sequences", False)),
@@ -150,7 +168,7 @@ def make_layer(cls: str, c: dict[str, Any]):
             kw["recurrent_activation"] = c.get("recurrent_activation") or "sigmoid"
         if cls == "GRU":
             kw["reset_after"] = bool(c.get("reset_after", True))
-        return getattr(L, cls)(int(c["units"]), **kw)
+        return getattr(L, cls)(int(c["units"]), **kw, **z)
     if cls == "Concatenate":
         return L.Concatenate(axis=int(c.get("axis", -1)))
     if cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):

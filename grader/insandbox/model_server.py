@@ -171,7 +171,9 @@ def _full_model(path: str, label: str, input_shape: list[int] | None):
     shape = input_shape or graph.nodes[graph.inputs[0]].shape
     model, built = build_graph(specs, graph.to_dict(), [shape])
     set_graph_weights(built, specs, arrays)
-    return info, model
+    architecture = json.dumps([[(s["class_name"], s["config"]) for s in specs], graph.to_dict(), shape],
+                              sort_keys=True, default=str)
+    return info, model, architecture
 
 
 def _scaled(x: np.ndarray, divide: float, add: float, feed: dict) -> np.ndarray:
@@ -216,16 +218,47 @@ def _batch_size(model) -> int:
     return max(1, min(MAX_BATCH, ACTIVATION_BYTES // max(per_image, 1)))
 
 
-def _run(model, x: np.ndarray, size: int = MAX_BATCH) -> np.ndarray:
+_COMPILED: dict[str, object] = {}  # architecture -> one compiled forward pass (insertion order = age)
+COMPILED_KEEP = 8
+COMPILED_MAX_PARAMS = 5_000_000  # larger models are compiled each time rather than kept
+
+
+def _forward(model, architecture: str | None):
+    """``batch -> outputs`` for ``model``: the whole model compiled as one XLA program (3-4x less CPU
+    for a new architecture than Keras' op-by-op calls, and faster to run), reused for later models of
+    the same architecture, whose weights are passed in as arguments."""
+    import jax
+
+    keras = _keras()
+    if keras.backend.backend() != "jax":  # pragma: no cover - the server always runs on JAX
+        return lambda batch: np.asarray(model(batch, training=False))
+    fn = _COMPILED.get(architecture) if architecture is not None else None
+    if fn is None:
+        template = model  # the compiled program closes over this model's structure, never its weights
+
+        def call(trainable, non_trainable, batch):
+            return template.stateless_call(trainable, non_trainable, batch, training=False)[0]
+
+        fn = jax.jit(call)
+        if architecture is not None and model.count_params() <= COMPILED_MAX_PARAMS:
+            _COMPILED[architecture] = fn
+            while len(_COMPILED) > COMPILED_KEEP:
+                _COMPILED.pop(next(iter(_COMPILED)))
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    return lambda batch: np.asarray(fn(trainable, non_trainable, batch))
+
+
+def _run(forward, x: np.ndarray, size: int = MAX_BATCH) -> np.ndarray:
     """The model's outputs in fixed-size batches: the last one is padded, so each architecture is traced
     for one batch shape only."""
     outs = []
     for start in range(0, len(x), size):
         batch = x[start : start + size]
         n = len(batch)
-        if n < size and len(x) > size:
+        if n < size:
             batch = np.concatenate([batch, np.zeros((size - n, *batch.shape[1:]), batch.dtype)])
-        outs.append(np.asarray(model(batch, training=False))[:n])
+        outs.append(forward(batch)[:n])
     return np.concatenate(outs) if outs else np.zeros((0,))
 
 
@@ -236,10 +269,11 @@ def predict(cmd: dict) -> dict:
     _CACHE.clear()
     _forget_compiled()
     feed = cmd["feed"]
-    info, model = _full_model(cmd["model"], cmd.get("label", ""), feed["shape"])
+    info, model, architecture = _full_model(cmd["model"], cmd.get("label", ""), feed["shape"])
     raw = np.load(cmd["inputs"], allow_pickle=False, mmap_mode="r")
     size = _batch_size(model)
-    y = _run(model, _scaled(raw, float(cmd.get("divide", 1.0)), float(cmd.get("add", 0.0)), feed), size)
+    forward = _forward(model, f"{architecture}|{size}")
+    y = _run(forward, _scaled(raw, float(cmd.get("divide", 1.0)), float(cmd.get("add", 0.0)), feed), size)
     np.save(cmd["out"], y.astype(np.float64), allow_pickle=False)
     answer: dict = {"shape": list(y.shape), "input_shape": info.input_shape}
     sample = [int(i) for i in cmd.get("sample", []) if 0 <= int(i) < len(raw)]
@@ -247,7 +281,7 @@ def predict(cmd: dict) -> dict:
         picked = np.asarray(raw[np.asarray(sample)])
         alts = {}
         for alt in cmd.get("alternatives", []):
-            ya = _run(model, _scaled(picked, float(alt["divide"]), float(alt["add"]), feed), size)
+            ya = _run(forward, _scaled(picked, float(alt["divide"]), float(alt["add"]), feed), size)
             alts[str(alt["name"])] = np.argmax(ya, axis=1).tolist() if ya.ndim == 2 else []
         answer["alternatives"] = alts
     return answer
