@@ -5,6 +5,7 @@ the model's form; scaling, input shapes and refusals come with reasons a student
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,25 @@ def test_layers_too_large_for_memory_are_refused(tmp_path):
     q = grade_files(tmp_path, {"digits.h5": data}, rubric_for(["digits.h5"]), options()).question("q0")
     assert q.score == 0
     assert "MB of numbers per image, over the limit of 67 MB" in q.reason, q.reason
+
+
+def test_same_architecture_different_weights_never_share_results(tmp_path):
+    """The server keeps one compiled program per architecture: each student's own weights go in."""
+    import numpy as np
+
+    from grader.digitsdata import mnist_hidden
+
+    def constant(digit: int) -> bytes:
+        bias = np.zeros(10, np.float32)
+        bias[digit] = 5.0
+        return sequential_file(tmp_path, [
+            {"class_name": "Flatten", "config": {"name": "flatten"}},
+            {"class_name": "Dense", "config": {"name": "dense", "units": 10, "activation": "softmax"}}],
+            [("flatten", []), ("dense", [("kernel", np.zeros((784, 10), np.float32)), ("bias", bias)])],
+            name=f"c{digit}.h5")
+
+    labels = mnist_hidden().labels
+    for digit in (1, 7, 1):
+        q = grade_files(tmp_path / f"g{digit}{uuid.uuid4().hex}", {"digits.h5": constant(digit)},
+                        rubric_for(["digits.h5"]), options()).question("q0")
+        assert q.relative == pytest.approx(float(np.mean(labels == digit)), abs=1e-6), (digit, q.reason)
