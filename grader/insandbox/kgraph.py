@@ -531,7 +531,10 @@ def _operation_class(item: dict, name: str, n_inputs: int) -> str | None:
 
 
 def _refs(value: Any, what: str) -> list[tuple[str, int, int]]:
-    """``input_layers`` / ``output_layers``: ``[["name", 0, 0], ...]`` or, in Keras 3 with one, ``["name", 0, 0]``."""
+    """``input_layers`` / ``output_layers``: ``[["name", 0, 0], ...]``; in Keras 3 with one, ``["name", 0, 0]``,
+    and for named inputs or outputs a mapping of names to those."""
+    if isinstance(value, dict):
+        value = list(value.values())
     if not isinstance(value, list) or not value:
         raise ConfigProblem(f"the model's {what} are missing")
     if isinstance(value[0], str):
