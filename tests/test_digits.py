@@ -283,3 +283,20 @@ def test_same_architecture_different_weights_never_share_results(tmp_path):
         q = grade_files(tmp_path / f"g{digit}{uuid.uuid4().hex}", {"digits.h5": constant(digit)},
                         rubric_for(["digits.h5"]), options()).question("q0")
         assert q.relative == pytest.approx(float(np.mean(labels == digit)), abs=1e-6), (digit, q.reason)
+
+
+def test_weights_that_would_grow_with_the_input_are_checked_before_allocating(tmp_path):
+    """A Dense(10) after a huge input, with a file holding a tiny kernel: refused before Keras allocates
+    a kernel of a hundred million numbers."""
+    import numpy as np
+
+    data = sequential_file(tmp_path, [
+        {"class_name": "UpSampling2D", "config": {"name": "up", "size": [40, 40]}},
+        {"class_name": "Flatten", "config": {"name": "flatten"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 10}}],
+        [("up", []), ("flatten", []), ("dense", [("kernel", np.zeros((1, 10), np.float32)),
+                                                 ("bias", np.zeros(10, np.float32))])])
+    q = grade_files(tmp_path, {"digits.h5": data}, rubric_for(["digits.h5"]), options()).question("q0")
+    assert q.score == 0
+    assert ("layer 'dense' (Dense): its first weight would have shape (1254400, 10) on its input of shape "
+            "(1254400,), the file has (1, 10)") in q.reason, q.reason

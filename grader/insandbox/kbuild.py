@@ -215,10 +215,33 @@ def _assign(layer, values: list, label: str) -> None:
     layer.set_weights([v.astype(w.dtype) for v, w in zip(values, layer.weights, strict=True)])
 
 
-def build_graph(layers: list[dict[str, Any]], graph: dict[str, Any], input_shapes: list[list[int]]):
+def _first_weight_shape(cls: str, c: dict[str, Any], inp: tuple) -> tuple | None:
+    """The shape Keras will give a layer's first weight on input ``inp`` (batch left out), for the
+    layers whose weights grow with their input; None where not known (checked after building)."""
+    if not inp or inp[-1] is None:
+        return None
+    cin = int(inp[-1])
+    if cls == "Dense":
+        return (cin, int(c["units"]))
+    if cls in ("Conv2D", "Conv1D"):
+        k = _pair(c.get("kernel_size"), (3, 3)) if cls == "Conv2D" else (_one(c.get("kernel_size"), 3),)
+        return (*k, cin // max(1, int(c.get("groups", 1) or 1)), int(c["filters"]))
+    if cls == "Conv2DTranspose":
+        return (*_pair(c.get("kernel_size"), (3, 3)), int(c["filters"]), cin)
+    if cls in ("SeparableConv2D", "DepthwiseConv2D"):
+        return (*_pair(c.get("kernel_size"), (3, 3)), cin, int(c.get("depth_multiplier", 1)))
+    if cls in ("SimpleRNN", "LSTM", "GRU"):
+        return (cin, {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}[cls] * int(c["units"]))
+    return None
+
+
+def build_graph(layers: list[dict[str, Any]], graph: dict[str, Any], input_shapes: list[list[int]],
+                arrays: list[list] | None = None):
     """``(model, keras layer per layer index)``: a Functional model wired as ``graph`` says
     (``{"nodes": [{"layer", "inputs"}], "inputs", "outputs"}``, see :mod:`kgraph`), every model
-    input of the given shape. A layer called several times is one Keras layer (shared weights)."""
+    input of the given shape. A layer called several times is one Keras layer (shared weights).
+    With the file's ``arrays``, a layer whose weights would not have the file's shapes is refused
+    before Keras allocates them (a config must not make the grader allocate what no file backs)."""
     import keras
 
     nodes = graph["nodes"]
@@ -249,6 +272,12 @@ def build_graph(layers: list[dict[str, Any]], graph: dict[str, Any], input_shape
             tensors[idx] = args[0]
             continue
         try:
+            if li not in built and arrays is not None and li < len(arrays) and arrays[li]:
+                want = _first_weight_shape(cls, spec.get("config") or {}, tuple(args[0].shape)[1:])
+                have = tuple(arrays[li][0].shape)
+                if want is not None and want != have:
+                    raise BuildProblem(f"its first weight would have shape {want} on its input of shape "
+                                       f"{tuple(args[0].shape)[1:]}, the file has {have}")
             if li not in built:
                 built[li] = make_layer(cls, spec.get("config") or {})
             layer = built[li]

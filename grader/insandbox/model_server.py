@@ -169,7 +169,7 @@ def _full_model(path: str, label: str, input_shape: list[int] | None):
     specs = [{"class_name": layer.class_name, "config": layer.config, "name": layer.name} for layer in info.layers]
     check_declared(specs, arrays)
     shape = input_shape or graph.nodes[graph.inputs[0]].shape
-    model, built = build_graph(specs, graph.to_dict(), [shape])
+    model, built = build_graph(specs, graph.to_dict(), [shape], arrays)
     set_graph_weights(built, specs, arrays)
     architecture = json.dumps([[(s["class_name"], s["config"]) for s in specs], graph.to_dict(), shape],
                               sort_keys=True, default=str)
