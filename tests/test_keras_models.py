@@ -501,15 +501,25 @@ questions:
 
 
 def test_weight_shapes_of_a_full_model_are_checked_layer_by_layer(tmp_path):
-    def wrong_kernel(f):
+    def wrong_kernel(f):  # caught before the layer is built: its kernel would be (400, 10)
         g = f["model_weights/dense/dense"]
         del g["kernel"]
         g["kernel"] = np.zeros((399, 10), np.float32)
 
-    data = tampered(tmp_path, "k3_func_cnn.h5", wrong_kernel)
-    q = grade_files(tmp_path / "g", {"digits.h5": data}, DIGITS_RUBRIC).question("digits")
+    def wrong_bias(f):  # caught when the weights are set
+        g = f["model_weights/dense/dense"]
+        del g["bias"]
+        g["bias"] = np.zeros(11, np.float32)
+
+    q = grade_files(tmp_path / "k", {"digits.h5": tampered(tmp_path, "k3_func_cnn.h5", wrong_kernel)},
+                    DIGITS_RUBRIC).question("digits")
     assert q.score == 0
-    assert "layer 'dense' (Dense) expects shapes [(400, 10), (10,)], the file has [(399, 10), (10,)]" in q.reason
+    assert ("layer 'dense' (Dense): its first weight would have shape (400, 10) on its input of shape (400,), "
+            "the file has (399, 10)") in q.reason, q.reason
+    q = grade_files(tmp_path / "b", {"digits.h5": tampered(tmp_path, "k3_func_cnn.h5", wrong_bias)},
+                    DIGITS_RUBRIC).question("digits")
+    assert q.score == 0
+    assert "layer 'dense' (Dense) expects shapes [(400, 10), (10,)], the file has [(400, 10), (11,)]" in q.reason
 
 
 def test_a_layer_without_its_weights_is_named(tmp_path):
