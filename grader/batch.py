@@ -7,23 +7,18 @@ replaces a worker that dies or hangs (that submission gets a row with the
 reason, the batch goes on), and shows progress. Every result is stored as soon
 as it exists (:mod:`grader.store`), so rerunning after a crash, even ``kill -9``
 of this process, grades only what is missing. Then the class-level step
-(:mod:`grader.classwide`) runs on the stored records and the outputs are written:
-
-- ``grades.csv``: student, one column per question id, total (sorted, byte-stable);
-- ``<student>/results.json``: Gradescope schema;
-- ``summary.json``: per-question statistics, class-relative metrics and the class best.
+(:mod:`grader.classwide`) runs on the stored records, and the output formats chosen with
+``--format`` are written by their renderers (:mod:`grader.render`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
+import secrets
 import select
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -33,49 +28,23 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from grader.classwide import apply_class_relative
+from grader.isolation import kill_tree
 from grader.options import GradeOptions
-from grader.pipeline import failed_result, student_id
-from grader.report import fmt_points, to_gradescope, write_json_atomic
-from grader.results import Status, SubmissionResult
+from grader.pipeline import failed_result
+from grader.render import ClassReport, parse_format_list, write_outputs
+from grader.render.common import fmt_points
+from grader.render.terminal import print_class_summary
+from grader.results import SubmissionResult
 from grader.rubric import Rubric
-from grader.sandbox import kill_tree
+from grader.sources import Source, discover
 from grader.store import ResultStore, folder_hash, record_key
 
-
-@dataclass(frozen=True)
-class Source:
-    student: str
-    path: Path
-
-
-def discover(paths: list[Path]) -> list[Source]:
-    """Zips and folders of zips, or an LMS bulk download (a folder per student holding one zip)."""
-    found: list[Source] = []
-    for path in paths:
-        if path.is_file():
-            found.append(Source(student_id(path), path))
-            continue
-        children = sorted(path.iterdir(), key=lambda c: c.name)
-        zips = [c for c in children if c.is_file() and c.suffix.lower() == ".zip"]
-        dirs = [c for c in children if c.is_dir() and not c.name.startswith(".")]
-        if not zips and not dirs:
-            found.append(Source(student_id(path), path))  # the folder itself is one submission
-            continue
-        found += [Source(student_id(z), z) for z in zips]
-        for d in dirs:
-            inner = sorted(c for c in d.iterdir() if c.is_file() and c.suffix.lower() == ".zip")
-            found.append(Source(student_id(d), inner[0] if len(inner) == 1 else d))
-    # Two files with the same stem must not overwrite each other's grades.
-    seen: dict[str, int] = {}
-    unique = []
-    for s in found:
-        n = seen.get(s.student, 0) + 1
-        seen[s.student] = n
-        unique.append(s if n == 1 else Source(f"{s.student}-{n}", s.path))
-    return unique
+# A submission whose grading failed for the grader's reasons (a worker died, the clock ran out) is
+# tried again once in the same run, and by later runs until it has had this many attempts.
+MAX_ATTEMPTS = 3
+RETRIES_IN_RUN = 1
 
 
 def submission_timeout(rubric: Rubric) -> float:
@@ -156,8 +125,12 @@ class _Pool:
 def grade_batch(
     paths: list[Path], out: Path, rubric: Rubric, options: GradeOptions, force: bool = False,
     jobs: int | None = None, rubric_text: str | None = None, rubric_source: str = "rubric.yaml",
-    console: Console | None = None, timeout: float | None = None,
+    console: Console | None = None, timeout: float | None = None, formats: list[str] | None = None,
+    origins: dict[str, dict] | None = None, assignment: str = "", missing: dict[str, str] | None = None,
 ) -> list[SubmissionResult]:
+    """Grade every submission under ``paths`` into ``out``, then write ``formats`` (default: the
+    renderers' defaults). ``origins``: where each student's submission came from, for the outputs;
+    ``missing``: students with nothing to grade, and why (each gets a row of zeros with the reason)."""
     console = console or Console(stderr=True)
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -166,7 +139,15 @@ def grade_batch(
     store = ResultStore(out)
     opts_digest = hashlib.sha256(f"{options.seed}|{folder_hash(options.hidden_dir)}".encode()).hexdigest()[:16]
     keys = {s.student: record_key(s.path, rubric.digest(), opts_digest) for s in sources}
-    todo = [s for s in sources if force or store.get(s.student, keys[s.student]) is None]
+    attempts: dict[str, int] = {}
+    todo = []
+    for s in sources:
+        stored = None if force else store.get(s.student, keys[s.student])
+        if stored is not None and stored.provisional and stored.attempts < MAX_ATTEMPTS:
+            attempts[s.student] = stored.attempts  # the grader failed on it last time: try again
+            stored = None
+        if stored is None:
+            todo.append(s)
     report = BatchReport(reused=len(sources) - len(todo))
     if todo:
         if rubric_text is None:
@@ -174,27 +155,38 @@ def grade_batch(
         config = {"rubric_text": rubric_text, "rubric_source": rubric_source, "out": str(out),
                   "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}}
         _run(todo, keys, store, out, rubric, config, jobs or os.cpu_count() or 1,
-             timeout or submission_timeout(rubric), console, report)
+             timeout or submission_timeout(rubric), console, report, attempts)
     results = []
     for s in sources:
         r = store.get(s.student, keys[s.student])
         if r is None:  # should not happen: every task ends with a stored record
             r = failed_result(s.student, s.path, rubric, "no result was stored for this submission")
         results.append(r)
+    taken = {r.student.casefold() for r in results}
+    for student, why in sorted((missing or {}).items()):
+        name = student if student.casefold() not in taken else f"{student}-missing"
+        taken.add(name.casefold())
+        results.append(failed_result(name, Path("-"), rubric, why))
     bests = apply_class_relative(rubric, results)
-    write_class_files(out, rubric, results, bests)
+    class_report = ClassReport(rubric, results, bests, origins=origins or {}, assignment=assignment)
+    write_outputs(out, class_report, parse_format_list(formats))
     report.wall_s = time.monotonic() - started
-    print_summary(console, rubric, results, report, bests)
+    print_class_summary(console, class_report, report.graded, report.reused, len(report.failed), report.wall_s)
     return results
 
 
 def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path, rubric: Rubric, config: dict,
-         jobs: int, timeout: float, console: Console, report: BatchReport) -> None:
+         jobs: int, timeout: float, console: Console, report: BatchReport, attempts: dict[str, int]) -> None:
     work_root = out / ".mlgrade" / "work"
+    # Work and 'running' notes left by a run that was killed belong to nobody now: start clean.
+    # (Only this process and its workers write there; rmtree does not follow symlinks.)
+    shutil.rmtree(work_root, ignore_errors=True)
+    shutil.rmtree(out / ".mlgrade" / "running", ignore_errors=True)
     work_root.mkdir(parents=True, exist_ok=True)
     os.chmod(work_root.parent, 0o755)
     os.chmod(work_root, 0o755)
     pending = deque(todo)
+    tries_here: dict[str, int] = {}
     pool = _Pool(min(jobs, len(todo)), config, out)
     by_student = {s.student: s for s in todo}
     columns = [TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -204,27 +196,39 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path
         with Progress(*columns, console=console, transient=False) as progress:
             bar = progress.add_task("grading", total=len(todo), rate="", last="")
 
-            def finish(student: str, note: str) -> None:
+            def finish(student: str, note: str, workdir: str) -> None:
                 report.graded += 1
-                shutil.rmtree(work_root / student, ignore_errors=True)
+                shutil.rmtree(workdir, ignore_errors=True)
                 (out / ".mlgrade" / "running" / student).unlink(missing_ok=True)
                 per_min = report.graded / max(time.monotonic() - t0, 1e-6) * 60
                 progress.update(bar, advance=1, rate=f"{per_min:.1f}/min", last=f"{student}: {note}")
 
             def fail(w: _Worker, why: str) -> None:
+                """The grader, not the student, failed on this one: try again once, then store that."""
                 assert w.task is not None
                 s = by_student[w.task["student"]]
-                store.put(s.student, w.task["key"], failed_result(s.student, s.path, rubric, why))
+                shutil.rmtree(w.task["workdir"], ignore_errors=True)
+                tries_here[s.student] = tries_here.get(s.student, 0) + 1
+                if tries_here[s.student] <= RETRIES_IN_RUN:
+                    pending.append(s)
+                    w.task = None
+                    return
+                result = failed_result(s.student, s.path, rubric, why, grader_fault=True)
+                result.attempts = w.task["attempt"]
+                store.put(s.student, w.task["key"], result)
                 report.failed.append(s.student)
-                finish(s.student, why)
+                finish(s.student, why, w.task["workdir"])
                 w.task = None
 
             while pending or any(w.task for w in pool.workers):
                 for w in pool.workers:
                     if w.task is None and pending:
                         s = pending.popleft()
+                        # A fresh, unguessable folder per attempt: nothing of a killed attempt is reused.
+                        workdir = work_root.resolve() / f"{s.student}-{secrets.token_hex(6)}"
+                        attempt = attempts.get(s.student, 0) + tries_here.get(s.student, 0) + 1
                         pool.assign(w, {"student": s.student, "source": str(s.path.resolve()), "key": keys[s.student],
-                                        "workdir": str((work_root / s.student).resolve())}, timeout)
+                                        "workdir": str(workdir), "attempt": attempt}, timeout)
                 busy = [w for w in pool.workers if w.task is not None and w.proc is not None]
                 streams = {w.proc.stdout: w for w in busy if w.proc and w.proc.stdout}
                 ready, _, _ = select.select(list(streams), [], [], 0.5)
@@ -238,7 +242,9 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path
                         fail(w, f"the grading worker died while grading this submission (exit {code}){hint}")
                         continue
                     done = json.loads(line)
-                    finish(done["student"], f"{fmt_points(done['total'])}/{fmt_points(rubric.max_total)}")
+                    assert w.task is not None
+                    finish(done["student"], f"{fmt_points(done['total'])}/{fmt_points(rubric.max_total)}",
+                           w.task["workdir"])
                     w.task = None
                 now = time.monotonic()
                 for w in pool.workers:
@@ -247,78 +253,3 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, out: Path
                         fail(w, f"grading this submission took longer than {timeout:.0f} s and was stopped")
     finally:
         pool.close()
-
-
-# --------------------------------------------------------------------------- outputs
-
-def grades_csv(rubric: Rubric, results: list[SubmissionResult]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    ids = [q.id for q in rubric.questions]
-    w.writerow(["student", *ids, "total"])
-    for r in sorted(results, key=lambda r: r.student):
-        scores = {q.id: q.score for q in r.questions}
-        w.writerow([r.student, *(fmt_points(scores.get(i, 0.0)) for i in ids), fmt_points(r.total)])
-    return buf.getvalue()
-
-
-def summary(rubric: Rubric, results: list[SubmissionResult], bests: dict[str, float | None]) -> dict:
-    per_q = {}
-    for q in rubric.questions:
-        scores = [r.question(q.id).score for r in results]
-        statuses = [r.question(q.id).status for r in results]
-        entry = {
-            "title": q.title,
-            "max_score": q.points,
-            "mean": round(statistics.fmean(scores), 4) if scores else 0.0,
-            "min": min(scores, default=0.0),
-            "max": max(scores, default=0.0),
-            "passed": sum(s is Status.PASSED for s in statuses),
-            "failed": sum(s is Status.FAILED for s in statuses),
-            "grader_errors": sum(s is Status.ERROR for s in statuses),
-        }
-        if q.id in bests:
-            entry["class_relative"] = {
-                "class_best": bests[q.id],
-                "students": {r.student: r.question(q.id).relative for r in sorted(results, key=lambda r: r.student)},
-            }
-        per_q[q.id] = entry
-    totals = [r.total for r in results]
-    return {
-        "rubric": rubric.name,
-        "rubric_hash": rubric.digest(),
-        "students": len(results),
-        "max_total": rubric.max_total,
-        "mean_total": round(statistics.fmean(totals), 4) if totals else 0.0,
-        "questions": per_q,
-        "errors": {r.student: r.errors for r in sorted(results, key=lambda r: r.student) if r.errors},
-    }
-
-
-def write_class_files(out: Path, rubric: Rubric, results: list[SubmissionResult],
-                      bests: dict[str, float | None] | None = None) -> None:
-    tmp = out / ".grades.csv.tmp"
-    tmp.write_text(grades_csv(rubric, results), encoding="utf-8")
-    os.replace(tmp, out / "grades.csv")
-    for r in results:
-        write_json_atomic(out / r.student / "results.json", to_gradescope(r))
-    write_json_atomic(out / "summary.json", summary(rubric, results, bests or {}))
-
-
-def print_summary(console: Console, rubric: Rubric, results: list[SubmissionResult], report: BatchReport,
-                  bests: dict[str, float | None]) -> None:
-    table = Table(title=f"{rubric.name}: {len(results)} submissions")
-    for col in ("question", "max", "mean", "min", "max scored", "full marks"):
-        table.add_column(col, justify="left" if col == "question" else "right")
-    for q in rubric.questions:
-        scores = [r.question(q.id).score for r in results]
-        full = sum(r.question(q.id).status is Status.PASSED for r in results)
-        table.add_row(q.id, fmt_points(q.points), f"{statistics.fmean(scores):.2f}" if scores else "-",
-                      fmt_points(min(scores, default=0)), fmt_points(max(scores, default=0)), str(full))
-    console.print(table)
-    rate = report.graded / report.wall_s * 60 if report.wall_s else 0.0
-    line = (f"graded {report.graded}, reused {report.reused} stored results, {len(report.failed)} could not be "
-            f"finished; {report.wall_s:.1f} s ({rate:.1f} submissions/min)")
-    for qid, best in bests.items():
-        line += f"; class best for {qid}: {best:.4f}" if best is not None else f"; no valid result for {qid}"
-    console.print(line)

@@ -9,7 +9,6 @@ but not built makes the question "not graded yet".
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 import traceback
@@ -18,20 +17,12 @@ from pathlib import Path
 
 from grader import __version__
 from grader.options import GradeOptions
-from grader.registry import CheckContext, SubmissionProblem, get_kind
+from grader.registry import CheckContext, CheckParams, SubmissionProblem, get_kind
 from grader.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
 from grader.rubric import CheckSpec, Question, Rubric
-from grader.submission import Submission
+from grader.sources import student_id
+from grader.submission import Submission, describe_pattern
 from grader.unpack import UnpackRefused, unpack
-
-
-def student_id(source: Path) -> str:
-    """The student id is the file stem (``alice.zip`` -> ``alice``), made safe for a folder name."""
-    name = source.name if source.is_dir() else source.stem
-    if name.lower().endswith(".zip"):
-        name = name[:-4]
-    safe = re.sub(r"[^A-Za-z0-9_.@+-]+", "_", name).strip("._") or "submission"
-    return safe[:120]
 
 
 def grade_submission(
@@ -51,8 +42,9 @@ def grade_submission(
         report = unpack(source, Path(workdir) / "files", rubric.limits)
     except UnpackRefused as e:
         result = _refused(student, source, rubric, str(e))
-    except OSError as e:
-        result = _refused(student, source, rubric, f"{source.name}: cannot be read ({e.strerror or e})")
+    except OSError as e:  # the grader's own disk or folders, not the student's archive
+        result = failed_result(student, source, rubric, f"the grader could not unpack {source.name} "
+                               f"({e.strerror or e}); this is not a problem with the submission", grader_fault=True)
     else:
         sub = Submission(
             student=student,
@@ -84,11 +76,19 @@ def grade_submission(
     return result
 
 
-def failed_result(student: str, source: Path, rubric: Rubric, why: str) -> SubmissionResult:
-    """Zero for every question, with the reason: for a submission the grader could not finish."""
+def failed_result(student: str, source: Path, rubric: Rubric, why: str, grader_fault: bool = False) -> SubmissionResult:
+    """Zero for every question, with the reason: for a submission the grader could not finish.
+
+    ``grader_fault``: the failure is the grader's or the machine's (a worker that died, a full
+    disk), not the student's: the questions are marked as grader errors, and a rerun grades the
+    submission again instead of keeping this record.
+    """
     result = _refused(student, source, rubric, why)
     for q in result.questions:
         q.reason = f"not graded: {why}"
+        if grader_fault:
+            q.status = Status.ERROR
+    result.grader_fault = why if grader_fault else ""
     result.rubric_hash = rubric.digest()
     result.grader_version = __version__
     return result
@@ -148,11 +148,14 @@ def grade_question(
     for pattern in q.files:
         hit = sub.find_one(pattern)
         if hit is None:
-            missing.append(sub.explain_missing(pattern))
+            markers = [m for c in q.checks if isinstance(c.params, CheckParams) and pattern in c.params.file_patterns()
+                       for m in c.params.code_markers()]
+            missing.append(sub.explain_missing(pattern, markers))
         else:
             files[pattern] = sub.rel(hit)
     if missing:
-        return QuestionResult(**base, score=0.0, status=Status.FAILED, reason="; ".join(missing), files=files)
+        return QuestionResult(**base, score=0.0, status=Status.FAILED, files=files,
+                              reason="; ".join(missing) + _other_files(sub, q))
 
     ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
     checks = [run_check(ctx, spec) for spec in q.checks]
@@ -184,6 +187,22 @@ def grade_question(
         **base, score=score, status=status, reason=reason, manual_review=manual, files=files, checks=checks,
         relative=relative,
     )
+
+
+def _other_files(sub: Submission, q: Question) -> str:
+    """What became of the question's other files, so one report lists everything at once."""
+    others = [p for c in q.checks if isinstance(c.params, CheckParams) for p in c.params.file_patterns()]
+    others = [p for p in dict.fromkeys(others) if p not in q.files]
+    if not others:
+        return ""
+    found = [f"'{sub.rel(hit)}'" for p in others if (hit := sub.find_one(p)) is not None]
+    lacking = [describe_pattern(p) for p in others if sub.find_one(p) is None]
+    parts = []
+    if found:
+        parts.append("found " + ", ".join(found))
+    if lacking:
+        parts.append("also missing " + ", ".join(lacking))
+    return " (this question also uses: " + "; ".join(parts) + ")"
 
 
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:

@@ -73,6 +73,15 @@ class SubmissionResult(BaseModel):
     rubric_hash: str = ""
     grader_version: str = ""
     elapsed_s: float = 0.0
+    # Non-empty when the grader, not the submission, is why this record is incomplete (a worker died,
+    # the machine ran out of disk): such a record is graded again by the next run, up to a few attempts.
+    grader_fault: str = ""
+    attempts: int = 1
+
+    @property
+    def provisional(self) -> bool:
+        """True when a rerun should try again: the grader failed on part or all of it."""
+        return bool(self.grader_fault) or any(q.status is Status.ERROR for q in self.questions)
 
     def question(self, qid: str) -> QuestionResult:
         for q in self.questions:

@@ -206,17 +206,51 @@ def _check_is_zip(path: Path, limits: UnpackLimits) -> None:
         raise UnpackRefused(f"{path.name}: is {sniff(head)}, not a zip; submit one .zip file")
 
 
-def _declared_entry_count(path_or_file) -> int | None:
-    """Entry count from the end-of-central-directory record, read before zipfile parses it all."""
+# The central directory: a 46-byte header per entry plus its name, extra field and comment.
+_CD_HEADER = 46
+_CD_SIGNATURE = b"PK\x01\x02"
+MAX_CENTRAL_DIRECTORY_BYTES = 64 * MiB
+
+
+def _central_directory_guard(path: Path, display: str, limits: UnpackLimits) -> None:
+    """Count the entries of the central directory ourselves, stopping at the limit, before zipfile
+    reads it: zipfile trusts the directory's declared size and builds an object per entry, so a
+    47 MB zip whose end record says "1 entry" but whose directory holds millions cost 466 MiB."""
     try:
-        if isinstance(path_or_file, (str, os.PathLike)):
-            with open(path_or_file, "rb") as f:
-                rec = zipfile._EndRecData(f)  # type: ignore[attr-defined]
-        else:
-            rec = zipfile._EndRecData(path_or_file)  # type: ignore[attr-defined]
-        return int(rec[zipfile._ECD_ENTRIES_TOTAL]) if rec else None  # type: ignore[attr-defined]
-    except Exception:  # a private helper: fall back to counting after parsing
-        return None
+        with open(path, "rb") as f:
+            rec = zipfile._EndRecData(f)  # type: ignore[attr-defined]  # also reads ZIP64 end records
+            if not rec:
+                return  # zipfile.ZipFile refuses it with a clear error
+            declared = int(rec[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+            cd_size = int(rec[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
+            cd_offset = int(rec[zipfile._ECD_OFFSET])  # type: ignore[attr-defined]
+            end_at = int(rec[zipfile._ECD_LOCATION])  # type: ignore[attr-defined]
+            if declared > limits.max_entries:
+                raise UnpackRefused(
+                    f"{display}: {declared:,} entries exceed the limit of {limits.max_entries:,} entries")
+            budget = min(MAX_CENTRAL_DIRECTORY_BYTES, limits.max_entries * (_CD_HEADER + 3 * 1024) + 64 * KiB)
+            if cd_size > budget:
+                raise UnpackRefused(f"{display}: the zip's directory is {_fmt_bytes(cd_size)}, too large for "
+                                    f"{limits.max_entries:,} entries; the archive is malformed")
+            # zipfile finds the directory relative to the end record (archives with a prefix): do the same.
+            zip64 = rec[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64  # type: ignore[attr-defined]
+            start = end_at - cd_size - (zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator if zip64 else 0)
+            if start < 0:
+                start = cd_offset
+            f.seek(max(start, 0))
+            data = f.read(cd_size)
+    except UnpackRefused:
+        raise
+    except Exception:  # unusual end records are left to zipfile, which refuses what it cannot read
+        return
+    pos = count = 0
+    while pos + _CD_HEADER <= len(data) and data[pos : pos + 4] == _CD_SIGNATURE:
+        count += 1
+        if count > limits.max_entries:
+            raise UnpackRefused(f"{display}: more than {limits.max_entries:,} entries (the limit), although the "
+                                f"archive declares {declared:,}")
+        n, m, k = (int.from_bytes(data[pos + o : pos + o + 2], "little") for o in (28, 30, 32))
+        pos += _CD_HEADER + n + m + k
 
 
 def _extract_zip(
@@ -229,9 +263,7 @@ def _extract_zip(
     level: int,
     prefix: str = "",
 ) -> None:
-    declared = _declared_entry_count(path)
-    if declared is not None and declared > limits.max_entries:
-        raise UnpackRefused(f"{display}: {declared:,} entries exceed the limit of {limits.max_entries:,} entries")
+    _central_directory_guard(path, display, limits)
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:

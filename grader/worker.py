@@ -43,6 +43,7 @@ def main() -> None:
         task = json.loads(line)
         result = grade_submission(Path(task["source"]), rubric, Path(task["workdir"]), options,
                                   student=task["student"])
+        result.attempts = int(task.get("attempt", 1))
         store.put(task["student"], task["key"], result)
         protocol.write(json.dumps({"student": task["student"], "total": result.total}) + "\n")
 

@@ -96,10 +96,10 @@ def bench_digits(args) -> None:
             sub.mkdir(parents=True)
             (sub / "digits.h5").write_bytes(data)
             server = get_model_server(args.isolation, slot=0)
-            cpu0, own0, t = tree_cpu(server.proc.pid), time.process_time(), time.perf_counter()
+            cpu0, own0, t = tree_cpu(server.service.proc.pid), time.process_time(), time.perf_counter()
             r = grade_submission(sub, rubric, Path(tmp) / k / "work", opts)
             wall = time.perf_counter() - t
-            cpu = tree_cpu(server.proc.pid) - cpu0 + time.process_time() - own0
+            cpu = tree_cpu(server.service.proc.pid) - cpu0 + time.process_time() - own0
             q = r.question("digits")
             assert q.relative is not None, q.reason
             return wall, cpu
@@ -134,26 +134,26 @@ def bench_weights(args) -> None:
         labels = ("inspect", "load (a new file)", "classify 4 images")
         wall: dict[str, list[float]] = {k: [] for k in labels}
         cpu: dict[str, list[float]] = {k: [] for k in labels}
+        staging = server.service.staging
+        pid = server.service.proc.pid
         for i in range(args.n):
-            job = server.new_job_dir()
-            files = {n: job / n for n in ("weights.h5", "what1.jpg", "what2.jpg", "trick_cat.jpg", "trick_dog.jpg")}
-            for name, dst in files.items():
-                if name == "weights.h5":
-                    distinct_copy(root / name, dst, i)
-                else:
-                    dst.write_bytes((root / name).read_bytes())
-            w = str(files["weights.h5"])
+            job = staging.new_dir()  # staged read-only, as model_request does
+            distinct_copy(root / "weights.h5", Path(tmp) / f"weights-{i}.h5", i)
+            files = {n: staging.put_file(job, n, Path(tmp) / f"weights-{i}.h5" if n == "weights.h5" else root / n)
+                     for n in ("weights.h5", "what1.jpg", "what2.jpg", "trick_cat.jpg", "trick_dog.jpg")}
+            w = files["weights.h5"]
             for label, cmd in zip(labels, (
                 {"op": "inspect", "path": w},
                 {"op": "load", "weights": w, "layers": layers, "input_shape": list(CATS_VS_DOGS_INPUT)},
                 {"op": "classify", "weights": w, "layers": layers, "input_shape": list(CATS_VS_DOGS_INPUT),
-                 "size": [150, 150], "images": [str(files[n]) for n in list(files)[1:]]},
+                 "size": [150, 150], "images": [files[n] for n in list(files)[1:]]},
             ), strict=True):
-                c, t = tree_cpu(server.proc.pid), time.perf_counter()
-                answer = server.request(cmd, timeout=120)
+                c, t = tree_cpu(pid), time.perf_counter()
+                answer = server.service.request(cmd, timeout=120)
                 wall[label].append(time.perf_counter() - t)
-                cpu[label].append(tree_cpu(server.proc.pid) - c)
+                cpu[label].append(tree_cpu(pid) - c)
                 assert "error" not in answer and "problem" not in answer, answer
+            staging.remove(job)
     print(f"model server start-up (Keras + JAX import, once per worker): {startup:.2f} s")
     for label in labels:
         report(label, wall[label], cpu[label])

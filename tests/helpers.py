@@ -77,9 +77,9 @@ def isolation_modes() -> list:
 
     import pytest
 
-    from grader.sandbox import bwrap_problem
+    from grader.isolation import backend
 
-    problem = bwrap_problem()
+    problem = backend("bwrap").problem()
     if problem is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
         raise RuntimeError(f"MLGRADE_REQUIRE_BWRAP=1 but the sandbox does not work here: {problem}")
     return ["none", pytest.param("bwrap", marks=pytest.mark.skipif(problem is not None, reason=str(problem)))]

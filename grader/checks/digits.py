@@ -52,20 +52,22 @@ class DigitsParams(CheckParams):
         return self
 
 
+
 def _shared_inputs(ctx: CheckContext, sets: list[digitsdata.DigitSet]) -> str:
-    """The evaluation images as raw 0-255 pixels, written once per model server and reused for every
-    student (a path inside the server's folder; the data enter the sandbox only for this check)."""
+    """The evaluation images as raw 0-255 pixels, staged read-only once per model server and reused for
+    every student (the path the server sees; the data enter the sandbox only for this check). The server
+    scales them as each request says."""
+    import io
+
     from grader.models import get_model_server
 
+    def make() -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, np.concatenate([s.images for s in sets]).astype(np.float32), allow_pickle=False)
+        return buf.getvalue()
+
     server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot)
-    name = f"digits-{digitsdata.digest(sets)}-raw.npy"
-    path = server.shared_dir() / name
-    if not path.exists():
-        x = np.concatenate([s.images for s in sets]).astype(np.float32)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, x, allow_pickle=False)
-        tmp.replace(path)
-    return str(path)
+    return server.shared_file(f"digits-{digitsdata.digest(sets)}-raw.npy", make)
 
 
 def evaluation_sets(ctx: CheckContext, p: DigitsParams) -> list[digitsdata.DigitSet]:
@@ -84,7 +86,7 @@ def _sample(n: int) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, n - 1, min(SAMPLE, n))}) if n else []
 
 
-@check_kind("digits", DigitsParams)
+@check_kind("digits", DigitsParams, class_relative=True)
 def digits(ctx: CheckContext, p: DigitsParams) -> Outcome:
     """Accuracy on hidden digits; the class-level step scores it as points * accuracy / class best."""
     rel, info = inspect_file(ctx, p.model, want="model")

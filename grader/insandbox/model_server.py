@@ -14,9 +14,16 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   -> writes the model's outputs for the raw 0-255 digits, fed and scaled as asked, and answers
   ``{"shape", "input_shape", "alternatives": {name: [predicted class per sample index]}}``; the model
   is rebuilt from its own (allow-listed) layers and graph;
-- ``{"op": "image", "path": p, ...limits}`` -> the decoded image's format and size, or a problem.
+- ``{"op": "image", "path": p, ...limits}`` -> the decoded image's format and size, or a problem;
+- ``{"op": "thumbnails", "images": [p, ...], "labels": [...], "max_side": 160}`` ->
+  ``{"thumbnails": [{"png": base64, "width", "height"} | {"problem": "..."}]}``, for feedback pages.
 
 Keras is imported once, here, and reused for every request.
+
+Transport: input files are paths in the grader's read-only staging folder. A value
+``"@job/NAME"`` in a command is a fresh folder of this server's own scratch for that
+request; whatever the op writes there is returned in the answer as ``"_files": {NAME:
+base64}`` (bounded) and the folder is removed. Nothing is written where the grader reads.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from kbuild import (  # noqa: E402
 from safeimage import ImageProblem, rgb_array  # noqa: E402
 
 MAX_BATCH = 256
+MAX_RETURNED = 192 * 1024**2  # bytes of files one answer may carry back
 
 
 def _keras():
@@ -297,7 +305,69 @@ def image(cmd: dict) -> dict:
     return {"format": info.format, "width": info.width, "height": info.height, "mode": info.mode}
 
 
-OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict, "image": image}
+def thumbnails(cmd: dict) -> dict:
+    """Small PNGs of the student's images, so that the grader never decodes one itself."""
+    from safeimage import thumbnail_png
+
+    out = []
+    labels = cmd.get("labels") or []
+    for i, path in enumerate(cmd["images"][:32]):
+        label = labels[i] if i < len(labels) else _label(path)
+        try:
+            out.append(thumbnail_png(path, label, int(cmd.get("max_side", 160))))
+        except ImageProblem as e:
+            out.append({"problem": str(e)})
+    return {"thumbnails": out}
+
+
+OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict, "image": image,
+       "thumbnails": thumbnails}
+
+
+def _with_job(value, job: str):
+    if isinstance(value, str) and value.startswith("@job"):
+        return job + value[len("@job"):]
+    if isinstance(value, list):
+        return [_with_job(v, job) for v in value]
+    if isinstance(value, dict):
+        return {k: _with_job(v, job) for k, v in value.items()}
+    return value
+
+
+def _returned_files(job: str) -> dict:
+    import base64
+
+    out, total = {}, 0
+    for entry in sorted(os.scandir(job), key=lambda e: e.name):
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        size = entry.stat(follow_symlinks=False).st_size
+        total += size
+        if total > MAX_RETURNED:
+            raise MemoryError
+        with open(entry.path, "rb") as f:
+            out[entry.name] = base64.b64encode(f.read()).decode("ascii")
+    return out
+
+
+def handle(cmd: dict) -> dict:
+    import shutil
+    import tempfile
+
+    op = cmd.get("op")
+    if op == "ping":
+        return {"pid": os.getpid()}
+    if op not in OPS:
+        return {"error": f"unknown op {op!r}"}
+    job = tempfile.mkdtemp(prefix="req-")
+    try:
+        answer = OPS[op](_with_job(cmd, job))
+        files = _returned_files(job)
+        if files:
+            answer["_files"] = files
+        return answer
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
 
 
 def main() -> None:
@@ -309,14 +379,7 @@ def main() -> None:
     _keras()  # import once, before the first request
     for line in sys.stdin:
         try:
-            cmd = json.loads(line)
-            op = cmd.get("op")
-            if op == "ping":
-                answer = {"pid": os.getpid()}
-            elif op in OPS:
-                answer = OPS[op](cmd)
-            else:
-                answer = {"error": f"unknown op {op!r}"}
+            answer = handle(json.loads(line))
         except (H5Problem, BuildProblem, ImageProblem) as e:
             answer = {"problem": str(e)}
         except MemoryError:
