@@ -12,8 +12,8 @@ import pytest
 from helpers import grade_files
 from kerasfiles import write_keras2_model
 
+from grader.isolation import backend
 from grader.options import GradeOptions
-from grader.sandbox import bwrap_problem
 
 DATA = Path(__file__).resolve().parent / "data" / "models"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
@@ -23,7 +23,7 @@ TOLERANCE = 2 / 4000  # two digits of the hidden 4,000 may fall differently betw
 
 
 def options() -> GradeOptions:
-    return GradeOptions(isolation="bwrap" if bwrap_problem() is None else "none")
+    return GradeOptions(isolation="bwrap" if backend("bwrap").problem() is None else "none")
 
 
 def rubric_for(files: list[str], **params) -> str:
