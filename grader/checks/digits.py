@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from grader import digitsdata
-from grader.checks.keras_models import inspect_file
+from grader.checks.keras_models import inspect_file, other_model_files
 from grader.modelinputs import SCALINGS, FeedProblem, ScalingName, digit_feed, scaling, scaling_hint
 from grader.models import model_request
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
@@ -45,12 +45,24 @@ class DigitsParams(CheckParams):
     adapt_inputs: bool = True
     blur: int = Field(0, ge=0, le=31)
 
+    def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
+        hints = []
+        for rel, info in other_model_files(ctx, pattern):
+            biases = [s for s in weight_shapes(info) if len(s) == 1]
+            if info.get("format") == "keras2-model" and biases and biases[-1] == (10,):
+                hints.append(f"'{rel}' holds a whole model with 10 outputs (a digit classifier?)")
+        return hints
+
     @model_validator(mode="after")
     def _one_scaling(self):
         if self.input_scaling is not None and self.scale is not None:
             raise ValueError("give either 'input_scaling' or the older 'scale', not both")
         return self
 
+
+
+def weight_shapes(info: dict) -> list[tuple[int, ...]]:
+    return [tuple(s) for la in info.get("layers", []) for _, s in la.get("weights", [])]
 
 
 def _shared_inputs(ctx: CheckContext, sets: list[digitsdata.DigitSet]) -> str:

@@ -24,6 +24,7 @@ order, with shape checks.
 
 from __future__ import annotations
 
+import math
 import shutil
 from typing import Any, Literal
 
@@ -61,6 +62,12 @@ class ArchParams(CheckParams):
             raise ValueError("'layers' needs 'input_shape'")
         return self
 
+    def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
+        spec, shape = self.resolved()
+        want = [layer.params for layer in expected_layers(spec, shape) if layer.params]
+        return [f"'{rel}' holds weights of exactly this architecture ({len(want)} layers with weights)"
+                for rel, info in other_model_files(ctx, pattern) if weight_counts(info) == want]
+
     def resolved(self) -> tuple[list[dict[str, Any]], list[int]]:
         if self.architecture is not None:
             spec, shape = architectures.named(self.architecture)
@@ -70,6 +77,41 @@ class ArchParams(CheckParams):
 
 def server_layers(spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"class_name": item["kind"], "config": {k: v for k, v in item.items() if k != "kind"}} for item in spec]
+
+
+MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".weights.h5")
+
+
+def weight_counts(info: dict[str, Any]) -> list[int]:
+    """Parameters per weight-bearing layer of an inspected file, in order."""
+    counts = [sum(math.prod(s) for _, s in la.get("weights", [])) for la in info.get("layers", [])]
+    return [c for c in counts if c]
+
+
+def other_model_files(ctx: CheckContext, pattern: str, limit: int = 6) -> list[tuple[str, dict[str, Any]]]:
+    """``(relative path, inspection)`` of the submission's model files that ``pattern`` does not match
+    (at most ``limit``; inspected in the sandboxed model server, cached per submission)."""
+    from grader.submission import pattern_matches
+
+    found = []
+    for rel in ctx.submission.files:
+        if not rel.lower().endswith(MODEL_SUFFIXES) or pattern_matches(pattern, rel):
+            continue
+        key = ("h5-inspect", rel, "weights")
+        if key not in ctx.cache:
+            try:
+                answer, job = model_request(ctx, {"op": "inspect", "path": "@file", "want": "weights", "label": rel},
+                                            {"file": ctx.submission.root / rel}, timeout=60)
+            except (SubmissionProblem, RuntimeError):
+                continue
+            shutil.rmtree(job, ignore_errors=True)
+            ctx.cache[key] = answer
+        answer = ctx.cache[key]
+        if "info" in answer:
+            found.append((rel, answer["info"]))
+        if len(found) >= limit:
+            break
+    return found
 
 
 def inspect_file(ctx: CheckContext, pattern: str, want: str = "weights") -> tuple[str, dict[str, Any]]:
