@@ -195,6 +195,8 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         "truncated_h5": ("weights.h5", alice_files()["weights.h5"][:20000]),
         "pickle_as_h5": ("digits.h5", pickle.dumps(Evil())),
         "lambda_h5": ("digits.h5", _lambda_model(tmp_path, marker)),
+        "external_storage_h5": ("digits.h5", _reaching_out_h5(tmp_path, hidden / "digits" / "secret.txt", "storage")),
+        "external_link_h5": ("weights.h5", _reaching_out_h5(tmp_path, hidden / "digits" / "secret.txt", "link")),
         "equation_injection": ("xor_equation.txt", f"__import__('os').system('touch {marker}')".encode()),
         # 12 KB of spaces between binary digits once made a pattern backtrack until the 600 s wall clock
         "hand_backtrack": ("xor_hand.txt", ("0" + " " * 4000 + "1" + " " * 4000 + "x\n").encode() * 3),
@@ -257,6 +259,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         "file_image_bomb": {"q1b"}, "file_png_as_h5": {"q1a", "q2", "q3"}, "file_truncated_h5": {"q1a", "q2", "q3"},
         "file_pickle_as_h5": {"digits"}, "file_lambda_h5": {"digits"}, "file_equation_injection": {"q4a"},
         "file_hand_backtrack": {"q4b"}, "file_nested_notebook": {"backprop"}, "file_deep_notebook": {"backprop"},
+        "file_external_storage_h5": {"digits"}, "file_external_link_h5": {"q1a", "q2", "q3"},
         "zip_slip_symlink": set(), "escape_names": set(),
     }
     for student, touched in touched_by.items():
@@ -291,6 +294,8 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     assert "not an HDF5" in reason("file_pickle_as_h5", "digits")
     assert "Lambda" in reason("file_lambda_h5", "digits") or "'function'" in reason("file_lambda_h5", "digits")
     assert "unknown name '__import__'" in reason("file_equation_injection", "q4a")
+    assert "keeps its data in an external file" in reason("file_external_storage_h5", "digits")
+    assert "is an external link to another file" in reason("file_external_link_h5", "q1a")
     assert any("'..'" in w for w in results["zip_slip_symlink"].warnings)
     # trusted parsers: bounded, and the student's broken file is named as such, never a grader error
     assert "no values found" in reason("file_hand_backtrack", "q4b") or scores("file_hand_backtrack")["q4b"] == 0
@@ -345,6 +350,24 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     assert not [p for p in tmpdir.iterdir() if p.name.startswith(("mlgrade-private-", "mlgrade-portal-"))
                 and str(os.getpid()) not in p.name], "the workers left folders in their temporary folder"
     assert took < 600
+
+
+def _reaching_out_h5(tmp_path: Path, host_file: Path, how: str) -> bytes:
+    """A Keras-2-style file whose data would come from a host file: a dataset in HDF5 external
+    storage, or an external link (HDF5 resolves both when the data is read)."""
+    import h5py
+    import numpy as np
+
+    p = tmp_path / f"reach-{how}-{uuid.uuid4().hex}.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["layer_names"] = np.array([b"dense_1"])
+        g = f.create_group("dense_1")
+        g.attrs["weight_names"] = np.array([b"dense_1/kernel:0"])
+        if how == "storage":
+            g.create_dataset("dense_1/kernel:0", shape=(2, 2), dtype=np.float32, external=[(str(host_file), 0, 16)])
+        else:
+            g["dense_1"] = h5py.ExternalLink(str(host_file), "/dense_1")
+    return p.read_bytes()
 
 
 def _lying_zip(path: Path, entries: int) -> Path:

@@ -19,7 +19,7 @@ from typing import Any
 
 from grader.insandbox import wire
 from grader.isolation import backend
-from grader.nbexec.executor import GRACE_S, build_request, death, to_run
+from grader.nbexec.executor import build_request, deadline, death, to_run
 from grader.nbexec.jobs import NotebookJob, NotebookRun
 from grader.registry import SubmissionProblem
 
@@ -99,8 +99,7 @@ class NotebookSession:
         request, self._code = built
         request["session_timeout"] = self.session_timeout
         request["stdout_chars"] = int(self.job.output_chars)
-        answer, handle = backend(self.job.isolation).open_session(self.job.slot, request,
-                                                                  self.job.notebook_timeout + GRACE_S)
+        answer, handle = backend(self.job.isolation).open_session(self.job.slot, request, deadline(self.job, request))
         run = to_run(answer, self._code)
         run.elapsed_s = round(time.monotonic() - started, 3)
         if self._run is None:
