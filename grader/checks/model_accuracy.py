@@ -337,12 +337,15 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     rel, info = inspect_file(ctx, p.model, want="model")
     if info["format"] != "keras2-model":
         raise SubmissionProblem(f"{rel} holds weights only; save the whole model with model.save('{rel}')")
-    what = "a digit classifier" if p.data.package == "digits" else "a classifier"
+    digits = p.data.package == "digits"
+    classes = p.classes or (10 if digits else None)
+    what = "a digit classifier" if digits else "a classifier"
     if info.get("outputs", 1) != 1:
-        raise SubmissionProblem(f"{rel}: the model has {info['outputs']} outputs; {what} has one output of class "
-                                "scores")
+        scores = f"{classes} class scores" if classes else "class scores"
+        raise SubmissionProblem(f"{rel}: the model has {info['outputs']} outputs; {what} has one output of {scores}")
     if len(info.get("input_shapes", [None])) != 1:
-        raise SubmissionProblem(f"{rel}: the model takes {len(info['input_shapes'])} inputs; {what} takes one input")
+        raise SubmissionProblem(f"{rel}: the model takes {len(info['input_shapes'])} inputs; {what} takes one "
+                                + ("image" if digits else "input"))
     main = p.data
     if ctx.options.self_check and (p.public_data is not None or (main.npz or main.images or "").startswith(HIDDEN)):
         if p.public_data is None:
@@ -368,7 +371,6 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     pixels = x.ndim >= 3  # images: the other common scalings are tried on a sample
     others = [s for s in SCALINGS.values() if s.name != used.name] if pixels else []
     sample = _sample(len(sets[0].y)) if pixels else []
-    classes = p.classes or (10 if p.data.package == "digits" else None)
     y, answer = predict(ctx, p.model, rel, x, feed, used, others, sample)
     pred = predicted_classes(y, len(x), classes, rel)
     accs, start = {}, 0
