@@ -69,12 +69,12 @@ def read_json(path: str | os.PathLike, max_bytes: int = MAX_NOTEBOOK_BYTES) -> A
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise NotebookProblem(f"{name}: is not a notebook (not UTF-8 text)") from None
     check_json_shape(raw, name)
     try:
-        return json.loads(raw)
+        return json.loads(text)  # the text, not the bytes: json would guess UTF-16 or -32 from NUL bytes
     except json.JSONDecodeError as e:
         raise NotebookProblem(
             f"{name}: is not valid notebook JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
