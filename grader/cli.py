@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from grader import __version__
@@ -24,6 +23,7 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_output()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -37,6 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlgrade: interrupted", file=sys.stderr)
         return 130
+
+
+def _tolerant_output() -> None:
+    """A Windows console or a redirected output in a legacy code page cannot encode every character a
+    student's file name or output holds: print a replacement character rather than fail."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
     g.set_defaults(func=_cmd_grade)
 
+    ex = sub.add_parser("export", help="build what others need: student-kit (wheel, public rubric, README)")
+    ex.add_argument("platform", choices=["student-kit"], metavar="WHAT",
+                    help="student-kit: mlgrade as a wheel, the rubric without its hidden parts, and a README with "
+                         "the commands for Windows, macOS/Linux and Colab")
+    ex.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    ex.add_argument("-o", "--output", type=Path, default=Path("mlgrade-kit.zip"), metavar="ZIP",
+                    help="the zip to write (default: mlgrade-kit.zip)")
+    ex.set_defaults(func=_cmd_export_student_kit)
+
     r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(func=_cmd_reference)
@@ -82,15 +101,13 @@ def resolve_isolation(requested: str, command: str) -> str:
         chosen = resolve(requested)
     except IsolationUnavailable as e:
         raise UsageError(f"--isolation bwrap: {e}") from None
-    if not chosen.isolated and requested == "auto":
+    if not chosen.isolated and requested == "auto" and command == "grade":
         why = backend("bwrap").problem()
-        if command == "grade":
-            raise UsageError(
-                f"refusing to run student code without isolation: {why}. Install bubblewrap, "
-                "or pass --isolation none to grade unisolated (only for code you trust)"
-            )
-        print(f"mlgrade: note: {chosen.guarantees} ({why})", file=sys.stderr)
-    return chosen.name
+        raise UsageError(
+            f"refusing to run student code without isolation: {why}. Install bubblewrap, "
+            "or pass --isolation none to grade unisolated (only for code you trust)"
+        )
+    return chosen.name  # a self-check's report says itself that it ran without isolation
 
 
 def _default_rubric_path() -> Path:
@@ -134,25 +151,21 @@ def check_requirements(rubric, command: str) -> None:
 def _cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
     from grader.report import render_terminal, to_gradescope, write_json_atomic
+    from grader.selfcheck import self_check
 
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
     rubric = resolve_rubric(args.rubric)
     check_requirements(rubric, "check")
-    isolation = resolve_isolation(args.isolation, "check")
-    work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
-    options = GradeOptions(self_check=True, isolation=isolation)
-    result = grade_submission(args.submission, rubric, work / "w", options, keep_work=args.keep_work)
-    if not args.keep_work:
-        work.rmdir() if work.exists() and not any(work.iterdir()) else None
-    render_terminal(result, Console(), title=f"mlgrade check: {args.submission} ({rubric.name})")
-    if args.keep_work:
-        print(f"work folder kept: {work / 'w'}")
+    resolve_isolation(args.isolation, "check")
+    check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work)
+    console = Console()
+    render_terminal(check.result, console, title=check.title())
+    for note in check.notes:  # once, after the table: without the sandbox, provisional, hidden
+        console.print(f"note: {note}", markup=False, highlight=False)
     if args.json:
-        write_json_atomic(args.json, to_gradescope(result))
+        write_json_atomic(args.json, to_gradescope(check.result))
     return EXIT_OK
 
 
@@ -178,6 +191,22 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     rubric_path = args.rubric or _default_rubric_path()
     grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
                 rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path))
+    return EXIT_OK
+
+
+def _cmd_export_student_kit(args: argparse.Namespace) -> int:
+    from grader.studentkit import KitError, export_student_kit
+
+    rubric_path = args.rubric or _default_rubric_path()
+    resolve_rubric(rubric_path)  # mistakes reported with their key paths, as everywhere
+    try:
+        kit = export_student_kit(rubric_path, args.output)
+    except KitError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {kit.path}: {', '.join(Path(f).name for f in kit.files)}")
+    if kit.hidden:
+        print(f"hidden questions, shown to students as graded by you: {', '.join(kit.hidden)}")
+    print("the wheel holds the grader and reference/ (the self-check needs them): students can read them")
     return EXIT_OK
 
 
