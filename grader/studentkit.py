@@ -55,10 +55,11 @@ def _distribution():
 
     from grader import __version__
 
-    try:
-        dist = metadata.distribution("mlgrade")
-    except metadata.PackageNotFoundError:
-        raise KitError("mlgrade is not installed as a package here (pip install . in its repository)") from None
+    # The installed one (a .dist-info with METADATA), not a source tree's .egg-info that happens to be on sys.path.
+    found = sorted(metadata.distributions(name="mlgrade"), key=lambda d: d.read_text("METADATA") is None)
+    if not found:
+        raise KitError("mlgrade is not installed as a package here (pip install . in its repository)")
+    dist = found[0]
     if dist.version != __version__:
         raise KitError(f"the installed metadata says mlgrade {dist.version} but the code is {__version__}; "
                        "reinstall (pip install -e .) so the wheel is what runs here")
@@ -106,7 +107,7 @@ def build_wheel() -> tuple[str, bytes]:
     for arcname, path in _package_files():
         mode = 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
         entries.append((arcname, path.read_bytes(), mode))
-    metadata_text = dist.read_text("METADATA")
+    metadata_text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
     if not metadata_text:
         raise KitError("the installed mlgrade has no METADATA")
     entries.append((f"{meta_dir}/METADATA", metadata_text.encode("utf-8"), 0o644))
