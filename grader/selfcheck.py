@@ -94,8 +94,9 @@ def choose_isolation(requested: str = "auto") -> Backend:
 
 
 def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work: bool = False,
-               opened_notebook: Path | None = None) -> SelfCheck:
-    """Grade ``source`` (a zip or a folder) as the instructor's run would, with ``rubric`` made public."""
+               label: str | None = None, first_note: str | None = None) -> SelfCheck:
+    """Grade ``source`` (a zip or a folder) as the instructor's run would, with ``rubric`` made public.
+    ``label``: how the report names what was checked; ``first_note``: said before the other notes."""
     from grader.pipeline import grade_submission
 
     chosen = choose_isolation(isolation)
@@ -106,28 +107,21 @@ def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work:
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
-    check = SelfCheck(result, rubric, str(source), chosen)
+    check = SelfCheck(result, rubric, label or str(source), chosen)
     if keep_work:
         check.notes.append(f"work folder kept: {work / 'w'}")
-    check.notes[:0] = notes(result, rubric, chosen, requested=isolation, opened_notebook=opened_notebook)
+    check.notes[:0] = ([first_note] if first_note else []) + notes(result, rubric, chosen, requested=isolation)
     return check
 
 
-def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: str = "auto",
-          opened_notebook: Path | None = None) -> list[str]:
+def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: str = "auto") -> list[str]:
     """What the student should know about this check, each said once, in plain words."""
     from grader.portable import memory_limit_words, platform_name
 
     out = []
-    if opened_notebook is not None:
-        import time
-
-        saved = time.strftime("%H:%M:%S", time.localtime(opened_notebook.stat().st_mtime))
-        out.append(f"checked the saved copy of {opened_notebook.name} (saved at {saved}) with the files next to "
-                   "it; save the notebook first if you changed it since")
     if not chosen.isolated:
         if requested == "none":
-            why = "--isolation none"
+            why = f"{platform_name()}: no sandbox was asked for"
         else:
             problem = (backend("bwrap").problem() or "").strip()
             problem = problem.splitlines()[-1] if problem else "it is not available here"

@@ -41,21 +41,23 @@ def check(submission: str | os.PathLike | None = None, rubric: str | os.PathLike
 
     if os.environ.get("MLGRADE_SUBMISSION"):  # inside a notebook mlgrade itself is running: never recurse
         raise CheckError("mlgrade.check() does nothing while mlgrade runs this notebook")
-    opened = None
+    label = note = None
     cleanup = None
     if submission is None:
         from mlgrade import _notebook
 
         found = _notebook.locate(notebook)
-        submission, opened, cleanup = found.folder, found.notebook, found.cleanup
+        submission, cleanup, note = found.folder, found.cleanup, found.note
+        label = f"{found.notebook.name} and the files next to it"
     source = Path(submission).expanduser()
     try:
         if not source.exists():
             raise CheckError(f"{source}: no such file or folder (give the .zip you will hand in)")
         loaded = _rubric(rubric, source)
-        print(f"mlgrade: checking {source.name} with {loaded.name!r} (this takes a little while)...", flush=True)
+        print(f"mlgrade: checking {label or source.name} with {loaded.name!r} (this takes a little while)...",
+              flush=True)
         try:
-            return self_check(source, loaded, isolation, opened_notebook=opened)
+            return self_check(source, loaded, isolation, label=label, first_note=note)
         except (IsolationUnavailable, ValueError) as e:
             raise CheckError(f"isolation={isolation!r}: {e}") from None
     finally:

@@ -25,7 +25,16 @@ COLAB_SKIP = {"drive", "sample_data", ".config"}
 class Located:
     folder: Path  # what is checked, as a folder submission
     notebook: Path  # the notebook file in it
+    note: str  # for the report: which copy of the notebook was checked
     cleanup: Callable[[], None] | None = None
+
+
+def _saved_note(path: Path) -> str:
+    import time
+
+    saved = time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime))
+    return (f"checked the saved copy of {path.name} (saved at {saved}) with the files next to it; save the "
+            "notebook first if you changed it since")
 
 
 def locate(colab_name: str | None = None) -> Located:
@@ -41,7 +50,7 @@ def locate(colab_name: str | None = None) -> Located:
     if path is None:
         raise CheckError("could not tell which notebook this is (a Jupyter server older than 2.0?): "
                          "pass the zip you will hand in, mlgrade.check('my_hw4.zip'), or its folder")
-    return Located(path.parent, path)
+    return Located(path.parent, path, _saved_note(path))
 
 
 def open_notebook() -> Path | None:
@@ -104,7 +113,9 @@ def _colab(name: str) -> Located:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return Located(folder, folder / name, cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
+    note = (f"checked this notebook as it is open in Colab, as {name}, with the files of {Path.cwd()} "
+            "(not Drive, not sample_data)")
+    return Located(folder, folder / name, note, cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def _copy_files(src: Path, dest: Path, limit: int = 512 * 1024**2) -> None:
