@@ -100,6 +100,19 @@ def owned_by_me(st: os.stat_result) -> bool:
     return st.st_uid == os.geteuid() if hasattr(os, "geteuid") else True
 
 
+def python_for_children() -> tuple[str, dict[str, str]]:
+    """The interpreter to start helper processes with, and what to add to their environment.
+
+    On Windows a virtualenv's ``python.exe`` is a redirector that starts the base interpreter as a
+    child of its own: its pid would be the wrong one to interrupt or put in a job object, and the real
+    interpreter could start before the job holds it. Start the base interpreter directly and tell it
+    its virtualenv, as :mod:`multiprocessing` does (bpo-35797)."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    if IS_WINDOWS and base and os.path.normcase(base) != os.path.normcase(sys.executable):
+        return base, {"__PYVENV_LAUNCHER__": sys.executable}
+    return sys.executable, {}
+
+
 def popen_kwargs() -> dict:
     """Start a child in a group of its own, so that it and what it starts can be interrupted and killed
     together: a new session on POSIX, a new process group on Windows (``CTRL_BREAK_EVENT`` reaches it)."""

@@ -209,6 +209,14 @@ def test_without_pywin32_windows_keeps_time_limits_and_says_memory_is_not_limite
 
 # --------------------------------------------------------------------------- small portable helpers
 
+def test_on_windows_children_start_from_the_base_interpreter_not_the_venv_redirector(monkeypatch):
+    monkeypatch.setattr(sys, "_base_executable", "/base/python", raising=False)
+    monkeypatch.setattr(sys, "executable", "/venv/Scripts/python")
+    assert portable.python_for_children() == ("/venv/Scripts/python", {})
+    monkeypatch.setattr(portable, "IS_WINDOWS", True)
+    assert portable.python_for_children() == ("/base/python", {"__PYVENV_LAUNCHER__": "/venv/Scripts/python"})
+
+
 def test_names_windows_cannot_hold_are_named():
     assert "device name" in portable.windows_name_problem("con.txt")
     assert "device name" in portable.windows_name_problem("NUL")

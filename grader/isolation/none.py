@@ -26,7 +26,7 @@ from typing import Any
 from grader.isolation import INSANDBOX, SUPPORT, Backend, ServiceSpec, kernel_limits, notebook_env
 from grader.isolation.service import ServiceProcess
 from grader.isolation.staging import Staging
-from grader.portable import ProcessTree, popen_kwargs
+from grader.portable import ProcessTree, popen_kwargs, python_for_children
 
 # What a child needs of the user's environment to start at all (Windows needs SYSTEMROOT & co).
 KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT",
@@ -76,8 +76,9 @@ class NoIsolation(Backend):
     def start_service(self, spec: ServiceSpec) -> ServiceProcess:
         staging = Staging()
         scratch = str(staging.private_dir())
-        env = {**_base_env(), **{k: v.replace("{scratch}", scratch) for k, v in spec.env.items()}}
-        return ServiceProcess([sys.executable, str(INSANDBOX / spec.script)], staging, env=env, uid=None,
+        python, extra = python_for_children()
+        env = {**_base_env(), **extra, **{k: v.replace("{scratch}", scratch) for k, v in spec.env.items()}}
+        return ServiceProcess([python, str(INSANDBOX / spec.script)], staging, env=env, uid=None,
                               startup_timeout=spec.startup_timeout,
                               memory_bytes=_memory_of(spec.env.get("MLGRADE_LIMITS", "")))
 
@@ -91,10 +92,12 @@ class NoIsolation(Backend):
             scratch = staging.private_dir()
             env = kernel_env(copy.host, scratch)
             env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], False)
+            python, extra = python_for_children()
+            env.update(extra)
             cwd = copy.host / request.get("cwd", "")
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
+                    [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
                     cwd=cwd, env=env, **popen_kwargs(),
                 )
