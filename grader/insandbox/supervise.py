@@ -1,7 +1,11 @@
 """The supervisor of one kernel (:mod:`kernel`): sends cells, enforces time, bounds what comes back.
 
 Runs in the zygote (bubblewrap backend, outside the kernel's namespaces) or in the
-grader's worker (portable backend). It trusts nothing the kernel writes: records are
+grader's worker (portable backend). Two transports, one protocol (:class:`KernelLink`):
+:class:`Kernel` waits on pipe descriptors with ``select`` (POSIX; no threads, since the zygote
+forks), :class:`ThreadedKernel` reads and writes each pipe on a thread of its own (every OS:
+Windows has no ``select`` on pipes). An interrupt is whatever the backend says Ctrl+C is
+(SIGINT; CTRL_BREAK_EVENT on Windows). It trusts nothing the kernel writes: records are
 size-bounded JSON lines, accepted only when they answer the command in flight (a
 cell's record names its cell; probe data is accepted only while the probe runs).
 
