@@ -75,3 +75,85 @@ def missing_packages(modules: Iterable[str], timeout: float = 180.0) -> dict[str
 def install_hint(modules: Iterable[str]) -> str:
     names = [pip_name(m) for m in modules if not pip_name(m).startswith("(")]
     return f"{sys.executable} -m pip install " + " ".join(dict.fromkeys(names)) if names else ""
+
+
+# Packages a course notebook may import that a grading environment could lack: a ModuleNotFoundError for
+# one of these is the environment's failing; for any other name it may be the student's own module.
+KNOWN_PACKAGES = {
+    "numpy", "scipy", "pandas", "matplotlib", "seaborn", "sklearn", "tensorflow", "keras", "torch",
+    "torchvision", "jax", "cv2", "PIL", "skimage", "plotly", "statsmodels", "xgboost", "lightgbm", "tqdm",
+    "h5py", "sympy", "networkx", "nltk", "gensim", "transformers", "datasets", "imageio", "bokeh", "altair",
+    "ipywidgets", "mlxtend", "yaml", "requests", "bs4", "tensorflow_datasets", "tensorflow_hub", "google",
+    "pydot", "graphviz", "numba", "cupy", "catboost", "optuna", "wandb", "missingno", "wordcloud",
+}
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([A-Za-z_][\w.]*)(?:[ \t]+as[ \t]+([A-Za-z_]\w*))?", re.M)
+_FROM = re.compile(r"^[ \t]*from[ \t]+([A-Za-z_][\w.]*)[ \t]+import[ \t]+\(?([\w ,\t]{1,2000})", re.M)
+_NAME_ERROR = re.compile(r"name '([A-Za-z_]\w{0,100})' is not defined")
+MAX_SOURCE_CHARS = 200_000
+
+
+def imported_names(source: str) -> dict[str, str]:
+    """``{name bound by an import: top-level module}`` for the import lines of a cell (linear-time)."""
+    source = source[:MAX_SOURCE_CHARS]
+    names: dict[str, str] = {}
+    for m in _IMPORT.finditer(source):
+        module, alias = m.group(1), m.group(2)
+        names[alias or module.split(".")[0]] = module.split(".")[0]
+    for m in _FROM.finditer(source):
+        module = m.group(1).split(".")[0]
+        for part in m.group(2).split(","):
+            bits = part.split()
+            if bits:
+                names[bits[-1]] = module
+    return names
+
+
+# Errors of a cell that tried to reach the network (a data set download): grading runs offline.
+_NETWORK = re.compile(r"URL fetch failure|Name or service not known|Temporary failure in name resolution|"
+                      r"Network is unreachable|getaddrinfo failed|Failed to establish a new connection|"
+                      r"No address associated with hostname|urlopen error")
+_NETWORK_ENAMES = {"URLError", "gaierror", "ConnectionError", "HTTPError", "ConnectTimeout", "SSLError"}
+NETWORK = "(network)"
+_ASSIGN = re.compile(r"^[ \t]*([(\[]{0,5}[A-Za-z_][\w \t,()\[\]]{0,300}?)[ \t]*=[^=]", re.M)
+
+
+def assigned_names(source: str) -> set[str]:
+    """Names a cell assigns at top level (``(x_train, y_train), _ = load()`` -> x_train, y_train, _)."""
+    names: set[str] = set()
+    for m in _ASSIGN.finditer(source[:MAX_SOURCE_CHARS]):
+        names.update(re.findall(r"[A-Za-z_]\w*", m.group(1)))
+    return names
+
+
+def is_network_error(ename: str, evalue: str) -> bool:
+    return ename in _NETWORK_ENAMES or bool(_NETWORK.search((evalue or "")[:2000]))
+
+
+def environment_failures(cells, sources: dict[int, str]) -> tuple[dict[str, list], list]:
+    """Split failing cells into those the environment caused and the student's own.
+
+    ``cells``: cell reports with ``ename``, ``evalue``, ``index``; ``sources``: cell index -> source.
+    Returns ``({missing module: [cell reports that failed because of it]}, [the student's own failures])``.
+    A cell fails because of the environment when it imports a known package the environment lacks, or
+    uses a name such an import would have defined (``sns`` after ``import seaborn as sns`` failed)."""
+    by_module: dict[str, list] = {}
+    own: list = []
+    lost: dict[str, str] = {}  # name -> missing module that would have defined it
+    for c in cells:
+        if is_network_error(c.ename, c.evalue):
+            by_module.setdefault(NETWORK, []).append(c)
+            for name in assigned_names(sources.get(c.index, "")) | set(imported_names(sources.get(c.index, ""))):
+                lost.setdefault(name, NETWORK)
+            continue
+        module = missing_module(c.ename, c.evalue)
+        if module is not None and module in KNOWN_PACKAGES and not installed(module):
+            by_module.setdefault(module, []).append(c)
+            for name, mod in imported_names(sources.get(c.index, "")).items():
+                lost[name] = mod if mod == module else lost.get(name, mod)
+            continue
+        m = _NAME_ERROR.search(c.evalue or "") if c.ename == "NameError" else None
+        if m and m.group(1) in lost:
+            by_module.setdefault(lost[m.group(1)], []).append(c)
+            continue
+        own.append(c)
+    return by_module, own

@@ -19,3 +19,5 @@ class GradeOptions:
     isolation: str = "none"
     # Which concurrent sandbox this process owns (each slot runs as its own uid).
     sandbox_slot: int = 0
+    # Put thumbnails of the student's images in the results, for feedback pages (made in the sandbox).
+    feedback_images: bool = True

@@ -76,6 +76,17 @@ def grade_submission(
     return result
 
 
+def stop_services() -> None:
+    """Stop the sandboxed helpers this process started (notebook sandboxes, the model server) and remove
+    their folders: the end of a one-off grading (``mlgrade check``, the Python API), where the process
+    may live on (a student's notebook) and must not keep a zygote and Keras in memory."""
+    from grader.models import close_model_server
+    from grader.nbexec.executor import close_runner
+
+    close_runner()
+    close_model_server()
+
+
 def failed_result(student: str, source: Path, rubric: Rubric, why: str, grader_fault: bool = False) -> SubmissionResult:
     """Zero for every question, with the reason: for a submission the grader could not finish.
 

@@ -137,12 +137,16 @@ class CheckKind:
     # Runs student notebooks: such questions are graded on a second thread, so that the notebook
     # runner and the model server (separate processes) work at the same time.
     uses_notebooks: bool = False
+    # Scored relative to the class (points x metric / class best): known only in the instructor's
+    # class run, so a single student's run (GitHub Classroom, Gradescope) reports it as pending.
+    class_relative: bool = False
 
 
 _KINDS: dict[str, CheckKind] = {}
 
 
-def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = False) -> Callable[[RunFn], RunFn]:
+def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = False,
+               class_relative: bool = False) -> Callable[[RunFn], RunFn]:
     """Register ``fn`` as the implementation of check kind ``name``."""
 
     def decorate(fn: RunFn) -> RunFn:
@@ -150,7 +154,7 @@ def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = Fals
         if existing is not None and existing.run is not None and existing.run is not fn:
             raise ValueError(f"check kind {name!r} is registered twice")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _KINDS[name] = CheckKind(name, params, fn, summary, uses_notebooks)
+        _KINDS[name] = CheckKind(name, params, fn, summary, uses_notebooks, class_relative)
         return fn
 
     return decorate

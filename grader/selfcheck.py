@@ -22,22 +22,9 @@ from grader import textsafe
 from grader.isolation import Backend, backend, resolve
 from grader.options import GradeOptions
 from grader.results import QuestionResult, Status, SubmissionResult
-from grader.rubric import CheckSpec, Rubric
+from grader.rubric import Rubric
 
-HIDDEN_CHECK = "graded_by_instructor"
 DEFAULT_NOTEBOOK_MB = 2048
-
-
-def public_rubric(rubric: Rubric) -> Rubric:
-    """The rubric as a student may run it: the checks of ``hidden`` questions replaced by a pending
-    placeholder (their files are still looked for, so a missing one is reported)."""
-    from grader.checks.graded_by_instructor import GradedByInstructorParams
-
-    if not any(q.hidden for q in rubric.questions):
-        return rubric
-    placeholder = CheckSpec(kind=HIDDEN_CHECK, params=GradedByInstructorParams())
-    questions = [q.model_copy(update={"checks": [placeholder]}) if q.hidden else q for q in rubric.questions]
-    return rubric.model_copy(update={"questions": questions})
 
 
 @dataclass
@@ -64,11 +51,11 @@ class SelfCheck:
     def to_text(self, width: int = 100) -> str:
         from rich.console import Console
 
-        from grader.report import render_terminal
+        from grader.render.terminal import print_result
 
         buf = io.StringIO()
         console = Console(file=buf, width=width, force_terminal=False, color_system=None)
-        render_terminal(self.result, console, title=self.title())
+        print_result(self.result, console, title=self.title())
         for note in self.notes:
             console.print(f"note: {note}", markup=False, highlight=False)
         return buf.getvalue()
@@ -94,17 +81,21 @@ def choose_isolation(requested: str = "auto") -> Backend:
 
 
 def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work: bool = False,
-               label: str | None = None, first_note: str | None = None) -> SelfCheck:
-    """Grade ``source`` (a zip or a folder) as the instructor's run would, with ``rubric`` made public.
-    ``label``: how the report names what was checked; ``first_note``: said before the other notes."""
-    from grader.pipeline import grade_submission
+               label: str | None = None, first_note: str | None = None, feedback_images: bool = False) -> SelfCheck:
+    """Grade ``source`` (a zip or a folder) as the instructor's run would; hidden questions are pending,
+    never run. ``label``: how the report names what was checked; ``first_note``: said before the other
+    notes; ``feedback_images``: thumbnails for a feedback page."""
+    from grader.pipeline import grade_submission, stop_services
+    from grader.platforms.classroom import public_rubric, with_hidden_pending
 
     chosen = choose_isolation(isolation)
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
-    options = GradeOptions(self_check=True, isolation=chosen.name)
+    options = GradeOptions(self_check=True, isolation=chosen.name, feedback_images=feedback_images)
     try:
-        result = grade_submission(Path(source), public_rubric(rubric), work / "w", options, keep_work=keep_work)
+        result = with_hidden_pending(grade_submission(Path(source), public_rubric(rubric), work / "w", options,
+                                                      keep_work=keep_work), rubric)
     finally:
+        stop_services()  # one-off: no sandbox, Keras or staging folder left in a student's notebook process
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
     check = SelfCheck(result, rubric, label or str(source), chosen)
@@ -135,7 +126,7 @@ def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: 
         out.append(f"provisional: {', '.join(relative)} {'is' if len(relative) == 1 else 'are'} scored relative "
                    "to the best in the class; the score here uses a public sample and your result alone, and "
                    "your real score is known only when the whole class is graded")
-    hidden = [q.id for q in rubric.questions if q.hidden or _only_hidden_checks(q.id, result)]
+    hidden = [q.id for q in rubric.questions if q.hidden]
     if hidden:
         out.append(f"graded by your instructor with hidden tests: {', '.join(dict.fromkeys(hidden))} "
                    "(shown with 0 points here)")
@@ -144,11 +135,6 @@ def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: 
 
 def _class_relative(q: QuestionResult) -> bool:
     return q.relative is not None or any("class_relative" in c.details for c in q.checks)
-
-
-def _only_hidden_checks(qid: str, result: SubmissionResult) -> bool:
-    q = next((q for q in result.questions if q.id == qid), None)
-    return q is not None and bool(q.checks) and all(c.kind == HIDDEN_CHECK for c in q.checks)
 
 
 def _notebook_memory(rubric: Rubric) -> int:
@@ -170,7 +156,7 @@ _LABELS = {
 
 
 def _points(x: float) -> str:
-    from grader.report import fmt_points
+    from grader.render.common import fmt_points
 
     return fmt_points(x)
 

@@ -85,10 +85,21 @@ def student_code_cpu(repeats: int = 20) -> float:
     return (time.process_time() - t) / repeats
 
 
+def _with_first_cell(nb_bytes: bytes, source: str) -> bytes:
+    import json
+
+    nb = json.loads(nb_bytes)
+    nb["cells"].insert(0, {"cell_type": "code", "execution_count": None, "id": "tf", "metadata": {},
+                           "outputs": [], "source": source})
+    return json.dumps(nb).encode()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int, nargs="?", default=20)
     ap.add_argument("--isolation", default="bwrap", choices=["bwrap", "none"])
+    ap.add_argument("--tensorflow", action="store_true",
+                    help="the notebook starts with `import tensorflow as tf` (what that import costs per notebook)")
     args = ap.parse_args()
     rubric = load_rubric(HERE.parent / "rubric.yaml")
     rubric = rubric.model_copy(update={"questions": [q for q in rubric.questions if q.id == "backprop"]})
@@ -98,7 +109,10 @@ def main() -> None:
         subs = []
         for i in range(args.n):
             z = tmp_path / f"student{i:03d}.zip"
-            write_zip(z, [("backprop.ipynb", backprop_notebook("correct"))])
+            nb = backprop_notebook("correct")
+            if args.tensorflow:
+                nb = _with_first_cell(nb, "import tensorflow as tf\nprint(tf.__version__)")
+            write_zip(z, [("backprop.ipynb", nb)])
             subs.append(z)
         options = GradeOptions(isolation=args.isolation)
         # warm-up: start the runner (its start-up is paid once per worker, not per notebook)
@@ -117,7 +131,8 @@ def main() -> None:
     own = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     kids = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime) + (d1 - d0)
     n = args.n
-    print(f"notebooks: {n} (isolation: {args.isolation}), all scored {set(scores)}")
+    tf = ", each importing tensorflow" if args.tensorflow else ""
+    print(f"notebooks: {n} (isolation: {args.isolation}{tf}), all scored {set(scores)}")
     print(f"wall s per notebook:            {wall / n:.3f}")
     print(f"CPU s per notebook (rusage):    {(own + kids) / n:.3f}  (grader {own / n:.3f}, sandbox+kernels {kids / n:.3f})")
     print(f"CPU s per notebook (/proc/stat): {(m1 - m0) / n:.3f}  (whole machine)")

@@ -305,16 +305,17 @@ def test_grading_works_from_a_folder_other_users_cannot_enter(tmp_path, samples_
     venv = Path(sys.prefix)
     if subprocess.run(["cp", "-al", str(venv), str(repo / ".venv")]).returncode != 0:
         subprocess.run(["cp", "-a", str(venv), str(repo / ".venv")], check=True)
-    before = {p.name for p in Path("/tmp").iterdir() if p.name.startswith("mlgrade-")}
-    env = {**os.environ, "PYTHONPATH": "", "MLGRADE_SANDBOX_UID_BASE": str(sandbox_uid(7) - 0)}
+    tmpdir = tmp_path / "tmpdir"  # its own, so other graders' folders in /tmp cannot look like a leak
+    tmpdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": "", "MLGRADE_SANDBOX_UID_BASE": str(sandbox_uid(7) - 0),
+           "TMPDIR": str(tmpdir)}
     res = subprocess.run([str(repo / ".venv" / "bin" / "python"), "-m", "grader", "check",
                           str(samples_dir / "erin_hardcoded.zip"), "--isolation", "bwrap"],
                          cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "not readable" not in res.stderr and "without isolation" not in res.stderr
     assert "backprop" in res.stdout and "hidden data" in res.stdout  # the notebook ran and was probed
-    after = {p.name for p in Path("/tmp").iterdir() if p.name.startswith("mlgrade-")}
-    assert after <= before  # nothing left behind in /tmp
+    assert not any(tmpdir.iterdir())  # nothing left behind
 
 
 def test_folders_of_a_grader_killed_with_sigkill_are_swept_by_the_next_one():

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from grader.environment import NETWORK, environment_failures, is_network_error, pip_name
 from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
+from grader.nbload import NotebookProblem, read_cells
 from grader.registry import CheckContext, CheckParams
 
 MAX_VALUE_BYTES = 64 * 1024**2
@@ -81,14 +83,94 @@ def run_problem(rel: str, run: NotebookRun) -> str | None:
     return f"{rel}: {run.reason or run.status}"
 
 
-def cell_errors(run: NotebookRun, limit: int = 3) -> str:
-    """The failing cells, named as the student sees them: ``In [8] (`loss = ...`): NameError: ...``."""
+def cell_errors(run: NotebookRun, limit: int = 3, notebook: Path | None = None) -> str:
+    """The failing cells, named as the student sees them: ``In [8] (`loss = ...`): NameError: ...``.
+
+    Cells that failed because the grading environment lacks a package (and cells that then used a name
+    that import would have defined) are told apart and said to be the environment's failing, not the
+    student's; ``notebook`` (the submitted file) lets the import lines be read for that."""
     errs = run.errors
     if not errs:
         return ""
-    shown = "; ".join(f"{c.label}: {c.ename}: {c.evalue[:120]}" for c in errs[:limit])
-    more = f" (+{len(errs) - limit} more)" if len(errs) > limit else ""
-    return f"errors while running: {shown}{more}"
+    by_module, own = environment_failures(errs, _code_sources(notebook) if by_module_possible(errs) else {})
+    parts = []
+    if own:
+        shown = "; ".join(f"{c.label}: {c.ename}: {c.evalue[:120]}" for c in own[:limit])
+        more = f" (+{len(own) - limit} more)" if len(own) > limit else ""
+        parts.append(f"errors while running: {shown}{more}")
+    for module, cells in by_module.items():
+        labels = ", ".join(c.label for c in cells[:limit]) + (f" (+{len(cells) - limit} more)" if len(cells) > limit
+                                                              else "")
+        if module == NETWORK:
+            parts.append(f"{labels} tried to reach the network (a download?), and grading runs offline: those "
+                         "cells are skipped in effect, which costs you nothing where the graded parts do not "
+                         "need their results")
+            continue
+        parts.append(f"the grading environment lacks the package '{module}' ({pip_name(module)}), so {labels} "
+                     "failed because of it: not your mistake, and your instructor is told")
+    return "; ".join(parts)
+
+
+def missing_packages_of(run: NotebookRun, notebook: Path | None = None) -> list[str]:
+    """The packages the grading environment lacked for this run (for the batch summary)."""
+    errs = run.errors
+    if not errs or not any(c.ename in ("ModuleNotFoundError", "ImportError") for c in errs):
+        return []
+    return sorted(m for m in environment_failures(errs, _code_sources(notebook))[0] if m != NETWORK)
+
+
+def by_module_possible(errs) -> bool:
+    """Whether any failure may be the environment's (only then are the sources read)."""
+    return any(c.ename in ("ModuleNotFoundError", "ImportError") or is_network_error(c.ename, c.evalue) for c in errs)
+
+
+def _code_sources(notebook: Path | None) -> dict[int, str]:
+    if notebook is None:
+        return {}
+    try:
+        cells = read_cells(notebook)
+    except NotebookProblem:
+        return {}
+    out = {}
+    for i, c in enumerate(cells):  # keyed like CellReport.index: the position among all cells
+        if c.get("cell_type") == "code":
+            src = c.get("source", "")
+            out[i] = "".join(map(str, src)) if isinstance(src, list) else str(src)
+    return out
+
+
+MAX_SOURCE_LINES = 30
+MAX_TRACEBACK_LINES = 12
+
+
+def notebook_errors(ctx: CheckContext, pattern: str, run: NotebookRun, limit: int = 3) -> list[dict[str, Any]]:
+    """The failing cells as the student sees them, for the feedback page: ``In [8]`` (or ``code cell 3``),
+    the cell's source (cut), the error and the end of its traceback (terminal colours removed)."""
+    from grader import textsafe
+    from grader.nbload import NotebookProblem, read_cells
+
+    errs = run.errors[:limit]
+    if not errs:
+        return []
+    path = ctx.submission.find_one(pattern)
+    try:
+        cells = read_cells(path) if path is not None else []
+    except (NotebookProblem, OSError):
+        cells = []
+    out = []
+    for c in errs:
+        cell = cells[c.index] if 0 <= c.index < len(cells) else {}
+        raw = cell.get("source", "")
+        source = "".join(str(x) for x in raw) if isinstance(raw, list) else str(raw)
+        lines = source.splitlines()
+        if len(lines) > MAX_SOURCE_LINES:
+            lines = lines[:MAX_SOURCE_LINES] + [f"... ({len(lines) - MAX_SOURCE_LINES} more lines)"]
+        tb = textsafe.terminal(c.traceback).splitlines()[-MAX_TRACEBACK_LINES:]
+        name = f"In [{c.execution_count}]" if c.execution_count is not None else f"code cell {c.code_index}"
+        out.append({"notebook": ctx.submission.rel(path) if path is not None else pattern, "cell": name,
+                    "source": "\n".join(lines)[:4000], "ename": c.ename, "evalue": c.evalue,
+                    "traceback": "\n".join(tb)[:4000]})
+    return out
 
 
 def load_probe(run: NotebookRun) -> dict[str, Probed]:

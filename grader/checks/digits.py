@@ -63,7 +63,7 @@ def evaluation_sets(ctx: CheckContext, p: DigitsParams) -> list[digitsdata.Digit
     return [digitsdata.mnist_hidden(), digitsdata.sklearn_digits()]
 
 
-@check_kind("digits", DigitsParams)
+@check_kind("digits", DigitsParams, class_relative=True)
 def digits(ctx: CheckContext, p: DigitsParams) -> Outcome:
     """Accuracy on hidden digits; the class-level step scores it as points * accuracy / class best."""
     rel, info = inspect_file(ctx, p.model)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from grader.registry import CheckContext, CheckParams, Outcome, check_kind
 
-REASON = "graded by your instructor with hidden tests after you hand in; not checked here"
+REASON = "graded by your instructor with hidden tests after the deadline"  # as the self-check and Classroom say
 
 
 class GradedByInstructorParams(CheckParams):

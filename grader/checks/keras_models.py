@@ -29,9 +29,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from grader.archcompare import compare, expected_layers, found_layers, param_report
+from grader.archcompare import compare, expected_layers, found_layers, layer_table, param_report
 from grader.models import model_request
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
+from grader.thumbnails import thumbnails
 from reference import architectures
 
 FORMATS = {
@@ -100,6 +101,12 @@ def _shape_problems(p: ArchParams, info: dict[str, Any]) -> list[str]:
     return diffs
 
 
+def _layer_rows(p: ArchParams, info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The architecture as a table for the feedback page."""
+    spec, shape = p.resolved()
+    return layer_table(expected_layers(spec, shape), found_layers(info), weights_only=info["format"] != "keras2-model")
+
+
 class KerasWeightsParams(ArchParams):
     file: str = Field(min_length=1)
 
@@ -113,7 +120,8 @@ def keras_weights(ctx: CheckContext, p: KerasWeightsParams) -> Outcome:
     version = f", Keras {info['keras_version']}" if info.get("keras_version") else ""
     if problems:
         return Outcome.failed(f"{rel} ({what}{version}) does not fit the architecture: " + "; ".join(problems[:6]),
-                              details={"format": info["format"], "differences": problems})
+                              details={"format": info["format"], "differences": problems,
+                                       "layers": _layer_rows(p, info)})
     spec, shape = p.resolved()
     answer, job = model_request(ctx, {"op": "load", "weights": "@w", "layers": server_layers(spec),
                                       "input_shape": shape}, {"w": ctx.submission.find_one(p.file)})
@@ -162,10 +170,16 @@ def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
     if "problem" in answer:
         raise SubmissionProblem(f"{rel}: {answer['problem']}")
     notes, right = [], 0
+    pictures = thumbnails(ctx, {labels[f"@i{i}"]: files[f"i{i}"] for i in range(len(p.images))})
+    items = []  # for the feedback page: each image with what the model said
     for i, (img, out, rep) in enumerate(zip(p.images, answer["outputs"], answer["images"], strict=True)):
-        name = labels[f"@i{i}"] + (f" ({img.label})" if img.label else "")
+        rel_i = labels[f"@i{i}"]
+        name = rel_i + (f" ({img.label})" if img.label else "")
+        item = {"file": rel_i, "label": img.label, "expect": img.expect, "thumbnail": pictures.get(rel_i)}
+        items.append(item)
         if "problem" in rep:
             notes.append(rep["problem"])
+            item["problem"] = rep["problem"]
             continue
         probs = [float(v) for v in out]
         if len(probs) == 1:
@@ -176,9 +190,12 @@ def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
             shown = f"p = {probs[cls]:.3f}"
         ok = cls == img.expect
         right += ok
+        # a sigmoid output is the probability of class 1; a softmax's, of the class it picked
+        item.update(predicted=cls, p=probs[0] if len(probs) == 1 else probs[cls], p_of=1 if len(probs) == 1 else cls,
+                    right=bool(ok))
         notes.append(f"{name}: {shown} -> {cls}, expected {img.expect} ({'right' if ok else 'wrong'})")
     return Outcome(right / len(p.images), "; ".join(notes),
-                   details={"outputs": answer["outputs"], "images": answer["images"]})
+                   details={"outputs": answer["outputs"], "images": answer["images"], "items": items})
 
 
 class ArchitectureParams(ArchParams):
@@ -200,7 +217,8 @@ def architecture(ctx: CheckContext, p: ArchitectureParams) -> Outcome:
     found = found_layers(info)
     total = sum(f.params or 0 for f in found)
     if problems:
-        return Outcome.failed(f"{rel}: " + "; ".join(problems[:8]), details={"differences": problems})
+        return Outcome.failed(f"{rel}: " + "; ".join(problems[:8]),
+                              details={"differences": problems, "layers": _layer_rows(p, info)})
     what = FORMATS.get(info["format"], info["format"])
     return Outcome.passed(f"{rel} ({what}): {len(found)} layers as expected, {total:,} parameters",
-                          details={"params": total})
+                          details={"params": total, "layers": _layer_rows(p, info)})

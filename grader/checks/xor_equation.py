@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import Field
 
 from grader.checks.xor_notebook import stored_xor_weights
-from grader.equation import EquationError, Network, decimals, evaluate, parse, xor_network
+from grader.equation import Bin, Call, E, EquationError, Neg, Network, Num, Var, decimals, evaluate, parse, xor_network
 from grader.nbload import NotebookProblem, read_cells
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 from reference import xor as ref
@@ -155,6 +155,23 @@ def _read_equation(ctx: CheckContext, equation_pattern: str, notebook_pattern: s
     raise SubmissionProblem(f"{parse_error[0]}: cannot read the equation: {parse_error[1]}")
 
 
+def tree_data(node) -> list:
+    """The parsed equation as plain JSON data, for the feedback page to draw (``grader.render.mathml``)."""
+    if isinstance(node, Num):
+        return ["num", node.text]
+    if isinstance(node, Var):
+        return ["var", node.index]
+    if isinstance(node, E):
+        return ["e"]
+    if isinstance(node, Neg):
+        return ["neg", tree_data(node.arg)]
+    if isinstance(node, Bin):
+        return ["bin", node.op, tree_data(node.left), tree_data(node.right)]
+    if isinstance(node, Call):
+        return ["call", node.name, tree_data(node.arg)]
+    raise TypeError(f"not an equation node: {type(node).__name__}")
+
+
 def _outputs(tree) -> np.ndarray:
     return np.array([evaluate(tree, {1: a, 2: b, 3: c}) for a, b, c in ref.X])
 
@@ -193,7 +210,8 @@ def xor_equation(ctx: CheckContext, p: XorEquationParams) -> Outcome:
             f"{where}: {n_hidden} hidden neurons ({4 * n_hidden} weights); the network has 4 (16 weights)"
         )
     out = _outputs(tree)
-    details = {"source": where, "outputs": out.tolist(), "weights1": net.w1.tolist(), "weights2": net.w2.tolist()}
+    details = {"source": where, "outputs": out.tolist(), "weights1": net.w1.tolist(), "weights2": net.w2.tolist(),
+               "equation_tree": tree_data(tree)}
     xor_ok = bool(np.all(np.isfinite(out))) and float(np.max(np.abs(out - TARGET))) <= p.tolerance
     shown = ", ".join(f"{v:.5f}" for v in out)
     notes = [f"{where}: 16 weights; gives [{shown}] on 001, 011, 101, 111"
@@ -277,7 +295,8 @@ def xor_hand(ctx: CheckContext, p: XorHandParams) -> Outcome:
     reason = f"{ok}/4 within {p.tolerance:g} of {against}" + (f" ({caveat})" if caveat else "") + "\n" + "\n".join(rows)
     if extra:
         reason += f"\n(ignored rows for inputs {', '.join(extra)})"
-    return Outcome(ok / 4, reason, details={"hand": values, "expected": expected.tolist(), "against": against})
+    return Outcome(ok / 4, reason, details={"hand": values, "expected": expected.tolist(), "against": against,
+                                            "tolerance": p.tolerance})
 
 
 def _hand_reference(ctx: CheckContext, p: XorHandParams, rel: str) -> tuple[np.ndarray, str, str]:

@@ -23,7 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field
 
-from grader.checks._notebook import NotebookLimits, cell_errors, load_probe, run_notebook, run_problem
+from grader.checks._notebook import (
+    NotebookLimits,
+    cell_errors,
+    load_probe,
+    missing_packages_of,
+    notebook_errors,
+    run_notebook,
+    run_problem,
+)
 from grader.nbexec import ProbeSpec
 from grader.nbparse import find_xor_weights, labelled_arrays, stored_outputs
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
@@ -143,7 +151,10 @@ def xor_notebook(ctx: CheckContext, p: XorNotebookParams) -> Outcome:
             notes.append(f"re-run trains to {np.round(got, 4).tolist()}")
         else:
             notes.append(f"re-run gives {np.round(got, 4).tolist()}, not within {p.tolerance} of [0, 1, 1, 0]")
-    errs = cell_errors(run)
+    errs = cell_errors(run, notebook=ctx.submission.root / rel)
+    if packages := missing_packages_of(run, ctx.submission.root / rel):
+        details["missing_packages"] = packages
+    details["notebook_errors"] = notebook_errors(ctx, p.notebook, run)
     if errs:
         notes.append(errs)
     total = p.parts.trains + p.parts.printed

@@ -357,8 +357,8 @@ def _interrupt_on_break() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-NO_NETWORK = ("mlgrade: no network while your notebook is checked, as when it is graded; "
-              "put the data your notebook needs into your submission")
+NO_NETWORK = ("(mlgrade: no network while your notebook is checked, as when it is graded; "
+              "put the data your notebook needs into your submission)")
 
 
 def _network_off() -> None:
@@ -367,8 +367,8 @@ def _network_off() -> None:
     on their own machine, and a subprocess is not covered): a faithful rehearsal."""
     import socket
 
-    def refuse(*_args, **_kwargs):
-        raise OSError(101, NO_NETWORK)  # ENETUNREACH, what code that handles a missing network expects
+    def refuse(*_args, **_kwargs):  # ENETUNREACH, as in the sandbox, and what code handling it expects
+        raise OSError(101, f"Network is unreachable {NO_NETWORK}")
 
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
     inet = {socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET)}
@@ -384,7 +384,7 @@ def _network_off() -> None:
         return real_connect_ex(self, address)
 
     def getaddrinfo(*_args, **_kwargs):
-        raise socket.gaierror(socket.EAI_NONAME if hasattr(socket, "EAI_NONAME") else -2, NO_NETWORK)
+        raise socket.gaierror(getattr(socket, "EAI_AGAIN", -3), f"Temporary failure in name resolution {NO_NETWORK}")
 
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]

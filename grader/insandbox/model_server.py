@@ -10,7 +10,9 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   grader's layer list, the student's weights set by order;
 - ``{"op": "predict", "model": p, "inputs": p.npy, "out": p.npy}`` -> writes the model's
   outputs for the inputs; the model is rebuilt from its own (allow-listed) config;
-- ``{"op": "image", "path": p, ...limits}`` -> the decoded image's format and size, or a problem.
+- ``{"op": "image", "path": p, ...limits}`` -> the decoded image's format and size, or a problem;
+- ``{"op": "thumbnails", "images": [p, ...], "labels": [...], "max_side": 160}`` ->
+  ``{"thumbnails": [{"png": base64, "width", "height"} | {"problem": "..."}]}``, for feedback pages.
 
 Keras is imported once, here, and reused for every request.
 
@@ -166,7 +168,23 @@ def image(cmd: dict) -> dict:
     return {"format": info.format, "width": info.width, "height": info.height, "mode": info.mode}
 
 
-OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict, "image": image}
+def thumbnails(cmd: dict) -> dict:
+    """Small PNGs of the student's images, so that the grader never decodes one itself."""
+    from safeimage import thumbnail_png
+
+    out = []
+    labels = cmd.get("labels") or []
+    for i, path in enumerate(cmd["images"][:32]):
+        label = labels[i] if i < len(labels) else _label(path)
+        try:
+            out.append(thumbnail_png(path, label, int(cmd.get("max_side", 160))))
+        except ImageProblem as e:
+            out.append({"problem": str(e)})
+    return {"thumbnails": out}
+
+
+OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict, "image": image,
+       "thumbnails": thumbnails}
 
 
 def _with_job(value, job: str):

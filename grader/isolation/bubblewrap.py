@@ -43,7 +43,7 @@ from grader.isolation import (
 )
 from grader.isolation.service import ServiceError, ServiceProcess
 from grader.isolation.staging import PREFIX as PRIVATE_PREFIX
-from grader.isolation.staging import Staged, Staging
+from grader.isolation.staging import Staged, Staging, traversable_tmp
 
 INSANDBOX_INSIDE = "/mlgrade/insandbox"
 SUPPORT_INSIDE = "/mlgrade/support"
@@ -108,7 +108,7 @@ class _Portal:
 
     def __init__(self) -> None:
         # named like the staging folders, so a grader killed with -9 has it swept by the next one
-        self.root = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-portal-"))
+        self.root = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-portal-", dir=traversable_tmp()))
         os.chmod(self.root, 0o755)
         self.binds: list[tuple[str, str]] = []
 

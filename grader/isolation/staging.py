@@ -120,13 +120,28 @@ def _link_or_copy(src: Path, target: Path, owner: int | None, link: bool) -> Non
         os.chown(target, owner, owner)
 
 
+def traversable_tmp() -> str:
+    """A temporary folder every user can traverse: $TMPDIR when it is one (a private TMPDIR, e.g. under a
+    0700 home, is not), else /tmp."""
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+        path = Path(candidate)
+        try:
+            chain = [path, *path.parents]
+            if path.is_dir() and all(p.stat().st_mode & 0o001 for p in chain):
+                return str(path)
+        except OSError:
+            continue
+    return "/tmp"
+
+
 def _sweep_stale() -> None:
     """Remove private folders of grader processes that died without cleaning up (``kill -9``)."""
-    base = Path(tempfile.gettempdir())
-    try:
-        entries = list(base.iterdir())
-    except OSError:
-        return
+    entries = []
+    for base in dict.fromkeys((tempfile.gettempdir(), traversable_tmp())):
+        try:
+            entries += list(Path(base).iterdir())
+        except OSError:
+            continue
     for entry in entries:
         if not entry.name.startswith(PREFIX):
             continue
