@@ -9,7 +9,7 @@ from conftest import ROOT
 from grader.isolation import backend
 from grader.results import CheckResult, QuestionResult, Status, SubmissionResult
 from grader.rubric import load_rubric, parse_rubric
-from grader.selfcheck import SelfCheck, notes, public_rubric, render_html, self_check
+from grader.selfcheck import SelfCheck, notes, render_html, self_check
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\x1b[2J"
 
@@ -58,12 +58,6 @@ def test_notes_say_once_that_there_was_no_sandbox_and_what_is_provisional():
 
 
 def test_hidden_questions_are_graded_by_the_instructor_never_run(tmp_path):
-    text = (ROOT / "rubric.yaml").read_text().replace(
-        "  - id: backprop\n", "  - id: backprop\n    hidden: true\n")
-    rubric = parse_rubric(text, "r.yaml")
-    public = public_rubric(rubric)
-    q = next(q for q in public.questions if q.id == "backprop")
-    assert [c.kind for c in q.checks] == ["graded_by_instructor"] and q.points == 3
     small = parse_rubric(
         "name: t\nquestions:\n"
         "  - {id: backprop, title: numpy backprop, points: 3, hidden: true, files: [backprop.ipynb],\n"
@@ -73,9 +67,10 @@ def test_hidden_questions_are_graded_by_the_instructor_never_run(tmp_path):
     check = self_check(ROOT / "submissions" / "alice_complete.zip", small, isolation="none")
     assert check.result.question("hand").score == 1
     got = check.result.question("backprop")
-    assert got.status is Status.PENDING and got.score == 0
-    assert got.reason.startswith("graded by your instructor") and "backprop.ipynb found" in got.reason
-    assert not any(c.kind == "notebook_backprop" for c in got.checks)  # its notebook never ran
+    assert got.status is Status.PENDING and got.score == 0 and got.max_score == 3
+    assert got.reason.startswith("graded by your instructor")
+    assert not got.checks  # its notebook never ran
+    assert check.result.max_total == 4
     assert any(n.startswith("graded by your instructor with hidden tests: backprop") for n in check.notes)
 
 

@@ -134,12 +134,9 @@ def test_the_kit_installs_offline_into_a_fresh_virtualenv_and_checks_a_sample(tm
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     got = {t["number"]: t["score"] for t in json.loads((folder / "r.json").read_text())["tests"]}
 
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
     from grader.rubric import load_rubric
-    from grader.selfcheck import public_rubric
+    from grader.selfcheck import self_check
 
-    expected = grade_submission(sample, public_rubric(load_rubric(_instructor_rubric(tmp_path))), tmp_path / "w",
-                                GradeOptions(self_check=True, isolation="none"))
+    expected = self_check(sample, load_rubric(_instructor_rubric(tmp_path)), "none").result  # the instructor's
     assert got == {q.id: q.score for q in expected.questions}
     assert got["backprop"] == 0 and "graded by your instructor with hidden tests: backprop" in res.stdout
