@@ -179,10 +179,14 @@ def grade_question(
 
     if pending:
         graded = [c.reason for c in checks if c.status is not Status.PENDING]
-        why = "not graded yet (" + ", ".join(sorted({c.kind for c in pending})) + " is not built yet)"
+        unbuilt = sorted({c.kind for c in pending if (k := get_kind(c.kind)) is None or k.run is None})
+        # a built kind that stays pending (graded by the instructor) says why itself
+        whys = [c.reason for c in pending if c.kind not in unbuilt]
+        if unbuilt:
+            whys.insert(0, "not graded yet (" + ", ".join(unbuilt) + " is not built yet)")
         return QuestionResult(
             **base, score=0.0, status=Status.PENDING, manual_review=manual, files=files, checks=checks,
-            reason="; ".join([why, *graded]),
+            reason="; ".join([*whys, *graded]),
         )
     if failed_gates:
         score = 0.0

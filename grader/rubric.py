@@ -55,8 +55,8 @@ class Question(BaseModel):
     points: float = Field(ge=0)
     files: list[str] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
-    # Graded only in the instructor's run (hidden tests or data): a student's `mlgrade classroom`
-    # workflow shows it as pending instead of running it.
+    # Graded only in the instructor's run (hidden tests or data): a student's self-check, the student kit
+    # and a student's `mlgrade classroom` workflow show it as pending instead of running it.
     hidden: bool = False
 
     @field_validator("files")

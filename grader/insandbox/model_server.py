@@ -62,7 +62,7 @@ def _rss() -> int:
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError, AttributeError):  # no /proc (Windows, macOS): never retired
         return 0
 
 
@@ -370,10 +370,21 @@ def handle(cmd: dict) -> dict:
         shutil.rmtree(job, ignore_errors=True)
 
 
-def main() -> None:
-    import rlimits
+def _limits() -> None:
+    """Strict in the sandbox; elsewhere (the portable backend) each rlimit the platform has, none on Windows."""
+    spec = os.environ.pop("MLGRADE_LIMITS", "")
+    sandboxed = os.environ.get("MLGRADE_SANDBOXED") == "1"
+    try:
+        import rlimits
+    except ImportError:
+        if sandboxed:
+            raise
+        return
+    rlimits.apply(spec, strict=sandboxed)
 
-    rlimits.apply(os.environ.pop("MLGRADE_LIMITS", ""))
+
+def main() -> None:
+    _limits()
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     _keras()  # import once, before the first request
