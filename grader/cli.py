@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
     c.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained feedback page here")
     c.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
+    c.add_argument("--no-cache", action="store_true",
+                   help="grade every question again (by default, questions whose files did not change since "
+                   "your last check reuse their results)")
     c.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code (default: bubblewrap when available)")
     c.set_defaults(func=_cmd_check)
@@ -238,7 +241,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     resolve_isolation(args.isolation, "check")
     # thumbnails of the student's images only when a page will show them
     pictures = args.html is not None or fmt.name == "html"
-    check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work, feedback_images=pictures)
+    check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work, feedback_images=pictures,
+                       remember=not args.no_cache)
     result = check.result
     report = ClassReport(rubric, [result], self_check=True)
     if fmt.name == "terminal" or args.output is not None:

@@ -21,3 +21,5 @@ class GradeOptions:
     sandbox_slot: int = 0
     # Put thumbnails of the student's images in the results, for feedback pages (made in the sandbox).
     feedback_images: bool = True
+    # A self-check's folder of remembered question results (grader.qcache); None: grade everything.
+    question_cache: str | None = None

@@ -134,20 +134,47 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
     def uses_notebooks(q: Question) -> bool:
         return any((k := get_kind(c.kind)) is not None and k.uses_notebooks for c in q.checks)
 
-    nb_questions = [q for q in rubric.questions if uses_notebooks(q)]
     results: dict[str, QuestionResult] = {}
-    if nb_questions and len(nb_questions) < len(rubric.questions):
+    remembered, keys = _remembered(sub, rubric, options)
+    results.update(remembered)
+    todo = [q for q in rubric.questions if q.id not in results]
+    nb_questions = [q for q in todo if uses_notebooks(q)]
+    if nb_questions and len(nb_questions) < len(todo):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
             futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir) for q in nb_questions}
-            for q in rubric.questions:
+            for q in todo:
                 if q.id not in futures:
                     results[q.id] = grade_question(sub, q, options, cache, workdir)
             for qid, fut in futures.items():
                 results[qid] = fut.result()
     else:
-        for q in rubric.questions:
+        for q in todo:
             results[q.id] = grade_question(sub, q, options, cache, workdir)
+    _remember(options, keys, results, {q.id for q in todo})
     return [results[q.id] for q in rubric.questions]
+
+
+def _remembered(sub: Submission, rubric: Rubric, options: GradeOptions) -> tuple[dict, dict]:
+    """A self-check's remembered results (grader.qcache) for questions whose inputs did not change."""
+    if not options.question_cache:
+        return {}, {}
+    from grader.qcache import QuestionCache, question_key
+
+    store = QuestionCache(Path(options.question_cache))
+    keys = {q.id: question_key(sub, q, options) for q in rubric.questions}
+    found = {qid: r for qid, key in keys.items() if key and (r := store.get(key)) is not None}
+    return found, keys
+
+
+def _remember(options: GradeOptions, keys: dict, results: dict, graded: set[str]) -> None:
+    if not options.question_cache:
+        return
+    from grader.qcache import QuestionCache
+
+    store = QuestionCache(Path(options.question_cache))
+    for qid in graded:
+        if keys.get(qid):
+            store.put(keys[qid], results[qid])
 
 
 def grade_question(

@@ -81,16 +81,20 @@ def choose_isolation(requested: str = "auto") -> Backend:
 
 
 def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work: bool = False,
-               label: str | None = None, first_note: str | None = None, feedback_images: bool = False) -> SelfCheck:
+               label: str | None = None, first_note: str | None = None, feedback_images: bool = False,
+               remember: bool = True) -> SelfCheck:
     """Grade ``source`` (a zip or a folder) as the instructor's run would; hidden questions are pending,
     never run. ``label``: how the report names what was checked; ``first_note``: said before the other
-    notes; ``feedback_images``: thumbnails for a feedback page."""
+    notes; ``feedback_images``: thumbnails for a feedback page; ``remember``: reuse the results of
+    questions whose files did not change since the last check (grader.qcache)."""
     from grader.pipeline import grade_submission, stop_services
     from grader.platforms.classroom import public_rubric, with_hidden_pending
+    from grader.qcache import default_folder
 
     chosen = choose_isolation(isolation)
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
-    options = GradeOptions(self_check=True, isolation=chosen.name, feedback_images=feedback_images)
+    options = GradeOptions(self_check=True, isolation=chosen.name, feedback_images=feedback_images,
+                           question_cache=str(default_folder()) if remember else None)
     try:
         result = with_hidden_pending(grade_submission(Path(source), public_rubric(rubric), work / "w", options,
                                                       keep_work=keep_work), rubric)
@@ -102,6 +106,10 @@ def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work:
     if keep_work:
         check.notes.append(f"work folder kept: {work / 'w'}")
     check.notes[:0] = ([first_note] if first_note else []) + notes(result, rubric, chosen, requested=isolation)
+    reused = [q.id for q in result.questions if q.details.get("reused")]
+    if reused:
+        check.notes.append(f"{', '.join(reused)}: your files for these did not change since your last check, so "
+                           "their results were reused (--no-cache grades everything again)")
     return check
 
 
