@@ -21,3 +21,5 @@ class GradeOptions:
     sandbox_slot: int = 0
     # Put thumbnails of the student's images in the results, for feedback pages (made in the sandbox).
     feedback_images: bool = True
+    # Store fingerprints for the class-level integrity step (batch grading: `mlgrade grade`).
+    integrity: bool = False
