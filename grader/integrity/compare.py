@@ -158,36 +158,13 @@ def _weights(prints: dict[str, dict], config: IntegrityConfig, report: Integrity
     for i, item in enumerate(layers):
         by_shape[item[5]].append(i)
     n_students = len(prints)
-    # matched[(a, file a, b, file b)] = {layer index of a: (cosine, exact)}, both directions kept apart
-    matched: dict[tuple[str, str, str, str], dict[int, tuple[float, bool]]] = defaultdict(dict)
-
-    def note(i: int, j: int, cos: float, exact: bool) -> None:
-        sa, fa, sb, fb = layers[i][0], layers[i][1], layers[j][0], layers[j][1]
-        if sa == sb:
-            return
-        for (x, y, u, v, k) in ((sa, fa, sb, fb, i), (sb, fb, sa, fa, j)):
-            prev = matched[(x, y, u, v)].get(k)
-            if prev is None or cos > prev[0]:
-                matched[(x, y, u, v)][k] = (cos, exact)
-
+    found: list[tuple[int, int, float, bool]] = []  # layer pairs of two students that match
     for shape, idx in by_shape.items():
-        exact_count = Counter(layers[i][3] for i in idx)
-        holders: dict[str, set[str]] = defaultdict(set)
-        for i in idx:
-            holders[layers[i][3]].add(layers[i][0])
-        common = {h for h, who in holders.items()
-                  if n_students >= COMMON_MIN_CLASS and len(who) > COMMON_SHARE * n_students}
-        if common:
-            report.notes.append(f"a layer of shape {shape} is identical in {max(len(holders[h]) for h in common)} "
-                                "submissions (a pre-trained part the course provides?); it is not counted as evidence")
-        idx = [i for i in idx if layers[i][3] not in common]
         groups: dict[str, list[int]] = defaultdict(list)
         for i in idx:
-            if exact_count[layers[i][3]] > 1:
-                groups[layers[i][3]].append(i)
+            groups[layers[i][3]].append(i)
         for same in groups.values():
-            for i, j in itertools.combinations(same, 2):
-                note(i, j, 1.0, True)
+            found += [(i, j, 1.0, True) for i, j in itertools.combinations(same, 2)]
         near = [i for i in idx if layers[i][4] is not None]
         if len(near) > MAX_NEAR_GROUP:
             report.notes.append(f"{len(near)} layers of shape {shape}: only identical ones were looked for")
@@ -200,8 +177,31 @@ def _weights(prints: dict[str, dict], config: IntegrityConfig, report: Integrity
             rows, cols = np.nonzero(block >= config.weights_cosine)
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
                 i, j = near[start + r], near[c]
-                if i < j:
-                    note(i, j, float(block[r, c]), layers[i][3] == layers[j][3])
+                if i < j and layers[i][3] != layers[j][3]:
+                    found.append((i, j, float(block[r, c]), False))
+    # A layer that matches most of a class is the course's (a provided pre-trained part, or the
+    # handout's fixed random seed and data, which give everyone near-identical weights): not evidence.
+    partners: dict[int, set[str]] = defaultdict(set)
+    for i, j, _, _ in found:
+        if layers[i][0] != layers[j][0]:
+            partners[i].add(layers[j][0])
+            partners[j].add(layers[i][0])
+    common = {i for i, who in partners.items()
+              if n_students >= COMMON_MIN_CLASS and len(who) + 1 > COMMON_SHARE * n_students}
+    for shape in sorted({layers[i][5] for i in common}):
+        most = max(len(partners[i]) + 1 for i in common if layers[i][5] == shape)
+        report.notes.append(f"a layer of shape {shape} is (nearly) the same in {most} of {n_students} submissions "
+                            "(a pre-trained part the course provides, or the handout's fixed random seed?); it is "
+                            "not counted as evidence")
+    matched: dict[tuple[str, str, str, str], dict[int, tuple[float, bool]]] = defaultdict(dict)
+    for i, j, cos, exact in found:
+        sa, fa, sb, fb = layers[i][0], layers[i][1], layers[j][0], layers[j][1]
+        if sa == sb or i in common or j in common:
+            continue
+        for (x, y, u, v, k) in ((sa, fa, sb, fb, i), (sb, fb, sa, fa, j)):
+            prev = matched[(x, y, u, v)].get(k)
+            if prev is None or cos > prev[0]:
+                matched[(x, y, u, v)][k] = (cos, exact)
     out = []
     done = set()
     for (sa, fa, sb, fb), mine in matched.items():
@@ -227,6 +227,8 @@ def _weights(prints: dict[str, dict], config: IntegrityConfig, report: Integrity
             what.append(f"{near_n} near-identical (cosine {min(c for c, e in mine.values() if not e):.3f} or more)")
         detail = (f"{' and '.join(what)} of {total_layers} weighted layers, {params:,} parameters "
                   f"({share:.0%} of both files)")
+        if near_n:
+            detail += "; near-identical weights also come from the same random seed and data: look for a seed"
         (a, x), (b, y) = key
         out.append(Evidence("weights", a, x, b, y, round(min(1.0, cos), 4), "cosine",
                             f">= {config.weights_cosine:g}", detail))
@@ -510,7 +512,7 @@ def _code(prints: dict[str, dict], config: IntegrityConfig, base: Path, report: 
         for s, n in zip(starts[lengths >= 2].tolist(), lengths[lengths >= 2].tolist(), strict=True):
             for i, j in itertools.combinations(sorted(set(own[s:s + n].tolist())), 2):
                 counts[(i, j)] += 1
-    best: dict[tuple[str, str], Evidence] = {}
+    best: dict[tuple[str, str, str, str], Evidence] = {}
     for (i, j), shared in counts.items():
         (sa, fa, _), (sb, fb, _) = files[i], files[j]
         if sa == sb or shared < config.code_min_shared:
@@ -524,9 +526,7 @@ def _code(prints: dict[str, dict], config: IntegrityConfig, base: Path, report: 
         ev = Evidence("code", sa, fa, sb, fb, round(jac, 4), "Jaccard", f">= {config.code_similarity:g}",
                       f"{shared} of their code fingerprints are shared ({ni} and {nj} after removing the starter "
                       f"and common code; {contain:.0%} of the smaller)")
-        key = (sa, sb)
-        if key not in best or jac > best[key].similarity:
-            best[key] = ev
+        best[(sa, fa, sb, fb)] = ev
     return list(best.values())
 
 

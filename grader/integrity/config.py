@@ -7,7 +7,7 @@ step only, so changing one and re-exporting never regrades anyone. ::
     integrity:
       starter: [handout/xor.ipynb]          # released code, ignored (paths next to the rubric)
       known_images: [handout/images]        # files or folders: photos flagged when handed in
-      weights_cosine: 0.95                  # a layer "matches" at this cosine or above
+      weights_cosine: 0.97                  # a layer "matches" at this cosine or above
       code_similarity: 0.6                  # Jaccard of code fingerprints, starter code removed
 """
 
@@ -22,7 +22,7 @@ class IntegrityConfig(BaseModel):
     enabled: bool = True
     # Weights: a layer pair matches at this cosine (or exactly); a file pair is evidence when the
     # matching layers hold at least this share of the parameters of both files.
-    weights_cosine: float = Field(0.95, gt=0, le=1)
+    weights_cosine: float = Field(0.97, gt=0, le=1)
     weights_min_share: float = Field(0.5, gt=0, le=1)
     # XOR weights (notebook prints, equations): every one of the 16 numbers within this distance,
     # hidden neurons in any order (independent runs of the handout's code differ by 0.1 or more).
