@@ -68,7 +68,12 @@ def module_aliases(code: str) -> dict[str, str]:
             if a:
                 full = a.group(1)
                 aliases[a.group(2) or full.split(".")[0]] = full if a.group(2) else full.split(".")[0]
+                for name in full.split("."):  # the module's own name, as the import line writes it
+                    aliases.setdefault(name, name)
     for m in _FROM.finditer(code):
+        for name in m.group(1).split(".")[:20]:
+            if name:
+                aliases.setdefault(name, name)
         for part in m.group(2).split(",")[:50]:
             a = _AS.match(part.strip())
             if a and "." not in a.group(1):
