@@ -15,7 +15,7 @@ stores the same arrays) becomes
   (the sketch is linear, unbiased for inner products, O(n) time, no n x d matrix in memory).
   Why this is safe: for unrelated weights (two networks trained from their own random starts,
   true cosine ~0) the estimate's spread is about ``1/sqrt(SKETCH_DIM)`` = 0.06, so a cosine
-  threshold of 0.95 lies 15 standard deviations away: no false pair in any class. A copy
+  threshold of 0.97 lies 15 standard deviations away: no false pair in any class. A copy
   that was scaled, fine-tuned a little or saved as float16 keeps a true cosine near 1 and
   its sketch moves with it (the sketch of ``x + e`` is ``sketch(x) + sketch(e)``), so it is
   found; a copy whose hidden units were permuted is not (cosine is not permutation-invariant).
