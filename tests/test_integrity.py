@@ -390,3 +390,26 @@ def test_collect_survives_a_server_that_fails(tmp_path):
 
     fp = collect(Submission("s", tmp_path, tmp_path, ["w.h5"]), SimpleNamespace(), request=broken)
     assert fp["models"] == [] and "not fingerprinted" in fp["notes"][0]
+
+
+def test_a_compromised_servers_answer_is_cleaned_before_it_is_stored(tmp_path):
+    """A model server a student's file took over answers anything: records keep only well-formed fields."""
+    from grader.integrity.collect import collect
+    from grader.submission import Submission
+
+    (tmp_path / "w.h5").write_bytes(b"x")
+    (tmp_path / "a.png").write_bytes(b"x")
+
+    def evil(cmd, staged):
+        return {"models": [{"format": "x" * 10_000, "layers": [
+            {"exact": "ab", "size": "huge", "shapes": [["a"], 3], "sketch": "A" * 100_000, "trivial": "yes"},
+            {"exact": "<script>"}, "junk"] * 300}],
+            "images": [{"phash": "zz", "pixels": 5}, {"phash": "00ff", "dhash": ["x"], "width": "w"}]}
+
+    fp = collect(Submission("s", tmp_path, tmp_path, ["a.png", "w.h5"]), SimpleNamespace(), request=evil)
+    model = fp["models"][0]
+    assert len(model["format"]) == 40 and len(model["layers"]) == 134  # of the first 400 entries
+    assert model["layers"][0] == {"shapes": [[]], "size": 0, "exact": "ab", "trivial": False}
+    assert fp["images"] == [{"file": "a.png", "phash": "00ff"}]
+    compare_class([record("s", **{k: fp[k] for k in ("models", "images")}),
+                   record("t", **{k: fp[k] for k in ("models", "images")})])

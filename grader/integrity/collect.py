@@ -55,15 +55,65 @@ def collect(sub, options, request=None) -> dict[str, Any]:
         except Exception as e:  # the grader's failing, not the student's: noted, grading goes on
             out["notes"].append(f"weights and images were not fingerprinted ({type(e).__name__}: {str(e)[:200]})")
             answer = {}
-        for rel, item in zip(models, answer.get("models") or [], strict=False):
-            if isinstance(item, dict):
-                out["models"].append({"file": rel, **item})
-        for rel, item in zip(images, answer.get("images") or [], strict=False):
-            if isinstance(item, dict):
-                out["images"].append({"file": rel, **item})
+        for rel, item in zip(models, _list(answer.get("models")), strict=False):
+            if (clean := _clean_model(item)) is not None:
+                out["models"].append({"file": rel, **clean})
+        for rel, item in zip(images, _list(answer.get("images")), strict=False):
+            if (clean := _clean_image(item)) is not None:
+                out["images"].append({"file": rel, **clean})
     out["code"], nb_cells = _code(sub)
     out["xor"] = _xor_weights(sub, nb_cells)
     return out
+
+
+# The model server's answer is the sandbox's word: only the expected fields, types and sizes are kept,
+# so a server a student's file compromised cannot break the class step or bloat everyone's records.
+_HEX = re.compile(r"[0-9a-f]{1,64}")
+MAX_LAYERS = 400
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _hex(value: Any) -> str | None:
+    return value if isinstance(value, str) and _HEX.fullmatch(value) else None
+
+
+def _clean_model(item: Any) -> dict | None:
+    if not isinstance(item, dict):
+        return None
+    if isinstance(item.get("problem"), str):
+        return {"problem": item["problem"][:300]}
+    layers = []
+    for layer in _list(item.get("layers"))[:MAX_LAYERS]:
+        if not isinstance(layer, dict) or _hex(layer.get("exact")) is None:
+            continue
+        shapes = [[int(d) for d in s[:8] if isinstance(d, int) and not isinstance(d, bool)]
+                  for s in _list(layer.get("shapes"))[:16] if isinstance(s, list)]
+        size = layer.get("size")
+        clean = {"shapes": shapes, "size": size if isinstance(size, int) and 0 <= size < 2**40 else 0,
+                 "exact": layer["exact"], "trivial": layer.get("trivial") is True}
+        if isinstance(layer.get("sketch"), str) and len(layer["sketch"]) <= 4096:
+            clean["sketch"] = layer["sketch"]
+        layers.append(clean)
+    return {"format": str(item.get("format", ""))[:40], "keras_version": str(item.get("keras_version", ""))[:40],
+            "layers": layers}
+
+
+def _clean_image(item: Any) -> dict | None:
+    if not isinstance(item, dict):
+        return None
+    if isinstance(item.get("problem"), str):
+        return {"problem": item["problem"][:300]}
+    clean: dict[str, Any] = {k: item[k] for k in ("phash", "dhash", "phash_mirror", "dhash_mirror", "pixels")
+                             if _hex(item.get(k)) is not None}
+    if "phash" not in clean:
+        return None
+    for k in ("width", "height"):
+        if isinstance(item.get(k), int):
+            clean[k] = item[k]
+    return clean
 
 
 def _server_request(options):
