@@ -404,7 +404,7 @@ def test_a_compromised_servers_answer_is_cleaned_before_it_is_stored(tmp_path):
         return {"models": [{"format": "x" * 10_000, "layers": [
             {"exact": "ab", "size": "huge", "shapes": [["a"], 3], "sketch": "A" * 100_000, "trivial": "yes"},
             {"exact": "<script>"}, "junk"] * 300}],
-            "images": [{"phash": "zz", "pixels": 5}, {"phash": "00ff", "dhash": ["x"], "width": "w"}]}
+            "images": [{"phash": "00ff", "dhash": ["x"], "width": "w", "pixels": 5}, {"phash": "zz"}]}
 
     fp = collect(Submission("s", tmp_path, tmp_path, ["a.png", "w.h5"]), SimpleNamespace(), request=evil)
     model = fp["models"][0]
