@@ -413,3 +413,16 @@ def test_a_compromised_servers_answer_is_cleaned_before_it_is_stored(tmp_path):
     assert fp["images"] == [{"file": "a.png", "phash": "00ff"}]
     compare_class([record("s", **{k: fp[k] for k in ("models", "images")}),
                    record("t", **{k: fp[k] for k in ("models", "images")})])
+
+
+def test_integrity_json_groups_the_evidence_with_the_settings_used():
+    from grader.render import ClassReport, get_format
+    from grader.rubric import load_rubric
+
+    recs = [record("a", code=code_of({"nb.ipynb": STARTER_CELLS + BACKPROP_VARIANTS[3]})),
+            record("b", code=code_of({"nb.ipynb": disguise(STARTER_CELLS + BACKPROP_VARIANTS[3])}))]
+    rep = ClassReport(load_rubric(ROOT / "rubric.yaml"), [], integrity=compare_class(recs))
+    data = json.loads(get_format("integrity-json").render(rep))
+    assert data["settings"]["code_similarity"] == 0.6 and data["compared"] == 2
+    assert data["groups"][0]["students"] == ["a", "b"] and data["groups"][0]["evidence"][0]["kind"] == "code"
+    assert json.loads(get_format("integrity-json").render(ClassReport(rep.rubric, []))) == {"enabled": False}

@@ -78,3 +78,23 @@ def integrity_section(report: ClassReport) -> str:
     if ir.notes:
         parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in ir.notes[:50]) + "</ul>")
     return "\n".join(parts)
+
+
+@register_format("integrity-json", scope="class", filename="integrity.json",
+                 help="the integrity evidence as JSON: settings used, groups with their evidence, flags, notes")
+def integrity_json(report: ClassReport) -> str:
+    """For a misconduct case file: everything in integrity.csv, grouped, with the settings that found it."""
+    from grader import __version__
+    from grader.integrity import as_rows
+    from grader.render.files import json_text
+
+    ir = report.integrity
+    if ir is None:
+        return json_text({"enabled": False})
+    rows = as_rows(ir)
+    return json_text({
+        "grader_version": __version__, "rubric": report.rubric.name,
+        "settings": report.rubric.integrity.model_dump(mode="json"), "compared": ir.compared,
+        "groups": [{"id": g.id, "students": g.students, "kinds": g.kinds,
+                    "evidence": [r for r in rows if r["group"] == g.id and r["student_b"]]} for g in ir.groups],
+        "flags": [r for r in rows if not r["student_b"]], "notes": ir.notes})
