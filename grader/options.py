@@ -23,3 +23,5 @@ class GradeOptions:
     feedback_images: bool = True
     # A self-check's folder of remembered question results (grader.qcache); None: grade everything.
     question_cache: str | None = None
+    # Store fingerprints for the class-level integrity step (batch grading: `mlgrade grade`).
+    integrity: bool = False

@@ -57,6 +57,7 @@ def grade_submission(
             content_hash=report.content_hash,
         )
         questions = grade_questions(sub, rubric, options, Path(workdir))
+        fingerprints = _fingerprints(sub, rubric, options)
         result = SubmissionResult(
             student=student,
             source=str(source),
@@ -66,6 +67,7 @@ def grade_submission(
             warnings=[f"{entry}: {why}" for entry, why in report.skipped.items()] + report.notes,
             files=report.files,
             submission_hash=report.content_hash,
+            integrity=fingerprints,
         )
     finally:
         if not keep_work:
@@ -74,6 +76,18 @@ def grade_submission(
     result.grader_version = __version__
     result.elapsed_s = round(time.perf_counter() - started, 3)
     return result
+
+
+def _fingerprints(sub: Submission, rubric: Rubric, options: GradeOptions) -> dict:
+    """What the class-level integrity step compares (batch grading only; a failure here costs no grade)."""
+    if not options.integrity or not rubric.integrity.enabled:
+        return {}
+    from grader.integrity.collect import collect
+
+    try:
+        return collect(sub, options)
+    except Exception as e:  # a grader bug must not cost the student's grade
+        return {"version": 1, "notes": [f"fingerprints not collected ({type(e).__name__}: {str(e)[:200]})"]}
 
 
 def stop_services() -> None:
