@@ -23,13 +23,13 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from grader.classwide import apply_class_relative
+from grader.classwide import apply_class_relative, integrity_step
 from grader.isolation import kill_tree
 from grader.options import GradeOptions
 from grader.pipeline import failed_result
@@ -141,6 +141,7 @@ def grade_batch(
     os.chmod(out, os.stat(out).st_mode | 0o055)  # the sandbox user must be able to reach the work folders
     sources = discover(paths)
     store = ResultStore(out)
+    options = replace(options, integrity=True)  # fingerprints for the class-level integrity step
     opts_digest = hashlib.sha256(f"{options.seed}|{folder_hash(options.hidden_dir)}".encode()).hexdigest()[:16]
     keys = {s.student: record_key(s.path, rubric.digest(), opts_digest) for s in sources}
     attempts: dict[str, int] = {}
@@ -172,7 +173,8 @@ def grade_batch(
         taken.add(name.casefold())
         results.append(failed_result(name, Path("-"), rubric, why))
     bests = apply_class_relative(rubric, results)
-    class_report = ClassReport(rubric, results, bests, origins=origins or {}, assignment=assignment)
+    class_report = ClassReport(rubric, results, bests, origins=origins or {}, assignment=assignment,
+                               integrity=integrity_step(rubric, results, rubric_source))
     write_outputs(out, class_report, parse_format_list(formats))
     report.wall_s = time.monotonic() - started
     print_class_summary(console, class_report, report.graded, report.reused, len(report.failed), report.wall_s)

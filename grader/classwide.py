@@ -11,6 +11,19 @@ from grader.results import QuestionResult, SubmissionResult, round_score, status
 from grader.rubric import Rubric
 
 
+def integrity_step(rubric: Rubric, results: list[SubmissionResult], rubric_source: str | None = None):
+    """Academic-integrity evidence across the class (:mod:`grader.integrity`), from the stored
+    fingerprints; the rubric's ``starter`` and ``known_images`` are next to ``rubric_source``."""
+    from pathlib import Path
+
+    from grader.integrity import class_integrity
+
+    base = None
+    if rubric_source and Path(rubric_source).is_file():
+        base = Path(rubric_source).resolve().parent
+    return class_integrity(rubric, results, base)
+
+
 def class_best(results: list[SubmissionResult], qid: str) -> float | None:
     metrics = [q.relative for r in results for q in r.questions if q.id == qid and q.relative is not None]
     return max(metrics) if metrics else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from grader import __version__
@@ -26,6 +25,7 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_output()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -39,6 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlgrade: interrupted", file=sys.stderr)
         return 130
+
+
+def _tolerant_output() -> None:
+    """A Windows console or a redirected output in a legacy code page cannot encode every character a
+    student's file name or output holds: print a replacement character rather than fail."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
     c.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained feedback page here")
     c.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
+    c.add_argument("--no-cache", action="store_true",
+                   help="grade every question again (by default, questions whose files did not change since "
+                   "your last check reuse their results)")
     c.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code (default: bubblewrap when available)")
     c.set_defaults(func=_cmd_check)
@@ -119,12 +132,15 @@ def _parser() -> argparse.ArgumentParser:
                     help="sandbox for student code (auto: bubblewrap where the container allows it, else limits only)")
     gs.set_defaults(func=_cmd_gradescope)
 
-    ex = sub.add_parser("export", help="build what a platform takes (gradescope: the autograder zip)")
-    ex.add_argument("platform", choices=["gradescope"])
+    ex = sub.add_parser("export", help="build what others need: gradescope (the autograder zip), student-kit "
+                                       "(mlgrade as a wheel, the public rubric, a README per platform)")
+    ex.add_argument("platform", choices=["gradescope", "student-kit"],
+                    help="student-kit: what students install to self-check on Windows, macOS/Linux or Colab, "
+                         "without the rubric's hidden parts")
     ex.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
-    ex.add_argument("--hidden", type=Path, metavar="DIR", help="hidden test data to ship in the zip")
-    ex.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"), metavar="ZIP",
-                    help="the zip to write (default: autograder.zip)")
+    ex.add_argument("--hidden", type=Path, metavar="DIR", help="gradescope: hidden test data to ship in the zip")
+    ex.add_argument("-o", "--output", type=Path, default=None, metavar="ZIP",
+                    help="the zip to write (default: autograder.zip, or mlgrade-kit.zip for student-kit)")
     ex.add_argument("--install", metavar="SPEC",
                     help="what setup.sh pip-installs (default: this checkout's source, bundled in the zip; "
                          f"outside a checkout: mlgrade=={__version__})")
@@ -183,7 +199,8 @@ def resolve_isolation(requested: str, command: str) -> str:
                 f"refusing to run student code without isolation: {why}. Install bubblewrap, "
                 "or pass --isolation none to grade unisolated (only for code you trust)"
             )
-        print(f"mlgrade: note: {chosen.guarantees} ({why})", file=sys.stderr)
+        if command != "check":  # a self-check's report says it itself, once, in plain words
+            print(f"mlgrade: note: {chosen.guarantees} ({why})", file=sys.stderr)
     return chosen.name
 
 
@@ -228,11 +245,10 @@ def check_requirements(rubric, command: str) -> None:
 def _cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission, stop_services
     from grader.render import ClassReport, UnknownFormat, get_format, render_one
     from grader.render.files import write_bytes_atomic
     from grader.render.terminal import print_result
+    from grader.selfcheck import self_check
 
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
@@ -242,25 +258,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     rubric = resolve_rubric(args.rubric)
     check_requirements(rubric, "check")
-    isolation = resolve_isolation(args.isolation, "check")
-    work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
+    resolve_isolation(args.isolation, "check")
     # thumbnails of the student's images only when a page will show them
     pictures = args.html is not None or fmt.name == "html"
-    options = GradeOptions(self_check=True, isolation=isolation, feedback_images=pictures)
-    # hidden questions are graded only in the instructor's run: shown as pending here
-    from grader.platforms.classroom import public_rubric, with_hidden_pending
-
-    try:
-        result = with_hidden_pending(grade_submission(args.submission, public_rubric(rubric), work / "w", options,
-                                                      keep_work=args.keep_work), rubric)
-    finally:
-        stop_services()  # a check is one-off: leave no sandbox, Keras or staging folder behind
-    if not args.keep_work:
-        work.rmdir() if work.exists() and not any(work.iterdir()) else None
+    check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work, feedback_images=pictures,
+                       remember=not args.no_cache)
+    result = check.result
     report = ClassReport(rubric, [result], self_check=True)
-    title = f"mlgrade check: {args.submission} ({rubric.name})"
     if fmt.name == "terminal" or args.output is not None:
-        print_result(result, Console(), title=title)
+        console = Console()
+        print_result(result, console, title=check.title())
+        for note in check.notes:  # once, after the table: without the sandbox, provisional, hidden
+            console.print(f"note: {note}", markup=False, highlight=False)
     if fmt.name != "terminal" or args.output is not None:
         data = render_one(fmt.name, result, report)
         if args.output is not None:
@@ -268,8 +277,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
         else:
             sys.stdout.buffer.write(data.encode("utf-8") if isinstance(data, str) else data)
             sys.stdout.flush()
-    if args.keep_work:
-        print(f"work folder kept: {work / 'w'}", file=sys.stderr)
     for path, name in ((args.json, "gradescope"), (args.html, "html")):
         if path is not None:
             data = render_one(name, result, report)
@@ -427,8 +434,11 @@ def _cmd_gradescope(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    if args.platform == "student-kit":
+        return _cmd_export_student_kit(args)
     from grader.platforms.gradescope import export_zip
 
+    args.output = args.output or Path("autograder.zip")
     rubric_file = args.rubric or _default_rubric_path()
     rubric = resolve_rubric(rubric_file)
     if args.hidden is not None and not args.hidden.is_dir():
@@ -573,6 +583,25 @@ def _param_rows(params: list[dict], prefix: str = "") -> list[tuple[str, str, st
         out.append((prefix + p["name"], p["type"], default if len(default) <= 40 else default[:37] + "..."))
         out += _param_rows(p.get("fields", []), prefix + p["name"] + ("[]." if p["type"].startswith("list") else "."))
     return out
+
+
+def _cmd_export_student_kit(args: argparse.Namespace) -> int:
+    from grader.studentkit import KitError, export_student_kit
+
+    rubric_path = args.rubric or _default_rubric_path()
+    resolve_rubric(rubric_path)  # mistakes reported with their key paths, as everywhere
+    try:
+        kit = export_student_kit(rubric_path, args.output or Path("mlgrade-kit.zip"))
+    except KitError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {kit.path}: {', '.join(Path(f).name for f in kit.files)}")
+    if kit.hidden:
+        print(f"hidden questions, shown to students as graded by you: {', '.join(kit.hidden)}")
+    print("the wheel holds the grader and reference/ (the self-check needs them): students can read them")
+    extra = [f for f in kit.files if not f.endswith((".whl", "/README.md", "/rubric.yaml"))]
+    if extra:
+        print(f"the rubric's own files are in the kit too, readable by students: {', '.join(extra)}")
+    return EXIT_OK
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from grader.isolation import ROLE_MODELS, Limits, ServiceSpec, backend
 from grader.isolation.service import ServiceError, ServiceProcess
 from grader.isolation.staging import Staged
+from grader.portable import create_file
 from grader.registry import SubmissionProblem
 
 MODEL_MEMORY = 6 * 1024**3
@@ -121,7 +122,7 @@ def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: flo
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             continue
-        fd = os.open(job / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = create_file(job / name, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
     return answer, job

@@ -23,3 +23,7 @@ class GradeOptions:
     reveal_hidden: bool = False
     # Put thumbnails of the student's images in the results, for feedback pages (made in the sandbox).
     feedback_images: bool = True
+    # A self-check's folder of remembered question results (grader.qcache); None: grade everything.
+    question_cache: str | None = None
+    # Store fingerprints for the class-level integrity step (batch grading: `mlgrade grade`).
+    integrity: bool = False

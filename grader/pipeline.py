@@ -57,6 +57,7 @@ def grade_submission(
             content_hash=report.content_hash,
         )
         questions = grade_questions(sub, rubric, options, Path(workdir))
+        fingerprints = _fingerprints(sub, rubric, options)
         result = SubmissionResult(
             student=student,
             source=str(source),
@@ -66,6 +67,7 @@ def grade_submission(
             warnings=[f"{entry}: {why}" for entry, why in report.skipped.items()] + report.notes,
             files=report.files,
             submission_hash=report.content_hash,
+            integrity=fingerprints,
         )
     finally:
         if not keep_work:
@@ -74,6 +76,18 @@ def grade_submission(
     result.grader_version = __version__
     result.elapsed_s = round(time.perf_counter() - started, 3)
     return result
+
+
+def _fingerprints(sub: Submission, rubric: Rubric, options: GradeOptions) -> dict:
+    """What the class-level integrity step compares (batch grading only; a failure here costs no grade)."""
+    if not options.integrity or not rubric.integrity.enabled:
+        return {}
+    from grader.integrity.collect import collect
+
+    try:
+        return collect(sub, options)
+    except Exception as e:  # a grader bug must not cost the student's grade
+        return {"version": 1, "notes": [f"fingerprints not collected ({type(e).__name__}: {str(e)[:200]})"]}
 
 
 def stop_services() -> None:
@@ -134,24 +148,28 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
     def uses_notebooks(q: Question) -> bool:
         return any((k := get_kind(c.kind)) is not None and k.uses_notebooks for c in q.checks)
 
-    nb_questions = [q for q in rubric.questions if uses_notebooks(q)]
     results: dict[str, QuestionResult] = {}
     base = rubric.base_dir
     try:
-        if nb_questions and len(nb_questions) < len(rubric.questions):
+        remembered, keys = _remembered(sub, rubric, options)
+        results.update(remembered)
+        todo = [q for q in rubric.questions if q.id not in results]
+        nb_questions = [q for q in todo if uses_notebooks(q)]
+        if nb_questions and len(nb_questions) < len(todo):
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
                 futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir, base)
                            for q in nb_questions}
-                for q in rubric.questions:
+                for q in todo:
                     if q.id not in futures:
                         results[q.id] = grade_question(sub, q, options, cache, workdir, base)
                 for qid, fut in futures.items():
                     results[qid] = fut.result()
         else:
-            for q in rubric.questions:
+            for q in todo:
                 results[q.id] = grade_question(sub, q, options, cache, workdir, base)
     finally:
         close_sessions(cache)
+    _remember(options, keys, results, {q.id for q in todo})
     return [results[q.id] for q in rubric.questions]
 
 
@@ -165,6 +183,31 @@ def close_sessions(cache: dict) -> None:
                 value.close()
             except Exception:  # a sandbox that is already gone has nothing left to close
                 pass
+
+
+def _remembered(sub: Submission, rubric: Rubric, options: GradeOptions) -> tuple[dict, dict]:
+    """A self-check's remembered results (grader.qcache) for questions whose inputs did not change."""
+    if not options.question_cache:
+        return {}, {}
+    from grader.qcache import QuestionCache, question_key
+
+    store = QuestionCache(Path(options.question_cache))
+    # the rubric's own files (test files, reference modules, plugins) decide results too: a changed test regrades
+    keys = {q.id: (f"{key}-{rubric.digest()}" if (key := question_key(sub, q, options)) else None)
+            for q in rubric.questions}
+    found = {qid: r for qid, key in keys.items() if key and (r := store.get(key)) is not None}
+    return found, keys
+
+
+def _remember(options: GradeOptions, keys: dict, results: dict, graded: set[str]) -> None:
+    if not options.question_cache:
+        return
+    from grader.qcache import QuestionCache
+
+    store = QuestionCache(Path(options.question_cache))
+    for qid in graded:
+        if keys.get(qid):
+            store.put(keys[qid], results[qid])
 
 
 def grade_question(
@@ -197,14 +240,15 @@ def grade_question(
     manual = any(c.manual_review for c in checks)
 
     if pending:
+        graded = [c.reason for c in checks if c.status is not Status.PENDING]
         unbuilt = sorted({c.kind for c in pending if (k := get_kind(c.kind)) is None or k.run is None})
+        # a built kind that stays pending (graded by the instructor) says why itself
+        whys = [c.reason for c in pending if c.kind not in unbuilt]
         if unbuilt:
-            graded = [c.reason for c in checks if c.status is not Status.PENDING]
-            reason = "; ".join(["not graded yet (" + ", ".join(unbuilt) + " is not built yet)", *graded])
-        # else a check that can only be graded later (with the class's hidden data) says why itself
+            whys.insert(0, "not graded yet (" + ", ".join(unbuilt) + " is not built yet)")
         return QuestionResult(
             **base, score=0.0, status=Status.PENDING, manual_review=manual, files=files, checks=checks,
-            reason=reason,
+            reason="; ".join([*whys, *graded]),
         )
     if failed_gates:
         score = 0.0

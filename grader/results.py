@@ -77,6 +77,9 @@ class SubmissionResult(BaseModel):
     # the machine ran out of disk): such a record is graded again by the next run, up to a few attempts.
     grader_fault: str = ""
     attempts: int = 1
+    # Fingerprints of the submission's weights, images, code and XOR weights, for the class-level
+    # integrity step (grader.integrity); empty outside batch grading. Never shown to the student.
+    integrity: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def provisional(self) -> bool:

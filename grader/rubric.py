@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from grader.integrity.config import IntegrityConfig
 from grader.registry import CheckParams, get_kind, known_kinds, load_plugin_file
 from grader.unpack import UnpackLimits
 
@@ -55,8 +56,8 @@ class Question(BaseModel):
     points: float = Field(ge=0)
     files: list[str] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
-    # Graded only in the instructor's run (hidden tests or data): a student's `mlgrade classroom`
-    # workflow shows it as pending instead of running it.
+    # Graded only in the instructor's run (hidden tests or data): a student's self-check, the student kit
+    # and a student's `mlgrade classroom` workflow show it as pending instead of running it.
     hidden: bool = False
 
     @field_validator("files")
@@ -80,6 +81,8 @@ class Rubric(BaseModel):
     # Python files next to the rubric that register check kinds of their own (instructor code, trusted).
     plugins: list[str] = Field(default_factory=list)
     questions: list[Question] = Field(min_length=1)
+    # The class-level integrity step's settings (grader.integrity): read after grading only.
+    integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
 
     # The rubric's folder (test files, reference modules, plugins and data sets are named relative to it)
     # and a digest of those files' contents, so that changing a test file regrades the class.
@@ -126,8 +129,10 @@ class Rubric(BaseModel):
         return list(dict.fromkeys(out))
 
     def digest(self) -> str:
-        """A hash of what the rubric means (not of its comments or layout), its own files' contents included."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str) + self._assets
+        """A hash of what the rubric means (not of its comments or layout), its own files' contents included.
+        The ``integrity`` settings are left out: they never change a grade, so changing them regrades nobody."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"integrity"}), sort_keys=True, default=str)
+        blob += self._assets
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -8,6 +8,7 @@ assignment: pytest files, reference modules and plugins.
 from grader.checks import (  # noqa: F401
     digits,
     file_present,
+    graded_by_instructor,
     image,
     keras_models,
     model_accuracy,

@@ -422,14 +422,74 @@ def _write_safely(fd: int, rec: dict) -> None:
             rec.update(status="error", phase="encode", ename="CannotCross", evalue=f"not serialisable ({e})"[:300])
 
 
-def main() -> None:
-    """The portable backend: a fresh Python per notebook, commands on stdin, records on stdout."""
-    limits = os.environ.pop("MLGRADE_LIMITS", "")
-    if limits:  # rlimits are POSIX; elsewhere only the time limits apply
+def _portable_limits(spec: str) -> None:
+    """The rlimits asked for, where this platform has them (POSIX); on Windows the grader's job object
+    limits memory from outside instead. Each limit on its own: macOS refuses some."""
+    try:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import rlimits
+    except ImportError:
+        return
+    finally:
+        del sys.path[0]
+    rlimits.apply(spec + ",core=0", strict=False)
 
-        rlimits.apply(limits + ",core=0")
+
+def _interrupt_on_break() -> None:
+    """Windows has no SIGINT to send to another process: the supervisor sends CTRL_BREAK_EVENT to the
+    kernel's own process group, which raises KeyboardInterrupt in the cell like Ctrl+C would."""
+    import signal
+
+    if hasattr(signal, "SIGBREAK"):
+        signal.signal(signal.SIGBREAK, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+NO_NETWORK = ("(mlgrade: no network while your notebook is checked, as when it is graded; "
+              "put the data your notebook needs into your submission)")
+
+
+def _network_off() -> None:
+    """No internet for the notebook, as in the graded sandbox, so a notebook that downloads its data
+    fails in the self-check too instead of only when graded. Not a wall (it is the student's own code
+    on their own machine, and a subprocess is not covered): a faithful rehearsal."""
+    import socket
+
+    def refuse(*_args, **_kwargs):  # ENETUNREACH, as in the sandbox, and what code handling it expects
+        raise OSError(101, f"Network is unreachable {NO_NETWORK}")
+
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    inet = {socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET)}
+
+    def connect(self, address):
+        if self.family in inet:
+            refuse()
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        if self.family in inet:
+            refuse()
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(*_args, **_kwargs):
+        raise socket.gaierror(getattr(socket, "EAI_AGAIN", -3), f"Temporary failure in name resolution {NO_NETWORK}")
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.gethostbyname = refuse  # type: ignore[assignment]
+
+
+def main() -> None:
+    """The portable backend: a fresh Python per notebook, commands on stdin, records on stdout.
+
+    Runs on every OS (nothing POSIX-only is needed): limits where the platform has them, an interrupt
+    that works on Windows, no network. Inside bubblewrap the zygote serves kernels instead."""
+    limits = os.environ.pop("MLGRADE_LIMITS", "")
+    if limits:
+        _portable_limits(limits)
+    _interrupt_on_break()
+    _network_off()
     rec_fd = os.dup(1)
     os.dup2(2, 1)  # anything printed at the C level goes to the log, never into the records
     budget = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000

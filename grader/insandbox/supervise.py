@@ -1,7 +1,11 @@
 """The supervisor of one kernel (:mod:`kernel`): sends cells, enforces time, bounds what comes back.
 
 Runs in the zygote (bubblewrap backend, outside the kernel's namespaces) or in the
-grader's worker (portable backend). It trusts nothing the kernel writes: records are
+grader's worker (portable backend). Two transports, one protocol (:class:`KernelLink`):
+:class:`Kernel` waits on pipe descriptors with ``select`` (POSIX; no threads, since the zygote
+forks), :class:`ThreadedKernel` reads and writes each pipe on a thread of its own (every OS:
+Windows has no ``select`` on pipes). An interrupt is whatever the backend says Ctrl+C is
+(SIGINT; CTRL_BREAK_EVENT on Windows). It trusts nothing the kernel writes: records are
 size-bounded JSON lines, accepted only when they answer the command in flight (a
 cell's record names its cell; probe data is accepted only while the probe runs).
 
@@ -24,8 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import signal
 import time
 
 INTERRUPT_GRACE_S = 5.0  # after SIGINT, how long a cell may take to stop before SIGKILL
@@ -50,39 +52,25 @@ def seed_source(seed: int) -> str:
     )
 
 
-class Kernel:
-    """One running kernel as the supervisor sees it: three pipe ends and a way to signal it."""
+class KernelLink:
+    """One running kernel as the supervisor sees it: commands out, bounded records in, a way to interrupt it.
 
-    def __init__(self, pid: int, cmd_fd: int, rec_fd: int, log_fd: int, signal_fn=None, poll_fn=None):
+    The protocol lives here; how bytes move is the transport's (:class:`Kernel` with ``select`` on
+    pipe descriptors, POSIX, for the zygote; :class:`ThreadedKernel` with threads, everywhere).
+    """
+
+    def __init__(self, pid: int, interrupt_fn):
         self.pid = pid
-        self.cmd_fd = cmd_fd
-        self.rec_fd = rec_fd
-        self.log_fd = log_fd
-        self._signal = signal_fn or (lambda sig: os.kill(pid, sig))
-        self._poll = poll_fn
+        self._interrupt = interrupt_fn
         self.buf = bytearray()
         self.skipping = False  # inside an over-long record, dropping bytes until its end
         self.eof = False
-        self.log = bytearray()
-        for fd in (cmd_fd, rec_fd, log_fd):
-            os.set_blocking(fd, False)
 
-    def signal(self, sig: int) -> None:
+    def interrupt(self) -> None:
+        """What Ctrl+C does: KeyboardInterrupt in the running cell (the caller kills it if that fails)."""
         try:
-            self._signal(sig)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
-
-    def _drain_log(self) -> None:
-        try:
-            while True:
-                data = os.read(self.log_fd, 65536)
-                if not data:
-                    return
-                self.log += data
-                if len(self.log) > LOG_TAIL:
-                    del self.log[: len(self.log) - LOG_TAIL]
-        except (BlockingIOError, OSError):
+            self._interrupt()
+        except (ProcessLookupError, PermissionError, OSError, ValueError):
             pass
 
     def _take_record(self):
@@ -107,9 +95,80 @@ class Kernel:
             if isinstance(rec, dict):
                 return rec
 
+    def _feed(self, data: bytes) -> None:
+        if not data:
+            self.eof = True
+        elif self.skipping:
+            nl = data.find(b"\n")
+            if nl >= 0:
+                self.skipping = False
+                self.buf += data[nl + 1 :]
+        else:
+            self.buf += data
+
     def send(self, cmd: dict, deadline: float) -> bool:
         """Write one command; False when the kernel does not take it before ``deadline``."""
-        data = (json.dumps(cmd) + "\n").encode()
+        return self._write((json.dumps(cmd) + "\n").encode(), deadline)
+
+    def next_record(self, deadline: float):
+        """The next record, ``"eof"`` when the kernel closed its end, or ``"timeout"``."""
+        while True:
+            rec = self._take_record()
+            if rec is not None:
+                return rec
+            if self.eof:
+                return "eof"
+            if deadline - time.monotonic() <= 0:
+                return "timeout"
+            data = self._read(deadline)
+            if data is not None:
+                self._feed(data)
+
+    # the transport
+    def _write(self, data: bytes, deadline: float) -> bool:
+        raise NotImplementedError
+
+    def _read(self, deadline: float) -> bytes | None:
+        """Bytes of the record pipe (``b""`` at its end), or None when nothing came before ``deadline``."""
+        raise NotImplementedError
+
+    def log_tail(self) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Kernel(KernelLink):
+    """The POSIX transport: non-blocking pipe descriptors and ``select``, no threads (the zygote forks)."""
+
+    def __init__(self, pid: int, cmd_fd: int, rec_fd: int, log_fd: int, signal_fn=None):
+        import signal
+
+        send_signal = signal_fn or (lambda sig: os.kill(pid, sig))
+        super().__init__(pid, lambda: send_signal(signal.SIGINT))
+        self.cmd_fd = cmd_fd
+        self.rec_fd = rec_fd
+        self.log_fd = log_fd
+        self.log = bytearray()
+        for fd in (cmd_fd, rec_fd, log_fd):
+            os.set_blocking(fd, False)
+
+    def _drain_log(self) -> None:
+        try:
+            while True:
+                data = os.read(self.log_fd, 65536)
+                if not data:
+                    return
+                self.log += data
+                if len(self.log) > LOG_TAIL:
+                    del self.log[: len(self.log) - LOG_TAIL]
+        except (BlockingIOError, OSError):
+            pass
+
+    def _write(self, data: bytes, deadline: float) -> bool:
+        import select
+
         while data:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -129,46 +188,183 @@ class Kernel:
             data = data[n:]
         return True
 
-    def next_record(self, deadline: float):
-        """The next record, ``"eof"`` when the kernel closed its end, or ``"timeout"``."""
-        while True:
-            rec = self._take_record()
-            if rec is not None:
-                return rec
-            if self.eof:
-                return "eof"
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return "timeout"
-            try:
-                r, _, _ = select.select([self.rec_fd, self.log_fd], [], [], left)
-            except InterruptedError:
-                continue
-            if self.log_fd in r:
-                self._drain_log()
-            if self.rec_fd in r:
-                try:
-                    data = os.read(self.rec_fd, 1 << 20)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    self.eof = True
-                elif self.skipping:
-                    nl = data.find(b"\n")
-                    if nl >= 0:
-                        self.skipping = False
-                        self.buf += data[nl + 1 :]
-                else:
-                    self.buf += data
+    def _read(self, deadline: float) -> bytes | None:
+        import select
+
+        try:
+            r, _, _ = select.select([self.rec_fd, self.log_fd], [], [], max(0.0, deadline - time.monotonic()))
+        except InterruptedError:
+            return None
+        if self.log_fd in r:
+            self._drain_log()
+        if self.rec_fd not in r:
+            return None
+        try:
+            return os.read(self.rec_fd, 1 << 20)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
 
     def log_tail(self) -> str:
         self._drain_log()
         return self.log.decode("utf-8", "replace")
 
 
-def _await(kernel: Kernel, accept, timeout: float, wall: float, answer: dict):
+class PipeReader:
+    """Reads one pipe on a thread of its own, so that a reader can wait with a deadline on any OS
+    (``select`` works on pipes on POSIX only). Chunks wait in a bounded queue: a child that writes
+    faster than the reader takes blocks, as it would on a full pipe. ``tail``: keep only the last
+    ``tail`` bytes in :attr:`kept` instead of queueing (a log). The thread reads its own duplicate of
+    ``fd`` and closes it when the pipe ends, so the caller may close ``fd`` at any time."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, fd: int, name: str, tail: int = 0, max_chunks: int = 64):
+        import queue
+        import threading
+
+        self.fd = os.dup(fd)
+        self.tail = tail
+        self.kept = bytearray()
+        self.lock = threading.Lock()
+        self.chunks: queue.Queue = queue.Queue(maxsize=max_chunks)
+        self.closed = threading.Event()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"mlgrade-{name}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import queue
+
+        try:
+            while not self.closed.is_set():
+                try:
+                    data = os.read(self.fd, self.CHUNK)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    data = b""
+                if self.tail:
+                    with self.lock:
+                        self.kept += data
+                        if len(self.kept) > self.tail:
+                            del self.kept[: len(self.kept) - self.tail]
+                    if not data:
+                        return
+                    continue
+                while not self.closed.is_set():
+                    try:
+                        self.chunks.put(data, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if not data:
+                    return
+        finally:
+            os.close(self.fd)
+            self.done.set()
+
+    def get(self, deadline: float) -> bytes | None:
+        """The next chunk (``b""``: the pipe ended), or None when none came before ``deadline``."""
+        import queue
+
+        try:
+            return self.chunks.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+
+    def text(self) -> str:
+        with self.lock:
+            return self.kept.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """Stop queueing (the thread ends at the pipe's end, which the caller brings by killing the writer)."""
+        self.closed.set()
+        import queue
+
+        while True:
+            try:
+                self.chunks.get_nowait()
+            except queue.Empty:
+                return
+
+
+class PipeWriter:
+    """Writes to one pipe on a thread of its own, so a write can give up at a deadline on any OS."""
+
+    def __init__(self, fd: int, name: str):
+        import queue
+        import threading
+
+        self.fd = os.dup(fd)  # its own, closed when the thread ends
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name=f"mlgrade-{name}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            os.close(self.fd)
+
+    def _serve(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            data, done, result = job
+            try:
+                view = memoryview(data)
+                while view:
+                    try:
+                        n = os.write(self.fd, view)
+                    except InterruptedError:
+                        continue
+                    view = view[n:]
+                result.append(True)
+            except OSError:  # the child is gone
+                result.append(False)
+            done.set()
+
+    def write(self, data: bytes, deadline: float) -> bool:
+        import threading
+
+        done, result = threading.Event(), []
+        self.jobs.put((data, done, result))
+        return done.wait(max(0.0, deadline - time.monotonic())) and bool(result and result[0])
+
+    def close(self) -> None:
+        self.jobs.put(None)
+
+
+class ThreadedKernel(KernelLink):
+    """The portable transport: a thread per pipe, blocking reads and writes, deadlines kept by the
+    supervisor. Works where ``select`` does not take pipes (Windows) and everywhere else the same."""
+
+    def __init__(self, pid: int, cmd_fd: int, rec_fd: int, log_fd: int, interrupt_fn):
+        super().__init__(pid, interrupt_fn)
+        self.writer = PipeWriter(cmd_fd, "kernel-cmd")
+        self.records = PipeReader(rec_fd, "kernel-records")
+        self.log = PipeReader(log_fd, "kernel-log", tail=LOG_TAIL)
+
+    def _write(self, data: bytes, deadline: float) -> bool:
+        return self.writer.write(data, deadline)
+
+    def _read(self, deadline: float) -> bytes | None:
+        return self.records.get(deadline)
+
+    def log_tail(self) -> str:
+        self.log.done.wait(0.2)  # the kernel has been told to exit: let its last words arrive
+        return self.log.text()
+
+    def close(self) -> None:
+        self.writer.close()
+        self.records.close()
+        self.log.close()
+
+
+def _await(kernel: KernelLink, accept, timeout: float, wall: float, answer: dict):
     """Wait for the record ``accept`` takes; SIGINT at ``timeout``, SIGKILL after the grace.
 
     Returns ``(record | None, how)`` with ``how`` one of "ok", "interrupted", "killed", "wall", "eof".
@@ -185,7 +381,7 @@ def _await(kernel: Kernel, accept, timeout: float, wall: float, answer: dict):
                 return None, "wall"
             if interrupted:
                 return None, "killed"
-            kernel.signal(signal.SIGINT)
+            kernel.interrupt()
             interrupted = True
             soft = min(time.monotonic() + INTERRUPT_GRACE_S, wall)
             continue
@@ -193,7 +389,7 @@ def _await(kernel: Kernel, accept, timeout: float, wall: float, answer: dict):
             return rec, ("interrupted" if interrupted else "ok")
 
 
-def supervise(kernel: Kernel, req: dict) -> dict:
+def supervise(kernel: KernelLink, req: dict) -> dict:
     """Run the request's cells, then the probe, in ``kernel``; always returns an answer."""
     started = time.monotonic()
     extra = [float(x) for x in req.get("cell_extra", []) if isinstance(x, (int, float))]
@@ -299,7 +495,7 @@ def supervise(kernel: Kernel, req: dict) -> dict:
 LIVE_KEYS = {"status": 10, "phase": 10, "ename": 200, "evalue": 1000, "text": 2000}
 
 
-def live_request(kernel: Kernel, cmd: dict, timeout: float, wall: float) -> dict:
+def live_request(kernel: KernelLink, cmd: dict, timeout: float, wall: float) -> dict:
     """One request of a live session (``call``, ``eval`` or ``has``, see :mod:`kernel`), with its own timeout.
 
     Returns ``{"status": "ok" | "interrupted", "record": {...}}`` when the kernel answered (after a SIGINT
@@ -324,7 +520,7 @@ def live_request(kernel: Kernel, cmd: dict, timeout: float, wall: float) -> dict
     return {"status": "interrupted" if how == "interrupted" else "ok", "record": clean}
 
 
-def finish(kernel: Kernel, answer: dict) -> None:
+def finish(kernel: KernelLink, answer: dict) -> None:
     """Ask the kernel to exit (it is killed by the caller in any case); keep its log's tail."""
     kernel.send({"op": "exit"}, time.monotonic() + 1)
     answer["log_tail"] = kernel.log_tail()[-2000:]

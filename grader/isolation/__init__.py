@@ -150,19 +150,11 @@ def resolve(requested: str) -> Backend:
 
 
 def kill_tree(proc) -> None:
-    """SIGKILL a process started with ``start_new_session=True`` and its whole group, then reap it.
-    Sandboxes it started die with it (``--die-with-parent``, ``PR_SET_PDEATHSIG``)."""
-    import signal
-    import subprocess
+    """Kill a process started with :func:`grader.portable.popen_kwargs` (or ``start_new_session=True``) and
+    its whole group, then reap it. Sandboxes it started die with it (``--die-with-parent``, ``PR_SET_PDEATHSIG``)."""
+    from grader.portable import kill_tree as kill
 
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
+    kill(proc)
 
 
 def notebook_env(support: str, work: str, sandboxed: bool, python_bin: str | None = None) -> dict[str, str]:

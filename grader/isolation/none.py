@@ -1,10 +1,18 @@
 """No isolation: helpers and kernels are plain child processes of the grader, with limits and timeouts only.
 
-For a student checking their own work on a machine without bubblewrap (their code,
-their machine). Each notebook gets a fresh Python running :mod:`grader.insandbox.kernel`
-(no fork, no zygote), in a private copy of the submission, supervised from the grader
-with the same code and records as the bubblewrap backend. Nothing here assumes Linux but
-``select`` on pipes and POSIX signals for the cell timeout.
+For a student checking their own work where bubblewrap cannot run: Windows, macOS, Colab and
+other containers without user namespaces (their code, their machine). It is chosen
+automatically there, and ``--isolation none`` takes the same path on Linux, so CI tests it.
+Nothing here is POSIX-only (:mod:`grader.portable` holds what differs between systems):
+
+- each notebook gets a fresh Python running :mod:`grader.insandbox.kernel` (no fork, no zygote:
+  on macOS forking after imports is unsafe with some frameworks, and Windows has no fork), in a
+  private copy of the submission and a private scratch folder (``HOME``, ``TMP``) removed after it;
+- the same supervisor as the bubblewrap backend (:mod:`grader.insandbox.supervise`), reading the
+  kernel's pipes on threads; a cell over its time is interrupted (SIGINT on POSIX,
+  CTRL_BREAK_EVENT on Windows), then killed with everything it started;
+- memory: rlimits the kernel sets itself on POSIX, a job object on Windows (pywin32);
+- no network inside the notebook (a rehearsal of the sandbox's, not a wall).
 """
 
 from __future__ import annotations
@@ -16,15 +24,43 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader.isolation import INSANDBOX, SUPPORT, Backend, ServiceSpec, kernel_limits, kill_tree, notebook_env
+from grader.isolation import INSANDBOX, SUPPORT, Backend, ServiceSpec, kernel_limits, notebook_env
 from grader.isolation.service import ServiceProcess
 from grader.isolation.staging import Staging
+from grader.portable import ProcessTree, popen_kwargs, python_for_children
 
-KEEP_ENV = ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP")
+# What a child needs of the user's environment to start at all (Windows needs SYSTEMROOT & co).
+KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT",
+            "PROGRAMDATA", "PROGRAMFILES", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE", "TMPDIR",
+            "TEMP", "TMP", "USERPROFILE", "APPDATA", "LOCALAPPDATA")
 
 
 def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in KEEP_ENV}
+
+
+def kernel_env(copy: Path, scratch: Path) -> dict[str, str]:
+    """The notebook's environment: the sandbox's, with this machine's paths. Home, temporary files
+    and caches are the notebook's own scratch folder, as in the sandbox (a dataset cached in the
+    student's home is not there when graded either)."""
+    env = {**_base_env(), **notebook_env(str(SUPPORT), str(copy), False)}
+    env["PATH"] = os.pathsep.join(p for p in (str(SUPPORT / "bin"), os.path.dirname(sys.executable),
+                                               os.environ.get("PATH", "")) if p)
+    for name in ("HOME", "USERPROFILE", "TMPDIR", "TEMP", "TMP"):
+        env[name] = str(scratch)
+    env["IPYTHONDIR"] = str(scratch / ".ipython")
+    env["MPLCONFIGDIR"] = str(scratch / ".matplotlib")
+    env["PYTHONIOENCODING"] = "utf-8"  # a Windows console code page must not turn output into errors
+    return env
+
+
+def _memory_of(limits: str) -> int | None:
+    """The address-space limit of a :class:`~grader.isolation.Limits` string (for a job object)."""
+    for item in limits.split(","):
+        key, _, value = item.partition("=")
+        if key == "as" and value.isdigit():
+            return int(value)
+    return None
 
 
 class NoIsolation(Backend):
@@ -41,9 +77,11 @@ class NoIsolation(Backend):
     def start_service(self, spec: ServiceSpec) -> ServiceProcess:
         staging = Staging()
         scratch = str(staging.private_dir())
-        env = {**_base_env(), **{k: v.replace("{scratch}", scratch) for k, v in spec.env.items()}}
-        return ServiceProcess([sys.executable, str(INSANDBOX / spec.script)], staging, env=env, uid=None,
-                              startup_timeout=spec.startup_timeout)
+        python, extra = python_for_children()
+        env = {**_base_env(), **extra, **{k: v.replace("{scratch}", scratch) for k, v in spec.env.items()}}
+        return ServiceProcess([python, str(INSANDBOX / spec.script)], staging, env=env, uid=None,
+                              startup_timeout=spec.startup_timeout,
+                              memory_bytes=_memory_of(spec.env.get("MLGRADE_LIMITS", "")))
 
     def run_notebook(self, slot: int, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
         from grader.insandbox import supervise
@@ -100,11 +138,13 @@ class NoIsolation(Backend):
 
 
 class _Kernel:
-    """A kernel in a plain child process, in a private copy of the submission."""
+    """A kernel in a plain child process, in a private copy of the submission: for one run of a notebook,
+    or kept for a live session."""
 
-    def __init__(self, proc: subprocess.Popen, kernel, staging: Staging):
+    def __init__(self, proc: subprocess.Popen, kernel, tree: ProcessTree, staging: Staging):
         self.proc = proc
         self.kernel = kernel
+        self.tree = tree
         self.staging = staging
         self.closed = False
         self.wall = 0.0
@@ -117,13 +157,16 @@ class _Kernel:
         try:
             copy = staging.put_tree(Path(request["submission"]), owner=None,
                                     aliases=list(request.get("aliases", [])), link_large=False)
-            env = {**_base_env(), **notebook_env(str(SUPPORT), str(copy.host), False)}
+            scratch = staging.private_dir()
+            env = kernel_env(copy.host, scratch)
             env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], False)
+            python, extra = python_for_children()
+            env.update(extra)
             cwd = copy.host / request.get("cwd", "")
             proc = subprocess.Popen(
-                [sys.executable, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=cwd, env=env, start_new_session=True,
+                [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                cwd=cwd, env=env, **popen_kwargs(),
             )
         except OSError as e:
             staging.close()
@@ -132,9 +175,10 @@ class _Kernel:
             staging.close()
             raise
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        kernel = supervise.Kernel(proc.pid, proc.stdin.fileno(), proc.stdout.fileno(), proc.stderr.fileno(),
-                                  signal_fn=lambda sig: os.kill(proc.pid, sig))
-        return cls(proc, kernel, staging)
+        tree = ProcessTree(proc, memory_bytes=int(request["memory_bytes"]), processes=64)
+        kernel = supervise.ThreadedKernel(proc.pid, proc.stdin.fileno(), proc.stdout.fileno(),
+                                          proc.stderr.fileno(), interrupt_fn=tree.interrupt)
+        return cls(proc, kernel, tree, staging)
 
     def end(self, answer: dict[str, Any]) -> None:
         if self.closed:
@@ -148,7 +192,8 @@ class _Kernel:
                     pass
             answer["exit"] = self.proc.poll()
         finally:
-            kill_tree(self.proc)  # its process group: what it started in the background goes too
+            self.tree.kill()  # with everything it started in the background
+            self.kernel.close()
             for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
                 try:
                     if stream is not None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 import threading
 import time
 
-from grader.isolation import kill_tree
+from grader.insandbox.supervise import PipeReader
 from grader.isolation.staging import Staging
+from grader.portable import ProcessTree, popen_kwargs
 
 MAX_ANSWER = 128 * 1024**2
 
@@ -28,7 +28,8 @@ class ServiceError(RuntimeError):
 
 class ServiceProcess:
     def __init__(self, argv: list[str], staging: Staging, env: dict[str, str] | None, uid: int | None,
-                 startup_timeout: float, on_close=None):
+                 startup_timeout: float, on_close=None, memory_bytes: int | None = None):
+        """``memory_bytes``: where the helper cannot limit itself (Windows), the limit applied from outside."""
         self.staging = staging
         self.uid = uid
         self._on_close = on_close
@@ -36,13 +37,18 @@ class ServiceProcess:
         # one request at a time: a question graded on the notebook thread (an instructor's test that reads a
         # model) may use the model server while the main thread does
         self._lock = threading.Lock()
+        self._reader: PipeReader | None = None
+        self._tree: ProcessTree | None = None
         stderr = None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                         env=env, start_new_session=True, bufsize=0)
+                                         env=env, bufsize=0, **popen_kwargs())
         except OSError as e:
             self.close()
             raise ServiceError(f"could not start ({e})") from None
+        self._tree = ProcessTree(self.proc, memory_bytes=memory_bytes)
+        assert self.proc.stdout is not None
+        self._reader = PipeReader(self.proc.stdout.fileno(), "service", max_chunks=16)
         self.request({"op": "ping"}, timeout=startup_timeout)
 
     @property
@@ -78,7 +84,7 @@ class ServiceProcess:
         return answer
 
     def _read_line(self, deadline: float) -> bytes:
-        fd = self.proc.stdout.fileno()
+        assert self._reader is not None
         while True:
             nl = self._buf.find(b"\n")
             if nl >= 0:
@@ -92,10 +98,9 @@ class ServiceProcess:
             if left <= 0:
                 self.close()
                 raise ServiceError("the helper process stopped answering")
-            r, _, _ = select.select([fd], [], [], left)
-            if not r:
+            data = self._reader.get(deadline)
+            if data is None:
                 continue
-            data = os.read(fd, 1 << 20)
             if not data:
                 self.close()
                 raise ServiceError("the helper process died")
@@ -104,7 +109,10 @@ class ServiceProcess:
     def close(self) -> None:
         proc = getattr(self, "proc", None)
         if proc is not None:
-            kill_tree(proc)
+            if self._tree is not None:
+                self._tree.kill()
+            if self._reader is not None:
+                self._reader.close()
             for stream in (proc.stdin, proc.stdout):
                 try:
                     if stream is not None:

@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.portable import create_file, owned_by_me, pid_alive
+
 PREFIX = "mlgrade-private-"
 LINK_ABOVE = 1024 * 1024  # larger files are hard-linked (read-only in place), smaller ones copied
 
@@ -55,7 +57,7 @@ class Staging:
 
     def put_bytes(self, folder: Staged, name: str, data: bytes) -> str:
         target = folder.host / name
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        fd = create_file(target)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(target, 0o644)
@@ -85,7 +87,10 @@ class Staging:
                 _link_or_copy(src, folder.host / rel / f, owner, link=link_large)
         for alias in aliases or []:  # Colab paths like "Colab Notebooks/x" lead back to the top
             if alias and "/" not in alias and not os.path.lexists(folder.host / alias):
-                os.symlink(".", folder.host / alias)
+                try:
+                    os.symlink(".", folder.host / alias, target_is_directory=True)
+                except OSError:
+                    pass  # Windows without the symlink privilege: the notebook's relative paths still work
         return folder
 
     def remove(self, folder: Staged) -> None:
@@ -141,7 +146,7 @@ def _sweep_stale() -> None:
         if not entry.name.startswith(PREFIX):
             continue
         pid = entry.name[len(PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or pid_alive(int(pid)):
             continue
         try:
             st = entry.lstat()
@@ -149,15 +154,5 @@ def _sweep_stale() -> None:
             continue
         import stat
 
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
+        if stat.S_ISDIR(st.st_mode) and owned_by_me(st):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

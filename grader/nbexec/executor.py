@@ -18,6 +18,11 @@ from grader.isolation import backend
 from grader.nbexec.jobs import CellReport, NotebookJob, NotebookRun
 from grader.nbload import load_notebook
 
+# How Windows reports a process that died (exit codes are NTSTATUS values there, not signals).
+WINDOWS_STATUS = {
+    0xC0000005: "an access violation (a crash in compiled code)", 0xC00000FD: "a stack overflow (deep recursion?)",
+    0xC0000017: "out of memory", 0xC000013A: "interrupted (Ctrl+C)", 0xC0000409: "a crash in compiled code",
+}
 GRACE_S = 30.0  # on top of the notebook's own limit: staging, kernel start, cleanup
 MAX_INPUT_BYTES = 64 * 1024**2
 FIRST_LINE = 60
@@ -136,7 +141,9 @@ def death(answer: dict, run: NotebookRun) -> str:
         place = ""
     code = answer.get("exit")
     how = ""
-    if isinstance(code, int) and code < 0 and -code in signal.valid_signals():
+    if isinstance(code, int) and (code & 0xFFFFFFFF) in WINDOWS_STATUS:  # NTSTATUS exit codes of Windows
+        how = f", {WINDOWS_STATUS[code & 0xFFFFFFFF]}"
+    elif isinstance(code, int) and code < 0 and -code in signal.valid_signals():
         how = f", killed by {signal.Signals(-code).name}"
     elif isinstance(code, int) and code > 128 and code - 128 in signal.valid_signals():
         how = f", killed by {signal.Signals(code - 128).name}"

@@ -45,6 +45,7 @@ class ClassReport:
     origins: dict[str, dict[str, Any]] = field(default_factory=dict)
     self_check: bool = False
     assignment: str = ""  # the assignment's name in the LMS gradebook (default: the rubric's name)
+    integrity: Any = None  # the class-level integrity report (grader.integrity.IntegrityReport), batch only
 
     def __post_init__(self) -> None:
         self.results = sorted(self.results, key=lambda r: r.student)

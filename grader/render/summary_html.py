@@ -180,6 +180,12 @@ def summary_page(report: ClassReport) -> str:
                          f"<tr><td>{esc(r.student)}</td><td>{esc(q.id)}</td><td>{esc(q.reason[:300])}</td></tr>"
                          for r, q in errs) + "</table>")
 
+    # academic integrity (batch grading only)
+    from grader.render.integrity import integrity_section
+
+    if section := integrity_section(report):
+        parts.append(section)
+
     # everyone
     ids = [q.id for q in rubric.questions]
     rel_ids = list(report.bests)
