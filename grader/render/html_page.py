@@ -47,6 +47,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 10px}h3{font-si
        white-space:nowrap;vertical-align:middle}
 .badge.ok{background:var(--ok)}.badge.part{background:var(--part)}.badge.bad{background:var(--bad)}
 .badge.pend{background:var(--pend)}.badge.err{background:var(--err)}.badge.review{background:#0969da}
+.badge.reviewed{background:#57606a}
 .q{border:1px solid var(--line);border-radius:10px;margin:14px 0;overflow:hidden}
 .q>header{display:flex;gap:12px;align-items:center;padding:10px 14px;background:var(--bg);
           border-bottom:1px solid var(--line)}
@@ -70,6 +71,7 @@ figure.wide{width:auto;max-width:100%}figure.wide img{max-width:100%;max-height:
 figcaption{font-size:13px;overflow-wrap:anywhere}
 .right{color:var(--ok);font-weight:600}.wrong{color:var(--bad);font-weight:600}
 .note{border-left:4px solid #0969da;background:#ddf4ff;padding:6px 10px;border-radius:4px;margin:8px 0}
+.note.decision{background:#fff8c5;border-left-color:#9a6700}
 .alert{border-left:4px solid var(--bad);background:#ffebe9;padding:6px 10px;border-radius:4px;margin:8px 0}
 .math{font-size:17px;overflow-x:auto;padding:6px 0}
 math{font-family:"STIX Two Math","Cambria Math","Latin Modern Math",serif}
@@ -98,7 +100,9 @@ def badge(status: Status) -> str:
     return f'<span class="badge {STATUS_CLASS[status]}">{STATUS_TEXT[status]}</span>'
 
 
-def review_badge() -> str:
+def review_badge(reviewed: bool = False) -> str:
+    if reviewed:
+        return '<span class="badge reviewed">reviewed</span>'
     return '<span class="badge review">manual review</span>'
 
 
