@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -138,6 +138,8 @@ def grade_batch(
     os.chmod(out, os.stat(out).st_mode | 0o055)  # the sandbox user must be able to reach the work folders
     sources = discover(paths)
     store = ResultStore(out)
+    if options.feedback_images and options.preview_dir is None:  # previews of flagged images, for `mlgrade review`
+        options = replace(options, preview_dir=(out / ".mlgrade" / "previews").resolve())
     opts_digest = hashlib.sha256(f"{options.seed}|{folder_hash(options.hidden_dir)}".encode()).hexdigest()[:16]
     keys = {s.student: record_key(s.path, rubric.digest(), opts_digest) for s in sources}
     attempts: dict[str, int] = {}

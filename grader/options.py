@@ -21,3 +21,6 @@ class GradeOptions:
     sandbox_slot: int = 0
     # Put thumbnails of the student's images in the results, for feedback pages (made in the sandbox).
     feedback_images: bool = True
+    # Where the grader writes larger previews of images flagged for manual review (content-addressed
+    # PNGs made in the sandbox), for `mlgrade review`; None: no previews. Not part of the grade.
+    preview_dir: Path | None = None

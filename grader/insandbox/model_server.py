@@ -12,7 +12,8 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   outputs for the inputs; the model is rebuilt from its own (allow-listed) config;
 - ``{"op": "image", "path": p, ...limits}`` -> the decoded image's format and size, or a problem;
 - ``{"op": "thumbnails", "images": [p, ...], "labels": [...], "max_side": 160}`` ->
-  ``{"thumbnails": [{"png": base64, "width", "height"} | {"problem": "..."}]}``, for feedback pages.
+  ``{"thumbnails": [{"png": base64, "width", "height"} | {"problem": "..."}]}``, for feedback pages;
+  with ``"preview_side": N`` each also has ``"preview": {"png", "width", "height"}`` (review page).
 
 Keras is imported once, here, and reused for every request.
 
@@ -177,7 +178,8 @@ def thumbnails(cmd: dict) -> dict:
     for i, path in enumerate(cmd["images"][:32]):
         label = labels[i] if i < len(labels) else _label(path)
         try:
-            out.append(thumbnail_png(path, label, int(cmd.get("max_side", 160))))
+            out.append(thumbnail_png(path, label, int(cmd.get("max_side", 160)),
+                                     preview_side=int(cmd.get("preview_side", 0) or 0)))
         except ImageProblem as e:
             out.append({"problem": str(e)})
     return {"thumbnails": out}
