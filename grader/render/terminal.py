@@ -96,8 +96,9 @@ def print_review_status(console: Console, report: ClassReport) -> None:
     """How far manual review has got, and every decision of the instructor's that was not applied."""
     reviewed, flagged = review_progress(report.results)
     applied = len(report.overrides.applied) if report.overrides else 0
+    folder = textsafe.one_line(report.overrides.folder) if report.overrides and report.overrides.folder else "DIR"
     if flagged or applied:
         console.print(f"manual review: {reviewed} of {flagged} flagged items reviewed; {applied} decisions of yours "
-                      "applied" + (" (`mlgrade review DIR` to go on)" if reviewed < flagged else ""))
+                      "applied" + (f" (`mlgrade review {folder}` to go on)" if reviewed < flagged else ""))
     for note in report.overrides.notes() if report.overrides else []:
         console.print(Text(textsafe.one_line(note), style="yellow"))
