@@ -81,7 +81,7 @@ function showProgress() {
   const p = progress;
   $("progress-text").textContent = `${p.reviewed} of ${p.flagged} reviewed`;
   $("progress-bar").style.width = p.flagged ? `${(100 * p.reviewed / p.flagged).toFixed(1)}%` : "0";
-  $("export").textContent = p.unexported ? `Write grade files (${p.unexported} new)` : "Write grade files";
+  $("export").textContent = p.unexported ? `Write grade files (${p.unexported} changes)` : "Write grade files";
 }
 
 async function detail(id) {
