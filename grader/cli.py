@@ -334,7 +334,7 @@ def _cmd_override(args: argparse.Namespace) -> int:
             _print_decisions(report)
             return EXIT_OK
         if args.student is None or args.question is None:
-            if args.decision is None and not args.clear and not args.no_export:
+            if args.student is None and not args.clear and not args.no_export:
                 export_class(args.out)  # `mlgrade override DIR`: apply the decisions to the grade files now
                 print(f"rewrote the grade files in {args.out} with your decisions")
                 return EXIT_OK

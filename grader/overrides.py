@@ -30,6 +30,7 @@ import getpass
 import math
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,6 +155,17 @@ def parse_overrides(text: str, source: str = OVERRIDES_FILE) -> list[Override]:
     return out
 
 
+# The last file read or written, by path: (its identity, its decisions). Every write replaces the file
+# (a new inode, new times), so an unchanged identity means unchanged contents; a review server then
+# records a decision without parsing the whole file again.
+_cache: dict[str, tuple[tuple[int, ...], list[Override]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def load_overrides(out: Path) -> list[Override]:
     """The decisions in ``out/overrides.yaml`` (none when the file does not exist)."""
     path = overrides_path(out)
@@ -164,6 +176,12 @@ def load_overrides(out: Path) -> list[Override]:
     except OSError as e:
         raise OverridesError(f"{path}: cannot read: {e.strerror or e}") from None
     with os.fdopen(fd, "rb") as f:
+        identity = _identity(os.fstat(f.fileno()))
+        key = os.path.abspath(path)
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is not None and cached[0] == identity:
+            return list(cached[1])
         raw = f.read(MAX_FILE_BYTES + 1)
     if len(raw) > MAX_FILE_BYTES:
         raise OverridesError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; is it the right file?")
@@ -171,7 +189,10 @@ def load_overrides(out: Path) -> list[Override]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise OverridesError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    return parse_overrides(text, str(path))
+    decisions = parse_overrides(text, str(path))
+    with _cache_lock:
+        _cache[key] = (identity, decisions)
+    return list(decisions)
 
 
 def dump_overrides(overrides: list[Override]) -> str:
@@ -190,7 +211,10 @@ def update_overrides(out: Path, change: Callable[[dict[tuple[str, str], Override
         current = {ov.key: ov for ov in load_overrides(out)}
         change(current)
         result = list(current.values())
-        write_bytes_atomic(overrides_path(out), dump_overrides(result).encode("utf-8"))
+        path = overrides_path(out)
+        write_bytes_atomic(path, dump_overrides(result).encode("utf-8"))
+        with _cache_lock:
+            _cache[os.path.abspath(path)] = (_identity(os.stat(path, follow_symlinks=False)), list(result))
     return result
 
 

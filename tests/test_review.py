@@ -367,3 +367,45 @@ questions:
     save_class(out, ClassManifest(keys={"amy": "key-amy"}, sources={}, rubric_text=rubric))
     html = ReviewClass(out).detail(item_id("amy", "shot"), "t")["html"]
     assert "Look for:</b> the &lt;b&gt;bias&lt;/b&gt; is visible" in html
+
+
+def test_mlgrade_review_prints_the_address_and_writes_the_grade_files_when_stopped(tmp_path):
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    out = tmp_path / "grades"
+    flagged_class(out)
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "review", str(out), "--no-browser", "--by", "me"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith(f"mlgrade review: 2 flagged items in {out} (0 reviewed)")
+        url = re.fullmatch(r"open (http://127\.0\.0\.1:(\d+)/\?token=([\w-]{43}))\n", lines[1])
+        assert url, lines
+        port, token = int(url.group(2)), url.group(3)
+        with urllib.request.urlopen(url.group(1), timeout=10) as resp:
+            assert b"review.js?token=" + token.encode() in resp.read()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/decide", method="POST",
+                                     data=json.dumps({"id": item_id("amy", "q2"), "action": "score", "value": 1,
+                                                      "comment": "fine after all"}).encode(),
+                                     headers={"X-Mlgrade-Token": token, "Content-Type": "application/json",
+                                              "Origin": f"http://127.0.0.1:{port}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert json.loads(resp.read())["item"]["state"] == "changed"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "rewrote the grade files" in stdout
+    row = next(line for line in (out / "grades.csv").read_text().splitlines() if line.startswith("amy,"))
+    assert row.split(",")[1] == "1"
+
+
+def test_mlgrade_review_needs_a_graded_class(tmp_path, capsys):
+    from grader.cli import main
+
+    assert main(["review", str(tmp_path), "--no-browser"]) == 2
+    assert "no graded class here" in capsys.readouterr().err
