@@ -409,3 +409,13 @@ def test_mlgrade_review_needs_a_graded_class(tmp_path, capsys):
 
     assert main(["review", str(tmp_path), "--no-browser"]) == 2
     assert "no graded class here" in capsys.readouterr().err
+
+
+def test_a_broken_overrides_file_is_reported_not_overwritten(served):
+    server, out = served
+    (out / "overrides.yaml").write_text("overrides: [\n")
+    code, _, body = request(server, "GET", "/api/state")
+    assert code == 409 and b"not valid YAML" in body
+    code, _, body = request(server, "POST", "/api/decide", {"id": item_id("amy", "q2"), "action": "accept"})
+    assert code == 409 and b"not valid YAML" in body
+    assert (out / "overrides.yaml").read_text() == "overrides: [\n"

@@ -208,7 +208,9 @@ class ReviewClass:
 
     def state(self) -> dict[str, Any]:
         with self.lock:
-            return {"class": self.rubric.name, "by": self.by, "questions": [q.id for q in self.rubric.questions],
+            version = hashlib.sha256(repr(self._class_sig).encode()).hexdigest()[:12]
+            return {"class": self.rubric.name, "by": self.by, "version": version,
+                    "questions": [q.id for q in self.rubric.questions],
                     "items": [self.summary(it) for it in self.items], "progress": self.progress()}
 
     def detail(self, iid: str, token: str) -> dict[str, Any] | None:
@@ -256,6 +258,7 @@ class ReviewClass:
     def decide(self, iid: str, action: str, value: object = None, comment: object = "") -> dict[str, Any]:
         """Record ``action`` (accept, score, delta, clear) on an item, in the overrides file at once."""
         with self.lock:
+            self.refresh()  # a regrade since: the decision is about the submission graded now
             it = self.by_id.get(iid)
             if it is None:
                 raise DecisionRefused("no such item (reload the page)")

@@ -146,6 +146,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._get(url.path)
         except (BrokenPipeError, ConnectionResetError):
             return None
+        except OverridesError as e:  # a hand edit broke the file: say so, change nothing
+            return self._send(409, {"error": f"the overrides file cannot be used: {e}"})
         except Exception:  # a bug here must not take the server down, nor leak a traceback to the page
             traceback.print_exc(file=sys.stderr)
             try:
@@ -200,8 +202,6 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, review.export())
         except (DecisionRefused, ValidationError) as e:
             return self._send(409, {"error": str(e)})
-        except OverridesError as e:
-            return self._send(409, {"error": f"the overrides file cannot be used: {e}"})
         return self._send(404, {"error": "not found"})
 
     def _send(self, code: int, body: bytes | dict, ctype: str = "application/json; charset=utf-8",

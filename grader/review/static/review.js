@@ -16,6 +16,7 @@ let currentId = null;
 const details = new Map();  // id -> {item, html, images}: fetched once, prefetched ahead
 let pending = Promise.resolve();  // decisions go to the server one after another
 let inFlight = 0;
+let version = null;  // changes when the class is regraded: evidence fetched before is out of date
 
 async function api(path, body) {
   const headers = {"X-Mlgrade-Token": TOKEN};
@@ -59,6 +60,7 @@ function view() { return items.filter(matches); }
 
 async function load() {
   const s = await api("/api/state");
+  version = s.version;
   items = s.items;
   byId = new Map(items.map((it) => [it.id, it]));
   progress = s.progress;
@@ -330,6 +332,24 @@ function onKey(e) {
   if (run) { e.preventDefault(); run(); }
 }
 
+// Decisions written elsewhere (mlgrade override, a second tab) and regrades show up here too.
+async function poll() {
+  if (document.hidden || inFlight) return;
+  const t = document.activeElement;
+  if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA")) return;  // never under the instructor's typing
+  let s;
+  try { s = await api("/api/state"); } catch (e) { return; }
+  if (inFlight) return;
+  if (s.version !== version) { await load(); return show(currentId); }
+  const before = JSON.stringify(byId.get(currentId) || null);
+  items = s.items;
+  byId = new Map(items.map((it) => [it.id, it]));
+  progress = s.progress;
+  showProgress();
+  const it = byId.get(currentId);
+  if (JSON.stringify(it || null) !== before) { renderPanel(it); renderHead(it); }
+}
+
 function onFilter() {
   const it = byId.get(currentId);
   if (it && matches(it)) return show(it.id);
@@ -361,6 +381,7 @@ async function start() {
   const v = view();
   await show(first ? first.id : (v.length ? v[0].id : null));
   document.body.dataset.ready = "1";
+  setInterval(poll, 15000);
 }
 
 start();
