@@ -1,6 +1,6 @@
 """Benchmark: what manual review costs: previews while grading, and the review server with a large class.
 
-    python scripts/bench_review.py [--students 200] [--decisions 600] [--repeat 5]
+    python scripts/bench_review.py [--students 200] [--decisions 600] [--repeat 5] [--grade N --isolation bwrap]
 
 1. The preview of a flagged 1920x1080 screenshot, made from the same decode as its 480 px
    thumbnail (``thumbnail_png(..., preview_side=1600)``, what the sandboxed model server runs):
@@ -9,6 +9,9 @@
    files), served by ``mlgrade review``'s server on 127.0.0.1: time to load the class, to list the
    queue, to open an item and its picture, to record a decision (while overrides.yaml grows to
    ``--decisions`` entries), to undo, and to write the grade files.
+3. With ``--grade N``: alice's sample graded N times with and without previews (in one process, the
+   model server warm, as in a batch worker), once as shipped (640 px screenshots) and once with
+   1920x1080 screenshots in their place.
 """
 
 from __future__ import annotations
@@ -103,6 +106,36 @@ def make_class(out: Path, students: int, thumb: str, preview: str) -> None:
     save_class(out, ClassManifest(keys=keys, sources={}, rubric_text=rubric_path.read_text(), formats=["csv", "summary"]))
 
 
+def bench_grading(tmp: Path, n: int, isolation: str) -> None:
+    import zipfile
+
+    from grader.options import GradeOptions
+    from grader.pipeline import grade_submission
+
+    rubric = load_rubric(HERE.parent / "rubric.yaml")
+    sample = HERE.parent / "submissions" / "alice_complete.zip"
+    big = tmp / "alice_big.zip"
+    shot = tmp / "big.png"
+    screenshot(shot)
+    with zipfile.ZipFile(sample) as src, zipfile.ZipFile(big, "w") as dst:
+        for info in src.infolist():
+            name = info.filename.rsplit("/", 1)[-1].lower()
+            data = shot.read_bytes() if name in ("hdfview.png", "classify.png", "misclassify.png") else src.read(info)
+            dst.writestr(info, data)
+    grade_submission(sample, rubric, tmp / "warm", GradeOptions(isolation=isolation))  # start the servers
+    for label, zip_path in (("as shipped (640 px screenshots)", sample), ("1920x1080 screenshots", big)):
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for i in range(n):
+            for previews in (False, True):
+                opts = GradeOptions(isolation=isolation, preview_dir=tmp / f"p{i}" if previews else None)
+                t = time.perf_counter()
+                grade_submission(zip_path, rubric, tmp / f"w{i}{previews}", opts)
+                times[previews].append(time.perf_counter() - t)
+        a, b = statistics.median(times[False]), statistics.median(times[True])
+        print(f"grading alice, {label}, median of {n}: {a:.2f} s without previews, {b:.2f} s with "
+              f"({1000 * (b - a):+.0f} ms per submission, 3 flagged screenshots)")
+
+
 def call(port: int, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"X-Mlgrade-Token": token, "Origin": f"http://127.0.0.1:{port}"}
@@ -122,7 +155,12 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=200)
     ap.add_argument("--decisions", type=int, default=600)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--grade", type=int, default=0, metavar="N")
+    ap.add_argument("--isolation", default="bwrap", choices=["bwrap", "none"])
     args = ap.parse_args()
+    if args.grade:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_grading(Path(tmp), args.grade, args.isolation)
     with tempfile.TemporaryDirectory() as tmp:
         thumb, preview = bench_preview(Path(tmp), args.repeat)
         out = Path(tmp) / "grades"
