@@ -62,7 +62,6 @@ def _asset(name: str) -> bytes:
 
 class ReviewServer(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # another process on the same port must not share it
 
     def __init__(self, review: ReviewClass, port: int = 0, token: str | None = None):
         super().__init__(("127.0.0.1", port), Handler)
