@@ -257,3 +257,21 @@ def test_unreviewed_items_are_counted(tmp_path):
     export_class(tmp_path, ["summary"])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["manual_review"] == {"amy": ["q2"]} and summary["review"]["unreviewed"] == 1
+
+
+def test_a_decision_on_an_unreadable_submission_goes_stale_when_it_changes(tmp_path):
+    from grader.pipeline import grade_submission
+    from grader.rubric import parse_rubric
+
+    rubric = parse_rubric("name: t\nquestions:\n  - {id: a, title: a, points: 1, checks: [{kind: file_present, "
+                          "file: a.txt}]}\n")
+    broken = tmp_path / "dave.zip"
+    broken.write_bytes(b"%PDF-1.4 not a zip")
+    first = grade_submission(broken, rubric, tmp_path / "w1")
+    assert first.errors and first.submission_hash.startswith("bytes:")
+    decision = Override(student="dave", question="a", score=1, submission_hash=first.submission_hash)
+    again = grade_submission(broken, rubric, tmp_path / "w2")
+    assert apply_overrides(rubric, [again], [decision]).applied  # the same bytes: still applies
+    broken.write_bytes(b"%PDF-1.4 another document")
+    changed = grade_submission(broken, rubric, tmp_path / "w3")
+    assert apply_overrides(rubric, [changed], [decision]).stale
