@@ -419,3 +419,13 @@ def test_a_broken_overrides_file_is_reported_not_overwritten(served):
     code, _, body = request(server, "POST", "/api/decide", {"id": item_id("amy", "q2"), "action": "accept"})
     assert code == 409 and b"not valid YAML" in body
     assert (out / "overrides.yaml").read_text() == "overrides: [\n"
+
+
+def test_a_flagged_equation_shows_the_mathematics_and_its_values(tmp_path):
+    out = tmp_path / "grades"
+    results = sample_class()
+    results[0].question("q4a").manual_review = True  # e.g. a photo of the equation on paper
+    store_class(out, results)
+    review = ReviewClass(out)
+    html = review.detail(item_id(results[0].student, "q4a"), "t")["html"]
+    assert "<math" in html and "your equation gives" in html and "0.9947" in html
