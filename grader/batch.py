@@ -50,10 +50,14 @@ RETRIES_IN_RUN = 1
 
 def submission_timeout(rubric: Rubric) -> float:
     """A wall clock per submission, from the rubric's own limits, with room for model work."""
+    from grader.nbexec.executor import IMPORT_ALLOWANCE_S
+
     total = 120.0
     for q in rubric.questions:
         for c in q.checks:
-            total += float(getattr(c.params, "notebook_timeout", 0) or 0) + 30.0
+            notebook = float(getattr(c.params, "notebook_timeout", 0) or 0)
+            # room for a heavy import (TensorFlow) on top of the notebook's own limit
+            total += notebook + 30.0 + (IMPORT_ALLOWANCE_S if notebook else 0.0)
     return total
 
 

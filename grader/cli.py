@@ -230,7 +230,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
+    from grader.pipeline import grade_submission, stop_services
     from grader.render import ClassReport, UnknownFormat, get_format, render_one
     from grader.render.files import write_bytes_atomic
     from grader.render.terminal import print_result
@@ -251,8 +251,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     # hidden questions are graded only in the instructor's run: shown as pending here
     from grader.platforms.classroom import public_rubric, with_hidden_pending
 
-    result = with_hidden_pending(grade_submission(args.submission, public_rubric(rubric), work / "w", options,
-                                                  keep_work=args.keep_work), rubric)
+    try:
+        result = with_hidden_pending(grade_submission(args.submission, public_rubric(rubric), work / "w", options,
+                                                      keep_work=args.keep_work), rubric)
+    finally:
+        stop_services()  # a check is one-off: leave no sandbox, Keras or staging folder behind
     if not args.keep_work:
         work.rmdir() if work.exists() and not any(work.iterdir()) else None
     report = ClassReport(rubric, [result], self_check=True)

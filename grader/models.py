@@ -67,6 +67,14 @@ class ModelServer:
         return self._shared_names[name]
 
 
+def close_model_server() -> None:
+    """Stop this process's model server (and remove its folders), if one is running."""
+    global _SERVER
+    if _SERVER is not None:
+        _SERVER.close()
+        _SERVER = None
+
+
 def get_model_server(isolation: str, slot: int) -> ModelServer:
     global _SERVER
     s = _SERVER

@@ -76,6 +76,17 @@ def grade_submission(
     return result
 
 
+def stop_services() -> None:
+    """Stop the sandboxed helpers this process started (notebook sandboxes, the model server) and remove
+    their folders: the end of a one-off grading (``mlgrade check``, the Python API), where the process
+    may live on (a student's notebook) and must not keep a zygote and Keras in memory."""
+    from grader.models import close_model_server
+    from grader.nbexec.executor import close_runner
+
+    close_runner()
+    close_model_server()
+
+
 def failed_result(student: str, source: Path, rubric: Rubric, why: str, grader_fault: bool = False) -> SubmissionResult:
     """Zero for every question, with the reason: for a submission the grader could not finish.
 
@@ -156,19 +167,20 @@ def grade_question(
     base = dict(id=q.id, title=q.title, max_score=q.points)
     files: dict[str, str] = {}
     missing: list[str] = []
+    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
     for pattern in q.files:
         hit = sub.find_one(pattern)
         if hit is None:
-            markers = [m for c in q.checks if isinstance(c.params, CheckParams) and pattern in c.params.file_patterns()
-                       for m in c.params.code_markers()]
-            missing.append(sub.explain_missing(pattern, markers))
+            users = [c.params for c in q.checks if isinstance(c.params, CheckParams)
+                     and pattern in c.params.file_patterns()]
+            why = sub.explain_missing(pattern, [m for params in users for m in params.code_markers()])
+            missing.append(why + _content_hints(ctx, users, pattern))
         else:
             files[pattern] = sub.rel(hit)
     if missing:
         return QuestionResult(**base, score=0.0, status=Status.FAILED, files=files,
                               reason="; ".join(missing) + _other_files(sub, q))
 
-    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
     checks = [run_check(ctx, spec) for spec in q.checks]
     pending = [c for c in checks if c.status is Status.PENDING]
     errors = [c for c in checks if c.status is Status.ERROR]
@@ -198,6 +210,18 @@ def grade_question(
         **base, score=score, status=status, reason=reason, manual_review=manual, files=files, checks=checks,
         relative=relative,
     )
+
+
+def _content_hints(ctx: CheckContext, users: list[CheckParams], pattern: str) -> str:
+    """Files that look like the missing one by their content (asked of the checks that need it)."""
+    hints: list[str] = []
+    for params in users:
+        try:
+            hints += params.suggest_files(ctx, pattern)
+        except Exception:  # a hint is a courtesy: it must never cost the student the real reason
+            continue
+    hints = list(dict.fromkeys(hints))[:3]
+    return "; " + "; ".join(hints) + " — rename it if that is the one" if hints else ""
 
 
 def _other_files(sub: Submission, q: Question) -> str:

@@ -56,6 +56,11 @@ class CheckParams(BaseModel):
                 found += [p for v in value if isinstance(v, CheckParams) for p in v.file_patterns()]
         return list(dict.fromkeys(found))
 
+    def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
+        """Files of the submission that look, by their content, like the missing ``pattern`` (a model
+        file with the expected architecture under another name), each with why; none by default."""
+        return []
+
     def code_markers(self) -> list[str]:
         """Text that the student's code for this check contains (``def back_propagation``), so a notebook
         handed in under another name can be recognised by its content."""

@@ -11,6 +11,7 @@ its secret appears in no output, and no sandbox process survives the batch.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import socket
@@ -134,6 +135,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         "loop_forever": "while True:\n    pass",
         "ignore_sigint": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
         "huge_line": "print('x' * 50_000_000)",
+        "output_injection": "raise ValueError('\\x1b[2J\\x1b]0;pwned\\x07<img src=x onerror=alert(1)> =HYPERLINK(1)')",
         "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
         "setsid_daemon": "import subprocess\nsubprocess.Popen(['setsid', 'sh', '-c', 'sleep 4; touch {late}'])\n"
                          "import os\nif os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(5)\n"
@@ -193,7 +195,14 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         "truncated_h5": ("weights.h5", alice_files()["weights.h5"][:20000]),
         "pickle_as_h5": ("digits.h5", pickle.dumps(Evil())),
         "lambda_h5": ("digits.h5", _lambda_model(tmp_path, marker)),
+        "external_storage_h5": ("digits.h5", _reaching_out_h5(tmp_path, hidden / "digits" / "secret.txt", "storage")),
+        "external_link_h5": ("weights.h5", _reaching_out_h5(tmp_path, hidden / "digits" / "secret.txt", "link")),
         "equation_injection": ("xor_equation.txt", f"__import__('os').system('touch {marker}')".encode()),
+        # 12 KB of spaces between binary digits once made a pattern backtrack until the 600 s wall clock
+        "hand_backtrack": ("xor_hand.txt", ("0" + " " * 4000 + "1" + " " * 4000 + "x\n").encode() * 3),
+        # 12 MiB of tiny nested lists (1.3 GiB in the runner) and a notebook nested 100,000 levels deep
+        "nested_notebook": ("backprop.ipynb", b'{"cells": [], "metadata": {"x": [' + b"[]," * (4 << 20) + b'[]]}}'),
+        "deep_notebook": ("backprop.ipynb", b'{"cells": [], "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
     }
     for name, (fname, data) in replaced.items():
         files = alice_files()
@@ -201,7 +210,9 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         students[f"file_{name}"] = files
 
     for student, files in students.items():
-        make_zip(klass / f"{student}.zip", sorted(files.items()))
+        # stored, not deflated: the nested notebook must pass the zip-bomb ratio limit to reach its parser
+        stored = {"compression": zipfile.ZIP_STORED} if student == "file_nested_notebook" else {}
+        make_zip(klass / f"{student}.zip", sorted(files.items()), **stored)
     make_zip(klass / "alice.zip", sorted(alice_files().items()))
     followers = [f"zz_follower_{i}" for i in range(4)]  # graded last, by workers every attacker went through
     for name in followers:
@@ -210,6 +221,15 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     make_zip(klass / "zip_slip_symlink.zip", [*sorted(alice_files().items()), (f"../../{marker.name}", b"x"),
                                                (str(marker), b"x")], symlinks={"hidden": str(hidden)})
     make_zip(klass / "zip_bomb.zip", [("weights.h5", b"\0" * (100 * 1024**2))])
+    # names that normalise alike (once: a_b, a_b-2, a_b-2, and one student reported with another's grade)
+    make_zip(klass / "a b.zip", [("note.txt", b"nothing else")])
+    make_zip(klass / "a_b-2.zip", sorted(alice_files().items()))
+    make_zip(klass / "a_b.zip", [("note.txt", b"nothing either")])
+    # names a spreadsheet would run, and terminal escapes in an entry name
+    for formula in ("+1+2", "@SUM(A1)", "=HYPERLINK(1)"):
+        make_zip(klass / f"{formula}.zip", [("note.txt", b"x")])
+    make_zip(klass / "escape_names.zip", [*sorted(alice_files().items()), ("\x1b[2J\x1b[8mhidden.txt", b"x")])
+    _lying_zip(klass / "lying_directory.zip", 30_000)
 
     rubric = load_rubric(ROOT / "rubric.yaml")
     t = time.monotonic()
@@ -223,7 +243,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         [klass], out, rubric, GradeOptions(isolation="bwrap"), jobs=2,
         rubric_text=(ROOT / "rubric.yaml").read_text(), timeout=240)}
     took = time.monotonic() - t
-    assert len(results) == len(students) + 3 + len(followers), "the batch did not finish every submission"
+    assert len(results) == len(students) + 11 + len(followers), "the batch did not finish every submission"
 
     alice = {q.id: q.score for q in results["alice"].questions}
     assert alice["backprop"] == 3 and results["alice"].total > 45
@@ -238,7 +258,9 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         **{f"nb_{n}": {"backprop"} for n in notebook_attacks},
         "file_image_bomb": {"q1b"}, "file_png_as_h5": {"q1a", "q2", "q3"}, "file_truncated_h5": {"q1a", "q2", "q3"},
         "file_pickle_as_h5": {"digits"}, "file_lambda_h5": {"digits"}, "file_equation_injection": {"q4a"},
-        "zip_slip_symlink": set(),
+        "file_hand_backtrack": {"q4b"}, "file_nested_notebook": {"backprop"}, "file_deep_notebook": {"backprop"},
+        "file_external_storage_h5": {"digits"}, "file_external_link_h5": {"q1a", "q2", "q3"},
+        "zip_slip_symlink": set(), "escape_names": set(),
     }
     for student, touched in touched_by.items():
         got = scores(student)
@@ -272,7 +294,44 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     assert "not an HDF5" in reason("file_pickle_as_h5", "digits")
     assert "Lambda" in reason("file_lambda_h5", "digits") or "'function'" in reason("file_lambda_h5", "digits")
     assert "unknown name '__import__'" in reason("file_equation_injection", "q4a")
+    assert "keeps its data in an external file" in reason("file_external_storage_h5", "digits")
+    assert "is an external link to another file" in reason("file_external_link_h5", "q1a")
     assert any("'..'" in w for w in results["zip_slip_symlink"].warnings)
+    # trusted parsers: bounded, and the student's broken file is named as such, never a grader error
+    assert "no values found" in reason("file_hand_backtrack", "q4b") or scores("file_hand_backtrack")["q4b"] == 0
+    for n in ("nested_notebook", "deep_notebook"):
+        q = results[f"file_{n}"].question("backprop")
+        assert q.score == 0 and q.status.value == "failed" and "backprop.ipynb" in q.reason, (n, q.reason)
+        assert "grader problem" not in q.reason
+    assert "more than" in results["lying_directory"].errors[0] and "entries" in results["lying_directory"].errors[0]
+    # two students, two grades: ids that normalise alike never share a row or a record
+    ids = {r.student for r in results.values()}
+    assert len(ids) == len(results)
+    by_source = {Path(r.source).name: r for r in results.values()}
+    assert by_source["a_b-2.zip"].total == results["alice"].total
+    assert by_source["a b.zip"].total == 0 and by_source["a_b.zip"].total == 0
+    # what leaves the grader is escaped for its sink
+    csv_text = (out / "grades.csv").read_text()
+    for row in csv_text.splitlines()[1:]:
+        first = row.split(",")[0].strip('"')
+        assert not first.startswith(("=", "+", "-", "@")), row
+    inj = results["nb_output_injection"]
+    assert inj.question("backprop").score == 3
+    for f in (out / inj.student).iterdir():
+        text = f.read_text(errors="replace")
+        assert "\x1b" not in text and "\x9b" not in text, f
+        if f.suffix == ".html":
+            assert "<img src=x" not in text, f
+    # Gradescope shows student text only as plain text: every output declares it
+    gs = json.loads((out / inj.student / "results.json").read_text())
+    assert gs.get("output_format", "text") == "text"
+    assert all(t.get("output_format") == "text" for t in gs["tests"] if "<img" in t.get("output", ""))
+    from grader.render import ClassReport, render_one
+
+    report = ClassReport(rubric=rubric, results=list(results.values()), bests={})
+    for student in ("nb_output_injection", "escape_names"):
+        shown = render_one("terminal", results[student], report)
+        assert "\x1b" not in str(shown) and "\x9b" not in str(shown), student
     assert any("symbolic link" in w for w in results["zip_slip_symlink"].warnings)
     assert results["zip_bomb"].total == 0 and "compression-ratio limit" in results["zip_bomb"].errors[0]
 
@@ -291,6 +350,40 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     assert not [p for p in tmpdir.iterdir() if p.name.startswith(("mlgrade-private-", "mlgrade-portal-"))
                 and str(os.getpid()) not in p.name], "the workers left folders in their temporary folder"
     assert took < 600
+
+
+def _reaching_out_h5(tmp_path: Path, host_file: Path, how: str) -> bytes:
+    """A Keras-2-style file whose data would come from a host file: a dataset in HDF5 external
+    storage, or an external link (HDF5 resolves both when the data is read)."""
+    import h5py
+    import numpy as np
+
+    p = tmp_path / f"reach-{how}-{uuid.uuid4().hex}.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["layer_names"] = np.array([b"dense_1"])
+        g = f.create_group("dense_1")
+        g.attrs["weight_names"] = np.array([b"dense_1/kernel:0"])
+        if how == "storage":
+            g.create_dataset("dense_1/kernel:0", shape=(2, 2), dtype=np.float32, external=[(str(host_file), 0, 16)])
+        else:
+            g["dense_1"] = h5py.ExternalLink(str(host_file), "/dense_1")
+    return p.read_bytes()
+
+
+def _lying_zip(path: Path, entries: int) -> Path:
+    """A zip whose end record declares one entry while its directory holds ``entries``."""
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(entries):
+            zf.writestr(zipfile.ZipInfo(f"{i:x}"), b"")
+    data = bytearray(buf.getvalue())
+    eocd = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, eocd + 8, 1, 1)
+    path.write_bytes(bytes(data))
+    return path
 
 
 def _lambda_model(tmp_path: Path, marker: Path) -> bytes:

@@ -249,3 +249,12 @@ def test_forged_records_from_student_code_are_ignored(tmp_path, iso):
     assert r.status == "ok", r.reason
     assert [c.status for c in r.cells] == ["ok", "error", "ok"]
     assert load_probe(r)["y"].value == 2
+
+
+def test_a_heavy_import_gets_the_environments_time_on_top_of_the_cell_timeout():
+    from grader.nbexec.executor import IMPORT_ALLOWANCE_S, import_allowance
+
+    assert import_allowance("import tensorflow as tf\nimport numpy as np") == IMPORT_ALLOWANCE_S
+    assert import_allowance("from tensorflow.keras import layers") == IMPORT_ALLOWANCE_S
+    assert import_allowance("import numpy as np\nx = 1") == 0
+    assert import_allowance("# import tensorflow\nprint('import tensorflow')") == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import ROOT
 from helpers import grade_files, png_bytes
 
@@ -152,3 +153,21 @@ def test_a_notebook_under_another_name_is_recognised_by_its_code(tmp_path):
     reason = r.question("backprop").reason
     assert "'HW4_part1_final.ipynb' contains `def back_propagation`" in reason, reason
     assert "rename it if that is the one" in reason
+
+
+@pytest.mark.slow
+def test_model_files_under_other_names_are_recognised_by_their_architecture(tmp_path):
+    """weights.h5 and digits.h5 handed in as cnn_final.h5 and mnist_model.h5: each missing-file reason
+    points at the file whose content fits (inspected in the sandboxed model server)."""
+    import zipfile
+
+    from helpers import grade_files
+
+    with zipfile.ZipFile(ROOT / "submissions" / "alice_complete.zip") as zf:
+        files = {i.filename.rsplit("/", 1)[-1]: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+    renamed = {"cnn_final.h5": files["weights.h5"], "mnist_model.h5": files["digits.h5"]}
+    r = grade_files(tmp_path, renamed, (ROOT / "rubric.yaml").read_text())
+    q1a, digits = r.question("q1a").reason, r.question("digits").reason
+    assert "'cnn_final.h5' holds weights of exactly this architecture" in q1a, q1a
+    assert "mnist_model.h5" not in q1a
+    assert "'mnist_model.h5' holds a whole model with 10 outputs" in digits, digits

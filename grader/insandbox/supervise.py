@@ -196,8 +196,9 @@ def _await(kernel: Kernel, accept, timeout: float, wall: float, answer: dict):
 def supervise(kernel: Kernel, req: dict) -> dict:
     """Run the request's cells, then the probe, in ``kernel``; always returns an answer."""
     started = time.monotonic()
-    wall = started + float(req["notebook_timeout"])
-    cell_timeout = float(req["cell_timeout"])
+    extra = [float(x) for x in req.get("cell_extra", []) if isinstance(x, (int, float))]
+    wall = started + float(req["notebook_timeout"]) + sum(extra)
+    base_timeout = float(req["cell_timeout"])
     budget = int(req.get("output_chars", 100_000))
     answer: dict = {"status": "ok", "reason": "", "cells": [], "died_in": None, "exit": None,
                     "probe_status": "none", "probe": {"manifest": {}, "arrays": {}}, "probe_problems": {},
@@ -220,6 +221,8 @@ def supervise(kernel: Kernel, req: dict) -> dict:
         (i, src, True) for i, src in enumerate(req.get("cells", []))
     ]
     for i, source, history in cells:
+        # cells that import a heavy library get the environment's import time on top of their own
+        cell_timeout = base_timeout + (extra[i] if 0 <= i < len(extra) else 0.0)
         if not kernel.send({"op": "cell", "i": i, "source": source, "history": history}, wall):
             return stop("kernel_died", i, "wall" if time.monotonic() >= wall else "eof")
         rec, how = _await(kernel, lambda r, i=i: r.get("r") == "cell" and r.get("i") == i,

@@ -55,15 +55,31 @@ def run_notebook(job: NotebookJob) -> NotebookRun:
         cwd = ""
     request = {
         "submission": str(submission), "aliases": list(job.drive_aliases), "cwd": "" if cwd == "." else cwd,
-        "cells": [c["source"] for _, c in code], "seed": job.seed, "cell_timeout": job.cell_timeout,
+        "cells": [c["source"] for _, c in code], "cell_extra": [import_allowance(c["source"]) for _, c in code],
+        "seed": job.seed, "cell_timeout": job.cell_timeout,
         "notebook_timeout": job.notebook_timeout, "probe_timeout": job.probe_timeout,
         "memory_bytes": job.memory_bytes, "output_chars": job.output_chars, "scratch_bytes": job.scratch_bytes,
         "probe": probe, "inputs": _inputs(job),
     }
-    answer = backend(job.isolation).run_notebook(job.slot, request, job.notebook_timeout + GRACE_S)
+    allowance = sum(request["cell_extra"])
+    answer = backend(job.isolation).run_notebook(job.slot, request, job.notebook_timeout + allowance + GRACE_S)
     run = _to_run(answer, code)
     run.elapsed_s = round(time.monotonic() - started, 3)
     return run
+
+
+# Libraries whose import alone takes seconds (TensorFlow: ~4 CPU-s): that is the environment's time, not the
+# student's, so a cell importing one gets this on top of the rubric's cell timeout (and the notebook's).
+HEAVY_IMPORTS = {"tensorflow", "keras", "torch", "torchvision", "transformers", "jax", "tensorflow_datasets",
+                 "tensorflow_hub", "tf_keras"}
+IMPORT_ALLOWANCE_S = 60.0
+
+
+def import_allowance(source: str) -> float:
+    """Extra seconds for a cell that imports a heavy library (found by a linear scan of its import lines)."""
+    from grader.environment import imported_names
+
+    return IMPORT_ALLOWANCE_S if HEAVY_IMPORTS & set(imported_names(source).values()) else 0.0
 
 
 def _to_run(answer: dict, code: list) -> NotebookRun:
@@ -134,6 +150,12 @@ class NotebookRunner:
 
 
 _RUNNER: NotebookRunner | None = None
+
+
+def close_runner() -> None:
+    """Stop this process's notebook sandboxes (and remove their folders)."""
+    if _RUNNER is not None:
+        _RUNNER.close()
 
 
 def get_runner() -> NotebookRunner:
