@@ -1,8 +1,8 @@
 """The ``mlgrade`` command line: the edge where users meet the stages below.
 
 Exit codes: 0 when grading ran (whatever the scores), 2 for a usage or rubric
-error. Bad student input never produces a traceback: it becomes a reason in
-the report.
+error, 3 when a Dask cluster (``--scheduler``) cannot grade. Bad student input
+never produces a traceback: it becomes a reason in the report.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from grader import __version__
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_CLUSTER = 3  # --scheduler: the cluster cannot grade (unreachable, no usable worker, connection lost)
 
 
 class UsageError(Exception):
@@ -65,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
                    help="sandbox for student code; grading without one needs an explicit 'none'")
     g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a Dask cluster (e.g. tcp://HOST:8786) instead of on this machine; "
+                        "needs pip install 'mlgrade[distributed]' here and on every worker")
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
     g.set_defaults(func=_cmd_grade)
 
@@ -143,7 +147,14 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
-    isolation = resolve_isolation(args.isolation, "grade")
+    if args.scheduler:
+        if args.jobs is not None:
+            raise UsageError("--jobs is for grading on this machine; with --scheduler every Dask worker grades "
+                             "one submission at a time (start more workers for more at once)")
+        # The sandbox is the workers' business: each one checks its own bubblewrap, and refuses without it.
+        isolation = "none" if args.isolation == "none" else "bwrap"
+    else:
+        isolation = resolve_isolation(args.isolation, "grade")
     for p in args.paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or folder")
@@ -157,8 +168,15 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
     rubric_path = args.rubric or _default_rubric_path()
-    grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
-                rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path))
+    from grader.scheduling.cluster import ClusterError
+
+    try:
+        grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
+                    rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
+                    scheduler_address=args.scheduler)
+    except ClusterError as e:
+        print(f"mlgrade: error: {e}", file=sys.stderr)
+        return EXIT_CLUSTER
     return EXIT_OK
 
 
