@@ -24,8 +24,9 @@ def _report(source: Path, dest: Path, limits: UnpackLimits):
     return (r.root.relative_to(dest).as_posix(), files, r.skipped, r.ignored, r.notes, r.content_hash)
 
 
-def _both(source: Path, tmp_path: Path, limits: UnpackLimits = UnpackLimits()):
+def _both(source: Path, tmp_path: Path, limits: UnpackLimits | None = None):
     """The unpack report of ``source`` here, and of its parcel laid out on a 'worker'."""
+    limits = limits or UnpackLimits()
     parcel = pack(source, limits)
     box = tmp_path / "box"
     box.mkdir(parents=True)
