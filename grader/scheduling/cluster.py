@@ -19,6 +19,7 @@ step then runs here, on the stored records, as after a local run.
 
 from __future__ import annotations
 
+import os
 import queue
 import secrets
 import time
@@ -32,7 +33,7 @@ from grader.rubric import Rubric
 from grader.scheduling import Attempt, Outcome
 from grader.scheduling.transport import pack, pack_folder_plain
 
-CONNECT_TIMEOUT = 30.0
+CONNECT_TIMEOUT = float(os.environ.get("MLGRADE_CONNECT_TIMEOUT", "30"))
 WAIT_FOR_WORKERS = 60.0
 REFRESH_WORKERS = 5.0
 PER_WORKER_WINDOW = 2  # tasks out per grading worker: one grading, one travelling
