@@ -143,8 +143,10 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, rubric: R
     columns = [TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("{task.fields[last]}")]
     t0 = time.monotonic()
+    console.print(f"grading {len(todo)} submission{'s' if len(todo) != 1 else ''} on {scheduler.describe()}",
+                  markup=False, highlight=False)
     with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task("grading", total=len(todo), rate="", last=scheduler.describe())
+        bar = progress.add_task("grading", total=len(todo), rate="", last="")
 
         def finish(student: str, note: str) -> None:
             report.graded += 1

@@ -167,13 +167,16 @@ def test_the_sample_class_on_two_workers_gets_the_local_grades(cluster, local_re
 @pytest.mark.slow
 def test_workers_killed_mid_batch_lose_no_grade(cluster, local_reference, tmp_path):
     """kill -9 a Dask worker mid-submission (Dask reruns its task elsewhere) and the grading worker of the
-    other one (the driver retries): every grade is still the local one."""
+    other one (the driver retries); a new worker joins mid-run and grades too: every grade is the local one."""
     out = tmp_path / "out"
     run = _grade([ROOT / "submissions"], out, "--scheduler", cluster.address, background=True)
     pids = cluster.pids()
     victim = cluster.busy_worker()
     os.kill(pids[victim], signal.SIGKILL)
     survivor = next(a for a in pids if a != victim)
+    cluster.add_worker()  # as a nanny or an autoscaler would: it gets the run's plugin when it joins
+    newcomer = (set(cluster.pids()) - set(pids)).pop()
+    cluster.busy_worker(among=[newcomer], for_s=0.5)
     cluster.busy_worker(among=[survivor])
     grading = _grading_workers_under(pids[survivor])
     assert grading, "the surviving Dask worker has no grading worker"
