@@ -6,8 +6,9 @@ one long-lived grading worker of its own (:mod:`grader.scheduling.cluster_worker
 record back as JSON, which the batch driver stores here the moment it arrives. The class-level
 step then runs here, on the stored records, as after a local run.
 
-- Only a window of tasks is out at a time (two per grading worker), so neither this process nor
-  the scheduler ever holds the whole class's bytes.
+- Only one task per grading worker is out at a time, so neither this process nor the scheduler
+  ever holds the whole class's bytes, and no task waits on a worker behind another: when a
+  worker dies, Dask counts that against the one task it was grading, not against bystanders.
 - A worker that refuses to grade (another mlgrade, other package versions, no bubblewrap) is
   named with the reason; the batch goes on with the others, and stops when there are none.
 - A task whose Dask worker dies is rerun elsewhere by the scheduler, at most ``retries`` times
@@ -36,7 +37,7 @@ from grader.scheduling.transport import pack, pack_folder_plain
 CONNECT_TIMEOUT = float(os.environ.get("MLGRADE_CONNECT_TIMEOUT", "30"))
 WAIT_FOR_WORKERS = 60.0
 REFRESH_WORKERS = 5.0
-PER_WORKER_WINDOW = 2  # tasks out per grading worker: one grading, one travelling
+PER_WORKER_WINDOW = 1  # a second task would wait on the worker, and share the blame if the worker dies
 
 
 class ClusterError(RuntimeError):
@@ -173,7 +174,7 @@ class DaskScheduler:
     def free(self) -> int:
         if time.monotonic() - self._checked_at > REFRESH_WORKERS:
             self._check_workers()
-        return max(PER_WORKER_WINDOW, PER_WORKER_WINDOW * self.workers) - len(self.inflight)
+        return max(1, PER_WORKER_WINDOW * self.workers) - len(self.inflight)
 
     def busy(self) -> int:
         return len(self.inflight)
