@@ -168,7 +168,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
     rubric_path = args.rubric or _default_rubric_path()
-    from grader.scheduling.cluster import ClusterError
+    from grader.scheduling import ClusterError
 
     try:
         grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,

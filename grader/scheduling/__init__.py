@@ -43,6 +43,11 @@ class Outcome:
     tries: int = 1
 
 
+class ClusterError(RuntimeError):
+    """A cluster cannot grade this batch (unreachable, no usable worker, connection lost); the message
+    says what to do."""
+
+
 class Scheduler(Protocol):
     def describe(self) -> str:
         """Where grading happens, for the progress line ("2 local workers", "Dask: 3 workers")."""

@@ -31,17 +31,14 @@ from rich.console import Console
 from grader.options import GradeOptions
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
-from grader.scheduling import Attempt, Outcome
+from grader.scheduling import Attempt, ClusterError, Outcome
 from grader.scheduling.transport import pack, pack_folder_plain
 
 CONNECT_TIMEOUT = float(os.environ.get("MLGRADE_CONNECT_TIMEOUT", "30"))
 WAIT_FOR_WORKERS = 60.0
 REFRESH_WORKERS = 5.0
+SETUP_TIMEOUT = 120.0  # for every worker to check itself and start its grading worker
 PER_WORKER_WINDOW = 1  # a second task would wait on the worker, and share the blame if the worker dies
-
-
-class ClusterError(RuntimeError):
-    """The cluster cannot grade this batch; the message says what to do."""
 
 
 def _dask():
@@ -73,6 +70,8 @@ class DaskScheduler:
         self.ended: queue.Queue = queue.Queue()
         self.workers = 0
         self.refused: dict[str, list[str]] = {}
+        self.setup_error = ""
+        self._reported = False  # refusals found after setting up are printed as they come
         self._checked_at = 0.0
         try:
             self._remove_abandoned_runs()
@@ -84,10 +83,9 @@ class DaskScheduler:
             plugin = cluster_worker.GradingPlugin(self.name, config, rubric.digest(), expected, hidden, timeout)
             try:
                 self.client.register_plugin(plugin, name=self.name)
-            except Exception as e:  # a worker that cannot even load the plugin
-                raise ClusterError(f"a Dask worker could not set up mlgrade ({type(e).__name__}: {e}); install "
-                                   f"mlgrade {expected['mlgrade']} on every worker") from None
-            self._check_workers(report=True)
+            except Exception as e:  # a worker could not even load it; the others still set it up
+                self.setup_error = f"{type(e).__name__}: {e}"
+            self._await_setup()
         except BaseException:
             self.close()
             raise
@@ -139,32 +137,44 @@ class DaskScheduler:
         lines = [f"{headline}:"] + [f"  {addr}: {'; '.join(why)}" for addr, why in sorted(self.refused.items())]
         return "\n".join(lines)
 
-    def _check_workers(self, report: bool = False) -> None:
-        """Count the workers that grade for this run; name new refusals."""
+    def _check_workers(self) -> int:
+        """Count the workers that grade for this run, name new refusals; returns how many are still setting up."""
         from grader.scheduling.cluster_worker import plugin_status
 
         info = self.client.scheduler_info()["workers"]
         self.workers = sum(1 for w in info.values() if w.get("resources", {}).get(self.name, 0) >= 1)
         self._checked_at = time.monotonic()
-        new = [a for a, w in info.items() if a not in self.refused and w.get("resources", {}).get(self.name, 0) < 1]
-        if new:
-            statuses = self.client.run(plugin_status, self.name, workers=new, on_error="return")
-            for addr, st in statuses.items():
-                if isinstance(st, BaseException):
-                    self.refused[addr] = [f"cannot run mlgrade ({type(st).__name__}: {st})"]
-                elif st["problems"]:
-                    self.refused[addr] = st["problems"]
-                else:
-                    continue
-                if not report:
-                    self.console.print(f"mlgrade: Dask worker {addr} will not grade: {'; '.join(self.refused[addr])}",
-                                       style="yellow", markup=False, highlight=False)
-        if report and self.refused:
+        unsure = [a for a, w in info.items() if a not in self.refused and w.get("resources", {}).get(self.name, 0) < 1]
+        if not unsure:
+            return 0
+        setting_up = 0
+        for addr, st in self.client.run(plugin_status, self.name, workers=unsure, on_error="return").items():
+            if isinstance(st, BaseException):
+                self.refused[addr] = [f"cannot run mlgrade ({type(st).__name__}: {st})"]
+            elif st["problems"]:
+                self.refused[addr] = st["problems"]
+            else:
+                setting_up += 1
+                continue
+            if self._reported:
+                self.console.print(f"mlgrade: Dask worker {addr} will not grade: {'; '.join(self.refused[addr])}",
+                                   style="yellow", markup=False, highlight=False)
+        return setting_up
+
+    def _await_setup(self) -> None:
+        """Wait until every worker has set the run up or refused, then say which refused."""
+        deadline = time.monotonic() + SETUP_TIMEOUT
+        while self._check_workers() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if self.refused:
             self.console.print(self._refusals("mlgrade: these Dask workers will not grade"), style="yellow",
                                markup=False, highlight=False)
-        if report and self.workers == 0:
-            raise ClusterError(self._refusals("no Dask worker can grade this batch") if self.refused
-                               else f"no Dask worker at {self.address} could start a grading worker")
+        self._reported = True
+        if self.workers == 0:
+            if self.refused:
+                raise ClusterError(self._refusals("no Dask worker can grade this batch"))
+            why = self.setup_error or "see the workers' logs"
+            raise ClusterError(f"no Dask worker at {self.address} could start a grading worker ({why})")
 
     # ------------------------------------------------------------------ the Scheduler interface
 
