@@ -42,6 +42,7 @@ class LoopbackCluster:
         self.client = Client(self.address, timeout=30, set_as_default=False)
         for _ in range(workers):
             self.add_worker()
+        self.client.wait_for_workers(workers, timeout=120)
 
     def _start(self, args: list[str], log: str, env: dict | None = None) -> subprocess.Popen:
         out = open(self.folder / f"{log}-{len(self.procs)}.log", "w")
@@ -51,11 +52,18 @@ class LoopbackCluster:
         self.procs.append(proc)
         return proc
 
-    def add_worker(self, env: dict | None = None) -> None:
-        n = len(self.client.scheduler_info()["workers"])
+    def add_worker(self, env: dict | None = None) -> str:
+        """Start one more worker; its address once it has joined."""
+        before = set(self.client.scheduler_info()["workers"])
         self._start(["worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
                      "--host", "127.0.0.1"], "worker", env)
-        self.client.wait_for_workers(n + 1, timeout=120)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            new = set(self.client.scheduler_info()["workers"]) - before
+            if new:
+                return new.pop()
+            time.sleep(0.1)
+        raise AssertionError("the new worker did not join")
 
     def pids(self) -> dict[str, int]:
         return self.client.run(os.getpid)
@@ -174,8 +182,7 @@ def test_workers_killed_mid_batch_lose_no_grade(cluster, local_reference, tmp_pa
     victim = cluster.busy_worker()
     os.kill(pids[victim], signal.SIGKILL)
     survivor = next(a for a in pids if a != victim)
-    cluster.add_worker()  # as a nanny or an autoscaler would: it gets the run's plugin when it joins
-    newcomer = (set(cluster.pids()) - set(pids)).pop()
+    newcomer = cluster.add_worker()  # as a nanny or an autoscaler would: it gets the run's plugin when it joins
     cluster.busy_worker(among=[newcomer], for_s=0.5)
     cluster.busy_worker(among=[survivor])
     grading = _grading_workers_under(pids[survivor])
@@ -285,9 +292,7 @@ def test_workers_that_would_grade_differently_are_refused_by_name(cluster, tmp_p
         shutil.copytree(ROOT / pkg, other / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     with open(other / "grader" / "__init__.py", "a") as f:
         f.write("# a different commit\n")
-    before = set(cluster.pids())
-    cluster.add_worker(env={"PYTHONPATH": str(other)})
-    odd = (set(cluster.pids()) - before).pop()
+    odd = cluster.add_worker(env={"PYTHONPATH": str(other)})
     batch = tmp_path / "class"
     batch.mkdir()
     for s in ("amy", "ben", "cal"):
