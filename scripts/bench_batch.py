@@ -104,6 +104,37 @@ def watch(out: Path, peaks: dict[int, int], stop: threading.Event, dask: bool = 
         time.sleep(0.5)
 
 
+def own_cpu(pids: list[int]) -> float:
+    """User + system seconds of these processes themselves (not their children)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def sample_own_cpu(pid: int, out: list[float]) -> None:
+    """The CPU time of ``pid`` itself, last seen before it exits."""
+    while True:
+        value = own_cpu([pid])
+        if not value and out[0]:
+            return
+        out[0] = max(out[0], value)
+        try:
+            import psutil
+
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except Exception:
+            return
+        time.sleep(0.2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int, nargs="?", default=100)
@@ -118,6 +149,7 @@ def main() -> None:
     cluster: list[subprocess.Popen] = []
     if args.dask_workers:
         args.scheduler = start_cluster(args.dask_workers, cluster)
+    args.cluster_pids = [p.pid for p in cluster]
     try:
         run(args)
     finally:
@@ -163,15 +195,22 @@ def run(args: argparse.Namespace) -> None:
         where = ["--scheduler", args.scheduler] if args.scheduler else ["--jobs", str(args.jobs)]
         cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), *where,
                "--isolation", args.isolation, "--rubric", str(ROOT / "rubric.yaml")]
+        machinery0 = own_cpu(args.cluster_pids)
         c0, t0 = machine_cpu(), time.perf_counter()
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        client_cpu = [0.0]
+        sampler = threading.Thread(target=sample_own_cpu, args=(proc.pid, client_cpu), daemon=True)
+        sampler.start()
+        _, err = proc.communicate()
         wall, cpu = time.perf_counter() - t0, machine_cpu() - c0
+        machinery = own_cpu(args.cluster_pids) - machinery0
         stop.set()
         watcher.join()
-        if res.returncode != 0:
-            print(res.stderr)
-            raise SystemExit(res.returncode)
-        print(res.stderr.strip().splitlines()[-1])
+        sampler.join()
+        if proc.returncode != 0:
+            print(err)
+            raise SystemExit(proc.returncode)
+        print(" ".join(err.strip().splitlines()[-2:]))
     n = args.n
     where = (f"Dask workers: {args.dask_workers}" if args.dask_workers else f"Dask at {args.scheduler}"
              if args.scheduler else f"jobs: {args.jobs}")
@@ -179,6 +218,10 @@ def run(args: argparse.Namespace) -> None:
           f"digit models: {'one architecture each' if args.distinct_models else 'shared by the samples'}")
     print(f"wall: {wall:.1f} s ({n / wall * 60:.1f} submissions/min)")
     print(f"CPU: {cpu / n:.2f} s per submission (machine-wide)")
+    line = f"scheduling CPU per submission: mlgrade grade itself {client_cpu[0] / n * 1000:.0f} ms"
+    if args.cluster_pids:
+        line += f", Dask scheduler and worker processes (not their grading workers) {machinery / n * 1000:.0f} ms"
+    print(line)
     if peaks:
         print("peak memory per worker (process tree): "
               + ", ".join(f"{v / 2**30:.2f} GiB" for v in sorted(peaks.values(), reverse=True)[: args.dask_workers or args.jobs]))
