@@ -103,7 +103,8 @@ def grade_batch(
         if scheduler_address:
             from grader.scheduling.cluster import DaskScheduler
 
-            scheduler = DaskScheduler(scheduler_address, config, rubric, options, timeout, console)
+            scheduler = DaskScheduler(scheduler_address, config, rubric, options, timeout, console,
+                                      retries=RETRIES_IN_RUN)
         else:
             scheduler = LocalPool(min(jobs or os.cpu_count() or 1, len(todo)), config, out, timeout)
         try:

@@ -183,7 +183,12 @@ class DaskScheduler:
 
     def free(self) -> int:
         if time.monotonic() - self._checked_at > REFRESH_WORKERS:
+            had = self.workers
             self._check_workers()
+            if had and not self.workers:
+                self.console.print(f"mlgrade: no Dask worker at {self.address} is grading now; waiting for one to "
+                                   "join (Ctrl-C stops: what was graded is stored, and a rerun grades the rest)",
+                                   style="yellow", markup=False, highlight=False)
         return max(1, PER_WORKER_WINDOW * self.workers) - len(self.inflight)
 
     def busy(self) -> int:
