@@ -181,14 +181,18 @@ class DaskScheduler:
     def describe(self) -> str:
         return f"Dask at {self.address}: {self.workers} grading worker{'s' if self.workers != 1 else ''}"
 
+    def _refresh(self) -> None:
+        if time.monotonic() - self._checked_at < REFRESH_WORKERS:
+            return
+        had = self.workers
+        self._check_workers()
+        if had and not self.workers:
+            self.console.print(f"mlgrade: no Dask worker at {self.address} is grading now; waiting for one to "
+                               "join (Ctrl-C stops: what was graded is stored, and a rerun grades the rest)",
+                               style="yellow", markup=False, highlight=False)
+
     def free(self) -> int:
-        if time.monotonic() - self._checked_at > REFRESH_WORKERS:
-            had = self.workers
-            self._check_workers()
-            if had and not self.workers:
-                self.console.print(f"mlgrade: no Dask worker at {self.address} is grading now; waiting for one to "
-                                   "join (Ctrl-C stops: what was graded is stored, and a rerun grades the rest)",
-                                   style="yellow", markup=False, highlight=False)
+        self._refresh()
         return max(1, PER_WORKER_WINDOW * self.workers) - len(self.inflight)
 
     def busy(self) -> int:
@@ -206,6 +210,7 @@ class DaskScheduler:
         future.add_done_callback(lambda f, key=key: self.ended.put(key))
 
     def wait(self, seconds: float) -> list[Outcome]:
+        self._refresh()
         if self.client.status not in ("running", "connecting"):
             raise ClusterError(f"lost the connection to the Dask scheduler at {self.address}; what was graded is "
                                "stored: run the same command again to grade the rest")
