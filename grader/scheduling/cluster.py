@@ -185,7 +185,12 @@ class DaskScheduler:
         if time.monotonic() - self._checked_at < REFRESH_WORKERS:
             return
         had = self.workers
-        self._check_workers()
+        try:
+            self._check_workers()
+        except Exception:
+            if self.client.status != "running":
+                raise self._lost() from None
+            return  # a worker that left while asked: count again next time
         if had and not self.workers:
             self.console.print(f"mlgrade: no Dask worker at {self.address} is grading now; waiting for one to "
                                "join (Ctrl-C stops: what was graded is stored, and a rerun grades the rest)",
@@ -212,8 +217,7 @@ class DaskScheduler:
     def wait(self, seconds: float) -> list[Outcome]:
         self._refresh()
         if self.client.status not in ("running", "connecting"):
-            raise ClusterError(f"lost the connection to the Dask scheduler at {self.address}; what was graded is "
-                               "stored: run the same command again to grade the rest")
+            raise self._lost()
         keys = []
         try:
             keys.append(self.ended.get(timeout=seconds))
@@ -222,9 +226,12 @@ class DaskScheduler:
         except queue.Empty:
             pass
         if keys and self.client.status != "running":  # tasks end when the scheduler goes away: not their fault
-            raise ClusterError(f"lost the connection to the Dask scheduler at {self.address}; what was graded is "
-                               "stored: run the same command again to grade the rest")
+            raise self._lost()
         return [self._outcome(*self.inflight.pop(k)) for k in keys if k in self.inflight]
+
+    def _lost(self) -> ClusterError:
+        return ClusterError(f"lost the connection to the Dask scheduler at {self.address}; what was graded is "
+                            "stored: run the same command again to grade the rest")
 
     def _outcome(self, attempt: Attempt, future) -> Outcome:
         from distributed.scheduler import KilledWorker
