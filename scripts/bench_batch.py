@@ -62,6 +62,18 @@ def distinct_digits_model(i: int) -> bytes:
         return p.read_bytes()
 
 
+OVERHEAD_RUBRIC = """
+name: overhead
+questions:
+  - id: note
+    title: the note is there
+    points: 1
+    files: [note.txt]
+    checks:
+      - {kind: file_present, file: note.txt}
+"""
+
+
 def make_class(folder: Path, n: int, distinct: bool = False) -> None:
     for i in range(n):
         src = ROOT / "submissions" / f"{SAMPLES[i % len(SAMPLES)]}.zip"
@@ -143,6 +155,9 @@ def main() -> None:
     ap.add_argument("--distinct-models", action="store_true",
                     help="give every student a digit model of its own architecture (XLA compiles each)")
     ap.add_argument("--scheduler", metavar="ADDRESS", help="grade on this Dask cluster")
+    ap.add_argument("--overhead", action="store_true",
+                    help="grade the same zips with a one-file rubric: the time per submission is then what "
+                         "scheduling and moving the zip cost")
     ap.add_argument("--dask-workers", type=int, metavar="W",
                     help="start a Dask scheduler and W workers on loopback and grade there")
     args = ap.parse_args()
@@ -193,8 +208,12 @@ def run(args: argparse.Namespace) -> None:
         watcher = threading.Thread(target=watch, args=(out, peaks, stop, bool(args.scheduler)), daemon=True)
         watcher.start()
         where = ["--scheduler", args.scheduler] if args.scheduler else ["--jobs", str(args.jobs)]
+        rubric = ROOT / "rubric.yaml"
+        if args.overhead:
+            rubric = tmp_path / "overhead.yaml"
+            rubric.write_text(OVERHEAD_RUBRIC)
         cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), *where,
-               "--isolation", args.isolation, "--rubric", str(ROOT / "rubric.yaml")]
+               "--isolation", args.isolation, "--rubric", str(rubric)]
         machinery0 = own_cpu(args.cluster_pids)
         c0, t0 = machine_cpu(), time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -214,7 +233,8 @@ def run(args: argparse.Namespace) -> None:
     n = args.n
     where = (f"Dask workers: {args.dask_workers}" if args.dask_workers else f"Dask at {args.scheduler}"
              if args.scheduler else f"jobs: {args.jobs}")
-    print(f"submissions: {n}, {where}, isolation: {args.isolation}, "
+    print(f"submissions: {n}, {where}, isolation: {args.isolation}, rubric: "
+          f"{'one file (--overhead)' if args.overhead else 'the default'}, "
           f"digit models: {'one architecture each' if args.distinct_models else 'shared by the samples'}")
     print(f"wall: {wall:.1f} s ({n / wall * 60:.1f} submissions/min)")
     print(f"CPU: {cpu / n:.2f} s per submission (machine-wide)")
