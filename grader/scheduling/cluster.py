@@ -241,7 +241,10 @@ class DaskScheduler:
             answer = future.result()
             if "fault" in answer:
                 return Outcome(attempt, fault=str(answer["fault"]))
-            record = SubmissionResult.model_validate(answer["record"])
+            try:
+                record = SubmissionResult.model_validate(answer["record"])
+            except (KeyError, TypeError, ValueError) as e:
+                return Outcome(attempt, fault=f"a Dask worker answered without a readable record ({e})")
             if record.student != attempt.source.student:  # a record is only ever its own student's
                 return Outcome(attempt, fault=f"a Dask worker answered for {record.student!r} instead")
             record.source = str(Path(attempt.source.path).resolve())  # as a local run records it
