@@ -179,3 +179,36 @@ def param_report(expected: list[Layer], found: list[Layer]) -> tuple[list[str], 
     if exp_total and got_total != exp_total:
         msgs.append(f"total parameters {got_total:,}, expected {exp_total:,}")
     return msgs, got_total, exp_total
+
+
+def layer_table(expected: list[Layer], found: list[Layer], weights_only: bool) -> list[dict[str, Any]]:
+    """The alignment :func:`compare` uses, as rows for a table: layer number, expected, found,
+    parameter counts, and whether the row agrees (missing and extra layers have one side empty)."""
+    if weights_only:
+        numbered = [(i, e) for i, e in enumerate(expected, start=1) if e.kind in WEIGHTED]
+        found = [f for f in found if f.kind in WEIGHTED]
+    else:
+        numbered = list(enumerate(expected, start=1))
+    exp = [e for _, e in numbered]
+    matcher = difflib.SequenceMatcher(a=[e.signature() for e in exp], b=[f.signature() for f in found],
+                                      autojunk=False)
+    rows: list[dict[str, Any]] = []
+
+    def row(k: int | None, f: Layer | None) -> None:
+        e = exp[k] if k is not None else None
+        same = e is not None and f is not None and not _fields(0, e, f, weights_only) and \
+            e.signature() == f.signature() and (e.params is None or f.params is None or e.params == f.params)
+        rows.append({"n": numbered[k][0] if k is not None else "", "expected": e.describe() if e else "",
+                     "found": f.describe() if f else "", "expected_params": e.params if e else None,
+                     "found_params": f.params if f else None, "same": bool(same)})
+
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
+            for k in range(i2 - i1):
+                row(i1 + k, found[j1 + k])
+        else:
+            for k in range(i1, i2):
+                row(k, None)
+            for k in range(j1, j2):
+                row(None, found[k])
+    return rows[:500]

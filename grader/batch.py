@@ -9,21 +9,15 @@ the grader failed on (once in the run, then by later runs), never stores such a
 failure as the student's zero, and shows progress. Every result is stored as soon
 as it exists (:mod:`grader.store`), so rerunning after a crash, even ``kill -9``
 of this process, grades only what is missing. Then the class-level step
-(:mod:`grader.classwide`) runs on the stored records and the outputs are written:
-
-- ``grades.csv``: student, one column per question id, total (sorted, byte-stable);
-- ``<student>/results.json``: Gradescope schema;
-- ``summary.json``: per-question statistics, class-relative metrics and the class best.
+(:mod:`grader.classwide`) runs on the stored records, and the output formats chosen with
+``--format`` are written by their renderers (:mod:`grader.render`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
 import shutil
-import statistics
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -31,13 +25,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from grader.classwide import apply_class_relative
 from grader.options import GradeOptions
 from grader.pipeline import failed_result
-from grader.report import fmt_points, to_gradescope, write_json_atomic
-from grader.results import Status, SubmissionResult
+from grader.render import ClassReport, parse_format_list, write_outputs
+from grader.render.common import fmt_points
+from grader.render.terminal import print_class_summary
+from grader.results import SubmissionResult
 from grader.rubric import Rubric
 from grader.scheduling import Attempt, Scheduler
 from grader.scheduling.local import LocalPool
@@ -52,10 +47,14 @@ RETRIES_IN_RUN = 1
 
 def submission_timeout(rubric: Rubric) -> float:
     """A wall clock per submission, from the rubric's own limits, with room for model work."""
+    from grader.nbexec.executor import IMPORT_ALLOWANCE_S
+
     total = 120.0
     for q in rubric.questions:
         for c in q.checks:
-            total += float(getattr(c.params, "notebook_timeout", 0) or 0) + 30.0
+            notebook = float(getattr(c.params, "notebook_timeout", 0) or 0)
+            # room for a heavy import (TensorFlow) on top of the notebook's own limit
+            total += notebook + 30.0 + (IMPORT_ALLOWANCE_S if notebook else 0.0)
     return total
 
 
@@ -70,10 +69,15 @@ class BatchReport:
 def grade_batch(
     paths: list[Path], out: Path, rubric: Rubric, options: GradeOptions, force: bool = False,
     jobs: int | None = None, rubric_text: str | None = None, rubric_source: str = "rubric.yaml",
-    console: Console | None = None, timeout: float | None = None, scheduler_address: str | None = None,
+    console: Console | None = None, timeout: float | None = None, formats: list[str] | None = None,
+    origins: dict[str, dict] | None = None, assignment: str = "", missing: dict[str, str] | None = None,
+    scheduler_address: str | None = None,
 ) -> list[SubmissionResult]:
-    """Grade what is not stored yet, on ``jobs`` local workers or on the Dask cluster at
-    ``scheduler_address``; then the class-level step, on this machine, over the stored records."""
+    """Grade every submission under ``paths`` into ``out``, on ``jobs`` local workers or on the Dask
+    cluster at ``scheduler_address``, then write ``formats`` (default: the renderers' defaults); the
+    class-level step runs here, over the stored records. ``origins``: where each student's submission came
+    from, for the outputs; ``missing``: students with nothing to grade, and why (each gets a row of zeros
+    with the reason)."""
     console = console or Console(stderr=True)
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -117,10 +121,16 @@ def grade_batch(
         if r is None:  # should not happen: every task ends with a stored record
             r = failed_result(s.student, s.path, rubric, "no result was stored for this submission")
         results.append(r)
+    taken = {r.student.casefold() for r in results}
+    for student, why in sorted((missing or {}).items()):
+        name = student if student.casefold() not in taken else f"{student}-missing"
+        taken.add(name.casefold())
+        results.append(failed_result(name, Path("-"), rubric, why))
     bests = apply_class_relative(rubric, results)
-    write_class_files(out, rubric, results, bests)
+    class_report = ClassReport(rubric, results, bests, origins=origins or {}, assignment=assignment)
+    write_outputs(out, class_report, parse_format_list(formats))
     report.wall_s = time.monotonic() - started
-    print_summary(console, rubric, results, report, bests)
+    print_class_summary(console, class_report, report.graded, report.reused, len(report.failed), report.wall_s)
     return results
 
 
@@ -177,77 +187,3 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, rubric: R
                     store.put(s.student, attempt.key, outcome.record)
                 finish(s.student, f"{fmt_points(outcome.total)}/{fmt_points(rubric.max_total)}")
 
-
-# --------------------------------------------------------------------------- outputs
-
-def grades_csv(rubric: Rubric, results: list[SubmissionResult]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    ids = [q.id for q in rubric.questions]
-    w.writerow(["student", *ids, "total"])
-    for r in sorted(results, key=lambda r: r.student):
-        scores = {q.id: q.score for q in r.questions}
-        w.writerow([r.student, *(fmt_points(scores.get(i, 0.0)) for i in ids), fmt_points(r.total)])
-    return buf.getvalue()
-
-
-def summary(rubric: Rubric, results: list[SubmissionResult], bests: dict[str, float | None]) -> dict:
-    per_q = {}
-    for q in rubric.questions:
-        scores = [r.question(q.id).score for r in results]
-        statuses = [r.question(q.id).status for r in results]
-        entry = {
-            "title": q.title,
-            "max_score": q.points,
-            "mean": round(statistics.fmean(scores), 4) if scores else 0.0,
-            "min": min(scores, default=0.0),
-            "max": max(scores, default=0.0),
-            "passed": sum(s is Status.PASSED for s in statuses),
-            "failed": sum(s is Status.FAILED for s in statuses),
-            "grader_errors": sum(s is Status.ERROR for s in statuses),
-        }
-        if q.id in bests:
-            entry["class_relative"] = {
-                "class_best": bests[q.id],
-                "students": {r.student: r.question(q.id).relative for r in sorted(results, key=lambda r: r.student)},
-            }
-        per_q[q.id] = entry
-    totals = [r.total for r in results]
-    return {
-        "rubric": rubric.name,
-        "rubric_hash": rubric.digest(),
-        "students": len(results),
-        "max_total": rubric.max_total,
-        "mean_total": round(statistics.fmean(totals), 4) if totals else 0.0,
-        "questions": per_q,
-        "errors": {r.student: r.errors for r in sorted(results, key=lambda r: r.student) if r.errors},
-    }
-
-
-def write_class_files(out: Path, rubric: Rubric, results: list[SubmissionResult],
-                      bests: dict[str, float | None] | None = None) -> None:
-    tmp = out / ".grades.csv.tmp"
-    tmp.write_text(grades_csv(rubric, results), encoding="utf-8")
-    os.replace(tmp, out / "grades.csv")
-    for r in results:
-        write_json_atomic(out / r.student / "results.json", to_gradescope(r))
-    write_json_atomic(out / "summary.json", summary(rubric, results, bests or {}))
-
-
-def print_summary(console: Console, rubric: Rubric, results: list[SubmissionResult], report: BatchReport,
-                  bests: dict[str, float | None]) -> None:
-    table = Table(title=f"{rubric.name}: {len(results)} submissions")
-    for col in ("question", "max", "mean", "min", "max scored", "full marks"):
-        table.add_column(col, justify="left" if col == "question" else "right")
-    for q in rubric.questions:
-        scores = [r.question(q.id).score for r in results]
-        full = sum(r.question(q.id).status is Status.PASSED for r in results)
-        table.add_row(q.id, fmt_points(q.points), f"{statistics.fmean(scores):.2f}" if scores else "-",
-                      fmt_points(min(scores, default=0)), fmt_points(max(scores, default=0)), str(full))
-    console.print(table)
-    rate = report.graded / report.wall_s * 60 if report.wall_s else 0.0
-    line = (f"graded {report.graded}, reused {report.reused} stored results, {len(report.failed)} could not be "
-            f"finished; {report.wall_s:.1f} s ({rate:.1f} submissions/min)")
-    for qid, best in bests.items():
-        line += f"; class best for {qid}: {best:.4f}" if best is not None else f"; no valid result for {qid}"
-    console.print(line)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from grader import __version__
+from grader.isolation import ISOLATION_CHOICES
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -25,6 +25,7 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_output()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -40,6 +41,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _tolerant_output() -> None:
+    """A Windows console or a redirected output in a legacy code page cannot encode every character a
+    student's file name or output holds: print a replacement character rather than fail."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mlgrade",
@@ -51,26 +62,105 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="self-check one submission (a .zip or a folder)")
     c.add_argument("submission", type=Path, help="the .zip you will hand in, or its folder")
     c.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    c.add_argument("--format", default="terminal", metavar="NAME",
+                   help="output format (default: terminal; `mlgrade formats` lists them)")
+    c.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write the --format output to FILE (the readable report still goes to the terminal)")
     c.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
+    c.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained feedback page here")
     c.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
-    c.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    c.add_argument("--no-cache", action="store_true",
+                   help="grade every question again (by default, questions whose files did not change since "
+                   "your last check reuse their results)")
+    c.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code (default: bubblewrap when available)")
     c.set_defaults(func=_cmd_check)
 
-    g = sub.add_parser("grade", help="grade a batch: zips, folders of zips, or an LMS bulk download")
-    g.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    g = sub.add_parser("grade", help="grade a batch: zips, folders of zips, an LMS bulk download, or repositories")
+    g.add_argument("paths", type=Path, nargs="*", metavar="PATH",
+                   help="zips, folders of zips, an LMS bulk download, or a folder of git clones")
     g.add_argument("--out", type=Path, required=True, metavar="DIR", help="where grades are written")
     g.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     g.add_argument("--hidden", type=Path, metavar="DIR", help="folder of hidden test data")
     g.add_argument("--force", action="store_true", help="regrade submissions that already have results")
-    g.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    g.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code; grading without one needs an explicit 'none'")
     g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="grade on a Dask cluster (e.g. tcp://HOST:8786) instead of on this machine; "
                         "needs pip install 'mlgrade[distributed]' here and on every worker")
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
+    g.add_argument("--format", action="append", metavar="NAMES",
+                   help="output formats to write, comma-separated ('default' = the usual set, 'all'); "
+                        "`mlgrade formats` lists them")
+    g.add_argument("--assignment", default="", metavar="NAME",
+                   help="the assignment's column name in LMS grade files (default: the rubric's name)")
+    gh = g.add_argument_group("GitHub Classroom repositories")
+    gh.add_argument("--roster", type=Path, metavar="CSV", help="Classroom roster export: one repository per student")
+    gh.add_argument("--org", metavar="ORG",
+                    help="the organisation holding the repositories (alone: every PREFIX-<username> repository "
+                         "in it, listed with gh or $GITHUB_TOKEN)")
+    gh.add_argument("--repo-prefix", metavar="PREFIX",
+                    help="the assignment's repository prefix (repositories are PREFIX-<username>)")
+    gh.add_argument("--repo-url", default=None, metavar="TEMPLATE",
+                    help="clone URL template (default: https://github.com/{org}/{repo}.git)")
+    gh.add_argument("--deadline", metavar="WHEN",
+                    help="grade each repository's last commit before this time (ISO 8601; local time "
+                         "unless it has an offset)")
     g.set_defaults(func=_cmd_grade)
+
+    f = sub.add_parser("formats", help="list the output formats")
+    f.set_defaults(func=_cmd_formats)
+
+    cl = sub.add_parser("classroom", help="grade a repository in a GitHub Classroom workflow (points per question)")
+    cl.add_argument("path", type=Path, nargs="?", default=Path("."), metavar="PATH",
+                    help="the repository (its last commit is graded), a folder or a .zip (default: .)")
+    cl.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    cl.add_argument("--output", type=Path, metavar="FILE",
+                    help="where the runner outputs go (default: $GITHUB_OUTPUT; printed when unset)")
+    cl.add_argument("--html", type=Path, metavar="FILE", help="also write the feedback page here")
+    cl.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
+    cl.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                    help="sandbox for student code (default: bubblewrap when available)")
+    cl.set_defaults(func=_cmd_classroom)
+
+    gs = sub.add_parser("gradescope", help="grade one submission inside Gradescope (the body of run_autograder)")
+    gs.add_argument("--root", type=Path, default=Path("/autograder"), metavar="DIR",
+                    help="Gradescope's folder (default: /autograder): submission/, source/rubric.yaml, "
+                         "source/hidden/, results/results.json, submission_metadata.json")
+    for name, what in (("submission", "the student's files"), ("results", "where results.json goes"),
+                       ("rubric", "the rubric"), ("hidden", "hidden test data"), ("metadata", "submission metadata")):
+        gs.add_argument(f"--{name}", type=Path, metavar="PATH", help=f"{what} (default: under --root)")
+    gs.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                    help="sandbox for student code (auto: bubblewrap where the container allows it, else limits only)")
+    gs.set_defaults(func=_cmd_gradescope)
+
+    ex = sub.add_parser("export", help="build what others need: gradescope (the autograder zip), student-kit "
+                                       "(mlgrade as a wheel, the public rubric, a README per platform)")
+    ex.add_argument("platform", choices=["gradescope", "student-kit"],
+                    help="student-kit: what students install to self-check on Windows, macOS/Linux or Colab, "
+                         "without the rubric's hidden parts")
+    ex.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    ex.add_argument("--hidden", type=Path, metavar="DIR", help="gradescope: hidden test data to ship in the zip")
+    ex.add_argument("-o", "--output", type=Path, default=None, metavar="ZIP",
+                    help="the zip to write (default: autograder.zip, or mlgrade-kit.zip for student-kit)")
+    ex.add_argument("--install", metavar="SPEC",
+                    help="what setup.sh pip-installs (default: this checkout's source, bundled in the zip; "
+                         f"outside a checkout: mlgrade=={__version__})")
+    ex.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                    help="the isolation run_autograder asks for (default: auto)")
+    ex.set_defaults(func=_cmd_export)
+
+    ini = sub.add_parser("init", help="write the set-up a platform needs (classroom: the Actions workflow)")
+    ini.add_argument("platform", choices=["classroom"])
+    ini.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    ini.add_argument("--repo", type=Path, default=Path("."), metavar="DIR",
+                     help="the template repository to write .github/workflows/classroom.yml into (default: .)")
+    ini.add_argument("--install", metavar="SPEC",
+                     help=f"what the workflow pip-installs (default: mlgrade=={__version__}, this version)")
+    ini.add_argument("--python", default="3.11", metavar="VERSION", help="Python version in the workflow")
+    ini.add_argument("--force", action="store_true", help="replace an existing workflow")
+    ini.set_defaults(func=_cmd_init)
 
     r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
     r.add_argument("--json", action="store_true", help="machine-readable output")
@@ -79,23 +169,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def resolve_isolation(requested: str, command: str) -> str:
-    """``bwrap`` or ``none``; batch grading never falls back to ``none`` silently."""
-    from grader.sandbox import IsolationUnavailable, bwrap_problem
-    from grader.sandbox import resolve_isolation as resolve
+    """The isolation backend's name; batch grading never falls back to no isolation silently."""
+    from grader.isolation import IsolationUnavailable, backend, resolve
 
     try:
-        mode = resolve(requested)
+        chosen = resolve(requested)
     except IsolationUnavailable as e:
         raise UsageError(f"--isolation bwrap: {e}") from None
-    if mode == "none" and requested == "auto":
-        why = bwrap_problem()
+    if not chosen.isolated and requested == "auto":
+        why = backend("bwrap").problem()
         if command == "grade":
             raise UsageError(
                 f"refusing to run student code without isolation: {why}. Install bubblewrap, "
                 "or pass --isolation none to grade unisolated (only for code you trust)"
             )
-        print(f"mlgrade: note: student code runs without isolation here ({why})", file=sys.stderr)
-    return mode
+        if command != "check":  # a self-check's report says it itself, once, in plain words
+            print(f"mlgrade: note: {chosen.guarantees} ({why})", file=sys.stderr)
+    return chosen.name
 
 
 def _default_rubric_path() -> Path:
@@ -117,28 +207,64 @@ def resolve_rubric(path: Path | None):
         raise UsageError(f"the rubric cannot be used:\n{e}") from None
 
 
+def check_requirements(rubric, command: str) -> None:
+    """The packages the rubric ``requires`` must import here: grading refuses to start without them (every
+    notebook that needs one would fail for the environment's reasons); a self-check says so and goes on."""
+    if not rubric.requires:
+        return
+    from grader.environment import install_hint, missing_packages
+
+    missing = missing_packages(rubric.requires)
+    if not missing:
+        return
+    listed = "; ".join(f"{m}: {why}" for m, why in missing.items())
+    hint = install_hint(missing)
+    if command == "grade":
+        raise UsageError(f"the rubric requires packages this environment lacks ({listed})"
+                         + (f"; install them with: {hint}" if hint else ""))
+    print(f"mlgrade: note: the grading environment has {', '.join(missing)}, this one does not ({listed}); "
+          "cells that import them fail here but not when graded", file=sys.stderr)
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
-    from grader.report import render_terminal, to_gradescope, write_json_atomic
+    from grader.render import ClassReport, UnknownFormat, get_format, render_one
+    from grader.render.files import write_bytes_atomic
+    from grader.render.terminal import print_result
+    from grader.selfcheck import self_check
 
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
+    try:
+        fmt = get_format(args.format)
+    except UnknownFormat as e:
+        raise UsageError(str(e)) from None
     rubric = resolve_rubric(args.rubric)
-    isolation = resolve_isolation(args.isolation, "check")
-    work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))
-    os.chmod(work, 0o755)  # the sandbox user must be able to reach the work folder
-    options = GradeOptions(self_check=True, isolation=isolation)
-    result = grade_submission(args.submission, rubric, work / "w", options, keep_work=args.keep_work)
-    if not args.keep_work:
-        work.rmdir() if work.exists() and not any(work.iterdir()) else None
-    render_terminal(result, Console(), title=f"mlgrade check: {args.submission} ({rubric.name})")
-    if args.keep_work:
-        print(f"work folder kept: {work / 'w'}")
-    if args.json:
-        write_json_atomic(args.json, to_gradescope(result))
+    check_requirements(rubric, "check")
+    resolve_isolation(args.isolation, "check")
+    # thumbnails of the student's images only when a page will show them
+    pictures = args.html is not None or fmt.name == "html"
+    check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work, feedback_images=pictures,
+                       remember=not args.no_cache)
+    result = check.result
+    report = ClassReport(rubric, [result], self_check=True)
+    if fmt.name == "terminal" or args.output is not None:
+        console = Console()
+        print_result(result, console, title=check.title())
+        for note in check.notes:  # once, after the table: without the sandbox, provisional, hidden
+            console.print(f"note: {note}", markup=False, highlight=False)
+    if fmt.name != "terminal" or args.output is not None:
+        data = render_one(fmt.name, result, report)
+        if args.output is not None:
+            write_bytes_atomic(args.output, data.encode("utf-8") if isinstance(data, str) else data)
+        else:
+            sys.stdout.buffer.write(data.encode("utf-8") if isinstance(data, str) else data)
+            sys.stdout.flush()
+    for path, name in ((args.json, "gradescope"), (args.html, "html")):
+        if path is not None:
+            data = render_one(name, result, report)
+            write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
     return EXIT_OK
 
 
@@ -147,13 +273,19 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
+    if not args.paths and args.roster is None and args.org is None:
+        raise UsageError("give the submissions to grade (PATH...), a Classroom --roster, or --org and --repo-prefix")
     if args.scheduler:
         if args.jobs is not None:
             raise UsageError("--jobs is for grading on this machine; with --scheduler every Dask worker grades "
                              "one submission at a time (start more workers for more at once)")
-        # The sandbox is the workers' business: each one checks its own bubblewrap, and refuses without it.
-        isolation = "none" if args.isolation == "none" else "bwrap"
+        from grader.isolation import AUTO_ORDER
+
+        # The sandbox and the packages the rubric requires are the workers' business: each one checks its own
+        # and grades nothing without them ("auto" is the strongest sandbox there, never a silent fallback).
+        isolation = AUTO_ORDER[0] if args.isolation == "auto" else args.isolation
     else:
+        check_requirements(rubric, "grade")
         isolation = resolve_isolation(args.isolation, "grade")
     for p in args.paths:
         if not p.exists():
@@ -167,16 +299,205 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
+    paths, origins, missing = _repositories(args)
+    paths, lms_origins, lms_formats = _lms_downloads(paths, args.out, rubric)
+    origins.update(lms_origins)
+    formats = _format_list(args.format if args.format else ["default", *lms_formats])
     rubric_path = args.rubric or _default_rubric_path()
     from grader.scheduling import ClusterError
 
     try:
-        grade_batch(args.paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
+        grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
                     rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
+                    formats=formats, assignment=args.assignment, origins=origins, missing=missing,
                     scheduler_address=args.scheduler)
     except ClusterError as e:
         print(f"mlgrade: error: {e}", file=sys.stderr)
         return EXIT_CLUSTER
+    return EXIT_OK
+
+
+def _lms_downloads(paths: list[Path], out: Path, rubric) -> tuple[list[Path], dict, list[str]]:
+    """Canvas, Moodle and Blackboard bulk downloads become a staged folder of submissions, one per
+    student (latest attempt), with the LMS's ids kept for its grade file."""
+    from grader.platforms import lmsdownload
+
+    result, origins, formats = [], {}, []
+    for i, p in enumerate(paths):
+        lms = lmsdownload.detect(p)
+        if lms is None:
+            result.append(p)
+            continue
+        try:
+            staged = lmsdownload.stage(p, out / ".mlgrade" / "lms" / f"{i}-{lms}", rubric.limits.max_archive_bytes)
+        except (lmsdownload.LmsDownloadError, OSError) as e:
+            raise UsageError(str(e)) from None
+        print(f"mlgrade: {p}: a {lms.title()} bulk download, {len(staged.origins)} students", file=sys.stderr)
+        for note in staged.notes[:20]:
+            print(f"  {note}", file=sys.stderr)
+        result.append(staged.folder)
+        origins.update(staged.origins)
+        if lmsdownload.LMS_FORMAT[lms] not in formats:
+            formats.append(lmsdownload.LMS_FORMAT[lms])
+    return result, origins, formats
+
+
+def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
+    """Classroom repositories (a roster, or folders of clones) become zips of the commit to grade."""
+    from grader.platforms import repos
+
+    clone_folders = [p for p in args.paths if repos.is_clone_folder(p)]
+    by_org = args.roster is None and args.org is not None
+    if args.roster is None and not clone_folders and not by_org:
+        if args.deadline:
+            raise UsageError("--deadline applies to repositories: give a --roster, or a folder of git clones")
+        return list(args.paths), {}, {}
+    try:
+        deadline = repos.parse_deadline(args.deadline) if args.deadline else None
+        found: list[repos.StudentRepo] = []
+        if args.roster is not None:
+            found += repos.roster_repos(repos.read_roster(args.roster), args.org or "", args.repo_prefix or "",
+                                        args.repo_url or repos.GITHUB_URL)
+        elif by_org:
+            found += repos.org_repos(args.org, args.repo_prefix or "", args.repo_url or repos.GITHUB_URL)
+        for folder in clone_folders:
+            found += repos.folder_repos(folder, args.repo_prefix or "")
+        if deadline is not None:
+            print(f"mlgrade: grading the last commit before {repos.deadline_utc(deadline)}", file=sys.stderr)
+        prepared = repos.prepare(found, deadline, args.out / ".mlgrade" / "repos",
+                                 log=lambda m: print(f"  {m}", file=sys.stderr))
+    except (repos.RepoError, OSError) as e:
+        raise UsageError(str(e)) from None
+    others = [p for p in args.paths if p not in clone_folders]
+    return [*others, *prepared.zips], prepared.origins, prepared.missing
+
+
+def _format_list(values: list[str] | None) -> list[str]:
+    from grader.render import UnknownFormat, parse_format_list
+
+    try:
+        return parse_format_list(values)
+    except UnknownFormat as e:
+        raise UsageError(str(e)) from None
+
+
+def _cmd_classroom(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from grader.platforms.classroom import classroom_points, grade_repository, stop_commands_token, write_github_files
+    from grader.render import ClassReport, render_one
+    from grader.render.classroom import relative_questions
+    from grader.render.common import fmt_points
+    from grader.render.files import write_bytes_atomic
+    from grader.render.terminal import print_result
+
+    if not args.path.exists():
+        raise UsageError(f"{args.path}: no such file or folder")
+    rubric = resolve_rubric(args.rubric)
+    isolation = resolve_isolation(args.isolation, "classroom")
+    run = grade_repository(args.path, rubric, isolation, feedback_images=args.html is not None)
+    output = args.output or (Path(os.environ["GITHUB_OUTPUT"]) if os.environ.get("GITHUB_OUTPUT") else None)
+    summary = Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    write_github_files(run, rubric, output, summary)
+    # Nothing the student wrote may act as a workflow command while the report is printed.
+    token = stop_commands_token()
+    print(f"::stop-commands::{token}", flush=True)
+    what = f"commit {run.commit[:12]}" if run.commit else str(args.path)
+    print_result(run.result, Console(), title=f"mlgrade classroom: {what} ({rubric.name})")
+    got, out_of = classroom_points(run)
+    pending = [q.id for q in rubric.questions if q.hidden or q.id in relative_questions(rubric)]
+    print(f"Classroom points: {fmt_points(got)}/{fmt_points(out_of)}"
+          + (f"; pending the instructor's grading: {', '.join(pending)}" if pending else ""))
+    if run.commit:
+        print("graded the last commit; changes that are not committed and pushed are not graded")
+    if output is None:
+        print("\n$GITHUB_OUTPUT is not set (not running in GitHub Actions); the runner outputs would be:")
+        for rid in run.runners:
+            print(f"  {rid}=<base64, {len(str(run.runners[rid]))} characters of JSON>")
+    print(f"::{token}::", flush=True)
+    for path, name in ((args.html, "html"), (args.json, "gradescope")):
+        if path is not None:
+            data = render_one(name, run.result, ClassReport(rubric, [run.result], self_check=True))
+            write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
+    return EXIT_OK
+
+
+def _cmd_gradescope(args: argparse.Namespace) -> int:
+    from grader.platforms.gradescope import Layout, run
+
+    layout = Layout.under(args.root)
+    for name in ("submission", "results", "rubric", "hidden", "metadata"):
+        if getattr(args, name) is not None:
+            setattr(layout, name, getattr(args, name))
+    if not layout.submission.exists():
+        raise UsageError(f"{layout.submission}: no such folder (is this Gradescope? pass --root or --submission)")
+    return run(layout, args.isolation)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    if args.platform == "student-kit":
+        return _cmd_export_student_kit(args)
+    from grader.platforms.gradescope import export_zip
+
+    args.output = args.output or Path("autograder.zip")
+    rubric_file = args.rubric or _default_rubric_path()
+    rubric = resolve_rubric(rubric_file)
+    if args.hidden is not None and not args.hidden.is_dir():
+        raise UsageError(f"--hidden {args.hidden}: not a folder")
+    info = export_zip(rubric_file, args.output, args.hidden, args.install, args.isolation)
+    print(f"wrote {args.output} for {rubric.name!r}: setup.sh installs {info['install']}"
+          + (f", {info['hidden_files']} hidden files" if args.hidden else ", no hidden data"))
+    print("upload it as the autograder of a Gradescope programming assignment (Ubuntu base image)")
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from grader.platforms.classroom import write_workflow
+
+    rubric_file = args.rubric or _default_rubric_path()
+    rubric = resolve_rubric(rubric_file)
+    if not args.repo.is_dir():
+        raise UsageError(f"--repo {args.repo}: not a folder")
+    try:
+        workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python)
+    except (FileExistsError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {workflow} (rubric: {used}); commit both to the assignment's template repository")
+    hidden = [q.id for q in rubric.questions if q.hidden]
+    if hidden:
+        print(f"hidden questions, pending in the students' workflow: {', '.join(hidden)}")
+    return EXIT_OK
+
+
+def _cmd_formats(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.render import formats
+
+    table = Table(title="mlgrade output formats (--format)")
+    for col in ("name", "per", "file", "default", "what"):
+        table.add_column(col, overflow="fold" if col == "what" else "ellipsis", no_wrap=col != "what")
+    for f in formats():
+        where = f"<student>/{f.filename}" if f.scope == "submission" else f.filename
+        table.add_row(f.name, f.scope, where, "yes" if f.default else "", f.help)
+    Console().print(table)
+    return EXIT_OK
+
+
+def _cmd_export_student_kit(args: argparse.Namespace) -> int:
+    from grader.studentkit import KitError, export_student_kit
+
+    rubric_path = args.rubric or _default_rubric_path()
+    resolve_rubric(rubric_path)  # mistakes reported with their key paths, as everywhere
+    try:
+        kit = export_student_kit(rubric_path, args.output or Path("mlgrade-kit.zip"))
+    except KitError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {kit.path}: {', '.join(Path(f).name for f in kit.files)}")
+    if kit.hidden:
+        print(f"hidden questions, shown to students as graded by you: {', '.join(kit.hidden)}")
+    print("the wheel holds the grader and reference/ (the self-check needs them): students can read them")
     return EXIT_OK
 
 

@@ -14,7 +14,12 @@ class GradeOptions:
     seed: int = 20261122
     # True when a student runs `mlgrade check`: scores that depend on the class are provisional.
     self_check: bool = False
-    # "bwrap" or "none", already resolved from --isolation auto|bwrap|none.
+    # The isolation backend's name ("bwrap" or "none"), resolved from --isolation auto|bwrap|none;
+    # grader.isolation.backend(name) gives the object.
     isolation: str = "none"
     # Which concurrent sandbox this process owns (each slot runs as its own uid).
     sandbox_slot: int = 0
+    # Put thumbnails of the student's images in the results, for feedback pages (made in the sandbox).
+    feedback_images: bool = True
+    # A self-check's folder of remembered question results (grader.qcache); None: grade everything.
+    question_cache: str | None = None

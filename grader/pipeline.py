@@ -17,11 +17,11 @@ from pathlib import Path
 
 from grader import __version__
 from grader.options import GradeOptions
-from grader.registry import CheckContext, SubmissionProblem, get_kind
+from grader.registry import CheckContext, CheckParams, SubmissionProblem, get_kind
 from grader.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
 from grader.rubric import CheckSpec, Question, Rubric
 from grader.sources import student_id
-from grader.submission import Submission
+from grader.submission import Submission, describe_pattern
 from grader.unpack import UnpackRefused, unpack
 
 
@@ -76,6 +76,17 @@ def grade_submission(
     return result
 
 
+def stop_services() -> None:
+    """Stop the sandboxed helpers this process started (notebook sandboxes, the model server) and remove
+    their folders: the end of a one-off grading (``mlgrade check``, the Python API), where the process
+    may live on (a student's notebook) and must not keep a zygote and Keras in memory."""
+    from grader.models import close_model_server
+    from grader.nbexec.executor import close_runner
+
+    close_runner()
+    close_model_server()
+
+
 def failed_result(student: str, source: Path, rubric: Rubric, why: str, grader_fault: bool = False) -> SubmissionResult:
     """Zero for every question, with the reason: for a submission the grader could not finish.
 
@@ -123,20 +134,47 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
     def uses_notebooks(q: Question) -> bool:
         return any((k := get_kind(c.kind)) is not None and k.uses_notebooks for c in q.checks)
 
-    nb_questions = [q for q in rubric.questions if uses_notebooks(q)]
     results: dict[str, QuestionResult] = {}
-    if nb_questions and len(nb_questions) < len(rubric.questions):
+    remembered, keys = _remembered(sub, rubric, options)
+    results.update(remembered)
+    todo = [q for q in rubric.questions if q.id not in results]
+    nb_questions = [q for q in todo if uses_notebooks(q)]
+    if nb_questions and len(nb_questions) < len(todo):
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
             futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir) for q in nb_questions}
-            for q in rubric.questions:
+            for q in todo:
                 if q.id not in futures:
                     results[q.id] = grade_question(sub, q, options, cache, workdir)
             for qid, fut in futures.items():
                 results[qid] = fut.result()
     else:
-        for q in rubric.questions:
+        for q in todo:
             results[q.id] = grade_question(sub, q, options, cache, workdir)
+    _remember(options, keys, results, {q.id for q in todo})
     return [results[q.id] for q in rubric.questions]
+
+
+def _remembered(sub: Submission, rubric: Rubric, options: GradeOptions) -> tuple[dict, dict]:
+    """A self-check's remembered results (grader.qcache) for questions whose inputs did not change."""
+    if not options.question_cache:
+        return {}, {}
+    from grader.qcache import QuestionCache, question_key
+
+    store = QuestionCache(Path(options.question_cache))
+    keys = {q.id: question_key(sub, q, options) for q in rubric.questions}
+    found = {qid: r for qid, key in keys.items() if key and (r := store.get(key)) is not None}
+    return found, keys
+
+
+def _remember(options: GradeOptions, keys: dict, results: dict, graded: set[str]) -> None:
+    if not options.question_cache:
+        return
+    from grader.qcache import QuestionCache
+
+    store = QuestionCache(Path(options.question_cache))
+    for qid in graded:
+        if keys.get(qid):
+            store.put(keys[qid], results[qid])
 
 
 def grade_question(
@@ -145,16 +183,20 @@ def grade_question(
     base = dict(id=q.id, title=q.title, max_score=q.points)
     files: dict[str, str] = {}
     missing: list[str] = []
+    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
     for pattern in q.files:
         hit = sub.find_one(pattern)
         if hit is None:
-            missing.append(sub.explain_missing(pattern))
+            users = [c.params for c in q.checks if isinstance(c.params, CheckParams)
+                     and pattern in c.params.file_patterns()]
+            why = sub.explain_missing(pattern, [m for params in users for m in params.code_markers()])
+            missing.append(why + _content_hints(ctx, users, pattern))
         else:
             files[pattern] = sub.rel(hit)
     if missing:
-        return QuestionResult(**base, score=0.0, status=Status.FAILED, reason="; ".join(missing), files=files)
+        return QuestionResult(**base, score=0.0, status=Status.FAILED, files=files,
+                              reason="; ".join(missing) + _other_files(sub, q))
 
-    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
     checks = [run_check(ctx, spec) for spec in q.checks]
     pending = [c for c in checks if c.status is Status.PENDING]
     errors = [c for c in checks if c.status is Status.ERROR]
@@ -164,10 +206,14 @@ def grade_question(
 
     if pending:
         graded = [c.reason for c in checks if c.status is not Status.PENDING]
-        why = "not graded yet (" + ", ".join(sorted({c.kind for c in pending})) + " is not built yet)"
+        unbuilt = sorted({c.kind for c in pending if (k := get_kind(c.kind)) is None or k.run is None})
+        # a built kind that stays pending (graded by the instructor) says why itself
+        whys = [c.reason for c in pending if c.kind not in unbuilt]
+        if unbuilt:
+            whys.insert(0, "not graded yet (" + ", ".join(unbuilt) + " is not built yet)")
         return QuestionResult(
             **base, score=0.0, status=Status.PENDING, manual_review=manual, files=files, checks=checks,
-            reason="; ".join([why, *graded]),
+            reason="; ".join([*whys, *graded]),
         )
     if failed_gates:
         score = 0.0
@@ -184,6 +230,34 @@ def grade_question(
         **base, score=score, status=status, reason=reason, manual_review=manual, files=files, checks=checks,
         relative=relative,
     )
+
+
+def _content_hints(ctx: CheckContext, users: list[CheckParams], pattern: str) -> str:
+    """Files that look like the missing one by their content (asked of the checks that need it)."""
+    hints: list[str] = []
+    for params in users:
+        try:
+            hints += params.suggest_files(ctx, pattern)
+        except Exception:  # a hint is a courtesy: it must never cost the student the real reason
+            continue
+    hints = list(dict.fromkeys(hints))[:3]
+    return "; " + "; ".join(hints) + " — rename it if that is the one" if hints else ""
+
+
+def _other_files(sub: Submission, q: Question) -> str:
+    """What became of the question's other files, so one report lists everything at once."""
+    others = [p for c in q.checks if isinstance(c.params, CheckParams) for p in c.params.file_patterns()]
+    others = [p for p in dict.fromkeys(others) if p not in q.files]
+    if not others:
+        return ""
+    found = [f"'{sub.rel(hit)}'" for p in others if (hit := sub.find_one(p)) is not None]
+    lacking = [describe_pattern(p) for p in others if sub.find_one(p) is None]
+    parts = []
+    if found:
+        parts.append("found " + ", ".join(found))
+    if lacking:
+        parts.append("also missing " + ", ".join(lacking))
+    return " (this question also uses: " + "; ".join(parts) + ")"
 
 
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:

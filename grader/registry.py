@@ -34,10 +34,38 @@ if TYPE_CHECKING:  # pragma: no cover
     from grader.submission import Submission
 
 
+# Parameter names that hold a file pattern of the submission, whatever the kind.
+FILE_FIELDS = ("file", "notebook", "equation", "hand", "weights", "model")
+
+
 class CheckParams(BaseModel):
     """Base of every kind's parameters: unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def file_patterns(self) -> list[str]:
+        """The submission's files this check reads (so a question can say, at once, which of them are
+        there and which are missing). The default looks at :data:`FILE_FIELDS`, nested models included."""
+        found: list[str] = []
+        for name, value in self:
+            if name in FILE_FIELDS and isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, CheckParams):
+                found += value.file_patterns()
+            elif isinstance(value, (list, tuple)):
+                found += [p for v in value if isinstance(v, CheckParams) for p in v.file_patterns()]
+        return list(dict.fromkeys(found))
+
+    def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
+        """Files of the submission that look, by their content, like the missing ``pattern`` (a model
+        file with the expected architecture under another name), each with why; none by default."""
+        return []
+
+    def code_markers(self) -> list[str]:
+        """Text that the student's code for this check contains (``def back_propagation``), so a notebook
+        handed in under another name can be recognised by its content."""
+        function = getattr(self, "function", None)
+        return [f"def {function}("] if isinstance(function, str) and function.isidentifier() else []
 
 
 class AnyParams(BaseModel):
@@ -114,12 +142,16 @@ class CheckKind:
     # Runs student notebooks: such questions are graded on a second thread, so that the notebook
     # runner and the model server (separate processes) work at the same time.
     uses_notebooks: bool = False
+    # Scored relative to the class (points x metric / class best): known only in the instructor's
+    # class run, so a single student's run (GitHub Classroom, Gradescope) reports it as pending.
+    class_relative: bool = False
 
 
 _KINDS: dict[str, CheckKind] = {}
 
 
-def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = False) -> Callable[[RunFn], RunFn]:
+def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = False,
+               class_relative: bool = False) -> Callable[[RunFn], RunFn]:
     """Register ``fn`` as the implementation of check kind ``name``."""
 
     def decorate(fn: RunFn) -> RunFn:
@@ -127,7 +159,7 @@ def check_kind(name: str, params: type[CheckParams], uses_notebooks: bool = Fals
         if existing is not None and existing.run is not None and existing.run is not fn:
             raise ValueError(f"check kind {name!r} is registered twice")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _KINDS[name] = CheckKind(name, params, fn, summary, uses_notebooks)
+        _KINDS[name] = CheckKind(name, params, fn, summary, uses_notebooks, class_relative)
         return fn
 
     return decorate

@@ -55,6 +55,9 @@ class Question(BaseModel):
     points: float = Field(ge=0)
     files: list[str] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
+    # Graded only in the instructor's run (hidden tests or data): a student's self-check, the student kit
+    # and a student's `mlgrade classroom` workflow show it as pending instead of running it.
+    hidden: bool = False
 
     @field_validator("files")
     @classmethod
@@ -71,6 +74,9 @@ class Rubric(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     limits: UnpackLimits = Field(default_factory=UnpackLimits)
+    # Python packages (import names) the grading environment must have for the students' notebooks,
+    # e.g. [seaborn, tensorflow]; checked when grading starts.
+    requires: list[str] = Field(default_factory=list)
     questions: list[Question] = Field(min_length=1)
 
     @property

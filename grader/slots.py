@@ -1,6 +1,6 @@
 """Sandbox slots claimed with a lock, so that two grading workers on one machine never share a uid.
 
-Each grading worker runs its sandboxes as the uids of its *slot* (:func:`grader.sandbox.sandbox_uid`),
+Each grading worker runs its sandboxes as the uids of its *slot* (:func:`grader.isolation.sandbox_uid`),
 and ``RLIMIT_NPROC`` counts processes per uid machine-wide: two workers on one slot would eat into
 each other's process limit, and could signal each other's sandboxes. Workers started by one
 ``mlgrade grade`` know each other, but two batches on one machine, or several Dask workers on

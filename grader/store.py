@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from grader import __version__
-from grader.report import write_json_atomic
+from grader.render.files import write_json_atomic
 from grader.results import SubmissionResult
 
 
@@ -70,4 +70,4 @@ class ResultStore:
         return result if result.student == student else None  # a record is only ever its own student's
 
     def put(self, student: str, key: str, result: SubmissionResult) -> None:
-        write_json_atomic(self.path(student), {"key": key, "result": result.model_dump(mode="json")})
+        write_json_atomic(self.path(student), {"key": key, "result": result.model_dump(mode="json")}, mode=0o600)

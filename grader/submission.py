@@ -47,6 +47,11 @@ def _digits(s: str) -> str:
     return "".join(ch for ch in s if ch.isdigit())
 
 
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(map(str, src)) if isinstance(src, list) else str(src)
+
+
 def describe_pattern(pattern: str) -> str:
     alts = expand_braces(pattern)
     return " or ".join(f"'{a}'" for a in alts)
@@ -86,8 +91,11 @@ class Submission:
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def explain_missing(self, pattern: str) -> str:
-        """Why ``pattern`` found nothing, in words a student can act on."""
+    def explain_missing(self, pattern: str, markers: list[str] | tuple[str, ...] = ()) -> str:
+        """Why ``pattern`` found nothing, in words a student can act on.
+
+        ``markers``: text the expected file's code holds (``def back_propagation(``); a notebook under
+        another name that holds it is suggested, whatever its name."""
         msg = f"missing file: expected {describe_pattern(pattern)} (any folder, any letter case)"
         for entry, why in self.skipped.items():
             if pattern_matches(pattern, entry.replace("\\", "/").rstrip("/")):
@@ -104,6 +112,27 @@ class Submission:
                 )
                 if similar and f not in close:
                     close.append(f)
+        if markers and pattern.lower().endswith(".ipynb"):
+            for f, marker in self.notebooks_containing(markers):
+                if f not in close:
+                    close.append(f)
+                    msg += f"; '{f}' contains `{marker.rstrip('(')}`"
         if close:
             msg += "; found " + ", ".join(f"'{c}'" for c in close[:3]) + " — rename it if that is the one"
         return msg
+
+    def notebooks_containing(self, markers: list[str] | tuple[str, ...], limit: int = 20) -> list[tuple[str, str]]:
+        """``(relative path, marker)`` for the submission's notebooks whose code cells contain a marker."""
+        from grader.nbload import NotebookProblem, read_cells
+
+        hits: list[tuple[str, str]] = []
+        for f in [f for f in self.files if f.lower().endswith(".ipynb")][:limit]:
+            try:
+                cells = read_cells(self.root / f)
+            except NotebookProblem:
+                continue
+            code = "\n".join(_source(c) for c in cells if c.get("cell_type") == "code")
+            marker = next((m for m in markers if m in code), None)
+            if marker is not None:
+                hits.append((f, marker))
+        return hits

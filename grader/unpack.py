@@ -26,6 +26,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader import portable
+
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
 
 JUNK_DIRS = {"__macosx", ".ipynb_checkpoints", "__pycache__"}
@@ -129,6 +131,8 @@ def safe_relpath(name: str, max_depth: int = 32) -> str:
     for p in parts:
         if len(p.encode("utf-8", "surrogateescape")) > 255:
             raise _EntryRefused("a part of the name is longer than 255 bytes")
+        if portable.IS_WINDOWS and (why := portable.windows_name_problem(p)):
+            raise _EntryRefused(f"{why}; rename it")
     return "/".join(parts)
 
 
@@ -350,12 +354,12 @@ def _stream_entry(
     """Copy one entry with a byte counter: declared sizes are checked, not trusted."""
     allowed = min(info.file_size, limits.max_entry_bytes, budget.bytes_left)
     try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        fd = portable.create_file(out)
     except FileExistsError:
         raise _EntryRefused("a file or folder with that name already exists") from None
     except OSError as e:
         raise _EntryRefused(f"cannot be written ({e.strerror})") from None
-    os.fchmod(fd, 0o644)  # readable by the sandbox user whatever the umask; never executable
+    portable.fchmod(fd, 0o644)  # readable by the sandbox user whatever the umask; never executable
     written = 0
     try:
         with os.fdopen(fd, "wb") as dst, zf.open(info) as src:
@@ -485,9 +489,9 @@ def _copy_folder(src: Path, dest: Path, limits: UnpackLimits, budget: _Budget, r
     for rel, p in entries:
         out = dest / rel
         _make_parents(out, dest)
-        fd_in = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
-        fd_out = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        os.fchmod(fd_out, 0o644)
+        fd_in = portable.open_nofollow(p)
+        fd_out = portable.create_file(out)
+        portable.fchmod(fd_out, 0o644)
         file_hash = hashlib.sha256()
         with os.fdopen(fd_in, "rb") as fi, os.fdopen(fd_out, "wb") as fo:
             while chunk := fi.read(_CHUNK):

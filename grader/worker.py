@@ -135,7 +135,7 @@ class WorkerProcess:
             return None
 
     def kill(self) -> None:
-        from grader.sandbox import kill_tree
+        from grader.isolation import kill_tree
 
         if self.proc is not None:
             kill_tree(self.proc)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Self-checks remember question results in the user's cache folder: tests use one of their own.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mlgrade-test-cache-")
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
@@ -72,3 +76,10 @@ def default_rubric():
     from grader.rubric import load_rubric
 
     return load_rubric(ROOT / "rubric.yaml")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    shutil.rmtree(os.environ.get("XDG_CACHE_HOME", ""), ignore_errors=True) if "mlgrade-test-cache-" in os.environ.get(
+        "XDG_CACHE_HOME", "") else None

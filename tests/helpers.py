@@ -77,9 +77,34 @@ def isolation_modes() -> list:
 
     import pytest
 
-    from grader.sandbox import bwrap_problem
+    from grader.isolation import backend
 
-    problem = bwrap_problem()
+    problem = backend("bwrap").problem()
     if problem is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
         raise RuntimeError(f"MLGRADE_REQUIRE_BWRAP=1 but the sandbox does not work here: {problem}")
     return ["none", pytest.param("bwrap", marks=pytest.mark.skipif(problem is not None, reason=str(problem)))]
+
+
+def fresh_env(path: Path, pth_lines: list[str] = ()) -> Path:
+    """A new virtualenv (no pip: the test's own pip installs into it with ``--python``) that sees this
+    environment's third-party distributions, but not mlgrade: nothing is downloaded, and mlgrade must
+    come from what the test installs or names in ``pth_lines``. Returns its interpreter."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    deps = path.parent / f"{path.name}-deps"
+    deps.mkdir(parents=True)
+    for entry in site.iterdir():
+        name = entry.name.lower()
+        if name.startswith(("mlgrade", "__editable__", "_mlgrade")) or name in ("grader", "reference"):
+            continue
+        (deps / entry.name).symlink_to(entry)
+    subprocess.run([sys.base_prefix + "/bin/python3" if Path(sys.base_prefix + "/bin/python3").exists()
+                    else "python3", "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    env_site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                   capture_output=True, text=True, check=True).stdout.strip())
+    (env_site / "_deps.pth").write_text("\n".join([str(deps), *pth_lines]) + "\n")
+    return python

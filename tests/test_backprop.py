@@ -55,7 +55,7 @@ def test_missing_sigmoid_derivative_loses_the_gradient_parts(tmp_path, rubric_ya
 def test_crashing_notebook_scores_zero_with_the_reason(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("crash"))
     assert q.score == 0
-    assert "the kernel died while running cell 7" in q.reason
+    assert "the kernel died while running In [7] (`import os, signal`)" in q.reason
 
 
 @pytest.mark.slow
@@ -80,6 +80,9 @@ def test_handout_style_hard_coded_1000_fails_hidden_sizes(tmp_path, rubric_yaml)
     q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
     assert q.score == 2, q.reason
     assert "hidden data 0/2" in q.reason
+    # the reason says how the hidden problems differ and what the error suggests
+    assert "N = 137 and 401 points instead of 1000" in q.reason, q.reason
+    assert "your code seems to assume 1000 points" in q.reason, q.reason
 
 
 def test_loss_first_return_order_and_other_key_names_are_accepted(tmp_path, rubric_yaml):
@@ -108,6 +111,7 @@ def test_ignoring_the_biases_is_caught_by_the_hidden_problems(tmp_path, rubric_y
     cells = [c.replace(" + weights['b1']", "").replace(" + weights['b2']", "") for c in BACKPROP_CELLS]
     q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
     assert q.score == 2, q.reason
+    assert "non-zero biases b1 and b2" in q.reason and "your results equal a network without biases" in q.reason
 
 
 def test_nan_gradients_are_wrong(tmp_path, rubric_yaml):

@@ -297,3 +297,39 @@ def test_missing_equation_everywhere(tmp_path):
     files = {"xor.ipynb": notebook_bytes("print(1)"), "xor_hand.txt": b"001: 0.1\n"}
     r = grade_files(tmp_path, files, RUBRIC)
     assert "no equation: expected xor_equation.txt" in r.question("q4a").reason
+
+
+def _hand_rubric(compare_with: str = "equation") -> str:
+    return f"""
+name: q4b
+questions:
+  - id: q4b
+    title: hand
+    points: 1
+    files: [xor_hand.txt]
+    checks:
+      - {{kind: xor_hand, hand: xor_hand.txt, equation: xor_equation.txt, notebook: xor.ipynb,
+          compare_with: {compare_with}}}
+"""
+
+
+def test_hand_values_against_an_equation_that_is_not_xor_say_so(tmp_path):
+    from helpers import grade_files
+    from make_submissions import xor_equation, xor_hand, xor_notebook
+
+    from reference import xor as ref
+
+    w1, w2, out = ref.train(4)
+    wrong = -w1  # an equation with the wrong signs: it parses, but does not compute XOR
+    eq = xor_equation(wrong, w2)
+    from grader.equation import evaluate, parse
+
+    tree = parse(eq)
+    values = [evaluate(tree, {1: a, 2: b, 3: c}) for a, b, c in ref.X]
+    files = {"xor.ipynb": xor_notebook(w1, w2, out), "xor_equation.txt": eq.encode(),
+             "xor_hand.txt": xor_hand(values).encode()}
+    q = grade_files(tmp_path / "a", files, _hand_rubric()).question("q4b")
+    assert q.score == 1 and "your equation itself does not compute XOR" in q.reason, q.reason
+    # compared with the network instead, the same hand values are wrong
+    q = grade_files(tmp_path / "b", files, _hand_rubric("network")).question("q4b")
+    assert q.score < 1 and "what the network computes from the weights in xor.ipynb, In [" in q.reason, q.reason

@@ -11,6 +11,7 @@ its secret appears in no output, and no sandbox process survives the batch.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import socket
@@ -27,15 +28,16 @@ from make_submissions import BACKPROP_CELLS
 from test_keras_models import mlp_file
 
 from grader.batch import grade_batch
+from grader.isolation import backend
 from grader.options import GradeOptions
 from grader.rubric import load_rubric
-from grader.sandbox import bwrap_problem
 
+BWRAP_PROBLEM = backend("bwrap").problem()
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="the corpus checks the sandbox uids, which needs root (as in CI)"),
-    pytest.mark.skipif(bwrap_problem() is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") != "1",
-                       reason=f"the sandbox does not work here: {bwrap_problem()}"),
+    pytest.mark.skipif(BWRAP_PROBLEM is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") != "1",
+                       reason=f"the sandbox does not work here: {BWRAP_PROBLEM}"),
 ]
 
 ALICE = ROOT / "submissions" / "alice_complete.zip"
@@ -101,7 +103,7 @@ def sandbox_processes() -> list[str]:
     return found
 
 
-def test_hostile_corpus(tmp_path):
+def test_hostile_corpus(tmp_path, monkeypatch):
     area = tmp_path / "area"
     klass, out, hidden = area / "class", area / "out", area / "hidden"
     for d in (klass, hidden / "digits" / "3"):
@@ -133,6 +135,7 @@ def test_hostile_corpus(tmp_path):
         "loop_forever": "while True:\n    pass",
         "ignore_sigint": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
         "huge_line": "print('x' * 50_000_000)",
+        "output_injection": "raise ValueError('\\x1b[2J\\x1b]0;pwned\\x07<img src=x onerror=alert(1)> =HYPERLINK(1)')",
         "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
         "setsid_daemon": "import subprocess\nsubprocess.Popen(['setsid', 'sh', '-c', 'sleep 4; touch {late}'])\n"
                          "import os\nif os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(5)\n"
@@ -143,6 +146,38 @@ def test_hostile_corpus(tmp_path):
                            "    for m in glob.glob('../probe/out/manifest.json'):\n"
                            "        open(m, 'w').write(json.dumps({{'hidden0': {{'kind': 'passed'}}}}))\n"
                            "get_ipython().events.register('post_run_cell', fake)",
+        # issue 18.1: code planted where every later kernel of the worker would run it
+        "plant_startup_code": "import os\nplant = 'open(\"{marker}\", \"w\").write(\"x\")\\n'\n"
+                              "for d in ['/etc/ipython', os.path.expanduser('~/.ipython/profile_default/startup'),\n"
+                              "          '/mlgrade/python/lib/python3.11/site-packages', '/tmp', '/usr/lib/python3.11']:\n"
+                              "    for f in ['ipython_config.py', '00-evil.py', 'sitecustomize.py', 'usercustomize.py']:\n"
+                              "        try:\n            os.makedirs(d, exist_ok=True)\n"
+                              "            open(os.path.join(d, f), 'w').write(plant)\n"
+                              "        except OSError as e:\n            print(e)",
+        # issue 18.1: files, fifos, sockets, IPC left for the next student
+        "leave_behind": "import os, socket, ctypes\n"
+                        "for p in ['/left', '/dev/left', '/etc/left', '/mlgrade/left', '/work/left', '/tmp/left']:\n"
+                        "    try:\n        open(p, 'w').write('x')\n    except OSError as e:\n        print(e)\n"
+                        "os.mkfifo('/tmp/fifo')\ns = socket.socket(socket.AF_UNIX)\ns.bind('/tmp/sock')\ns.listen()\n"
+                        "a = socket.socket(socket.AF_UNIX)\na.bind('\\0mlgrade-left')\na.listen()\n"
+                        "ctypes.CDLL(None).shmget(0x4d4c47, 4096, 0o1666)",
+        # issue 18.2: symlinks where the grader used to write (probe spec, inputs, results, logs)
+        "symlink_traps": "import os\nfor name, target in [('probe', '/etc'), ('kernel.log', '{marker}'),\n"
+                         "                     ('spec.json', '{marker}'), ('sub', '{out}'), ('/tmp/probe', '{marker}')]:\n"
+                         "    try:\n        os.symlink(target, name)\n    except OSError as e:\n        print(e)\n"
+                         "os.makedirs('probe_in', exist_ok=True)\n"
+                         "try:\n    os.symlink('{marker}', 'probe_in/s0_X.npy')\nexcept OSError as e:\n    print(e)",
+        # issue 18.3: names the next notebook would need, taken in advance
+        "take_job_names": "import os\nfor root in ['/tmp', '/work', '/content', '/mlgrade/stage', '/mlgrade']:\n"
+                          "    for i in range(500):\n        try:\n"
+                          "            os.makedirs(os.path.join(root, str(i)), exist_ok=True)\n"
+                          "        except OSError:\n            break",
+        # issue 18.4: a gigabyte written by one notebook
+        "write_1gb": "chunk = b'x' * (64 << 20)\ntry:\n    with open('/tmp/big', 'wb') as f:\n"
+                     "        for _ in range(16):\n            f.write(chunk)\nexcept OSError as e:\n    print(e)",
+        "kill_everything": "import os, signal\nfor target in (-1, 1, os.getppid()):\n    try:\n"
+                           "        os.kill(target, signal.SIGKILL) if target != 0 else None\n"
+                           "    except OSError as e:\n        print(e)",
     }
     students: dict[str, dict[str, bytes]] = {}
     for name, attack in notebook_attacks.items():
@@ -160,7 +195,14 @@ def test_hostile_corpus(tmp_path):
         "truncated_h5": ("weights.h5", alice_files()["weights.h5"][:20000]),
         "pickle_as_h5": ("digits.h5", pickle.dumps(Evil())),
         "lambda_h5": ("digits.h5", _lambda_model(tmp_path, marker)),
+        "external_storage_h5": ("digits.h5", _reaching_out_h5(tmp_path, hidden / "digits" / "secret.txt", "storage")),
+        "external_link_h5": ("weights.h5", _reaching_out_h5(tmp_path, hidden / "digits" / "secret.txt", "link")),
         "equation_injection": ("xor_equation.txt", f"__import__('os').system('touch {marker}')".encode()),
+        # 12 KB of spaces between binary digits once made a pattern backtrack until the 600 s wall clock
+        "hand_backtrack": ("xor_hand.txt", ("0" + " " * 4000 + "1" + " " * 4000 + "x\n").encode() * 3),
+        # 12 MiB of tiny nested lists (1.3 GiB in the runner) and a notebook nested 100,000 levels deep
+        "nested_notebook": ("backprop.ipynb", b'{"cells": [], "metadata": {"x": [' + b"[]," * (4 << 20) + b'[]]}}'),
+        "deep_notebook": ("backprop.ipynb", b'{"cells": [], "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
     }
     for name, (fname, data) in replaced.items():
         files = alice_files()
@@ -168,20 +210,40 @@ def test_hostile_corpus(tmp_path):
         students[f"file_{name}"] = files
 
     for student, files in students.items():
-        make_zip(klass / f"{student}.zip", sorted(files.items()))
+        # stored, not deflated: the nested notebook must pass the zip-bomb ratio limit to reach its parser
+        stored = {"compression": zipfile.ZIP_STORED} if student == "file_nested_notebook" else {}
+        make_zip(klass / f"{student}.zip", sorted(files.items()), **stored)
     make_zip(klass / "alice.zip", sorted(alice_files().items()))
+    followers = [f"zz_follower_{i}" for i in range(4)]  # graded last, by workers every attacker went through
+    for name in followers:
+        make_zip(klass / f"{name}.zip", sorted(alice_files().items()))
     # archive-level attacks
     make_zip(klass / "zip_slip_symlink.zip", [*sorted(alice_files().items()), (f"../../{marker.name}", b"x"),
                                                (str(marker), b"x")], symlinks={"hidden": str(hidden)})
     make_zip(klass / "zip_bomb.zip", [("weights.h5", b"\0" * (100 * 1024**2))])
+    # names that normalise alike (once: a_b, a_b-2, a_b-2, and one student reported with another's grade)
+    make_zip(klass / "a b.zip", [("note.txt", b"nothing else")])
+    make_zip(klass / "a_b-2.zip", sorted(alice_files().items()))
+    make_zip(klass / "a_b.zip", [("note.txt", b"nothing either")])
+    # names a spreadsheet would run, and terminal escapes in an entry name
+    for formula in ("+1+2", "@SUM(A1)", "=HYPERLINK(1)"):
+        make_zip(klass / f"{formula}.zip", [("note.txt", b"x")])
+    make_zip(klass / "escape_names.zip", [*sorted(alice_files().items()), ("\x1b[2J\x1b[8mhidden.txt", b"x")])
+    _lying_zip(klass / "lying_directory.zip", 30_000)
 
     rubric = load_rubric(ROOT / "rubric.yaml")
     t = time.monotonic()
+    # The batch's own temporary folders go to a folder of this test's, so that what other graders on the
+    # machine hold in /tmp at the same time cannot be mistaken for a leak of ours.
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    monkeypatch.setattr("tempfile.tempdir", None)
     results = {r.student: r for r in grade_batch(
         [klass], out, rubric, GradeOptions(isolation="bwrap"), jobs=2,
         rubric_text=(ROOT / "rubric.yaml").read_text(), timeout=240)}
     took = time.monotonic() - t
-    assert len(results) == len(students) + 3, "the batch did not finish every submission"
+    assert len(results) == len(students) + 11 + len(followers), "the batch did not finish every submission"
 
     alice = {q.id: q.score for q in results["alice"].questions}
     assert alice["backprop"] == 3 and results["alice"].total > 45
@@ -196,7 +258,9 @@ def test_hostile_corpus(tmp_path):
         **{f"nb_{n}": {"backprop"} for n in notebook_attacks},
         "file_image_bomb": {"q1b"}, "file_png_as_h5": {"q1a", "q2", "q3"}, "file_truncated_h5": {"q1a", "q2", "q3"},
         "file_pickle_as_h5": {"digits"}, "file_lambda_h5": {"digits"}, "file_equation_injection": {"q4a"},
-        "zip_slip_symlink": set(),
+        "file_hand_backtrack": {"q4b"}, "file_nested_notebook": {"backprop"}, "file_deep_notebook": {"backprop"},
+        "file_external_storage_h5": {"digits"}, "file_external_link_h5": {"q1a", "q2", "q3"},
+        "zip_slip_symlink": set(), "escape_names": set(),
     }
     for student, touched in touched_by.items():
         got = scores(student)
@@ -206,24 +270,68 @@ def test_hostile_corpus(tmp_path):
 
     # harmless attempts: the notebook still grades fully, and the report says what failed
     for n in ("read_shadow", "read_hidden", "list_students", "read_grader", "write_outside", "sockets",
-              "allocate_40gb", "loop_forever", "huge_line", "fork_storm"):
+              "allocate_40gb", "loop_forever", "huge_line", "fork_storm", "plant_startup_code", "leave_behind",
+              "symlink_traps", "take_job_names", "write_1gb", "kill_parent", "kill_everything"):
         assert scores(f"nb_{n}")["backprop"] == 3, (n, reason(f"nb_{n}", "backprop"))
-    assert "cell 1:" in reason("nb_read_shadow", "backprop")
+    assert "In [1] (`print(open('/etc/shadow').read())`): FileNotFoundError" in reason("nb_read_shadow", "backprop")
     assert "MemoryError" in reason("nb_allocate_40gb", "backprop")
     assert "longer than 10 s" in reason("nb_loop_forever", "backprop")
+    # every student graded after all the attacks gets exactly what alice gets, on every question
+    for name in followers:
+        assert scores(name) == alice, (name, [(q.id, q.reason) for q in results[name].questions])
     # disruptive ones cost the question, with a reason
     assert scores("nb_ignore_sigint")["backprop"] == 0
-    assert "did not finish within 60 s" in reason("nb_ignore_sigint", "backprop")
-    assert scores("nb_kill_parent")["backprop"] == 0 and "kernel died" in reason("nb_kill_parent", "backprop")
-    assert scores("nb_monkeypatch")["backprop"] <= 2
-    assert scores("nb_overwrite_probe")["backprop"] <= 2
+    assert "did not stop when interrupted" in reason("nb_ignore_sigint", "backprop")
+    # killing "the parent" or everything reaches only the notebook's own PID namespace, where the kernel is
+    # PID 1 (signals it has no handler for are not delivered): the zygote and the grader never see them
+    # patching json/numpy or hooking IPython reaches nothing the grader relies on: the values travel as
+    # data over the kernel's pipe and are compared in the grader; the correct code after the attack keeps 3
+    assert scores("nb_monkeypatch")["backprop"] == 3
+    assert scores("nb_overwrite_probe")["backprop"] == 3
     assert "30000x30000" in reason("file_image_bomb", "q1b")
     assert "is a PNG image, not an HDF5" in reason("file_png_as_h5", "q1a")
     assert "truncated" in reason("file_truncated_h5", "q1a") or "damaged" in reason("file_truncated_h5", "q1a")
     assert "not an HDF5" in reason("file_pickle_as_h5", "digits")
     assert "Lambda" in reason("file_lambda_h5", "digits") or "'function'" in reason("file_lambda_h5", "digits")
     assert "unknown name '__import__'" in reason("file_equation_injection", "q4a")
+    assert "keeps its data in an external file" in reason("file_external_storage_h5", "digits")
+    assert "is an external link to another file" in reason("file_external_link_h5", "q1a")
     assert any("'..'" in w for w in results["zip_slip_symlink"].warnings)
+    # trusted parsers: bounded, and the student's broken file is named as such, never a grader error
+    assert "no values found" in reason("file_hand_backtrack", "q4b") or scores("file_hand_backtrack")["q4b"] == 0
+    for n in ("nested_notebook", "deep_notebook"):
+        q = results[f"file_{n}"].question("backprop")
+        assert q.score == 0 and q.status.value == "failed" and "backprop.ipynb" in q.reason, (n, q.reason)
+        assert "grader problem" not in q.reason
+    assert "more than" in results["lying_directory"].errors[0] and "entries" in results["lying_directory"].errors[0]
+    # two students, two grades: ids that normalise alike never share a row or a record
+    ids = {r.student for r in results.values()}
+    assert len(ids) == len(results)
+    by_source = {Path(r.source).name: r for r in results.values()}
+    assert by_source["a_b-2.zip"].total == results["alice"].total
+    assert by_source["a b.zip"].total == 0 and by_source["a_b.zip"].total == 0
+    # what leaves the grader is escaped for its sink
+    csv_text = (out / "grades.csv").read_text()
+    for row in csv_text.splitlines()[1:]:
+        first = row.split(",")[0].strip('"')
+        assert not first.startswith(("=", "+", "-", "@")), row
+    inj = results["nb_output_injection"]
+    assert inj.question("backprop").score == 3
+    for f in (out / inj.student).iterdir():
+        text = f.read_text(errors="replace")
+        assert "\x1b" not in text and "\x9b" not in text, f
+        if f.suffix == ".html":
+            assert "<img src=x" not in text, f
+    # Gradescope shows student text only as plain text: every output declares it
+    gs = json.loads((out / inj.student / "results.json").read_text())
+    assert gs.get("output_format", "text") == "text"
+    assert all(t.get("output_format") == "text" for t in gs["tests"] if "<img" in t.get("output", ""))
+    from grader.render import ClassReport, render_one
+
+    report = ClassReport(rubric=rubric, results=list(results.values()), bests={})
+    for student in ("nb_output_injection", "escape_names"):
+        shown = render_one("terminal", results[student], report)
+        assert "\x1b" not in str(shown) and "\x9b" not in str(shown), student
     assert any("symbolic link" in w for w in results["zip_slip_symlink"].warnings)
     assert results["zip_bomb"].total == 0 and "compression-ratio limit" in results["zip_bomb"].errors[0]
 
@@ -239,7 +347,43 @@ def test_hostile_corpus(tmp_path):
             assert SECRET not in p.read_text(errors="replace"), f"the decoy secret leaked into {p}"
     assert server.connections == 0
     assert sandbox_processes() == [], "sandbox processes outlived the batch"
+    assert not [p for p in tmpdir.iterdir() if p.name.startswith(("mlgrade-private-", "mlgrade-portal-"))
+                and str(os.getpid()) not in p.name], "the workers left folders in their temporary folder"
     assert took < 600
+
+
+def _reaching_out_h5(tmp_path: Path, host_file: Path, how: str) -> bytes:
+    """A Keras-2-style file whose data would come from a host file: a dataset in HDF5 external
+    storage, or an external link (HDF5 resolves both when the data is read)."""
+    import h5py
+    import numpy as np
+
+    p = tmp_path / f"reach-{how}-{uuid.uuid4().hex}.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["layer_names"] = np.array([b"dense_1"])
+        g = f.create_group("dense_1")
+        g.attrs["weight_names"] = np.array([b"dense_1/kernel:0"])
+        if how == "storage":
+            g.create_dataset("dense_1/kernel:0", shape=(2, 2), dtype=np.float32, external=[(str(host_file), 0, 16)])
+        else:
+            g["dense_1"] = h5py.ExternalLink(str(host_file), "/dense_1")
+    return p.read_bytes()
+
+
+def _lying_zip(path: Path, entries: int) -> Path:
+    """A zip whose end record declares one entry while its directory holds ``entries``."""
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(entries):
+            zf.writestr(zipfile.ZipInfo(f"{i:x}"), b"")
+    data = bytearray(buf.getvalue())
+    eocd = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, eocd + 8, 1, 1)
+    path.write_bytes(bytes(data))
+    return path
 
 
 def _lambda_model(tmp_path: Path, marker: Path) -> bytes:

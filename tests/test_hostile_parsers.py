@@ -204,3 +204,20 @@ def test_fuzz_escaping(text):
     assert "<" not in textsafe.html(text)
     cell = textsafe.csv_cell(text)
     assert not str(cell).startswith(("=", "+", "@")) or str(cell).lstrip("+").replace(".", "", 1).isdigit()
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["import ", "from ", " as ", "x", "_y", ".", ",", "(", ")", "[", "]", " = ", "==",
+                                 "\n", " ", "\t", "np", "tf"]), max_size=3000).map("".join))
+def test_fuzz_cell_source_scans(text):
+    from grader.environment import assigned_names, imported_names
+
+    _fast(imported_names, text, limit=0.5)
+    _fast(assigned_names, text, limit=0.5)
+
+
+def test_cell_source_scans_on_long_lines():
+    from grader.environment import assigned_names, imported_names
+
+    _fast(assigned_names, ("(" * 5 + "a, " * 60_000 + "\n") * 3)
+    _fast(imported_names, "from x import " + "a, " * 100_000)

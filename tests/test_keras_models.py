@@ -388,3 +388,146 @@ def test_a_grown_model_server_is_replaced_between_requests(tmp_path, monkeypatch
     q2 = grade_files(tmp_path / "b", files, TINY_RUBRIC).question("q2")
     assert q1.score == q2.score == 1
     assert models._SERVER is not first and first.retiring and not first.alive()
+
+
+# --------------------------------------------------------------------------- real files of both Keras majors
+
+MODELS = ROOT / "tests" / "data" / "models"
+
+FUNC_CNN_RUBRIC = """
+name: t
+questions:
+  - id: w
+    title: weights
+    points: 1
+    checks:
+      - kind: keras_weights
+        file: "{weights,model}.{h5,weights.h5}"
+        input_shape: [28, 28, 1]
+        layers:
+          - {kind: Conv2D, filters: 8, kernel_size: [3, 3], activation: relu}
+          - {kind: MaxPooling2D, pool_size: [2, 2]}
+          - {kind: Conv2D, filters: 16, kernel_size: [3, 3], activation: relu}
+          - {kind: MaxPooling2D, pool_size: [2, 2]}
+          - {kind: Flatten}
+          - {kind: Dense, units: 10, activation: softmax}
+  - id: arch
+    title: architecture
+    points: 1
+    checks:
+      - kind: architecture
+        file: "{weights,model}.{h5,weights.h5}"
+        full_model: true
+        input_shape: [28, 28, 1]
+        layers:
+          - {kind: Conv2D, filters: 8, kernel_size: [3, 3], activation: relu}
+          - {kind: MaxPooling2D, pool_size: [2, 2]}
+          - {kind: Conv2D, filters: 16, kernel_size: [3, 3], activation: relu}
+          - {kind: MaxPooling2D, pool_size: [2, 2]}
+          - {kind: Flatten}
+          - {kind: Dense, units: 10, activation: softmax}
+"""
+
+
+@pytest.mark.parametrize("name", ["k2_func_cnn.h5", "k3_func_cnn.h5"])
+def test_functional_full_models_pass_weights_and_architecture(tmp_path, name):
+    r = grade_files(tmp_path, {"model.h5": (MODELS / name).read_bytes()}, FUNC_CNN_RUBRIC)
+    assert r.question("w").score == 1, r.question("w").reason
+    assert "full model file (model.save" in r.question("w").reason and "5,258 parameters" in r.question("w").reason
+    assert r.question("arch").score == 1, r.question("arch").reason
+
+
+def test_keras3_weights_file_of_a_functional_model_loads(tmp_path):
+    r = grade_files(tmp_path, {"weights.weights.h5": (MODELS / "k3_func_cnn.weights.h5").read_bytes()},
+                    FUNC_CNN_RUBRIC)
+    assert r.question("w").score == 1, r.question("w").reason
+    assert "holds weights only" in r.question("arch").reason
+
+
+def test_branched_model_against_a_chain_says_what_differs(tmp_path):
+    r = grade_files(tmp_path, {"model.h5": (MODELS / "k2_func_branch.h5").read_bytes()}, FUNC_CNN_RUBRIC)
+    q = r.question("arch")
+    assert q.score == 0
+    assert "extra layer" in q.reason and "Add" in q.reason and "Concatenate" in q.reason, q.reason
+    assert q.reason.startswith("model.h5: the model is not one chain of layers (it has branches merged by Add, "
+                               "Concatenate), the assignment's is; ")
+
+
+def test_tf_keras_215_save_weights_loads_by_order(tmp_path):
+    rubric = """
+name: t
+questions:
+  - id: w
+    title: weights
+    points: 1
+    checks:
+      - kind: keras_weights
+        file: weights.h5
+        input_shape: [28, 28]
+        layers:
+          - {kind: Flatten}
+          - {kind: Dense, units: 48, activation: relu}
+          - {kind: Dense, units: 10, activation: softmax}
+"""
+    q = grade_files(tmp_path, {"weights.h5": (MODELS / "k2_seq_mlp_weights.h5").read_bytes()}, rubric).question("w")
+    assert q.score == 1 and "Keras 2.15.0" in q.reason and "38,170 parameters" in q.reason, q.reason
+
+
+def test_classify_images_input_scaling_reaches_the_model(tmp_path):
+    files = {"tiny.h5": tiny_weights(tmp_path), "bright.png": png_bytes(color=(250, 250, 250)),
+             "dark.jpg": jpeg_bytes()}
+    raw = TINY_RUBRIC.replace("        images:", "        input_scaling: raw\n        images:")
+    q = grade_files(tmp_path, files, raw).question("q2")
+    assert q.score == 0.5 and "dark.jpg (dark): p = 1.000 -> 1, expected 0 (wrong)" in q.reason, q.reason
+
+
+def tampered(tmp_path, name: str, edit) -> bytes:
+    p = tmp_path / name
+    p.write_bytes((MODELS / name).read_bytes())
+    with h5py.File(p, "a") as f:
+        edit(f)
+    return p.read_bytes()
+
+
+DIGITS_RUBRIC = """
+name: t
+questions:
+  - id: digits
+    title: digits
+    points: 40
+    checks:
+      - {kind: digits, model: digits.h5}
+"""
+
+
+def test_weight_shapes_of_a_full_model_are_checked_layer_by_layer(tmp_path):
+    def wrong_kernel(f):  # caught before the layer is built: its kernel would be (400, 10)
+        g = f["model_weights/dense/dense"]
+        del g["kernel"]
+        g["kernel"] = np.zeros((399, 10), np.float32)
+
+    def wrong_bias(f):  # caught when the weights are set
+        g = f["model_weights/dense/dense"]
+        del g["bias"]
+        g["bias"] = np.zeros(11, np.float32)
+
+    q = grade_files(tmp_path / "k", {"digits.h5": tampered(tmp_path, "k3_func_cnn.h5", wrong_kernel)},
+                    DIGITS_RUBRIC).question("digits")
+    assert q.score == 0
+    assert ("layer 'dense' (Dense): its first weight would have shape (400, 10) on its input of shape (400,), "
+            "the file has (399, 10)") in q.reason, q.reason
+    q = grade_files(tmp_path / "b", {"digits.h5": tampered(tmp_path, "k3_func_cnn.h5", wrong_bias)},
+                    DIGITS_RUBRIC).question("digits")
+    assert q.score == 0
+    assert "layer 'dense' (Dense) expects shapes [(400, 10), (10,)], the file has [(400, 10), (11,)]" in q.reason
+
+
+def test_a_layer_without_its_weights_is_named(tmp_path):
+    def drop(f):
+        g = f["model_weights/conv2d_1"]
+        del g["conv2d_1"]
+        g.attrs["weight_names"] = np.array([], dtype=np.float64)
+
+    data = tampered(tmp_path, "k3_func_cnn.h5", drop)
+    q = grade_files(tmp_path / "g", {"digits.h5": data}, DIGITS_RUBRIC).question("digits")
+    assert "layer 'conv2d_1' (Conv2D) has no weights in the file" in q.reason, q.reason

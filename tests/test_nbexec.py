@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import base64
+import io
 import os
 import time
 from pathlib import Path
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 from helpers import isolation_modes, notebook_bytes
 
-from grader.checks._notebook import load_probe
-from grader.nbexec import NotebookJob, NotebookRunner, ProbeSpec, get_runner
+from grader.checks._notebook import cell_errors, load_probe
+from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
 
 MODES = isolation_modes()
 
@@ -27,9 +28,8 @@ def run(tmp_path: Path, isolation: str, *cells: str, probe: ProbeSpec | None = N
         os.chmod(sub / name, 0o644)
     nb = sub / "nb.ipynb"
     nb.write_bytes(notebook_bytes(*cells))
-    n = len(list(tmp_path.glob("job*")))
-    job = NotebookJob(notebook=str(nb), submission_dir=str(sub), job_dir=str(tmp_path / f"job{n}"),
-                      isolation=isolation, uid=61000, probe=probe, seed=limits.pop("seed", 7), **limits)
+    job = NotebookJob(notebook=str(nb), submission_dir=str(sub), isolation=isolation, probe=probe,
+                      seed=limits.pop("seed", 7), **limits)
     return get_runner().run(job)
 
 
@@ -67,7 +67,7 @@ def test_injected_seed_makes_runs_deterministic(tmp_path, iso):
 def test_unreadable_notebooks_say_why(tmp_path, content, expected):
     nb = tmp_path / "bad.ipynb"
     nb.write_bytes(content)
-    job = NotebookJob(notebook=str(nb), submission_dir=str(tmp_path), job_dir=str(tmp_path / "job"))
+    job = NotebookJob(notebook=str(nb), submission_dir=str(tmp_path))
     r = get_runner().run(job)
     assert r.status == "invalid"
     assert r.reason.startswith("bad.ipynb: ") and expected in r.reason
@@ -84,33 +84,53 @@ def test_cell_timeout_interrupts_and_goes_on(tmp_path, iso):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("iso", MODES)
-def test_cell_ignoring_sigint_is_stopped_by_the_notebook_limit(tmp_path, iso):
+def test_cell_ignoring_sigint_is_stopped(tmp_path, iso):
     cells = ["import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass", "after = 1"]
     t = time.monotonic()
-    r = run(tmp_path, iso, *cells, cell_timeout=2, notebook_timeout=8)
-    assert r.status == "timeout" and "did not finish within 8 s" in r.reason
-    assert time.monotonic() - t < 30
-    # the runner is still usable afterwards
+    r = run(tmp_path, iso, *cells, cell_timeout=2, notebook_timeout=60)
+    assert r.status == "timeout" and "did not stop when interrupted" in r.reason
+    assert r.cells[0].status == "timeout" and r.cells[1].status == "not_run"
+    assert time.monotonic() - t < 15  # 2 s, then 5 s of grace: not the notebook's 60 s
+    # the next notebook runs normally
     assert run(tmp_path, iso, "ok = 1").status == "ok"
 
 
-def test_the_outer_wall_clock_kills_a_runner_that_hangs(tmp_path):
-    hung = NotebookRunner(command=["python3", "-c", "import time; time.sleep(600)"], grace_s=1)
-    nb = tmp_path / "nb.ipynb"
-    nb.write_bytes(notebook_bytes("x = 1"))
-    job = NotebookJob(notebook=str(nb), submission_dir=str(tmp_path), job_dir=str(tmp_path / "j"), notebook_timeout=1)
+@pytest.mark.slow
+@pytest.mark.parametrize("iso", MODES)
+def test_the_notebook_wall_clock_stops_a_notebook_of_slow_cells(tmp_path, iso):
+    cells = ["import time\ntime.sleep(3)"] * 5
     t = time.monotonic()
-    r = hung.run(job)
-    assert time.monotonic() - t < 10
-    assert r.status == "timeout"
-    assert hung.proc is None  # killed, to be restarted next time
+    r = run(tmp_path, iso, *cells, cell_timeout=10, notebook_timeout=7)
+    assert r.status == "timeout" and "did not finish within 7 s" in r.reason
+    assert time.monotonic() - t < 12
+    assert [c.status for c in r.cells][:2] == ["ok", "ok"] and r.cells[-1].status == "not_run"
 
 
 @pytest.mark.parametrize("iso", MODES)
-def test_kernel_death_is_reported_with_the_cell(tmp_path, iso):
+def test_kernel_death_is_reported_with_the_cell_as_the_student_sees_it(tmp_path, iso):
     r = run(tmp_path, iso, "x = 1", "import os\nos._exit(3)", "y = 2")
     assert r.status == "kernel_died"
-    assert "the kernel died while running cell 2" in r.reason
+    assert "the kernel died while running In [2] (`import os`), exit code 3" in r.reason
+    assert r.cells[2].status == "not_run"
+
+
+@pytest.mark.parametrize("iso", MODES)
+def test_cells_are_named_as_the_student_sees_them(tmp_path, iso):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    import json
+
+    nb = json.loads(notebook_bytes("# a comment\n\nloss = 1 / 0", "ok = 1", "undefined_name"))
+    nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": "# Title", "id": "m0"})
+    nb["cells"][1]["execution_count"] = 8  # the student ran it as In [8]
+    nb["cells"][3]["execution_count"] = None  # never run: named by its position among code cells
+    (sub / "nb.ipynb").write_text(json.dumps(nb))
+    r = get_runner().run(NotebookJob(notebook=str(sub / "nb.ipynb"), submission_dir=str(sub), isolation=iso))
+    assert [c.index for c in r.cells] == [1, 2, 3]
+    text = cell_errors(r)
+    assert "In [8] (`# a comment`): ZeroDivisionError: division by zero" in text
+    assert "code cell 3 (`undefined_name`): NameError" in text
+    assert "cell 2" not in text
 
 
 @pytest.mark.parametrize("iso", MODES)
@@ -188,15 +208,53 @@ def test_probe_reads_names_and_calls_functions(tmp_path, iso):
     assert got["u"].kind == "error" and "undefined_fn" in got["u"].error
 
 
-def test_probe_files_are_loaded_without_pickle(tmp_path):
-    """A kernel that writes a pickled object array where a number is expected gets nothing back."""
-    out = tmp_path / "out"
-    out.mkdir()
-    np.save(out / "1.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
-    (out / "manifest.json").write_text(json.dumps({"v": {"kind": "array", "file": "1.npy"},
-                                                   "w": {"kind": "array", "file": "../../etc/passwd"}}))
-    from grader.nbexec import NotebookRun
-
-    got = load_probe(NotebookRun("ok", probe_status="ok", probe_out=str(out)))
+def test_probe_values_are_loaded_without_pickle():
+    """A kernel that sends a pickled object array where a number is expected gets nothing back."""
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    evil = base64.b64encode(buf.getvalue()).decode()
+    probe = {"manifest": {"v": {"kind": "array", "file": "a"}, "w": {"kind": "array", "file": "../../etc/passwd"},
+                          "x": {"kind": "array", "file": "b"}, "s": {"kind": "seq", "length": 10**12}},
+             "arrays": {"a": evil, "b": "not base64!"}}
+    got = load_probe(NotebookRun("ok", probe_status="ok", probe=probe))
     assert got["v"].value is None and "unreadable" in got["v"].error
-    assert got["w"].value is None and "bad file name" in got["w"].error
+    assert got["w"].value is None and "missing" in got["w"].error
+    assert got["x"].value is None and "unreadable" in got["x"].error
+    assert got["s"].keys == []
+
+
+@pytest.mark.parametrize("iso", MODES)
+def test_forged_records_from_student_code_are_ignored(tmp_path, iso):
+    """Student code can write to the kernel's record pipe; nothing it writes there is taken as the
+    grader's probe, another cell's result, or read beyond the size bound."""
+    cells = [
+        "import os, json\n"
+        "fds = [int(f) for f in os.listdir('/proc/self/fd')]\n"
+        "fake = {'r': 'probe', 'select': None, 'status': 'ok', 'manifest': {'y': {'kind': 'array', 'file': 'values-1.npy'}},"
+        " 'arrays': {}}\n"
+        "for fd in fds:\n"
+        "    for rec in (fake, {'r': 'cell', 'i': 1, 'status': 'ok'}):\n"
+        "        try:\n"
+        "            os.write(fd, (json.dumps(rec) + '\\n').encode())\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    try:\n"
+        "        os.write(fd, b'x' * (1 << 20))\n"
+        "    except OSError:\n"
+        "        pass",
+        "raise ValueError('real error')",
+        "y = 2",
+    ]
+    r = run(tmp_path, iso, *cells, probe=ProbeSpec(values={"y": ["y"]}))
+    assert r.status == "ok", r.reason
+    assert [c.status for c in r.cells] == ["ok", "error", "ok"]
+    assert load_probe(r)["y"].value == 2
+
+
+def test_a_heavy_import_gets_the_environments_time_on_top_of_the_cell_timeout():
+    from grader.nbexec.executor import IMPORT_ALLOWANCE_S, import_allowance
+
+    assert import_allowance("import tensorflow as tf\nimport numpy as np") == IMPORT_ALLOWANCE_S
+    assert import_allowance("from tensorflow.keras import layers") == IMPORT_ALLOWANCE_S
+    assert import_allowance("import numpy as np\nx = 1") == 0
+    assert import_allowance("# import tensorflow\nprint('import tensorflow')") == 0

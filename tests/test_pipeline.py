@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from conftest import ROOT
 from helpers import grade_files, png_bytes
 
 from grader.registry import _KINDS, CheckParams, Outcome, check_kind, declare_pending
@@ -129,3 +131,43 @@ def test_registry_refuses_a_second_implementation():
     with pytest.raises(ValueError, match="registered twice"):
         check_kind("_test_fraction", _FracParams)(lambda c, p: Outcome.passed("x"))
     assert "_test_fraction" in _KINDS
+
+
+def test_a_missing_file_names_every_file_of_the_question_at_once(tmp_path, default_rubric):
+    from helpers import grade_files
+
+    r = grade_files(tmp_path / "a", {"xor_equation.txt": b"Y = 1"}, (ROOT / "rubric.yaml").read_text())
+    q4a = r.question("q4a")
+    assert "missing file: expected 'xor.ipynb'" in q4a.reason
+    assert "this question also uses: found 'xor_equation.txt'" in q4a.reason
+    r = grade_files(tmp_path / "b", {"other.txt": b"x"}, (ROOT / "rubric.yaml").read_text())
+    assert "also missing 'xor_equation.txt'" in r.question("q4a").reason
+
+
+def test_a_notebook_under_another_name_is_recognised_by_its_code(tmp_path):
+    from helpers import grade_files, notebook_bytes
+    from make_submissions import BACKPROP_CELLS
+
+    r = grade_files(tmp_path, {"HW4_part1_final.ipynb": notebook_bytes(*BACKPROP_CELLS)},
+                    (ROOT / "rubric.yaml").read_text())
+    reason = r.question("backprop").reason
+    assert "'HW4_part1_final.ipynb' contains `def back_propagation`" in reason, reason
+    assert "rename it if that is the one" in reason
+
+
+@pytest.mark.slow
+def test_model_files_under_other_names_are_recognised_by_their_architecture(tmp_path):
+    """weights.h5 and digits.h5 handed in as cnn_final.h5 and mnist_model.h5: each missing-file reason
+    points at the file whose content fits (inspected in the sandboxed model server)."""
+    import zipfile
+
+    from helpers import grade_files
+
+    with zipfile.ZipFile(ROOT / "submissions" / "alice_complete.zip") as zf:
+        files = {i.filename.rsplit("/", 1)[-1]: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+    renamed = {"cnn_final.h5": files["weights.h5"], "mnist_model.h5": files["digits.h5"]}
+    r = grade_files(tmp_path, renamed, (ROOT / "rubric.yaml").read_text())
+    q1a, digits = r.question("q1a").reason, r.question("digits").reason
+    assert "'cnn_final.h5' holds weights of exactly this architecture" in q1a, q1a
+    assert "mnist_model.h5" not in q1a
+    assert "'mnist_model.h5' holds a whole model with 10 outputs" in digits, digits

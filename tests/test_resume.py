@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from grader.sandbox import resolve_isolation
+from grader.isolation import resolve
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def _class(tmp_path: Path) -> Path:
 
 def _cmd(batch: Path, out: Path, rubric: Path) -> list[str]:
     return [sys.executable, "-m", "grader", "grade", str(batch), "--out", str(out), "--rubric", str(rubric),
-            "--isolation", resolve_isolation("auto"), "--jobs", "2"]
+            "--isolation", resolve("auto").name, "--jobs", "2"]
 
 
 def _env() -> dict:

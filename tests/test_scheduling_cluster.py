@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, make_zip
 from helpers import notebook_bytes
 
-from grader.sandbox import resolve_isolation
+from grader.isolation import resolve
 
 pytest.importorskip("distributed")
 from distributed import Client  # noqa: E402
@@ -111,7 +111,7 @@ def cluster(tmp_path):
 def _grade(paths: list[Path], out: Path, *extra: str, rubric: Path | None = None, isolation: str | None = None,
            background: bool = False):
     cmd = [sys.executable, "-m", "grader", "grade", *map(str, paths), "--out", str(out),
-           "--rubric", str(rubric or ROOT / "rubric.yaml"), "--isolation", isolation or resolve_isolation("auto"),
+           "--rubric", str(rubric or ROOT / "rubric.yaml"), "--isolation", isolation or resolve("auto").name,
            *extra]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if background:
@@ -302,7 +302,7 @@ def test_workers_that_would_grade_differently_are_refused_by_name(cluster, tmp_p
     done = _grade([batch], tmp_path / "out", "--scheduler", cluster.address, rubric=rubric)
     assert done.returncode == 0, done.stderr
     err = " ".join(done.stderr.split())
-    assert f"{odd}: mlgrade code" in err and "install the same mlgrade and packages there" in err
+    assert f"{odd}: mlgrade code" in err and "(the client has" in err and "install the same mlgrade there" in err
     assert all(r["total"] == 1 for r in _records(tmp_path / "out").values())
 
     for addr, pid in cluster.pids().items():  # only the odd worker left: nothing can grade
@@ -314,6 +314,30 @@ def test_workers_that_would_grade_differently_are_refused_by_name(cluster, tmp_p
     refused = _grade([batch], tmp_path / "out2", "--scheduler", cluster.address, rubric=rubric)
     assert refused.returncode == 3
     assert "no Dask worker can grade this batch" in refused.stderr and odd in refused.stderr
+
+
+def test_the_class_is_graded_in_the_environment_most_workers_share():
+    from grader.scheduling.cluster import choose_environment
+    from grader.scheduling.cluster_worker import fingerprint
+
+    client = fingerprint()
+    same = dict(client)
+    old_numpy = {**client, "numpy": "1.0.0"}
+    other_code = {**client, "mlgrade code": "0123456789abcdef"}
+    laptop = {**client, "keras": "2.0.0"}  # the client's own packages do not decide
+    expected, refused = choose_environment(laptop, {
+        "tcp://a:1": old_numpy, "tcp://b:1": same, "tcp://c:1": same, "tcp://d:1": other_code,
+        "tcp://e:1": ModuleNotFoundError("No module named 'grader'")})
+    assert expected == client
+    assert refused["tcp://a:1"] == [f"numpy 1.0.0 (the other workers have {client['numpy']}): install the same "
+                                    "packages there"]
+    assert "mlgrade code 0123456789abcdef (the client has" in refused["tcp://d:1"][0]
+    assert "cannot run mlgrade (ModuleNotFoundError" in refused["tcp://e:1"][0]
+    assert set(refused) == {"tcp://a:1", "tcp://d:1", "tcp://e:1"}
+    # a tie goes to the first worker by address, the same way every time
+    expected, refused = choose_environment(client, {"tcp://b:1": same, "tcp://a:1": old_numpy})
+    assert expected["numpy"] == "1.0.0" and list(refused) == ["tcp://b:1"]
+    assert choose_environment(client, {"tcp://d:1": other_code})[0] == {}
 
 
 def test_scheduler_usage_errors(tmp_path):

@@ -31,7 +31,7 @@ def test_a_trained_notebook_with_its_outputs_passes(tmp_path):
     w1, w2, out = ref.train(11)
     q = grade(tmp_path, xor_notebook(w1, w2, out))
     assert q.score == 1, q.reason
-    assert "printed final weights and output found and consistent" in q.reason
+    assert "printed final weights and output found in xor.ipynb, In [2] and consistent" in q.reason
     assert "re-run trains to" in q.reason
     np.testing.assert_allclose(q.checks[0].details["printed"]["weights1"], w1, atol=1e-8)
 
@@ -115,3 +115,36 @@ def test_the_last_printed_weights_win():
 
 def test_text_that_is_not_numbers_is_ignored():
     assert printed_arrays("[note] see [1, 2, 'x'] and [[a, b]]") == []
+
+
+def test_the_input_matrix_printed_after_training_is_not_taken_for_weights(tmp_path):
+    """Real notebooks print X.T (3x4 of 0/1) and y after training: those are data, not learned weights."""
+    w1, w2, out = ref.train(7)
+    x_t = np.array(ref.X).T
+    text = f"{w1}\n{w2}\n{out}\nX.T:\n{x_t}\n{np.array([[0], [1], [1], [0]])}\n"
+    found = find_xor_weights(printed_arrays(text))
+    np.testing.assert_allclose(found[0], w1, atol=1e-8)
+    # and in a graded notebook, the reason names the cell the weights came from
+    nb = notebook_bytes(XOR_CODE, "print(X.T)\nprint(y)",
+                        outputs={0: f"{w1}\n{w2}\n{out}\n", 1: f"{x_t}\n{np.array([[0], [1], [1], [0]])}\n"})
+    q = grade(tmp_path, nb)
+    assert "found in xor.ipynb, In [1]" in q.reason, q.reason
+
+
+def test_only_the_input_matrix_printed_says_so(tmp_path):
+    nb = notebook_bytes(XOR_CODE, outputs={0: f"{np.array(ref.X).T}\n{np.array([[0], [1], [1], [0]])}\n"})
+    q = grade(tmp_path, nb)
+    assert "that is the input X, not learned weights" in q.reason
+
+
+def test_weights_printed_under_their_names_are_preferred():
+    a, b = ref.train(1), ref.train(2)
+    # the named final weights come first, an unnamed pair (say, the initial weights) after
+    text = f"weights1:\n{b[0]}\nweights2:\n{b[1]}\n\n{a[0]}\n{a[1]}\n"
+    w1, w2, _ = find_xor_weights(printed_arrays(text))
+    assert find_xor_weights(printed_arrays(text)) is not None
+    from grader.nbparse import labelled_arrays
+
+    w1, w2, _, first = find_xor_weights(labelled_arrays(text, "In [5]"))
+    np.testing.assert_allclose(w1, b[0], atol=1e-8)
+    assert first.origin == "In [5]" and "weights1" in first.label

@@ -4,6 +4,7 @@ from grader.checks import (  # noqa: F401
     backprop,
     digits,
     file_present,
+    graded_by_instructor,
     image,
     keras_models,
     xor_equation,

@@ -27,6 +27,8 @@ from grader.checks._notebook import (
     Probed,
     cell_errors,
     load_probe,
+    missing_packages_of,
+    notebook_errors,
     run_notebook,
     run_problem,
     save_input,
@@ -125,12 +127,14 @@ def notebook_backprop(ctx: CheckContext, p: BackpropParams) -> Outcome:
 
     hidden_ok = []
     hidden_notes = []
+    hints: list[str] = []
     for i, (n, w, X, Y) in enumerate(hidden):
         exp_g, exp_L = ref.back_propagation(X, Y, w)
         res = _returned(found, f"hidden{i}", run.probe_problems)
         if isinstance(res, str):
             hidden_ok.append(False)
             hidden_notes.append(f"N={n}: {res}")
+            hints += _error_hints(res, n)
             continue
         g, L = res
         checks = [_compare_scalar("L", L, exp_L, p.tolerance, rel=True)] + [
@@ -140,10 +144,17 @@ def notebook_backprop(ctx: CheckContext, p: BackpropParams) -> Outcome:
         hidden_ok.append(not bad)
         if bad:
             hidden_notes.append(f"N={n}: " + "; ".join(bad[:3]))
-    notes.append(
-        f"hidden data {sum(hidden_ok)}/{len(hidden_ok)} correct"
-        + (f" ({' | '.join(hidden_notes)})" if hidden_notes else f" (N = {', '.join(str(h[0]) for h in hidden)})")
-    )
+            hints += _value_hints(g, L, w, X, Y, p.tolerance)
+    summary = f"hidden data {sum(hidden_ok)}/{len(hidden_ok)} correct"
+    if hidden_notes:
+        sizes = " and ".join(str(h[0]) for h in hidden)
+        summary += (f" (the hidden problems differ from the handout's: N = {sizes} points instead of 1000, "
+                    f"non-zero biases b1 and b2, other random data; {' | '.join(hidden_notes)})")
+        if hints:
+            summary += "; hint: " + "; ".join(dict.fromkeys(hints))
+    else:
+        summary += f" (N = {', '.join(str(h[0]) for h in hidden)})"
+    notes.append(summary)
     details["hidden"] = hidden_ok
 
     parts = p.parts
@@ -154,11 +165,38 @@ def notebook_backprop(ctx: CheckContext, p: BackpropParams) -> Outcome:
         + parts.hidden * (sum(hidden_ok) / len(hidden_ok))
     )
     frac = score / total if total else 0.0
-    extra = cell_errors(run)
+    extra = cell_errors(run, notebook=ctx.submission.root / rel)
+    if packages := missing_packages_of(run, ctx.submission.root / rel):
+        details["missing_packages"] = packages
+    details["notebook_errors"] = notebook_errors(ctx, p.notebook, run)
     if problem:
         extra = (extra + "; " if extra else "") + problem
     reason = "; ".join(notes) + (f"; {extra}" if extra else "")
     return Outcome(frac, reason, details=details)
+
+
+def _error_hints(error: str, n: int) -> list[str]:
+    """What a failing hidden call's error suggests, in words a student can act on."""
+    hints = []
+    if re.search(r"\b1000\b", error) or re.search(r"shapes? \(?[^)]*\b1000\b", error):
+        hints.append(f"the error mentions 1000 while the hidden problem has N = {n}: your code seems to "
+                     "assume 1000 points (e.g. np.ones(1000) or a reshape to 1000); use X.shape[0]")
+    elif "broadcast" in error or "shape" in error:
+        hints.append("shapes that work for the handout's data fail on other sizes: derive every size from "
+                     "the inputs (X.shape, W1.shape) instead of writing numbers")
+    return hints
+
+
+def _value_hints(grads: dict, L: float, w: dict, X, Y, tol: float) -> list[str]:
+    """Recognise common mistakes by what the wrong numbers match: a forward pass without the biases."""
+    no_bias = {**w, "b1": np.zeros_like(np.asarray(w["b1"], dtype=float)), "b2": 0.0}
+    g0, L0 = ref.back_propagation(X, Y, no_bias)
+    matches = _compare_scalar("L", L, L0, tol, rel=True)[0] and all(
+        _compare("d" + k, grads.get(k), g0[k], tol, rel=True)[0] for k in ("W1", "W2"))
+    if matches:
+        return ["your results equal a network without biases: add b1 and b2 in the forward pass "
+                "(the handout's b1 and b2 are zero, so the seed-0 check cannot see this)"]
+    return []
 
 
 _KEY = re.compile(r"^(?:dl_?d|d_?|grad_?|g_?)?(w1|b1|w2|b2)$", re.IGNORECASE)

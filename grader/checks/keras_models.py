@@ -24,14 +24,17 @@ order, with shape checks.
 
 from __future__ import annotations
 
+import math
 import shutil
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from grader.archcompare import compare, expected_layers, found_layers, param_report
+from grader.archcompare import compare, expected_layers, found_layers, layer_table, param_report
+from grader.modelinputs import ScalingName, scaling
 from grader.models import model_request
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
+from grader.thumbnails import thumbnails
 from reference import architectures
 
 FORMATS = {
@@ -59,6 +62,12 @@ class ArchParams(CheckParams):
             raise ValueError("'layers' needs 'input_shape'")
         return self
 
+    def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
+        spec, shape = self.resolved()
+        want = [layer.params for layer in expected_layers(spec, shape) if layer.params]
+        return [f"'{rel}' holds weights of exactly this architecture ({len(want)} layers with weights)"
+                for rel, info in other_model_files(ctx, pattern) if weight_counts(info) == want]
+
     def resolved(self) -> tuple[list[dict[str, Any]], list[int]]:
         if self.architecture is not None:
             spec, shape = architectures.named(self.architecture)
@@ -70,12 +79,50 @@ def server_layers(spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"class_name": item["kind"], "config": {k: v for k, v in item.items() if k != "kind"}} for item in spec]
 
 
-def inspect_file(ctx: CheckContext, pattern: str) -> tuple[str, dict[str, Any]]:
-    """``(relative path, inspection)`` of the student's model file; cached per submission."""
+MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".weights.h5")
+
+
+def weight_counts(info: dict[str, Any]) -> list[int]:
+    """Parameters per weight-bearing layer of an inspected file, in order."""
+    counts = [sum(math.prod(s) for _, s in la.get("weights", [])) for la in info.get("layers", [])]
+    return [c for c in counts if c]
+
+
+def other_model_files(ctx: CheckContext, pattern: str, limit: int = 6) -> list[tuple[str, dict[str, Any]]]:
+    """``(relative path, inspection)`` of the submission's model files that ``pattern`` does not match
+    (at most ``limit``; inspected in the sandboxed model server, cached per submission)."""
+    from grader.submission import pattern_matches
+
+    found = []
+    for rel in ctx.submission.files:
+        if not rel.lower().endswith(MODEL_SUFFIXES) or pattern_matches(pattern, rel):
+            continue
+        key = ("h5-inspect", rel, "weights")
+        if key not in ctx.cache:
+            try:
+                answer, job = model_request(ctx, {"op": "inspect", "path": "@file", "want": "weights", "label": rel},
+                                            {"file": ctx.submission.root / rel}, timeout=60)
+            except (SubmissionProblem, RuntimeError):
+                continue
+            shutil.rmtree(job, ignore_errors=True)
+            ctx.cache[key] = answer
+        answer = ctx.cache[key]
+        if "info" in answer:
+            found.append((rel, answer["info"]))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def inspect_file(ctx: CheckContext, pattern: str, want: str = "weights") -> tuple[str, dict[str, Any]]:
+    """``(relative path, inspection)`` of the student's model file; cached per submission. ``want``
+    ("model" or "weights") is what the question needs: a file that is something else is told
+    how to save that instead."""
     path, rel = ctx.submission.require(pattern)
-    key = ("h5-inspect", rel)
+    key = ("h5-inspect", rel, want)
     if key not in ctx.cache:
-        answer, job = model_request(ctx, {"op": "inspect", "path": "@file"}, {"file": path}, timeout=60)
+        answer, job = model_request(ctx, {"op": "inspect", "path": "@file", "want": want, "label": rel},
+                                    {"file": path}, timeout=60)
         shutil.rmtree(job, ignore_errors=True)
         ctx.cache[key] = answer
     answer = ctx.cache[key]
@@ -97,7 +144,19 @@ def _shape_problems(p: ArchParams, info: dict[str, Any]) -> list[str]:
                 diffs.append(f"a {e.describe()} layer has {f.params:,} parameters, expected {e.params:,}")
                 break
     diffs += param_report(exp, found)[0]
+    if diffs and info.get("branched"):
+        merges = sorted({str(la.get("class_name")) for la in info["layers"]
+                         if la.get("class_name") in ("Add", "Concatenate", "Multiply", "Average", "Subtract",
+                                                     "Maximum", "Minimum")})
+        how = f" merged by {', '.join(merges)}" if merges else ""
+        diffs.insert(0, f"the model is not one chain of layers (it has branches{how}), the assignment's is")
     return diffs
+
+
+def _layer_rows(p: ArchParams, info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The architecture as a table for the feedback page."""
+    spec, shape = p.resolved()
+    return layer_table(expected_layers(spec, shape), found_layers(info), weights_only=info["format"] != "keras2-model")
 
 
 class KerasWeightsParams(ArchParams):
@@ -113,9 +172,10 @@ def keras_weights(ctx: CheckContext, p: KerasWeightsParams) -> Outcome:
     version = f", Keras {info['keras_version']}" if info.get("keras_version") else ""
     if problems:
         return Outcome.failed(f"{rel} ({what}{version}) does not fit the architecture: " + "; ".join(problems[:6]),
-                              details={"format": info["format"], "differences": problems})
+                              details={"format": info["format"], "differences": problems,
+                                       "layers": _layer_rows(p, info)})
     spec, shape = p.resolved()
-    answer, job = model_request(ctx, {"op": "load", "weights": "@w", "layers": server_layers(spec),
+    answer, job = model_request(ctx, {"op": "load", "weights": "@w", "label": rel, "layers": server_layers(spec),
                                       "input_shape": shape}, {"w": ctx.submission.find_one(p.file)})
     shutil.rmtree(job, ignore_errors=True)
     if "problem" in answer:
@@ -135,9 +195,16 @@ class ImageSpec(CheckParams):
 class ClassifyParams(ArchParams):
     weights: str = Field(min_length=1)
     images: list[ImageSpec] = Field(min_length=1)
-    scale: float = Field(255.0, gt=0)
+    input_scaling: ScalingName | None = None  # unit (x / 255, the default), raw, symmetric, standardized
+    scale: float | None = Field(None, gt=0)  # older rubrics: pixels divided by this
     resample: Literal["nearest", "bilinear", "bicubic"] = "nearest"
     threshold: float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_scaling(self):
+        if self.input_scaling is not None and self.scale is not None:
+            raise ValueError("give either 'input_scaling' or the older 'scale', not both")
+        return self
 
 
 @check_kind("classify_images", ClassifyParams)
@@ -154,18 +221,25 @@ def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
     for i, img in enumerate(p.images):
         path, labels[f"@i{i}"] = ctx.submission.require(img.file)
         files[f"i{i}"] = path
-    cmd = {"op": "classify", "weights": "@w", "layers": server_layers(spec), "input_shape": shape,
-           "images": [f"@i{i}" for i in range(len(p.images))], "size": shape[:2], "scale": p.scale,
-           "resample": p.resample}
+    used = scaling(p.input_scaling, p.scale)
+    cmd = {"op": "classify", "weights": "@w", "label": rel, "layers": server_layers(spec), "input_shape": shape,
+           "images": [f"@i{i}" for i in range(len(p.images))], "size": shape[:2], "scale": used.divide,
+           "offset": used.add, "resample": p.resample}
     answer, job = model_request(ctx, cmd, files)
     shutil.rmtree(job, ignore_errors=True)
     if "problem" in answer:
         raise SubmissionProblem(f"{rel}: {answer['problem']}")
     notes, right = [], 0
+    pictures = thumbnails(ctx, {labels[f"@i{i}"]: files[f"i{i}"] for i in range(len(p.images))})
+    items = []  # for the feedback page: each image with what the model said
     for i, (img, out, rep) in enumerate(zip(p.images, answer["outputs"], answer["images"], strict=True)):
-        name = labels[f"@i{i}"] + (f" ({img.label})" if img.label else "")
+        rel_i = labels[f"@i{i}"]
+        name = rel_i + (f" ({img.label})" if img.label else "")
+        item = {"file": rel_i, "label": img.label, "expect": img.expect, "thumbnail": pictures.get(rel_i)}
+        items.append(item)
         if "problem" in rep:
             notes.append(rep["problem"])
+            item["problem"] = rep["problem"]
             continue
         probs = [float(v) for v in out]
         if len(probs) == 1:
@@ -176,9 +250,12 @@ def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
             shown = f"p = {probs[cls]:.3f}"
         ok = cls == img.expect
         right += ok
+        # a sigmoid output is the probability of class 1; a softmax's, of the class it picked
+        item.update(predicted=cls, p=probs[0] if len(probs) == 1 else probs[cls], p_of=1 if len(probs) == 1 else cls,
+                    right=bool(ok))
         notes.append(f"{name}: {shown} -> {cls}, expected {img.expect} ({'right' if ok else 'wrong'})")
     return Outcome(right / len(p.images), "; ".join(notes),
-                   details={"outputs": answer["outputs"], "images": answer["images"]})
+                   details={"outputs": answer["outputs"], "images": answer["images"], "items": items})
 
 
 class ArchitectureParams(ArchParams):
@@ -189,7 +266,7 @@ class ArchitectureParams(ArchParams):
 @check_kind("architecture", ArchitectureParams)
 def architecture(ctx: CheckContext, p: ArchitectureParams) -> Outcome:
     """The model file's layers, activations, input shape and parameter counts match the assignment."""
-    rel, info = inspect_file(ctx, p.file)
+    rel, info = inspect_file(ctx, p.file, want="model" if p.full_model else "weights")
     weights_only = info["format"] != "keras2-model"
     if p.full_model and weights_only:
         return Outcome.failed(f"{rel} holds weights only; save the whole model with model.save('{rel}')")
@@ -200,7 +277,8 @@ def architecture(ctx: CheckContext, p: ArchitectureParams) -> Outcome:
     found = found_layers(info)
     total = sum(f.params or 0 for f in found)
     if problems:
-        return Outcome.failed(f"{rel}: " + "; ".join(problems[:8]), details={"differences": problems})
+        return Outcome.failed(f"{rel}: " + "; ".join(problems[:8]),
+                              details={"differences": problems, "layers": _layer_rows(p, info)})
     what = FORMATS.get(info["format"], info["format"])
     return Outcome.passed(f"{rel} ({what}): {len(found)} layers as expected, {total:,} parameters",
-                          details={"params": total})
+                          details={"params": total, "layers": _layer_rows(p, info)})

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from grader.checks.xor_notebook import stored_xor_weights
-from grader.equation import EquationError, Network, decimals, evaluate, parse, xor_network
+from grader.equation import Bin, Call, E, EquationError, Neg, Network, Num, Var, decimals, evaluate, parse, xor_network
 from grader.nbload import NotebookProblem, read_cells
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 from reference import xor as ref
@@ -51,6 +52,9 @@ class XorHandParams(CheckParams):
     equation: str = Field(min_length=1)
     notebook: str = Field(min_length=1)
     tolerance: float = Field(1e-3, gt=0)
+    # What the hand values are checked against: the student's own equation (default: a wrong equation is
+    # not penalised twice), or what the network computes from the weights the notebook printed.
+    compare_with: Literal["equation", "network"] = "equation"
 
 
 def _read_text(ctx: CheckContext, pattern: str) -> tuple[str, str] | None:
@@ -151,6 +155,23 @@ def _read_equation(ctx: CheckContext, equation_pattern: str, notebook_pattern: s
     raise SubmissionProblem(f"{parse_error[0]}: cannot read the equation: {parse_error[1]}")
 
 
+def tree_data(node) -> list:
+    """The parsed equation as plain JSON data, for the feedback page to draw (``grader.render.mathml``)."""
+    if isinstance(node, Num):
+        return ["num", node.text]
+    if isinstance(node, Var):
+        return ["var", node.index]
+    if isinstance(node, E):
+        return ["e"]
+    if isinstance(node, Neg):
+        return ["neg", tree_data(node.arg)]
+    if isinstance(node, Bin):
+        return ["bin", node.op, tree_data(node.left), tree_data(node.right)]
+    if isinstance(node, Call):
+        return ["call", node.name, tree_data(node.arg)]
+    raise TypeError(f"not an equation node: {type(node).__name__}")
+
+
 def _outputs(tree) -> np.ndarray:
     return np.array([evaluate(tree, {1: a, 2: b, 3: c}) for a, b, c in ref.X])
 
@@ -189,16 +210,18 @@ def xor_equation(ctx: CheckContext, p: XorEquationParams) -> Outcome:
             f"{where}: {n_hidden} hidden neurons ({4 * n_hidden} weights); the network has 4 (16 weights)"
         )
     out = _outputs(tree)
-    details = {"source": where, "outputs": out.tolist(), "weights1": net.w1.tolist(), "weights2": net.w2.tolist()}
+    details = {"source": where, "outputs": out.tolist(), "weights1": net.w1.tolist(), "weights2": net.w2.tolist(),
+               "equation_tree": tree_data(tree)}
     xor_ok = bool(np.all(np.isfinite(out))) and float(np.max(np.abs(out - TARGET))) <= p.tolerance
     shown = ", ".join(f"{v:.5f}" for v in out)
     notes = [f"{where}: 16 weights; gives [{shown}] on 001, 011, 101, 111"
              + ("" if xor_ok else f", not within {p.tolerance} of [0, 1, 1, 0]")]
     try:
-        w1, w2, _out, nb_rel = stored_xor_weights(ctx, p.notebook)
+        pw = stored_xor_weights(ctx, p.notebook)
     except SubmissionProblem as e:
         notes.append(f"cannot compare with your notebook's weights: {e}")
         return Outcome(0.5 if xor_ok else 0.0, "; ".join(notes), details=details)
+    w1, w2, nb_rel = pw.w1, pw.w2, pw.where
     perm = _match_neurons(net, w1, w2)
     own, bad = _agrees(net.texts1, net.texts2, w1, w2, perm)
     if not own:
@@ -255,18 +278,9 @@ def xor_hand(ctx: CheckContext, p: XorHandParams) -> Outcome:
     values = parse_hand(text)
     if not values:
         raise SubmissionProblem(f"{rel}: no values found; write one line per input, like '001: 0.00765'")
-    try:
-        where, tree, _net = read_equation(ctx, p.equation, p.notebook)
-        expected = _outputs(tree)
-        against = f"the equation in {where}"
-    except SubmissionProblem as e:
-        try:
-            w1, w2, _out, nb_rel = stored_xor_weights(ctx, p.notebook)
-        except SubmissionProblem:
-            raise SubmissionProblem(f"nothing to compare {rel} with: {e}") from None
-        expected = ref.forward(w1, w2).ravel()
-        against = f"the weights {nb_rel} printed (your equation could not be read: {e})"
-    rows = ["input  hand        equation    difference"]
+    expected, against, caveat = _hand_reference(ctx, p, rel)
+    column = "network" if p.compare_with == "network" else "equation"
+    rows = [f"input  hand        {column:<10}  difference"]
     ok = 0
     for label, exp in zip(ref.INPUT_LABELS, expected, strict=True):
         got = values.get(label)
@@ -278,7 +292,34 @@ def xor_hand(ctx: CheckContext, p: XorHandParams) -> Outcome:
         ok += good
         rows.append(f"{label}    {got:<10.6g}  {exp:<10.6f}  {diff:.1e} {'ok' if good else 'too far'}")
     extra = sorted(set(values) - set(ref.INPUT_LABELS))
-    reason = f"{ok}/4 within {p.tolerance:g} of {against}\n" + "\n".join(rows)
+    reason = f"{ok}/4 within {p.tolerance:g} of {against}" + (f" ({caveat})" if caveat else "") + "\n" + "\n".join(rows)
     if extra:
         reason += f"\n(ignored rows for inputs {', '.join(extra)})"
-    return Outcome(ok / 4, reason, details={"hand": values, "expected": expected.tolist()})
+    return Outcome(ok / 4, reason, details={"hand": values, "expected": expected.tolist(), "against": against,
+                                            "tolerance": p.tolerance})
+
+
+def _hand_reference(ctx: CheckContext, p: XorHandParams, rel: str) -> tuple[np.ndarray, str, str]:
+    """``(four expected values, what they come from, a caveat for the student or "")``."""
+    if p.compare_with == "network":
+        try:
+            pw = stored_xor_weights(ctx, p.notebook)
+        except SubmissionProblem as e:
+            raise SubmissionProblem(f"nothing to compare {rel} with: {e}") from None
+        return ref.forward(pw.w1, pw.w2).ravel(), f"what the network computes from the weights in {pw.where}", ""
+    try:
+        where, tree, _net = read_equation(ctx, p.equation, p.notebook)
+    except SubmissionProblem as e:
+        try:
+            pw = stored_xor_weights(ctx, p.notebook)
+        except SubmissionProblem:
+            raise SubmissionProblem(f"nothing to compare {rel} with: {e}") from None
+        return (ref.forward(pw.w1, pw.w2).ravel(), f"the weights {pw.where} printed",
+                f"your equation could not be read: {e}")
+    expected = _outputs(tree)
+    caveat = ""
+    if not (np.all(np.isfinite(expected)) and float(np.max(np.abs(expected - TARGET))) <= 0.1):
+        shown = ", ".join(f"{v:.4g}" for v in expected)
+        caveat = (f"note: your equation itself does not compute XOR (it gives [{shown}]), so matching it "
+                  "does not mean your network is right; see q4a")
+    return expected, f"the equation in {where}", caveat

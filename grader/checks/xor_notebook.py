@@ -18,12 +18,22 @@ printed weights, since a re-run draws new random ones.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from pydantic import Field
 
-from grader.checks._notebook import NotebookLimits, cell_errors, load_probe, run_notebook, run_problem
+from grader.checks._notebook import (
+    NotebookLimits,
+    cell_errors,
+    load_probe,
+    missing_packages_of,
+    notebook_errors,
+    run_notebook,
+    run_problem,
+)
 from grader.nbexec import ProbeSpec
-from grader.nbparse import find_xor_weights, printed_arrays, stored_text
+from grader.nbparse import find_xor_weights, labelled_arrays, stored_outputs
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 from reference import xor as ref
 
@@ -42,9 +52,23 @@ class XorNotebookParams(NotebookLimits):
     consistency: float = Field(1e-3, gt=0)
     parts: XorParts = Field(default_factory=XorParts)
 
+    def code_markers(self) -> list[str]:
+        return ["weights1", "weights2"]
 
-def stored_xor_weights(ctx: CheckContext, pattern: str):
-    """``(weights1, weights2, output or None, relpath)`` printed in the submitted notebook.
+
+@dataclass(frozen=True)
+class PrintedWeights:
+    """The final XOR weights the student's own run printed, and where."""
+
+    w1: np.ndarray  # 3x4
+    w2: np.ndarray  # 4x1
+    output: np.ndarray | None  # 4x1, when printed right after them
+    rel: str  # the notebook
+    where: str  # "xor.ipynb, In [7]"
+
+
+def stored_xor_weights(ctx: CheckContext, pattern: str) -> PrintedWeights:
+    """The weights printed in the submitted notebook's saved outputs.
 
     Raises :class:`SubmissionProblem` saying what is missing. Cached per submission.
     """
@@ -52,15 +76,23 @@ def stored_xor_weights(ctx: CheckContext, pattern: str):
     key = ("xor-stored", rel)
     if key not in ctx.cache:
         try:
-            text = stored_text(path)
-        except (ValueError, UnicodeDecodeError) as e:
+            outputs = stored_outputs(path)
+        except ValueError as e:
             ctx.cache[key] = f"{rel}: cannot read its stored outputs ({str(e)[:150]})"
         else:
-            found = find_xor_weights(printed_arrays(text))
-            ctx.cache[key] = (*found, rel) if found else (
-                f"{rel}: its saved outputs do not show the final weights1 (3x4) and weights2 (4x1); "
-                "run it and save it with the printed weights"
-            )
+            printed = [p for o in outputs for p in labelled_arrays(o.text, o.where)]
+            found = find_xor_weights(printed)
+            if found:
+                w1, w2, out, first = found
+                ctx.cache[key] = PrintedWeights(w1, w2, out, rel, f"{rel}, {first.origin}")
+            else:
+                binary = any(p.array.shape == (3, 4) and np.all((p.array == 0) | (p.array == 1)) for p in printed)
+                ctx.cache[key] = (
+                    f"{rel}: its saved outputs do not show the final weights1 (3x4) and weights2 (4x1)"
+                    + (" (a 3x4 matrix of 0s and 1s is printed, but that is the input X, not learned weights)"
+                       if binary else "")
+                    + "; run it and save it with the printed weights"
+                )
     value = ctx.cache[key]
     if isinstance(value, str):
         raise SubmissionProblem(value)
@@ -76,21 +108,22 @@ def xor_notebook(ctx: CheckContext, p: XorNotebookParams) -> Outcome:
     # printed: the student's own run
     printed_ok = 0.0
     try:
-        w1, w2, out, rel = stored_xor_weights(ctx, p.notebook)
+        pw = stored_xor_weights(ctx, p.notebook)
     except SubmissionProblem as e:
         notes.append(str(e))
     else:
+        w1, w2, out = pw.w1, pw.w2, pw.output
         details["printed"] = {"weights1": w1.tolist(), "weights2": w2.ravel().tolist(),
-                              "output": None if out is None else out.ravel().tolist()}
+                              "output": None if out is None else out.ravel().tolist(), "where": pw.where}
         recomputed = ref.forward(w1, w2).ravel()
         if out is None:
             printed_ok = 1.0
-            notes.append("printed final weights found (the output is not printed)")
+            notes.append(f"printed final weights found in {pw.where} (the output is not printed)")
         else:
             diff = float(np.max(np.abs(recomputed - out.ravel())))
             if diff <= p.consistency:
                 printed_ok = 1.0
-                notes.append("printed final weights and output found and consistent")
+                notes.append(f"printed final weights and output found in {pw.where} and consistent")
             else:
                 notes.append(
                     f"the printed output {np.round(out.ravel(), 5).tolist()} is not what the printed weights give "
@@ -118,7 +151,10 @@ def xor_notebook(ctx: CheckContext, p: XorNotebookParams) -> Outcome:
             notes.append(f"re-run trains to {np.round(got, 4).tolist()}")
         else:
             notes.append(f"re-run gives {np.round(got, 4).tolist()}, not within {p.tolerance} of [0, 1, 1, 0]")
-    errs = cell_errors(run)
+    errs = cell_errors(run, notebook=ctx.submission.root / rel)
+    if packages := missing_packages_of(run, ctx.submission.root / rel):
+        details["missing_packages"] = packages
+    details["notebook_errors"] = notebook_errors(ctx, p.notebook, run)
     if errs:
         notes.append(errs)
     total = p.parts.trains + p.parts.printed

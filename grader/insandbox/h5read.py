@@ -1,82 +1,97 @@
-"""Read a Keras ``.h5`` file with h5py alone — never with Keras — and refuse anything that carries code.
+"""Read a Keras ``.h5`` file with h5py alone — never with Keras — and refuse anything that carries code
+or reaches outside the file.
 
 Handles the layouts students hand in:
 
-- ``keras2-weights``: ``save_weights('weights.h5')`` in Keras 2 / tf.keras 2
+- ``keras2-weights``: ``save_weights('weights.h5')`` in Keras 1.x / 2 / tf.keras 2
   (root ``layer_names``, groups with ``weight_names``, names fixed-length bytes
   or variable-length strings, long lists chunked as ``layer_names0``, ...);
 - ``keras2-model``: ``model.save('m.h5')`` (Keras 2, tf.keras 2 and Keras 3's legacy
-  H5): ``model_config`` JSON and the same weights under ``model_weights/``;
+  H5): ``model_config`` JSON (Sequential or Functional, see :mod:`kgraph`) and the same
+  weights under ``model_weights/``;
 - ``keras3-weights``: Keras 3 ``save_weights('x.weights.h5')``: ``layers/<name>/vars/<i>``.
 
-The model config is checked against an allow-list of built-in layer classes,
-activations, initializers and regularizers *before* anything else looks at
-it; a ``Lambda`` layer, a custom class or a function anywhere is refused.
+Everything else gets a message saying what the file is and what to hand in instead
+(Keras 0.x weights, Keras 1.x models, a ``.keras`` zip renamed, a zipped SavedModel,
+PyTorch, pickles, NumPy arrays, a Git LFS pointer, a web page...).
+
+Order of trust: the bytes are sniffed first; the HDF5 structure is then walked
+(metadata only) and external storage, external or soft links, virtual datasets, user
+blocks and unknown filters are refused before a single dataset is read; the model
+config is checked against an allow-list before anything else looks at it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-MAX_LAYERS = 2000
-MAX_CONFIG_CHARS = 5_000_000
+try:
+    from .kgraph import (
+        MAX_LAYERS,
+        SAFE_ACTIVATIONS,
+        SAFE_LAYERS,
+        SAFE_OBJECTS,
+        ConfigProblem,
+        Graph,
+        LayerInfo,
+        check_config,
+        parse_model,
+    )
+except ImportError:  # inside the sandbox this folder is on sys.path, not the grader package
+    from kgraph import (  # type: ignore[no-redef]
+        MAX_LAYERS,
+        SAFE_ACTIVATIONS,
+        SAFE_LAYERS,
+        SAFE_OBJECTS,
+        ConfigProblem,
+        Graph,
+        LayerInfo,
+        check_config,
+        parse_model,
+    )
 
-SAFE_LAYERS = {
-    "InputLayer", "Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose",
-    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "MaxPool2D", "AvgPool2D",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "Flatten", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "AlphaDropout", "GaussianDropout",
-    "GaussianNoise", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU",
-    "BatchNormalization", "LayerNormalization", "Reshape", "Permute", "RepeatVector", "ZeroPadding2D",
-    "Cropping2D", "UpSampling2D", "Rescaling", "Normalization", "RandomFlip", "RandomRotation", "RandomZoom",
-    "RandomTranslation", "RandomContrast", "Add", "Concatenate", "Multiply", "Average", "Subtract",
-    "Sequential", "Functional", "Model", "Embedding", "SimpleRNN", "LSTM", "GRU",
-}
-SAFE_ACTIVATIONS = {
-    "relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "softplus", "softsign", "swish", "silu",
-    "gelu", "exponential", "hard_sigmoid", "leaky_relu", "relu6", "mish", "log_softmax", "hard_silu",
-    "hard_swish", None,
-}
-SAFE_OBJECTS = {  # initializers, regularizers, constraints, dtype policies that may appear as {"class_name": ...}
-    "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal", "Zeros", "Ones",
-    "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal", "VarianceScaling", "Orthogonal",
-    "Identity", "L1", "L2", "L1L2", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "DTypePolicy",
-    "Policy", "FloatDTypePolicy", "OrthogonalRegularizer",
-}
-_CODE_KEYS = {"function", "function_type", "module_objects", "code", "__lambda__", "output_shape_type"}
+__all__ = ["H5Info", "H5Problem", "LayerInfo", "SAFE_ACTIVATIONS", "SAFE_LAYERS", "SAFE_OBJECTS", "check_config",
+           "infer_class", "read_h5", "sniff"]
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+MAX_CONFIG_CHARS = 5_000_000
+MAX_OBJECTS = 100_000  # groups, datasets and links walked before anything is read
+MAX_WEIGHT_BYTES = 512 * 1024**2  # the course CNN holds 5 MB; the model server has 6 GiB for everything
+# HDF5 filters built into the library and h5py; any other id would make HDF5 look for a plugin.
+SAFE_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
 
 
 class H5Problem(Exception):
-    """The file cannot be used; the message is for the student."""
+    """The file cannot be used; the message is for the student. ``kind`` names what was found."""
 
-
-@dataclass
-class LayerInfo:
-    name: str
-    class_name: str | None  # None when only weights are known
-    config: dict[str, Any] = field(default_factory=dict)
-    weights: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # (weight name, shape)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "class_name": self.class_name, "config": self.config,
-                "weights": [[n, list(s)] for n, s in self.weights]}
+    def __init__(self, message: str, kind: str = "unusable"):
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
 class H5Info:
     format: str
-    layers: list[LayerInfo]  # model order (for keras3-weights: sorted by name, see ``keras3_order``)
+    layers: list[LayerInfo]  # model order (for keras3-weights: sorted by name, see ``_keras3_weights``)
     keras_version: str = ""
     input_shape: list[int | None] | None = None
     model_class: str = ""
+    graph: Graph | None = None  # full models only: how the layers are connected
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "keras_version": self.keras_version, "input_shape": self.input_shape,
-                "model_class": self.model_class, "layers": [layer.to_dict() for layer in self.layers]}
+        out: dict[str, Any] = {"format": self.format, "keras_version": self.keras_version,
+                               "input_shape": self.input_shape, "model_class": self.model_class,
+                               "layers": [layer.to_dict() for layer in self.layers]}
+        if self.graph is not None:
+            out["graph"] = self.graph.to_dict()
+            out["input_shapes"] = [self.graph.nodes[i].shape for i in self.graph.inputs]
+            out["outputs"] = len(self.graph.outputs)
+            out["branched"] = not self.graph.is_chain()
+        return out
 
 
 def _text(value: Any) -> str:
@@ -97,7 +112,7 @@ def _names(attrs, key: str) -> list[str]:
     else:
         chunks = []
         i = 0
-        while f"{key}{i}" in attrs:
+        while f"{key}{i}" in attrs and i < MAX_LAYERS:
             chunks.append(attrs[f"{key}{i}"])
             i += 1
     out: list[str] = []
@@ -109,95 +124,269 @@ def _names(attrs, key: str) -> list[str]:
     return out
 
 
-def sniff(path: str) -> str | None:
+def _shown(name: str, limit: int = 60) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(name))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- what the bytes are
+
+def advice(want: str, label: str) -> str:
+    """What to hand in instead, for a file named ``label`` that should hold a model or weights."""
+    name = os.path.basename(label) or "model.h5"
+    if want == "weights":
+        return f"save the trained weights with model.save_weights('{name}') (or the whole model with model.save)"
+    return f"save the whole trained model with model.save('{name}') (Keras 2 or 3)"
+
+
+def sniff(path: str, want: str = "model", label: str = "") -> H5Problem | None:
+    """None for an HDF5 file; otherwise what the file is instead, with what to hand in."""
     with open(path, "rb") as f:
-        head = f.read(2048)
-    for offset in (0, 512, 1024):
+        head = f.read(4096)
+    todo = advice(want, label or path)
+    if head[:8] == HDF5_SIGNATURE:
+        return None
+    for offset in (512, 1024, 2048):
         if head[offset : offset + 8] == HDF5_SIGNATURE:
-            return None
-    if head.startswith(b"\x89PNG"):
-        return "is a PNG image, not an HDF5 (.h5) file"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "is a JPEG image, not an HDF5 (.h5) file"
-    if head.startswith(b"PK"):
-        return "is a zip archive (a Keras 3 .keras file?), not an HDF5 (.h5) file; save with model.save('x.h5')"
-    if head.startswith(b"{"):
-        return "is a JSON/text file, not an HDF5 (.h5) file"
+            return H5Problem(f"has {offset} bytes of other data before its HDF5 content (an HDF5 user block); "
+                             f"the grader reads plain HDF5 files only: {todo}", "userblock")
     if not head:
-        return "is empty (0 bytes)"
-    return "is not an HDF5 (.h5) file"
+        return H5Problem("is empty (0 bytes)", "empty")
+    if head.startswith(b"\x89PNG"):
+        return H5Problem("is a PNG image, not an HDF5 (.h5) file", "image")
+    if head.startswith(b"\xff\xd8\xff"):
+        return H5Problem("is a JPEG image, not an HDF5 (.h5) file", "image")
+    if head.startswith(b"%PDF"):
+        return H5Problem("is a PDF document, not an HDF5 (.h5) file", "pdf")
+    if head.startswith(b"PK"):
+        return _sniff_zip(path, todo)
+    if head.startswith(b"\x93NUMPY"):
+        return H5Problem(f"is a NumPy .npy array (numbers only, no model), not a Keras HDF5 (.h5) file; {todo}", "npy")
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        if head.startswith(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"):
+            return H5Problem("is a PyTorch file (torch.save, legacy format), not a Keras model; this question needs "
+                             f"a Keras model: {todo}", "pytorch")
+        return H5Problem("is a Python pickle (pickle.dump or joblib), not an HDF5 (.h5) file; pickles can run code "
+                         f"when opened, so the grader never opens them: {todo}", "pickle")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"version https://git-lfs"):
+        return H5Problem("is a Git LFS pointer (a small text file standing in for the real file in a Git "
+                         "repository), not the model itself; fetch the real file (git lfs pull) and hand that in",
+                         "git-lfs")
+    low = text[:512].lower()
+    if low.startswith((b"<!doctype html", b"<html")) or b"<html" in low[:200]:
+        return H5Problem("is a web page (HTML), not an HDF5 (.h5) file: it was probably saved from a browser page "
+                         "instead of downloaded; download the file itself (e.g. GitHub's 'Download raw file')", "html")
+    if text.startswith(b"{"):
+        if b'"modelTopology"' in head:
+            return H5Problem(f"is a TensorFlow.js model.json, not a Keras HDF5 (.h5) file; {todo}", "tfjs")
+        if b'"class_name"' in head and b'"config"' in head:
+            return H5Problem("is a Keras model architecture in JSON (model.to_json()) without any weights; "
+                             f"{todo}", "json-architecture")
+        return H5Problem("is a JSON/text file, not an HDF5 (.h5) file", "text")
+    if head[:1] == b"\x08" and (b"onnx" in head[:128].lower() or b"pytorch" in head[:128]):
+        return H5Problem(f"is an ONNX model, not a Keras HDF5 (.h5) file; {todo}", "onnx")
+    return H5Problem("is not an HDF5 (.h5) file", "unknown")
 
 
-def read_h5(path: str, with_arrays: bool = False):
+def _sniff_zip(path: str, todo: str) -> H5Problem:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()[:10_000]
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError):
+        return H5Problem("is a damaged zip archive, not an HDF5 (.h5) file", "zip")
+    base = {n.rsplit("/", 1)[-1] for n in names}
+    if {"config.json", "model.weights.h5"} <= base or ("metadata.json" in base and "config.json" in base):
+        return H5Problem("is a Keras 3 .keras archive (a zip of config.json and model.weights.h5) renamed to .h5, "
+                         f"not an HDF5 file; {todo}: Keras 3 writes HDF5 when the name ends in .h5", "keras-zip")
+    if "saved_model.pb" in base or "saved_model.pbtxt" in base:
+        return H5Problem("is a zipped TensorFlow SavedModel folder (saved_model.pb), not a Keras HDF5 (.h5) file; "
+                         f"the grader does not run TensorFlow graphs: {todo}", "savedmodel")
+    if "data.pkl" in base or any(n.endswith("/data.pkl") for n in names):
+        return H5Problem("is a PyTorch file (torch.save), not a Keras model; this question needs a Keras model: "
+                         f"{todo}", "pytorch")
+    if names and all(n.endswith(".npy") for n in names):
+        return H5Problem(f"is a NumPy .npz archive (arrays only, no model), not a Keras HDF5 (.h5) file; {todo}",
+                         "npz")
+    inner = [n for n in names if n.lower().endswith((".h5", ".hdf5", ".keras"))]
+    if inner:
+        return H5Problem(f"is a zip archive holding '{_shown(inner[0])}'; hand in that file itself, not zipped",
+                         "zip")
+    return H5Problem("is a zip archive, not an HDF5 (.h5) file", "zip")
+
+
+# --------------------------------------------------------------------------- the HDF5 must stay inside itself
+
+def check_self_contained(f) -> None:
+    """Refuse, from metadata alone, every HDF5 feature that makes reading data touch another file:
+    external storage, external links (and soft/user-defined links, which Keras never writes),
+    virtual datasets, and filters HDF5 would load as plugins. Also a user block."""
+    import h5py
+
+    if f.userblock_size:
+        raise H5Problem(f"has {f.userblock_size} bytes of other data before its HDF5 content (an HDF5 user block); "
+                        "the grader reads plain HDF5 files only", "userblock")
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[str, Any]] = [("", f)]
+    count = 0
+    while stack:
+        path, group = stack.pop()
+        for name in group.id.__iter__():  # link names, read from the group's metadata
+            count += 1
+            if count > MAX_OBJECTS:
+                raise H5Problem(f"holds more than {MAX_OBJECTS:,} HDF5 objects, over the limit", "too-large")
+            text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+            where = f"{path}/{text}"
+            kind = group.id.links.get_info(name).type
+            if kind == h5py.h5l.TYPE_EXTERNAL:
+                raise H5Problem(f"'{_shown(where)}' is an external link to another file; the grader reads only what "
+                                "is inside the file handed in", "external-link")
+            if kind == h5py.h5l.TYPE_SOFT:
+                raise H5Problem(f"'{_shown(where)}' is a soft link; Keras never writes links, and the grader reads "
+                                "plain groups and datasets only", "soft-link")
+            if kind != h5py.h5l.TYPE_HARD:
+                raise H5Problem(f"'{_shown(where)}' is a user-defined HDF5 link; the grader reads plain groups and "
+                                "datasets only", "link")
+            oid = h5py.h5o.open(group.id, name)
+            info = h5py.h5o.get_info(oid)
+            key = (info.fileno, info.addr)
+            if key in seen:
+                continue
+            seen.add(key)
+            if info.type == h5py.h5o.TYPE_DATASET:
+                _check_dataset(oid, where)
+            elif info.type == h5py.h5o.TYPE_GROUP:
+                stack.append((where, h5py.Group(oid)))
+
+
+def _check_dataset(dsid, where: str) -> None:
+    import h5py
+
+    dcpl = dsid.get_create_plist()
+    if dcpl.get_layout() == h5py.h5d.VIRTUAL:
+        raise H5Problem(f"'{_shown(where)}' is a virtual dataset (its data live in other files); the grader reads "
+                        "only what is inside the file handed in", "virtual-dataset")
+    if dcpl.get_external_count() > 0:
+        raise H5Problem(f"'{_shown(where)}' keeps its data in an external file (HDF5 external storage); the grader "
+                        "reads only what is inside the file handed in", "external-storage")
+    for i in range(dcpl.get_nfilters()):
+        fid = dcpl.get_filter(i)[0]
+        if fid not in SAFE_FILTERS:
+            raise H5Problem(f"'{_shown(where)}' is compressed with HDF5 filter {fid}, which is not built in; save "
+                            "the file with Keras' defaults", "filter")
+
+
+# --------------------------------------------------------------------------- reading
+
+def read_h5(path: str, with_arrays: bool = False, want: str = "model", label: str = ""):
     """``(H5Info, arrays)``: arrays[i] are layer i's weight arrays when ``with_arrays``."""
     import h5py
 
-    problem = sniff(path)
+    problem = sniff(path, want, label)
     if problem:
-        raise H5Problem(problem)
+        raise problem
     try:
         f = h5py.File(path, "r")
     except OSError as e:
         msg = str(e)
         if "truncated" in msg.lower() or "eof" in msg.lower():
-            raise H5Problem("is truncated (an incomplete download or copy?)") from None
-        raise H5Problem(f"cannot be opened as HDF5 ({msg[:200]})") from None
+            raise H5Problem("is truncated (an incomplete download or copy?)", "truncated") from None
+        if "driver" in msg.lower():
+            raise H5Problem("is one part of a multi-file HDF5 set (split or family driver); the grader reads single "
+                            f"self-contained files only: {advice(want, label or path)}", "multi-file") from None
+        raise H5Problem(f"cannot be opened as HDF5 ({msg[:200]})", "damaged") from None
     try:
         with f:
-            return _read(f, with_arrays)
+            check_self_contained(f)
+            return _read(f, with_arrays, want, label or path)
     except H5Problem:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as e:
-        raise H5Problem(f"is damaged or not a Keras file ({type(e).__name__}: {str(e)[:200]})") from None
+    except ConfigProblem as e:
+        raise H5Problem(str(e), "config") from None
+    except RecursionError:
+        raise H5Problem("is nested too deeply to be a Keras file", "damaged") from None
+    except MemoryError:
+        raise H5Problem("is too large to read within the memory limit", "too-large") from None
+    except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
+        raise H5Problem(f"is damaged or not a Keras file ({type(e).__name__}: {str(e)[:200]})", "damaged") from None
 
 
-def _read(f, with_arrays: bool):
+def _old_version(version: str) -> bool:
+    return bool(re.match(r"^[01]\.", version))
+
+
+def _read(f, with_arrays: bool, want: str, label: str):
     attrs = f.attrs
+    version = _text(attrs.get("keras_version", ""))
     if "model_config" in attrs:
         config_text = _text(attrs["model_config"])
         if len(config_text) > MAX_CONFIG_CHARS:
-            raise H5Problem("its model_config is unreasonably large")
+            raise H5Problem("its model_config is unreasonably large", "too-large")
+        if _old_version(version):
+            raise H5Problem(f"is an old Keras {_shown(version, 12)} model file; the grader reads files of Keras 2 and "
+                            f"3: load it with Keras 2 and {advice(want, label)}", "keras1-model")
         try:
             config = json.loads(config_text)
         except ValueError:
-            raise H5Problem("has a model_config that is not valid JSON") from None
-        check_config(config)
-        model_class, cfg_layers, input_shape = flatten_config(config)
+            raise H5Problem("has a model_config that is not valid JSON", "damaged") from None
+        try:
+            check_config(config)
+        except ConfigProblem as e:
+            if "Keras 1" in str(e):
+                raise H5Problem(f"is an old Keras 1.x model file ({e}); the grader reads files of Keras 2 and 3: "
+                                f"load it with Keras 2 and {advice(want, label)}", "keras1-model") from None
+            raise
+        model = parse_model(config)
         weights_group = f["model_weights"] if "model_weights" in f else f
-        wlayers, arrays = _keras2_weights(weights_group, with_arrays)
-        by_name = {w.name: (w, a) for w, a in zip(wlayers, arrays, strict=True)}
-        layers, out_arrays = [], []
-        for layer in cfg_layers:
-            w, a = by_name.get(layer.name, (None, []))
-            layer.weights = w.weights if w is not None else []
-            layers.append(layer)
-            out_arrays.append(a)
-        # weights whose layer is not in the config keep their order at the end
-        known = {layer.name for layer in cfg_layers}
-        for w, a in zip(wlayers, arrays, strict=True):
-            if w.name not in known and w.weights:
-                layers.append(w)
-                out_arrays.append(a)
-        version = _text(attrs.get("keras_version", ""))
-        return H5Info("keras2-model", layers, version, input_shape, model_class), out_arrays
+        layers, arrays = _assign_weights(model, weights_group, with_arrays)
+        return H5Info("keras2-model", layers, version, model.input_shape, model.model_class, model.graph), arrays
     if "layer_names" in attrs or "layer_names0" in attrs:
         layers, arrays = _keras2_weights(f, with_arrays)
         for layer in layers:
+            layer.weights = [(_short_weight_name(n), s) for n, s in layer.weights]
             layer.class_name = infer_class(layer.weights)
-        return H5Info("keras2-weights", layers, _text(attrs.get("keras_version", ""))), arrays
-    if "layers" in f and hasattr(f["layers"], "keys"):
+        return H5Info("keras2-weights", layers, version), arrays
+    if "layers" in f and isinstance(f["layers"], _group_type()):
         return _keras3_weights(f, with_arrays)
-    raise H5Problem("is an HDF5 file but not a Keras model or weights file (no layer_names, model_config or layers/)")
+    if "nb_layers" in attrs or ("layer_0" in f and isinstance(f["layer_0"], _group_type())
+                                and ("nb_params" in f["layer_0"].attrs or "param_0" in f["layer_0"])):
+        raise H5Problem("is an old Keras 0.x weights-only file (groups layer_0/param_0 and an nb_layers count): it "
+                        "holds numbered arrays without layer names or an architecture, which today's Keras cannot "
+                        f"load; retrain or rebuild the model with Keras 2 or 3 and {advice(want, label)}",
+                        "keras0-weights")
+    members = sorted(_shown(k, 30) for k in list(f.keys())[:20])
+    shown = ", ".join(f"'{m}'" for m in members[:6]) + (" ..." if len(members) > 6 else "")
+    what = f" (it holds {shown}: a data file?)" if members else " (it is empty)"
+    raise H5Problem("is an HDF5 file but not a Keras model or weights file: it has no layer_names, model_config or "
+                    f"layers/{what}; {advice(want, label)}", "not-keras")
 
 
-def _keras2_weights(group, with_arrays: bool):
+def _group_type():
+    import h5py
+
+    return h5py.Group
+
+
+def _read_dataset(ds, where: str, budget: list[int]):
+    if ds.dtype.kind not in "fiub":
+        raise H5Problem(f"the weight '{_shown(where)}' holds {ds.dtype} values, not numbers", "damaged")
+    budget[0] += int(ds.size) * ds.dtype.itemsize
+    if budget[0] > MAX_WEIGHT_BYTES:
+        raise H5Problem(f"holds more than {MAX_WEIGHT_BYTES / 1024**2:.0f} MiB of weights, over the limit", "too-large")
+    return ds[()]
+
+
+def _keras2_weights(group, with_arrays: bool, budget: list[int] | None = None):
+    budget = budget if budget is not None else [0]
     names = _names(group.attrs, "layer_names")
     if len(names) > MAX_LAYERS:
-        raise H5Problem(f"has {len(names)} layers, over the limit of {MAX_LAYERS}")
+        raise H5Problem(f"has {len(names)} layers, over the limit of {MAX_LAYERS}", "too-large")
     layers, arrays = [], []
     for name in names:
         if name not in group:
-            raise H5Problem(f"lists layer '{name}' but has no group for it")
+            raise H5Problem(f"lists layer '{_shown(name)}' but has no group for it", "damaged")
         g = group[name]
         wnames = _names(g.attrs, "weight_names") if "weight_names" in g.attrs else []
         wnames = [w for w in wnames if w]
@@ -205,14 +394,65 @@ def _keras2_weights(group, with_arrays: bool):
         arrs = []
         for wn in wnames:
             if wn not in g:
-                raise H5Problem(f"layer '{name}' lists weight '{wn}' but does not hold it")
+                raise H5Problem(f"layer '{_shown(name)}' lists weight '{_shown(wn)}' but does not hold it", "damaged")
             ds = g[wn]
-            info.weights.append((wn.split("/")[-1], tuple(int(d) for d in ds.shape)))
+            if not hasattr(ds, "shape"):
+                raise H5Problem(f"layer '{_shown(name)}': '{_shown(wn)}' is not a dataset", "damaged")
+            info.weights.append((wn, tuple(int(d) for d in ds.shape)))
             if with_arrays:
-                arrs.append(ds[()])
+                arrs.append(_read_dataset(ds, f"{name}/{wn}", budget))
         layers.append(info)
         arrays.append(arrs)
     return layers, arrays
+
+
+def _short_weight_name(full: str) -> str:
+    return full.split("/")[-1]
+
+
+def _assign_weights(model, group, with_arrays: bool):
+    """Each layer of the parsed model gets its weights from the file's group of the same name; layers
+    of a nested model share that model's group and are told apart by the layer name inside each
+    weight's name (``inner/dense_4/kernel`` or, in tf.keras 2, ``dense_4/kernel:0``)."""
+    file_layers, file_arrays = _keras2_weights(group, with_arrays)
+    by_name = {w.name: (w, a) for w, a in zip(file_layers, file_arrays, strict=True)}
+    used: set[str] = set()
+    out_arrays: list[list] = []
+    nested_pool: dict[str, list[tuple[str, tuple[int, ...], Any]]] = {}
+    for gname in set(model.nested_groups.values()):
+        w, a = by_name.get(gname, (None, []))
+        used.add(gname)
+        if w is None:
+            nested_pool[gname] = []
+            continue
+        arrs = a if with_arrays else [None] * len(w.weights)
+        nested_pool[gname] = [(n, s, arr) for (n, s), arr in zip(w.weights, arrs, strict=True)]
+    for idx, layer in enumerate(model.layers):
+        if idx in model.nested_groups:
+            pool = nested_pool[model.nested_groups[idx]]
+            own = layer.name.rsplit("/", 1)[-1]
+            mine = [item for item in pool if item[0].split("/")[-2:-1] == [own]]
+            for item in mine:
+                pool.remove(item)
+            layer.weights = [(_short_weight_name(n), s) for n, s, _ in mine]
+            out_arrays.append([arr for _, _, arr in mine] if with_arrays else [])
+            continue
+        w, a = by_name.get(layer.name, (None, []))
+        if w is not None:
+            used.add(layer.name)
+            layer.weights = [(_short_weight_name(n), s) for n, s in w.weights]
+        out_arrays.append(a if w is not None else [])
+    for gname, pool in nested_pool.items():
+        if pool:
+            raise H5Problem(f"the nested model '{_shown(gname)}' holds weights ('{_shown(pool[0][0])}') that none of "
+                            "its layers owns", "damaged")
+    layers = list(model.layers)
+    # weights of layers the config does not name keep their order at the end (shown, never built)
+    for w, a in zip(file_layers, file_arrays, strict=True):
+        if w.name not in used and w.weights and w.name not in {layer.name for layer in model.layers}:
+            layers.append(LayerInfo(w.name, None, {}, [(_short_weight_name(n), s) for n, s in w.weights]))
+            out_arrays.append(a)
+    return layers, out_arrays
 
 
 def _natural(name: str):
@@ -221,22 +461,38 @@ def _natural(name: str):
 
 
 def _keras3_weights(f, with_arrays: bool):
+    """``layers/<name>/vars/<i>``; nested models keep theirs in ``layers/<model>/layers/<name>/vars``."""
     layers, arrays = [], []
-    root = f["layers"]
-    names = sorted(root.keys(), key=_natural)
-    if len(names) > MAX_LAYERS:
-        raise H5Problem(f"has {len(names)} layers, over the limit of {MAX_LAYERS}")
-    for name in names:
-        g = root[name]
+    budget = [0]
+    stack = [("", f["layers"])]
+    found: list[tuple[str, Any]] = []
+    while stack:
+        prefix, root = stack.pop()
+        for name in sorted(root.keys(), key=_natural):
+            g = root[name]
+            if not isinstance(g, _group_type()):
+                continue
+            found.append((prefix + name, g))
+            if "layers" in g and isinstance(g["layers"], _group_type()):
+                if prefix.count("/") > 8:
+                    raise H5Problem("its layers are nested too deeply", "damaged")
+                stack.append((f"{prefix}{name}/", g["layers"]))
+            if len(found) > MAX_LAYERS:
+                raise H5Problem(f"has more than {MAX_LAYERS} layers, over the limit", "too-large")
+    for name, g in found:
         info = LayerInfo(name, None)
         arrs = []
         vars_ = g["vars"] if "vars" in g else None
         if vars_ is not None:
             for key in sorted(vars_.keys(), key=lambda k: int(k) if k.isdigit() else 0):
                 ds = vars_[key]
+                if not hasattr(ds, "shape"):
+                    continue
                 info.weights.append((key, tuple(int(d) for d in ds.shape)))
                 if with_arrays:
-                    arrs.append(ds[()])
+                    arrs.append(_read_dataset(ds, f"{name}/{key}", budget))
+        if not info.weights and "layers" in g:
+            continue  # a nested model: its layers are listed themselves
         info.class_name = infer_class(info.weights) if info.weights else None
         layers.append(info)
         arrays.append(arrs)
@@ -258,119 +514,3 @@ def infer_class(weights: list[tuple[str, tuple[int, ...]]]) -> str | None:
     if len(shapes) == 4 and all(len(s) == 1 for s in shapes):
         return "BatchNormalization"
     return "?"
-
-
-# --------------------------------------------------------------------------- config safety
-
-def check_config(config: Any) -> None:
-    """Refuse any class or value that Keras could turn into code. Called before any other use."""
-    _walk(config, "model")
-
-
-def _walk(node: Any, where: str) -> None:
-    if isinstance(node, dict):
-        for key in node:
-            if key in _CODE_KEYS:
-                raise H5Problem(f"{where} contains '{key}' (code inside the model); it cannot be loaded safely")
-        cls = node.get("class_name")
-        if cls is not None:
-            cls = str(cls)
-            name = (node.get("config") or {}).get("name", "") if isinstance(node.get("config"), dict) else ""
-            label = f"layer '{name}' ({cls})" if name else cls
-            if cls == "Lambda":
-                raise H5Problem(f"{label} is a Lambda layer: it carries Python code, so the model is not loaded")
-            module = node.get("module")
-            if module is not None and not (str(module) == "keras" or str(module).startswith("keras.")):
-                raise H5Problem(f"{label} comes from module '{module}', not Keras; custom code is not loaded")
-            registered = node.get("registered_name")
-            if registered is not None and str(registered) != cls:
-                raise H5Problem(f"{label} is a custom registered class '{registered}'")
-            if cls not in SAFE_LAYERS and cls not in SAFE_OBJECTS:
-                raise H5Problem(f"{label} is not a built-in Keras layer this grader can load safely")
-        act = node.get("activation")
-        if "activation" in node and not isinstance(act, (str, type(None))):
-            raise H5Problem(f"{where}: a custom activation object cannot be loaded safely")
-        if isinstance(act, str) and act not in SAFE_ACTIVATIONS:
-            raise H5Problem(f"{where}: activation '{act}' is not a built-in Keras activation")
-        for value in node.values():
-            if isinstance(value, (dict, list)):
-                sub = where
-                if isinstance(value, dict) and isinstance(value.get("config"), dict) and value["config"].get("name"):
-                    sub = f"layer '{value['config']['name']}'"
-                _walk(value, sub)
-    elif isinstance(node, list):
-        for item in node:
-            _walk(item, where)
-
-
-# --------------------------------------------------------------------------- config -> layer list
-
-_KEEP = ("units", "filters", "kernel_size", "strides", "padding", "pool_size", "activation", "rate", "use_bias",
-         "target_shape", "alpha", "negative_slope", "axis", "epsilon", "momentum", "center", "scale", "dims",
-         "data_format", "size", "dilation_rate", "depth_multiplier", "scale_value", "offset", "max_value",
-         "threshold", "n", "input_dim", "output_dim", "return_sequences", "mean", "variance")
-
-
-def flatten_config(config: dict) -> tuple[str, list[LayerInfo], list[int | None] | None]:
-    """``(model class, layers in order, input shape)`` of a Sequential or a single-chain Functional model."""
-    cls = config.get("class_name", "")
-    cfg = config.get("config", {})
-    if cls == "Sequential":
-        raw = cfg["layers"] if isinstance(cfg, dict) else cfg
-    elif cls in ("Functional", "Model"):
-        raw = cfg.get("layers", [])
-        _check_chain(raw)
-    else:
-        raise H5Problem(f"the model is a {cls!r}, expected a Sequential or Functional Keras model")
-    if not isinstance(raw, list):
-        raise H5Problem("the model's layer list is missing")
-    if len(raw) > MAX_LAYERS:
-        raise H5Problem(f"has {len(raw)} layers, over the limit of {MAX_LAYERS}")
-    layers: list[LayerInfo] = []
-    input_shape = None
-    for item in raw:
-        if not isinstance(item, dict):
-            raise H5Problem("a layer in model_config is not a mapping")
-        lcls = str(item.get("class_name"))
-        lcfg = item.get("config", {}) if isinstance(item.get("config"), dict) else {}
-        shape = lcfg.get("batch_input_shape") or lcfg.get("batch_shape")
-        if shape is None and "input_shape" in lcfg:
-            shape = [None, *lcfg["input_shape"]]
-        if shape is not None and input_shape is None:
-            input_shape = [None if d is None else int(d) for d in list(shape)[1:]]
-        if lcls in ("Sequential", "Functional", "Model"):
-            _, inner, inner_shape = flatten_config(item)
-            input_shape = input_shape or inner_shape
-            layers += inner
-            continue
-        if lcls == "InputLayer":
-            continue
-        kept = {k: _plain(lcfg[k]) for k in _KEEP if k in lcfg}
-        layers.append(LayerInfo(str(lcfg.get("name", f"layer_{len(layers)}")), lcls, kept))
-    return cls, layers, input_shape
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):  # Keras 3 wraps some values ({"class_name": "__tuple__", "config": ...})
-        if value.get("class_name") == "__tuple__":
-            return list(value.get("config", {}).get("value", []))
-        return str(value.get("class_name"))
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _check_chain(raw: list) -> None:
-    """A Functional model is accepted when every layer takes exactly one earlier output."""
-    for item in raw:
-        if not isinstance(item, dict):
-            continue
-        nodes = item.get("inbound_nodes", [])
-        if not isinstance(nodes, list) or item.get("class_name") == "InputLayer":
-            continue
-        if len(nodes) > 1:
-            raise H5Problem(f"layer '{item.get('name', '?')}' is used twice; only a chain of layers is supported")
-        text = json.dumps(nodes)
-        inputs = text.count("keras_history") or sum(1 for n in nodes for _ in (n if isinstance(n, list) else []))
-        if inputs > 1:
-            raise H5Problem(f"layer '{item.get('name', '?')}' has {inputs} inputs; only a chain of layers is supported")

@@ -112,3 +112,30 @@ def rgb_array(path: str, label: str, size: tuple[int, int], scale: float = 255.0
     rgb = rgb.resize((size[1], size[0]), method)
     arr = np.asarray(rgb, dtype=np.float32) / np.float32(scale)
     return arr, info
+
+
+THUMBNAIL_MAX_BYTES = 400_000
+THUMBNAIL_QUANTIZE_ABOVE = 12_000
+
+
+def thumbnail_png(path: str, label: str, max_side: int = 160, **limits) -> dict:
+    """A small upright RGB copy of the image as base64 PNG (longest side at most ``max_side``), for
+    feedback pages: the grader embeds it without decoding it. Photos (which PNG stores poorly) are
+    reduced to 256 colours when larger than :data:`THUMBNAIL_QUANTIZE_ABOVE` bytes."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    im, _info = open_image(path, label, **limits)
+    rgb = to_rgb(im)
+    side = max(16, min(int(max_side), 1024))
+    rgb.thumbnail((side, side), Image.BILINEAR, reducing_gap=2.0)
+    buf = io.BytesIO()
+    rgb.save(buf, "PNG", compress_level=6)
+    if buf.tell() > THUMBNAIL_QUANTIZE_ABOVE:
+        buf = io.BytesIO()
+        rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, "PNG", compress_level=6)
+    if buf.tell() > THUMBNAIL_MAX_BYTES:
+        raise ImageProblem(f"{label}: no thumbnail small enough")
+    return {"png": base64.b64encode(buf.getvalue()).decode("ascii"), "width": rgb.width, "height": rgb.height}

@@ -1,42 +1,43 @@
-"""A kernel zygote: imports what an IPython kernel needs once, then forks a fresh kernel per notebook.
+"""The kernel zygote: imports what a notebook needs once, then forks a fresh, private kernel per notebook.
 
-Runs inside the sandbox (or, without isolation, as a plain child of the runner)
-and imports nothing of mlgrade but its neighbour :mod:`rlimits`. Protocol: one JSON command per line on stdin,
-one JSON answer per line on stdout:
+Runs inside bubblewrap (read-only root, uid U, no network) and imports nothing of
+mlgrade but its neighbours. Protocol: one JSON command per line on stdin, one JSON
+answer per line on stdout.
 
-- ``{"op": "spawn", "args": [...], "env": {...}, "cwd": "...", "log": "...", "limits": "..."}``
-  -> ``{"pid": N}``: fork, then in the child: new session, limits, environment,
-  and ``IPKernelApp`` with ``args`` (``-f connection_file ...``);
-- ``{"op": "poll", "pid": N}`` -> ``{"code": None | int}``;
-- ``{"op": "signal", "pid": N, "sig": S}`` -> ``{}`` (to the kernel's process group);
-- ``{"op": "sweep", "paths": [...]}`` -> ``{"survivors": n}``: kill every other process in
-  the sandbox and empty the scratch folders, so nothing of one student is left for the next.
+- ``{"op": "ping"}`` -> ``{"pid": N}``;
+- ``{"op": "run", "stage": dir, "cwd": rel, "env": {...}, "limits": "...", "scratch_bytes": n,
+  ...the supervisor's request}`` -> the supervisor's answer (:mod:`supervise`).
 
-Forking from an already-imported template costs a few milliseconds instead of
-the ~0.45 CPU-s of starting Python, IPython and ipykernel from scratch.
+For each ``run`` the zygote forks a child that enters new user, mount, IPC and PID
+namespaces (:mod:`notebook_ns`), mounts one fresh bounded tmpfs for every writable
+place and shows the staged submission at ``/work`` (copy-on-write), then forks a small
+init as PID 1 of the new PID namespace, which forks the kernel; both drop every capability, applies
+its rlimits and only then runs the student's first cell. The zygote supervises it
+from outside those namespaces (the kernel can neither see nor signal it, and it is not
+dumpable), and kills the init at the end: with PID 1 gone, every process the student
+started dies, and the tmpfs and IPC objects vanish with the namespaces.
 """
 
 import ctypes
 import json
 import os
-import shutil
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kernel  # noqa: E402
+import notebook_ns  # noqa: E402
 import rlimits  # noqa: E402
+import supervise  # noqa: E402
 
 PRELOAD = [
-    "numpy", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
-    "ipykernel.iostream", "ipykernel.comm", "ipykernel.debugger", "jupyter_client.session",
-    "jupyter_client.connect", "tornado.ioloop", "zmq", "zmq.eventloop.zmqstream", "comm", "debugpy",
-    "pygments", "sqlite3", "psutil", "pickle", "pdb", "asyncio", "uuid", "decimal", "json", "csv",
-    "matplotlib", "matplotlib.pyplot",  # most course notebooks plot (MPLBACKEND=Agg is set before)
+    "numpy", "IPython", "pygments", "sqlite3", "pickle", "pdb", "asyncio", "uuid", "decimal", "json", "csv",
+    "pexpect", "matplotlib", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
 ]
-SANDBOXED = os.environ.get("MLGRADE_SANDBOXED") == "1"
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
-_EXITED: dict = {}
+KERNEL_START_S = 30.0
 
 
 def _preload() -> None:
@@ -47,6 +48,7 @@ def _preload() -> None:
             importlib.import_module(name)
         except Exception:  # a module that is missing here is simply imported later by the kernel
             pass
+    kernel.prepare()
 
 
 def _prctl(option: int, value: int) -> None:
@@ -56,122 +58,184 @@ def _prctl(option: int, value: int) -> None:
         pass
 
 
-def _not_dumpable() -> None:
-    """Kernels run as the same uid: forbid them to ptrace or read the memory of the zygote."""
-    _prctl(PR_SET_DUMPABLE, 0)
-
-
-def _child(cmd: dict) -> None:
+def _kernel_child(req: dict, cmd_r: int, rec_w: int, log_w: int) -> None:
+    """The kernel, PID 2 of the notebook's namespaces: limits, then serve cells. Never returns."""
     try:
+        notebook_ns.drop_privileges()  # already done by PID 1: checked again, it must hold
+        _prctl(PR_SET_DUMPABLE, 1)  # ptrace/proc of the kernel by its own children, as on any machine
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.setsid()
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the zygote, even outside a sandbox
-        log = os.open(cmd["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.closerange(3, 65536)
+        os.dup2(log_w, 1)
+        os.dup2(log_w, 2)
         for sig in (signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        rlimits.apply(cmd.get("limits", "") + ",core=0")
-        os.chdir(cmd["cwd"])
+        rlimits.apply(req.get("limits", "") + ",core=0")
+        env = {str(k): str(v) for k, v in req.get("env", {}).items()}
         os.environ.clear()
-        os.environ.update(cmd["env"])
-        sys.path[:0] = [p for p in cmd["env"].get("PYTHONPATH", "").split(":") if p]
-        sys.stdout = os.fdopen(1, "w", buffering=1)
-        sys.stderr = os.fdopen(2, "w", buffering=1)
+        os.environ.update(env)
+        sys.path[:0] = [p for p in env.get("PYTHONPATH", "").split(":") if p]
+        os.chdir(os.path.join(notebook_ns.WORK, req.get("cwd", "")))
         import random
 
         import numpy
 
         random.seed()
-        numpy.random.seed()  # the template's RNG state must not be shared; the grader seeds later
-        from ipykernel.kernelapp import IPKernelApp
-
-        app = IPKernelApp.instance()
-        app.initialize(cmd["args"])
-        app.start()
-    except BaseException as e:  # noqa: BLE001 - whatever happens, the child must not return into the zygote
+        numpy.random.seed()  # the template's RNG state must not be shared; the seed cell sets the grader's
+        kernel.serve(cmd_r, rec_w, 1, int(req.get("output_chars", 100_000)))
+    except BaseException as e:  # noqa: BLE001 - whatever happens, never return into the zygote's loop
         try:
-            os.write(2, f"kernel start failed: {type(e).__name__}: {e}\n".encode())
+            import traceback
+
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            os.write(2, f"kernel start failed: {type(e).__name__}: {e} ({where.filename}:{where.lineno})\n".encode())
         except Exception:
             pass
-        os._exit(1)
+        os._exit(70)
     os._exit(0)
 
 
-def _sweep(paths: list, keep: list) -> int:
-    """Kill every process of the sandbox but this one; empty the scratch folders."""
-    survivors = 0
-    if SANDBOXED:  # kill(-1) inside a PID namespace reaches only the sandbox; never do it outside one
-        for _ in range(50):
+def _init(req: dict, pipes: dict) -> None:
+    """PID 1 of the notebook's namespace: forks the kernel (PID 2, so that signals behave as on any
+    machine), forwards the supervisor's SIGINT to it, reaps orphans, and exits with the kernel."""
+    try:
+        notebook_ns.mount_proc()
+        notebook_ns.drop_privileges()
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        kpid = os.fork()
+        if kpid == 0:
+            _kernel_child(req, pipes["cmd_r"], pipes["rec_w"], pipes["log_w"])
+        for fd in (pipes["cmd_r"], pipes["rec_w"], pipes["log_w"]):
+            os.close(fd)
+        signal.signal(signal.SIGINT, lambda *_: os.kill(kpid, signal.SIGINT))
+        while True:
+            pid, status = os.waitpid(-1, 0)
+            if pid == kpid:
+                code = os.waitstatus_to_exitcode(status)
+                os._exit(code & 0xFF if code >= 0 else 128 + (-code))
+    except BaseException:  # noqa: BLE001
+        os._exit(72)
+
+
+def _namespace_child(req: dict, pipes: dict) -> None:
+    """The zygote's child: enters the notebook's namespaces and forks the kernel into them."""
+    try:
+        # Only the notebook's own pipes survive: above all not the zygote's line to the grader.
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        keep = {0, 1, 2, pipes["cmd_r"], pipes["rec_w"], pipes["log_w"], pipes["ctl_w"]}
+        for fd in [int(n) for n in os.listdir("/proc/self/fd")]:
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        # The zygote is not dumpable, which makes /proc/self root's: this child must write its own
+        # uid_map. It lives outside the kernel's PID namespace, so the kernel cannot reach it.
+        _prctl(PR_SET_DUMPABLE, 1)
+        uid, gid = os.getuid(), os.getgid()
+        notebook_ns.enter(uid, gid)
+        notebook_ns.mount_scratch(int(req["scratch_bytes"]), req["stage"], uid)
+        pid = os.fork()
+        if pid == 0:
+            os.close(pipes["ctl_w"])
+            _init(req, pipes)
+        os.write(pipes["ctl_w"], f"{pid}\n".encode())
+        os.close(pipes["ctl_w"])
+        for fd in (pipes["cmd_r"], pipes["rec_w"], pipes["log_w"]):
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code & 0xFF if code >= 0 else 128 + (-code))
+    except BaseException as e:  # noqa: BLE001
+        try:
+            os.write(pipes["ctl_w"], f"error {type(e).__name__}: {e}\n".encode())
+        except Exception:
+            pass
+        os._exit(71)
+
+
+def _read_ctl(fd: int, timeout: float) -> str:
+    import select
+
+    data = b""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in data and len(data) < 4096:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        r, _, _ = select.select([fd], [], [], left)
+        if not r:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace").strip()
+
+
+def run(req: dict) -> dict:
+    pipes = {}
+    for name in ("cmd", "rec", "log", "ctl"):
+        pipes[f"{name}_r"], pipes[f"{name}_w"] = os.pipe()
+    child = os.fork()
+    if child == 0:
+        _namespace_child(req, pipes)
+    for fd in ("cmd_r", "rec_w", "log_w", "ctl_w"):
+        os.close(pipes[fd])
+    answer: dict = {"status": "error"}
+    kpid = None
+    try:
+        ctl = _read_ctl(pipes["ctl_r"], KERNEL_START_S)
+        if not ctl.isdigit():
+            answer = {"status": "error", "reason": f"the notebook sandbox did not start ({ctl[:300] or 'no answer'})"}
+        else:
+            kpid = int(ctl)
+            k = supervise.Kernel(kpid, pipes["cmd_w"], pipes["rec_r"], pipes["log_r"])
+            answer = supervise.supervise(k, req)
+            supervise.finish(k, answer)
+    finally:
+        status = None
+        if kpid is not None and answer.get("status") == "kernel_died":
+            # the kernel is gone: let its init exit with the kernel's own status before anything is killed
+            deadline = time.monotonic() + 2
+            while status is None and time.monotonic() < deadline:
+                done, st = os.waitpid(child, os.WNOHANG)
+                status = st if done else None
+                if status is None:
+                    time.sleep(0.01)
+        if kpid is not None and status is None:
             try:
-                os.kill(-1, signal.SIGKILL)
+                os.kill(kpid, signal.SIGKILL)  # PID 1 of the notebook: everything in it dies with it
             except ProcessLookupError:
                 pass
-            while True:
-                try:
-                    pid, _status = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    break
-                if pid == 0:
-                    break
-            others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
-            survivors = len(others)
-            if not others:
-                break
-        for path in paths:
-            for entry in os.listdir(path) if os.path.isdir(path) else []:
-                full = os.path.join(path, entry)
-                if full in keep:
-                    continue
-                if os.path.isdir(full) and not os.path.islink(full):
-                    shutil.rmtree(full, ignore_errors=True)
-                else:
-                    try:
-                        os.unlink(full)
-                    except OSError:
-                        pass
-    return survivors
+        for fd in ("cmd_w", "rec_r", "log_r", "ctl_r"):
+            try:
+                os.close(pipes[fd])
+            except OSError:
+                pass
+        if status is None:
+            _, status = os.waitpid(child, 0)
+    answer["exit"] = os.waitstatus_to_exitcode(status)
+    return answer
 
 
 def main() -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    _preload()
-    _not_dumpable()
+    _prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same uid: forbid them to ptrace or read the zygote
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
+    _preload()
     for line in sys.stdin:
         try:
             cmd = json.loads(line)
             op = cmd.get("op")
-            if op == "spawn":
-                pid = os.fork()
-                if pid == 0:
-                    _child(cmd)
-                answer = {"pid": pid}
-            elif op == "poll":
-                pid = cmd["pid"]
-                if pid not in _EXITED:
-                    try:
-                        done, status = os.waitpid(pid, os.WNOHANG)
-                        if done:
-                            _EXITED[pid] = os.waitstatus_to_exitcode(status)
-                    except ChildProcessError:
-                        _EXITED[pid] = -9
-                answer = {"code": _EXITED.get(pid)}
-            elif op == "signal":
-                try:
-                    os.killpg(cmd["pid"], cmd["sig"])
-                except (ProcessLookupError, PermissionError):
-                    try:
-                        os.kill(cmd["pid"], cmd["sig"])
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                answer = {}
-            elif op == "sweep":
-                answer = {"survivors": _sweep(cmd.get("paths", []), cmd.get("keep", []))}
+            if op == "run":
+                answer = run(cmd)
             elif op == "ping":
                 answer = {"pid": os.getpid()}
             else:

@@ -1,13 +1,12 @@
-"""Stage 2: execute student notebooks in a separate, limited (and on Linux, sandboxed) process.
+"""Stage 2: execute student notebooks, each in a fresh kernel, under the run's isolation backend.
 
-The worker talks to a long-lived *runner* process (:mod:`grader.nbexec.runner`)
-that drives nbclient; each notebook gets a fresh kernel in its own job folder.
-The worker enforces the whole-notebook wall clock from outside and kills the
-runner (and with it every kernel) when it is exceeded, because nbclient's own
-interrupt can hang forever on a cell that ignores SIGINT.
+:mod:`grader.nbexec.executor` reads the notebook and names the cells as the student
+sees them; the backend (:mod:`grader.isolation`) runs the kernel
+(:mod:`grader.insandbox.kernel`) and its supervisor (:mod:`grader.insandbox.supervise`),
+which enforces the per-cell timeout and the notebook's wall clock from outside the kernel.
 """
 
-from grader.nbexec.client import NotebookRunner, get_runner
+from grader.nbexec.executor import NotebookRunner, get_runner, run_notebook
 from grader.nbexec.jobs import CellReport, NotebookJob, NotebookRun, ProbeSpec
 
-__all__ = ["CellReport", "NotebookJob", "NotebookRun", "NotebookRunner", "ProbeSpec", "get_runner"]
+__all__ = ["CellReport", "NotebookJob", "NotebookRun", "NotebookRunner", "ProbeSpec", "get_runner", "run_notebook"]

@@ -1,4 +1,4 @@
-"""What the worker asks the runner to do, and what comes back. Plain, JSON-able data."""
+"""What a check asks the notebook executor to do, and what comes back. Plain, JSON-able data."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ class ProbeSpec:
     ``values``: result key -> candidate dotted names, first that exists wins
     (``{"output": ["nn.output", "output"]}``). ``calls``: ``{"key", "function",
     "args"}`` with args as ``{"npy": file}``, ``{"dict": {...}}``, ``{"float": x}``
-    or ``{"int": n}``; ``inputs``: file name -> host path of an ``.npy`` the
-    grader wrote, copied into the sandbox only when the probe runs.
+    or ``{"int": n}``; ``inputs``: file name -> path of an ``.npy`` the grader wrote,
+    sent to the kernel (as bytes, over its pipe) only when the probe runs.
     """
 
     values: dict[str, list[str]] = field(default_factory=dict)
@@ -25,17 +25,17 @@ class ProbeSpec:
 
 @dataclass
 class NotebookJob:
-    notebook: str  # host path of the .ipynb inside the unpacked submission
-    submission_dir: str  # the unpacked submission root (the kernel works on a linked copy)
-    job_dir: str  # a fresh folder for this run (must not exist)
+    notebook: str  # path of the .ipynb inside the unpacked submission
+    submission_dir: str  # the unpacked submission root (the kernel sees a copy-on-write view of it)
     seed: int = 0
     cell_timeout: float = 30.0
     notebook_timeout: float = 120.0
     probe_timeout: float = 60.0
     memory_bytes: int = 2 * 1024**3
     output_chars: int = 100_000
-    isolation: str = "none"  # "none" | "bwrap" (resolved, never "auto")
-    uid: int = 61000
+    scratch_bytes: int = 512 * 1024**2  # everything the notebook may write, all places together
+    isolation: str = "none"  # a backend name, resolved (never "auto")
+    slot: int = 0  # which worker's sandbox (its own uid)
     drive_aliases: list[str] = field(default_factory=lambda: ["Colab Notebooks"])
     probe: ProbeSpec | None = None
 
@@ -51,9 +51,19 @@ class NotebookJob:
 @dataclass
 class CellReport:
     index: int  # position among the notebook's cells (0-based, markdown included)
-    status: str  # "ok" | "error" | "timeout"
+    status: str  # "ok" | "error" | "timeout" | "not_run"
     ename: str = ""
     evalue: str = ""
+    execution_count: int | None = None  # as stored in the submitted notebook: what the student saw
+    code_index: int = 0  # 1-based among the code cells that were run
+    first_line: str = ""
+    traceback: str = ""
+
+    @property
+    def label(self) -> str:
+        """The cell as the student sees it: ``In [8] (`loss = ...`)``, else ``code cell 3 (...)``."""
+        name = f"In [{self.execution_count}]" if self.execution_count is not None else f"code cell {self.code_index}"
+        return f"{name} (`{self.first_line}`)" if self.first_line else name
 
 
 @dataclass
@@ -62,15 +72,15 @@ class NotebookRun:
     reason: str = ""
     cells: list[CellReport] = field(default_factory=list)
     code_cells: int = 0
-    probe_status: str = "none"  # "none" | "ok" | "error" | "timeout" | "skipped"
-    probe_out: str = ""  # host folder holding manifest.json and .npy files
+    probe_status: str = "none"  # "none" | "ok" | "error" | "skipped"
+    probe: dict[str, Any] = field(default_factory=dict)  # {"manifest": {...}, "arrays": {name: base64 .npy}}
     probe_problems: dict[str, str] = field(default_factory=dict)  # call key ("" for values) -> what went wrong
     stdout_tail: str = ""
     elapsed_s: float = 0.0
 
     @property
     def errors(self) -> list[CellReport]:
-        return [c for c in self.cells if c.status != "ok"]
+        return [c for c in self.cells if c.status not in ("ok", "not_run")]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -50,6 +50,35 @@ def _dask():
     return distributed
 
 
+def choose_environment(client_fp: dict[str, str], found: dict[str, dict | BaseException]
+                       ) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """What every worker of the run must have: the client's mlgrade, and the environment (Python and the
+    packages that compute results) most workers with that mlgrade share, ties going to the first by address,
+    so that the whole class is graded in one environment. Returns it (empty when no worker qualifies) and
+    the workers refused, with why."""
+    from grader.scheduling.cluster_worker import differences, split
+
+    code = split(client_fp)[0]
+    refused: dict[str, list[str]] = {}
+    same_code = {}
+    for addr, fp in sorted(found.items()):
+        if isinstance(fp, BaseException):
+            refused[addr] = [f"cannot run mlgrade ({type(fp).__name__}: {fp}); install mlgrade "
+                             f"{code['mlgrade']} there"]
+        elif diffs := differences(code, split(fp)[0], "the client"):
+            refused[addr] = [f"{', '.join(diffs)}: install the same mlgrade there"]
+        else:
+            same_code[addr] = split(fp)[1]
+    if not same_code:
+        return {}, refused
+    envs = [tuple(sorted(env.items())) for env in same_code.values()]
+    chosen = dict(max(envs, key=lambda e: (envs.count(e), -envs.index(e))))
+    for addr, env in same_code.items():
+        if diffs := differences(chosen, env, "the other workers"):
+            refused[addr] = [f"{', '.join(diffs)}: install the same packages there"]
+    return {**code, **chosen}, refused
+
+
 class DaskScheduler:
     def __init__(self, address: str, config: dict, rubric: Rubric, options: GradeOptions, timeout: float,
                  console: Console, retries: int = 1):
@@ -77,8 +106,7 @@ class DaskScheduler:
             self._remove_abandoned_runs()
             self._set_allowed_failures()
             self._wait_for_workers()
-            expected = cluster_worker.fingerprint()
-            self._preflight(expected)
+            expected = self._preflight(cluster_worker.fingerprint())
             hidden = pack_folder_plain(options.hidden_dir) if options.hidden_dir else None
             plugin = cluster_worker.GradingPlugin(self.name, config, rubric.digest(), expected, hidden, timeout)
             try:
@@ -119,19 +147,17 @@ class DaskScheduler:
             raise ClusterError(f"no Dask worker joined {self.address} within {WAIT_FOR_WORKERS:.0f} s; start "
                                f"some: dask worker {self.address} --nthreads 1 --nworkers N") from None
 
-    def _preflight(self, expected: dict[str, str]) -> None:
-        """Name every worker that would grade differently, before anything is sent."""
-        from grader.scheduling.cluster_worker import differences, worker_fingerprint
+    def _preflight(self, client_fp: dict[str, str]) -> dict[str, str]:
+        """Name every worker that would grade differently, before anything is sent; returns what every
+        worker of the run must have."""
+        from grader.scheduling.cluster_worker import worker_fingerprint
 
         found = self.client.run(worker_fingerprint, on_error="return")
-        for addr, fp in sorted(found.items()):
-            if isinstance(fp, BaseException):
-                self.refused[addr] = [f"cannot run mlgrade ({type(fp).__name__}: {fp}); install mlgrade "
-                                      f"{expected['mlgrade']} there"]
-            elif diffs := differences(expected, fp):
-                self.refused[addr] = [f"{', '.join(diffs)}: install the same mlgrade and packages there"]
-        if self.refused and len(self.refused) == len(found):
+        expected, refused = choose_environment(client_fp, found)
+        self.refused.update(refused)
+        if not expected:
             raise ClusterError(self._refusals("no Dask worker can grade this batch"))
+        return expected
 
     def _refusals(self, headline: str) -> str:
         lines = [f"{headline}:"] + [f"  {addr}: {'; '.join(why)}" for addr, why in sorted(self.refused.items())]

@@ -4,9 +4,10 @@
 including ones that join later. On each it
 
 1. refuses to grade, with a message in the worker's log and in the client's report, unless the
-   worker runs the client's mlgrade (version and a digest of its code), the same versions of the
-   packages grades depend on, reads the rubric to the same digest, and (when the run is
-   sandboxed) has working bubblewrap;
+   worker runs the client's mlgrade (version and a digest of its code), the same Python and
+   versions of the packages that compute results as the run's other workers, reads the rubric to
+   the same digest, has the packages the rubric ``requires``, and (when the run is sandboxed) has
+   working bubblewrap;
 2. claims a sandbox slot with a lock (:mod:`grader.slots`), so Dask workers on one machine never
    share sandbox uids, and wipes the slot's scratch folder (anything there belonged to a holder
    that is gone);
@@ -49,9 +50,6 @@ from grader.worker import WorkerProcess, died_reason, timeout_reason
 
 log = logging.getLogger("distributed.mlgrade")  # shown where Dask shows its own worker logs
 
-# Grades depend on these: a worker with other versions could grade the same zip differently.
-GRADING_PACKAGES = ("numpy", "keras", "jax", "jaxlib", "h5py", "pillow", "scikit-learn", "mlxtend", "ipykernel",
-                    "nbclient", "pydantic")
 
 
 def _code_digest() -> str:
@@ -69,13 +67,17 @@ def _code_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def fingerprint() -> dict[str, str]:
-    """What must be the same on the client and every worker for a zip to get the same grade."""
-    from grader import __version__
+CODE_KEYS = ("mlgrade", "mlgrade code")  # must be the client's: it reads the records and scores the class
 
-    python = ".".join(map(str, sys.version_info[:2]))
-    out = {"mlgrade": __version__, "mlgrade code": _code_digest(), "python": python}
-    for name in GRADING_PACKAGES:
+
+def fingerprint() -> dict[str, str]:
+    """What decides a grade besides the submission: mlgrade itself (:data:`CODE_KEYS`), and Python and
+    the packages that compute results (the self-check cache's list), which all workers must share."""
+    from grader import __version__
+    from grader.qcache import PACKAGES
+
+    out = {"mlgrade": __version__, "mlgrade code": _code_digest(), "python": ".".join(map(str, sys.version_info[:3]))}
+    for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -83,13 +85,19 @@ def fingerprint() -> dict[str, str]:
     return out
 
 
+def split(fp: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(mlgrade's own keys, the environment's)."""
+    return ({k: v for k, v in fp.items() if k in CODE_KEYS}, {k: v for k, v in fp.items() if k not in CODE_KEYS})
+
+
 def worker_fingerprint(dask_worker: Any = None) -> dict[str, str]:
     """Run on each worker by the client before the plugin (``Client.run`` passes ``dask_worker``)."""
     return fingerprint()
 
 
-def differences(expected: dict[str, str], found: dict[str, str]) -> list[str]:
-    return [f"{k} {found.get(k, 'missing')} (the client has {v})" for k, v in expected.items() if found.get(k) != v]
+def differences(expected: dict[str, str], found: dict[str, str], who: str) -> list[str]:
+    return [f"{k} {found.get(k, 'missing')} ({who} {'has' if who == 'the client' else 'have'} {v})"
+            for k, v in expected.items() if found.get(k) != v]
 
 
 def plugin_status(name: str, dask_worker: Any = None) -> dict[str, Any]:
@@ -134,23 +142,28 @@ class GradingPlugin(WorkerPlugin):
         await worker.set_resources(**{self.name: 1})
 
     def _check(self) -> list[str]:
+        from grader.environment import missing_packages
         from grader.rubric import RubricError, parse_rubric
 
-        problems = differences(self.expected, fingerprint())
+        code, packages = split(self.expected)
+        found_code, found_packages = split(fingerprint())
+        problems = differences(code, found_code, "the client") + differences(packages, found_packages,
+                                                                             "the other workers")
         if problems:
-            problems = [f"{', '.join(problems)}: install the same mlgrade and packages on every worker"]
+            problems = [f"{', '.join(problems)}: install the same mlgrade and packages there"]
         try:
-            digest = parse_rubric(self.config["rubric_text"], self.config["rubric_source"]).digest()
-            if digest != self.rubric_digest:
-                problems.append(f"the rubric reads as digest {digest} here, {self.rubric_digest} on the client")
+            rubric = parse_rubric(self.config["rubric_text"], self.config["rubric_source"])
         except RubricError as e:
-            problems.append(f"the rubric cannot be read here: {e}")
-        if self.config["options"].get("isolation") == "bwrap":
-            from grader.sandbox import bwrap_problem
+            return [*problems, f"the rubric cannot be read here: {e}"]
+        if rubric.digest() != self.rubric_digest:
+            problems.append(f"the rubric reads as digest {rubric.digest()} here, {self.rubric_digest} on the client")
+        if rubric.requires and (missing := missing_packages(rubric.requires)):
+            problems.append("the rubric requires packages missing here: "
+                            + "; ".join(f"{m}: {why}" for m, why in missing.items()))
+        from grader.isolation import backend
 
-            why = bwrap_problem()
-            if why:
-                problems.append(f"no sandbox here: {why}")
+        if why := backend(self.config["options"]["isolation"]).problem():
+            problems.append(f"no sandbox here: {why}")
         return problems
 
     def _start(self) -> None:

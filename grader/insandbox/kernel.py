@@ -1,0 +1,412 @@
+"""The cell executor: runs a notebook's code cells in *this* process with IPython's InteractiveShell.
+
+No Jupyter messaging, no ZMQ, no connection files: commands come in as JSON lines on
+one pipe, one record per command goes back on another, and the supervisor
+(:mod:`supervise`, outside this process) enforces the per-cell timeout with SIGINT,
+then SIGKILL. Everything this process says is untrusted: the student's code runs here
+and can write to the record pipe too; the supervisor bounds and validates it all.
+
+Commands:
+
+- ``{"op": "cell", "i": n, "source": "...", "history": true}`` -> ``{"r": "cell", "i": n,
+  "status": "ok" | "error", "ename", "evalue", "traceback", "text"}`` (``text``: the
+  cell's stream output, within the output budget);
+- ``{"op": "probe", "spec": {...}, "inputs": {name: base64 .npy}, "select": key | null}``
+  -> ``{"r": "probe", "select": key, "manifest": {...}, "arrays": {name: base64 .npy}}``:
+  reads values from the student's namespace (``select`` null) or calls one function;
+- ``{"op": "exit"}``.
+
+Magics and shell commands work as in Jupyter (``%timeit``, ``!ls``, the last
+expression's value is displayed); ``%pip``, ``%conda`` and ``%tensorflow_version`` are
+no-ops (no network, fixed environment); ``%matplotlib`` is headless. Run as a script
+(``python kernel.py BUDGET``) it serves stdin/stdout: the portable backend's kernel.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import sys
+
+MAX_TRACEBACK = 2000
+
+
+class Capture:
+    """What the current cell printed: kept up to the output budget (characters, whole notebook)."""
+
+    def __init__(self, budget: int):
+        self.left = budget
+        self.truncated = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.parts: list[str] = []
+        self.error: tuple[str, str, str] | None = None
+
+    def take(self, text: str) -> None:
+        if len(text) <= self.left:
+            self.left -= len(text)
+            self.parts.append(text)
+            return
+        if self.left > 0:
+            self.parts.append(text[: self.left])
+            self.left = 0
+        if not self.truncated:
+            self.truncated = True
+            self.parts.append("\n[mlgrade: output truncated]\n")
+
+    def display(self, data: dict) -> None:
+        plain = data.get("text/plain") if isinstance(data, dict) else None
+        if isinstance(plain, str):
+            self.left = max(0, self.left - len(plain))  # counted, not kept: only streams are reported
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+CAPTURE = Capture(100_000)
+
+
+class _Stream(io.TextIOBase):
+    """sys.stdout / sys.stderr of the kernel: text goes to the cell's capture."""
+
+    def __init__(self, name: str, fd: int):
+        self.name = name
+        self._fd = fd
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        CAPTURE.take(s)
+        return len(s)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fd  # C-level writes go to the supervisor's log, as in a Jupyter kernel's terminal
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+
+def _make_shell():
+    """An InteractiveShell that records displays and errors instead of printing them."""
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    class Hook(DisplayHook):
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            CAPTURE.display(format_dict)
+
+        def finish_displayhook(self):
+            pass
+
+    class Publisher(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+            CAPTURE.display(data)
+
+        def clear_output(self, wait=False):
+            CAPTURE.parts.clear()
+
+    class Shell(InteractiveShell):
+        def enable_gui(self, gui=None):
+            pass  # headless: %matplotlib works, windows never open
+
+        def _showtraceback(self, etype, evalue, stb):
+            text = "\n".join(stb) if isinstance(stb, list) else str(stb)
+            name = getattr(etype, "__name__", str(etype))
+            CAPTURE.error = (name[:200], str(evalue)[:2000], text[-MAX_TRACEBACK:])
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.HistoryManager.hist_file = ":memory:"
+    shell = Shell.instance(config=config, displayhook_class=Hook, display_pub_class=Publisher, colors="nocolor")
+    shell.display_formatter.active_types = ["text/plain"]  # figures are not rendered to PNG for nobody
+
+    def noop(name):
+        def magic(line="", cell=None):
+            print(f"mlgrade: %{name} {line} skipped while grading (no network, fixed environment)")
+
+        return magic
+
+    for name in ("pip", "conda", "tensorflow_version"):
+        shell.register_magic_function(noop(name), "line", name)
+    shell.register_magic_function(noop("pip"), "cell", "pip")
+    return shell
+
+
+_SHELL = None
+
+
+def prepare() -> None:
+    """Import and build everything a notebook needs; the zygote calls this once, before forking."""
+    global _SHELL
+    if _SHELL is None:
+        _SHELL = _make_shell()
+
+
+def _run_cell(shell, source: str, history: bool) -> dict:
+    CAPTURE.reset()
+    try:
+        result = shell.run_cell(source, store_history=history)
+        exc = result.error_before_exec or result.error_in_exec
+    except KeyboardInterrupt as e:  # an interrupt that arrived inside IPython's own machinery
+        exc = e
+    err = CAPTURE.error
+    if err is None and exc is not None:
+        err = (type(exc).__name__, str(exc)[:2000], "")
+    rec = {"r": "cell", "status": "error" if err else "ok", "text": CAPTURE.text()}
+    if err:
+        rec.update(ename=err[0], evalue=err[1], traceback=err[2])
+    return rec
+
+
+def _encode(arr) -> str:
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _decode(data: str):
+    import numpy as np
+
+    return np.load(io.BytesIO(base64.b64decode(data)), allow_pickle=False)
+
+
+def probe(namespace: dict, spec: dict, inputs: dict, select: str | None) -> dict:
+    """Collect values (``select`` None) or call one function; everything as float64 arrays.
+
+    It only *collects*; nothing here decides a grade: the grader validates and compares all of it.
+    """
+    import numpy as np
+
+    manifest: dict = {}
+    arrays: dict[str, str] = {}
+    max_items = int(spec.get("max_items", 64))
+    prefix = select or "values"
+
+    def resolve(dotted: str):
+        parts = dotted.split(".")
+        if parts[0] not in namespace:
+            raise NameError(f"name {parts[0]!r} is not defined")
+        obj = namespace[parts[0]]
+        for p in parts[1:]:
+            obj = getattr(obj, p)
+        return obj
+
+    def load_arg(a: dict):
+        if "npy" in a:
+            return _decode(inputs[a["npy"]])
+        if "dict" in a:
+            return {k: load_arg(v) for k, v in a["dict"].items()}
+        if "float" in a:
+            return float(a["float"])
+        if "int" in a:
+            return int(a["int"])
+        raise ValueError(f"bad argument spec {a}")
+
+    def save(key: str, value, depth: int = 0) -> None:
+        if len(manifest) >= max_items:
+            return
+        try:
+            if isinstance(value, dict) and depth < 3:
+                manifest[key] = {"kind": "dict", "keys": [str(k) for k in list(value)[:max_items]]}
+                for k, v in list(value.items())[:max_items]:
+                    save(f"{key}.{k}", v, depth + 1)
+                return
+            if isinstance(value, (tuple, list)) and depth < 3 and any(
+                isinstance(v, (dict, tuple, list)) or getattr(v, "ndim", 0) > 0 for v in value
+            ):
+                manifest[key] = {"kind": "seq", "length": len(value)}
+                for i, v in enumerate(list(value)[:max_items]):
+                    save(f"{key}.{i}", v, depth + 1)
+                return
+            arr = np.asarray(value, dtype=np.float64)
+            name = f"{prefix}-{len(arrays) + 1}.npy"
+            arrays[name] = _encode(arr)
+            manifest[key] = {"kind": "array", "file": name}
+        except Exception as e:  # reported, not trusted
+            manifest[key] = {"kind": "error", "error": f"{type(e).__name__}: {e}"[:300]}
+
+    if select is None:
+        for key, names in spec.get("values", {}).items():
+            errors = []
+            for name in names:
+                try:
+                    value = resolve(name)
+                except Exception as e:
+                    errors.append(f"{name}: {type(e).__name__}: {e}"[:200])
+                    continue
+                save(key, value)
+                manifest[key + "@name"] = {"kind": "name", "name": name}
+                break
+            else:
+                manifest[key] = {"kind": "missing", "error": "; ".join(errors)}
+    for call in spec.get("calls", []):
+        if call.get("key") != select:
+            continue
+        try:
+            fn = resolve(call["function"])
+            args = [load_arg(a) for a in call.get("args", [])]
+            save(select, fn(*args))
+        except Exception as e:
+            manifest[select] = {"kind": "error", "error": f"{type(e).__name__}: {e}"[:300]}
+    return {"manifest": manifest, "arrays": arrays}
+
+
+def _write(fd: int, record: dict) -> None:
+    # The leading newline ends whatever partial line student code may have written to this pipe.
+    data = ("\n" + json.dumps(record) + "\n").encode()
+    while data:
+        try:
+            n = os.write(fd, data)
+        except InterruptedError:
+            continue
+        data = data[n:]
+
+
+def serve(cmd_fd: int, rec_fd: int, log_fd: int, budget: int) -> None:
+    """Run commands until ``exit`` or the end of the command pipe."""
+    global _SHELL
+    CAPTURE.left = budget
+    sys.stdout = _Stream("stdout", log_fd)
+    sys.stderr = _Stream("stderr", log_fd)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - input() gets EOF, as in a kernel without stdin
+    prepare()
+    shell = _SHELL
+    commands = os.fdopen(cmd_fd, "rb", buffering=0)
+    pending = b""
+    while True:
+        try:
+            chunk = commands.read(65536)
+        except KeyboardInterrupt:  # an interrupt meant for a cell that had just finished
+            continue
+        if not chunk:
+            return
+        pending += chunk
+        while b"\n" in pending:
+            line, _, pending = pending.partition(b"\n")
+            try:
+                cmd = json.loads(line)
+                op = cmd.get("op")
+                if op == "exit":
+                    return
+                if op == "cell":
+                    rec = _run_cell(shell, cmd["source"], bool(cmd.get("history", True)))
+                    rec["i"] = cmd["i"]
+                elif op == "probe":
+                    CAPTURE.reset()
+                    rec = {"r": "probe", "select": cmd.get("select"), "status": "ok"}
+                    try:
+                        rec.update(probe(shell.user_ns, cmd["spec"], cmd.get("inputs", {}), cmd.get("select")))
+                    except BaseException as e:  # noqa: BLE001 - a KeyboardInterrupt is the call's timeout
+                        rec.update(status="error", ename=type(e).__name__, evalue=str(e)[:500])
+                else:
+                    rec = {"r": "error", "error": f"unknown op {op!r}"}
+            except KeyboardInterrupt:
+                rec = {"r": "error", "error": "interrupted"}
+            _write_safely(rec_fd, rec)
+
+
+def _write_safely(fd: int, rec: dict) -> None:
+    while True:
+        try:
+            _write(fd, rec)
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+def _portable_limits(spec: str) -> None:
+    """The rlimits asked for, where this platform has them (POSIX); on Windows the grader's job object
+    limits memory from outside instead. Each limit on its own: macOS refuses some."""
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import rlimits
+    except ImportError:
+        return
+    finally:
+        del sys.path[0]
+    rlimits.apply(spec + ",core=0", strict=False)
+
+
+def _interrupt_on_break() -> None:
+    """Windows has no SIGINT to send to another process: the supervisor sends CTRL_BREAK_EVENT to the
+    kernel's own process group, which raises KeyboardInterrupt in the cell like Ctrl+C would."""
+    import signal
+
+    if hasattr(signal, "SIGBREAK"):
+        signal.signal(signal.SIGBREAK, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+NO_NETWORK = ("(mlgrade: no network while your notebook is checked, as when it is graded; "
+              "put the data your notebook needs into your submission)")
+
+
+def _network_off() -> None:
+    """No internet for the notebook, as in the graded sandbox, so a notebook that downloads its data
+    fails in the self-check too instead of only when graded. Not a wall (it is the student's own code
+    on their own machine, and a subprocess is not covered): a faithful rehearsal."""
+    import socket
+
+    def refuse(*_args, **_kwargs):  # ENETUNREACH, as in the sandbox, and what code handling it expects
+        raise OSError(101, f"Network is unreachable {NO_NETWORK}")
+
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    inet = {socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET)}
+
+    def connect(self, address):
+        if self.family in inet:
+            refuse()
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        if self.family in inet:
+            refuse()
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(*_args, **_kwargs):
+        raise socket.gaierror(getattr(socket, "EAI_AGAIN", -3), f"Temporary failure in name resolution {NO_NETWORK}")
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.gethostbyname = refuse  # type: ignore[assignment]
+
+
+def main() -> None:
+    """The portable backend: a fresh Python per notebook, commands on stdin, records on stdout.
+
+    Runs on every OS (nothing POSIX-only is needed): limits where the platform has them, an interrupt
+    that works on Windows, no network. Inside bubblewrap the zygote serves kernels instead."""
+    limits = os.environ.pop("MLGRADE_LIMITS", "")
+    if limits:
+        _portable_limits(limits)
+    _interrupt_on_break()
+    _network_off()
+    rec_fd = os.dup(1)
+    os.dup2(2, 1)  # anything printed at the C level goes to the log, never into the records
+    budget = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    serve(0, rec_fd, 2, budget)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""No isolation: helpers and kernels are plain child processes of the grader, with limits and timeouts only.
+
+For a student checking their own work where bubblewrap cannot run: Windows, macOS, Colab and
+other containers without user namespaces (their code, their machine). It is chosen
+automatically there, and ``--isolation none`` takes the same path on Linux, so CI tests it.
+Nothing here is POSIX-only (:mod:`grader.portable` holds what differs between systems):
+
+- each notebook gets a fresh Python running :mod:`grader.insandbox.kernel` (no fork, no zygote:
+  on macOS forking after imports is unsafe with some frameworks, and Windows has no fork), in a
+  private copy of the submission and a private scratch folder (``HOME``, ``TMP``) removed after it;
+- the same supervisor as the bubblewrap backend (:mod:`grader.insandbox.supervise`), reading the
+  kernel's pipes on threads; a cell over its time is interrupted (SIGINT on POSIX,
+  CTRL_BREAK_EVENT on Windows), then killed with everything it started;
+- memory: rlimits the kernel sets itself on POSIX, a job object on Windows (pywin32);
+- no network inside the notebook (a rehearsal of the sandbox's, not a wall).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from grader.isolation import INSANDBOX, SUPPORT, Backend, ServiceSpec, kernel_limits, notebook_env
+from grader.isolation.service import ServiceProcess
+from grader.isolation.staging import Staging
+from grader.portable import ProcessTree, popen_kwargs, python_for_children
+
+# What a child needs of the user's environment to start at all (Windows needs SYSTEMROOT & co).
+KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT",
+            "PROGRAMDATA", "PROGRAMFILES", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE", "TMPDIR",
+            "TEMP", "TMP", "USERPROFILE", "APPDATA", "LOCALAPPDATA")
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in KEEP_ENV}
+
+
+def kernel_env(copy: Path, scratch: Path) -> dict[str, str]:
+    """The notebook's environment: the sandbox's, with this machine's paths. Home, temporary files
+    and caches are the notebook's own scratch folder, as in the sandbox (a dataset cached in the
+    student's home is not there when graded either)."""
+    env = {**_base_env(), **notebook_env(str(SUPPORT), str(copy), False)}
+    env["PATH"] = os.pathsep.join(p for p in (str(SUPPORT / "bin"), os.path.dirname(sys.executable),
+                                               os.environ.get("PATH", "")) if p)
+    for name in ("HOME", "USERPROFILE", "TMPDIR", "TEMP", "TMP"):
+        env[name] = str(scratch)
+    env["IPYTHONDIR"] = str(scratch / ".ipython")
+    env["MPLCONFIGDIR"] = str(scratch / ".matplotlib")
+    env["PYTHONIOENCODING"] = "utf-8"  # a Windows console code page must not turn output into errors
+    return env
+
+
+def _memory_of(limits: str) -> int | None:
+    """The address-space limit of a :class:`~grader.isolation.Limits` string (for a job object)."""
+    for item in limits.split(","):
+        key, _, value = item.partition("=")
+        if key == "as" and value.isdigit():
+            return int(value)
+    return None
+
+
+class NoIsolation(Backend):
+    name = "none"
+    isolated = False
+    guarantees = (
+        "student code ran without isolation, as your own user, with only time and memory limits "
+        "(fine for checking your own work; batch grading uses a sandbox)"
+    )
+
+    def problem(self) -> str | None:
+        return None
+
+    def start_service(self, spec: ServiceSpec) -> ServiceProcess:
+        staging = Staging()
+        scratch = str(staging.private_dir())
+        python, extra = python_for_children()
+        env = {**_base_env(), **extra, **{k: v.replace("{scratch}", scratch) for k, v in spec.env.items()}}
+        return ServiceProcess([python, str(INSANDBOX / spec.script)], staging, env=env, uid=None,
+                              startup_timeout=spec.startup_timeout,
+                              memory_bytes=_memory_of(spec.env.get("MLGRADE_LIMITS", "")))
+
+    def run_notebook(self, slot: int, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
+        from grader.insandbox import supervise
+
+        staging = Staging()
+        try:
+            copy = staging.put_tree(Path(request["submission"]), owner=None,
+                                    aliases=list(request.get("aliases", [])), link_large=False)
+            scratch = staging.private_dir()
+            env = kernel_env(copy.host, scratch)
+            env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], False)
+            python, extra = python_for_children()
+            env.update(extra)
+            cwd = copy.host / request.get("cwd", "")
+            try:
+                proc = subprocess.Popen(
+                    [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                    cwd=cwd, env=env, **popen_kwargs(),
+                )
+            except OSError as e:
+                return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
+            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+            tree = ProcessTree(proc, memory_bytes=int(request["memory_bytes"]), processes=64)
+            kernel = supervise.ThreadedKernel(proc.pid, proc.stdin.fileno(), proc.stdout.fileno(),
+                                              proc.stderr.fileno(), interrupt_fn=tree.interrupt)
+            try:
+                answer = supervise.supervise(kernel, request)
+                supervise.finish(kernel, answer)
+                if answer.get("status") == "kernel_died":
+                    try:
+                        proc.wait(timeout=2)
+                    except subprocess.TimeoutExpired:
+                        pass
+                answer["exit"] = proc.poll()
+            finally:
+                tree.kill()  # with everything it started in the background
+                kernel.close()
+                for stream in (proc.stdin, proc.stdout, proc.stderr):
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+            return answer
+        finally:
+            staging.close()

@@ -1,0 +1,243 @@
+"""Gradescope: ``mlgrade gradescope`` (the body of ``run_autograder``) and ``mlgrade export gradescope``.
+
+Gradescope unpacks the autograder zip to ``/autograder/source``, runs ``setup.sh`` once to build
+the image, then for every submission starts a fresh container (as root) with the student's
+files in ``/autograder/submission`` and runs ``run_autograder``, which must leave
+``/autograder/results/results.json``. Paths are overridable (``--root``), so tests build that
+layout in a temporary folder.
+
+Isolation there: the container is thrown away after one submission, so nothing a student does
+reaches the next student whatever the sandbox. Inside it, ``--isolation auto`` uses bubblewrap
+when user namespaces work (then the hidden data and the grader are out of the student code's
+sight, as everywhere else) and otherwise runs student code with resource limits only, says so
+in the results, and does not refuse (``mlgrade grade`` refuses). Without namespaces the
+student's code runs as root in that container: it can read the hidden data shipped in the zip
+and could overwrite its own ``results.json``; for stakes where that matters, keep hidden data
+out of the Gradescope zip and grade with ``mlgrade grade`` after the deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import traceback
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader import __version__
+
+DEFAULT_ROOT = Path("/autograder")
+SOURCE_DIRS = ("grader", "reference")
+SOURCE_FILES = ("pyproject.toml", "README.md")
+
+
+@dataclass
+class Layout:
+    submission: Path
+    results: Path
+    rubric: Path
+    hidden: Path | None
+    metadata: Path
+
+    @classmethod
+    def under(cls, root: Path) -> Layout:
+        hidden = root / "source" / "hidden"
+        return cls(root / "submission", root / "results" / "results.json", root / "source" / "rubric.yaml",
+                   hidden if hidden.is_dir() else None, root / "submission_metadata.json")
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """Who submitted and when, from ``submission_metadata.json`` (what is there; nothing is required)."""
+    try:
+        if path.stat().st_size > 1024**2:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    origin: dict[str, Any] = {}
+    users = data.get("users")
+    if isinstance(users, list) and users and isinstance(users[0], dict):
+        u = users[0]
+        origin.update({k: str(u[src]) for k, src in (("full_name", "name"), ("email", "email"), ("user", "id"))
+                       if u.get(src) is not None})
+    if data.get("created_at"):
+        origin["submitted_at"] = str(data["created_at"])
+    assignment = data.get("assignment")
+    if isinstance(assignment, dict) and assignment.get("due_date"):
+        origin["deadline"] = str(assignment["due_date"])
+    return origin
+
+
+def gradescope_results(result, rubric, origin: dict[str, Any], isolation_note: str) -> dict[str, Any]:
+    """``results.json`` for one container: class-relative questions say their score is provisional,
+    and their metric feeds Gradescope's leaderboard."""
+    from grader.render.classroom import relative_questions
+    from grader.render.gradescope import to_gradescope
+
+    data = to_gradescope(result, origin)
+    relative = relative_questions(rubric)
+    leaderboard = []
+    for test, q in zip(data["tests"], result.questions, strict=True):
+        if q.id in relative:
+            test["name"] += " (provisional)"
+            test["output"] = ("Provisional: this question is scored relative to the best in the class, known when "
+                              "your instructor grades the class. " + test["output"])
+            if q.relative is not None:
+                leaderboard.append({"name": q.id, "value": q.relative, "order": "desc"})
+    if leaderboard:
+        data["leaderboard"] = leaderboard
+    if isolation_note:
+        data["output"] += "\n" + isolation_note
+    return data
+
+
+def failure_results(why: str) -> dict[str, Any]:
+    """What Gradescope shows when the grader itself failed: not the student's fault."""
+    return {"score": 0.0, "output": "The autograder failed on its own side, not because of your work: "
+            f"{why}\nYour instructor can see this message and will regrade.", "output_format": "text", "tests": []}
+
+
+def run(layout: Layout, isolation_requested: str = "auto") -> int:
+    """Grade ``layout.submission`` and write ``layout.results``; a results file is written whatever happens."""
+    from grader.cli import UsageError, resolve_isolation, resolve_rubric
+    from grader.options import GradeOptions
+    from grader.pipeline import grade_submission
+    from grader.render.files import write_json_atomic
+
+    try:
+        rubric = resolve_rubric(layout.rubric)
+        isolation = resolve_isolation(isolation_requested, "gradescope")
+        from grader.isolation import backend
+
+        note = "" if backend(isolation).isolated else (
+            "note: student code ran with resource limits but without a sandbox (this container gives no user "
+            "namespaces); the container is discarded after this submission")
+        origin = read_metadata(layout.metadata)
+        work = Path(tempfile.mkdtemp(prefix="mlgrade-gs-"))
+        os.chmod(work, 0o755)
+        options = GradeOptions(hidden_dir=layout.hidden, isolation=isolation, feedback_images=False)
+        student = origin.get("email") or origin.get("full_name") or "submission"
+        from grader.lms import plain_id
+
+        result = grade_submission(layout.submission, rubric, work / "w", options, student=plain_id(student))
+        shutil.rmtree(work, ignore_errors=True)
+        data = gradescope_results(result, rubric, origin, note)
+    except UsageError as e:
+        data = failure_results(str(e))
+    except Exception as e:  # Gradescope must always get a results file
+        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__, limit=-4))
+        print(tb, file=sys.stderr)
+        data = failure_results(f"{type(e).__name__}: {e}")
+    write_json_atomic(layout.results, data)
+    return 0
+
+
+# --------------------------------------------------------------------------- export
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
+# Written by `mlgrade export gradescope` (mlgrade {version}).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# bubblewrap is the sandbox; where the container gives no user namespaces mlgrade runs student
+# code with resource limits only (the container is discarded after each submission).
+apt-get install -y -qq --no-install-recommends python3 python3-venv bubblewrap git ca-certificates
+PY=""
+for v in python3.13 python3.12 python3.11; do
+  if command -v "$v" >/dev/null && "$v" -m venv --help >/dev/null 2>&1; then PY="$v"; break; fi
+done
+if [ -z "$PY" ]; then  # Ubuntu 22.04 ships 3.10; mlgrade needs 3.11 (in universe)
+  apt-get install -y -qq --no-install-recommends python3.11 python3.11-venv
+  PY=python3.11
+fi
+"$PY" -m venv /autograder/venv
+/autograder/venv/bin/python -m pip install -q --upgrade pip
+/autograder/venv/bin/python -m pip install -q {install}
+# the sandbox user must be able to read the interpreter and the packages
+chmod o+rx /autograder /autograder/source
+chmod -R o+rX /autograder/venv
+/autograder/venv/bin/mlgrade --version
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission. Written by `mlgrade export gradescope` (mlgrade {version}).
+root="${{AUTOGRADER_ROOT:-/autograder}}"
+mlgrade="${{MLGRADE:-$root/venv/bin/mlgrade}}"
+"$mlgrade" gradescope --root "$root" {isolation}
+status=$?
+if [ ! -s "$root/results/results.json" ]; then  # mlgrade did not even start: say so, in Gradescope's format
+  mkdir -p "$root/results"
+  msg="The autograder failed to start (exit $status); this is not about your work."
+  printf '{{"score": 0, "output": "%s", "tests": []}}\\n' "$msg" > "$root/results/results.json"
+fi
+exit 0
+"""
+
+
+def source_tree() -> Path | None:
+    """The checkout mlgrade runs from, if it is one (``pyproject.toml`` beside the package)."""
+    import grader
+
+    root = Path(grader.__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "reference").is_dir() else None
+
+
+def _add_tree(zf: zipfile.ZipFile, folder: Path, prefix: str) -> int:
+    n = 0
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if p.is_symlink() or not p.is_file() or "__pycache__" in rel.parts or p.suffix == ".pyc":
+            continue
+        _add_file(zf, p, f"{prefix}/{rel.as_posix()}")
+        n += 1
+    return n
+
+
+def _add_file(zf: zipfile.ZipFile, path: Path, name: str, mode: int = 0o644) -> None:
+    _add_bytes(zf, name, path.read_bytes(), mode)
+
+
+def _add_bytes(zf: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
+    info.external_attr = (stat.S_IFREG | mode) << 16
+    info.create_system = 3
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+def export_zip(rubric_file: Path, out: Path, hidden: Path | None = None, install: str | None = None,
+               isolation: str = "auto") -> dict[str, Any]:
+    """Build the autograder zip. ``install``: what setup.sh pip-installs (default: this checkout's source,
+    shipped in the zip, when mlgrade runs from one; else ``mlgrade==<this version>``)."""
+    tree = source_tree() if install is None else None
+    if install is None:
+        install = "/autograder/source/mlgrade-src" if tree is not None else f"'mlgrade=={__version__}'"
+    else:
+        install = "'" + install.replace("'", "") + "'"
+    iso = "" if isolation == "auto" else f"--isolation {isolation}"
+    hidden_files = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        _add_bytes(zf, "setup.sh", SETUP_SH.format(version=__version__, install=install).encode(), 0o755)
+        _add_bytes(zf, "run_autograder", RUN_AUTOGRADER.format(version=__version__, isolation=iso).encode(), 0o755)
+        _add_file(zf, rubric_file, "rubric.yaml")
+        if hidden is not None:
+            hidden_files = _add_tree(zf, hidden, "hidden")
+        if tree is not None:
+            for d in SOURCE_DIRS:
+                _add_tree(zf, tree / d, f"mlgrade-src/{d}")
+            for f in SOURCE_FILES:
+                if (tree / f).is_file():
+                    _add_file(zf, tree / f, f"mlgrade-src/{f}")
+    os.replace(tmp, out)
+    return {"install": install, "hidden_files": hidden_files, "bundled_source": tree is not None}

@@ -1,0 +1,214 @@
+"""LMS bulk downloads as submissions: Canvas, Moodle and Blackboard, as a zip or an unpacked folder.
+
+A download is recognised by its names (:mod:`grader.lms`), then each student's latest attempt is
+*staged* under ``OUT/.mlgrade/lms/``: a single zip as ``<student>.zip``, loose files in a folder
+``<student>/`` under their own names (Canvas' ``-1`` re-upload counters removed). The staged
+folder is then graded like any folder of submissions, so the student id is the LMS's (name and
+LMS id, e.g. ``doejane_3143``) and every staged file goes through the same unpacker.
+
+The download's entry names are parsed, never used as paths: staged names are built from the
+parsed parts, one safe component at a time. Entries are copied with a byte limit each
+(the rubric's archive limit) and in total, and symlinks in a downloaded folder are not followed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from grader.lms import (
+    BLACKBOARD,
+    CANVAS,
+    MOODLE,
+    LmsName,
+    canvas_original_name,
+    detect_lms,
+    latest_attempts,
+    parse_blackboard,
+    parse_blackboard_receipt,
+    parse_lms_name,
+)
+
+MAX_ENTRIES = 200_000
+MAX_TOTAL_BYTES = 64 * 1024**3
+LMS_FORMAT = {CANVAS: "canvas", MOODLE: "moodle", BLACKBOARD: "blackboard"}
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+
+
+class LmsDownloadError(ValueError):
+    pass
+
+
+@dataclass
+class _Entry:
+    top: str  # the first component of the name: what the LMS named
+    inner: str  # the rest (a Moodle folder's contents), posix, "" for a flat file
+    size: int
+    open: Callable[[], IO[bytes]]
+
+
+@dataclass
+class Staged:
+    lms: str
+    folder: Path  # graded like a folder of submissions
+    origins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def safe_component(name: str) -> str:
+    """One file name component: no separators, no control characters, not ``.``/``..``, at most 120."""
+    s = _UNSAFE.sub("_", name).strip(" .")
+    return (s or "file")[:120]
+
+
+@contextmanager
+def _entries(path: Path) -> Iterator[list[_Entry]]:
+    if path.is_file():
+        if not zipfile.is_zipfile(path):
+            yield []
+            return
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_ENTRIES:
+                raise LmsDownloadError(f"{path.name}: {len(infos):,} entries, over {MAX_ENTRIES:,}")
+            out = []
+            for info in infos:
+                if info.is_dir():
+                    continue
+                name = info.filename.replace("\\", "/").lstrip("/")
+                top, _, inner = name.partition("/")
+                out.append(_Entry(top, inner, info.file_size, lambda info=info: zf.open(info)))
+            yield out
+        return
+    out = []
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for fname in filenames:
+            p = Path(dirpath) / fname
+            st = p.lstat()
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            rel = p.relative_to(path).as_posix()
+            top, _, inner = rel.partition("/")
+            out.append(_Entry(top, inner, st.st_size, lambda p=p: open(p, "rb")))  # noqa: SIM115
+            if len(out) > MAX_ENTRIES:
+                raise LmsDownloadError(f"{path}: over {MAX_ENTRIES:,} files")
+    yield out
+
+
+def detect(path: Path) -> str | None:
+    """The LMS whose bulk download ``path`` is, or None."""
+    try:
+        with _entries(path) as entries:
+            return detect_lms(sorted({e.top for e in entries}))
+    except (OSError, zipfile.BadZipFile, LmsDownloadError):
+        return None
+
+
+def _copy(entry: _Entry, dest: Path, limit: int, budget: list[int]) -> None:
+    if entry.size > limit:
+        raise LmsDownloadError(f"{entry.size:,} bytes, over the limit of {limit:,}")
+    written = 0
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with entry.open() as src, os.fdopen(fd, "wb") as out:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > limit or written > budget[0]:
+                    raise LmsDownloadError(f"more than {min(limit, budget[0]):,} bytes")
+                out.write(chunk)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    budget[0] -= written
+
+
+def stage(path: Path, dest: Path, max_entry_bytes: int) -> Staged:
+    """Stage the latest attempt of every student of the download at ``path`` into ``dest`` (emptied)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    with _entries(path) as entries:
+        lms = detect_lms(sorted({e.top for e in entries}))
+        if lms is None:
+            raise LmsDownloadError(f"{path}: not a Canvas, Moodle or Blackboard bulk download")
+        staged = Staged(lms, dest)
+        receipts: dict[str, str] = {}  # Blackboard username -> full name
+        if lms == BLACKBOARD:
+            for e in entries:
+                if e.top.endswith(".txt") and e.size < 100_000:
+                    n = parse_blackboard(e.top)
+                    if n is not None and n.receipt:
+                        with e.open() as f:
+                            got = parse_blackboard_receipt(f.read(20_000).decode("utf-8", "replace"))
+                        if got:
+                            receipts[got[1]] = got[0]
+        parsed: list[tuple[LmsName, _Entry]] = []
+        for e in entries:
+            n = parse_blackboard(e.top, receipts) if lms == BLACKBOARD else parse_lms_name(e.top, lms)
+            if n is None:
+                if not e.top.startswith(".") and e.top.lower() not in ("index.html",):
+                    staged.notes.append(f"'{e.top}' does not follow {lms.title()}'s naming: not graded")
+                continue
+            parsed.append((n, e))
+        by_name = {id(n): e for n, e in parsed}
+        names = [n for n, _ in parsed]
+        kept = latest_attempts(names)
+        older = sum(1 for n in names if not n.receipt) - sum(len(v) for v in kept.values())
+        if older:
+            staged.notes.append(f"{older} file(s) of older attempts ignored (only each student's latest is graded)")
+        budget = [MAX_TOTAL_BYTES]
+        used_ids: set[str] = set()
+        for user in sorted(kept, key=lambda u: kept[u][0].student_id):
+            files = kept[user]
+            first = files[0]
+            sid, k = first.student_id, 2
+            while sid.casefold() in used_ids:
+                sid, k = f"{first.student_id}-{k}", k + 1
+            used_ids.add(sid.casefold())
+            origin: dict[str, Any] = {"lms": lms, "user": first.user, "name": first.name}
+            if lms == MOODLE and first.name:
+                origin["full_name"] = first.name
+            if lms == BLACKBOARD:
+                origin["submitted_at"] = first.attempt
+                if first.user in receipts:
+                    origin["full_name"] = receipts[first.user]
+            if lms == CANVAS:
+                origin["attachment"] = max(n.attempt for n in files)
+                origin["late"] = any(n.late for n in files)
+            entries_of = [(n, by_name[id(n)]) for n in files]
+            origin["files"] = [(n.filename or "") + (("/" + e.inner) if e.inner else "") for n, e in entries_of][:50]
+            staged.origins[sid] = origin
+            try:
+                single = len(entries_of) == 1 and _file_name(*entries_of[0]).lower().endswith(".zip")
+                if single:
+                    _copy(entries_of[0][1], dest / f"{sid}.zip", max_entry_bytes, budget)
+                else:
+                    folder = dest / sid
+                    folder.mkdir()
+                    for n, e in entries_of:
+                        target = folder
+                        parts = [safe_component(p) for p in _file_name(n, e).split("/") if p not in ("", ".", "..")]
+                        for part in parts[:-1]:
+                            target = target / part
+                            target.mkdir(exist_ok=True)
+                        out = target / (parts[-1] if parts else "file")
+                        if not out.exists():
+                            _copy(e, out, max_entry_bytes, budget)
+            except (LmsDownloadError, OSError) as why:
+                staged.notes.append(f"{sid}: a file could not be taken from the download ({why}); graded without it")
+    return staged
+
+
+def _file_name(n: LmsName, e: _Entry) -> str:
+    """The student's own file name (with a Moodle folder's inner path)."""
+    if e.inner:
+        return e.inner
+    return canvas_original_name(n.filename) if n.lms == CANVAS else n.filename

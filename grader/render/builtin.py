@@ -1,0 +1,11 @@
+"""The formats that ship with mlgrade: importing this module registers each of them."""
+
+from grader.render import (  # noqa: F401
+    classroom,
+    feedback_html,
+    gradescope,
+    lms_csv,
+    summary_html,
+    tables,
+    terminal,
+)

@@ -1,0 +1,91 @@
+"""``terminal``: the table a student or instructor reads in a terminal (``mlgrade check``).
+
+Every string that came from a submission goes through :func:`grader.textsafe.terminal`, so a
+file name or an exception message cannot move the cursor, clear the screen or hide text.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from grader import textsafe
+from grader.render import ClassReport, register_format
+from grader.render.common import LABEL, fmt_points
+from grader.results import Status, SubmissionResult
+
+_STYLE = {
+    Status.PASSED: "green",
+    Status.PARTIAL: "yellow",
+    Status.FAILED: "red",
+    Status.PENDING: "dim",
+    Status.ERROR: "magenta",
+}
+
+
+def print_result(result: SubmissionResult, console: Console | None = None, title: str = "") -> None:
+    """The report, in colour where ``console`` supports it."""
+    console = console or Console()
+    safe = textsafe.terminal
+    console.print(Text(safe(title or f"mlgrade: {result.student}"), style="bold"))
+    for e in result.errors:
+        console.print(Text("error: ", style="bold red") + Text(safe(e)))
+    for w in result.warnings:
+        console.print(Text("note: ", style="yellow") + Text(safe(w)))
+    table = Table(show_lines=True, expand=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("question and reason", overflow="fold", ratio=1)
+    for q in result.questions:
+        status = Text(LABEL[q.status], style=_STYLE[q.status])
+        if q.manual_review:
+            status.append("\n+ review", style="cyan")
+        table.add_row(
+            q.id,
+            f"{fmt_points(q.score)}/{fmt_points(q.max_score)}",
+            status,
+            Text(safe(q.title), style="bold") + Text("\n" + safe(q.reason)),
+        )
+    console.print(table)
+    console.print(Text(f"total {fmt_points(result.total)}/{fmt_points(result.max_total)}", style="bold"))
+    pending = [q.id for q in result.questions if q.status is Status.PENDING]
+    if pending:
+        console.print(Text(f"pending, not scored in this run: {', '.join(pending)} (the reasons say why)", style="dim"))
+    review = [q.id for q in result.questions if q.manual_review]
+    if review:
+        console.print(Text(f"flagged for manual review by the instructor: {', '.join(review)}", style="dim"))
+
+
+@register_format("terminal", scope="submission", filename="report.txt",
+                 help="the readable table mlgrade check prints (plain text in a file)")
+def render_terminal_text(result: SubmissionResult, report: ClassReport) -> str:
+    buf = io.StringIO()
+    print_result(result, Console(file=buf, width=110, color_system=None, force_terminal=False))
+    return buf.getvalue()
+
+
+def print_class_summary(console: Console, report: ClassReport, graded: int, reused: int, unfinished: int,
+                        wall_s: float) -> None:
+    """The table that closes ``mlgrade grade``: per question, and what the run did."""
+    import statistics
+
+    results = report.results
+    table = Table(title=textsafe.one_line(f"{report.rubric.name}: {len(results)} submissions"))
+    for col in ("question", "max", "mean", "min", "max scored", "full marks"):
+        table.add_column(col, justify="left" if col == "question" else "right")
+    for q in report.rubric.questions:
+        scores = [r.question(q.id).score for r in results]
+        full = sum(r.question(q.id).status is Status.PASSED for r in results)
+        table.add_row(q.id, fmt_points(q.points), f"{statistics.fmean(scores):.2f}" if scores else "-",
+                      fmt_points(min(scores, default=0)), fmt_points(max(scores, default=0)), str(full))
+    console.print(table)
+    rate = graded / wall_s * 60 if wall_s else 0.0
+    line = (f"graded {graded}, reused {reused} stored results, {unfinished} could not be "
+            f"finished; {wall_s:.1f} s ({rate:.1f} submissions/min)")
+    for qid, best in report.bests.items():
+        line += f"; class best for {qid}: {best:.4f}" if best is not None else f"; no valid result for {qid}"
+    console.print(line)

@@ -1,0 +1,153 @@
+"""Gradescope: the autograder zip `mlgrade export gradescope` builds, run as Gradescope runs it
+(run_autograder in a temporary /autograder layout), and results.json in Gradescope's schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import ROOT, make_zip
+
+from grader.cli import main
+
+SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.json").read_text())
+MLGRADE = str(Path(sys.executable).parent / "mlgrade")
+
+RUBRIC = """
+name: gradescope test
+questions:
+  - {id: a, title: file a, points: 1, checks: [{kind: file_present, file: a.txt}]}
+  - {id: b, title: file b, points: 2, checks: [{kind: file_present, file: b.txt}]}
+"""
+
+
+def build_layout(tmp: Path, rubric: Path, hidden: Path | None = None) -> Path:
+    """Export the zip, and unpack it where Gradescope would: <root>/source."""
+    zip_path = tmp / "autograder.zip"
+    args = ["export", "gradescope", "--rubric", str(rubric), "-o", str(zip_path)]
+    assert main(args + (["--hidden", str(hidden)] if hidden else [])) == 0
+    root = tmp / "autograder"
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+        assert "setup.sh" in names and "run_autograder" in names and "rubric.yaml" in names
+        for info in zf.infolist():
+            assert (info.external_attr >> 16) & 0o111 == (0o111 if info.filename in ("setup.sh", "run_autograder")
+                                                           else 0), info.filename
+        zf.extractall(root / "source")
+    for name in ("setup.sh", "run_autograder"):
+        os.chmod(root / "source" / name, 0o755)
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    return root
+
+
+def run_autograder(root: Path, mlgrade: str = MLGRADE) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "MLGRADE": mlgrade}
+    return subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_export_and_run_autograder(tmp_path):
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(RUBRIC)
+    hidden = tmp_path / "hidden"
+    (hidden / "digits" / "3").mkdir(parents=True)
+    (hidden / "digits" / "3" / "x.png").write_bytes(b"png")
+    root = build_layout(tmp_path, rubric, hidden)
+    source = root / "source"
+    assert (source / "hidden" / "digits" / "3" / "x.png").read_bytes() == b"png"
+    assert (source / "mlgrade-src" / "grader" / "cli.py").is_file()  # this checkout, installed by setup.sh
+    assert not list(source.rglob("__pycache__"))
+    setup = (source / "setup.sh").read_text()
+    assert "bubblewrap" in setup and "/autograder/venv" in setup and "pip install -q /autograder/source/mlgrade-src" in setup
+    assert subprocess.run(["bash", "-n", str(source / "setup.sh")]).returncode == 0
+    (root / "submission" / "a.txt").write_text("a")
+    (root / "submission_metadata.json").write_text(json.dumps({
+        "users": [{"email": "ann@uni.edu", "name": "Ann Lee", "id": 7}], "created_at": "2026-03-01T10:00:00Z",
+        "assignment": {"due_date": "2026-03-02T00:00:00Z", "title": "HW4"}}))
+    res = run_autograder(root)
+    assert res.returncode == 0, res.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == 1 and [t["score"] for t in data["tests"]] == [1, 0]
+    assert data["extra_data"]["origin"]["full_name"] == "Ann Lee"
+    assert data["extra_data"]["student"] == "ann@uni.edu"
+
+
+def test_a_zip_upload_and_a_broken_setup_still_give_results(tmp_path):
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(RUBRIC)
+    root = build_layout(tmp_path, rubric)
+    make_zip(root / "submission" / "hw.zip", [("hw/a.txt", b"a"), ("hw/b.txt", b"b")])
+    assert run_autograder(root).returncode == 0
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == 3
+    # a rubric that does not load: the student sees that the autograder failed, not a zero for their work
+    (root / "source" / "rubric.yaml").write_text("questions: nope")
+    assert run_autograder(root).returncode == 0
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == 0 and "failed on its own side, not because of your work" in data["output"]
+    # mlgrade not installed at all: run_autograder still writes a results file
+    (root / "results" / "results.json").unlink()
+    assert run_autograder(root, mlgrade=str(tmp_path / "missing")).returncode == 0
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert "failed to start" in data["output"]
+
+
+def test_export_outside_a_checkout_pins_this_version(tmp_path, monkeypatch):
+    from grader import __version__
+    from grader.platforms import gradescope
+
+    monkeypatch.setattr(gradescope, "source_tree", lambda: None)
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(RUBRIC)
+    info = gradescope.export_zip(rubric, tmp_path / "a.zip")
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
+        assert f"pip install -q 'mlgrade=={__version__}'" in zf.read("setup.sh").decode()
+        assert not [n for n in zf.namelist() if n.startswith("mlgrade-src/")]
+    assert info["bundled_source"] is False
+    gradescope.export_zip(rubric, tmp_path / "b.zip", install="mlgrade @ git+https://example.edu/m.git'; rm -rf /")
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        assert "pip install -q 'mlgrade @ git+https://example.edu/m.git; rm -rf /'" in zf.read("setup.sh").decode()
+
+
+@pytest.mark.slow
+def test_sample_submission_in_the_gradescope_layout(tmp_path, samples_dir):
+    root = build_layout(tmp_path, ROOT / "rubric.yaml")
+    shutil.copy(samples_dir / "alice_complete.zip", root / "submission")
+    res = run_autograder(root)
+    assert res.returncode == 0, res.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, SCHEMA)
+    tests = {t["number"]: t for t in data["tests"]}
+    assert all(tests[q]["score"] == tests[q]["max_score"] for q in ("q1a", "q1b", "q2", "q3", "q4a", "q4b", "backprop"))
+    assert tests["digits"]["name"].endswith("(provisional)") and 30 < tests["digits"]["score"] < 40
+    assert data["leaderboard"][0]["name"] == "digits" and data["leaderboard"][0]["order"] == "desc"
+    assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
+    assert stat.S_IMODE((root / "results" / "results.json").stat().st_mode) == 0o644
+
+
+def test_without_user_namespaces_auto_runs_with_limits_and_says_so(tmp_path, monkeypatch, capsys):
+    from grader.isolation.bubblewrap import BubblewrapBackend
+
+    monkeypatch.setattr(BubblewrapBackend, "problem", lambda self: "bubblewrap failed: No permissions to create new namespace")
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(RUBRIC)
+    root = build_layout(tmp_path, rubric)
+    (root / "submission" / "b.txt").write_text("b")
+    assert main(["gradescope", "--root", str(root)]) == 0  # no --isolation flag: auto decides
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == 2
+    assert "without a sandbox" in data["output"] and "discarded after this submission" in data["output"]
+    # `mlgrade grade` in the same place refuses instead
+    assert main(["grade", str(root / "submission"), "--out", str(tmp_path / "g"), "--rubric", str(rubric)]) == 2
+    assert "refusing to run student code without isolation" in capsys.readouterr().err

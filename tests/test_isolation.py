@@ -1,0 +1,335 @@
+"""The isolation backends: what a notebook can write, what survives it, the staging, the service clock.
+
+Every sandbox claim of SECURITY.md that is not about one hostile submission is tested here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from helpers import notebook_bytes
+
+from grader.checks._notebook import load_probe
+from grader.isolation import ROLE_KERNELS, backend, resolve, sandbox_uid
+from grader.isolation.service import ServiceError, ServiceProcess
+from grader.isolation.staging import Staging
+from grader.nbexec import NotebookJob, ProbeSpec, get_runner
+
+BWRAP_PROBLEM = backend("bwrap").problem()
+if BWRAP_PROBLEM is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
+    raise RuntimeError(f"MLGRADE_REQUIRE_BWRAP=1 but the sandbox does not work here: {BWRAP_PROBLEM}")
+needs_bwrap = pytest.mark.skipif(BWRAP_PROBLEM is not None, reason=f"bubblewrap: {BWRAP_PROBLEM}")
+
+
+def run(tmp_path: Path, *cells: str, iso: str = "bwrap", files=None, probe=None, **kw):
+    sub = tmp_path / f"sub{len(list(tmp_path.glob('sub*')))}"
+    sub.mkdir()
+    for name, data in (files or {}).items():
+        (sub / name).write_bytes(data)
+    (sub / "nb.ipynb").write_bytes(notebook_bytes(*cells))
+    return get_runner().run(NotebookJob(notebook=str(sub / "nb.ipynb"), submission_dir=str(sub), isolation=iso,
+                                        probe=probe, **kw))
+
+
+def value(run, name):
+    got = load_probe(run).get(name)
+    assert got is not None and got.value is not None, (run.status, run.reason, run.stdout_tail, got)
+    return float(got.value)
+
+
+# --------------------------------------------------------------------------- interface
+
+def test_one_backend_object_per_name_with_its_guarantees():
+    assert backend("none").name == "none" and not backend("none").isolated
+    assert backend("bwrap").name == "bwrap" and backend("bwrap").isolated
+    assert "without isolation" in backend("none").guarantees and "bubblewrap" in backend("bwrap").guarantees
+    assert resolve("none") is backend("none")
+    with pytest.raises(ValueError):
+        backend("docker")
+
+
+def test_no_module_compares_the_isolation_string():
+    """The backend owns its guarantees: no `== "bwrap"` decisions spread over the code."""
+    offenders = []
+    for path in (ROOT / "grader").rglob("*.py"):
+        text = path.read_text()
+        for needle in ('== "bwrap"', "!= \"bwrap\"", "== 'bwrap'", 'isolation == "none"'):
+            if needle in text:
+                offenders.append(f"{path.relative_to(ROOT)}: {needle}")
+    assert offenders == []
+
+
+def test_a_service_that_stops_answering_is_killed_at_its_deadline(tmp_path):
+    script = "import sys, time\nsys.stdin.readline(); print('{}', flush=True)\nsys.stdin.readline(); time.sleep(600)"
+    svc = ServiceProcess([sys.executable, "-c", script], Staging(), env=None, uid=None, startup_timeout=10)
+    t = time.monotonic()
+    with pytest.raises(ServiceError, match="stopped answering"):
+        svc.request({"op": "x"}, timeout=1)
+    assert time.monotonic() - t < 5
+    assert not svc.alive()
+
+
+def test_a_service_sending_half_a_line_forever_is_not_waited_for():
+    script = ("import sys, time\nsys.stdin.readline(); print('{}', flush=True)\n"
+              "sys.stdin.readline(); sys.stdout.write('{\"a\": '); sys.stdout.flush(); time.sleep(600)")
+    svc = ServiceProcess([sys.executable, "-c", script], Staging(), env=None, uid=None, startup_timeout=10)
+    with pytest.raises(ServiceError):
+        svc.request({"op": "x"}, timeout=1)
+    assert not svc.alive()
+
+
+def test_staging_names_are_unpredictable_and_private(tmp_path):
+    st = Staging()
+    try:
+        a, b = st.new_dir(), st.new_dir()
+        assert len(a.host.name) == 32 and a.host.name != b.host.name
+        assert oct(st.private.stat().st_mode & 0o777) == "0o700"
+        assert oct(st.root.stat().st_mode & 0o777) == "0o711"  # enterable by the sandbox, not listable
+        src = tmp_path / "f.txt"
+        src.write_text("x")
+        link = tmp_path / "link"
+        link.symlink_to("/etc/passwd")
+        (tmp_path / "d").mkdir()
+        tree = st.put_tree(tmp_path, owner=None)
+        assert (tree.host / "f.txt").read_text() == "x"
+        assert not (tree.host / "link").exists()  # symlinks are never staged, never followed
+    finally:
+        st.close()
+    assert not st.private.exists()
+
+
+# --------------------------------------------------------------------------- the bubblewrap sandbox
+
+WRITABLE_PROBE = r"""
+import os, stat
+allowed = ('/tmp', '/dev/shm', '/content', '/work')
+devices = {'/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx', '/dev/pts/ptmx'}
+unexpected, writable = [], set()
+for root, dirs, files in os.walk('/'):
+    dirs[:] = [d for d in dirs if os.path.join(root, d) not in ('/proc', '/sys')]
+    try:
+        fd = os.open(os.path.join(root, '.mlgrade-w'), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        os.unlink(os.path.join(root, '.mlgrade-w'))
+        ok = True
+    except OSError:
+        ok = False
+    if ok:
+        top = next((a for a in allowed if root == a or root.startswith(a + '/')), None)
+        (writable.add(top) if top else unexpected.append(root))
+    for f in files:
+        p = os.path.join(root, f)
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        if os.access(p, os.W_OK) and not any(p.startswith(a + '/') for a in allowed) and p not in devices:
+            try:
+                os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
+                unexpected.append(p)
+            except OSError:
+                pass
+print('WRITABLE', sorted(writable), 'UNEXPECTED', unexpected[:20])
+n_unexpected = len(unexpected)
+n_writable = len(writable)
+"""
+
+
+@needs_bwrap
+def test_the_only_writable_places_in_a_notebook_are_its_own_scratch(tmp_path):
+    r = run(tmp_path, WRITABLE_PROBE, probe=ProbeSpec(values={"u": ["n_unexpected"], "w": ["n_writable"]}),
+            cell_timeout=120, notebook_timeout=180)
+    assert value(r, "u") == 0, r.stdout_tail
+    assert "WRITABLE ['/content', '/dev/shm', '/tmp', '/work']" in r.stdout_tail
+
+
+LEAVE_BEHIND = r"""
+import ctypes, os, socket, subprocess, sys
+for d in ('/tmp', '/dev/shm', '/content', '/work', '.', '/', '/etc', '/dev', '/mlgrade', '/mlgrade/python', '/usr'):
+    try:
+        open(os.path.join(d, 'left.txt'), 'w').write('secret')
+    except OSError:
+        pass
+os.makedirs('/etc/ipython', exist_ok=True) if os.access('/etc', os.W_OK) else None
+os.mkfifo('/tmp/fifo')
+s = socket.socket(socket.AF_UNIX); s.bind('/tmp/sock'); s.listen()
+a = socket.socket(socket.AF_UNIX); a.bind('\0mlgrade-left'); a.listen()
+libc = ctypes.CDLL(None, use_errno=True)
+shm_ok = libc.shmget(0x4d4c47, 4096, 0o1666) != -1
+rt = ctypes.CDLL('librt.so.1', use_errno=True)
+rt.mq_open.restype = ctypes.c_int
+mq_ok = rt.mq_open(b'/mlgrade-left', os.O_CREAT | os.O_RDWR, 0o666, None) != -1
+daemon = ("import socket, time; s = socket.socket(socket.AF_UNIX); s.bind('\\0mlgrade-daemon'); s.listen(); "
+          "open('/tmp/daemon-alive', 'w'); time.sleep(300)")
+subprocess.Popen([sys.executable, '-c', daemon], start_new_session=True)
+subprocess.Popen(['sleep', '300'], start_new_session=True)
+import time; time.sleep(0.5)
+made = int(shm_ok) + int(mq_ok) + int(os.path.exists('/tmp/daemon-alive'))
+"""
+
+LOOK_FOR_LEFTOVERS = r"""
+import ctypes, os, socket
+found = []
+for d in ('/tmp', '/dev/shm', '/content', '/work', '.', '/', '/etc', '/dev', '/mlgrade', '/mlgrade/python', '/usr'):
+    if os.path.exists(os.path.join(d, 'left.txt')):
+        found.append(d + '/left.txt')
+for p in ('/tmp/fifo', '/tmp/sock', '/tmp/daemon-alive', '/etc/ipython'):
+    if os.path.lexists(p):
+        found.append(p)
+for name in ('\0mlgrade-left', '\0mlgrade-daemon'):
+    c = socket.socket(socket.AF_UNIX)
+    try:
+        c.connect(name); found.append(repr(name))
+    except OSError:
+        pass
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.shmget(0x4d4c47, 0, 0) != -1:
+    found.append('sysv shm')
+rt = ctypes.CDLL('librt.so.1', use_errno=True)
+if rt.mq_open(b'/mlgrade-left', os.O_RDONLY, 0, None) != -1:
+    found.append('posix mq')
+for pid in (p for p in os.listdir('/proc') if p.isdigit()):
+    try:
+        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()
+    except OSError:
+        continue
+    if b'sleep' in cmd or b'mlgrade-daemon' in cmd:
+        found.append(f'process {cmd[:40]!r}')
+print('FOUND', found)
+n_found = len(found)
+"""
+
+
+@needs_bwrap
+def test_nothing_a_student_leaves_reaches_the_next_student(tmp_path):
+    """Files anywhere, fifos, unix sockets (path and abstract), SysV and POSIX IPC, setsid daemons."""
+    before = run(tmp_path, LOOK_FOR_LEFTOVERS, probe=ProbeSpec(values={"n": ["n_found"]}))
+    assert value(before, "n") == 0, before.stdout_tail
+    attacker = run(tmp_path, LEAVE_BEHIND, probe=ProbeSpec(values={"made": ["made"]}))
+    assert value(attacker, "made") == 3, attacker.stdout_tail  # they all existed while the attacker ran
+    after = run(tmp_path, LOOK_FOR_LEFTOVERS, probe=ProbeSpec(values={"n": ["n_found"]}))
+    assert value(after, "n") == 0, after.stdout_tail
+    uid = sandbox_uid(0, ROLE_KERNELS)
+    ps = subprocess.run(["ps", "-o", "pid=,args=", "-u", str(uid)], capture_output=True, text=True).stdout
+    assert "sleep 300" not in ps and "mlgrade-daemon" not in ps
+
+
+@needs_bwrap
+def test_a_notebook_cannot_reach_the_zygote_or_the_grader(tmp_path):
+    cells = [
+        "import os, signal\n"
+        "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+        "n_pids = len(pids)\n"
+        "try:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass",
+        "me = os.getpid()\n"
+        "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapBnd', 'CapPrm'))]\n"
+        "no_caps = int(all(int(c, 16) == 0 for c in caps))\n"
+        "nnp = int([l.split()[1] for l in open('/proc/self/status') if l.startswith('NoNewPrivs')][0])\n"
+        "stage = int(len(os.listdir('/mlgrade/stage')))",
+    ]
+    r = run(tmp_path, *cells, probe=ProbeSpec(values={k: [k] for k in ("n_pids", "me", "no_caps", "nnp", "stage")}))
+    assert value(r, "n_pids") == 2 and value(r, "me") == 2  # alone with its init in its PID namespace
+    assert value(r, "no_caps") == 1 and value(r, "nnp") == 1
+    assert value(r, "stage") == 0  # the staging folder is covered once the submission is mounted
+    assert run(tmp_path, "x = 1", probe=ProbeSpec(values={"x": ["x"]})).status == "ok"  # the zygote lives on
+
+
+@needs_bwrap
+def test_a_notebook_writing_a_gigabyte_fills_only_its_own_bounded_scratch(tmp_path):
+    cell = ("import errno\nwritten = 0\ncode = 0\nchunk = b'x' * (16 << 20)\n"
+            "try:\n    with open('/tmp/big', 'wb') as f:\n        for _ in range(64):\n"
+            "            f.write(chunk); written += len(chunk)\n"
+            "except OSError as e:\n    code = e.errno")
+    r = run(tmp_path, cell, probe=ProbeSpec(values={"w": ["written"], "e": ["code"]}), scratch_bytes=64 << 20)
+    import errno
+
+    assert value(r, "e") in (errno.ENOSPC, errno.EFBIG)
+    assert value(r, "w") <= 64 << 20
+    r2 = run(tmp_path, "import os\nfree = os.statvfs('/tmp').f_bavail * os.statvfs('/tmp').f_frsize",
+             probe=ProbeSpec(values={"free": ["free"]}), scratch_bytes=64 << 20)
+    assert value(r2, "free") > 60 << 20  # the next notebook starts with an empty scratch
+
+
+@needs_bwrap
+def test_the_submission_is_copy_on_write_and_large_files_stay_intact(tmp_path):
+    big = os.urandom(2 * 1024 * 1024)
+    cells = [
+        "import os\nopen('small.txt', 'a').write('+more')\nsmall = len(open('small.txt').read())",
+        "try:\n    open('big.bin', 'r+b').write(b'evil')\n    big_written = 1\nexcept OSError:\n    big_written = 0",
+        "os.remove('big.bin')\nopen('big.bin', 'wb').write(b'replaced')\nnew = len(open('big.bin', 'rb').read())",
+    ]
+    r = run(tmp_path, *cells, files={"small.txt": b"hello", "big.bin": big},
+            probe=ProbeSpec(values={"s": ["small"], "b": ["big_written"], "n": ["new"]}))
+    assert value(r, "s") == len("hello+more") and value(r, "b") == 0 and value(r, "n") == len(b"replaced")
+    sub = sorted(tmp_path.glob("sub*"))[-1]
+    assert (sub / "small.txt").read_bytes() == b"hello" and (sub / "big.bin").read_bytes() == big
+
+
+def test_both_backends_return_the_same_records(tmp_path):
+    cells = ["import numpy as np\nprint('out')\nx = np.arange(3.0)", "raise KeyError('k')", "%timeit -n1 -r1 x.sum()",
+             "!echo shell", "y = x * 2"]
+    probe = ProbeSpec(values={"y": ["y"]})
+    modes = ["none"] + (["bwrap"] if BWRAP_PROBLEM is None else [])
+    runs = [run(tmp_path, *cells, iso=m, probe=probe) for m in modes]
+    shape = [[(c.index, c.status, c.ename, c.evalue) for c in r.cells] for r in runs]
+    assert all(s == shape[0] for s in shape), shape
+    assert all(r.status == "ok" and list(load_probe(r)["y"].value) == [0, 2, 4] for r in runs)
+    assert all("out" in r.stdout_tail and "shell" in r.stdout_tail for r in runs)
+
+
+# --------------------------------------------------------------------------- the README's quick start
+
+@pytest.mark.slow
+@needs_bwrap
+@pytest.mark.skipif(os.geteuid() != 0, reason="a folder other users cannot enter matters when grading as root")
+def test_grading_works_from_a_folder_other_users_cannot_enter(tmp_path, samples_dir):
+    """A clone under a 0700 folder (like /root) with its own virtualenv grades with bubblewrap."""
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)
+    os.chmod(private, 0o700)
+    repo = private / "repo"
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for rel in files:
+        if (ROOT / rel).is_file():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, repo / rel)
+    venv = Path(sys.prefix)
+    if subprocess.run(["cp", "-al", str(venv), str(repo / ".venv")]).returncode != 0:
+        subprocess.run(["cp", "-a", str(venv), str(repo / ".venv")], check=True)
+    tmpdir = tmp_path / "tmpdir"  # its own, so other graders' folders in /tmp cannot look like a leak
+    tmpdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": "", "MLGRADE_SANDBOX_UID_BASE": str(sandbox_uid(7) - 0),
+           "TMPDIR": str(tmpdir)}
+    res = subprocess.run([str(repo / ".venv" / "bin" / "python"), "-m", "grader", "check",
+                          str(samples_dir / "erin_hardcoded.zip"), "--isolation", "bwrap"],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "not readable" not in res.stderr and "without isolation" not in res.stderr
+    assert "backprop" in res.stdout and "hidden data" in res.stdout  # the notebook ran and was probed
+    assert not any(tmpdir.iterdir())  # nothing left behind
+
+
+def test_folders_of_a_grader_killed_with_sigkill_are_swept_by_the_next_one():
+    import tempfile
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(tempfile.mkdtemp(prefix=f"mlgrade-private-{dead.pid}-"))
+    (stale / "stage").mkdir()
+    live = Path(tempfile.mkdtemp(prefix=f"mlgrade-private-{os.getpid()}-"))
+    st = Staging()
+    try:
+        assert not stale.exists()
+        assert live.exists()  # a running grader's folder is never touched
+    finally:
+        st.close()
+        shutil.rmtree(live, ignore_errors=True)

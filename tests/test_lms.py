@@ -1,0 +1,136 @@
+"""LMS bulk-download names: who handed in what, and which attempt is the latest."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from grader.lms import (
+    BLACKBOARD,
+    CANVAS,
+    MOODLE,
+    canvas_original_name,
+    detect_lms,
+    latest_attempts,
+    parse_blackboard,
+    parse_blackboard_receipt,
+    parse_canvas,
+    parse_lms_name,
+    parse_moodle,
+    plain_id,
+)
+
+
+def test_canvas_names():
+    n = parse_canvas("doejane_3143_207797_hw4_final.zip")
+    assert (n.lms, n.user, n.name, n.attempt, n.filename, n.late) == (CANVAS, "3143", "doejane", "207797",
+                                                                      "hw4_final.zip", False)
+    late = parse_canvas("doejane_LATE_3143_207800_hw4.zip")
+    assert late.late and late.user == "3143" and late.filename == "hw4.zip"
+    assert parse_canvas("müllerjürgen_12_34_weights.h5").name == "müllerjürgen"
+    assert n.student_id == "doejane_3143"
+    for bad in ("hw4.zip", "doe jane_1_2_x.zip", "doejane_12_x.zip", "_1_2_x.zip", "doejane_1_2_"):
+        assert parse_canvas(bad) is None, bad
+
+
+def test_moodle_names():
+    folder = parse_moodle("Jane Doe_12345_assignsubmission_file_")
+    assert (folder.lms, folder.user, folder.name, folder.filename) == (MOODLE, "12345", "Jane Doe", "")
+    flat = parse_moodle("Ana María O'Neil_77_assignsubmission_file_HW4 (1).zip")
+    assert flat.name == "Ana María O'Neil" and flat.filename == "HW4 (1).zip"
+    assert flat.student_id == "Ana_Maria_O_Neil_77"
+    anon = parse_moodle("Participant_4021_assignsubmission_file_")
+    assert anon.name == "Participant" and anon.user == "4021"
+    assert parse_moodle("Jane Doe_12345_assignsubmission_onlinetext_onlinetext.html").filename == "onlinetext.html"
+    # the student's own file name may imitate the pattern; the LMS's prefix comes first
+    trick = parse_moodle("Jane Doe_1_assignsubmission_file_Eve_2_assignsubmission_file_x.zip")
+    assert trick.user == "1" and trick.name == "Jane Doe"
+    assert parse_moodle("Jane Doe_assignsubmission_file_") is None
+
+
+def test_blackboard_names_and_receipts():
+    n = parse_blackboard("HW4_jdoe_attempt_2024-03-01-23-59-59_hw4.zip")
+    assert (n.lms, n.user, n.assignment, n.attempt, n.filename, n.receipt) == (
+        BLACKBOARD, "jdoe", "HW4", "2024-03-01-23-59-59", "hw4.zip", False)
+    r = parse_blackboard("Homework_4_Keras_jdoe_attempt_2024-03-01-23-59-59.txt")
+    assert r.receipt and r.user == "jdoe" and r.assignment == "Homework_4_Keras"
+    # an underscore in the username: the receipt says where the assignment's name ends
+    amb = "HW_4_jane_doe_attempt_2024-03-01-23-59-59_x.zip"
+    assert parse_blackboard(amb).user == "doe"
+    assert parse_blackboard(amb, usernames=["jane_doe"]).user == "jane_doe"
+    assert parse_blackboard(amb, usernames=["jane_doe"]).assignment == "HW_4"
+    receipt = "Name: Jane Doe (jane_doe)\nAssignment: HW 4\nDate Submitted: Friday, 1 March 2024 23:59:59\n"
+    assert parse_blackboard_receipt(receipt) == ("Jane Doe", "jane_doe")
+    assert parse_blackboard_receipt("no name here") is None
+    for bad in ("jdoe_attempt_2024-03-01-23-59-59_x.zip", "HW4_jdoe_attempt_2024-03-01_x.zip"):
+        assert parse_blackboard(bad) is None, bad
+
+
+def test_detect_lms_needs_most_names_to_agree():
+    canvas = ["doejane_1_10_hw.zip", "smithbob_2_11_hw.zip", "notes.txt"]
+    assert detect_lms(canvas) == CANVAS
+    assert detect_lms(["Jane Doe_1_assignsubmission_file_", "Bob Li_2_assignsubmission_file_"]) == MOODLE
+    assert detect_lms(["A_x_attempt_2024-01-01-00-00-00_a.zip", "A_x_attempt_2024-01-01-00-00-00.txt"]) == BLACKBOARD
+    assert detect_lms(["alice.zip", "bob.zip", "doejane_1_10_hw.zip"]) is None
+    assert detect_lms([".DS_Store"]) is None
+    assert parse_lms_name("alice.zip") is None
+
+
+def test_latest_attempt_only():
+    canvas = [parse_canvas(n) for n in (
+        "doejane_1_100_hw4.zip", "doejane_LATE_1_250_hw4-1.zip", "smithbob_2_120_weights.h5",
+        "smithbob_2_130_xor.ipynb", "smithbob_2_300_weights-1.h5")]
+    kept = latest_attempts(canvas)
+    assert [n.filename for n in kept["1"]] == ["hw4-1.zip"]
+    assert [n.filename for n in kept["2"]] == ["weights-1.h5", "xor.ipynb"]
+    bb = [parse_blackboard(n) for n in (
+        "HW4_jdoe_attempt_2024-03-01-10-00-00_hw4.zip", "HW4_jdoe_attempt_2024-03-01-10-00-00.txt",
+        "HW4_jdoe_attempt_2024-03-02-09-30-00_hw4_v2.zip", "HW4_jdoe_attempt_2024-03-02-09-30-00_notes.pdf",
+        "HW4_jdoe_attempt_2024-03-02-09-30-00.txt")]
+    assert [n.filename for n in latest_attempts(bb)["jdoe"]] == ["hw4_v2.zip", "notes.pdf"]
+
+
+def test_canvas_original_names_and_safe_ids():
+    assert canvas_original_name("weights-1.h5") == "weights.h5"
+    assert canvas_original_name("xor-12.ipynb") == "xor.ipynb"
+    assert canvas_original_name("report-2024.pdf") == "report-2024.pdf"
+    assert canvas_original_name("hw4.zip") == "hw4.zip"
+    assert plain_id("../../etc/passwd") == "etc_passwd"
+    assert plain_id("\u202eevil") == "evil"
+    assert plain_id("") == "submission"
+    assert len(plain_id("a" * 500)) == 120
+
+
+@pytest.mark.parametrize("parse", [parse_canvas, parse_moodle, parse_blackboard])
+def test_parsers_are_fast_on_hostile_names(parse):
+    hostile = ["_" * 100_000, "a_1_" * 25_000, "x_attempt_" * 10_000, "_1_assignsubmission_a" * 5000]
+    t = time.perf_counter()
+    for name in hostile:
+        parse(name)
+    assert time.perf_counter() - t < 0.5
+
+
+# --------------------------------------------------------------------------- fuzzing (parsers of student names)
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+NAMEY = st.lists(st.sampled_from(list("ab_1-. /\\:LATE") + ["_attempt_", "_assignsubmission_", "_12_34_",
+                                                             "2026-01-01-00-00-00", "\u202e", "é", ".txt"]),
+                 max_size=120).map("".join)
+
+
+@FUZZ
+@given(NAMEY)
+def test_lms_name_parsers_are_bounded_and_their_ids_plain(name):
+    from grader.sources import is_plain_id
+
+    for parse in (parse_canvas, parse_moodle, parse_blackboard):
+        t = time.perf_counter()
+        n = parse(name)
+        assert time.perf_counter() - t < 0.2
+        if n is not None and not n.receipt:
+            assert is_plain_id(n.student_id), n.student_id
+    assert detect_lms([name, name + "x"]) in (None, CANVAS, MOODLE, BLACKBOARD)

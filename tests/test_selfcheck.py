@@ -1,0 +1,83 @@
+"""A student's self-check: the notes it adds (once, in plain words) and its HTML table (escaped)."""
+
+from __future__ import annotations
+
+import html.parser
+
+from conftest import ROOT
+
+from grader.isolation import backend
+from grader.results import CheckResult, QuestionResult, Status, SubmissionResult
+from grader.rubric import load_rubric, parse_rubric
+from grader.selfcheck import SelfCheck, notes, render_html, self_check
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\x1b[2J"
+
+
+def _result(**kw) -> SubmissionResult:
+    q = QuestionResult(id="q1", title="Title " + HOSTILE, score=1, max_score=2, status=Status.PARTIAL,
+                       reason="found " + HOSTILE, checks=[CheckResult(kind="x", fraction=0.5,
+                                                                      status=Status.PARTIAL, reason="r")])
+    rel = QuestionResult(id="digits", title="digits", score=39.6, max_score=40, status=Status.PARTIAL, reason="r",
+                         relative=0.99)
+    return SubmissionResult(student="s", source=HOSTILE, total=40.6, max_total=42, questions=[q, rel],
+                            warnings=["entry " + HOSTILE], **kw)
+
+
+class _Tags(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_the_html_table_escapes_everything_from_the_submission():
+    rubric = load_rubric(ROOT / "rubric.yaml")
+    check = SelfCheck(_result(), rubric, HOSTILE, backend("none"), notes=["note " + HOSTILE])
+    page = render_html(check)
+    parser = _Tags()
+    parser.feed(page)
+    tags = {t for t, _ in parser.tags}
+    assert "script" not in tags and "img" not in tags
+    assert not any(k.startswith("on") for _, attrs in parser.tags for k in attrs)
+    assert "\x1b" not in page and "&lt;script&gt;" in page
+    assert "table" in tags and page.count("<tr>") == 4  # header, one row per question, total
+    assert "40.6/42" in page and check._repr_html_() == page
+
+
+def test_notes_say_once_that_there_was_no_sandbox_and_what_is_provisional():
+    rubric = load_rubric(ROOT / "rubric.yaml")
+    said = notes(_result(), rubric, backend("none"), requested="none")
+    assert len(said) == 2
+    assert said[0].startswith("your notebooks ran without the sandbox") and "your own code" in said[0]
+    assert "no network" in said[0] and "no sandbox was asked for" in said[0]
+    assert said[1].startswith("provisional: digits is scored relative to the best in the class")
+    assert notes(_result(), rubric, backend("bwrap"))[0].startswith("provisional")  # sandboxed: no such note
+
+
+def test_hidden_questions_are_graded_by_the_instructor_never_run(tmp_path):
+    small = parse_rubric(
+        "name: t\nquestions:\n"
+        "  - {id: backprop, title: numpy backprop, points: 3, hidden: true, files: [backprop.ipynb],\n"
+        "     checks: [{kind: notebook_backprop, notebook: backprop.ipynb}]}\n"
+        "  - {id: hand, title: hand values, points: 1, files: [xor_hand.txt], checks: [{kind: file_present, "
+        "file: xor_hand.txt}]}\n", "t.yaml")
+    check = self_check(ROOT / "submissions" / "alice_complete.zip", small, isolation="none")
+    assert check.result.question("hand").score == 1
+    got = check.result.question("backprop")
+    assert got.status is Status.PENDING and got.score == 0 and got.max_score == 3
+    assert got.reason.startswith("graded by your instructor")
+    assert not got.checks  # its notebook never ran
+    assert check.result.max_total == 4
+    assert any(n.startswith("graded by your instructor with hidden tests: backprop") for n in check.notes)
+
+
+def test_the_cli_prints_each_note_once_after_the_table(samples_dir, capsys):
+    from grader.cli import main
+
+    assert main(["check", str(samples_dir / "dave_not_a_zip.zip"), "--isolation", "none"]) == 0
+    out = capsys.readouterr()
+    assert out.out.count("your notebooks ran without the sandbox") == 1
+    assert "without isolation" not in out.err  # no second, different wording on stderr
