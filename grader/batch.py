@@ -20,24 +20,25 @@ import os
 import shutil
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from grader.classwide import apply_class_relative
+from grader.classwide import EXPORT_LOCK, class_results, class_step
 from grader.options import GradeOptions
 from grader.pipeline import failed_result
-from grader.render import ClassReport, parse_format_list, write_outputs
+from grader.render import parse_format_list, write_outputs
 from grader.render.common import fmt_points
+from grader.render.files import locked
 from grader.render.terminal import print_class_summary
 from grader.results import SubmissionResult
-from grader.rubric import Rubric
+from grader.rubric import Rubric, RubricError, parse_rubric
 from grader.scheduling import Attempt, Scheduler
 from grader.scheduling.local import LocalPool
 from grader.sources import Source, discover
-from grader.store import ResultStore, folder_hash, record_key
+from grader.store import ClassManifest, ResultStore, folder_hash, load_class, record_key, save_class
 
 # A submission whose grading failed for the grader's reasons (a worker died, the clock ran out) is
 # tried again once in the same run, and by later runs until it has had this many attempts.
@@ -84,6 +85,9 @@ def grade_batch(
     os.chmod(out, os.stat(out).st_mode | 0o055)  # the sandbox user must be able to reach the work folders
     sources = discover(paths)
     store = ResultStore(out)
+    options = replace(options, integrity=True)  # fingerprints for the class-level integrity step
+    if options.feedback_images and options.preview_dir is None:  # previews of flagged images, for `mlgrade review`
+        options = replace(options, preview_dir=(out / ".mlgrade" / "previews").resolve())
     opts_digest = hashlib.sha256(f"{options.seed}|{folder_hash(options.hidden_dir)}".encode()).hexdigest()[:16]
     keys = {s.student: record_key(s.path, rubric.digest(), opts_digest) for s in sources}
     attempts: dict[str, int] = {}
@@ -115,23 +119,32 @@ def grade_batch(
             _run(todo, keys, store, rubric, scheduler, console, report, attempts)
         finally:
             scheduler.close()
-    results = []
-    for s in sources:
-        r = store.get(s.student, keys[s.student])
-        if r is None:  # should not happen: every task ends with a stored record
-            r = failed_result(s.student, s.path, rubric, "no result was stored for this submission")
-        results.append(r)
-    taken = {r.student.casefold() for r in results}
-    for student, why in sorted((missing or {}).items()):
-        name = student if student.casefold() not in taken else f"{student}-missing"
-        taken.add(name.casefold())
-        results.append(failed_result(name, Path("-"), rubric, why))
-    bests = apply_class_relative(rubric, results)
-    class_report = ClassReport(rubric, results, bests, origins=origins or {}, assignment=assignment)
-    write_outputs(out, class_report, parse_format_list(formats))
+    manifest = ClassManifest(keys=keys, sources={s.student: str(s.path) for s in sources},
+                             rubric_text=rubric_text if rubric_text is not None else _known_rubric_text(out, rubric),
+                             rubric_source=rubric_source, formats=parse_format_list(formats),
+                             origins=origins or {}, assignment=assignment, missing=missing or {})
+    with locked(out / EXPORT_LOCK):
+        if manifest.rubric_text:  # what `mlgrade override` and `mlgrade review` read the class from
+            save_class(out, manifest)
+        results = class_results(store, keys, manifest.sources, rubric, missing)
+        class_report = class_step(rubric, results, out, origins=origins, assignment=assignment,
+                                  rubric_source=rubric_source)
+        write_outputs(out, class_report, manifest.formats)
     report.wall_s = time.monotonic() - started
     print_class_summary(console, class_report, report.graded, report.reused, len(report.failed), report.wall_s)
     return results
+
+
+def _known_rubric_text(out: Path, rubric: Rubric) -> str:
+    """The rubric's text from the last run into ``out``, if that run used the same rubric ('' if not)."""
+    previous = load_class(out)
+    if previous is None:
+        return ""
+    try:
+        same = parse_rubric(previous.rubric_text, previous.rubric_source).digest() == rubric.digest()
+    except RubricError:
+        return ""
+    return previous.rubric_text if same else ""
 
 
 def _clean_work_folders(out: Path) -> None:

@@ -23,3 +23,8 @@ class GradeOptions:
     feedback_images: bool = True
     # A self-check's folder of remembered question results (grader.qcache); None: grade everything.
     question_cache: str | None = None
+    # Store fingerprints for the class-level integrity step (batch grading: `mlgrade grade`).
+    integrity: bool = False
+    # Where the grader writes larger previews of images flagged for manual review (content-addressed
+    # PNGs made in the sandbox), for `mlgrade review`; None: no previews. Not part of the grade.
+    preview_dir: Path | None = None

@@ -57,6 +57,7 @@ def grade_submission(
             content_hash=report.content_hash,
         )
         questions = grade_questions(sub, rubric, options, Path(workdir))
+        fingerprints = _fingerprints(sub, rubric, options)
         result = SubmissionResult(
             student=student,
             source=str(source),
@@ -66,6 +67,7 @@ def grade_submission(
             warnings=[f"{entry}: {why}" for entry, why in report.skipped.items()] + report.notes,
             files=report.files,
             submission_hash=report.content_hash,
+            integrity=fingerprints,
         )
     finally:
         if not keep_work:
@@ -74,6 +76,18 @@ def grade_submission(
     result.grader_version = __version__
     result.elapsed_s = round(time.perf_counter() - started, 3)
     return result
+
+
+def _fingerprints(sub: Submission, rubric: Rubric, options: GradeOptions) -> dict:
+    """What the class-level integrity step compares (batch grading only; a failure here costs no grade)."""
+    if not options.integrity or not rubric.integrity.enabled:
+        return {}
+    from grader.integrity.collect import collect
+
+    try:
+        return collect(sub, options)
+    except Exception as e:  # a grader bug must not cost the student's grade
+        return {"version": 1, "notes": [f"fingerprints not collected ({type(e).__name__}: {str(e)[:200]})"]}
 
 
 def stop_services() -> None:
@@ -119,8 +133,19 @@ def _refused(student: str, source: Path, rubric: Rubric, why: str) -> Submission
     ]
     return SubmissionResult(
         student=student, source=str(source), total=0.0, max_total=round_score(rubric.max_total),
-        questions=questions, errors=[why],
+        questions=questions, errors=[why], submission_hash=_bytes_hash(source),
     )
+
+
+def _bytes_hash(source: Path) -> str:
+    """What could not be unpacked is still known by its bytes: an instructor's decision on it (a zip that
+    came by mail instead) goes stale when the student hands in something else."""
+    from grader.store import source_hash
+
+    try:
+        return "bytes:" + source_hash(source) if Path(source).exists() else ""
+    except OSError:
+        return ""
 
 
 def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, workdir: Path) -> list[QuestionResult]:

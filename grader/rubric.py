@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from grader.integrity.config import IntegrityConfig
 from grader.registry import get_kind, known_kinds
 from grader.unpack import UnpackLimits
 
@@ -78,14 +79,17 @@ class Rubric(BaseModel):
     # e.g. [seaborn, tensorflow]; checked when grading starts.
     requires: list[str] = Field(default_factory=list)
     questions: list[Question] = Field(min_length=1)
+    # The class-level integrity step's settings (grader.integrity): read after grading only.
+    integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
 
     @property
     def max_total(self) -> float:
         return sum(q.points for q in self.questions)
 
     def digest(self) -> str:
-        """A hash of what the rubric means (not of its comments or layout)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
+        """A hash of what the rubric means (not of its comments or layout). The ``integrity`` settings
+        are left out: they never change a grade, so changing them regrades nobody."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"integrity"}), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -47,7 +47,8 @@ def main() -> None:
 
     rubric = parse_rubric(config["rubric_text"], config["rubric_source"])
     opts = dict(config["options"])
-    opts["hidden_dir"] = Path(opts["hidden_dir"]) if opts.get("hidden_dir") else None
+    for name in ("hidden_dir", "preview_dir"):
+        opts[name] = Path(opts[name]) if opts.get(name) else None
     options = GradeOptions(**opts)
     store = ResultStore(Path(config["out"])) if config.get("out") else None
     for line in sys.stdin:

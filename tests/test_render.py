@@ -43,7 +43,7 @@ def test_every_format_is_registered_once_with_a_file():
     for expected in ("terminal", "gradescope", "html", "classroom", "csv", "summary", "summary-html", "canvas",
                      "moodle", "blackboard", "nbgrader"):
         assert expected in names
-    assert default_formats() == ["gradescope", "html", "csv", "summary", "summary-html"]
+    assert default_formats() == ["gradescope", "html", "csv", "integrity", "summary", "summary-html"]
     assert parse_format_list("csv, gradescope") == ["csv", "gradescope"]
     assert parse_format_list(["default", "canvas"]) == [*default_formats(), "canvas"]
     assert set(parse_format_list("all")) == set(names)

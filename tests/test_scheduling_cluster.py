@@ -158,6 +158,9 @@ def test_the_sample_class_on_two_workers_gets_the_local_grades(cluster, local_re
     assert (out / "grades.csv").read_bytes() == (local_reference / "grades.csv").read_bytes()
     assert _feedback(out) == _feedback(local_reference)
     assert (out / "summary.json").read_bytes() == (local_reference / "summary.json").read_bytes()
+    # the review previews the workers made came back with the records, the same files as a local run's
+    previews = sorted(p.name for p in (out / ".mlgrade" / "previews").iterdir())
+    assert previews and previews == sorted(p.name for p in (local_reference / ".mlgrade" / "previews").iterdir())
     records = _records(out)
     assert len(records) == 9 and not any(r["grader_fault"] for r in records.values())
     # records name the submission as a local run does, not where a worker unpacked it

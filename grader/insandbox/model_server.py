@@ -16,7 +16,11 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   is rebuilt from its own (allow-listed) layers and graph;
 - ``{"op": "image", "path": p, ...limits}`` -> the decoded image's format and size, or a problem;
 - ``{"op": "thumbnails", "images": [p, ...], "labels": [...], "max_side": 160}`` ->
-  ``{"thumbnails": [{"png": base64, "width", "height"} | {"problem": "..."}]}``, for feedback pages.
+  ``{"thumbnails": [{"png": base64, "width", "height"} | {"problem": "..."}]}``, for feedback pages;
+- ``{"op": "fingerprint", "models": [p, ...], "model_labels": [...], "images": [p, ...], "image_labels": [...]}``
+  -> ``{"models": [{"format", "layers": [...]} | {"problem"}], "images": [{"phash", ...} | {"problem"}]}``:
+  compact fingerprints of weights and pictures for the class-level integrity step (:mod:`fingerprint`).
+  with ``"preview_side": N`` each also has ``"preview": {"png", "width", "height"}`` (review page).
 
 Keras is imported once, here, and reused for every request.
 
@@ -314,14 +318,45 @@ def thumbnails(cmd: dict) -> dict:
     for i, path in enumerate(cmd["images"][:32]):
         label = labels[i] if i < len(labels) else _label(path)
         try:
-            out.append(thumbnail_png(path, label, int(cmd.get("max_side", 160))))
+            out.append(thumbnail_png(path, label, int(cmd.get("max_side", 160)),
+                                     preview_side=int(cmd.get("preview_side", 0) or 0)))
         except ImageProblem as e:
             out.append({"problem": str(e)})
     return {"thumbnails": out}
 
 
+MAX_FINGERPRINTS = 64  # files of one kind fingerprinted per request
+
+
+def fingerprint(cmd: dict) -> dict:
+    """Per model file its layers' fingerprints, per image its hashes; a file that cannot be read says why."""
+    from fingerprint import image_file_print, layer_print
+
+    models = []
+    labels = cmd.get("model_labels") or []
+    for i, path in enumerate(cmd.get("models", [])[:MAX_FINGERPRINTS]):
+        label = labels[i] if i < len(labels) else _label(path)
+        try:
+            info, arrays = read_h5(path, with_arrays=True, want="weights", label=label)
+        except H5Problem as e:
+            models.append({"problem": str(e)})
+            continue
+        layers = [lp for lp in (layer_print(a) for a in arrays) if lp is not None]
+        models.append({"format": info.format, "keras_version": info.keras_version, "layers": layers})
+        del arrays
+    images = []
+    labels = cmd.get("image_labels") or []
+    for i, path in enumerate(cmd.get("images", [])[:MAX_FINGERPRINTS]):
+        label = labels[i] if i < len(labels) else _label(path)
+        try:
+            images.append(image_file_print(path, label))
+        except ImageProblem as e:
+            images.append({"problem": str(e)})
+    return {"models": models, "images": images}
+
+
 OPS = {"inspect": inspect, "load": load, "classify": classify, "predict": predict, "image": image,
-       "thumbnails": thumbnails}
+       "thumbnails": thumbnails, "fingerprint": fingerprint}
 
 
 def _with_job(value, job: str):

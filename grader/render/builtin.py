@@ -4,6 +4,7 @@ from grader.render import (  # noqa: F401
     classroom,
     feedback_html,
     gradescope,
+    integrity,
     lms_csv,
     summary_html,
     tables,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +35,18 @@ def json_text(data: Any) -> str:
 
 def write_json_atomic(path: Path, data: Any, mode: int = 0o644) -> None:
     write_bytes_atomic(path, json_text(data).encode("utf-8"), mode)
+
+
+@contextmanager
+def locked(lock_file: Path) -> Iterator[None]:
+    """An exclusive lock between processes (``mlgrade review``, ``mlgrade override``, a regrade) for a
+    read-modify-write of a shared file. The lock is a separate file: the data file itself is replaced
+    atomically, so its inode changes under any lock held on it."""
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

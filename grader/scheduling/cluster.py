@@ -32,7 +32,7 @@ from grader.options import GradeOptions
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 from grader.scheduling import Attempt, ClusterError, Outcome
-from grader.scheduling.transport import pack, pack_folder_plain
+from grader.scheduling.transport import keep_previews, pack, pack_folder_plain
 
 CONNECT_TIMEOUT = float(os.environ.get("MLGRADE_CONNECT_TIMEOUT", "30"))
 WAIT_FOR_WORKERS = 60.0
@@ -87,6 +87,7 @@ class DaskScheduler:
 
         self.address = address
         self.rubric = rubric
+        self.preview_dir = options.preview_dir
         self.console = console
         self.retries = retries
         try:
@@ -274,6 +275,8 @@ class DaskScheduler:
             if record.student != attempt.source.student:  # a record is only ever its own student's
                 return Outcome(attempt, fault=f"a Dask worker answered for {record.student!r} instead")
             record.source = str(Path(attempt.source.path).resolve())  # as a local run records it
+            if self.preview_dir is not None and isinstance(answer.get("previews"), dict):
+                keep_previews(answer["previews"], self.preview_dir)  # before the record that names them
             return Outcome(attempt, record=record, total=record.total)
         if status == "error":
             error = future.exception()

@@ -44,7 +44,7 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
-from grader.scheduling.transport import Parcel, extract, unpack_parcel
+from grader.scheduling.transport import Parcel, extract, take_previews, unpack_parcel
 from grader.sources import is_plain_id
 from grader.worker import WorkerProcess, died_reason, timeout_reason
 
@@ -171,14 +171,20 @@ class GradingPlugin(WorkerPlugin):
 
         self._claim = claim = claim_slot()
         self.slot = claim.slot
-        options = {**self.config["options"], "sandbox_slot": claim.slot, "hidden_dir": None}
+        options = {**self.config["options"], "sandbox_slot": claim.slot, "hidden_dir": None, "preview_dir": None}
+        previews = None
+        if self.config["options"].get("preview_dir"):  # review previews: written here, sent back with the record
+            previews = claim.scratch / "previews"
+            os.mkdir(previews, 0o700)
+            options["preview_dir"] = str(previews)
         if self.hidden_zip is not None:
             hidden = claim.scratch / "hidden"
             os.mkdir(hidden, 0o700)  # the grader reads it; no sandbox is ever given it
             extract(self.hidden_zip, hidden)
             options["hidden_dir"] = str(hidden)
             self.hidden_zip = None
-        self.service = GradingService({**self.config, "options": options, "out": None}, self.timeout, claim.scratch)
+        self.service = GradingService({**self.config, "options": options, "out": None}, self.timeout, claim.scratch,
+                                      previews)
 
     def _stop(self) -> None:
         if self.service is not None:
@@ -202,8 +208,9 @@ class GradingService:
     The worker dies with the thread that started it (``PR_SET_PDEATHSIG``), so that thread must be
     this long-lived one, never a task thread that Dask may retire."""
 
-    def __init__(self, config: dict, timeout: float, scratch: Path):
+    def __init__(self, config: dict, timeout: float, scratch: Path, previews: Path | None = None):
         self.timeout = timeout
+        self.previews = previews
         self.inbox = scratch / "inbox"  # the submissions' bytes: the grader's only
         self.work = scratch / "work"  # work folders, which the sandbox users must reach
         os.mkdir(self.inbox, 0o700)
@@ -257,10 +264,14 @@ class GradingService:
                 code = self.worker.exit_code()
                 self.worker.kill()
                 return {"fault": died_reason(code)}
+            if self.previews is not None:
+                answer["previews"] = take_previews(self.previews)
             return answer
         finally:
             shutil.rmtree(box, ignore_errors=True)
             shutil.rmtree(workdir, ignore_errors=True)
+            if self.previews is not None:  # a failed attempt's previews belong to no record
+                take_previews(self.previews)
 
     def close(self) -> None:
         """Stop grading; a submission in hand is abandoned (its task reports a fault)."""

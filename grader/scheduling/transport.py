@@ -16,13 +16,17 @@ is the same:
   reading a byte.
 
 The hidden data folder travels once per worker, as a zip of its files and folders
-(:func:`pack_folder_plain`), and is never bound into a sandbox there either.
+(:func:`pack_folder_plain`), and is never bound into a sandbox there either. Back from a worker
+come the record (JSON) and the review previews the grader wrote for it (:func:`take_previews`,
+:func:`keep_previews`): content-addressed PNGs, checked again on arrival.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import re
 import stat
 import zipfile
 from dataclasses import dataclass
@@ -194,3 +198,37 @@ def extract(data: bytes, dest: Path) -> None:
                         with z.open(info) as src:
                             while chunk := src.read(1 << 20):
                                 f.write(chunk)
+
+
+_PREVIEW_NAME = re.compile(r"[0-9a-f]{64}\.png")
+MAX_PREVIEW_BYTES = 16 * 1024**2
+
+
+def take_previews(folder: Path) -> dict[str, bytes]:
+    """The previews the grader wrote into ``folder`` (a worker's private one) for one submission,
+    removed from there."""
+    found = {}
+    for entry in os.scandir(folder):
+        st = entry.stat(follow_symlinks=False)
+        if _PREVIEW_NAME.fullmatch(entry.name) and stat.S_ISREG(st.st_mode) and st.st_size <= MAX_PREVIEW_BYTES:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
+                found[entry.name] = f.read(MAX_PREVIEW_BYTES + 1)
+        os.unlink(entry.path)
+    return found
+
+
+def keep_previews(previews: dict[str, bytes], folder: Path) -> None:
+    """Write previews that came from a worker where a local run writes them: only names of the form
+    ``<sha256 of the bytes>.png`` holding a PNG of sane size, as the review page serves nothing else."""
+    from grader.render.files import write_bytes_atomic
+    from grader.render.html_page import png_size
+    from grader.thumbnails import PREVIEW_SIDE
+
+    for name, raw in previews.items():
+        if not (isinstance(name, str) and isinstance(raw, bytes) and _PREVIEW_NAME.fullmatch(name)):
+            continue
+        if hashlib.sha256(raw).hexdigest() + ".png" != name or png_size(raw, PREVIEW_SIDE) is None:
+            continue
+        if not (Path(folder) / name).is_file():
+            write_bytes_atomic(Path(folder) / name, raw, mode=0o600)
