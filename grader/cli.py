@@ -1,8 +1,8 @@
 """The ``mlgrade`` command line: the edge where users meet the stages below.
 
 Exit codes: 0 when grading ran (whatever the scores), 2 for a usage or rubric
-error. Bad student input never produces a traceback: it becomes a reason in
-the report.
+error, 3 when a Dask cluster (``--scheduler``) cannot grade. Bad student input
+never produces a traceback: it becomes a reason in the report.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from grader.isolation import ISOLATION_CHOICES
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_CLUSTER = 3  # --scheduler: the cluster cannot grade (unreachable, no usable worker, connection lost)
 
 
 class UsageError(Exception):
@@ -85,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code; grading without one needs an explicit 'none'")
     g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a Dask cluster (e.g. tcp://HOST:8786) instead of on this machine; "
+                        "needs pip install 'mlgrade[distributed]' here and on every worker")
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
     g.add_argument("--format", action="append", metavar="NAMES",
                    help="output formats to write, comma-separated ('default' = the usual set, 'all'); "
@@ -290,10 +294,20 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
-    check_requirements(rubric, "grade")
     if not args.paths and args.roster is None and args.org is None:
         raise UsageError("give the submissions to grade (PATH...), a Classroom --roster, or --org and --repo-prefix")
-    isolation = resolve_isolation(args.isolation, "grade")
+    if args.scheduler:
+        if args.jobs is not None:
+            raise UsageError("--jobs is for grading on this machine; with --scheduler every Dask worker grades "
+                             "one submission at a time (start more workers for more at once)")
+        from grader.isolation import AUTO_ORDER
+
+        # The sandbox and the packages the rubric requires are the workers' business: each one checks its own
+        # and grades nothing without them ("auto" is the strongest sandbox there, never a silent fallback).
+        isolation = AUTO_ORDER[0] if args.isolation == "auto" else args.isolation
+    else:
+        check_requirements(rubric, "grade")
+        isolation = resolve_isolation(args.isolation, "grade")
     for p in args.paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or folder")
@@ -312,11 +326,16 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     formats = _format_list(args.format if args.format else ["default", *lms_formats])
     rubric_path = args.rubric or _default_rubric_path()
     from grader.overrides import OverridesError
+    from grader.scheduling import ClusterError
 
     try:
         grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
                     rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
-                    formats=formats, assignment=args.assignment, origins=origins, missing=missing)
+                    formats=formats, assignment=args.assignment, origins=origins, missing=missing,
+                    scheduler_address=args.scheduler)
+    except ClusterError as e:
+        print(f"mlgrade: error: {e}", file=sys.stderr)
+        return EXIT_CLUSTER
     except OverridesError as e:
         raise UsageError(f"{e}\nthe grades are stored; fix the file and run the same command again (nothing is "
                          "graded twice)") from None
