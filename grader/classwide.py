@@ -1,14 +1,87 @@
 """The class-level step: run after every submission is graded, on stored records only.
 
-A question whose check reports ``class_relative`` (the digits accuracy) is scored
-``points * metric / best metric in the class``. Nothing is re-run: adding a late
-submission or regrading one just runs this again over the stored records.
+:func:`class_step` is the one road from stored records to every export: first a question whose
+check reports ``class_relative`` (the digits accuracy) is scored ``points * metric / best metric
+in the class``; then the instructor's decisions in ``DIR/overrides.yaml`` are applied
+(:mod:`grader.overrides`). Nothing is re-run: adding a late submission, regrading one or
+changing a decision just runs this again over the stored records (:func:`export_class`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from grader.overrides import apply_overrides, load_overrides
+from grader.pipeline import failed_result
+from grader.render import ClassReport, write_outputs
+from grader.render.files import locked
 from grader.results import QuestionResult, SubmissionResult, round_score, status_for
-from grader.rubric import Rubric
+from grader.rubric import Rubric, RubricError, parse_rubric
+from grader.store import ClassManifest, ResultStore, load_class
+
+EXPORT_LOCK = Path(".mlgrade") / "export.lock"
+
+
+class NoClass(Exception):
+    """Nothing was graded into this folder (or its records are gone)."""
+
+
+def class_step(rubric: Rubric, results: list[SubmissionResult], out: Path | None, *,
+               origins: dict[str, dict[str, Any]] | None = None, assignment: str = "",
+               self_check: bool = False, rubric_source: str | None = None) -> ClassReport:
+    """Class-relative scores, then the decisions in ``out/overrides.yaml`` (none when ``out`` is None),
+    in place on ``results`` (fresh from the store), then the integrity evidence (never a score); the
+    report every renderer reads."""
+    bests = apply_class_relative(rubric, results)
+    folder = Path(out).resolve() if out is not None else None
+    decisions = load_overrides(folder) if folder is not None else []
+    outcome = apply_overrides(rubric, results, decisions, folder=folder)
+    integrity = None if self_check else integrity_step(rubric, results, rubric_source)
+    return ClassReport(rubric, results, bests, origins=origins or {}, assignment=assignment, self_check=self_check,
+                       overrides=outcome, integrity=integrity)
+
+
+def class_results(store: ResultStore, keys: dict[str, str], sources: dict[str, str], rubric: Rubric,
+                  missing: dict[str, str] | None = None) -> list[SubmissionResult]:
+    """The stored record of every student (a stand-in row with the reason where none is stored), plus a row
+    of zeros for each student who had nothing to grade."""
+    results = []
+    for student, key in keys.items():
+        r = store.get(student, key)
+        if r is None:  # should not happen: every task ends with a stored record
+            r = failed_result(student, Path(sources.get(student, "-")), rubric, "no result was stored for this "
+                              "submission")
+        results.append(r)
+    taken = {r.student.casefold() for r in results}
+    for student, why in sorted((missing or {}).items()):
+        name = student if student.casefold() not in taken else f"{student}-missing"
+        taken.add(name.casefold())
+        results.append(failed_result(name, Path("-"), rubric, why))
+    return results
+
+
+def stored_class(out: Path) -> tuple[Rubric, list[SubmissionResult], ClassManifest]:
+    """The class last graded into ``out``, from its stored records (nothing is graded)."""
+    manifest = load_class(out)
+    if manifest is None:
+        raise NoClass(f"{out}: no graded class here (run `mlgrade grade ... --out {out}` first)")
+    try:
+        rubric = parse_rubric(manifest.rubric_text, manifest.rubric_source)
+    except RubricError as e:
+        raise NoClass(f"{out}: the rubric this class was graded with no longer loads:\n{e}") from None
+    results = class_results(ResultStore(out), manifest.keys, manifest.sources, rubric, manifest.missing)
+    return rubric, results, manifest
+
+
+def export_class(out: Path, formats: list[str] | None = None) -> ClassReport:
+    """Score the stored class again (class-relative, overrides) and rewrite its outputs."""
+    with locked(Path(out) / EXPORT_LOCK):
+        rubric, results, manifest = stored_class(out)
+        report = class_step(rubric, results, out, origins=manifest.origins, assignment=manifest.assignment,
+                            rubric_source=manifest.rubric_source)
+        write_outputs(out, report, formats if formats is not None else manifest.formats)
+    return report
 
 
 def integrity_step(rubric: Rubric, results: list[SubmissionResult], rubric_source: str | None = None):

@@ -1,8 +1,9 @@
 """The ``mlgrade`` command line: the edge where users meet the stages below.
 
 Exit codes: 0 when grading ran (whatever the scores), 2 for a usage or rubric
-error, 1 when ``mlgrade validate`` finds a sample graded against expectations.
-Bad student input never produces a traceback: it becomes a reason in the report.
+error, 1 when ``mlgrade validate`` finds a sample graded against expectations, 3 when a
+Dask cluster (``--scheduler``) cannot grade. Bad student input never produces a
+traceback: it becomes a reason in the report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from grader.isolation import ISOLATION_CHOICES
 EXIT_OK = 0
 EXIT_INVALID = 1  # mlgrade validate: a sample was not graded as expected
 EXIT_USAGE = 2
+EXIT_CLUSTER = 3  # --scheduler: the cluster cannot grade (unreachable, no usable worker, connection lost)
 
 
 class UsageError(Exception):
@@ -86,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                    help="sandbox for student code; grading without one needs an explicit 'none'")
     g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a Dask cluster (e.g. tcp://HOST:8786) instead of on this machine; "
+                        "needs pip install 'mlgrade[distributed]' here and on every worker")
     g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
     g.add_argument("--format", action="append", metavar="NAMES",
                    help="output formats to write, comma-separated ('default' = the usual set, 'all'); "
@@ -177,6 +182,27 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="machine-readable output")
     k.add_argument("kind", nargs="?", help="show one kind only")
     k.set_defaults(func=_cmd_kinds)
+
+    o = sub.add_parser("override", help="record your own score for a student's question (kept through regrades)")
+    o.add_argument("out", type=Path, metavar="DIR", help="the graded class (mlgrade grade --out DIR)")
+    o.add_argument("student", nargs="?", metavar="STUDENT", help="the student id (as in grades.csv)")
+    o.add_argument("question", nargs="?", metavar="QUESTION", help="the question id (as in the rubric)")
+    o.add_argument("decision", nargs="?", metavar="SCORE",
+                   help="the new score (0.25), a change to the automatic score (+0.5, -1), or 'accept'")
+    o.add_argument("-m", "--message", default="", metavar="COMMENT", help="why; the student sees it")
+    o.add_argument("--by", default=None, metavar="NAME", help="who decides (default: $MLGRADE_REVIEWER or your login)")
+    o.add_argument("--clear", action="store_true", help="remove the decision on STUDENT's QUESTION")
+    o.add_argument("--list", action="store_true", help="list every decision and whether it applies")
+    o.add_argument("--no-export", action="store_true",
+                   help="do not rewrite the grade files now (the next grade, override or review does)")
+    o.set_defaults(func=_cmd_override)
+
+    rv = sub.add_parser("review", help="a local page to review every flagged item of a class with the keyboard")
+    rv.add_argument("out", type=Path, metavar="DIR", help="the graded class (mlgrade grade --out DIR)")
+    rv.add_argument("--port", type=int, default=0, metavar="N", help="port on 127.0.0.1 (default: any free one)")
+    rv.add_argument("--by", default=None, metavar="NAME", help="who decides (default: $MLGRADE_REVIEWER or your login)")
+    rv.add_argument("--no-browser", action="store_true", help="only print the address; do not open a browser")
+    rv.set_defaults(func=_cmd_review)
 
     r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
     r.add_argument("--json", action="store_true", help="machine-readable output")
@@ -289,10 +315,20 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from grader.options import GradeOptions
 
     rubric = resolve_rubric(args.rubric)
-    check_requirements(rubric, "grade")
     if not args.paths and args.roster is None and args.org is None:
         raise UsageError("give the submissions to grade (PATH...), a Classroom --roster, or --org and --repo-prefix")
-    isolation = resolve_isolation(args.isolation, "grade")
+    if args.scheduler:
+        if args.jobs is not None:
+            raise UsageError("--jobs is for grading on this machine; with --scheduler every Dask worker grades "
+                             "one submission at a time (start more workers for more at once)")
+        from grader.isolation import AUTO_ORDER
+
+        # The sandbox and the packages the rubric requires are the workers' business: each one checks its own
+        # and grades nothing without them ("auto" is the strongest sandbox there, never a silent fallback).
+        isolation = AUTO_ORDER[0] if args.isolation == "auto" else args.isolation
+    else:
+        check_requirements(rubric, "grade")
+        isolation = resolve_isolation(args.isolation, "grade")
     for p in args.paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or folder")
@@ -310,9 +346,133 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     origins.update(lms_origins)
     formats = _format_list(args.format if args.format else ["default", *lms_formats])
     rubric_path = args.rubric or _default_rubric_path()
-    grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
-                rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
-                formats=formats, assignment=args.assignment, origins=origins, missing=missing)
+    from grader.overrides import OverridesError
+    from grader.scheduling import ClusterError
+
+    try:
+        grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
+                    rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
+                    formats=formats, assignment=args.assignment, origins=origins, missing=missing,
+                    scheduler_address=args.scheduler)
+    except ClusterError as e:
+        print(f"mlgrade: error: {e}", file=sys.stderr)
+        return EXIT_CLUSTER
+    except OverridesError as e:
+        raise UsageError(f"{e}\nthe grades are stored; fix the file and run the same command again (nothing is "
+                         "graded twice)") from None
+    return EXIT_OK
+
+
+def _cmd_override(args: argparse.Namespace) -> int:
+    from grader.classwide import NoClass, apply_class_relative, class_step, export_class, stored_class
+    from grader.overrides import (
+        Override,
+        OverridesError,
+        clear_override,
+        now,
+        parse_decision,
+        put_override,
+        reviewer,
+    )
+    from grader.render.common import fmt_points
+    from grader.textsafe import one_line
+
+    try:
+        rubric, results, manifest = stored_class(args.out)
+        if args.list:
+            report = class_step(rubric, results, args.out)
+            _print_decisions(report)
+            return EXIT_OK
+        if args.student is None or args.question is None:
+            if args.student is None and not args.clear and not args.no_export:
+                export_class(args.out)  # `mlgrade override DIR`: apply the decisions to the grade files now
+                print(f"rewrote the grade files in {args.out} with your decisions")
+                return EXIT_OK
+            raise UsageError("give STUDENT and QUESTION (and SCORE, or --clear)")
+        by_student = {r.student: r for r in results}
+        if args.student not in by_student:
+            import difflib
+
+            close = difflib.get_close_matches(args.student, list(by_student), n=3)
+            raise UsageError(f"no student {args.student!r} in {args.out}"
+                             + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        ids = [q.id for q in rubric.questions]
+        if args.question not in ids:
+            raise UsageError(f"no question {args.question!r} in the rubric (questions: {', '.join(ids)})")
+        if args.clear:
+            if args.decision is not None:
+                raise UsageError("--clear takes no SCORE")
+            old = clear_override(args.out, args.student, args.question)
+            print(f"{args.student} {args.question}: " + (f"removed your decision ({one_line(old.describe())})"
+                                                        if old else "there was no decision to remove"))
+        else:
+            if args.decision is None:
+                raise UsageError("give the SCORE (0.25), a change (+0.5, -1) or 'accept'; or --clear")
+            try:
+                decision = parse_decision(args.decision)
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+            points = next(q.points for q in rubric.questions if q.id == args.question)
+            score = decision.get("score")
+            if score is not None and not 0 <= score <= points:
+                raise UsageError(f"{args.question} is worth {fmt_points(points)} points; got {args.decision}")
+            apply_class_relative(rubric, results)  # the automatic score, as the class step gives it
+            r = by_student[args.student]
+            q = r.question(args.question)
+            ov = Override(student=args.student, question=args.question, comment=args.message,
+                          by=args.by if args.by is not None else reviewer(), at=now(),
+                          submission_hash=r.submission_hash, automatic=q.score, **decision)
+            put_override(args.out, ov)
+            print(f"{args.student} {args.question}: {fmt_points(q.score)} -> "
+                  f"{fmt_points(ov.new_score(q.score, q.max_score))} of {fmt_points(q.max_score)}"
+                  + (f" ({one_line(args.message, 200)})" if args.message else ""))
+        if not args.no_export:
+            report = export_class(args.out)
+            print(f"rewrote the grade files in {args.out} ({', '.join(manifest.formats)})")
+            for note in report.overrides.notes() if report.overrides else []:
+                print(f"note: {one_line(note)}", file=sys.stderr)
+    except (NoClass, OverridesError) as e:
+        raise UsageError(str(e)) from None
+    return EXIT_OK
+
+
+def _print_decisions(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.render.common import fmt_points, review_progress
+    from grader.textsafe import one_line
+
+    ov = report.overrides
+    table = Table(title="your decisions")
+    for col in ("student", "question", "decision", "automatic", "score", "comment", "state"):
+        table.add_column(col, overflow="fold" if col == "comment" else "ellipsis")
+    for a in ov.applied:
+        o = a.override
+        table.add_row(one_line(o.student), o.question, o.describe(), fmt_points(a.automatic), fmt_points(a.score),
+                      one_line(o.comment, 120), "applied")
+    for st in ov.stale:
+        o = st.override
+        table.add_row(one_line(o.student), o.question, o.describe(), "", "", one_line(o.comment, 120),
+                      "stale: submission changed")
+    for o, why in ov.unknown:
+        table.add_row(one_line(o.student), o.question, o.describe(), "", "", one_line(o.comment, 120), why)
+    Console().print(table)
+    reviewed, flagged = review_progress(report.results)
+    print(f"{reviewed} of {flagged} flagged items reviewed")
+
+
+def _cmd_review(args: argparse.Namespace) -> int:
+    from grader.classwide import NoClass
+    from grader.overrides import OverridesError
+    from grader.review.server import serve
+
+    try:
+        serve(args.out, port=args.port, by=args.by, open_browser=not args.no_browser)
+    except (NoClass, OverridesError) as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot serve on 127.0.0.1:{args.port}: {e.strerror or e}") from None
     return EXIT_OK
 
 

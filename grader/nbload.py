@@ -74,7 +74,9 @@ def read_json(path: str | os.PathLike, max_bytes: int = MAX_NOTEBOOK_BYTES) -> A
         raise NotebookProblem(f"{name}: is not a notebook (not UTF-8 text)") from None
     check_json_shape(raw, name)
     try:
-        return json.loads(text)  # the text, not the bytes: json would guess UTF-16 or -32 from NUL bytes
+        # the text, not the bytes: given bytes, json guesses UTF-16/32 from leading NULs and fails outside
+        # JSONDecodeError ("\x00\x01\x00\x00\x00", found by the fuzzer)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise NotebookProblem(
             f"{name}: is not valid notebook JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None

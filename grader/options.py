@@ -27,3 +27,6 @@ class GradeOptions:
     question_cache: str | None = None
     # Store fingerprints for the class-level integrity step (batch grading: `mlgrade grade`).
     integrity: bool = False
+    # Where the grader writes larger previews of images flagged for manual review (content-addressed
+    # PNGs made in the sandbox), for `mlgrade review`; None: no previews. Not part of the grade.
+    preview_dir: Path | None = None

@@ -133,8 +133,19 @@ def _refused(student: str, source: Path, rubric: Rubric, why: str) -> Submission
     ]
     return SubmissionResult(
         student=student, source=str(source), total=0.0, max_total=round_score(rubric.max_total),
-        questions=questions, errors=[why],
+        questions=questions, errors=[why], submission_hash=_bytes_hash(source),
     )
+
+
+def _bytes_hash(source: Path) -> str:
+    """What could not be unpacked is still known by its bytes: an instructor's decision on it (a zip that
+    came by mail instead) goes stale when the student hands in something else."""
+    from grader.store import source_hash
+
+    try:
+        return "bytes:" + source_hash(source) if Path(source).exists() else ""
+    except OSError:
+        return ""
 
 
 def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, workdir: Path) -> list[QuestionResult]:

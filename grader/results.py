@@ -45,6 +45,17 @@ class CheckResult(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class Review(BaseModel):
+    """The instructor's decision on one question (``DIR/overrides.yaml``), put on the question by the
+    class-level step; stored records never carry it, so a regrade re-applies it to the new record."""
+
+    changed: bool  # False: the automatic score was accepted as it is
+    automatic: float  # what the grader gave
+    comment: str = ""
+    by: str = ""
+    at: str = ""  # ISO 8601
+
+
 class QuestionResult(BaseModel):
     id: str
     title: str
@@ -58,6 +69,12 @@ class QuestionResult(BaseModel):
     files: dict[str, str] = Field(default_factory=dict)  # pattern -> matched path
     checks: list[CheckResult] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)
+    review: Review | None = None  # the instructor's decision, if any (see grader.overrides)
+
+    @property
+    def awaiting_review(self) -> bool:
+        """Flagged for a human look that nobody has given yet."""
+        return self.manual_review and self.review is None
 
 
 class SubmissionResult(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader import __version__
@@ -71,3 +72,39 @@ class ResultStore:
 
     def put(self, student: str, key: str, result: SubmissionResult) -> None:
         write_json_atomic(self.path(student), {"key": key, "result": result.model_dump(mode="json")}, mode=0o600)
+
+
+CLASS_FILE = "class.json"
+
+
+@dataclass
+class ClassManifest:
+    """What the last ``mlgrade grade`` into a folder graded, so that the class can be scored and exported
+    again without the submissions (``mlgrade override``, ``mlgrade review``): each student's record key,
+    the rubric's text, the output formats and where each submission came from."""
+
+    keys: dict[str, str]  # student -> record key
+    sources: dict[str, str]  # student -> the submission graded (for failed-record stand-ins)
+    rubric_text: str
+    rubric_source: str = "rubric.yaml"
+    formats: list[str] = field(default_factory=list)
+    origins: dict[str, dict] = field(default_factory=dict)
+    assignment: str = ""
+    missing: dict[str, str] = field(default_factory=dict)  # students with nothing to grade, and why
+
+
+def class_file(out: Path) -> Path:
+    return Path(out) / ".mlgrade" / CLASS_FILE
+
+
+def save_class(out: Path, manifest: ClassManifest) -> None:
+    write_json_atomic(class_file(out), asdict(manifest), mode=0o600)
+
+
+def load_class(out: Path) -> ClassManifest | None:
+    """The class last graded into ``out``; None when nothing was graded there (or by an older mlgrade)."""
+    try:
+        data = json.loads(class_file(out).read_text(encoding="utf-8"))
+        return ClassManifest(**data)
+    except (OSError, ValueError, TypeError):
+        return None

@@ -1,13 +1,18 @@
 """Benchmark a class: N submissions of the full default rubric, graded by `mlgrade grade`.
 
     python scripts/bench_batch.py [N] [--jobs J] [--isolation bwrap|none]
+    python scripts/bench_batch.py [N] --dask-workers W     # a loopback Dask cluster of W workers
+    python scripts/bench_batch.py [N] --scheduler tcp://HOST:8786   # an existing cluster
 
 Each generated submission is a complete HW4 zip (from the shipped samples, so
 with real notebooks, weights, images, equation and digit model) made unique by
 a note with its student number, so nothing is reused from a previous run.
 Prints wall time, submissions per minute, CPU seconds per submission
 (machine-wide, from /proc/stat) and the peak memory of each worker's process
-tree (the worker, its notebook runner and kernels, its model server).
+tree (the worker, its notebook runner and kernels, its model server). With
+``--dask-workers`` the scheduler and workers are started (and their start-up not
+timed) before grading, on this machine: the difference from ``--jobs W`` is what
+the cluster costs per submission (bytes over TCP, the plugin, the scheduler).
 """
 
 from __future__ import annotations
@@ -57,6 +62,18 @@ def distinct_digits_model(i: int) -> bytes:
         return p.read_bytes()
 
 
+OVERHEAD_RUBRIC = """
+name: overhead
+questions:
+  - id: note
+    title: the note is there
+    points: 1
+    files: [note.txt]
+    checks:
+      - {kind: file_present, file: note.txt}
+"""
+
+
 def make_class(folder: Path, n: int, distinct: bool = False) -> None:
     for i in range(n):
         src = ROOT / "submissions" / f"{SAMPLES[i % len(SAMPLES)]}.zip"
@@ -87,15 +104,47 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def watch(out: Path, peaks: dict[int, int], stop: threading.Event) -> None:
+def watch(out: Path, peaks: dict[int, int], stop: threading.Event, dask: bool = False) -> None:
     import psutil
 
     while not stop.is_set():
         for p in psutil.process_iter(["pid", "cmdline"]):
             cmd = " ".join(p.info.get("cmdline") or [])
-            if "grader.worker" in cmd and str(out) in cmd:
+            # a Dask worker's grading worker hands records back ("out": null) instead of writing to OUT
+            if "grader.worker" in cmd and (str(out) in cmd or (dask and '"out": null' in cmd)):
                 peaks[p.pid] = max(peaks.get(p.pid, 0), tree_rss(p.pid))
         time.sleep(0.5)
+
+
+def own_cpu(pids: list[int]) -> float:
+    """User + system seconds of these processes themselves (not their children)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def sample_own_cpu(pid: int, out: list[float]) -> None:
+    """The CPU time of ``pid`` itself, last seen before it exits."""
+    while True:
+        value = own_cpu([pid])
+        if not value and out[0]:
+            return
+        out[0] = max(out[0], value)
+        try:
+            import psutil
+
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except Exception:
+            return
+        time.sleep(0.2)
 
 
 def main() -> None:
@@ -105,7 +154,49 @@ def main() -> None:
     ap.add_argument("--isolation", default="bwrap", choices=["bwrap", "none"])
     ap.add_argument("--distinct-models", action="store_true",
                     help="give every student a digit model of its own architecture (XLA compiles each)")
+    ap.add_argument("--scheduler", metavar="ADDRESS", help="grade on this Dask cluster")
+    ap.add_argument("--overhead", action="store_true",
+                    help="grade the same zips with a one-file rubric: the time per submission is then what "
+                         "scheduling and moving the zip cost")
+    ap.add_argument("--dask-workers", type=int, metavar="W",
+                    help="start a Dask scheduler and W workers on loopback and grade there")
     args = ap.parse_args()
+    cluster: list[subprocess.Popen] = []
+    if args.dask_workers:
+        args.scheduler = start_cluster(args.dask_workers, cluster)
+    args.cluster_pids = [p.pid for p in cluster]
+    try:
+        run(args)
+    finally:
+        for p in cluster:
+            p.kill()
+            p.wait()
+
+
+def start_cluster(workers: int, procs: list[subprocess.Popen]) -> str:
+    """``dask scheduler`` and ``dask worker --nthreads 1 --no-nanny`` processes on 127.0.0.1."""
+    import json
+
+    from distributed import Client
+
+    folder = Path(tempfile.mkdtemp(prefix="mlgrade-bench-cluster-"))
+    file = folder / "scheduler.json"
+    dask = [sys.executable, "-m", "dask"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": folder}
+    procs.append(subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                   "--scheduler-file", str(file)], **quiet))
+    while not file.exists():
+        time.sleep(0.1)
+    address = json.loads(file.read_text())["address"]
+    for _ in range(workers):
+        procs.append(subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--no-nanny",
+                                       "--no-dashboard", "--host", "127.0.0.1"], **quiet))
+    with Client(address, set_as_default=False) as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address
+
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         os.chmod(tmp_path, 0o755)
@@ -114,27 +205,46 @@ def main() -> None:
         make_class(klass, args.n, args.distinct_models)
         peaks: dict[int, int] = {}
         stop = threading.Event()
-        watcher = threading.Thread(target=watch, args=(out, peaks, stop), daemon=True)
+        watcher = threading.Thread(target=watch, args=(out, peaks, stop, bool(args.scheduler)), daemon=True)
         watcher.start()
-        cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", str(args.jobs),
-               "--isolation", args.isolation, "--rubric", str(ROOT / "rubric.yaml")]
+        where = ["--scheduler", args.scheduler] if args.scheduler else ["--jobs", str(args.jobs)]
+        rubric = ROOT / "rubric.yaml"
+        if args.overhead:
+            rubric = tmp_path / "overhead.yaml"
+            rubric.write_text(OVERHEAD_RUBRIC)
+        cmd = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), *where,
+               "--isolation", args.isolation, "--rubric", str(rubric)]
+        machinery0 = own_cpu(args.cluster_pids)
         c0, t0 = machine_cpu(), time.perf_counter()
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        client_cpu = [0.0]
+        sampler = threading.Thread(target=sample_own_cpu, args=(proc.pid, client_cpu), daemon=True)
+        sampler.start()
+        _, err = proc.communicate()
         wall, cpu = time.perf_counter() - t0, machine_cpu() - c0
+        machinery = own_cpu(args.cluster_pids) - machinery0
         stop.set()
         watcher.join()
-        if res.returncode != 0:
-            print(res.stderr)
-            raise SystemExit(res.returncode)
-        print(res.stderr.strip().splitlines()[-1])
+        sampler.join()
+        if proc.returncode != 0:
+            print(err)
+            raise SystemExit(proc.returncode)
+        print(" ".join(err.strip().splitlines()[-2:]))
     n = args.n
-    print(f"submissions: {n}, jobs: {args.jobs}, isolation: {args.isolation}, "
+    where = (f"Dask workers: {args.dask_workers}" if args.dask_workers else f"Dask at {args.scheduler}"
+             if args.scheduler else f"jobs: {args.jobs}")
+    print(f"submissions: {n}, {where}, isolation: {args.isolation}, rubric: "
+          f"{'one file (--overhead)' if args.overhead else 'the default'}, "
           f"digit models: {'one architecture each' if args.distinct_models else 'shared by the samples'}")
     print(f"wall: {wall:.1f} s ({n / wall * 60:.1f} submissions/min)")
     print(f"CPU: {cpu / n:.2f} s per submission (machine-wide)")
+    line = f"scheduling CPU per submission: mlgrade grade itself {client_cpu[0] / n * 1000:.0f} ms"
+    if args.cluster_pids:
+        line += f", Dask scheduler and worker processes (not their grading workers) {machinery / n * 1000:.0f} ms"
+    print(line)
     if peaks:
         print("peak memory per worker (process tree): "
-              + ", ".join(f"{v / 2**30:.2f} GiB" for v in sorted(peaks.values(), reverse=True)[: args.jobs]))
+              + ", ".join(f"{v / 2**30:.2f} GiB" for v in sorted(peaks.values(), reverse=True)[: args.dask_workers or args.jobs]))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from grader.rubric import parse_rubric
 
 HOSTILE = '<img src=x onerror=alert(1)>\x1b[2J=HYPERLINK("http://evil")\n::add-mask::x <script>alert(2)</script>'
 
-RUBRIC = parse_rubric("""
+RUBRIC_TEXT = """
 name: "Render test <b>HW</b>"
 questions:
   - {id: q2, title: classify, points: 1, checks: [{kind: file_present, file: a}]}
@@ -20,7 +20,8 @@ questions:
   - {id: backprop, title: notebook, points: 3, checks: [{kind: file_present, file: a}]}
   - {id: arch, title: architecture, points: 1, checks: [{kind: file_present, file: a}]}
   - {id: digits, title: digits, points: 40, checks: [{kind: digits, model: d.h5}]}
-""")
+"""
+RUBRIC = parse_rubric(RUBRIC_TEXT)
 
 
 def png_b64(color=(200, 60, 40), size=(64, 48)) -> str:
@@ -81,3 +82,18 @@ def student(name: str, digits_acc: float | None, total_scale: float = 1.0, reaso
 def sample_class() -> list[SubmissionResult]:
     return [student("amy", 0.95, review=True), student("ben", 0.81), student("cal", None, errors=[
         "cal.zip: is a PDF document, not a zip; submit one .zip file"]), student("eve", 0.5, reason=HOSTILE)]
+
+
+def store_class(out, results: list[SubmissionResult], rubric_text: str = RUBRIC_TEXT,
+                formats: list[str] | None = None) -> None:
+    """Put ``results`` into ``out`` as if ``mlgrade grade`` had graded them: records and the class file."""
+    from grader.render import default_formats
+    from grader.store import ClassManifest, ResultStore, save_class
+
+    store = ResultStore(out)
+    keys = {}
+    for r in results:
+        keys[r.student] = f"key-{r.student}"
+        store.put(r.student, keys[r.student], r)
+    save_class(out, ClassManifest(keys=keys, sources={r.student: r.source for r in results}, rubric_text=rubric_text,
+                                  formats=formats or default_formats()))

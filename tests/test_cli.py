@@ -105,3 +105,114 @@ def test_console_script_runs(samples_dir):
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stdout + res.stderr
     assert "symbolic link" in res.stdout
+
+
+# -- mlgrade override -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def graded_class(tmp_path):
+    """A class as `mlgrade grade` leaves it (records, class file, outputs), without grading anything."""
+    from render_samples import sample_class, store_class
+
+    from grader.classwide import export_class
+
+    out = tmp_path / "grades"
+    store_class(out, sample_class(), formats=["csv", "summary", "html", "gradescope"])
+    export_class(out)
+    return out
+
+
+def csv_row(out: Path, student: str) -> dict[str, str]:
+    import csv
+
+    return next(r for r in csv.DictReader((out / "grades.csv").open()) if r["student"] == student)
+
+
+def test_override_sets_changes_accepts_and_clears(graded_class, capsys, monkeypatch):
+    from grader.overrides import load_overrides
+
+    out = graded_class
+    monkeypatch.setenv("MLGRADE_REVIEWER", "prof")
+    assert main(["override", str(out), "amy", "q2", "0.25", "-m", "wrong screenshot"]) == 0
+    printed = capsys.readouterr().out
+    assert "amy q2: 0.5 -> 0.25 of 1 (wrong screenshot)" in printed and "rewrote the grade files" in printed
+    assert csv_row(out, "amy")["q2"] == "0.25"
+    (ov,) = load_overrides(out)
+    assert (ov.score, ov.comment, ov.by, ov.submission_hash, ov.automatic) == (0.25, "wrong screenshot", "prof", "def",
+                                                                               0.5)
+    assert ov.at[:2] == "20"
+    assert main(["override", str(out), "ben", "backprop", "+0.5", "-m", "regrade: the sign was right"]) == 0
+    assert csv_row(out, "ben")["backprop"] == "1.5"
+    assert main(["override", str(out), "ben", "arch", "-1"]) == 0  # a negative change is not an option
+    assert csv_row(out, "ben")["arch"] == "0"
+    assert main(["override", str(out), "eve", "q2", "accept", "--by", "ta"]) == 0
+    assert {o.student: o.by for o in load_overrides(out)}["eve"] == "ta"
+    page = (out / "amy" / "feedback.html").read_text()
+    assert "your instructor changed the score from 0.5 to 0.25: wrong screenshot" in page
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["override", str(out), "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "wrong screenshot" in listed and "applied" in listed and "1 of 1 flagged items reviewed" in listed
+    assert main(["override", str(out), "amy", "q2", "--clear"]) == 0
+    assert "removed your decision (set to 0.25)" in capsys.readouterr().out
+    assert csv_row(out, "amy")["q2"] == "0.5"
+    assert main(["override", str(out), "amy", "q2", "--clear"]) == 0
+    assert "there was no decision to remove" in capsys.readouterr().out
+
+
+def test_override_no_export_then_export(graded_class, capsys):
+    out = graded_class
+    assert main(["override", str(out), "amy", "q4a", "0", "-m", "copied", "--no-export"]) == 0
+    assert csv_row(out, "amy")["q4a"] == "1"  # not yet
+    assert main(["override", str(out)]) == 0
+    assert csv_row(out, "amy")["q4a"] == "0"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["zed", "q2", "1"], "no student 'zed'"),
+    (["am", "q2", "1"], "did you mean amy"),
+    (["amy", "q9", "1"], "no question 'q9' in the rubric (questions: q2, q4a, backprop, arch, digits)"),
+    (["amy", "q2", "2"], "q2 is worth 1 points; got 2"),
+    (["amy", "q2", "lots"], "expected a score (0.25), a change to the automatic score (+0.5, -1) or 'accept'"),
+    (["amy", "q2"], "give the SCORE"),
+    (["amy", "q2", "1", "--clear"], "--clear takes no SCORE"),
+    (["amy"], "give STUDENT and QUESTION"),
+])
+def test_override_mistakes_are_usage_errors(graded_class, capsys, args, message):
+    from grader.overrides import overrides_path
+
+    assert main(["override", str(graded_class), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not overrides_path(graded_class).exists()
+
+
+def test_override_needs_a_graded_class_and_a_sane_file(tmp_path, graded_class, capsys):
+    assert main(["override", str(tmp_path / "nothing"), "amy", "q2", "1"]) == 2
+    assert "no graded class here (run `mlgrade grade ... --out" in capsys.readouterr().err
+    (graded_class / "overrides.yaml").write_text("overrides:\n  - {student: amy, question: q2, score: lots}\n")
+    assert main(["override", str(graded_class), "ben", "q2", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "overrides.yaml: overrides[0].score: expected a number, got 'lots'" in err
+    assert "lots" in (graded_class / "overrides.yaml").read_text()  # never overwritten
+
+
+def test_grade_refuses_to_export_with_a_broken_overrides_file(samples_dir, tmp_path, capsys):
+    import shutil
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    shutil.copy(samples_dir / "dave_not_a_zip.zip", batch)
+    out = tmp_path / "g"
+    out.mkdir()
+    (out / "overrides.yaml").write_text("overrides: [\n")
+    assert main(["grade", str(batch), "--out", str(out), "--rubric", str(ROOT / "rubric.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "overrides.yaml: not valid YAML" in err and "the grades are stored; fix the file" in err
+    assert not (out / "grades.csv").exists()
+    (out / "overrides.yaml").write_text("overrides:\n  - {student: dave_not_a_zip, question: q1a, score: 0.5, "
+                                        "comment: sent by mail}\n")
+    assert main(["grade", str(batch), "--out", str(out), "--rubric", str(ROOT / "rubric.yaml")]) == 0
+    assert "graded 0, reused 1" in capsys.readouterr().err
+    assert csv_row(out, "dave_not_a_zip")["q1a"] == "0.5"

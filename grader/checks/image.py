@@ -18,7 +18,7 @@ from pydantic import Field
 from grader.insandbox.safeimage import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IMAGE_FORMATS, ImageInfo
 from grader.models import model_request
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
-from grader.thumbnails import SCREENSHOT_SIDE, thumbnails
+from grader.thumbnails import PREVIEW_SIDE, SCREENSHOT_SIDE, review_preview, thumbnails
 
 
 class ImageParams(CheckParams):
@@ -48,8 +48,11 @@ def image(ctx: CheckContext, p: ImageParams) -> Outcome:
     if "problem" in answer:
         raise SubmissionProblem(answer["problem"])
     info = ImageInfo(answer["format"], answer["width"], answer["height"], answer["mode"], path.stat().st_size)
+    preview_side = PREVIEW_SIDE if p.manual_review and ctx.options.preview_dir is not None else 0
     details = {"file": rel, "format": info.format, "width": info.width, "height": info.height,
-               "thumbnail": thumbnails(ctx, {rel: path}, SCREENSHOT_SIDE)[rel]}
+               "thumbnail": thumbnails(ctx, {rel: path}, SCREENSHOT_SIDE, preview_side)[rel]}
+    if preview_side and (preview := review_preview(ctx, rel)):
+        details["preview"] = preview  # a file name in the output folder, for `mlgrade review`
     if info.width < p.min_width or info.height < p.min_height:
         return Outcome.failed(
             f"{rel} is {info.width}x{info.height}; expected at least {p.min_width}x{p.min_height}",

@@ -20,6 +20,7 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
 - ``{"op": "fingerprint", "models": [p, ...], "model_labels": [...], "images": [p, ...], "image_labels": [...]}``
   -> ``{"models": [{"format", "layers": [...]} | {"problem"}], "images": [{"phash", ...} | {"problem"}]}``:
   compact fingerprints of weights and pictures for the class-level integrity step (:mod:`fingerprint`).
+  with ``"preview_side": N`` each also has ``"preview": {"png", "width", "height"}`` (review page).
 
 Keras is imported once, here, and reused for every request.
 
@@ -317,7 +318,8 @@ def thumbnails(cmd: dict) -> dict:
     for i, path in enumerate(cmd["images"][:32]):
         label = labels[i] if i < len(labels) else _label(path)
         try:
-            out.append(thumbnail_png(path, label, int(cmd.get("max_side", 160))))
+            out.append(thumbnail_png(path, label, int(cmd.get("max_side", 160)),
+                                     preview_side=int(cmd.get("preview_side", 0) or 0)))
         except ImageProblem as e:
             out.append({"problem": str(e)})
     return {"thumbnails": out}

@@ -116,12 +116,19 @@ def rgb_array(path: str, label: str, size: tuple[int, int], scale: float = 255.0
 
 THUMBNAIL_MAX_BYTES = 400_000
 THUMBNAIL_QUANTIZE_ABOVE = 12_000
+MAX_THUMBNAIL_SIDE = 1600  # the review page's previews of flagged screenshots; feedback pages use 180-480
+MAX_THUMBNAIL_BYTES = 3_000_000
 
 
-def thumbnail_png(path: str, label: str, max_side: int = 160, **limits) -> dict:
+def thumbnail_png(path: str, label: str, max_side: int = 160, max_png_bytes: int = THUMBNAIL_MAX_BYTES,
+                  preview_side: int = 0, **limits) -> dict:
     """A small upright RGB copy of the image as base64 PNG (longest side at most ``max_side``), for
     feedback pages: the grader embeds it without decoding it. Photos (which PNG stores poorly) are
-    reduced to 256 colours when larger than :data:`THUMBNAIL_QUANTIZE_ABOVE` bytes."""
+    reduced to 256 colours when larger than :data:`THUMBNAIL_QUANTIZE_ABOVE` bytes.
+
+    ``preview_side``: also a larger copy (``"preview"``, longest side at most that) from the same decode,
+    for the review page, when the image is larger than the thumbnail; 256 colours (a fast octree: a
+    screenshot's text stays sharp, 0.07 s instead of 0.3 s for a 1600 px copy)."""
     import base64
     import io
 
@@ -129,13 +136,23 @@ def thumbnail_png(path: str, label: str, max_side: int = 160, **limits) -> dict:
 
     im, _info = open_image(path, label, **limits)
     rgb = to_rgb(im)
-    side = max(16, min(int(max_side), 1024))
+    out: dict = {}
+    side = max(16, min(int(max_side), MAX_THUMBNAIL_SIDE))
+    pside = max(16, min(int(preview_side or 0), MAX_THUMBNAIL_SIDE))
+    if preview_side and min(max(rgb.size), pside) > side:  # only when it shows more than the thumbnail
+        big = rgb.copy()
+        big.thumbnail((pside, pside), Image.BILINEAR, reducing_gap=2.0)
+        buf = io.BytesIO()
+        big.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(buf, "PNG", compress_level=6)
+        if buf.tell() <= MAX_THUMBNAIL_BYTES:
+            out["preview"] = {"png": base64.b64encode(buf.getvalue()).decode("ascii"), "width": big.width,
+                              "height": big.height}
     rgb.thumbnail((side, side), Image.BILINEAR, reducing_gap=2.0)
     buf = io.BytesIO()
     rgb.save(buf, "PNG", compress_level=6)
     if buf.tell() > THUMBNAIL_QUANTIZE_ABOVE:
         buf = io.BytesIO()
         rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, "PNG", compress_level=6)
-    if buf.tell() > THUMBNAIL_MAX_BYTES:
+    if buf.tell() > min(int(max_png_bytes), MAX_THUMBNAIL_BYTES):
         raise ImageProblem(f"{label}: no thumbnail small enough")
-    return {"png": base64.b64encode(buf.getvalue()).decode("ascii"), "width": rgb.width, "height": rgb.height}
+    return {"png": base64.b64encode(buf.getvalue()).decode("ascii"), "width": rgb.width, "height": rgb.height, **out}

@@ -20,11 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from grader.render.files import write_bytes_atomic
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
+
+if TYPE_CHECKING:
+    from grader.overrides import OverrideReport
 
 Scope = Literal["submission", "class"]
 ENTRY_POINT_GROUP = "mlgrade.formats"
@@ -37,6 +40,8 @@ class ClassReport:
     ``bests``: the class best per class-relative question. ``origins``: where each student's
     submission came from (LMS ids and names, the repository and commit graded), by student.
     ``self_check``: a student's own run, where class-relative scores are provisional.
+    ``overrides``: what the class-level step did with the instructor's decisions (set by
+    :func:`grader.classwide.class_step`, the only way a class report reaches an output folder).
     """
 
     rubric: Rubric
@@ -46,6 +51,7 @@ class ClassReport:
     self_check: bool = False
     assignment: str = ""  # the assignment's name in the LMS gradebook (default: the rubric's name)
     integrity: Any = None  # the class-level integrity report (grader.integrity.IntegrityReport), batch only
+    overrides: OverrideReport | None = None
 
     def __post_init__(self) -> None:
         self.results = sorted(self.results, key=lambda r: r.student)
@@ -72,7 +78,7 @@ class Format:
         if self.scope == "submission":
             return self.render(result, report)
         return self.render(ClassReport(report.rubric, [result], report.bests, report.origins,
-                                       report.self_check, report.assignment))
+                                       report.self_check, report.assignment, report.overrides))
 
 
 _FORMATS: dict[str, Format] = {}
@@ -157,7 +163,16 @@ def render_one(name: str, result: SubmissionResult, report: ClassReport) -> str 
 
 
 def write_outputs(out: Path, report: ClassReport, names: Iterable[str]) -> list[Path]:
-    """Write each named format into ``out`` (per-student files in ``out/<student>/``), atomically."""
+    """Write each named format into ``out`` (per-student files in ``out/<student>/``), atomically.
+
+    A folder with the instructor's decisions (``overrides.yaml``) only takes a report that the
+    class-level step built for it, so no format can be written without them."""
+    from grader.overrides import OVERRIDES_FILE
+
+    decisions = Path(out) / OVERRIDES_FILE
+    if decisions.exists() and (report.overrides is None or report.overrides.folder != Path(out).resolve()):
+        raise ValueError(f"{decisions}: the instructor's decisions were not applied to this report; build it "
+                         "with grader.classwide.class_step(..., out)")
     written: list[Path] = []
     for name in names:
         fmt = get_format(name)

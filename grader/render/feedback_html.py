@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.render import ClassReport, register_format
-from grader.render.common import fmt_points
+from grader.render.common import decision_text, fmt_points
 from grader.render.html_page import badge, esc, page, png_data_uri, review_badge
 from grader.render.mathml import NotRenderable, equation_mathml
 from grader.results import CheckResult, QuestionResult, Status, SubmissionResult
@@ -166,7 +166,7 @@ def check_section(c: CheckResult) -> str:
 
 def question_card(q: QuestionResult, report: ClassReport) -> str:
     head = (f'<header><span class="t">{esc(q.id)}: {esc(q.title)}</span>{badge(q.status)}'
-            + (review_badge() if q.manual_review else "")
+            + (review_badge(reviewed=q.review is not None) if q.manual_review or q.review else "")
             + f'<span class="pts">{fmt_points(q.score)} / {fmt_points(q.max_score)}</span></header>')
     reason = q.reason
     if any("hand" in c.details for c in q.checks):
@@ -180,7 +180,10 @@ def question_card(q: QuestionResult, report: ClassReport) -> str:
         else:
             body.append(f'<p class="note">Scored relative to the class: your {q.relative:.4f} against the class '
                         f"best {best:.4f}.</p>")
-    if q.manual_review:
+    if q.review is not None:
+        who = f' <span class="sub">({esc(q.review.by)}, {esc(q.review.at[:10])})</span>' if q.review.by else ""
+        body.append(f'<div class="note decision"><b>Instructor:</b> {esc(decision_text(q))}{who}</div>')
+    elif q.manual_review:
         body.append('<p class="note">Flagged for manual review: your instructor checks this item by hand, and the '
                     "score may change.</p>")
     body += [check_section(c) for c in q.checks]
@@ -213,7 +216,7 @@ def feedback_page(result: SubmissionResult, report: ClassReport) -> str:
         parts.append(f'<div class="alert"><b>Not graded:</b> {esc(e)}</div>')
     for w in result.warnings[:20]:
         parts.append(f'<div class="note">{esc(w)}</div>')
-    review = [q.id for q in result.questions if q.manual_review]
+    review = [q.id for q in result.questions if q.awaiting_review]
     if review:
         parts.append(f'<div class="note">Your instructor reviews by hand: {esc(", ".join(review))}.</div>')
     parts.append("<h2>Questions</h2>")

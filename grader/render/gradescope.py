@@ -10,7 +10,7 @@ from typing import Any
 
 from grader import textsafe
 from grader.render import ClassReport, register_format
-from grader.render.common import fmt_points
+from grader.render.common import decision_text, fmt_points
 from grader.render.files import json_text
 from grader.results import Status, SubmissionResult
 
@@ -22,7 +22,9 @@ def to_gradescope(result: SubmissionResult, origin: dict[str, Any] | None = None
         output = safe(q.reason)
         if q.status is Status.PENDING:
             output = "Not graded yet. " + output
-        if q.manual_review:
+        if q.review is not None:
+            output += "\n" + safe(decision_text(q))
+        elif q.manual_review:
             output += "\n(flagged for manual review)"
         tests.append(
             {

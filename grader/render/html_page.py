@@ -19,6 +19,7 @@ from grader.results import Status
 
 esc = textsafe.html
 MAX_IMAGE_BYTES = 2 * 1024**2
+MAX_IMAGE_SIDE = 4096  # thumbnails are at most 1600 px: anything larger did not come from our thumbnailer
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -47,6 +48,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 10px}h3{font-si
        white-space:nowrap;vertical-align:middle}
 .badge.ok{background:var(--ok)}.badge.part{background:var(--part)}.badge.bad{background:var(--bad)}
 .badge.pend{background:var(--pend)}.badge.err{background:var(--err)}.badge.review{background:#0969da}
+.badge.reviewed{background:#57606a}
 .q{border:1px solid var(--line);border-radius:10px;margin:14px 0;overflow:hidden}
 .q>header{display:flex;gap:12px;align-items:center;padding:10px 14px;background:var(--bg);
           border-bottom:1px solid var(--line)}
@@ -70,6 +72,7 @@ figure.wide{width:auto;max-width:100%}figure.wide img{max-width:100%;max-height:
 figcaption{font-size:13px;overflow-wrap:anywhere}
 .right{color:var(--ok);font-weight:600}.wrong{color:var(--bad);font-weight:600}
 .note{border-left:4px solid #0969da;background:#ddf4ff;padding:6px 10px;border-radius:4px;margin:8px 0}
+.note.decision{background:#fff8c5;border-left-color:#9a6700}
 .alert{border-left:4px solid var(--bad);background:#ffebe9;padding:6px 10px;border-radius:4px;margin:8px 0}
 .math{font-size:17px;overflow-x:auto;padding:6px 0}
 math{font-family:"STIX Two Math","Cambria Math","Latin Modern Math",serif}
@@ -98,7 +101,9 @@ def badge(status: Status) -> str:
     return f'<span class="badge {STATUS_CLASS[status]}">{STATUS_TEXT[status]}</span>'
 
 
-def review_badge() -> str:
+def review_badge(reviewed: bool = False) -> str:
+    if reviewed:
+        return '<span class="badge reviewed">reviewed</span>'
     return '<span class="badge review">manual review</span>'
 
 
@@ -110,9 +115,22 @@ def png_data_uri(b64: object) -> str | None:
         raw = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         return None
-    if not raw.startswith(PNG_MAGIC):
+    if png_size(raw) is None:
         return None
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
+
+
+def png_size(raw: bytes, max_side: int = MAX_IMAGE_SIDE) -> tuple[int, int] | None:
+    """``(width, height)`` from a PNG's header when it is a PNG of at most ``max_side`` each way, else None.
+
+    Read from the IHDR chunk without decoding anything, so a page never embeds a decompression bomb
+    (a few KiB that claim 30000x30000 pixels) even if the sandbox that made it was subverted."""
+    if len(raw) < 33 or not raw.startswith(PNG_MAGIC) or raw[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    if not (0 < width <= max_side and 0 < height <= max_side):
+        return None
+    return width, height
 
 
 def png_bytes_uri(raw: bytes) -> str:

@@ -48,7 +48,9 @@ def _split_name(full: str) -> tuple[str, str]:
 
 def feedback_line(r: SubmissionResult) -> str:
     """One line per question, short enough for an LMS comment box."""
-    items = [f"{q.id} {fmt_points(q.score)}/{fmt_points(q.max_score)}" for q in r.questions]
+    items = [f"{q.id} {fmt_points(q.score)}/{fmt_points(q.max_score)}"
+             + (f" (instructor: {q.review.comment[:200]})" if q.review is not None and q.review.comment else "")
+             for q in r.questions]
     text = "; ".join(items) + f"; total {fmt_points(r.total)}/{fmt_points(r.max_total)}"
     if r.errors:
         text += f". Not graded: {r.errors[0][:300]}"

@@ -13,7 +13,7 @@ import io
 import statistics
 
 from grader.render import ClassReport, register_format
-from grader.render.common import could_not_grade, fmt_points
+from grader.render.common import could_not_grade, fmt_points, review_progress
 from grader.render.html_page import badge, esc, href, page, png_bytes_uri, review_badge
 from grader.results import Status
 
@@ -130,7 +130,7 @@ def summary_page(report: ClassReport) -> str:
         passed = sum(x.status is Status.PASSED for x in qs)
         partial = sum(x.status is Status.PARTIAL for x in qs)
         errors = sum(x.status is Status.ERROR for x in qs)
-        review = sum(x.manual_review for x in qs)
+        review = sum(x.awaiting_review for x in qs)
         qmean = statistics.fmean([x.score for x in qs]) if qs else 0.0
         rows.append(f"<tr><td>{esc(q.id)}</td><td>{esc(q.title)}</td><td class=\"num\">{fmt_points(q.points)}</td>"
                     f"<td class=\"num\">{qmean:.2f}</td><td class=\"num\">{passed / n:.0%}</td>"
@@ -163,16 +163,7 @@ def summary_page(report: ClassReport) -> str:
             f"<td>{esc('; '.join(r.errors))}</td></tr>" for r in failed) + "</table>")
     else:
         parts.append("<p>Every submission was graded.</p>")
-    review = [(r, [q for q in r.questions if q.manual_review]) for r in results]
-    review = [(r, qs) for r, qs in review if qs]
-    parts.append("<h2>Needs manual review</h2>")
-    if review:
-        parts.append("<table><tr><th>student</th><th>items</th></tr>" + "".join(
-            f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td><td>'
-            + "<br>".join(f"{esc(q.id)}: {esc(q.reason[:200])}" for q in qs) + "</td></tr>" for r, qs in review)
-            + "</table>")
-    else:
-        parts.append("<p>Nothing is flagged for review.</p>")
+    parts.append(review_section(report))
     errs = [(r, q) for r in results for q in r.questions if q.status is Status.ERROR]
     if errs:
         parts.append("<h2>Grader errors (not the students' fault)</h2><table><tr><th>student</th><th>question</th>"
@@ -200,7 +191,7 @@ def summary_page(report: ClassReport) -> str:
             mark = " &#9733; class best" if v is not None and best is not None and abs(v - best) < 1e-12 else ""
             cells += f'<td class="num">{"&#8211;" if v is None else f"{v:.4f}"}{mark}</td>'
 
-        flags = (review_badge() if any(q.manual_review for q in r.questions) else "") + \
+        flags = (review_badge() if any(q.awaiting_review for q in r.questions) else "") + \
             (badge(Status.ERROR) if could_not_grade(r) else "")
         body.append(f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td>{cells}'
                     f'<td class="num"><b>{fmt_points(r.total)}</b></td><td>{flags}</td></tr>')
@@ -208,6 +199,42 @@ def summary_page(report: ClassReport) -> str:
                  + "".join(body) + "</table>")
     parts.append(f"<footer>rubric {esc(rubric.digest()[:12])}</footer>")
     return page(f"{rubric.name}: class summary", "\n".join(parts))
+
+
+def review_section(report: ClassReport) -> str:
+    """Who still needs a look, the instructor's decisions, and decisions that no longer apply."""
+    results = report.results
+    reviewed, flagged = review_progress(results)
+    parts = ["<h2>Needs manual review</h2>"]
+    if flagged:
+        parts.append(f'<p id="review-progress">{reviewed} of {flagged} flagged items reviewed'
+                     + (" &#8212; <code>mlgrade review</code> on this folder walks you through the rest"
+                        if reviewed < flagged else "") + ".</p>")
+    waiting = [(r, [q for q in r.questions if q.awaiting_review]) for r in results]
+    waiting = [(r, qs) for r, qs in waiting if qs]
+    if waiting:
+        parts.append("<table><tr><th>student</th><th>items</th></tr>" + "".join(
+            f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td><td>'
+            + "<br>".join(f"{esc(q.id)}: {esc(q.reason[:200])}" for q in qs) + "</td></tr>" for r, qs in waiting)
+            + "</table>")
+    elif not flagged:
+        parts.append("<p>Nothing is flagged for review.</p>")
+    decided = [(r, q) for r in results for q in r.questions if q.review is not None]
+    ov = report.overrides
+    notes = ov.notes() if ov else []
+    if decided or notes:
+        parts.append("<h2>Your decisions</h2>")
+    for note in notes:
+        parts.append(f'<div class="alert">{esc(note)}</div>')
+    if decided:
+        parts.append("<table><tr><th>student</th><th>question</th><th>automatic</th><th>score</th><th>comment</th>"
+                     "<th>by</th></tr>" + "".join(
+                         f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td>'
+                         f'<td>{esc(q.id)}</td><td class="num">{fmt_points(q.review.automatic)}</td>'
+                         f'<td class="num"><b>{fmt_points(q.score)}</b></td><td>{esc(q.review.comment)}</td>'
+                         f"<td>{esc(q.review.by)} {esc(q.review.at[:16])}</td></tr>"
+                         for r, q in decided if q.review is not None) + "</table>")
+    return "".join(parts)
 
 
 @register_format("summary-html", scope="class", filename="summary.html", default=True,

@@ -14,7 +14,7 @@ from typing import Any
 
 from grader import textsafe
 from grader.render import ClassReport, register_format
-from grader.render.common import could_not_grade, fmt_points
+from grader.render.common import could_not_grade, fmt_points, review_progress
 from grader.render.files import json_text
 from grader.results import Status
 
@@ -70,12 +70,38 @@ def summary(report: ClassReport) -> dict[str, Any]:
         "mean_total": round(statistics.fmean(totals), 4) if totals else 0.0,
         "questions": per_q,
         "errors": {r.student: r.errors for r in results if could_not_grade(r)},
-        "manual_review": {r.student: [q.id for q in r.questions if q.manual_review]
-                          for r in results if any(q.manual_review for q in r.questions)},
+        # flagged for a human look and not reviewed yet (`mlgrade review`)
+        "manual_review": {r.student: [q.id for q in r.questions if q.awaiting_review]
+                          for r in results if any(q.awaiting_review for q in r.questions)},
+        "review": review_summary(report),
     }
     if report.origins:
         out["sources"] = {s: report.origins[s] for s in sorted(report.origins)}
     return out
+
+
+def review_summary(report: ClassReport) -> dict[str, Any]:
+    """Manual review so far: counts, the instructor's decisions as applied, and those that were not."""
+    reviewed, flagged = review_progress(report.results)
+    decisions = {}
+    for r in report.results:
+        mine = {q.id: {"score": q.score, "automatic": q.review.automatic, "changed": q.review.changed,
+                       "comment": q.review.comment, "by": q.review.by, "at": q.review.at}
+                for q in r.questions if q.review is not None}
+        if mine:
+            decisions[r.student] = mine
+    ov = report.overrides
+    return {
+        "flagged": flagged,
+        "reviewed": reviewed,
+        "unreviewed": flagged - reviewed,
+        "decisions": decisions,
+        "stale": [{"student": s.override.student, "question": s.override.question, "decided_at": s.override.at,
+                   "submission_then": s.override.submission_hash, "submission_now": s.current_hash}
+                  for s in (ov.stale if ov else [])],
+        "not_applied": [{"student": o.student, "question": o.question, "why": why}
+                        for o, why in (ov.unknown if ov else [])],
+    }
 
 
 @register_format("summary", scope="class", filename="summary.json", default=True,

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from grader import textsafe
 from grader.render import ClassReport, register_format
-from grader.render.common import LABEL, fmt_points
+from grader.render.common import LABEL, decision_text, fmt_points, review_progress
 from grader.results import Status, SubmissionResult
 
 _STYLE = {
@@ -42,20 +42,20 @@ def print_result(result: SubmissionResult, console: Console | None = None, title
     table.add_column("question and reason", overflow="fold", ratio=1)
     for q in result.questions:
         status = Text(LABEL[q.status], style=_STYLE[q.status])
-        if q.manual_review:
+        if q.review is not None:
+            status.append("\n+ reviewed", style="cyan")
+        elif q.manual_review:
             status.append("\n+ review", style="cyan")
-        table.add_row(
-            q.id,
-            f"{fmt_points(q.score)}/{fmt_points(q.max_score)}",
-            status,
-            Text(safe(q.title), style="bold") + Text("\n" + safe(q.reason)),
-        )
+        text = Text(safe(q.title), style="bold") + Text("\n" + safe(q.reason))
+        if q.review is not None:
+            text += Text("\n" + safe(decision_text(q)), style="cyan")
+        table.add_row(q.id, f"{fmt_points(q.score)}/{fmt_points(q.max_score)}", status, text)
     console.print(table)
     console.print(Text(f"total {fmt_points(result.total)}/{fmt_points(result.max_total)}", style="bold"))
     pending = [q.id for q in result.questions if q.status is Status.PENDING]
     if pending:
         console.print(Text(f"pending, not scored in this run: {', '.join(pending)} (the reasons say why)", style="dim"))
-    review = [q.id for q in result.questions if q.manual_review]
+    review = [q.id for q in result.questions if q.awaiting_review]
     if review:
         console.print(Text(f"flagged for manual review by the instructor: {', '.join(review)}", style="dim"))
 
@@ -89,3 +89,16 @@ def print_class_summary(console: Console, report: ClassReport, graded: int, reus
     for qid, best in report.bests.items():
         line += f"; class best for {qid}: {best:.4f}" if best is not None else f"; no valid result for {qid}"
     console.print(line)
+    print_review_status(console, report)
+
+
+def print_review_status(console: Console, report: ClassReport) -> None:
+    """How far manual review has got, and every decision of the instructor's that was not applied."""
+    reviewed, flagged = review_progress(report.results)
+    applied = len(report.overrides.applied) if report.overrides else 0
+    folder = textsafe.one_line(report.overrides.folder) if report.overrides and report.overrides.folder else "DIR"
+    if flagged or applied:
+        console.print(f"manual review: {reviewed} of {flagged} flagged items reviewed; {applied} decisions of yours "
+                      "applied" + (f" (`mlgrade review {folder}` to go on)" if reviewed < flagged else ""))
+    for note in report.overrides.notes() if report.overrides else []:
+        console.print(Text(textsafe.one_line(note), style="yellow"))
