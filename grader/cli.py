@@ -1,8 +1,9 @@
 """The ``mlgrade`` command line: the edge where users meet the stages below.
 
 Exit codes: 0 when grading ran (whatever the scores), 2 for a usage or rubric
-error, 3 when a Dask cluster (``--scheduler``) cannot grade. Bad student input
-never produces a traceback: it becomes a reason in the report.
+error, 1 when ``mlgrade validate`` finds a sample graded against expectations, 3 when a
+Dask cluster (``--scheduler``) cannot grade. Bad student input never produces a
+traceback: it becomes a reason in the report.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from grader import __version__
 from grader.isolation import ISOLATION_CHOICES
 
 EXIT_OK = 0
+EXIT_INVALID = 1  # mlgrade validate: a sample was not graded as expected
 EXIT_USAGE = 2
 EXIT_CLUSTER = 3  # --scheduler: the cluster cannot grade (unreachable, no usable worker, connection lost)
 
@@ -151,16 +153,35 @@ def _parser() -> argparse.ArgumentParser:
                     help="the isolation run_autograder asks for (default: auto)")
     ex.set_defaults(func=_cmd_export)
 
-    ini = sub.add_parser("init", help="write the set-up a platform needs (classroom: the Actions workflow)")
-    ini.add_argument("platform", choices=["classroom"])
-    ini.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
+    ini = sub.add_parser("init", help="scaffold a new assignment (init assignment NAME), or write the set-up a "
+                                      "platform needs (init classroom: the Actions workflow)")
+    ini.add_argument("what", choices=["assignment", "classroom"],
+                     help="assignment: a folder with a rubric, tests, reference and samples; classroom: the workflow")
+    ini.add_argument("name", nargs="?", help="init assignment: the assignment's name (letters, digits, '_')")
+    ini.add_argument("--dir", type=Path, help="init assignment: where to create it (default: ./NAME)")
+    ini.add_argument("--rubric", type=Path, help="init classroom: rubric YAML (default: ./rubric.yaml)")
     ini.add_argument("--repo", type=Path, default=Path("."), metavar="DIR",
-                     help="the template repository to write .github/workflows/classroom.yml into (default: .)")
+                     help="init classroom: the template repository to write .github/workflows/classroom.yml into "
+                          "(default: .)")
     ini.add_argument("--install", metavar="SPEC",
-                     help=f"what the workflow pip-installs (default: mlgrade=={__version__}, this version)")
-    ini.add_argument("--python", default="3.11", metavar="VERSION", help="Python version in the workflow")
-    ini.add_argument("--force", action="store_true", help="replace an existing workflow")
+                     help=f"init classroom: what the workflow pip-installs (default: mlgrade=={__version__})")
+    ini.add_argument("--python", default="3.11", metavar="VERSION",
+                     help="init classroom: Python version in the workflow")
+    ini.add_argument("--force", action="store_true", help="init classroom: replace an existing workflow")
     ini.set_defaults(func=_cmd_init)
+
+    v = sub.add_parser("validate", help="grade a rubric's sample submissions; fail if the tests misjudge one")
+    v.add_argument("rubric", type=Path, help="the rubric (its samples are in samples/ next to it)")
+    v.add_argument("--samples", type=Path, help="a folder of sample submissions (default: next to the rubric)")
+    v.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
+                   help="sandbox for the samples' code (default: bubblewrap when available)")
+    v.set_defaults(func=_cmd_validate)
+
+    k = sub.add_parser("kinds", help="list every check kind, where it comes from and its parameters")
+    k.add_argument("--rubric", type=Path, help="also load this rubric's plugins")
+    k.add_argument("--json", action="store_true", help="machine-readable output")
+    k.add_argument("kind", nargs="?", help="show one kind only")
+    k.set_defaults(func=_cmd_kinds)
 
     o = sub.add_parser("override", help="record your own score for a student's question (kept through regrades)")
     o.add_argument("out", type=Path, metavar="DIR", help="the graded class (mlgrade grade --out DIR)")
@@ -589,7 +610,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_init(args: argparse.Namespace) -> int:
+def _cmd_init_classroom(args: argparse.Namespace) -> int:
     from grader.platforms.classroom import write_workflow
 
     rubric_file = args.rubric or _default_rubric_path()
@@ -623,6 +644,107 @@ def _cmd_formats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    if args.what == "classroom":
+        return _cmd_init_classroom(args)
+    if not args.name:
+        raise UsageError("init assignment needs a NAME: mlgrade init assignment NAME")
+    return _cmd_init_assignment(args)
+
+
+def _cmd_init_assignment(args: argparse.Namespace) -> int:
+    from grader.authoring import scaffold
+
+    folder = args.dir or Path(args.name)
+    try:
+        written = scaffold(folder, args.name)
+    except (ValueError, FileExistsError) as e:
+        raise UsageError(str(e)) from None
+    print(f"created {folder}/ with {len(written)} files:")
+    for path in written:
+        print(f"  {path}")
+    print(f"next: edit them, then run `mlgrade validate {folder / 'rubric.yaml'}`")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from grader.authoring import validate
+    from grader.report import fmt_points
+
+    resolve_rubric(args.rubric)  # rubric mistakes: exit 2 with their key paths
+    isolation = resolve_isolation(args.isolation, "check")
+    try:
+        verdicts = validate(args.rubric, args.samples, isolation)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    console = Console()
+    table = Table(title=f"mlgrade validate: {args.rubric}", show_lines=True)
+    for col in ("sample", "expected", "scores", "verdict"):
+        table.add_column(col, overflow="fold")
+    for v in verdicts:
+        scores = ", ".join(f"{q.id} {fmt_points(q.score)}/{fmt_points(q.max_score)}" for q in v.result.questions)
+        scores += f"; total {fmt_points(v.result.total)}/{fmt_points(v.result.max_total)}"
+        verdict = Text("ok", style="green") if v.ok else Text("\n".join(v.problems), style="red")
+        table.add_row(v.sample, v.expectation, scores, verdict)
+    console.print(table)
+    bad = [v.sample for v in verdicts if not v.ok]
+    if bad:
+        console.print(Text(f"validation failed for {', '.join(bad)}", style="bold red"))
+        return EXIT_INVALID
+    console.print(Text(f"{len(verdicts)} samples graded as expected", style="bold green"))
+    return EXIT_OK
+
+
+def _cmd_kinds(args: argparse.Namespace) -> int:
+    import json
+
+    from grader.registry import PLUGIN_PROBLEMS, all_kinds, describe_params
+
+    if args.rubric is not None:
+        resolve_rubric(args.rubric)  # loads its plugins
+    kinds = [k for k in all_kinds() if args.kind in (None, k.name)]
+    if args.kind and not kinds:
+        raise UsageError(f"no check kind {args.kind!r} (known: {', '.join(k.name for k in all_kinds())})")
+    listed = [{"kind": k.name, "origin": k.origin, "summary": k.summary,
+               "status": "pending" if k.run is None else "ready", "notebooks": k.uses_notebooks,
+               "parameters": describe_params(k.params) if k.run is not None else []} for k in kinds]
+    if args.json:
+        print(json.dumps({"kinds": listed, "plugin_problems": PLUGIN_PROBLEMS}, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for entry in listed:
+        table = Table(title=f"[bold]{entry['kind']}[/bold] ({entry['origin']}): {entry['summary']}",
+                      title_justify="left", show_edge=False)
+        for col in ("parameter", "type", "default"):
+            table.add_column(col, overflow="fold")
+        for name, typ, default in _param_rows(entry["parameters"]):
+            table.add_row(name, typ, default)
+        console.print(table)
+        console.print()
+    for problem in PLUGIN_PROBLEMS:
+        print(f"mlgrade: note: a plugin did not load: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _param_rows(params: list[dict], prefix: str = "") -> list[tuple[str, str, str]]:
+    """Rows of ``mlgrade kinds``' table: nested parameters as ``cases[].args``."""
+    import json
+
+    out = []
+    for p in params:
+        default = "(required)" if p["required"] else json.dumps(p["default"])
+        out.append((prefix + p["name"], p["type"], default if len(default) <= 40 else default[:37] + "..."))
+        out += _param_rows(p.get("fields", []), prefix + p["name"] + ("[]." if p["type"].startswith("list") else "."))
+    return out
+
+
 def _cmd_export_student_kit(args: argparse.Namespace) -> int:
     from grader.studentkit import KitError, export_student_kit
 
@@ -636,6 +758,9 @@ def _cmd_export_student_kit(args: argparse.Namespace) -> int:
     if kit.hidden:
         print(f"hidden questions, shown to students as graded by you: {', '.join(kit.hidden)}")
     print("the wheel holds the grader and reference/ (the self-check needs them): students can read them")
+    extra = [f for f in kit.files if not f.endswith((".whl", "/README.md", "/rubric.yaml"))]
+    if extra:
+        print(f"the rubric's own files are in the kit too, readable by students: {', '.join(extra)}")
     return EXIT_OK
 
 

@@ -523,3 +523,22 @@ def decimals(text: str) -> int:
     mant, _, exp = t.lower().partition("e")
     d = len(mant.split(".")[1]) if "." in mant else 0
     return max(0, d - int(exp)) if exp else d
+
+
+def tree_data(node) -> list:
+    """A parsed equation as plain JSON data (``["bin", "+", left, right]``...), for the feedback page to
+    draw (:mod:`grader.render.mathml`) and for a record to keep."""
+    if isinstance(node, Num):
+        return ["num", node.text]
+    if isinstance(node, Var):
+        return ["var", node.index]
+    if isinstance(node, E):
+        return ["e"]
+    if isinstance(node, Neg):
+        return ["neg", tree_data(node.arg)]
+    if isinstance(node, Bin):
+        return ["bin", node.op, tree_data(node.left), tree_data(node.right)]
+    if isinstance(node, Call):
+        return ["call", node.name, tree_data(node.arg)]
+    raise TypeError(f"not an equation node: {type(node).__name__}")
+

@@ -19,6 +19,8 @@ class GradeOptions:
     isolation: str = "none"
     # Which concurrent sandbox this process owns (each slot runs as its own uid).
     sandbox_slot: int = 0
+    # The instructor's own view (`mlgrade validate`): why hidden tests failed is shown too.
+    reveal_hidden: bool = False
     # Put thumbnails of the student's images in the results, for feedback pages (made in the sandbox).
     feedback_images: bool = True
     # A self-check's folder of remembered question results (grader.qcache); None: grade everything.

@@ -160,23 +160,40 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
         return any((k := get_kind(c.kind)) is not None and k.uses_notebooks for c in q.checks)
 
     results: dict[str, QuestionResult] = {}
-    remembered, keys = _remembered(sub, rubric, options)
-    results.update(remembered)
-    todo = [q for q in rubric.questions if q.id not in results]
-    nb_questions = [q for q in todo if uses_notebooks(q)]
-    if nb_questions and len(nb_questions) < len(todo):
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
-            futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir) for q in nb_questions}
+    base = rubric.base_dir
+    try:
+        remembered, keys = _remembered(sub, rubric, options)
+        results.update(remembered)
+        todo = [q for q in rubric.questions if q.id not in results]
+        nb_questions = [q for q in todo if uses_notebooks(q)]
+        if nb_questions and len(nb_questions) < len(todo):
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
+                futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir, base)
+                           for q in nb_questions}
+                for q in todo:
+                    if q.id not in futures:
+                        results[q.id] = grade_question(sub, q, options, cache, workdir, base)
+                for qid, fut in futures.items():
+                    results[qid] = fut.result()
+        else:
             for q in todo:
-                if q.id not in futures:
-                    results[q.id] = grade_question(sub, q, options, cache, workdir)
-            for qid, fut in futures.items():
-                results[qid] = fut.result()
-    else:
-        for q in todo:
-            results[q.id] = grade_question(sub, q, options, cache, workdir)
+                results[q.id] = grade_question(sub, q, options, cache, workdir, base)
+    finally:
+        close_sessions(cache)
     _remember(options, keys, results, {q.id for q in todo})
     return [results[q.id] for q in rubric.questions]
+
+
+def close_sessions(cache: dict) -> None:
+    """End the submission's live notebook sessions: their kernels and everything they started die."""
+    from grader.nbexec.session import NotebookSession
+
+    for value in list(cache.values()):
+        if isinstance(value, NotebookSession):
+            try:
+                value.close()
+            except Exception:  # a sandbox that is already gone has nothing left to close
+                pass
 
 
 def _remembered(sub: Submission, rubric: Rubric, options: GradeOptions) -> tuple[dict, dict]:
@@ -186,7 +203,9 @@ def _remembered(sub: Submission, rubric: Rubric, options: GradeOptions) -> tuple
     from grader.qcache import QuestionCache, question_key
 
     store = QuestionCache(Path(options.question_cache))
-    keys = {q.id: question_key(sub, q, options) for q in rubric.questions}
+    # the rubric's own files (test files, reference modules, plugins) decide results too: a changed test regrades
+    keys = {q.id: (f"{key}-{rubric.digest()}" if (key := question_key(sub, q, options)) else None)
+            for q in rubric.questions}
     found = {qid: r for qid, key in keys.items() if key and (r := store.get(key)) is not None}
     return found, keys
 
@@ -203,12 +222,14 @@ def _remember(options: GradeOptions, keys: dict, results: dict, graded: set[str]
 
 
 def grade_question(
-    sub: Submission, q: Question, options: GradeOptions, cache: dict, workdir: Path | None = None
+    sub: Submission, q: Question, options: GradeOptions, cache: dict, workdir: Path | None = None,
+    rubric_dir: Path | None = None,
 ) -> QuestionResult:
     base = dict(id=q.id, title=q.title, max_score=q.points)
     files: dict[str, str] = {}
     missing: list[str] = []
-    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir)
+    ctx = CheckContext(submission=sub, question=q, options=options, cache=cache, workdir=workdir,
+                       rubric_dir=rubric_dir)
     for pattern in q.files:
         hit = sub.find_one(pattern)
         if hit is None:
@@ -314,6 +335,8 @@ def _run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     status = Status.PENDING if out.pending else (
         Status.PASSED if frac >= 1.0 else Status.PARTIAL if frac > 0 else Status.FAILED
     )
+    if out.grader_error and not out.pending:
+        status = Status.ERROR
     return CheckResult(
         **common, fraction=frac, status=status, reason=out.reason,
         manual_review=out.manual_review, details=out.details,

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from grader.integrity.config import IntegrityConfig
-from grader.registry import get_kind, known_kinds
+from grader.registry import CheckParams, get_kind, known_kinds, load_plugin_file
 from grader.unpack import UnpackLimits
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -78,18 +78,61 @@ class Rubric(BaseModel):
     # Python packages (import names) the grading environment must have for the students' notebooks,
     # e.g. [seaborn, tensorflow]; checked when grading starts.
     requires: list[str] = Field(default_factory=list)
+    # Python files next to the rubric that register check kinds of their own (instructor code, trusted).
+    plugins: list[str] = Field(default_factory=list)
     questions: list[Question] = Field(min_length=1)
     # The class-level integrity step's settings (grader.integrity): read after grading only.
     integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
+
+    # The rubric's folder (test files, reference modules, plugins and data sets are named relative to it)
+    # and a digest of those files' contents, so that changing a test file regrades the class.
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _assets: str = PrivateAttr(default="")
 
     @property
     def max_total(self) -> float:
         return sum(q.points for q in self.questions)
 
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    def asset_files(self) -> list[Path]:
+        """The files of the rubric's folder that grading reads: plugins, and what the checks name
+        (a test file brings its folder's other Python files: its conftest, its helpers)."""
+        found: list[Path] = [self._base_dir / p for p in self.plugins]
+        for q in self.questions:
+            for c in q.checks:
+                if isinstance(c.params, CheckParams):
+                    for rel in c.params.rubric_files():
+                        path = self._base_dir / rel
+                        found.append(path)
+                        if path.suffix == ".py" and path.parent.is_dir():
+                            found += sorted(path.parent.glob("*.py"))
+        return list(dict.fromkeys(found))
+
+    def relative_assets(self) -> list[tuple[Path, str]]:
+        """Every file grading reads from the rubric's folder (folders expanded) as ``(path, name relative to
+        the rubric)``, for copying a rubric elsewhere (a Gradescope autograder, a Classroom repository).
+        Raises ``ValueError`` for a file outside the rubric's folder, which a copy could not keep in place."""
+        base = self._base_dir.resolve()
+        out: list[tuple[Path, str]] = []
+        for path in self.asset_files():
+            for p in (sorted(q for q in path.rglob("*") if q.is_file() and "__pycache__" not in q.parts)
+                      if path.is_dir() else [path]):
+                try:
+                    rel = p.resolve().relative_to(base)
+                except ValueError:
+                    raise ValueError(f"{p} is outside the rubric's folder {base}; put the files the rubric uses "
+                                     "in its folder (or below it)") from None
+                out.append((p, rel.as_posix()))
+        return list(dict.fromkeys(out))
+
     def digest(self) -> str:
-        """A hash of what the rubric means (not of its comments or layout). The ``integrity`` settings
-        are left out: they never change a grade, so changing them regrades nobody."""
+        """A hash of what the rubric means (not of its comments or layout), its own files' contents included.
+        The ``integrity`` settings are left out: they never change a grade, so changing them regrades nobody."""
         blob = json.dumps(self.model_dump(mode="json", exclude={"integrity"}), sort_keys=True, default=str)
+        blob += self._assets
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -111,10 +154,15 @@ def load_rubric(path: str | Path) -> Rubric:
         raise RubricError(str(path), [("", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as e:
         raise RubricError(str(path), [("", f"cannot read: {e}")]) from None
-    return parse_rubric(text, source=str(path))
+    return parse_rubric(text, source=str(path), base_dir=path.resolve().parent)
 
 
-def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
+def parse_rubric(text: str, source: str = "<rubric>", base_dir: str | Path | None = None) -> Rubric:
+    """``base_dir``: the rubric's folder (default: the folder of ``source`` when it names a file, else the
+    current folder); test files, reference modules, plugins and data sets are found relative to it."""
+    if base_dir is None:
+        base_dir = Path(source).resolve().parent if Path(source).is_file() else Path.cwd()
+    base_dir = Path(base_dir)
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
@@ -123,13 +171,28 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
         raise RubricError(source, [("", f"expected a mapping with 'name' and 'questions', got {_describe(data)}")])
 
     problems: list[tuple[str, str]] = []
+    # Stage 0: the rubric's own plugin files, so that the kinds they register can be named below.
+    plugins = data.get("plugins", [])
+    if isinstance(plugins, list):
+        for i, name in enumerate(plugins):
+            if not isinstance(name, str) or not name.endswith(".py"):
+                problems.append((f"plugins[{i}]", f"expected a Python file next to the rubric, got {_describe(name)}"))
+                continue
+            path = base_dir / name
+            if not path.is_file():
+                problems.append((f"plugins[{i}]", f"{name!r} not found next to the rubric (looked for {path})"))
+                continue
+            try:
+                load_plugin_file(path)
+            except Exception as e:  # the instructor's code: say what broke, where
+                problems.append((f"plugins[{i}]", f"{name} failed to load: {type(e).__name__}: {e}"))
     # Stage 1: each check's kind and parameters, against the registry.
     questions = data.get("questions")
     if isinstance(questions, list):
         for qi, q in enumerate(questions):
             if isinstance(q, dict) and isinstance(q.get("checks"), list):
                 q["checks"] = [
-                    _parse_check(c, f"questions[{qi}].checks[{ci}]", problems)
+                    _parse_check(c, f"questions[{qi}].checks[{ci}]", problems, base_dir)
                     for ci, c in enumerate(q["checks"])
                 ]
     # Stage 2: the rubric's own structure.
@@ -145,10 +208,27 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
         seen.setdefault(q.id, i)
     if problems:
         raise RubricError(source, _dedupe(problems))
+    rubric._base_dir = base_dir
+    rubric._assets = _assets_digest(rubric.asset_files())
     return rubric
 
 
-def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+def _assets_digest(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in files:
+        paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for p in paths:
+            h.update(p.name.encode("utf-8", "surrogateescape") + b"\0")
+            try:
+                with open(p, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+            except OSError:
+                h.update(b"<unreadable>")
+    return h.hexdigest()[:16] if files else ""
+
+
+def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]], base_dir: Path | None = None) -> Any:
     """Validate one check against its kind; on failure return a stand-in so that
     stage 2 reports only the rubric's own structure, not the same problem twice."""
     if not isinstance(raw, dict):
@@ -166,7 +246,7 @@ def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]]) -> Any:
         return {**common, "kind": "?"}
     own = {k: v for k, v in raw.items() if k not in common}
     try:
-        common["params"] = kind.params.model_validate(own)
+        common["params"] = kind.params.model_validate(own, context={"rubric_dir": base_dir})
     except ValidationError as e:
         problems.extend(_explain(e, prefix=path, model=kind.params))
     return common

@@ -135,7 +135,8 @@ def build_wheel() -> tuple[str, bytes]:
 
 def public_rubric_yaml(text: str, source: str) -> tuple[str, list[str]]:
     """The rubric a student may hold, as YAML, and the ids of the questions graded only by the instructor."""
-    rubric = parse_rubric(text, source)  # refuses a rubric that would not grade, with key paths
+    base = Path(source).resolve().parent
+    rubric = parse_rubric(text, source, base_dir=base)  # refuses a rubric that would not grade, with key paths
     data = yaml.safe_load(text)
     hidden = []
     for q in data.get("questions", []):
@@ -146,7 +147,7 @@ def public_rubric_yaml(text: str, source: str) -> tuple[str, list[str]]:
               "student-kit).\n# Questions marked hidden are graded by your instructor; they are listed so you "
               "know their files and points.\n")
     out = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-    parse_rubric(out, "rubric.yaml")  # what the student gets must load
+    parse_rubric(out, "rubric.yaml", base_dir=base)  # what the student gets must load
     return out, hidden
 
 
@@ -239,7 +240,7 @@ def export_student_kit(rubric_path: Path, out: Path) -> Kit:
     except (OSError, UnicodeDecodeError) as e:
         raise KitError(f"{rubric_path}: cannot read the rubric ({e})") from None
     public, hidden = public_rubric_yaml(text, str(rubric_path))
-    rubric = parse_rubric(public, "rubric.yaml")
+    rubric = parse_rubric(public, "rubric.yaml", base_dir=Path(rubric_path).resolve().parent)
     wheel_name, wheel = build_wheel()
     requires_python = _distribution().metadata.get("Requires-Python") or ""
     members = {
@@ -247,6 +248,15 @@ def export_student_kit(rubric_path: Path, out: Path) -> Kit:
         f"{KIT_FOLDER}/rubric.yaml": public.encode("utf-8"),
         f"{KIT_FOLDER}/{wheel_name}": wheel,
     }
+    # the public questions' own files (test files, reference modules, plugins), in place next to the rubric:
+    # a self-check runs them as grading does, so students can read them (hidden questions' files stay out)
+    try:
+        assets = rubric.relative_assets()
+    except ValueError as e:
+        raise KitError(str(e)) from None
+    for path, rel in assets:
+        if f"{KIT_FOLDER}/{rel}" not in members:
+            members[f"{KIT_FOLDER}/{rel}"] = path.read_bytes()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -1,4 +1,4 @@
-"""Sample submissions for the rubrics in ``rubrics/``: for each, one that passes and one that fails.
+"""Sample submissions for the course packs in ``rubrics/``: for each, one that passes and one that fails.
 
     python scripts/make_rubric_samples.py
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from make_submissions import backprop_notebook, write_zip  # noqa: E402
 
-OUT = HERE.parent / "rubrics" / "samples"
+RUBRICS = HERE.parent / "rubrics"  # each course pack's samples/
 
 
 def save(layers, input_shape, path: Path, seed: int) -> bytes:
@@ -61,7 +61,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     try:
         for folder in ("ml_assignment2", "aml_hw4"):
-            (OUT / folder).mkdir(parents=True, exist_ok=True)
+            (RUBRICS / folder / "samples").mkdir(parents=True, exist_ok=True)
         good, bad = [], []
         for depth in (5, 20, 40):
             for act in ("relu", "tanh", "sigmoid"):
@@ -75,16 +75,16 @@ def main() -> None:
                     bad.append((name, good[-1][1]))
         good.append(("svhn_cnn.h5", save(svhn(3), (32, 32, 3), tmp / "svhn.h5", 7)))
         bad.append(("svhn_cnn.h5", save(svhn(2), (32, 32, 3), tmp / "bsvhn.h5", 7)))
-        write_zip(OUT / "ml_assignment2" / "good.zip", good)
-        write_zip(OUT / "ml_assignment2" / "bad.zip", bad)
+        write_zip(RUBRICS / "ml_assignment2" / "samples" / "good.zip", good)
+        write_zip(RUBRICS / "ml_assignment2" / "samples" / "bad.zip", bad)
 
-        write_zip(OUT / "aml_hw4" / "good.zip", [("backprop.ipynb", backprop_notebook("correct")),
+        write_zip(RUBRICS / "aml_hw4" / "samples" / "good.zip", [("backprop.ipynb", backprop_notebook("correct")),
                                                   ("cifar_mlp.h5", save(cifar(), (3072,), tmp / "c.h5", 3))])
-        write_zip(OUT / "aml_hw4" / "bad.zip", [("backprop.ipynb", backprop_notebook("buggy")),
+        write_zip(RUBRICS / "aml_hw4" / "samples" / "bad.zip", [("backprop.ipynb", backprop_notebook("buggy")),
                                                  ("cifar_mlp.h5", save(cifar(256), (3072,), tmp / "bc.h5", 3))])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for p in sorted(OUT.rglob("*.zip")):
+    for p in sorted(RUBRICS.glob("*/samples/*.zip")):
         print(p, p.stat().st_size)
 
 

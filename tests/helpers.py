@@ -47,10 +47,13 @@ def write_files(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def grade_files(tmp_path: Path, files: dict[str, bytes], rubric_yaml: str, options: GradeOptions | None = None):
-    """Grade a folder submission made of ``files`` with a rubric given as YAML text."""
+def grade_files(tmp_path: Path, files: dict[str, bytes], rubric_yaml: str, options: GradeOptions | None = None,
+                base_dir: Path | None = None):
+    """Grade a folder submission made of ``files`` with a rubric given as YAML text (its files relative to
+    ``base_dir``, the repository by default: the course packs' tests are in rubrics/)."""
     src = write_files(tmp_path / "student", files)
-    return grade_submission(src, parse_rubric(rubric_yaml), tmp_path / "work", options)
+    rubric = parse_rubric(rubric_yaml, base_dir=base_dir or Path(__file__).resolve().parent.parent)
+    return grade_submission(src, rubric, tmp_path / "work", options)
 
 
 def notebook_bytes(*cells: str, outputs: dict[int, str] | None = None) -> bytes:

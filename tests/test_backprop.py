@@ -1,4 +1,5 @@
-"""The backprop question end to end: each kind of notebook students hand in gets its score and reason."""
+"""The backprop course pack (rubrics/aml_hw4/tests/test_backprop.py) end to end, as the default rubric uses it:
+each kind of notebook students hand in gets its score and reason."""
 
 from __future__ import annotations
 
@@ -26,43 +27,44 @@ def grade(tmp_path, rubric_yaml, nb: bytes):
     return grade_files(tmp_path, {"backprop.ipynb": nb}, rubric_yaml).question("backprop")
 
 
-def test_the_default_rubric_configures_backprop_as_data():
+def test_the_default_rubric_uses_the_course_packs_tests():
     q = next(q for q in load_rubric(ROOT / "rubric.yaml").questions if q.id == "backprop")
-    assert q.points == 3 and q.checks[0].kind == "notebook_backprop"
-    assert q.checks[0].params.tolerance == 1e-6
+    assert q.points == 3 and q.checks[0].kind == "pytest"
+    assert q.checks[0].params.tests == "rubrics/aml_hw4/tests/test_backprop.py"
 
 
 def test_correct_notebook_gets_full_marks(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("correct"))
     assert q.score == 3, q.reason
-    assert "seed-0 loss correct (L = 0.1332476222)" in q.reason
-    assert "seed-0 gradients 4/4 correct" in q.reason and "hidden data 2/2 correct" in q.reason
+    assert q.reason.startswith("3/3 test points; passed: test_seed0_loss, test_seed0_gradient[W1]")
+    assert [t["outcome"] for t in q.checks[0].details["tests"]] == ["passed"] * 7
 
 
 def test_hard_coded_answers_lose_the_hidden_part(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("hardcoded"))
     assert q.score == 2, q.reason
-    assert "hidden data 0/2 correct" in q.reason and "expected" in q.reason and "off by" in q.reason
+    assert "test_hidden_data[137] failed: hidden data" in q.reason and "expected" in q.reason and "off by" in q.reason
 
 
 def test_missing_sigmoid_derivative_loses_the_gradient_parts(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("buggy"))
     assert q.score == 1.5, q.reason
-    assert "seed-0 gradients 2/4 correct (dW1 off by" in q.reason and "db1 off by" in q.reason
-    assert "hidden data 0/2" in q.reason
+    assert "test_seed0_gradient[W1] failed: seed-0 gradient dW1 off by" in q.reason and "db1 off by" in q.reason
+    assert "test_hidden_data[137] failed" in q.reason and "test_hidden_data[401] failed" in q.reason
 
 
 def test_crashing_notebook_scores_zero_with_the_reason(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("crash"))
     assert q.score == 0
     assert "the kernel died while running In [7] (`import os, signal`)" in q.reason
+    assert q.reason.count("the kernel died") == 1  # said once for every test it failed
 
 
 @pytest.mark.slow
 def test_never_returning_function_scores_zero_with_the_reason(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("loop"))
     assert q.score == 0
-    assert "took longer than 10 s and was interrupted" in q.reason
+    assert "did not finish within 10 s and was interrupted" in q.reason
 
 
 def test_colab_notebook_is_graded_like_any_other(tmp_path, rubric_yaml):
@@ -72,16 +74,16 @@ def test_colab_notebook_is_graded_like_any_other(tmp_path, rubric_yaml):
 
 def test_invalid_notebook_json(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, b'{"cells": [ {"cell_type": "code"')
-    assert q.score == 0 and q.reason.startswith("backprop.ipynb: is not valid notebook JSON")
+    assert q.score == 0 and "failed: backprop.ipynb: is not valid notebook JSON" in q.reason
 
 
 def test_handout_style_hard_coded_1000_fails_hidden_sizes(tmp_path, rubric_yaml):
     cells = [c.replace("np.ones((N_points))", "np.ones((1000))") for c in BACKPROP_CELLS]
     q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
     assert q.score == 2, q.reason
-    assert "hidden data 0/2" in q.reason
+    assert "test_hidden_data[137] failed" in q.reason and "test_hidden_data[401] failed" in q.reason
     # the reason says how the hidden problems differ and what the error suggests
-    assert "N = 137 and 401 points instead of 1000" in q.reason, q.reason
+    assert "N = 137 points instead of 1000" in q.reason and "N = 401 points instead of 1000" in q.reason, q.reason
     assert "your code seems to assume 1000 points" in q.reason, q.reason
 
 
@@ -102,8 +104,8 @@ def test_variables_are_used_when_the_function_is_missing(tmp_path, rubric_yaml):
     cells[5] = cells[5].replace("back_propagation(", "backprop_renamed(")
     q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
     assert q.score == 2, q.reason
-    assert "read from the notebook's variables L and gradients" in q.reason
-    assert "name 'back_propagation' is not defined" in q.reason
+    assert "test_seed0_loss" in q.reason.split("; ")[1]  # passed, from the variables ...
+    assert "does not define back_propagation" in q.reason  # ... while the hidden problems need the function
 
 
 def test_ignoring_the_biases_is_caught_by_the_hidden_problems(tmp_path, rubric_yaml):

@@ -177,7 +177,7 @@ questions:
     points: 1
     files: [nb.ipynb]
     checks:
-      - {kind: xor_notebook, notebook: nb.ipynb, cell_timeout: 60, notebook_timeout: 90}
+      - {kind: notebook_value, notebook: nb.ipynb, expr: "1", expected: 1, cell_timeout: 60, notebook_timeout: 90}
 """
 
 

@@ -29,3 +29,31 @@ def test_quick_start_works_as_root_without_sudo_and_as_a_user_with_it():
     # a fresh Debian as root has no sudo: "$(command -v sudo)" is empty there, and sudo for a user
     for cmd in quick_start_commands():
         assert "sudo apt-get" not in cmd.replace("$(command -v sudo) apt-get", "")
+
+
+def tutorial_blocks() -> tuple[str, str]:
+    """The tutorial's test file and the YAML question it appends to the rubric."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Grade your own assignment", 1)[1].split("\n### ", 1)[0]
+    python = re.findall(r"```python\n(.+?)\n```", section, re.S)
+    yaml_blocks = re.findall(r"```yaml\n(.+?)\n```", section, re.S)
+    appended = next(b for b in yaml_blocks if "notebook_function" in b)
+    return python[0], appended
+
+
+def test_the_tutorial_builds_an_assignment_that_validates(tmp_path, capsys, monkeypatch):
+    """Following the README's tutorial from scratch gives an assignment whose samples grade as expected."""
+    from grader.cli import EXIT_OK, main
+
+    monkeypatch.setenv("COLUMNS", "1000")
+    tests, question = tutorial_blocks()
+    folder = tmp_path / "softmax"
+    assert main(["init", "assignment", "softmax", "--dir", str(folder)]) == EXIT_OK
+    (folder / "tests" / "test_softmax.py").write_text(tests + "\n")
+    with (folder / "rubric.yaml").open("a") as f:
+        f.write("\n" + question + "\n")
+    capsys.readouterr()
+    assert main(["validate", str(folder / "rubric.yaml"), "--isolation", "none"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "softmax 6/6, softmax_yaml 4/4; total 10/10" in out
+    assert "softmax 3/6, softmax_yaml 1/4" in out

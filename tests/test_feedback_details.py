@@ -16,7 +16,7 @@ questions:
     title: notebook
     points: 1
     files: [xor.ipynb]
-    checks: [{kind: xor_notebook, notebook: xor.ipynb, cell_timeout: 30, notebook_timeout: 60}]
+    checks: [{kind: notebook_value, notebook: xor.ipynb, expr: x, expected: 1, cell_timeout: 30, notebook_timeout: 60}]
 """
 
 

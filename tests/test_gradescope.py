@@ -151,3 +151,15 @@ def test_without_user_namespaces_auto_runs_with_limits_and_says_so(tmp_path, mon
     # `mlgrade grade` in the same place refuses instead
     assert main(["grade", str(root / "submission"), "--out", str(tmp_path / "g"), "--rubric", str(rubric)]) == 2
     assert "refusing to run student code without isolation" in capsys.readouterr().err
+
+
+def test_the_autograder_zip_carries_the_rubrics_own_files(tmp_path):
+    """A course pack's test files, reference module and helpers travel with its rubric, in place."""
+    from grader.platforms.gradescope import export_zip
+
+    out = tmp_path / "autograder.zip"
+    export_zip(ROOT / "rubrics" / "aml_hw4" / "rubric.yaml", out, install="mlgrade")
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+    assert {"rubric.yaml", "tests/test_backprop.py", "tests/backprop_checks.py", "refs.py"} <= names
+    assert not any("__pycache__" in n for n in names)

@@ -36,7 +36,7 @@ def test_committed_samples_grade_like_freshly_built_ones(tmp_path, default_rubri
 def test_other_assignment_rubrics_grade_their_samples(tmp_path, rubric, good, bad):
     from grader.rubric import load_rubric
 
-    r = load_rubric(ROOT / "rubrics" / f"{rubric}.yaml")
-    folder = ROOT / "rubrics" / "samples" / rubric
+    r = load_rubric(ROOT / "rubrics" / rubric / "rubric.yaml")
+    folder = ROOT / "rubrics" / rubric / "samples"
     assert grade_submission(folder / "good.zip", r, tmp_path / "g").total == good
     assert grade_submission(folder / "bad.zip", r, tmp_path / "b").total == bad

@@ -61,9 +61,9 @@ def test_hidden_questions_are_graded_by_the_instructor_never_run(tmp_path):
     small = parse_rubric(
         "name: t\nquestions:\n"
         "  - {id: backprop, title: numpy backprop, points: 3, hidden: true, files: [backprop.ipynb],\n"
-        "     checks: [{kind: notebook_backprop, notebook: backprop.ipynb}]}\n"
+        "     checks: [{kind: pytest, tests: rubrics/aml_hw4/tests/test_backprop.py, notebook: backprop.ipynb}]}\n"
         "  - {id: hand, title: hand values, points: 1, files: [xor_hand.txt], checks: [{kind: file_present, "
-        "file: xor_hand.txt}]}\n", "t.yaml")
+        "file: xor_hand.txt}]}\n", str(ROOT / "t.yaml"))
     check = self_check(ROOT / "submissions" / "alice_complete.zip", small, isolation="none")
     assert check.result.question("hand").score == 1
     got = check.result.question("backprop")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -26,7 +27,11 @@ SECRET = "tolerance: 3.14159e-07"  # a hidden question's parameter: must not rea
 def _instructor_rubric(tmp_path: Path) -> Path:
     text = (ROOT / "rubric.yaml").read_text()
     text = text.replace("  - id: backprop\n", "  - id: backprop\n    hidden: true\n")
-    text = text.replace("        tolerance: 1.0e-6\n", f"        {SECRET}  # hidden-test note for TAs\n")
+    assert "        options: {tolerance: 1.0e-6}\n" in text
+    text = text.replace("        options: {tolerance: 1.0e-6}\n", f"        options: {{{SECRET}}}  # hidden-test note for TAs\n")
+    for pack in ("hw4", "aml_hw4"):  # the course packs the rubric's questions use, next to it as in the repository
+        shutil.copytree(ROOT / "rubrics" / pack, tmp_path / "rubrics" / pack, ignore=shutil.ignore_patterns("samples"),
+                        dirs_exist_ok=True)
     path = tmp_path / "instructor.yaml"
     path.write_text(text)
     return path
@@ -47,8 +52,10 @@ def _members(kit: Path) -> dict[str, bytes]:
 def test_kit_holds_the_wheel_the_public_rubric_and_a_readme(kit):
     files = _members(kit)
     names = sorted(files)
-    assert names == [f"{KIT_FOLDER}/README.md", f"{KIT_FOLDER}/mlgrade-0.1.0-py3-none-any.whl",
-                     f"{KIT_FOLDER}/rubric.yaml"]
+    pack = [f"{KIT_FOLDER}/rubrics/hw4/{f}" for f in ("refs.py", "tests/test_xor_equation.py", "tests/test_xor_hand.py",
+                                                      "tests/test_xor_notebook.py", "tests/xor_checks.py")]
+    assert names == sorted([f"{KIT_FOLDER}/README.md", f"{KIT_FOLDER}/mlgrade-0.1.0-py3-none-any.whl",
+                            f"{KIT_FOLDER}/rubric.yaml", *pack])  # the hidden question's pack (aml_hw4) stays home
     public = files[f"{KIT_FOLDER}/rubric.yaml"].decode()
     assert "3.14159e-07" not in public and "TAs" not in public  # hidden parameters and comments stay home
     backprop = next(q for q in yaml.safe_load(public)["questions"] if q["id"] == "backprop")

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from grader.environment import NETWORK, environment_failures, is_network_error, pip_name
 from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
+from grader.nbexec.session import NotebookSession
 from grader.nbload import NotebookProblem, read_cells
 from grader.registry import CheckContext, CheckParams
 
@@ -72,6 +73,38 @@ def run_notebook(
     run = get_runner().run(job)
     ctx.cache[key] = run
     return rel, run
+
+
+def notebook_session(ctx: CheckContext, pattern: str, limits: NotebookLimits, call_timeout: float = 20,
+                     session_timeout: float = 300) -> tuple[NotebookSession, str]:
+    """The submission's live session of the notebook matching ``pattern`` (:mod:`grader.nbexec.session`):
+    one per notebook and submission, shared by every check that asks, so the student's cells run once.
+    The pipeline closes it when the submission is done."""
+    path, rel = ctx.submission.require(pattern)
+    key = ("session", rel)
+    session = ctx.cache.get(key)
+    if not isinstance(session, NotebookSession):
+        job = NotebookJob(
+            notebook=str(path), submission_dir=str(ctx.submission.root), seed=ctx.options.seed,
+            cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout, probe_timeout=call_timeout,
+            memory_bytes=limits.memory_mb * 1024**2, scratch_bytes=limits.scratch_mb * 1024**2,
+            isolation=ctx.options.isolation, slot=ctx.options.sandbox_slot,
+        )
+        session = ctx.cache[key] = NotebookSession(job, rel, call_timeout, session_timeout)
+    return session, rel
+
+
+def add_session_problems(ctx: CheckContext, session: NotebookSession, outcome) -> None:
+    """What went wrong in the student's cells of a live session, added to a check's outcome: in the reason
+    (named as the student sees them), and as data for the feedback page and the batch summary."""
+    path = Path(session.job.notebook)
+    errors = cell_errors(session.run, notebook=path)
+    if errors:
+        outcome.reason += f"; {session.rel}: {errors}"
+    if packages := missing_packages_of(session.run, path):
+        outcome.details.setdefault("missing_packages", []).extend(packages)
+    if session.run.errors:
+        outcome.details.setdefault("notebook_errors", []).extend(notebook_errors(ctx, session.rel, session.run))
 
 
 def run_problem(rel: str, run: NotebookRun) -> str | None:

@@ -14,6 +14,12 @@ Commands:
 - ``{"op": "probe", "spec": {...}, "inputs": {name: base64 .npy}, "select": key | null}``
   -> ``{"r": "probe", "select": key, "manifest": {...}, "arrays": {name: base64 .npy}}``:
   reads values from the student's namespace (``select`` null) or calls one function;
+- ``{"op": "call", "id": n, "target": "softmax", "args": wire, "kwargs": wire}``,
+  ``{"op": "eval", "id": n, "expr": "len(history)"}``, ``{"op": "has", "id": n, "name": "nn.forward"}``
+  -> ``{"r": "live", "id": n, "status": "ok", "value": wire}`` or ``{"r": "live", "id": n,
+  "status": "error", "phase": "resolve" | "call" | "encode", "ename", "evalue", "where": {"cell": i,
+  "line": n, "code": "..."} | null}``: one request of a live session (values as :mod:`wire` data;
+  ``where`` is the student's own line that raised, the deepest frame in one of their cells);
 - ``{"op": "exit"}``.
 
 Magics and shell commands work as in Jupyter (``%timeit``, ``!ls``, the last
@@ -158,10 +164,17 @@ def prepare() -> None:
     global _SHELL
     if _SHELL is None:
         _SHELL = _make_shell()
+    import wire  # noqa: F401 - imported before any student code, so a student's wire.py cannot stand in
 
 
-def _run_cell(shell, source: str, history: bool) -> dict:
+# IPython names a cell's code ``<ipython-input-N-hash>`` with N its execution count: N -> the cell's index.
+CELL_OF_COUNT: dict[int, int] = {}
+
+
+def _run_cell(shell, source: str, history: bool, index: int | None = None) -> dict:
     CAPTURE.reset()
+    if history and index is not None:
+        CELL_OF_COUNT[shell.execution_count] = index
     try:
         result = shell.run_cell(source, store_history=history)
         exc = result.error_before_exec or result.error_in_exec
@@ -271,6 +284,75 @@ def probe(namespace: dict, spec: dict, inputs: dict, select: str | None) -> dict
     return {"manifest": manifest, "arrays": arrays}
 
 
+def _resolve(namespace: dict, dotted: str):
+    parts = str(dotted).split(".")
+    if not parts[0] or parts[0] not in namespace:
+        raise NameError(f"name {parts[0]!r} is not defined")
+    obj = namespace[parts[0]]
+    for p in parts[1:]:
+        obj = getattr(obj, p)
+    return obj
+
+
+def _student_line(exc) -> dict | None:
+    """The deepest frame of ``exc``'s traceback that is in one of the notebook's cells."""
+    import linecache
+    import re
+
+    found = None
+    tb = getattr(exc, "__traceback__", None)
+    steps = 0
+    while tb is not None and steps < 1000:
+        code = tb.tb_frame.f_code
+        m = re.match(r"<ipython-input-(\d+)-", str(code.co_filename))
+        if m and int(m.group(1)) in CELL_OF_COUNT:
+            line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+            found = {"cell": CELL_OF_COUNT[int(m.group(1))], "line": int(tb.tb_lineno), "code": line[:200]}
+        tb = tb.tb_next
+        steps += 1
+    return found
+
+
+def _text(x, limit: int) -> str:
+    try:
+        return str(x)[:limit]
+    except BaseException:  # noqa: BLE001 - a student's __str__ may raise anything
+        return "(unprintable)"
+
+
+def live(namespace: dict, cmd: dict) -> dict:
+    """One request of a live session: call a function, evaluate an expression, or look a name up.
+
+    It only *collects*: what the student's code returned is encoded as data (:mod:`wire`) and the
+    grader decides everything in its own process."""
+    import wire
+
+    CAPTURE.reset()
+    op = cmd.get("op")
+    phase = "resolve"
+    try:
+        if op == "has":
+            try:
+                _resolve(namespace, cmd["name"])
+                value = True
+            except Exception:
+                value = False
+        elif op == "eval":
+            phase = "call"
+            value = eval(compile(str(cmd["expr"]), "<mlgrade>", "eval"), namespace)  # the instructor's expression
+        else:
+            fn = _resolve(namespace, cmd["target"])
+            args = wire.decode(cmd.get("args", []))
+            kwargs = wire.decode(cmd.get("kwargs", {"d": []}))
+            phase = "call"
+            value = fn(*args, **kwargs)
+        phase = "encode"
+        return {"r": "live", "status": "ok", "value": wire.encode(value, "the result"), "text": CAPTURE.text()[-2000:]}
+    except BaseException as e:  # noqa: BLE001 - KeyboardInterrupt is the call's timeout, SystemExit the student's
+        return {"r": "live", "status": "error", "phase": phase, "ename": _text(type(e).__name__, 200),
+                "evalue": _text(e, 1000), "where": _student_line(e), "text": CAPTURE.text()[-2000:]}
+
+
 def _write(fd: int, record: dict) -> None:
     # The leading newline ends whatever partial line student code may have written to this pipe.
     data = ("\n" + json.dumps(record) + "\n").encode()
@@ -309,8 +391,11 @@ def serve(cmd_fd: int, rec_fd: int, log_fd: int, budget: int) -> None:
                 if op == "exit":
                     return
                 if op == "cell":
-                    rec = _run_cell(shell, cmd["source"], bool(cmd.get("history", True)))
+                    rec = _run_cell(shell, cmd["source"], bool(cmd.get("history", True)), cmd.get("i"))
                     rec["i"] = cmd["i"]
+                elif op in ("call", "eval", "has"):
+                    rec = live(shell.user_ns, cmd)
+                    rec["id"] = cmd.get("id")
                 elif op == "probe":
                     CAPTURE.reset()
                     rec = {"r": "probe", "select": cmd.get("select"), "status": "ok"}
@@ -332,6 +417,9 @@ def _write_safely(fd: int, rec: dict) -> None:
             return
         except KeyboardInterrupt:
             continue
+        except (TypeError, ValueError, RecursionError) as e:  # not serialisable: say so, under the same name
+            rec = {k: rec[k] for k in ("r", "i", "id", "select") if k in rec}
+            rec.update(status="error", phase="encode", ename="CannotCross", evalue=f"not serialisable ({e})"[:300])
 
 
 def _portable_limits(spec: str) -> None:

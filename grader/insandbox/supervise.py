@@ -452,7 +452,7 @@ def supervise(kernel: KernelLink, req: dict) -> dict:
         else:
             cell = {"status": "ok"}
         answer["cells"].append(cell)
-    answer["stdout_tail"] = "".join(text)[-STDOUT_TAIL:]
+    answer["stdout_tail"] = "".join(text)[-int(req.get("stdout_chars", STDOUT_TAIL)):]
 
     if probe:
         answer["probe_status"] = "running"
@@ -490,6 +490,34 @@ def supervise(kernel: KernelLink, req: dict) -> dict:
                         manifest[key[:200]] = entry
         answer["probe_status"] = "ok"
     return answer
+
+
+LIVE_KEYS = {"status": 10, "phase": 10, "ename": 200, "evalue": 1000, "text": 2000}
+
+
+def live_request(kernel: KernelLink, cmd: dict, timeout: float, wall: float) -> dict:
+    """One request of a live session (``call``, ``eval`` or ``has``, see :mod:`kernel`), with its own timeout.
+
+    Returns ``{"status": "ok" | "interrupted", "record": {...}}`` when the kernel answered (after a SIGINT
+    at ``timeout`` for "interrupted"), or ``{"status": "killed" | "died" | "wall"}`` when the kernel ignored
+    the interrupt, died, or the session's time ran out; the session is over in those three cases.
+    Only the answer's known keys are passed on, bounded; its ``value`` is decoded by the grader.
+    """
+    ident = cmd.get("id")
+    if time.monotonic() >= wall:
+        return {"status": "wall"}
+    if not kernel.send(cmd, min(wall, time.monotonic() + timeout)):
+        return {"status": "wall" if time.monotonic() >= wall else "died"}
+    rec, how = _await(kernel, lambda r: r.get("r") == "live" and r.get("id") == ident, timeout, wall, {})
+    if rec is None:
+        return {"status": {"eof": "died", "killed": "killed"}.get(how, "wall")}
+    clean = {k: str(rec[k])[:n] for k, n in LIVE_KEYS.items() if k in rec}
+    if "value" in rec:
+        clean["value"] = rec["value"]
+    where = rec.get("where")
+    if isinstance(where, dict) and isinstance(where.get("cell"), int) and isinstance(where.get("line"), int):
+        clean["where"] = {"cell": where["cell"], "line": where["line"], "code": str(where.get("code", ""))[:200]}
+    return {"status": "interrupted" if how == "interrupted" else "ok", "record": clean}
 
 
 def finish(kernel: KernelLink, answer: dict) -> None:

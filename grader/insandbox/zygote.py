@@ -6,7 +6,12 @@ answer per line on stdout.
 
 - ``{"op": "ping"}`` -> ``{"pid": N}``;
 - ``{"op": "run", "stage": dir, "cwd": rel, "env": {...}, "limits": "...", "scratch_bytes": n,
-  ...the supervisor's request}`` -> the supervisor's answer (:mod:`supervise`).
+  ...the supervisor's request}`` -> the supervisor's answer (:mod:`supervise`);
+- ``{"op": "open", ...as run, "session_timeout": s}`` -> the same answer after the cells, plus
+  ``"session": id`` when the kernel is kept alive for a live session;
+- ``{"op": "call", "session": id, "request": {...}, "timeout": s}`` -> :func:`supervise.live_request`'s
+  answer (the session ends when the kernel was killed, died or ran out of time);
+- ``{"op": "close", "session": id}`` -> ``{"status": "closed", "exit": code}``.
 
 For each ``run`` the zygote forks a child that enters new user, mount, IPC and PID
 namespaces (:mod:`notebook_ns`), mounts one fresh bounded tmpfs for every writable
@@ -178,49 +183,119 @@ def _read_ctl(fd: int, timeout: float) -> str:
     return data.decode("utf-8", "replace").strip()
 
 
-def run(req: dict) -> dict:
-    pipes = {}
-    for name in ("cmd", "rec", "log", "ctl"):
-        pipes[f"{name}_r"], pipes[f"{name}_w"] = os.pipe()
-    child = os.fork()
-    if child == 0:
-        _namespace_child(req, pipes)
-    for fd in ("cmd_r", "rec_w", "log_w", "ctl_w"):
-        os.close(pipes[fd])
-    answer: dict = {"status": "error"}
-    kpid = None
-    try:
-        ctl = _read_ctl(pipes["ctl_r"], KERNEL_START_S)
+class _Notebook:
+    """One forked notebook as the zygote holds it: its namespace child, its init, its pipes."""
+
+    def __init__(self, req: dict):
+        self.pipes: dict[str, int] = {}
+        for name in ("cmd", "rec", "log", "ctl"):
+            self.pipes[f"{name}_r"], self.pipes[f"{name}_w"] = os.pipe()
+        self.child = os.fork()
+        if self.child == 0:
+            _namespace_child(req, self.pipes)
+        for fd in ("cmd_r", "rec_w", "log_w", "ctl_w"):
+            os.close(self.pipes[fd])
+        self.kpid: int | None = None
+        self.kernel: supervise.Kernel | None = None
+        self.problem = ""
+        ctl = _read_ctl(self.pipes["ctl_r"], KERNEL_START_S)
         if not ctl.isdigit():
-            answer = {"status": "error", "reason": f"the notebook sandbox did not start ({ctl[:300] or 'no answer'})"}
+            self.problem = f"the notebook sandbox did not start ({ctl[:300] or 'no answer'})"
         else:
-            kpid = int(ctl)
-            k = supervise.Kernel(kpid, pipes["cmd_w"], pipes["rec_r"], pipes["log_r"])
-            answer = supervise.supervise(k, req)
-            supervise.finish(k, answer)
-    finally:
+            self.kpid = int(ctl)
+            self.kernel = supervise.Kernel(self.kpid, self.pipes["cmd_w"], self.pipes["rec_r"], self.pipes["log_r"])
+
+    def end(self, answer: dict) -> None:
+        """Kill the notebook (its init: everything in its namespaces dies with it) and record its exit."""
         status = None
-        if kpid is not None and answer.get("status") == "kernel_died":
+        if self.kpid is not None and answer.get("status") in ("kernel_died", "died"):
             # the kernel is gone: let its init exit with the kernel's own status before anything is killed
             deadline = time.monotonic() + 2
             while status is None and time.monotonic() < deadline:
-                done, st = os.waitpid(child, os.WNOHANG)
+                done, st = os.waitpid(self.child, os.WNOHANG)
                 status = st if done else None
                 if status is None:
                     time.sleep(0.01)
-        if kpid is not None and status is None:
+        if self.kpid is not None and status is None:
             try:
-                os.kill(kpid, signal.SIGKILL)  # PID 1 of the notebook: everything in it dies with it
+                os.kill(self.kpid, signal.SIGKILL)  # PID 1 of the notebook: everything in it dies with it
             except ProcessLookupError:
                 pass
         for fd in ("cmd_w", "rec_r", "log_r", "ctl_r"):
             try:
-                os.close(pipes[fd])
+                os.close(self.pipes[fd])
             except OSError:
                 pass
         if status is None:
-            _, status = os.waitpid(child, 0)
-    answer["exit"] = os.waitstatus_to_exitcode(status)
+            _, status = os.waitpid(self.child, 0)
+        answer["exit"] = os.waitstatus_to_exitcode(status)
+
+
+def run(req: dict) -> dict:
+    nb = _Notebook(req)
+    answer: dict = {"status": "error", "reason": nb.problem}
+    try:
+        if nb.kernel is not None:
+            answer = supervise.supervise(nb.kernel, req)
+            supervise.finish(nb.kernel, answer)
+    finally:
+        nb.end(answer)
+    return answer
+
+
+# Live sessions: a notebook whose kernel stays alive after its cells, for the grader's calls one at a time.
+SESSIONS: dict[str, tuple[_Notebook, float]] = {}
+MAX_SESSIONS = 4
+
+
+def open_session(req: dict) -> dict:
+    """Run the cells like ``run``; when the kernel is still well, keep it and answer with its ``session`` id."""
+    import secrets
+
+    while len(SESSIONS) >= MAX_SESSIONS:  # the grader closes its sessions; a leak is bounded all the same
+        close_session({"session": next(iter(SESSIONS))})
+    nb = _Notebook(req)
+    answer: dict = {"status": "error", "reason": nb.problem}
+    keep = False
+    try:
+        if nb.kernel is not None:
+            answer = supervise.supervise(nb.kernel, {**req, "probe": None})
+            keep = answer.get("status") == "ok"
+            if not keep:
+                supervise.finish(nb.kernel, answer)
+    finally:
+        if not keep:
+            nb.end(answer)
+    if keep:
+        sid = secrets.token_hex(8)
+        SESSIONS[sid] = (nb, time.monotonic() + float(req.get("session_timeout", 300)))
+        answer["session"] = sid
+    return answer
+
+
+def call_session(cmd: dict) -> dict:
+    entry = SESSIONS.get(str(cmd.get("session")))
+    if entry is None:
+        return {"status": "closed"}
+    nb, wall = entry
+    assert nb.kernel is not None
+    answer = supervise.live_request(nb.kernel, cmd.get("request") or {}, float(cmd.get("timeout", 20)), wall)
+    if answer["status"] in ("killed", "died", "wall"):
+        SESSIONS.pop(str(cmd.get("session")), None)
+        answer["log_tail"] = nb.kernel.log_tail()[-2000:]
+        nb.end(answer)
+    return answer
+
+
+def close_session(cmd: dict) -> dict:
+    entry = SESSIONS.pop(str(cmd.get("session")), None)
+    if entry is None:
+        return {"status": "closed"}
+    nb, _ = entry
+    answer: dict = {"status": "closed"}
+    assert nb.kernel is not None
+    supervise.finish(nb.kernel, answer)
+    nb.end(answer)
     return answer
 
 
@@ -236,6 +311,12 @@ def main() -> None:
             op = cmd.get("op")
             if op == "run":
                 answer = run(cmd)
+            elif op == "open":
+                answer = open_session(cmd)
+            elif op == "call":
+                answer = call_session(cmd)
+            elif op == "close":
+                answer = close_session(cmd)
             elif op == "ping":
                 answer = {"pid": os.getpid()}
             else:

@@ -97,6 +97,20 @@ class Backend(ABC):
         """Run one notebook (``request`` as :mod:`grader.insandbox.supervise` defines it, with
         ``submission``: the host folder to show the notebook) and return the supervisor's answer."""
 
+    @abstractmethod
+    def open_session(self, slot: int, request: dict[str, Any], deadline_s: float) -> tuple[dict[str, Any], Any]:
+        """Run one notebook's cells like :meth:`run_notebook` and keep its kernel alive: ``(answer, handle)``,
+        the handle None when the kernel did not survive its cells (the answer says why)."""
+
+    @abstractmethod
+    def session_call(self, handle: Any, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """One live request (:func:`grader.insandbox.supervise.live_request`) in an open session; a status
+        of "killed", "died", "wall" or "closed" means the session is over."""
+
+    @abstractmethod
+    def close_session(self, handle: Any) -> None:
+        """End a session: its kernel and everything it started are killed."""
+
     def close(self) -> None:  # noqa: B027 - most backends keep nothing
         """Stop the services this backend keeps for notebooks."""
 

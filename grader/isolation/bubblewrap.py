@@ -185,6 +185,7 @@ class _Zygote:
     def __init__(self, backend: BubblewrapBackend, slot: int):
         spec = ServiceSpec("zygote.py", slot, ROLE_KERNELS, env=dict(ZYGOTE_ENV), tmp_bytes=64 * MiB,
                            with_support=True, notebook_dirs=True)
+        self.slot = slot
         self.service = backend.start_service(spec)
         self.staged: tuple[tuple, Staged] | None = None
 
@@ -250,7 +251,7 @@ class BubblewrapBackend(Backend):
                               startup_timeout=spec.startup_timeout,
                               on_close=portal.close if portal is not None else None)
 
-    def run_notebook(self, slot: int, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
+    def _zygote(self, slot: int) -> _Zygote | str:
         try:
             z = self._zygotes.get(slot)
             if z is None or not z.service.alive():
@@ -259,19 +260,64 @@ class BubblewrapBackend(Backend):
                 z = self._zygotes[slot] = _Zygote(self, slot)
         except ServiceError as e:
             self._zygotes.pop(slot, None)
-            return {"status": "error", "reason": f"the kernel sandbox did not start ({e})"}
+            return f"the kernel sandbox did not start ({e})"
+        return z
+
+    def _request(self, z: _Zygote, op: str, request: dict[str, Any]) -> dict[str, Any]:
         folder = z.stage(Path(request["submission"]), list(request.get("aliases", [])))
         req = {k: v for k, v in request.items() if k not in ("submission", "aliases")}
         env = notebook_env(SUPPORT_INSIDE, "/work", True, os.path.dirname(inside(sys.executable)))
-        req.update(op="run", stage=folder.inside, env=env,
+        req.update(op=op, stage=folder.inside, env=env,
                    limits=kernel_limits(request["memory_bytes"], request["notebook_timeout"], self.dedicated_uid))
+        return req
+
+    def _lost(self, z: _Zygote, request: dict[str, Any]) -> dict[str, Any]:
+        z.close()
+        if self._zygotes.get(z.slot) is z:
+            self._zygotes.pop(z.slot, None)
+        return {"status": "timeout", "reason": f"the notebook did not finish within "
+                                               f"{float(request['notebook_timeout']):g} s and was stopped"}
+
+    def run_notebook(self, slot: int, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
+        z = self._zygote(slot)
+        if isinstance(z, str):
+            return {"status": "error", "reason": z}
         try:
-            return z.service.request(req, timeout=deadline_s)
+            return z.service.request(self._request(z, "run", request), timeout=deadline_s)
         except ServiceError:
-            z.close()
-            self._zygotes.pop(slot, None)
-            return {"status": "timeout", "reason": f"the notebook did not finish within "
-                                                   f"{float(request['notebook_timeout']):g} s and was stopped"}
+            return self._lost(z, request)
+
+    def open_session(self, slot: int, request: dict[str, Any], deadline_s: float):
+        z = self._zygote(slot)
+        if isinstance(z, str):
+            return {"status": "error", "reason": z}, None
+        try:
+            answer = z.service.request(self._request(z, "open", request), timeout=deadline_s)
+        except ServiceError:
+            return self._lost(z, request), None
+        sid = answer.pop("session", None)
+        return answer, ((z, sid) if isinstance(sid, str) else None)
+
+    def session_call(self, handle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        from grader.insandbox.supervise import INTERRUPT_GRACE_S
+
+        z, sid = handle
+        if self._zygotes.get(z.slot) is not z or not z.service.alive():
+            return {"status": "closed"}
+        try:
+            return z.service.request({"op": "call", "session": sid, "request": request, "timeout": timeout},
+                                     timeout=timeout + INTERRUPT_GRACE_S + 15)
+        except ServiceError:
+            self._lost(z, {"notebook_timeout": timeout})
+            return {"status": "died", "reason": "the notebook sandbox stopped answering"}
+
+    def close_session(self, handle) -> None:
+        z, sid = handle
+        if self._zygotes.get(z.slot) is z and z.service.alive():
+            try:
+                z.service.request({"op": "close", "session": sid}, timeout=30)
+            except ServiceError:
+                self._lost(z, {"notebook_timeout": 30})
 
     def close(self) -> None:
         for z in self._zygotes.values():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,73 @@ class NoIsolation(Backend):
     def run_notebook(self, slot: int, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
         from grader.insandbox import supervise
 
+        nb = _Kernel.start(request)
+        if isinstance(nb, dict):
+            return nb
+        answer: dict[str, Any] = {"status": "error", "reason": "the notebook runner failed"}
+        try:
+            answer = supervise.supervise(nb.kernel, request)
+            supervise.finish(nb.kernel, answer)
+        finally:
+            nb.end(answer)
+        return answer
+
+    def open_session(self, slot: int, request: dict[str, Any], deadline_s: float):
+        from grader.insandbox import supervise
+
+        nb = _Kernel.start(request)
+        if isinstance(nb, dict):
+            return nb, None
+        answer: dict[str, Any] = {"status": "error"}
+        try:
+            answer = supervise.supervise(nb.kernel, {**request, "probe": None})
+        finally:
+            if answer.get("status") != "ok":
+                supervise.finish(nb.kernel, answer)
+                nb.end(answer)
+        if answer.get("status") != "ok":
+            return answer, None
+        nb.wall = time.monotonic() + float(request.get("session_timeout", 300))
+        return answer, nb
+
+    def session_call(self, handle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        from grader.insandbox import supervise
+
+        nb: _Kernel = handle
+        if nb.closed:
+            return {"status": "closed"}
+        answer = supervise.live_request(nb.kernel, request, timeout, nb.wall)
+        if answer["status"] in ("killed", "died", "wall"):
+            answer["log_tail"] = nb.kernel.log_tail()[-2000:]
+            nb.end(answer)
+        return answer
+
+    def close_session(self, handle) -> None:
+        from grader.insandbox import supervise
+
+        nb: _Kernel = handle
+        if not nb.closed:
+            answer: dict[str, Any] = {}
+            supervise.finish(nb.kernel, answer)
+            nb.end(answer)
+
+
+class _Kernel:
+    """A kernel in a plain child process, in a private copy of the submission: for one run of a notebook,
+    or kept for a live session."""
+
+    def __init__(self, proc: subprocess.Popen, kernel, tree: ProcessTree, staging: Staging):
+        self.proc = proc
+        self.kernel = kernel
+        self.tree = tree
+        self.staging = staging
+        self.closed = False
+        self.wall = 0.0
+
+    @classmethod
+    def start(cls, request: dict[str, Any]) -> _Kernel | dict[str, Any]:
+        from grader.insandbox import supervise
+
         staging = Staging()
         try:
             copy = staging.put_tree(Path(request["submission"]), owner=None,
@@ -95,35 +163,41 @@ class NoIsolation(Backend):
             python, extra = python_for_children()
             env.update(extra)
             cwd = copy.host / request.get("cwd", "")
-            try:
-                proc = subprocess.Popen(
-                    [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
-                    cwd=cwd, env=env, **popen_kwargs(),
-                )
-            except OSError as e:
-                return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
-            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-            tree = ProcessTree(proc, memory_bytes=int(request["memory_bytes"]), processes=64)
-            kernel = supervise.ThreadedKernel(proc.pid, proc.stdin.fileno(), proc.stdout.fileno(),
-                                              proc.stderr.fileno(), interrupt_fn=tree.interrupt)
-            try:
-                answer = supervise.supervise(kernel, request)
-                supervise.finish(kernel, answer)
-                if answer.get("status") == "kernel_died":
-                    try:
-                        proc.wait(timeout=2)
-                    except subprocess.TimeoutExpired:
-                        pass
-                answer["exit"] = proc.poll()
-            finally:
-                tree.kill()  # with everything it started in the background
-                kernel.close()
-                for stream in (proc.stdin, proc.stdout, proc.stderr):
-                    try:
-                        stream.close()
-                    except OSError:
-                        pass
-            return answer
-        finally:
+            proc = subprocess.Popen(
+                [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                cwd=cwd, env=env, **popen_kwargs(),
+            )
+        except OSError as e:
             staging.close()
+            return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
+        except BaseException:
+            staging.close()
+            raise
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        tree = ProcessTree(proc, memory_bytes=int(request["memory_bytes"]), processes=64)
+        kernel = supervise.ThreadedKernel(proc.pid, proc.stdin.fileno(), proc.stdout.fileno(),
+                                          proc.stderr.fileno(), interrupt_fn=tree.interrupt)
+        return cls(proc, kernel, tree, staging)
+
+    def end(self, answer: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if answer.get("status") in ("kernel_died", "died"):
+                try:
+                    self.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
+            answer["exit"] = self.proc.poll()
+        finally:
+            self.tree.kill()  # with everything it started in the background
+            self.kernel.close()
+            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
+            self.staging.close()

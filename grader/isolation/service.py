@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 
 from grader.insandbox.supervise import PipeReader
@@ -33,6 +34,9 @@ class ServiceProcess:
         self.uid = uid
         self._on_close = on_close
         self._buf = bytearray()
+        # one request at a time: a question graded on the notebook thread (an instructor's test that reads a
+        # model) may use the model server while the main thread does
+        self._lock = threading.Lock()
         self._reader: PipeReader | None = None
         self._tree: ProcessTree | None = None
         stderr = None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL
@@ -56,6 +60,10 @@ class ServiceProcess:
 
     def request(self, cmd: dict, timeout: float = 30) -> dict:
         """Send one command, wait at most ``timeout`` s for its answer (a JSON object)."""
+        with self._lock:
+            return self._request(cmd, timeout)
+
+    def _request(self, cmd: dict, timeout: float) -> dict:
         if not self.alive():
             raise ServiceError("the helper process is not running")
         assert self.proc.stdin is not None and self.proc.stdout is not None

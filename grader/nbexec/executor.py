@@ -26,6 +26,7 @@ WINDOWS_STATUS = {
 GRACE_S = 30.0  # on top of the notebook's own limit: staging, kernel start, cleanup
 MAX_INPUT_BYTES = 64 * 1024**2
 FIRST_LINE = 60
+MAX_STDOUT = 200_000  # a live session keeps the whole output budget (``notebook.stdout``), runs only the tail
 
 
 def first_line(source: str) -> str:
@@ -43,11 +44,11 @@ def _inputs(job: NotebookJob) -> dict[str, str]:
     return out
 
 
-def run_notebook(job: NotebookJob) -> NotebookRun:
-    started = time.monotonic()
+def build_request(job: NotebookJob) -> tuple[dict, list] | NotebookRun:
+    """The backend's request for ``job`` and the code cells it runs, or an "invalid" run saying why not."""
     nb, reason = load_notebook(job.notebook)
     if nb is None:
-        return NotebookRun("invalid", reason, elapsed_s=round(time.monotonic() - started, 3))
+        return NotebookRun("invalid", reason)
     code = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and c.get("source", "").strip()]
     probe = None
     if job.probe is not None:
@@ -66,9 +67,24 @@ def run_notebook(job: NotebookJob) -> NotebookRun:
         "memory_bytes": job.memory_bytes, "output_chars": job.output_chars, "scratch_bytes": job.scratch_bytes,
         "probe": probe, "inputs": _inputs(job),
     }
-    allowance = sum(request["cell_extra"])
-    answer = backend(job.isolation).run_notebook(job.slot, request, job.notebook_timeout + allowance + GRACE_S)
-    run = _to_run(answer, code)
+    return request, code
+
+
+def deadline(job: NotebookJob, request: dict) -> float:
+    """How long the grader waits for the backend's answer: the notebook's limit, the heavy imports' allowance
+    and the grace for staging, kernel start and cleanup."""
+    return job.notebook_timeout + sum(request.get("cell_extra", [])) + GRACE_S
+
+
+def run_notebook(job: NotebookJob) -> NotebookRun:
+    started = time.monotonic()
+    built = build_request(job)
+    if isinstance(built, NotebookRun):
+        built.elapsed_s = round(time.monotonic() - started, 3)
+        return built
+    request, code = built
+    answer = backend(job.isolation).run_notebook(job.slot, request, deadline(job, request))
+    run = to_run(answer, code)
     run.elapsed_s = round(time.monotonic() - started, 3)
     return run
 
@@ -87,7 +103,8 @@ def import_allowance(source: str) -> float:
     return IMPORT_ALLOWANCE_S if HEAVY_IMPORTS & set(imported_names(source).values()) else 0.0
 
 
-def _to_run(answer: dict, code: list) -> NotebookRun:
+def to_run(answer: dict, code: list) -> NotebookRun:
+    """The backend's answer as a :class:`NotebookRun`, cells named as the student sees them."""
     status = str(answer.get("status", "error"))
     run = NotebookRun(status if status in ("ok", "timeout", "kernel_died", "error") else "error",
                       str(answer.get("reason", ""))[:1000], code_cells=len(code))
@@ -108,13 +125,13 @@ def _to_run(answer: dict, code: list) -> NotebookRun:
     run.probe = probe if isinstance(probe, dict) else {}
     problems = answer.get("probe_problems")
     run.probe_problems = {str(k): str(v)[:300] for k, v in problems.items()} if isinstance(problems, dict) else {}
-    run.stdout_tail = str(answer.get("stdout_tail", ""))[-2000:]
+    run.stdout_tail = str(answer.get("stdout_tail", ""))[-MAX_STDOUT:]
     if status == "kernel_died":
-        run.reason = _death(answer, run)
+        run.reason = death(answer, run)
     return run
 
 
-def _death(answer: dict, run: NotebookRun) -> str:
+def death(answer: dict, run: NotebookRun) -> str:
     where = answer.get("died_in")
     if isinstance(where, int) and 0 <= where < len(run.cells):
         place = f" while running {run.cells[where].label}"

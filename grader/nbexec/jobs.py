@@ -60,6 +60,11 @@ class CellReport:
     traceback: str = ""
 
     @property
+    def name(self) -> str:
+        """``In [8]`` as the student sees it, or ``code cell 3`` in a notebook saved without running it."""
+        return f"In [{self.execution_count}]" if self.execution_count is not None else f"code cell {self.code_index}"
+
+    @property
     def label(self) -> str:
         """The cell as the student sees it: ``In [8] (`loss = ...`)``, else ``code cell 3 (...)``."""
         name = f"In [{self.execution_count}]" if self.execution_count is not None else f"code cell {self.code_index}"

@@ -205,6 +205,11 @@ def write_workflow(repo: Path, rubric: Rubric, rubric_file: Path, install: str |
         used = repo / RUBRIC_COPY
         used.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(rubric_file, used)
+        # the rubric's own files (test files, reference modules, plugins) keep their place next to it. They are
+        # in the students' repository then, like the rubric: only what the non-hidden questions use is copied
+        for path, asset in public_rubric(rubric).relative_assets():
+            (used.parent / asset).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, used.parent / asset)
         rel = RUBRIC_COPY
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(workflow_yaml(rubric, rel.as_posix(), install or f"mlgrade=={__version__}", python),

@@ -214,6 +214,18 @@ def _add_bytes(zf: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -
     zf.writestr(info, data)
 
 
+def _rubric_assets(rubric_file: Path) -> list[tuple[Path, str]]:
+    """The files the rubric names in its own folder, placed next to it in the zip as they are next to it here."""
+    from grader.rubric import load_rubric
+
+    assets = load_rubric(rubric_file).relative_assets()
+    reserved = {"setup.sh", "run_autograder", "rubric.yaml"}
+    clash = [rel for _, rel in assets if rel in reserved or rel.split("/")[0] in ("hidden", "mlgrade-src")]
+    if clash:
+        raise ValueError(f"the rubric's files {', '.join(clash)} would collide with the autograder's own names")
+    return assets
+
+
 def export_zip(rubric_file: Path, out: Path, hidden: Path | None = None, install: str | None = None,
                isolation: str = "auto") -> dict[str, Any]:
     """Build the autograder zip. ``install``: what setup.sh pip-installs (default: this checkout's source,
@@ -231,6 +243,8 @@ def export_zip(rubric_file: Path, out: Path, hidden: Path | None = None, install
         _add_bytes(zf, "setup.sh", SETUP_SH.format(version=__version__, install=install).encode(), 0o755)
         _add_bytes(zf, "run_autograder", RUN_AUTOGRADER.format(version=__version__, isolation=iso).encode(), 0o755)
         _add_file(zf, rubric_file, "rubric.yaml")
+        for path, rel in _rubric_assets(rubric_file):  # test files, reference modules, plugins, data sets
+            _add_file(zf, path, rel)
         if hidden is not None:
             hidden_files = _add_tree(zf, hidden, "hidden")
         if tree is not None:

@@ -1,0 +1,192 @@
+"""``notebook_function`` and ``notebook_value``: questions about a notebook that need no Python at all.
+
+``notebook_function`` calls the student's function in the sandboxed notebook (a live session,
+:mod:`grader.nbexec.session`) on the rubric's listed inputs and on hidden inputs drawn from a
+declared spec, and compares every result with the instructor's reference function in the grader.
+``notebook_value`` compares a variable or expression with a constant or a reference call.
+Hard-coded answers pass the listed cases at best; the hidden ones are drawn from a seed the
+student cannot know. A hidden case's inputs are never shown.
+
+.. code-block:: yaml
+
+    - kind: notebook_function
+      notebook: softmax.ipynb
+      function: softmax
+      reference: refs.py:softmax          # FILE:FUNCTION next to the rubric
+      rtol: 1.0e-6
+      atol: 1.0e-9
+      cases:                              # listed inputs: points each (default 1)
+        - args: [{array: [1.0, 2.0, 3.0]}]
+        - {args: [{array: [[1, 2], [3, 5]]}], kwargs: {axis: 1}, points: 2}
+      hidden:                             # inputs drawn by the grader
+        count: 4
+        points: 4                         # shared by the hidden cases (default: 1 each)
+        dims: {n: [2, 50]}                # sizes drawn once per case, shared by the arguments
+        args: [{random: {shape: [n, 10], distribution: normal, scale: 3}}]
+        kwargs: {axis: 1}
+
+    - kind: notebook_value
+      notebook: backprop.ipynb
+      expr: L                             # a name or an expression
+      expected: 0.1332476222330792        # or reference: refs.py:loss (called with reference_args)
+      atol: 1.0e-6
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from grader.checks._notebook import NotebookLimits, add_session_problems, notebook_session
+from grader.checks._values import compare, draw_dims, materialize, validate_spec
+from grader.instructor import reference_function
+from grader.nbexec.session import NotebookDidNotRun, StudentFailure
+from grader.registry import CheckContext, CheckParams, Outcome, RubricFunction, check_kind
+
+MAX_CASES = 200
+
+
+class Case(CheckParams):
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    points: float = Field(1.0, ge=0)
+
+    @field_validator("args", "kwargs")
+    @classmethod
+    def _spec(cls, v):
+        return validate_spec(v)
+
+
+class HiddenCases(CheckParams):
+    count: int = Field(3, ge=1, le=MAX_CASES)
+    points: float | None = Field(None, ge=0)  # for all hidden cases together; default: 1 each
+    dims: dict[str, int | list[int]] = Field(default_factory=dict)
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("args", "kwargs")
+    @classmethod
+    def _spec(cls, v):
+        return validate_spec(v)
+
+    @field_validator("dims")
+    @classmethod
+    def _dims(cls, v):
+        for name, d in v.items():
+            if isinstance(d, list) and (len(d) != 2 or not 0 <= d[0] <= d[1]):
+                raise ValueError(f"dims.{name}: expected a size or [low, high], got {d}")
+        return v
+
+
+class Tolerance(NotebookLimits):
+    rtol: float = Field(1e-6, ge=0)
+    atol: float = Field(1e-9, ge=0)
+    call_timeout: float = Field(20, gt=0)
+
+
+class FunctionParams(Tolerance):
+    notebook: str = Field(min_length=1)
+    function: str = Field(min_length=1)
+    reference: RubricFunction
+    cases: list[Case] = Field(default_factory=list, max_length=MAX_CASES)
+    hidden: HiddenCases | None = None
+
+    @model_validator(mode="after")
+    def _some_case(self):
+        if not self.cases and self.hidden is None:
+            raise ValueError("give 'cases' (listed inputs), 'hidden' (drawn inputs), or both")
+        return self
+
+
+class ValueParams(Tolerance):
+    notebook: str = Field(min_length=1)
+    expr: str = Field(min_length=1)
+    expected: Any = None
+    reference: RubricFunction | None = None
+    reference_args: list[Any] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.reference is None) == ("expected" not in self.model_fields_set):
+            raise ValueError("give either 'expected' (a value) or 'reference' (FILE.py:FUNCTION), not both or neither")
+        validate_spec(self.expected, "expected")
+        validate_spec(self.reference_args, "reference_args")
+        return self
+
+    def code_markers(self) -> list[str]:
+        return [f"{self.expr} =", f"{self.expr}="] if self.expr.isidentifier() else []
+
+
+@check_kind("notebook_function", FunctionParams, uses_notebooks=True)
+def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
+    """Calls a notebook's function on listed and hidden inputs and compares with a reference function."""
+    session, rel = notebook_session(ctx, p.notebook, p, p.call_timeout)
+    reference = reference_function(ctx.rubric_dir or ctx.rubric_path("."), p.reference)
+    rng = ctx.rng(f"notebook_function|{p.function}")
+    cases = [(f"case {i + 1}", c.args, c.kwargs, c.points, False, {}) for i, c in enumerate(p.cases)]
+    if p.hidden is not None:
+        each = (p.hidden.points / p.hidden.count) if p.hidden.points is not None else 1.0
+        for i in range(p.hidden.count):
+            dims = draw_dims(p.hidden.dims, rng)
+            cases.append((f"hidden case {i + 1}", p.hidden.args, p.hidden.kwargs, each, True, dims))
+    earned, total = 0.0, sum(case[3] for case in cases)
+    notes: list[str] = []
+    results = []
+    for name, args_spec, kwargs_spec, points, hidden, dims in cases:
+        args = materialize(args_spec, rng, dims)
+        kwargs = materialize(kwargs_spec, rng, dims)
+        expected = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        try:
+            got = session.call(p.function, tuple(args), kwargs)
+            ok, why = compare(got, expected, p.rtol, p.atol, hidden=hidden)
+        except NotebookDidNotRun as e:
+            if not results:
+                raise  # nothing can be asked of this notebook: the check fails with the reason
+            notes.append(_without_file(str(e), rel))
+            results.append({"case": name, "passed": False, "hidden": hidden})
+            break
+        except StudentFailure as e:
+            ok, why = False, _without_file(str(e), rel)
+        earned += points * ok
+        results.append({"case": name, "passed": ok, "hidden": hidden})
+        if not ok:
+            notes.append(f"{name}: {why}")
+    hidden_results = [r for r in results if r["hidden"]]
+    listed = [r for r in results if not r["hidden"]]
+    summary = []
+    if listed:
+        summary.append(f"{sum(r['passed'] for r in listed)}/{len(listed)} listed cases right")
+    if p.hidden is not None:
+        summary.append(f"{sum(r['passed'] for r in hidden_results)}/{p.hidden.count} hidden cases right")
+    reason = f"{rel}: {p.function}: " + ", ".join(summary) + (f" ({'; '.join(notes[:4])})" if notes else "")
+    outcome = Outcome(earned / total if total else 0.0, reason, details={"cases": results})
+    add_session_problems(ctx, session, outcome)
+    return outcome
+
+
+@check_kind("notebook_value", ValueParams, uses_notebooks=True)
+def notebook_value(ctx: CheckContext, p: ValueParams) -> Outcome:
+    """Compares a notebook's variable or expression with a constant or a reference call."""
+    session, rel = notebook_session(ctx, p.notebook, p, p.call_timeout)
+    rng = ctx.rng(f"notebook_value|{p.expr}")
+    if p.reference is not None:
+        fn = reference_function(ctx.rubric_dir or ctx.rubric_path("."), p.reference)
+        expected = fn(*materialize(p.reference_args, rng))
+    else:
+        expected = materialize(p.expected, rng)
+    try:
+        got = session.value(p.expr)
+    except StudentFailure as e:
+        outcome = Outcome.failed(str(e))
+    else:
+        ok, why = compare(got, expected, p.rtol, p.atol)
+        outcome = Outcome.passed(f"{rel}: {p.expr} is right") if ok else Outcome.failed(f"{rel}: {p.expr}: {why}")
+    if session.started:
+        add_session_problems(ctx, session, outcome)
+    return outcome
+
+
+def _without_file(message: str, rel: str) -> str:
+    return message.removeprefix(f"{rel}: ")

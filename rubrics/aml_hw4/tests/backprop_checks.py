@@ -1,0 +1,124 @@
+"""Helpers of the backprop tests: read what the student's function returned, compare, explain.
+
+Everything here works on plain values the grader rebuilt from data (dicts, tuples, numpy arrays):
+never on the student's objects.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+GRAD_KEYS = ("W1", "b1", "W2", "b2")
+_KEY = re.compile(r"^(?:dl_?d|d_?|grad_?|g_?)?(w1|b1|w2|b2)$", re.IGNORECASE)
+
+
+def grad_key(name: str) -> str | None:
+    """``dW1``, ``dL_dW1``, ``grad_w1``, ``W1`` ... -> ``W1``."""
+    m = _KEY.match(str(name).strip())
+    return {"w1": "W1", "b1": "b1", "w2": "W2", "b2": "b2"}[m.group(1).lower()] if m else None
+
+
+def _numbers(value) -> np.ndarray | None:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr
+
+
+def gradients_in(value) -> dict[str, np.ndarray] | None:
+    """The gradients of a dict keyed by any of the usual names, or None."""
+    if not isinstance(value, dict):
+        return None
+    grads = {}
+    for k, v in value.items():
+        gk = grad_key(k)
+        arr = _numbers(v) if gk else None
+        if gk and arr is not None:
+            grads[gk] = arr
+    return grads or None
+
+
+def returned(value) -> tuple[dict, float] | str:
+    """``(gradients, L)`` from what the function returned, in either order, or why not."""
+    if not isinstance(value, (tuple, list)):
+        return "it should return (gradients, L)"
+    grads, loss = None, None
+    for item in value:
+        g = gradients_in(item)
+        if g is not None:
+            grads = g
+            continue
+        arr = _numbers(item)
+        if arr is not None and arr.size == 1:
+            loss = float(arr.reshape(-1)[0])
+    if grads is None or loss is None:
+        return "it should return (gradients, L): a dict with W1, b1, W2, b2 and the loss"
+    return grads, loss
+
+
+def compare_scalar(name: str, got: float, exp: float, tol: float, rel: bool = False) -> tuple[bool, str]:
+    if not np.isfinite(got):
+        return False, f"{name} is {got}"
+    diff = abs(got - exp)
+    allowed = tol + (tol * abs(exp) if rel else 0.0)
+    if diff <= allowed:
+        return True, f"{name} = {got:.10g}"
+    return False, f"{name} = {got:.10g}, expected {exp:.10g}, off by {diff:.2e}"
+
+
+def compare(name: str, got, exp, tol: float, rel: bool = False) -> tuple[bool, str]:
+    if got is None:
+        return False, f"{name} missing"
+    exp = np.asarray(exp, dtype=float)
+    g = np.asarray(got, dtype=float)
+    if g.size == exp.size == 1:
+        g, exp = g.reshape(()), exp.reshape(())
+    elif g.shape != exp.shape:
+        if g.ndim == 2 and g.T.shape == exp.shape:
+            g = g.T  # the handout itself prints dW1 transposed; both orientations hold the same numbers
+        elif np.squeeze(g).shape == np.squeeze(exp).shape:
+            g, exp = np.squeeze(g), np.squeeze(exp)
+        else:
+            return False, f"{name} has shape {g.shape}, expected {exp.shape}"
+    if not np.all(np.isfinite(g)):
+        return False, f"{name} contains NaN or infinity"
+    diff = float(np.max(np.abs(g - exp))) if g.size else 0.0
+    allowed = tol + (tol * float(np.max(np.abs(exp))) if rel and exp.size else 0.0)
+    if diff <= allowed:
+        return True, f"{name} ok"
+    return False, f"{name} off by {diff:.2e}"
+
+
+def hidden_problem(reference, rng: np.random.Generator, n: int):
+    """A problem like the handout's, but with ``n`` points, non-zero biases and a seed nobody knows."""
+    weights, X, Y = reference.make_problem(int(rng.integers(1, 2**31 - 1)), n_points=n)
+    weights["b1"] = rng.normal(0, 0.5, size=weights["b1"].shape)  # non-zero biases catch a forgotten '+ b'
+    weights["b2"] = float(rng.normal(0, 0.5))
+    return weights, X, Y
+
+
+def error_hints(error: str, n: int) -> list[str]:
+    """What a failing hidden call's error suggests, in words a student can act on."""
+    hints = []
+    if re.search(r"\b1000\b", error) or re.search(r"shapes? \(?[^)]*\b1000\b", error):
+        hints.append(f"the error mentions 1000 while the hidden problem has N = {n}: your code seems to "
+                     "assume 1000 points (e.g. np.ones(1000) or a reshape to 1000); use X.shape[0]")
+    elif "broadcast" in error or "shape" in error:
+        hints.append("shapes that work for the handout's data fail on other sizes: derive every size from "
+                     "the inputs (X.shape, W1.shape) instead of writing numbers")
+    return hints
+
+
+def value_hints(reference, grads: dict, L: float, w: dict, X, Y, tol: float) -> list[str]:
+    """Recognise common mistakes by what the wrong numbers match: a forward pass without the biases."""
+    no_bias = {**w, "b1": np.zeros_like(np.asarray(w["b1"], dtype=float)), "b2": 0.0}
+    g0, L0 = reference.back_propagation(X, Y, no_bias)
+    matches = compare_scalar("L", L, L0, tol, rel=True)[0] and all(
+        compare("d" + k, grads.get(k), g0[k], tol, rel=True)[0] for k in ("W1", "W2"))
+    if matches:
+        return ["your results equal a network without biases: add b1 and b2 in the forward pass "
+                "(the handout's b1 and b2 are zero, so the seed-0 check cannot see this)"]
+    return []
