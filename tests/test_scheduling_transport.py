@@ -144,3 +144,32 @@ def test_hidden_data_keeps_folders_and_files(tmp_path):
         "digits", "digits/3", "digits/3/a.png", "digits/7"]
     with pytest.raises(TransportError, match="hidden data"):
         pack_folder_plain(hidden, max_bytes=1)
+
+
+def test_the_rubric_files_travel_so_a_worker_needs_no_copy_of_the_course_folder(tmp_path, monkeypatch):
+    """The default rubric's course packs (tests, reference modules) arrive with the run: a worker reads the
+    rubric to the client's digest from a folder that exists nowhere but in the zip it was sent."""
+    pytest.importorskip("distributed")
+    from conftest import ROOT
+
+    from grader.rubric import load_rubric
+    from grader.scheduling.cluster import _rubric_files
+    from grader.scheduling.cluster_worker import GradingPlugin, fingerprint
+
+    rubric = load_rubric(ROOT / "rubric.yaml")
+    monkeypatch.chdir(tmp_path)  # a Dask worker's folder: not the course's
+    assert rubric.relative_assets(), "the default rubric has course-pack files"
+    config = {"rubric_text": (ROOT / "rubric.yaml").read_text(), "rubric_source": "/nonexistent/course/rubric.yaml",
+              "options": {"isolation": "none"}}
+    without = GradingPlugin("t", config, rubric.digest(), fingerprint(), None, 10)
+    assert any("the rubric cannot be read here" in p for p in without._check())
+
+    plugin = GradingPlugin("t", config, rubric.digest(), fingerprint(), None, 10, rubric_zip=_rubric_files(rubric))
+    try:
+        assert plugin._check() == []
+        laid_out = Path(plugin.config["rubric_source"]).parent
+        assert (laid_out / "rubrics" / "aml_hw4" / "tests" / "test_backprop.py").is_file()
+        assert stat.S_IMODE(laid_out.stat().st_mode) == 0o700
+    finally:
+        plugin._stop()
+    assert not laid_out.exists()

@@ -32,7 +32,7 @@ from grader.options import GradeOptions
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 from grader.scheduling import Attempt, ClusterError, Outcome
-from grader.scheduling.transport import keep_previews, pack, pack_folder_plain
+from grader.scheduling.transport import keep_previews, pack, pack_files, pack_folder_plain
 
 CONNECT_TIMEOUT = float(os.environ.get("MLGRADE_CONNECT_TIMEOUT", "30"))
 WAIT_FOR_WORKERS = 60.0
@@ -79,6 +79,15 @@ def choose_environment(client_fp: dict[str, str], found: dict[str, dict | BaseEx
     return {**code, **chosen}, refused
 
 
+def _rubric_files(rubric: Rubric) -> bytes | None:
+    """The rubric's own files (tests, reference modules, plugins, data), to lay out again on each worker."""
+    try:
+        files = rubric.relative_assets()
+    except ValueError as e:
+        raise ClusterError(f"the rubric's files cannot travel to the workers: {e}") from None
+    return pack_files(files) if files else None
+
+
 class DaskScheduler:
     def __init__(self, address: str, config: dict, rubric: Rubric, options: GradeOptions, timeout: float,
                  console: Console, retries: int = 1):
@@ -109,7 +118,8 @@ class DaskScheduler:
             self._wait_for_workers()
             expected = self._preflight(cluster_worker.fingerprint())
             hidden = pack_folder_plain(options.hidden_dir) if options.hidden_dir else None
-            plugin = cluster_worker.GradingPlugin(self.name, config, rubric.digest(), expected, hidden, timeout)
+            plugin = cluster_worker.GradingPlugin(self.name, config, rubric.digest(), expected, hidden, timeout,
+                                                  rubric_zip=_rubric_files(rubric))
             try:
                 self.client.register_plugin(plugin, name=self.name)
             except Exception as e:  # a worker could not even load it; the others still set it up

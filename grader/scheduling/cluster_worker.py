@@ -36,6 +36,7 @@ import secrets
 import select
 import shutil
 import signal
+import tempfile
 import sys
 import threading
 from importlib import metadata
@@ -44,7 +45,7 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
-from grader.scheduling.transport import Parcel, extract, take_previews, unpack_parcel
+from grader.scheduling.transport import Parcel, TransportError, extract, take_previews, unpack_parcel
 from grader.sources import is_plain_id
 from grader.worker import WorkerProcess, died_reason, timeout_reason
 
@@ -110,8 +111,10 @@ def plugin_status(name: str, dask_worker: Any = None) -> dict[str, Any]:
 
 class GradingPlugin(WorkerPlugin):
     def __init__(self, name: str, config: dict, rubric_digest: str, expected: dict[str, str],
-                 hidden_zip: bytes | None, timeout: float):
+                 hidden_zip: bytes | None, timeout: float, rubric_zip: bytes | None = None):
         self.name = name
+        self.rubric_zip = rubric_zip
+        self._rubric_dir: Path | None = None
         self.config = config
         self.rubric_digest = rubric_digest
         self.expected = expected
@@ -152,7 +155,10 @@ class GradingPlugin(WorkerPlugin):
         if problems:
             problems = [f"{', '.join(problems)}: install the same mlgrade and packages there"]
         try:
+            self._lay_out_rubric()
             rubric = parse_rubric(self.config["rubric_text"], self.config["rubric_source"])
+        except TransportError as e:
+            return [*problems, f"the rubric's files cannot be laid out here: {e}"]
         except RubricError as e:
             return [*problems, f"the rubric cannot be read here: {e}"]
         if rubric.digest() != self.rubric_digest:
@@ -165,6 +171,18 @@ class GradingPlugin(WorkerPlugin):
         if why := backend(self.config["options"]["isolation"]).problem():
             problems.append(f"no sandbox here: {why}")
         return problems
+
+    def _lay_out_rubric(self) -> None:
+        """The rubric's own files, as the client has them around the rubric, in a private folder here; the
+        rubric is then read as if it were there (a worker machine needs no copy of the course's folder)."""
+        if self.rubric_zip is None or self._rubric_dir is not None:
+            return
+        self._rubric_dir = Path(tempfile.mkdtemp(prefix="mlgrade-rubric-"))  # 0700, the grader's own
+        extract(self.rubric_zip, self._rubric_dir)
+        source = self._rubric_dir / (Path(self.config["rubric_source"]).name or "rubric.yaml")
+        if not source.exists():  # the rubric itself, so that it is read relative to this folder
+            source.write_text(self.config["rubric_text"], encoding="utf-8")
+        self.config = {**self.config, "rubric_source": str(source)}
 
     def _start(self) -> None:
         from grader.slots import claim_slot
@@ -193,6 +211,9 @@ class GradingPlugin(WorkerPlugin):
         if self._claim is not None:
             self._claim.release()
             self._claim = None
+        if self._rubric_dir is not None:
+            shutil.rmtree(self._rubric_dir, ignore_errors=True)
+            self._rubric_dir = None
 
     async def teardown(self, worker: Any) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._stop)

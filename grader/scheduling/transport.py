@@ -16,7 +16,10 @@ is the same:
   reading a byte.
 
 The hidden data folder travels once per worker, as a zip of its files and folders
-(:func:`pack_folder_plain`), and is never bound into a sandbox there either. Back from a worker
+(:func:`pack_folder_plain`), and is never bound into a sandbox there either. So do the rubric's
+own files (instructors' tests, reference modules, plugins, data next to the rubric:
+:func:`pack_files`), laid out again around the rubric on the worker, so that a worker machine
+needs mlgrade installed but not the course's folder. Back from a worker
 come the record (JSON) and the review previews the grader wrote for it (:func:`take_previews`,
 :func:`keep_previews`): content-addressed PNGs, checked again on arrival.
 """
@@ -137,6 +140,21 @@ def pack_folder_plain(folder: Path, max_bytes: int = MAX_HIDDEN_BYTES) -> bytes:
                     raise TransportError(f"{folder}: more than {max_bytes // 1024**2} MiB of hidden data; every "
                                          "worker gets a copy, so keep it smaller")
                 z.writestr(_entry(p.relative_to(folder).as_posix(), stat.S_IFREG | 0o644), p.read_bytes())
+    return buf.getvalue()
+
+
+def pack_files(files: list[tuple[Path, str]], max_bytes: int = MAX_HIDDEN_BYTES) -> bytes:
+    """``(path, relative name)`` pairs (a rubric's own files) as a zip that :func:`extract` lays out again."""
+    buf = io.BytesIO()
+    total = 0
+    with zipfile.ZipFile(buf, "w", compresslevel=1) as z:
+        for path, rel in files:
+            data = Path(path).read_bytes()
+            total += len(data)
+            if total > max_bytes:
+                raise TransportError(f"the rubric's files are over {max_bytes // 1024**2} MiB; every worker gets a "
+                                     "copy, so put large data in --hidden instead")
+            z.writestr(_entry(rel, stat.S_IFREG | 0o644), data)
     return buf.getvalue()
 
 
