@@ -36,8 +36,8 @@ import secrets
 import select
 import shutil
 import signal
-import tempfile
 import sys
+import tempfile
 import threading
 from importlib import metadata
 from pathlib import Path
