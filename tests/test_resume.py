@@ -112,6 +112,11 @@ def test_kill_workers_mid_submission(tmp_path):
             except (OSError, ValueError):
                 continue
             time.sleep(0.8 if not killed else 1.6)  # into unpacking, then into a notebook
+            try:  # still on that student? (the worker may have moved on, e.g. to the retry of a killed one)
+                if int(note.read_text()) != pid:
+                    continue
+            except (OSError, ValueError):
+                continue
             try:
                 os.kill(pid, signal.SIGKILL)
                 killed.add(note.name)
