@@ -389,3 +389,35 @@ def test_changing_the_reference_module_changes_the_rubric_digest(tmp_path):
     before = load_rubric(pack).digest()
     (tmp_path / "pack" / "refs.py").write_text(REFS + "\n# changed\n")
     assert load_rubric(pack).digest() != before
+
+
+def test_only_the_instructors_modules_are_imported_afresh_for_each_submission(tmp_path):
+    """The default rubric sits in the checkout, beside grader/ and the venv: mlgrade's own modules and the
+    environment's stay imported (re-importing and assert-rewriting them cost 0.3 s per submission, and a
+    third-party submodule imported twice can break), while the instructor's modules are forgotten."""
+    import sys
+    import types
+
+    from conftest import ROOT
+
+    from grader.testing.harness import _rewritten_names, forget_modules
+
+    (tmp_path / "tests").mkdir()
+    for name in ("test_a.py", "helpers.py", "other.py"):
+        (tmp_path / "tests" / name).write_text("x = 1\n")
+    assert _rewritten_names(tmp_path / "tests" / "test_a.py") == ["test_a.py", "helpers.py", "other.py"]
+
+    fakes = {"_mlg_own": ROOT / "grader" / "_mlg_own.py", "_mlg_env": Path(sys.prefix) / "lib" / "_mlg_env.py",
+             "_mlg_course": tmp_path / "tests" / "helpers.py", "_mlg_root": ROOT / "rubrics" / "_mlg_root.py"}
+    before = set(sys.modules)
+    for name, file in fakes.items():
+        mod = types.ModuleType(name)
+        mod.__file__ = str(file)
+        sys.modules[name] = mod
+    try:
+        forget_modules(before, [ROOT, tmp_path / "tests"])
+        assert "_mlg_own" in sys.modules and "_mlg_env" in sys.modules
+        assert "_mlg_course" not in sys.modules and "_mlg_root" not in sys.modules
+    finally:
+        for name in fakes:
+            sys.modules.pop(name, None)

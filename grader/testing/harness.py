@@ -359,7 +359,7 @@ def run_tests(test_file: Path, root: Path, harness: Harness) -> TestRun:
 
     started = time.perf_counter()
     args = [str(test_file), "--import-mode=importlib", "--rootdir", str(root), "-c", str(EMPTY_INI),
-            "--capture=no", "-o", "addopts=", "-o", "python_files=*.py"]
+            "--capture=no", "-o", "addopts=", "-o", f"python_files={' '.join(_rewritten_names(test_file))}"]
     for name in DISABLED_PLUGINS:
         args += ["-p", f"no:{name}"]
     with _LOCK:
@@ -388,6 +388,38 @@ def run_tests(test_file: Path, root: Path, harness: Harness) -> TestRun:
     return harness.run
 
 
+def _rewritten_names(test_file: Path) -> list[str]:
+    """The file names pytest collects and rewrites asserts in: the test file and the modules beside it (its
+    helpers). Never ``*.py``: that pattern matches every module imported during the run, mlgrade's own
+    included, which pytest then rewrote and compiled again for every submission (0.2 s each time)."""
+    names = [test_file.name]
+    try:
+        names += sorted(p.name for p in test_file.parent.glob("*.py") if p.name != test_file.name)[:200]
+    except OSError:
+        pass
+    return [n for n in names if " " not in n]
+
+
+def _installed_places() -> tuple[Path, ...]:
+    """mlgrade's own packages and the environment's (its venv may sit inside the rubric's folder, as in a
+    checkout): imported once per worker, never "fresh" per submission. Re-importing a third-party package's
+    submodule under its loaded parent could even break it (a C extension loaded twice)."""
+    import site
+    import sysconfig
+
+    places = {Path(__import__(name).__file__).resolve().parent for name in ("grader", "reference")}
+    for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values(),
+              *getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]:
+        try:
+            places.add(Path(p).resolve())
+        except (OSError, TypeError, ValueError):
+            pass
+    return tuple(places)
+
+
+_OWN_PACKAGES = _installed_places()
+
+
 def forget_modules(before: set[str], folders: list[Path]) -> None:
     """Remove the modules imported since ``before`` from ``folders`` (and their package stubs), so the
     next submission imports them afresh: nothing a test stored in a module reaches another student."""
@@ -399,6 +431,8 @@ def forget_modules(before: set[str], folders: list[Path]) -> None:
             try:
                 path = Path(file).resolve()
             except (OSError, ValueError):
+                continue
+            if any(own == path.parent or own in path.parents for own in _OWN_PACKAGES):
                 continue
             if any(r == path.parent or r in path.parents for r in roots):
                 doomed.append(name)
