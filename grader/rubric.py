@@ -157,9 +157,35 @@ def load_rubric(path: str | Path) -> Rubric:
     return parse_rubric(text, source=str(path), base_dir=path.resolve().parent)
 
 
-def parse_rubric(text: str, source: str = "<rubric>", base_dir: str | Path | None = None) -> Rubric:
+# mlgrade's own course packs (rubrics/ in a checkout; a wheel does not ship them).
+BUILTIN_ROOT = Path(__file__).resolve().parent.parent
+_NOT_FOUND = "not found next to the rubric"
+
+
+def parse_rubric(text: str, source: str = "<rubric>", base_dir: str | Path | None = None,
+                 builtin_packs: bool = True) -> Rubric:
     """``base_dir``: the rubric's folder (default: the folder of ``source`` when it names a file, else the
-    current folder); test files, reference modules, plugins and data sets are found relative to it."""
+    current folder); test files, reference modules, plugins and data sets are found relative to it.
+
+    A copy of (part of) the default rubric made elsewhere names files of mlgrade's own course packs
+    (``rubrics/aml_hw4/tests/...``) that are not beside it: when every problem is such a missing file and
+    all of them are in mlgrade's own folder, the rubric is read against that folder instead
+    (``builtin_packs=False`` turns this off, for checking what a copy must carry itself)."""
+    try:
+        return _parse_rubric(text, source, base_dir)
+    except RubricError as e:
+        here = Path(base_dir).resolve() if base_dir is not None else None
+        if (not builtin_packs or not e.problems or here == BUILTIN_ROOT
+                or not (BUILTIN_ROOT / "rubrics").is_dir()
+                or not all(_NOT_FOUND in msg for _, msg in e.problems)):
+            raise
+        try:
+            return _parse_rubric(text, source, BUILTIN_ROOT)
+        except RubricError:
+            raise e from None
+
+
+def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric:
     if base_dir is None:
         base_dir = Path(source).resolve().parent if Path(source).is_file() else Path.cwd()
     base_dir = Path(base_dir)

@@ -147,7 +147,7 @@ def public_rubric_yaml(text: str, source: str) -> tuple[str, list[str]]:
               "student-kit).\n# Questions marked hidden are graded by your instructor; they are listed so you "
               "know their files and points.\n")
     out = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-    parse_rubric(out, "rubric.yaml", base_dir=base)  # what the student gets must load
+    parse_rubric(out, "rubric.yaml", base_dir=base, builtin_packs=False)  # what the student gets must load
     return out, hidden
 
 

@@ -95,3 +95,27 @@ def test_check_and_grade_end_to_end_from_the_command_line(tmp_path):
     wrong = json.loads((tmp_path / "out" / "wrong" / "results.json").read_text())
     softmax = next(t for t in wrong["tests"] if t["number"] == "softmax")["output"]
     assert "hidden tests: 0 of 4 passed (0 of 2 points)" in softmax and "overflows" not in softmax
+
+
+def test_a_copy_of_the_default_rubric_made_elsewhere_finds_mlgrades_own_packs(tmp_path):
+    """Instructors (and ../shared/bench/side_by_side.sh) copy questions of the default rubric into a rubric of
+    their own in another folder: its rubrics/... files are then mlgrade's own course packs. A file that is
+    missing everywhere is still an error naming the rubric's folder."""
+    import yaml
+
+    from grader.options import GradeOptions
+    from grader.pipeline import grade_submission
+    from grader.rubric import RubricError, load_rubric
+
+    data = yaml.safe_load((ROOT / "rubric.yaml").read_text())
+    data["questions"] = [q for q in data["questions"] if q["id"] == "backprop"]
+    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(data))
+    rubric = load_rubric(tmp_path / "rubric.yaml")
+    result = grade_submission(ROOT / "submissions" / "alice_complete.zip", rubric, tmp_path / "w",
+                              GradeOptions(isolation="none"))
+    assert result.question("backprop").score == 3, result.question("backprop").reason
+
+    data["questions"][0]["checks"][0]["tests"] = "rubrics/aml_hw4/tests/test_nothing_here.py"
+    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(RubricError, match=f"not found next to the rubric \\(looked for {tmp_path}"):
+        load_rubric(tmp_path / "rubric.yaml")
