@@ -7,7 +7,8 @@ time, after a warm-up submission (so Keras, the zygote and the model server are 
 worker), and prints wall and machine-wide CPU seconds per submission for each question, then for the
 whole rubric (notebook questions run on a thread beside the model questions, so the whole is less than
 the sum), then for the whole rubric with the feedback pages' thumbnails, and with the integrity fingerprints too (as
-``mlgrade grade`` does). ``--profile Q`` prints
+``mlgrade grade`` does), and with the review previews of flagged screenshots (all that ``mlgrade grade``
+does per submission). ``--profile Q`` prints
 cProfile's top functions of the grading process for question Q (time spent waiting on the sandbox
 shows as lock waits).
 """
@@ -84,6 +85,9 @@ def main() -> None:
         measure(full, plain, "whole rubric")
         measure(full, GradeOptions(isolation=args.isolation), "whole rubric + thumbnails")
         measure(full, GradeOptions(isolation=args.isolation, integrity=True), "+ integrity fingerprints")
+        previews = Path(tmp) / "previews"
+        measure(full, GradeOptions(isolation=args.isolation, integrity=True, preview_dir=previews),
+                "+ review previews (= grade)")
 
 
 if __name__ == "__main__":
