@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.insandbox.wire import scrub_json
+
 MAX_NOTEBOOK_BYTES = 64 * 1024**2
 MAX_DEPTH = 64
 MAX_CONTAINERS = 200_000
@@ -68,6 +70,7 @@ def read_json(path: str | os.PathLike, max_bytes: int = MAX_NOTEBOOK_BYTES) -> A
         raise NotebookProblem(f"{name}: over the {max_bytes // 2**20} MiB notebook limit")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    raw = scrub_json(raw)  # a lone surrogate ("\\ud800") in a cell would break every UTF-8 output
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -421,3 +421,37 @@ def test_only_the_instructors_modules_are_imported_afresh_for_each_submission(tm
     finally:
         for name in fakes:
             sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("iso", MODES)
+def test_lone_surrogates_and_colliding_keys_from_the_kernel_cost_only_that_answer(tmp_path, iso):
+    """A notebook that raises with a lone surrogate in its message (which no UTF-8 output can hold), returns
+    one, or swaps in its own wire encoder to send dict keys that all share one hash (quadratic to build):
+    the record is stored and written as UTF-8, and the grader answers at once."""
+    import json
+    import time
+
+    from grader.render.files import json_text
+
+    hostile = notebook_bytes(
+        "import numpy as np",
+        "def softmax(x, axis=-1):\n    raise ValueError('bad \\ud800 value')",
+        "L = 'x\\udc80y'",
+        "import wire\nM = 2**61 - 1\n_enc = wire.encode\n"
+        "def flood(value, where='value'):\n    return {'d': [[1 + i * M, 0] for i in range(150_000)]}\n"
+        "wire.encode = flood",
+    )
+    tests = '''
+    def test_call(notebook):
+        notebook.call("softmax", [1.0])
+
+    def test_value(notebook):
+        assert notebook.value("L") == "x"
+    '''
+    started = time.monotonic()
+    q = grade(tmp_path, make_pack(tmp_path / "pack", tests=tests), hostile, iso)
+    assert time.monotonic() - started < 60
+    assert q.score == 0 and q.status is not Status.ERROR, q.reason
+    text = json_text(q.model_dump(mode="json"))
+    text.encode("utf-8")  # what the store writes: no lone surrogate is left anywhere in the record
+    assert json.loads(text) == q.model_dump(mode="json")

@@ -137,3 +137,54 @@ def test_hostile_answers_are_bounded():
 def test_decoded_values_are_the_graders_own_types():
     got = wire.decode({"d": [["a", {"t": [1, 2.5]}]]})
     assert type(got) is dict and type(got["a"]) is tuple
+
+
+def test_keys_sharing_one_hash_are_refused_before_the_dict_is_built():
+    import time
+
+    m = 2**61 - 1
+    started = time.monotonic()
+    with pytest.raises(wire.WireError, match="one hash value"):
+        wire.decode({"d": [[1 + i * m, 0] for i in range(100_000)]})
+    with pytest.raises(wire.WireError, match="one hash value"):
+        wire.decode({"d": [[{"t": [-1 if b == "1" else -2 for b in f"{i:016b}"]}, 0] for i in range(5000)]})
+    assert time.monotonic() - started < 2
+
+
+def test_lone_surrogates_become_replacement_characters():
+    from grader.insandbox.wire import scrub_json
+
+    assert wire.decode("a\ud800b") == "a\ufffdb" and wire.decode({"d": [["\udc80", 1]]}) == {"\ufffd": 1}
+    assert scrub_json(b'["\\ud800", "\\ud83d\\ude00", "\\\\ud800"]') == b'["\\ufffd", "\\ud83d\\ude00", "\\\\ud800"]'
+
+
+def test_an_array_header_that_does_not_match_its_data_is_refused_before_allocating():
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (10**14,)})
+    body = base64.b64encode(buf.getvalue() + b"\0" * 64).decode()
+    for shape in [(10**14,), (2**70,)]:
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        with pytest.raises(wire.WireError, match="unreadable array"):
+            wire.decode({"nd": base64.b64encode(buf.getvalue() + b"\0" * 64).decode()})
+    with pytest.raises(wire.WireError):
+        wire.decode({"nd": body})
+
+
+def test_what_students_return_every_day_crosses_as_plain_data():
+    from collections import Counter, OrderedDict, defaultdict, namedtuple
+
+    y = np.array([1, 1, 2])
+    labels = np.array(["cat", "dog"])
+    point = namedtuple("Point", "x y")
+    value = {"counts": dict(zip(*np.unique(y, return_counts=True), strict=True)), "label": labels[1],
+             "names": list(labels), "dd": defaultdict(int, a=1), "c": Counter("aab"),
+             "od": OrderedDict(b=2), "p": point(1, 2)}
+    got = wire.decode(wire.encode(value))
+    assert got["counts"] == {1: 2, 2: 1} and all(type(k) is int for k in got["counts"])
+    assert got["label"] == "dog" and type(got["label"]) is str and got["names"] == ["cat", "dog"]
+    assert type(got["dd"]) is dict and got["dd"] == {"a": 1} and got["c"] == {"a": 2, "b": 1}
+    assert type(got["od"]) is dict and got["p"] == (1, 2) and type(got["p"]) is tuple

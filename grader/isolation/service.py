@@ -16,6 +16,7 @@ import threading
 import time
 
 from grader.insandbox.supervise import PipeReader
+from grader.insandbox.wire import scrub_json
 from grader.isolation.staging import Staging
 from grader.portable import ProcessTree, popen_kwargs
 
@@ -75,8 +76,8 @@ class ServiceProcess:
             raise ServiceError("the helper process stopped") from None
         line = self._read_line(time.monotonic() + timeout)
         try:
-            answer = json.loads(line)
-        except ValueError:
+            answer = json.loads(scrub_json(line))
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than this stack
             answer = None
         if not isinstance(answer, dict):
             self.close()

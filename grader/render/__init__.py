@@ -185,5 +185,5 @@ def write_outputs(out: Path, report: ClassReport, names: Iterable[str]) -> list[
 
 
 def _write(path: Path, data: str | bytes) -> Path:
-    write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
+    write_bytes_atomic(path, data.encode("utf-8", "replace") if isinstance(data, str) else data)
     return path

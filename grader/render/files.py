@@ -33,7 +33,8 @@ def json_text(data: Any) -> str:
 
 
 def write_json_atomic(path: Path, data: Any, mode: int = 0o644) -> None:
-    write_bytes_atomic(path, json_text(data).encode("utf-8"), mode)
+    # "replace": a lone surrogate that reached a record some other way costs one character, not the file
+    write_bytes_atomic(path, json_text(data).encode("utf-8", "replace"), mode)
 
 
 @contextmanager
