@@ -455,3 +455,25 @@ def test_lone_surrogates_and_colliding_keys_from_the_kernel_cost_only_that_answe
     text = json_text(q.model_dump(mode="json"))
     text.encode("utf-8")  # what the store writes: no lone surrogate is left anywhere in the record
     assert json.loads(text) == q.model_dump(mode="json")
+
+
+def test_a_value_of_the_wrong_kind_fails_the_test_it_reached_not_the_grader(tmp_path):
+    """softmax returning None makes the instructor's own np.allclose raise TypeError: that is the student's
+    failure (with a reason), not a grader error flagged for the instructor and regraded; a test that raises
+    before it received anything from the notebook is still the grader's error."""
+    tests = '''
+    import numpy as np
+
+    def test_value(notebook):
+        got = notebook.call("softmax", np.array([1.0, 2.0]))
+        assert np.allclose(got, [0.26894142, 0.73105858])
+
+    def test_typo(notebook):
+        np.nonexistent_function()
+    '''
+    returns_none = notebook_bytes("import numpy as np", "def softmax(x, axis=-1):\n    return None")
+    q = grade(tmp_path, make_pack(tmp_path / "pack", tests=tests), returns_none)
+    got = outcomes(q)
+    assert got["test_value"] == ("failed", 0.0)
+    assert "the test could not use what your code returned: TypeError" in q.reason
+    assert got["test_typo"][0] == "error"

@@ -41,6 +41,7 @@ import pytest
 
 from grader.instructor import InstructorError
 from grader.registry import SubmissionProblem
+from grader.testing.objects import RECEIVED
 
 MAX_MESSAGE = 1500
 # pytest's own plugins that are not needed here: output, caches, and those that touch process-wide state
@@ -125,6 +126,10 @@ class Feedback(dict):
             self[key] = value
 
 
+# Raised by an instructor's own line when the student's value has the wrong type, shape or keys.
+WRONG_VALUE_ERRORS = (TypeError, ValueError, AttributeError, IndexError, KeyError, ZeroDivisionError, OverflowError)
+
+
 class Harness:
     """The pytest plugin of one run: fixtures, markers, and every test's outcome."""
 
@@ -138,6 +143,7 @@ class Harness:
         self.feedback = Feedback(self)
         self._by_id: dict[str, TestOutcome] = {}
         self._notebooks = _Notebooks(fixtures.notebooks)
+        self._received_before = 0
 
     # ------------------------------------------------------------------ what the fixtures hand out
 
@@ -190,6 +196,7 @@ class Harness:
 
     def pytest_runtest_setup(self, item) -> None:
         self.current = self._by_id.get(item.nodeid)
+        self._received_before = RECEIVED[0]
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -219,6 +226,10 @@ class Harness:
             return "failed", _clip(str(getattr(exc, "msg", "") or exc))
         if when != "teardown" and isinstance(exc, AssertionError):
             return "failed", _assertion_message(exc, excinfo, self.test_file)
+        if when == "call" and isinstance(exc, WRONG_VALUE_ERRORS) and RECEIVED[0] > self._received_before:
+            # np.allclose(None, expected), got["W1"] on a list: the student's value did not fit the test
+            return "failed", (f"the test could not use what your code returned: {type(exc).__name__}: "
+                              f"{_clip(str(exc), 300)} ({self._where(excinfo)})")
         phase = {"setup": "while setting up the test", "teardown": "after the test"}.get(when, "in the test")
         return "error", f"{type(exc).__name__}: {_clip(str(exc), 300)} {phase} ({self._where(excinfo)})"
 

@@ -32,6 +32,11 @@ MAX_FILE_BYTES = 16 * 1024**2
 MAX_PREDICT_BYTES = 256 * 1024**2
 
 
+# Values received from students' code so far (call and value): a test that received one and then raised a
+# TypeError or the like was most likely handed a value of the wrong kind (the student's, not a grader error).
+RECEIVED = [0]
+
+
 @dataclass(frozen=True)
 class CellError:
     """A cell that raised when the notebook ran: ``cell`` is named as the student sees it (``In [8]``)."""
@@ -78,10 +83,14 @@ class Notebook:
         return self._path_found is not None
 
     def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        return self._session.call(name, args, kwargs, timeout)
+        got = self._session.call(name, args, kwargs, timeout)
+        RECEIVED[0] += 1
+        return got
 
     def value(self, expr: str, timeout: float | None = None) -> Any:
-        return self._session.value(expr, timeout)
+        got = self._session.value(expr, timeout)
+        RECEIVED[0] += 1
+        return got
 
     def has(self, name: str) -> bool:
         return self._session.has(name)
