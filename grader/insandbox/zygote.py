@@ -323,7 +323,7 @@ def main() -> None:
                 answer = {"error": f"unknown op {op!r}"}
         except Exception as e:
             answer = {"error": f"{type(e).__name__}: {e}"}
-        out.write(json.dumps(answer) + "\n")
+        out.write(json.dumps(answer, separators=(",", ":")) + "\n")  # compact: never larger than the kernel's
 
 
 if __name__ == "__main__":

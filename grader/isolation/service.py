@@ -20,7 +20,9 @@ from grader.insandbox.wire import scrub_json
 from grader.isolation.staging import Staging
 from grader.portable import ProcessTree, popen_kwargs
 
-MAX_ANSWER = 128 * 1024**2
+# Twice the largest record a kernel may send (supervise.MAX_RECORD, 96 MiB): the zygote re-serializes it
+# compactly, which can only grow it by writing 1e999 as Infinity (at most 1.5x).
+MAX_ANSWER = 192 * 1024**2
 
 
 class ServiceError(RuntimeError):
