@@ -294,3 +294,25 @@ def test_staff_photos_from_hidden_dir_are_the_test_set(tmp_path):
         assert "staff" in results[s].question("digits").reason
     best = max(acc.values())
     assert results["amy"].question("digits").score == pytest.approx(40 * acc["amy"] / best, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_workers_killed_for_their_time_leave_no_private_folders(tmp_path, monkeypatch):
+    """A worker stopped for its time is killed with its services: the batch removes their private folders
+    when it ends (the next service start would, but there may be none)."""
+    import tempfile
+
+    from grader.isolation import resolve
+    from grader.isolation.staging import PREFIX
+
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir(mode=0o755)
+    os.chmod(tmp_path, 0o755)
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    batch = slow_class(tmp_path)
+    results = {r.student: r for r in run_grade(batch, tmp_path / "out", SLOW_RUBRIC, timeout=8,
+                                               isolation=resolve("auto").name)}
+    assert results["aa_slow"].grader_fault
+    left = [p.name for p in private_tmp.iterdir() if p.name.startswith(PREFIX)]
+    assert left == [], left

@@ -147,19 +147,27 @@ def test_hidden_data_keeps_folders_and_files(tmp_path):
 
 
 def test_the_rubric_files_travel_so_a_worker_needs_no_copy_of_the_course_folder(tmp_path, monkeypatch):
-    """The default rubric's course packs (tests, reference modules) arrive with the run: a worker reads the
-    rubric to the client's digest from a folder that exists nowhere but in the zip it was sent."""
+    """An instructor's course folder (a test file, a helper, a reference module) arrives with the run: a
+    worker reads the rubric to the client's digest from a folder that exists nowhere but in the zip it was
+    sent; without it, the worker refuses with the reason."""
     pytest.importorskip("distributed")
-    from conftest import ROOT
 
     from grader.rubric import load_rubric
     from grader.scheduling.cluster import _rubric_files
     from grader.scheduling.cluster_worker import GradingPlugin, fingerprint
 
-    rubric = load_rubric(ROOT / "rubric.yaml")
+    course = tmp_path / "course"
+    (course / "tests").mkdir(parents=True)
+    (course / "tests" / "test_q.py").write_text("from helpers import ok\n\ndef test_q():\n    assert ok()\n")
+    (course / "tests" / "helpers.py").write_text("def ok():\n    return True\n")
+    (course / "refs.py").write_text("def f(x):\n    return x\n")
+    text = ("name: c\nquestions:\n  - id: q\n    title: q\n    points: 1\n    checks:\n"
+            "      - {kind: pytest, tests: tests/test_q.py, reference: refs.py}\n")
+    (course / "rubric.yaml").write_text(text)
+    rubric = load_rubric(course / "rubric.yaml")
+    assert {rel for _, rel in rubric.relative_assets()} == {"tests/test_q.py", "tests/helpers.py", "refs.py"}
     monkeypatch.chdir(tmp_path)  # a Dask worker's folder: not the course's
-    assert rubric.relative_assets(), "the default rubric has course-pack files"
-    config = {"rubric_text": (ROOT / "rubric.yaml").read_text(), "rubric_source": "/nonexistent/course/rubric.yaml",
+    config = {"rubric_text": text, "rubric_source": "/nonexistent/course/rubric.yaml",
               "options": {"isolation": "none"}}
     without = GradingPlugin("t", config, rubric.digest(), fingerprint(), None, 10)
     assert any("the rubric cannot be read here" in p for p in without._check())
@@ -168,7 +176,7 @@ def test_the_rubric_files_travel_so_a_worker_needs_no_copy_of_the_course_folder(
     try:
         assert plugin._check() == []
         laid_out = Path(plugin.config["rubric_source"]).parent
-        assert (laid_out / "rubrics" / "aml_hw4" / "tests" / "test_backprop.py").is_file()
+        assert (laid_out / "tests" / "helpers.py").read_text() == (course / "tests" / "helpers.py").read_text()
         assert stat.S_IMODE(laid_out.stat().st_mode) == 0o700
     finally:
         plugin._stop()

@@ -31,7 +31,7 @@ class Staging:
     """A private folder for one service's inputs; removed by :meth:`close`."""
 
     def __init__(self, inside_root: str | None = None):
-        _sweep_stale()
+        sweep_stale()
         self.private = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
         self.root = self.private / "stage"
         self.root.mkdir(mode=0o711)
@@ -134,8 +134,9 @@ def traversable_tmp() -> str:
     return "/tmp"
 
 
-def _sweep_stale() -> None:
-    """Remove private folders of grader processes that died without cleaning up (``kill -9``)."""
+def sweep_stale() -> None:
+    """Remove private folders of grader processes that died without cleaning up (``kill -9``, or a worker
+    killed for its time): when the next service starts, and when a batch ends."""
     entries = []
     for base in dict.fromkeys((tempfile.gettempdir(), traversable_tmp())):
         try:
