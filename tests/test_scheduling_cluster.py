@@ -18,6 +18,7 @@ import psutil
 import pytest
 from conftest import ROOT, make_zip
 from helpers import notebook_bytes
+from test_batch import DIGITS_RUBRIC  # the same one-question digits class as the local batch tests
 
 from grader.isolation import resolve
 
@@ -357,16 +358,6 @@ def test_scheduler_usage_errors(tmp_path):
     assert nobody.returncode == 3 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in nobody.stderr
 
 
-DIGITS_RUBRIC = """
-name: digits only
-questions:
-  - id: digits
-    title: digits
-    points: 40
-    files: [digits.h5]
-    checks:
-      - {kind: digits, model: digits.h5}
-"""
 
 
 @pytest.mark.slow
