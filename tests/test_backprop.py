@@ -53,6 +53,42 @@ def test_missing_sigmoid_derivative_loses_the_gradient_parts(tmp_path, rubric_ya
     assert "test_hidden_data[137] failed" in q.reason and "test_hidden_data[401] failed" in q.reason
 
 
+HIDDEN_STEP = "    dLdZ1 = np.multiply(dLdH, (sigmoid(Z1)*(1-sigmoid(Z1))))\n"
+OUTPUT_STEP = "    dLdZ2 = np.multiply(dLdY, (sigmoid(Z2)*(1-sigmoid(Z2))))\n"
+
+
+def _mistake(*edits: tuple[str, str]) -> bytes:
+    cells = list(BACKPROP_CELLS)
+    for old, new in edits:
+        assert old in cells[4]
+        cells[4] = cells[4].replace(old, new)
+    return notebook_bytes(*cells)
+
+
+@pytest.mark.parametrize("edits, hint", [
+    ([(HIDDEN_STEP, "    dLdZ1 = dLdH\n")], "your dW1 and db1 equal the gradients without the hidden sigmoid's derivative"),
+    ([(OUTPUT_STEP, "    dLdZ2 = dLdY\n")], "without the output sigmoid's derivative: dL/dZ2 is dL/dY * Y * (1 - Y)"),
+    ([(OUTPUT_STEP, "    dLdZ2 = dLdY * Z2 * (1 - Z2)\n"), (HIDDEN_STEP, "    dLdZ1 = dLdH * Z1 * (1 - Z1)\n")],
+     "your gradients use Z * (1 - Z) as the sigmoid's derivative"),
+    ([("dLdY = 1/N_points * (Y - Y_T)", "dLdY = (Y - Y_T)")], "your gradients are N times too large"),
+    ([(HIDDEN_STEP, "    dLdZ1 = np.multiply(dLdH, sigmoid(Z1))\n")],
+     "the output layer's gradients (dW2, db2) are right and the hidden layer's are not"),
+])
+def test_a_common_mistake_is_named_once_with_the_cell_to_fix(tmp_path, rubric_yaml, edits, hint):
+    """What the wrong numbers equal names the mistake, once for the notebook, with the cell where the
+    function is (In [5]: the helper numbers cells from 1)."""
+    q = grade(tmp_path, rubric_yaml, _mistake(*edits))
+    assert q.score < 3, q.reason
+    assert q.reason.count("hint:") == 1 and q.reason.count(hint) == 1, q.reason
+    assert f"{hint}" in q.reason.split("(back_propagation is in In [5])")[0], q.reason
+
+
+def test_a_right_answer_and_an_unrecognised_mistake_get_no_hint(tmp_path, rubric_yaml):
+    assert "hint:" not in grade(tmp_path / "a", rubric_yaml, backprop_notebook("correct")).reason
+    odd = grade(tmp_path / "b", rubric_yaml, _mistake(("dLdW2 = np.dot(H.T, dLdZ2)", "dLdW2 = 2 * np.dot(H.T, dLdZ2)")))
+    assert "dW2 off by" in odd.reason and "hint:" not in odd.reason
+
+
 def test_crashing_notebook_scores_zero_with_the_reason(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("crash"))
     assert q.score == 0

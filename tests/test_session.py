@@ -34,6 +34,7 @@ CELLS = [
     "def stubborn():\n    import signal\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n        pass",
     "def die():\n    import os\n    os._exit(3)",
     "def many():\n    return {'arr': np.eye(2), 'tup': (1, 'a', None), 'f': np.float32(0.5), 'b': True}",
+    "class Net:\n    def forward(self, x):\n        return x\nnet = Net()\nimport functools\nnormalize = functools.partial(normalise)",
 ]
 
 
@@ -64,6 +65,12 @@ def test_calls_values_and_names(tmp_path, iso):
         assert many["tup"] == (1, "a", None) and type(many["f"]) is np.float32 and many["b"] is True
         np.testing.assert_array_equal(many["arr"], np.eye(2))
         assert [s.call("add_one") for _ in range(3)] == [1, 2, 3]  # one kernel, state kept between calls
+        # where the student wrote a name, as they see it; "" for what no cell of theirs wrote
+        assert s.defined_at("softmax") == "In [2]" and s.defined_at("normalise") == "In [3]"
+        assert s.defined_at("Net") == s.defined_at("net.forward") == "In [10]"
+        assert s.defined_at("np.linalg.norm") == s.defined_at("thing") == s.defined_at("normalize") == ""
+        with pytest.raises(NotDefined):
+            s.defined_at("missing")
     finally:
         s.close()
 

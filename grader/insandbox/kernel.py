@@ -15,7 +15,8 @@ Commands:
   -> ``{"r": "probe", "select": key, "manifest": {...}, "arrays": {name: base64 .npy}}``:
   reads values from the student's namespace (``select`` null) or calls one function;
 - ``{"op": "call", "id": n, "target": "softmax", "args": wire, "kwargs": wire}``,
-  ``{"op": "eval", "id": n, "expr": "len(history)"}``, ``{"op": "has", "id": n, "name": "nn.forward"}``
+  ``{"op": "eval", "id": n, "expr": "len(history)"}``, ``{"op": "has", "id": n, "name": "nn.forward"}``,
+  ``{"op": "where", "id": n, "name": "back_propagation"}`` (the index of the cell that defined it, or null)
   -> ``{"r": "live", "id": n, "status": "ok", "value": wire}`` or ``{"r": "live", "id": n,
   "status": "error", "phase": "resolve" | "call" | "encode", "ename", "evalue", "where": {"cell": i,
   "line": n, "code": "..."} | null}``: one request of a live session (values as :mod:`wire` data;
@@ -294,6 +295,21 @@ def _resolve(namespace: dict, dotted: str):
     return obj
 
 
+def _defined_in(obj) -> int | None:
+    """The index of the notebook cell whose code defined ``obj`` (a function, a method, a class), or None."""
+    import re
+
+    obj = getattr(obj, "__func__", obj)  # a bound method
+    codes = [getattr(obj, "__code__", None)]
+    if isinstance(obj, type):  # a class: where its own methods were written
+        codes = [getattr(getattr(v, "__func__", v), "__code__", None) for v in list(vars(obj).values())[:200]]
+    for code in codes:
+        m = re.match(r"<ipython-input-(\d+)-", str(getattr(code, "co_filename", "")))
+        if m and int(m.group(1)) in CELL_OF_COUNT:
+            return CELL_OF_COUNT[int(m.group(1))]
+    return None
+
+
 def _student_line(exc) -> dict | None:
     """The deepest frame of ``exc``'s traceback that is in one of the notebook's cells."""
     import linecache
@@ -337,6 +353,8 @@ def live(namespace: dict, cmd: dict) -> dict:
                 value = True
             except Exception:
                 value = False
+        elif op == "where":
+            value = _defined_in(_resolve(namespace, cmd["name"]))
         elif op == "eval":
             phase = "call"
             value = eval(compile(str(cmd["expr"]), "<mlgrade>", "eval"), namespace)  # the instructor's expression
@@ -393,7 +411,7 @@ def serve(cmd_fd: int, rec_fd: int, log_fd: int, budget: int) -> None:
                 if op == "cell":
                     rec = _run_cell(shell, cmd["source"], bool(cmd.get("history", True)), cmd.get("i"))
                     rec["i"] = cmd["i"]
-                elif op in ("call", "eval", "has"):
+                elif op in ("call", "eval", "has", "where"):
                     rec = live(shell.user_ns, cmd)
                     rec["id"] = cmd.get("id")
                 elif op == "probe":

@@ -147,6 +147,14 @@ class NotebookSession:
         """Whether the notebook defines ``name`` (a dotted name: ``nn.forward``), without calling anything."""
         return bool(self._request("has", {"name": name}, f"`{name}`", None))
 
+    def defined_at(self, name: str) -> str:
+        """The cell that defined function or class ``name`` as the student sees it (``In [6]``), or ""."""
+        cell = self._request("where", {"name": name}, f"`{name}`", None)
+        cells = self.run.cells
+        if isinstance(cell, int) and not isinstance(cell, bool) and 0 <= cell < len(cells):
+            return cells[cell].name
+        return ""
+
     def _request(self, op: str, payload: dict, what: str, timeout: float | None) -> Any:
         self._usable()
         lost, self._lost = self._lost, ""

@@ -95,6 +95,17 @@ class Notebook:
     def has(self, name: str) -> bool:
         return self._session.has(name)
 
+    def defined_at(self, name: str) -> str:
+        """Where the student wrote function or class ``name``, as they see it (``In [6]``); "" when unknown.
+
+        For feedback that sends the student to the right cell (a name the notebook lacks gives "")."""
+        from grader.nbexec.session import NotDefined
+
+        try:
+            return self._session.defined_at(name)
+        except NotDefined:
+            return ""
+
     @property
     def run(self) -> NotebookRun:
         return self._session.run

@@ -112,13 +112,52 @@ def error_hints(error: str, n: int) -> list[str]:
     return hints
 
 
+def _gradients(reference, w: dict, X, Y, *, output_derivative=True, hidden_derivative=True, mean=True,
+               derivative_of_z=False) -> dict[str, np.ndarray]:
+    """The gradients as the handout's network gives them, or with one of the usual mistakes made."""
+    n = X.shape[0]
+    out, Z2, H, Z1 = reference.forward_propagation(X, w)
+    at_z2, at_h = (Z2, Z1) if derivative_of_z else (out, H)  # sigma' wrongly taken as z(1 - z) on Z
+    dZ2 = (out - Y) / (n if mean else 1)
+    if output_derivative:
+        dZ2 = dZ2 * at_z2 * (1 - at_z2)
+    dZ1 = np.outer(dZ2, np.asarray(w["W2"], dtype=float))
+    if hidden_derivative:
+        dZ1 = dZ1 * at_h * (1 - at_h)
+    return {"W1": dZ1.T @ X, "b1": dZ1.sum(axis=0), "W2": H.T @ dZ2, "b2": float(np.sum(dZ2))}
+
+
+def _same(grads: dict, expected: dict, tol: float, keys=GRAD_KEYS) -> bool:
+    return all(compare("d" + k, grads.get(k), expected[k], tol, rel=True)[0] for k in keys)
+
+
+MISTAKES = [  # (what the gradients equal, what to do), recognised by the numbers a mistake gives
+    ({"hidden_derivative": False},
+     "your dW1 and db1 equal the gradients without the hidden sigmoid's derivative: multiply dL/dH by "
+     "H * (1 - H) to get dL/dZ1 before dW1 and db1"),
+    ({"output_derivative": False},
+     "your gradients equal what you get without the output sigmoid's derivative: dL/dZ2 is dL/dY * Y * (1 - Y)"),
+    ({"derivative_of_z": True},
+     "your gradients use Z * (1 - Z) as the sigmoid's derivative: it is sigmoid(Z) * (1 - sigmoid(Z)), that is "
+     "H * (1 - H) and Y * (1 - Y)"),
+    ({"mean": False},
+     "your gradients are N times too large: the loss is averaged over the N points, so divide by N"),
+]
+
+
 def value_hints(reference, grads: dict, L: float, w: dict, X, Y, tol: float) -> list[str]:
-    """Recognise common mistakes by what the wrong numbers match: a forward pass without the biases."""
+    """Recognise common mistakes by what the wrong numbers match, else say which layer's gradients are off."""
     no_bias = {**w, "b1": np.zeros_like(np.asarray(w["b1"], dtype=float)), "b2": 0.0}
     g0, L0 = reference.back_propagation(X, Y, no_bias)
-    matches = compare_scalar("L", L, L0, tol, rel=True)[0] and all(
-        compare("d" + k, grads.get(k), g0[k], tol, rel=True)[0] for k in ("W1", "W2"))
-    if matches:
+    has_bias = bool(np.any(np.asarray(w["b1"], dtype=float) != 0) or float(w["b2"]) != 0)
+    if has_bias and compare_scalar("L", L, L0, tol, rel=True)[0] and _same(grads, g0, tol, ("W1", "W2")):
         return ["your results equal a network without biases: add b1 and b2 in the forward pass "
                 "(the handout's b1 and b2 are zero, so the seed-0 check cannot see this)"]
+    for variant, hint in MISTAKES:
+        if _same(grads, _gradients(reference, w, X, Y, **variant), tol):
+            return [hint]
+    right, _ = reference.back_propagation(X, Y, w)
+    if _same(grads, right, tol, ("W2", "b2")) and not _same(grads, right, tol, ("W1", "b1")):
+        return ["the output layer's gradients (dW2, db2) are right and the hidden layer's are not: check the "
+                "step back into the hidden layer, dL/dH = dL/dZ2 W2, then dL/dZ1 = dL/dH * H * (1 - H)"]
     return []

@@ -40,6 +40,40 @@ def tolerance(options) -> float:
 
 
 @pytest.fixture(scope="module")
+def written_at(notebook) -> str:
+    """`` (In [6])``: where the student wrote the function, for hints that send them to the cell."""
+    try:
+        where = notebook.defined_at(FUNCTION)
+    except StudentFailure:
+        return ""
+    return f" ({FUNCTION} is in {where})" if where else ""
+
+
+@pytest.fixture(scope="module")
+def hints_said() -> set[str]:
+    """Hints already given for this notebook: each is said once."""
+    return set()
+
+
+def _hint(hints: list[str], written_at: str, said: set[str]) -> str:
+    new = [h for h in hints if h not in said]
+    said.update(new)
+    return f"; hint: {'; '.join(new)}{written_at}" if new else ""
+
+
+@pytest.fixture(scope="module")
+def seed0_hints(seed0, reference, tolerance) -> tuple[str, list[str]]:
+    """(the first gradient that is wrong, what its numbers suggest): said once, under that gradient."""
+    grads, L, _ = seed0
+    weights, X, Y = reference.seed0_problem()
+    expected, _ = reference.back_propagation(X, Y, weights)
+    wrong = [k for k in bc.GRAD_KEYS if not bc.compare("d" + k, grads.get(k), expected[k], tolerance)[0]]
+    if not wrong:
+        return "", []
+    return wrong[0], bc.value_hints(reference, grads, L, weights, X, Y, tolerance)
+
+
+@pytest.fixture(scope="module")
 def seed0(notebook, reference):
     """(gradients, L, where they came from) on the handout's seed-0 data."""
     weights, X, Y = reference.seed0_problem()
@@ -66,16 +100,17 @@ def test_seed0_loss(seed0, reference, tolerance):
 
 
 @pytest.mark.parametrize("key", bc.GRAD_KEYS)
-def test_seed0_gradient(seed0, reference, tolerance, key):
+def test_seed0_gradient(seed0, seed0_hints, written_at, hints_said, reference, tolerance, key):
     grads, L, source = seed0
     weights, X, Y = reference.seed0_problem()
     expected, _ = reference.back_propagation(X, Y, weights)
     ok, note = bc.compare("d" + key, grads.get(key), expected[key], tolerance)
-    assert ok, f"seed-0 gradient {note}{source}"
+    first, hints = seed0_hints
+    assert ok, f"seed-0 gradient {note}{source}" + (_hint(hints, written_at, hints_said) if key == first else "")
 
 
 @pytest.mark.parametrize("n", HIDDEN_POINTS)
-def test_hidden_data(notebook, reference, hidden_rng, tolerance, n):
+def test_hidden_data(notebook, reference, hidden_rng, tolerance, written_at, hints_said, n):
     weights, X, Y = bc.hidden_problem(reference, hidden_rng, n)
     expected, expected_L = reference.back_propagation(X, Y, weights)
     differ = (f"hidden data: the hidden problems differ from the handout's: N = {n} points instead of 1000, "
@@ -88,10 +123,10 @@ def test_hidden_data(notebook, reference, hidden_rng, tolerance, n):
         got = str(e).removeprefix(f"{notebook.name}: ")
     if isinstance(got, str):
         hints = bc.error_hints(got, n)
-        pytest.fail(f"{differ}; N={n}: {got}" + (f"; hint: {'; '.join(hints)}" if hints else ""))
+        pytest.fail(f"{differ}; N={n}: {got}" + _hint(hints, written_at, hints_said))
     grads, L = got
     checks = [bc.compare_scalar("L", L, expected_L, tolerance, rel=True)] + [
         bc.compare("d" + k, grads.get(k), expected[k], tolerance, rel=True) for k in bc.GRAD_KEYS]
     bad = [note for ok, note in checks if not ok]
     hints = bc.value_hints(reference, grads, L, weights, X, Y, tolerance) if bad else []
-    assert not bad, f"{differ}; N={n}: " + "; ".join(bad[:3]) + (f"; hint: {'; '.join(hints)}" if hints else "")
+    assert not bad, f"{differ}; N={n}: " + "; ".join(bad[:3]) + _hint(hints, written_at, hints_said)
