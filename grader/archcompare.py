@@ -124,18 +124,24 @@ def found_layers(info: dict[str, Any]) -> list[Layer]:
     return out
 
 
-def compare(expected: list[Layer], found: list[Layer], weights_only: bool) -> list[str]:
-    """Differences, each a sentence; empty when the architectures agree."""
+def _align(expected: list[Layer], found: list[Layer], weights_only: bool):
+    """(expected layers with their numbers, expected, found, the matcher of their signatures): the one
+    alignment both :func:`compare` and :func:`layer_table` report on (weights only: weighted layers)."""
     if weights_only:
         numbered = [(i, e) for i, e in enumerate(expected, start=1) if e.kind in WEIGHTED]
         found = [f for f in found if f.kind in WEIGHTED]
     else:
         numbered = list(enumerate(expected, start=1))
     exp = [e for _, e in numbered]
-    a = [e.signature() if not weights_only else (e.kind, e.units, e.kernel) for e in exp]
-    b = [f.signature() for f in found]
+    matcher = difflib.SequenceMatcher(a=[e.signature() for e in exp], b=[f.signature() for f in found],
+                                      autojunk=False)
+    return numbered, exp, found, matcher
+
+
+def compare(expected: list[Layer], found: list[Layer], weights_only: bool) -> list[str]:
+    """Differences, each a sentence; empty when the architectures agree."""
+    numbered, exp, found, matcher = _align(expected, found, weights_only)
     diffs: list[str] = []
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             for k in range(i2 - i1):
@@ -184,14 +190,7 @@ def param_report(expected: list[Layer], found: list[Layer]) -> tuple[list[str], 
 def layer_table(expected: list[Layer], found: list[Layer], weights_only: bool) -> list[dict[str, Any]]:
     """The alignment :func:`compare` uses, as rows for a table: layer number, expected, found,
     parameter counts, and whether the row agrees (missing and extra layers have one side empty)."""
-    if weights_only:
-        numbered = [(i, e) for i, e in enumerate(expected, start=1) if e.kind in WEIGHTED]
-        found = [f for f in found if f.kind in WEIGHTED]
-    else:
-        numbered = list(enumerate(expected, start=1))
-    exp = [e for _, e in numbered]
-    matcher = difflib.SequenceMatcher(a=[e.signature() for e in exp], b=[f.signature() for f in found],
-                                      autojunk=False)
+    numbered, exp, found, matcher = _align(expected, found, weights_only)
     rows: list[dict[str, Any]] = []
 
     def row(k: int | None, f: Layer | None) -> None:

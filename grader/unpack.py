@@ -442,36 +442,70 @@ def _make_parents(out: Path, target: Path) -> None:
 
 # --------------------------------------------------------------------------- folders
 
-def _copy_folder(src: Path, dest: Path, limits: UnpackLimits, budget: _Budget, report: UnpackReport) -> None:
-    """Copy a folder submission without following links; the same limits as a zip apply."""
+@dataclass(frozen=True)
+class FolderEntry:
+    """One thing found in a folder submission. ``kind``: ``file`` (to be copied), ``link``, ``special``
+    (a fifo, socket or device), ``junk`` (``__MACOSX``, ``.DS_Store``; ``rel`` ends in ``/`` for a
+    folder) or ``too_deep``: only ``file`` entries are ever opened."""
+
+    rel: str
+    path: Path
+    kind: str
+    size: int = 0
+
+
+def walk_folder(src: Path, limits: UnpackLimits) -> list[FolderEntry]:
+    """A folder submission's entries in a fixed order, without following links or reading contents.
+
+    The one walk of a folder submission: the copy here and the parcel a Dask worker receives
+    (:mod:`grader.scheduling.transport`) both see exactly these entries."""
     src = src.resolve()
-    digest = hashlib.sha256()
-    entries: list[tuple[str, Path]] = []
+    found: list[FolderEntry] = []
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
         dirnames.sort()
         for d in list(dirnames):
             p = Path(dirpath) / d
             rel = p.relative_to(src).as_posix()
             if p.is_symlink():
-                report.skipped[rel] = "not copied: symbolic links are never followed"
+                found.append(FolderEntry(rel, p, "link"))
                 dirnames.remove(d)
             elif d.lower() in JUNK_DIRS:
-                report.ignored.append(rel + "/")
+                found.append(FolderEntry(rel + "/", p, "junk"))
                 dirnames.remove(d)
         for name in sorted(filenames):
             p = Path(dirpath) / name
             rel = p.relative_to(src).as_posix()
             st = p.lstat()
             if stat.S_ISLNK(st.st_mode):
-                report.skipped[rel] = "not copied: symbolic links are never followed"
+                kind = "link"
             elif not stat.S_ISREG(st.st_mode):
-                report.skipped[rel] = "not copied: not a regular file"
+                kind = "special"
             elif is_junk(rel):
-                report.ignored.append(rel)
+                kind = "junk"
             elif rel.count("/") + 1 > limits.max_depth:
-                report.skipped[rel] = f"not copied: folder depth exceeds the limit of {limits.max_depth}"
+                kind = "too_deep"
             else:
-                entries.append((rel, p))
+                kind = "file"
+            found.append(FolderEntry(rel, p, kind, st.st_size if kind == "file" else 0))
+    return found
+
+
+def _copy_folder(src: Path, dest: Path, limits: UnpackLimits, budget: _Budget, report: UnpackReport) -> None:
+    """Copy a folder submission without following links; the same limits as a zip apply."""
+    src = src.resolve()
+    digest = hashlib.sha256()
+    entries: list[tuple[str, Path]] = []
+    for e in walk_folder(src, limits):
+        if e.kind == "link":
+            report.skipped[e.rel] = "not copied: symbolic links are never followed"
+        elif e.kind == "special":
+            report.skipped[e.rel] = "not copied: not a regular file"
+        elif e.kind == "junk":
+            report.ignored.append(e.rel)
+        elif e.kind == "too_deep":
+            report.skipped[e.rel] = f"not copied: folder depth exceeds the limit of {limits.max_depth}"
+        else:
+            entries.append((e.rel, e.path))
     budget.take_entries(len(entries), src.name + "/")
     total = 0
     for rel, p in entries:

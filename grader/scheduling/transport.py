@@ -35,7 +35,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.unpack import JUNK_DIRS, UnpackLimits, is_junk, safe_relpath
+from grader.unpack import UnpackLimits, safe_relpath, walk_folder
 
 MAX_HIDDEN_BYTES = 1024**3
 _SIZE_ONLY = b"mlgrade:size="  # entry comment of a file sent as its size only
@@ -77,33 +77,19 @@ def _entry(name: str, mode: int, comment: bytes = b"") -> zipfile.ZipInfo:
 
 
 def _pack_submission_folder(src: Path, limits: UnpackLimits) -> bytes:
-    """Walk as :func:`grader.unpack._copy_folder` does, so that what it reads is what travels."""
-    src = src.resolve()
+    """The folder as :func:`grader.unpack.walk_folder` sees it, so that what the worker copies is what
+    a local run would: files with their bytes; links, special files and skipped names as empty markers."""
     markers: list[zipfile.ZipInfo] = []  # junk folders, links, special files, placeholders
     counted: list[tuple[str, Path, int]] = []  # files the grader will copy: (relative name, path, size)
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        dirnames.sort()
-        for d in list(dirnames):
-            p = Path(dirpath) / d
-            rel = p.relative_to(src).as_posix()
-            if p.is_symlink():
-                markers.append(_entry(rel, stat.S_IFLNK | 0o777))
-                dirnames.remove(d)
-            elif d.lower() in JUNK_DIRS:
-                markers.append(_entry(rel + "/", stat.S_IFDIR | 0o755))
-                dirnames.remove(d)
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            rel = p.relative_to(src).as_posix()
-            st = p.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                markers.append(_entry(rel, stat.S_IFLNK | 0o777))
-            elif not stat.S_ISREG(st.st_mode):
-                markers.append(_entry(rel, stat.S_IFIFO | 0o644))
-            elif is_junk(rel) or rel.count("/") + 1 > limits.max_depth:
-                markers.append(_entry(rel, stat.S_IFREG | 0o644))  # skipped by name or depth, never read
-            else:
-                counted.append((rel, p, st.st_size))
+    marker_mode = {"link": stat.S_IFLNK | 0o777, "special": stat.S_IFIFO | 0o644,
+                   "too_deep": stat.S_IFREG | 0o644}  # skipped by depth: never read
+    for e in walk_folder(src, limits):
+        if e.kind == "file":
+            counted.append((e.rel, e.path, e.size))
+        elif e.kind == "junk":
+            markers.append(_entry(e.rel, (stat.S_IFDIR | 0o755) if e.rel.endswith("/") else (stat.S_IFREG | 0o644)))
+        else:
+            markers.append(_entry(e.rel, marker_mode[e.kind]))
     over = (len(counted) > limits.max_entries or sum(size for *_, size in counted) > limits.max_total_bytes
             or any(size > limits.max_entry_bytes for *_, size in counted))
     buf = io.BytesIO()
