@@ -315,7 +315,7 @@ def test_grading_works_from_a_folder_other_users_cannot_enter(tmp_path, samples_
     assert res.returncode == 0, res.stderr[-2000:]
     assert "not readable" not in res.stderr and "without isolation" not in res.stderr
     assert "backprop" in res.stdout and "hidden data" in res.stdout  # the notebook ran and was probed
-    assert not any(tmpdir.iterdir())  # nothing left behind
+    assert [p.name for p in tmpdir.rglob("*")] == []  # nothing left behind
 
 
 def test_folders_of_a_grader_killed_with_sigkill_are_swept_by_the_next_one():
