@@ -148,6 +148,22 @@ def _bytes_hash(source: Path) -> str:
         return ""
 
 
+_NOTEBOOK_THREAD: ThreadPoolExecutor | None = None
+
+
+def _notebook_thread() -> ThreadPoolExecutor:
+    """The one thread that runs notebook questions, for the life of the process.
+
+    Not a pool per submission: the notebook sandbox started from this thread dies when the thread that
+    started it ends (bubblewrap's ``--die-with-parent`` and ``PR_SET_PDEATHSIG`` follow the thread), so
+    a thread per submission killed the zygote after every submission, and with it the chance to close
+    its sessions and remove its staged folders in order."""
+    global _NOTEBOOK_THREAD
+    if _NOTEBOOK_THREAD is None:
+        _NOTEBOOK_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks")
+    return _NOTEBOOK_THREAD
+
+
 def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, workdir: Path) -> list[QuestionResult]:
     """All questions; those that run notebooks on a second thread, at the same time as the rest.
 
@@ -167,12 +183,14 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
         todo = [q for q in rubric.questions if q.id not in results]
         nb_questions = [q for q in todo if uses_notebooks(q)]
         if nb_questions and len(nb_questions) < len(todo):
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks") as pool:
-                futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir, base)
-                           for q in nb_questions}
+            pool = _notebook_thread()
+            futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir, base)
+                       for q in nb_questions}
+            try:
                 for q in todo:
                     if q.id not in futures:
                         results[q.id] = grade_question(sub, q, options, cache, workdir, base)
+            finally:  # the notebook questions end before their sessions are closed, whatever happened here
                 for qid, fut in futures.items():
                     results[qid] = fut.result()
         else:

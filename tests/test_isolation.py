@@ -172,7 +172,11 @@ daemon = ("import socket, time; s = socket.socket(socket.AF_UNIX); s.bind('\\0ml
           "open('/tmp/daemon-alive', 'w'); time.sleep(300)")
 subprocess.Popen([sys.executable, '-c', daemon], start_new_session=True)
 subprocess.Popen(['sleep', '300'], start_new_session=True)
-import time; time.sleep(0.5)
+import time
+for _ in range(150):  # the daemon's Python is up within seconds, even on a slow machine
+    if os.path.exists('/tmp/daemon-alive'):
+        break
+    time.sleep(0.1)
 made = int(shm_ok) + int(mq_ok) + int(os.path.exists('/tmp/daemon-alive'))
 """
 
@@ -333,3 +337,49 @@ def test_folders_of_a_grader_killed_with_sigkill_are_swept_by_the_next_one():
     finally:
         st.close()
         shutil.rmtree(live, ignore_errors=True)
+
+
+MIXED_RUBRIC = """
+name: mixed
+questions:
+  - id: nb
+    title: a notebook value
+    points: 1
+    files: [nb.ipynb]
+    checks:
+      - {kind: notebook_value, notebook: nb.ipynb, expr: x, expected: 1}
+  - id: txt
+    title: a file
+    points: 1
+    files: [a.txt]
+    checks:
+      - {kind: file_present, file: a.txt}
+"""
+
+
+@needs_bwrap
+def test_the_notebook_sandbox_outlives_a_submission_and_stops_clean(tmp_path, monkeypatch):
+    """Notebook questions run on their own thread beside the others. The sandbox that thread starts dies with
+    the thread that started it, so the thread lives as long as the process: the same zygote serves the next
+    submission, and stopping the services (the end of `mlgrade check`) leaves no staged folder behind."""
+    import tempfile
+
+    from helpers import grade_files
+
+    from grader.options import GradeOptions
+    from grader.pipeline import stop_services
+
+    stop_services()  # earlier tests' sandboxes staged elsewhere
+    tmp = tmp_path / "tmp"
+    tmp.mkdir(mode=0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    files = {"nb.ipynb": notebook_bytes("x = 1"), "a.txt": b"hello"}
+    zygotes = []
+    for i in range(2):
+        result = grade_files(tmp_path / f"s{i}", files, MIXED_RUBRIC, GradeOptions(isolation="bwrap"))
+        assert result.total == 2, [q.reason for q in result.questions]
+        zygotes.append({slot: z.service.pid for slot, z in backend("bwrap")._zygotes.items() if z.service.alive()})
+    assert zygotes[0] and zygotes[1] == zygotes[0]
+    assert any(tmp.iterdir())  # the live zygote's staged folders
+    stop_services()
+    assert [p.name for p in tmp.iterdir()] == []

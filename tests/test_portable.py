@@ -110,7 +110,9 @@ def test_a_cell_ignoring_the_interrupt_is_killed_with_what_it_started(tmp_path):
     while portable.pid_alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not portable.pid_alive(child)  # what the cell started went with it
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while [t for t in threading.enumerate() if t.name.startswith("mlgrade-kernel")] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("mlgrade-kernel")]
 
 

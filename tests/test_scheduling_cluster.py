@@ -69,11 +69,14 @@ class LoopbackCluster:
     def pids(self) -> dict[str, int]:
         return self.client.run(os.getpid)
 
-    def busy_with(self, student: str, for_s: float = 1.5, timeout: float = 240) -> str:
-        """The address of the worker that has been grading ``student`` for ``for_s`` seconds."""
+    def busy_with(self, student: str, for_s: float = 1.5, timeout: float = 240, besides: tuple = ()) -> str:
+        """The address of the worker that has been grading ``student`` for ``for_s`` seconds (not one of
+        ``besides``: workers killed already, which the scheduler may not have dropped yet)."""
         deadline, since = time.monotonic() + timeout, {}
         while time.monotonic() < deadline:
             for addr, keys in self.client.processing().items():
+                if addr in besides:
+                    continue
                 if any(str(k).startswith(f"mlgrade-{student}-") for k in keys):
                     since.setdefault((addr, tuple(keys)), time.monotonic())
                     if time.monotonic() - since[(addr, tuple(keys))] >= for_s:
@@ -261,9 +264,11 @@ def test_a_submission_that_keeps_killing_workers_is_reported_then_retried_by_the
         batch, rubric = _slow_class(tmp_path, sleep=15)
         out = tmp_path / "out"
         run = _grade([batch], out, "--scheduler", cluster.address, rubric=rubric, background=True)
+        killed: list[str] = []
         for _ in range(2):  # Dask reruns it once elsewhere (allowed-failures 1), then gives up
-            victim = cluster.busy_with("aa_slow")
+            victim = cluster.busy_with("aa_slow", besides=tuple(killed))
             os.kill(cluster.pids()[victim], signal.SIGKILL)
+            killed.append(victim)
         _, err = run.communicate(timeout=600)
         assert run.returncode == 0, err
         slow = _records(out)["aa_slow"]

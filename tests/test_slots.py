@@ -39,7 +39,7 @@ def _holder(slot_dir, ready) -> subprocess.Popen:
     env = {**os.environ, "MLGRADE_SLOT_DIR": str(slot_dir), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + 30
-    while not ready.exists() and time.monotonic() < deadline:
+    while not (ready.exists() and ready.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return proc
 

@@ -313,11 +313,15 @@ class BubblewrapBackend(Backend):
 
     def close_session(self, handle) -> None:
         z, sid = handle
-        if self._zygotes.get(z.slot) is z and z.service.alive():
-            try:
-                z.service.request({"op": "close", "session": sid}, timeout=30)
-            except ServiceError:
-                self._lost(z, {"notebook_timeout": 30})
+        if self._zygotes.get(z.slot) is not z:
+            return  # already replaced, and closed then
+        if not z.service.alive():  # died meanwhile: its staged folders still go now, not at the next start
+            self._lost(z, {"notebook_timeout": 30})
+            return
+        try:
+            z.service.request({"op": "close", "session": sid}, timeout=30)
+        except ServiceError:
+            self._lost(z, {"notebook_timeout": 30})
 
     def close(self) -> None:
         for z in self._zygotes.values():

@@ -177,9 +177,8 @@ _RUNNER: NotebookRunner | None = None
 
 
 def close_runner() -> None:
-    """Stop this process's notebook sandboxes (and remove their folders)."""
-    if _RUNNER is not None:
-        _RUNNER.close()
+    """Stop this process's notebook sandboxes (and remove their folders), whoever started them."""
+    NotebookRunner().close()
 
 
 def get_runner() -> NotebookRunner:
