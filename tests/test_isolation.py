@@ -383,3 +383,22 @@ def test_the_notebook_sandbox_outlives_a_submission_and_stops_clean(tmp_path, mo
     assert any(tmp.iterdir())  # the live zygote's staged folders
     stop_services()
     assert [p.name for p in tmp.iterdir()] == []
+
+
+@needs_bwrap
+def test_a_process_that_graded_leaves_no_staged_folder_when_it_exits(tmp_path):
+    """No stop_services() call (a long-lived host such as pytest or a notebook just exits): the sandboxes'
+    staged folders still go at exit."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir(mode=0o700)
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from pathlib import Path\nfrom helpers import grade_files, notebook_bytes\n"
+            "from grader.options import GradeOptions\n"
+            "r = grade_files(Path(sys.argv[2]), {'nb.ipynb': notebook_bytes('x = 1'), 'a.txt': b'hi'}, sys.argv[3],"
+            " GradeOptions(isolation='bwrap'))\nassert r.total == 2, [q.reason for q in r.questions]\n")
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "tests"), str(tmp_path / "sub"), MIXED_RUBRIC],
+                          env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in tmp.rglob("*") if not p.name.startswith("mlgrade-slots-")] == []

@@ -132,8 +132,12 @@ def backend(name: str) -> Backend:
 
     if name not in BACKENDS:
         raise ValueError(f"isolation must be one of {', '.join(BACKENDS)}, got {name!r}")
+    import atexit
+
     module, _, cls = BACKENDS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)()
+    made = getattr(importlib.import_module(module), cls)()
+    atexit.register(made.close)  # whatever process used it (a batch worker, pytest, a notebook) leaves no sandbox
+    return made
 
 
 def resolve(requested: str) -> Backend:

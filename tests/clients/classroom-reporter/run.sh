@@ -8,15 +8,34 @@
 #   ::notice title=Autograding complete::Points X/Y
 #   ::notice title=Autograding report::{"totalPoints":X,"maxPoints":Y}
 # Exit status: the reporter's (1 when a runner's status is fail or error).
-# Needs node >= 18 and npm (dependencies are installed once into a cache folder).
+# Needs node >= 18 and npm (dependencies are installed once per lock file into a cache folder).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${CLASSROOM_REPORTER_CACHE:-${TMPDIR:-/tmp}/classroom-reporter}
-if [ ! -f "$cache/node_modules/@actions/core/package.json" ]; then
-  mkdir -p "$cache"; cp "$here/package.json" "$here/package-lock.json" "$cache/"
-  (cd "$cache" && npm install --silent --no-audit --no-fund >/dev/null 2>&1) || { echo "npm install failed" >&2; exit 3; }
+# The dependencies, installed once per lock file: into a fresh folder first, moved into place whole, so a
+# run killed mid-install or a changed lock file never leaves a half-installed cache that looks done.
+lock=$(sha256sum "$here/package-lock.json" | cut -c1-16)
+cache=${CLASSROOM_REPORTER_CACHE:-${TMPDIR:-/tmp}/classroom-reporter-$lock}
+if [ ! -f "$cache/.installed" ]; then
+  mkdir -p "$(dirname "$cache")"
+  fresh=$(mktemp -d "$cache.XXXXXX")
+  cp "$here/package.json" "$here/package-lock.json" "$fresh/"
+  installed=""
+  for wait_s in 5 15 0; do  # the registry can fail once: try three times
+    if (cd "$fresh" && npm install --no-audit --no-fund >"$fresh/npm.log" 2>&1); then installed=1; break; fi
+    sleep "$wait_s"
+  done
+  if [ -z "$installed" ]; then
+    echo "npm install failed:" >&2; tail -n 20 "$fresh/npm.log" >&2; rm -rf "$fresh"; exit 3
+  fi
+  touch "$fresh/.installed"
+  rm -rf "$cache"  # not marked installed: what an interrupted run of an older run.sh left
+  mv -T "$fresh" "$cache" 2>/dev/null || rm -rf "$fresh"  # another run got there first: use theirs
 fi
-rm -rf "$cache/src"; cp -r "$here/src" "$cache/src"
+# This run's own copy of the reporter's code, next to the shared dependencies.
+work=$(mktemp -d "${TMPDIR:-/tmp}/classroom-reporter-run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cp -r "$here/src" "$work/src"
+ln -s "$cache/node_modules" "$work/node_modules"
 export INPUT_RUNNERS="${1:?usage: run.sh RUNNERS}"
 export GITHUB_OUTPUT=${GITHUB_OUTPUT:-/dev/null}
-cd "$cache" && exec node src/main.js
+cd "$work" && node src/main.js
