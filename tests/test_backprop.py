@@ -44,6 +44,16 @@ def test_hard_coded_answers_lose_the_hidden_part(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("hardcoded"))
     assert q.score == 2, q.reason
     assert "test_hidden_data[137] failed: hidden data" in q.reason and "expected" in q.reason and "off by" in q.reason
+    assert q.reason.count("hint: your function returns the handout's results whatever it is given") == 1
+
+
+def test_a_function_that_reads_the_notebooks_globals_is_told_so(tmp_path, rubric_yaml):
+    cells = list(BACKPROP_CELLS)
+    cells[4] = cells[4].replace("def back_propagation(X, Y_T, weights):", "def back_propagation(X_in, Y_in, w_in):")
+    cells.insert(5, "Y_T = Y")
+    q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
+    assert q.score == 2, q.reason
+    assert "compute from its arguments X, Y_T and weights" in q.reason
 
 
 def test_missing_sigmoid_derivative_loses_the_gradient_parts(tmp_path, rubric_yaml):

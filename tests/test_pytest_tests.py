@@ -290,6 +290,21 @@ def test_too_big(files):
     assert "over the 1-byte limit" in q.reason
 
 
+def test_a_long_message_reaches_the_student_whole_up_to_the_limit(tmp_path):
+    tests = '''
+def test_long(files):
+    assert False, "numbers " + "1.5e-03; " * 60 + "hint: THE-END"
+
+def test_too_long(files):
+    assert False, "x" * 5000
+'''
+    pack = make_pack(tmp_path / "pack", tests=tests, files=("answer.txt",))
+    q = grade(tmp_path, pack, None, extra_files={"answer.txt": b"42\n"})
+    messages = {t["test"].split("::")[-1]: t["message"] for t in q.checks[0].details["tests"]}
+    assert messages["test_long"].endswith("hint: THE-END")  # a hint at the end of a long line is not cut off
+    assert len(messages["test_too_long"]) == 1500 and messages["test_too_long"].endswith("…")
+
+
 def test_kernels_are_stopped_when_the_submission_is_done(tmp_path):
     tests = '''
 import os

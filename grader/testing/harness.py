@@ -334,7 +334,7 @@ def _assertion_message(exc: AssertionError, excinfo, test_file: Path) -> str:
         if lines and line.startswith("assert ") and not lines[0].startswith("assert "):
             continue  # the instructor's own message came first: pytest's rendering of the expression adds nothing
 
-        lines.append(line.rstrip()[:300])
+        lines.append(line.rstrip()[:MAX_MESSAGE + 1])  # _clip below cuts the whole to MAX_MESSAGE, marked with …
         if len(lines) >= 8:
             break
     if lines:

@@ -149,6 +149,12 @@ def value_hints(reference, grads: dict, L: float, w: dict, X, Y, tol: float) -> 
     """Recognise common mistakes by what the wrong numbers match, else say which layer's gradients are off."""
     no_bias = {**w, "b1": np.zeros_like(np.asarray(w["b1"], dtype=float)), "b2": 0.0}
     g0, L0 = reference.back_propagation(X, Y, no_bias)
+    handout = reference.seed0_problem()
+    if X.shape != handout[1].shape or not np.array_equal(X, handout[1]):
+        g_h, L_h = reference.back_propagation(handout[1], handout[2], handout[0])
+        if compare_scalar("L", L, L_h, tol, rel=True)[0] and _same(grads, g_h, tol):
+            return ["your function returns the handout's results whatever it is given: compute from its "
+                    "arguments X, Y_T and weights, not from the notebook's own X, Y and weights or printed numbers"]
     has_bias = bool(np.any(np.asarray(w["b1"], dtype=float) != 0) or float(w["b2"]) != 0)
     if has_bias and compare_scalar("L", L, L0, tol, rel=True)[0] and _same(grads, g0, tol, ("W1", "W2")):
         return ["your results equal a network without biases: add b1 and b2 in the forward pass "
