@@ -13,6 +13,7 @@ import shutil
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from pathlib import Path
 
 from grader import __version__
@@ -190,9 +191,14 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
                 for q in todo:
                     if q.id not in futures:
                         results[q.id] = grade_question(sub, q, options, cache, workdir, base)
-            finally:  # the notebook questions end before their sessions are closed, whatever happened here
-                for qid, fut in futures.items():
-                    results[qid] = fut.result()
+            except BaseException:  # Ctrl-C or the grader's own failure: what has not started never will
+                for fut in futures.values():
+                    fut.cancel()
+                raise
+            finally:  # every notebook question has ended before its sessions are closed, whatever happened
+                wait_for(futures.values())
+            for qid, fut in futures.items():
+                results[qid] = fut.result()
         else:
             for q in todo:
                 results[q.id] = grade_question(sub, q, options, cache, workdir, base)

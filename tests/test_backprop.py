@@ -97,6 +97,9 @@ def test_a_right_answer_and_an_unrecognised_mistake_get_no_hint(tmp_path, rubric
     assert "hint:" not in grade(tmp_path / "a", rubric_yaml, backprop_notebook("correct")).reason
     odd = grade(tmp_path / "b", rubric_yaml, _mistake(("dLdW2 = np.dot(H.T, dLdZ2)", "dLdW2 = 2 * np.dot(H.T, dLdZ2)")))
     assert "dW2 off by" in odd.reason and "hint:" not in odd.reason
+    # a gradient under another name is said to be missing, not blamed on the maths of the hidden layer
+    renamed = grade(tmp_path / "c", rubric_yaml, _mistake(("'W1': dLdW1", "'weights1': dLdW1")))
+    assert "dW1 missing" in renamed.reason and "hint:" not in renamed.reason, renamed.reason
 
 
 def test_crashing_notebook_scores_zero_with_the_reason(tmp_path, rubric_yaml):

@@ -34,7 +34,9 @@ CELLS = [
     "def stubborn():\n    import signal\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n        pass",
     "def die():\n    import os\n    os._exit(3)",
     "def many():\n    return {'arr': np.eye(2), 'tup': (1, 'a', None), 'f': np.float32(0.5), 'b': True}",
-    "class Net:\n    def forward(self, x):\n        return x\nnet = Net()\nimport functools\nnormalize = functools.partial(normalise)",
+    "class Net:\n    def forward(self, x):\n        return x\nnet = Net()\nimport functools\nnormalize = functools.partial(normalise)\n"
+    "def logged(f):\n    @functools.wraps(f)\n    def inner(*a, **k):\n        return f(*a, **k)\n    return inner",
+    "@logged\ndef traced(x):\n    return x",
 ]
 
 
@@ -68,6 +70,7 @@ def test_calls_values_and_names(tmp_path, iso):
         # where the student wrote a name, as they see it; "" for what no cell of theirs wrote
         assert s.defined_at("softmax") == "In [2]" and s.defined_at("normalise") == "In [3]"
         assert s.defined_at("Net") == s.defined_at("net.forward") == "In [10]"
+        assert s.defined_at("traced") == "In [11]"  # the function the student wrote, not its decorator's cell
         assert s.defined_at("np.linalg.norm") == s.defined_at("thing") == s.defined_at("normalize") == ""
         with pytest.raises(NotDefined):
             s.defined_at("missing")

@@ -300,6 +300,11 @@ def _defined_in(obj) -> int | None:
     import re
 
     obj = getattr(obj, "__func__", obj)  # a bound method
+    for _ in range(10):  # functools.wraps decorators: the function the student wrote, not the decorator's cell
+        inner = getattr(obj, "__wrapped__", None)
+        if inner is None:
+            break
+        obj = getattr(inner, "__func__", inner)
     codes = [getattr(obj, "__code__", None)]
     if isinstance(obj, type):  # a class: where its own methods were written
         codes = [getattr(getattr(v, "__func__", v), "__code__", None) for v in list(vars(obj).values())[:200]]

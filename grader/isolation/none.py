@@ -71,8 +71,15 @@ class NoIsolation(Backend):
         "(fine for checking your own work; batch grading uses a sandbox)"
     )
 
+    def __init__(self) -> None:
+        self._open: set[_Kernel] = set()  # live sessions, ended by close() (at exit too) if nobody did
+
     def problem(self) -> str | None:
         return None
+
+    def close(self) -> None:
+        for nb in list(self._open):
+            self.close_session(nb)
 
     def start_service(self, spec: ServiceSpec) -> ServiceProcess:
         staging = Staging()
@@ -113,6 +120,7 @@ class NoIsolation(Backend):
         if answer.get("status") != "ok":
             return answer, None
         nb.wall = time.monotonic() + float(request.get("session_timeout", 300))
+        self._open.add(nb)
         return answer, nb
 
     def session_call(self, handle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -125,12 +133,14 @@ class NoIsolation(Backend):
         if answer["status"] in ("killed", "died", "wall"):
             answer["log_tail"] = nb.kernel.log_tail()[-2000:]
             nb.end(answer)
+            self._open.discard(nb)
         return answer
 
     def close_session(self, handle) -> None:
         from grader.insandbox import supervise
 
         nb: _Kernel = handle
+        self._open.discard(nb)
         if not nb.closed:
             answer: dict[str, Any] = {}
             supervise.finish(nb.kernel, answer)

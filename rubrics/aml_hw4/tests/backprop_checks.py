@@ -23,7 +23,7 @@ def grad_key(name: str) -> str | None:
 def _numbers(value) -> np.ndarray | None:
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # an int beyond float range is no number here either
         return None
     return arr
 
@@ -163,7 +163,10 @@ def value_hints(reference, grads: dict, L: float, w: dict, X, Y, tol: float) -> 
         if _same(grads, _gradients(reference, w, X, Y, **variant), tol):
             return [hint]
     right, _ = reference.back_propagation(X, Y, w)
-    if _same(grads, right, tol, ("W2", "b2")) and not _same(grads, right, tol, ("W1", "b1")):
+    usable = all(not compare("d" + k, grads.get(k), right[k], tol)[1].startswith(("d" + k + " missing",
+                                                                                  "d" + k + " has shape"))
+                 for k in ("W1", "b1"))  # a missing or misshaped gradient is said as such, not as a maths slip
+    if usable and _same(grads, right, tol, ("W2", "b2")) and not _same(grads, right, tol, ("W1", "b1")):
         return ["the output layer's gradients (dW2, db2) are right and the hidden layer's are not: check the "
                 "step back into the hidden layer, dL/dH = dL/dZ2 W2, then dL/dZ1 = dL/dH * H * (1 - H)"]
     return []

@@ -70,7 +70,10 @@ def seed0_hints(seed0, reference, tolerance) -> tuple[str, list[str]]:
     wrong = [k for k in bc.GRAD_KEYS if not bc.compare("d" + k, grads.get(k), expected[k], tolerance)[0]]
     if not wrong:
         return "", []
-    return wrong[0], bc.value_hints(reference, grads, L, weights, X, Y, tolerance)
+    try:
+        return wrong[0], bc.value_hints(reference, grads, L, weights, X, Y, tolerance)
+    except Exception:  # a hint is a courtesy: an odd value must not turn the gradient tests into errors
+        return wrong[0], []
 
 
 @pytest.fixture(scope="module")
@@ -128,5 +131,8 @@ def test_hidden_data(notebook, reference, hidden_rng, tolerance, written_at, hin
     checks = [bc.compare_scalar("L", L, expected_L, tolerance, rel=True)] + [
         bc.compare("d" + k, grads.get(k), expected[k], tolerance, rel=True) for k in bc.GRAD_KEYS]
     bad = [note for ok, note in checks if not ok]
-    hints = bc.value_hints(reference, grads, L, weights, X, Y, tolerance) if bad else []
+    try:
+        hints = bc.value_hints(reference, grads, L, weights, X, Y, tolerance) if bad else []
+    except Exception:  # a hint is a courtesy, never the reason a test errs
+        hints = []
     assert not bad, f"{differ}; N={n}: " + "; ".join(bad[:3]) + _hint(hints, written_at, hints_said)

@@ -14,7 +14,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # The dependencies, installed once per lock file: into a fresh folder first, moved into place whole, so a
 # run killed mid-install or a changed lock file never leaves a half-installed cache that looks done.
 lock=$(sha256sum "$here/package-lock.json" | cut -c1-16)
-cache=${CLASSROOM_REPORTER_CACHE:-${TMPDIR:-/tmp}/classroom-reporter-$lock}
+cache=${CLASSROOM_REPORTER_CACHE:-${TMPDIR:-/tmp}}/classroom-reporter-$lock
+fresh=""
+trap 'rm -rf "$fresh"' EXIT  # an install cut short leaves nothing
 if [ ! -f "$cache/.installed" ]; then
   mkdir -p "$(dirname "$cache")"
   fresh=$(mktemp -d "$cache.XXXXXX")
@@ -25,17 +27,19 @@ if [ ! -f "$cache/.installed" ]; then
     sleep "$wait_s"
   done
   if [ -z "$installed" ]; then
-    echo "npm install failed:" >&2; tail -n 20 "$fresh/npm.log" >&2; rm -rf "$fresh"; exit 3
+    echo "npm install failed:" >&2; tail -n 20 "$fresh/npm.log" >&2; exit 3
   fi
   touch "$fresh/.installed"
-  rm -rf "$cache"  # not marked installed: what an interrupted run of an older run.sh left
-  mv -T "$fresh" "$cache" 2>/dev/null || rm -rf "$fresh"  # another run got there first: use theirs
+  if ! mv -T "$fresh" "$cache" 2>/dev/null; then
+    # something is there: another run's finished install (use it), or an unfinished one left by a killed run
+    if [ ! -f "$cache/.installed" ]; then rm -rf "$cache"; mv -T "$fresh" "$cache"; fi
+  fi
+  [ -f "$cache/.installed" ] || { echo "the reporter's dependencies in $cache are incomplete" >&2; exit 3; }
 fi
-# This run's own copy of the reporter's code, next to the shared dependencies.
-work=$(mktemp -d "${TMPDIR:-/tmp}/classroom-reporter-run.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-cp -r "$here/src" "$work/src"
-ln -s "$cache/node_modules" "$work/node_modules"
+rm -rf "$fresh"  # gone already once moved into place; another run's install is used otherwise
+trap - EXIT
 export INPUT_RUNNERS="${1:?usage: run.sh RUNNERS}"
 export GITHUB_OUTPUT=${GITHUB_OUTPUT:-/dev/null}
-cd "$work" && node src/main.js
+# The reporter's code runs from here; its two dependencies come from the shared install (CommonJS require).
+export NODE_PATH="$cache/node_modules"
+exec node "$here/src/main.js"
