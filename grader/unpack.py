@@ -494,7 +494,7 @@ def _copy_folder(src: Path, dest: Path, limits: UnpackLimits, budget: _Budget, r
     """Copy a folder submission without following links; the same limits as a zip apply."""
     src = src.resolve()
     digest = hashlib.sha256()
-    entries: list[tuple[str, Path]] = []
+    entries: list[FolderEntry] = []
     for e in walk_folder(src, limits):
         if e.kind == "link":
             report.skipped[e.rel] = "not copied: symbolic links are never followed"
@@ -505,22 +505,22 @@ def _copy_folder(src: Path, dest: Path, limits: UnpackLimits, budget: _Budget, r
         elif e.kind == "too_deep":
             report.skipped[e.rel] = f"not copied: folder depth exceeds the limit of {limits.max_depth}"
         else:
-            entries.append((e.rel, e.path))
+            entries.append(e)
     budget.take_entries(len(entries), src.name + "/")
     total = 0
-    for rel, p in entries:
-        size = p.lstat().st_size
-        if size > limits.max_entry_bytes:
+    for e in entries:
+        if e.size > limits.max_entry_bytes:
             raise UnpackRefused(
-                f"{src.name}/: '{rel}' is {_fmt_bytes(size)}, over the per-file limit of "
+                f"{src.name}/: '{e.rel}' is {_fmt_bytes(e.size)}, over the per-file limit of "
                 f"{_fmt_bytes(limits.max_entry_bytes)}"
             )
-        total += size
+        total += e.size
     if total > limits.max_total_bytes:
         raise UnpackRefused(
             f"{src.name}/: {_fmt_bytes(total)} in all, over the limit of {_fmt_bytes(limits.max_total_bytes)}"
         )
-    for rel, p in entries:
+    for e in entries:
+        rel, p = e.rel, e.path
         out = dest / rel
         _make_parents(out, dest)
         fd_in = portable.open_nofollow(p)

@@ -297,8 +297,6 @@ def _resolve(namespace: dict, dotted: str):
 
 def _defined_in(obj) -> int | None:
     """The index of the notebook cell whose code defined ``obj`` (a function, a method, a class), or None."""
-    import re
-
     obj = getattr(obj, "__func__", obj)  # a bound method
     for _ in range(10):  # functools.wraps decorators: the function the student wrote, not the decorator's cell
         inner = getattr(obj, "__wrapped__", None)
@@ -309,26 +307,33 @@ def _defined_in(obj) -> int | None:
     if isinstance(obj, type):  # a class: where its own methods were written
         codes = [getattr(getattr(v, "__func__", v), "__code__", None) for v in list(vars(obj).values())[:200]]
     for code in codes:
-        m = re.match(r"<ipython-input-(\d+)-", str(getattr(code, "co_filename", "")))
-        if m and int(m.group(1)) in CELL_OF_COUNT:
-            return CELL_OF_COUNT[int(m.group(1))]
+        cell = _cell_of(code)
+        if cell is not None:
+            return cell
     return None
+
+
+def _cell_of(code) -> int | None:
+    """The index of the notebook cell a code object was compiled from (``<ipython-input-N-...>``), or None."""
+    import re
+
+    m = re.match(r"<ipython-input-(\d+)-", str(getattr(code, "co_filename", "")))
+    return CELL_OF_COUNT.get(int(m.group(1))) if m else None
 
 
 def _student_line(exc) -> dict | None:
     """The deepest frame of ``exc``'s traceback that is in one of the notebook's cells."""
     import linecache
-    import re
 
     found = None
     tb = getattr(exc, "__traceback__", None)
     steps = 0
     while tb is not None and steps < 1000:
         code = tb.tb_frame.f_code
-        m = re.match(r"<ipython-input-(\d+)-", str(code.co_filename))
-        if m and int(m.group(1)) in CELL_OF_COUNT:
+        cell = _cell_of(code)
+        if cell is not None:
             line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
-            found = {"cell": CELL_OF_COUNT[int(m.group(1))], "line": int(tb.tb_lineno), "code": line[:200]}
+            found = {"cell": cell, "line": int(tb.tb_lineno), "code": line[:200]}
         tb = tb.tb_next
         steps += 1
     return found

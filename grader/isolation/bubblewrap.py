@@ -271,10 +271,14 @@ class BubblewrapBackend(Backend):
                    limits=kernel_limits(request["memory_bytes"], request["notebook_timeout"], self.dedicated_uid))
         return req
 
-    def _lost(self, z: _Zygote, request: dict[str, Any]) -> dict[str, Any]:
+    def _drop(self, z: _Zygote) -> None:
+        """Stop a zygote and remove its staged folders; the next request of its slot starts a new one."""
         z.close()
         if self._zygotes.get(z.slot) is z:
             self._zygotes.pop(z.slot, None)
+
+    def _lost(self, z: _Zygote, request: dict[str, Any]) -> dict[str, Any]:
+        self._drop(z)
         return {"status": "timeout", "reason": f"the notebook did not finish within "
                                                f"{float(request['notebook_timeout']):g} s and was stopped"}
 
@@ -308,7 +312,7 @@ class BubblewrapBackend(Backend):
             return z.service.request({"op": "call", "session": sid, "request": request, "timeout": timeout},
                                      timeout=timeout + INTERRUPT_GRACE_S + 15)
         except ServiceError:
-            self._lost(z, {"notebook_timeout": timeout})
+            self._drop(z)
             return {"status": "died", "reason": "the notebook sandbox stopped answering"}
 
     def close_session(self, handle) -> None:
@@ -316,12 +320,12 @@ class BubblewrapBackend(Backend):
         if self._zygotes.get(z.slot) is not z:
             return  # already replaced, and closed then
         if not z.service.alive():  # died meanwhile: its staged folders still go now, not at the next start
-            self._lost(z, {"notebook_timeout": 30})
+            self._drop(z)
             return
         try:
             z.service.request({"op": "close", "session": sid}, timeout=30)
         except ServiceError:
-            self._lost(z, {"notebook_timeout": 30})
+            self._drop(z)
 
     def close(self) -> None:
         for z in self._zygotes.values():

@@ -182,11 +182,8 @@ def close_runner() -> None:
 
 
 def get_runner() -> NotebookRunner:
-    """The process's runner; its sandboxes are stopped at exit."""
+    """The process's runner (its sandboxes are stopped at exit by their backends, :func:`grader.isolation.backend`)."""
     global _RUNNER
     if _RUNNER is None:
-        import atexit
-
         _RUNNER = NotebookRunner()
-        atexit.register(_RUNNER.close)
     return _RUNNER
