@@ -5,6 +5,7 @@ Every sandbox claim of SECURITY.md that is not about one hostile submission is t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -402,3 +403,77 @@ def test_a_process_that_graded_leaves_no_staged_folder_when_it_exits(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [p.name for p in tmp.rglob("*") if not p.name.startswith("mlgrade-slots-")] == []
+
+
+# --------------------------------------------------------------------------- memory the grader and the zygote spend
+
+FLOOD_WRITER = """
+import gc, os
+# the kernel module's globals, whatever the module is called (the sandbox's `kernel`, the portable `__main__`)
+_k = next(d for d in gc.get_objects() if type(d) is dict and '_write_safely' in d and '_write' in d)
+_real = _k['_write']
+def _flood(fd, rec):
+    if rec.get('r') in {kinds!r}:
+        head = ('\\n{{"r": "%s", "i": %d, "id": %d, "status": "ok", "text": "", "value": ['
+                % (rec['r'], rec.get('i', 0), rec.get('id', 0))).encode()
+        os.write(fd, head + b'[],' * ((96 << 20) // 3 - 64) + b'[]]}}\\n')
+    else:
+        _real(fd, rec)
+_k['_write'] = _flood
+"""
+
+FLOOD_SCRIPT = r"""
+import json, resource, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from helpers import notebook_bytes
+from grader.isolation import backend
+from grader.nbexec import NotebookJob, get_runner
+from grader.nbexec.session import NotebookSession, StudentFailure
+iso, tmp, flood_cells, flood_live = sys.argv[2], Path(sys.argv[3]), sys.argv[4], sys.argv[5]
+
+def job(name, *cells):
+    sub = tmp / name
+    sub.mkdir()
+    (sub / 'nb.ipynb').write_bytes(notebook_bytes(*cells))
+    return NotebookJob(notebook=str(sub / 'nb.ipynb'), submission_dir=str(sub), isolation=iso, cell_timeout=30)
+
+out = {}
+r = get_runner().run(job('cells', flood_cells, 'x = 1'))
+out['cells'] = [r.status, r.reason]
+s = NotebookSession(job('live', flood_live, 'def f():\n    return 1'), 'nb.ipynb')
+try:
+    s.call('f')
+    out['live'] = 'answered'
+except StudentFailure as e:
+    out['live'] = str(e)
+finally:
+    s.close()
+r = get_runner().run(job('next', 'x = 1', 'print(x + 1)'))
+out['next'] = [r.status, r.stdout_tail]
+out['grader'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+zygotes = getattr(backend(iso), '_zygotes', {})
+out['zygote'] = max([z.service.request({'op': 'ping'})['maxrss'] for z in zygotes.values()], default=0)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("iso", ["none", "bwrap"])
+def test_a_flood_of_tiny_values_costs_its_own_report_and_little_memory(tmp_path, iso):
+    """Issue 25.4: a notebook that replaces the kernel's record writer answers with 96 MiB of `[],[],...`.
+    Once the zygote parsed it (5.0 GB) and the grader parsed the forwarded answer (2.5 GB); now each
+    record is measured while it is read, refused at its bound, and the notebook alone is stopped."""
+    if iso == "bwrap" and BWRAP_PROBLEM is not None:
+        pytest.skip(f"bubblewrap: {BWRAP_PROBLEM}")
+    done = subprocess.run([sys.executable, "-c", FLOOD_SCRIPT, str(ROOT / "tests"), iso, str(tmp_path),
+                           FLOOD_WRITER.format(kinds=("cell",)), FLOOD_WRITER.format(kinds=("live",))],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    refused = "sent the grader a record with more than"
+    assert out["cells"][0] == "error" and refused in out["cells"][1], out["cells"]
+    assert refused in out["live"], out["live"]
+    assert out["next"] == ["ok", "2\n"], out["next"]  # the same worker's next notebook is unaffected
+    print(f"{iso}: peak RSS of the grader {out['grader'] / 1e6:.0f} MB, of the zygote {out['zygote'] / 1e6:.0f} MB")
+    assert out["grader"] < 400e6 and out["zygote"] < 300e6, out

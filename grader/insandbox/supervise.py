@@ -21,7 +21,8 @@ Answer::
      "cells": [{"status", "ename", "evalue", "traceback"}, ...],  # one per cell that ran
      "died_in": cell position | "probe" | null, "exit": code | null,
      "probe_status": "none" | "ok" | "error" | "skipped", "probe": {"manifest", "arrays"},
-     "probe_problems": {key: why}, "stdout_tail": str, "log_tail": str}
+     "probe_problems": {key: why}, "stdout_tail": str, "log_tail": str,
+     "stopped_for": str}  # only when the notebook was stopped for a reason the student can act on
 """
 
 from __future__ import annotations
@@ -31,12 +32,18 @@ import os
 import time
 
 try:  # in the grader
-    from grader.insandbox.wire import scrub_json
-except ImportError:  # in the sandbox, where wire.py sits beside this file
-    from wire import scrub_json
+    from grader.insandbox.boundedjson import JsonLines, Refused
+    from grader.insandbox.wire import MAX_JSON_DEPTH, MAX_JSON_VALUES
+except ImportError:  # in the sandbox, where these modules sit beside this file
+    from boundedjson import JsonLines, Refused
+    from wire import MAX_JSON_DEPTH, MAX_JSON_VALUES
 
 INTERRUPT_GRACE_S = 5.0  # after SIGINT, how long a cell may take to stop before SIGKILL
-MAX_RECORD = 96 * 1024**2  # probe answers carry arrays (base64); anything longer is dropped
+MAX_RECORD = 96 * 1024**2  # probe and live answers carry arrays (base64); a longer record is refused
+# What the kernel's own writer can send is far below these (a live value within wire's limits, a cell's
+# output within its budget): a record over one comes from code that replaced the writer, and stops the notebook.
+MAX_RECORD_VALUES = MAX_JSON_VALUES
+MAX_RECORD_DEPTH = MAX_JSON_DEPTH
 LOG_TAIL = 8000
 STDOUT_TAIL = 2000
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -67,8 +74,7 @@ class KernelLink:
     def __init__(self, pid: int, interrupt_fn):
         self.pid = pid
         self._interrupt = interrupt_fn
-        self.buf = bytearray()
-        self.skipping = False  # inside an over-long record, dropping bytes until its end
+        self.lines = JsonLines(MAX_RECORD, MAX_RECORD_VALUES, MAX_RECORD_DEPTH)  # measured before parsed
         self.eof = False
 
     def interrupt(self) -> None:
@@ -78,47 +84,21 @@ class KernelLink:
         except (ProcessLookupError, PermissionError, OSError, ValueError):
             pass
 
-    def _take_record(self):
-        while True:
-            nl = self.buf.find(b"\n")
-            if nl < 0:
-                if len(self.buf) > MAX_RECORD:
-                    self.buf.clear()
-                    self.skipping = True
-                return None
-            line = bytes(self.buf[:nl])
-            del self.buf[: nl + 1]
-            if self.skipping:
-                self.skipping = False
-                continue
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(scrub_json(line))
-            except (ValueError, RecursionError):  # RecursionError: nesting deeper than this stack
-                continue
-            if isinstance(rec, dict):
-                return rec
-
     def _feed(self, data: bytes) -> None:
         if not data:
             self.eof = True
-        elif self.skipping:
-            nl = data.find(b"\n")
-            if nl >= 0:
-                self.skipping = False
-                self.buf += data[nl + 1 :]
         else:
-            self.buf += data
+            self.lines.feed(data)
 
     def send(self, cmd: dict, deadline: float) -> bool:
         """Write one command; False when the kernel does not take it before ``deadline``."""
         return self._write((json.dumps(cmd) + "\n").encode(), deadline)
 
     def next_record(self, deadline: float):
-        """The next record, ``"eof"`` when the kernel closed its end, or ``"timeout"``."""
+        """The next record (a dict), a :class:`Refused` record, ``"eof"`` when the kernel closed its end,
+        or ``"timeout"``."""
         while True:
-            rec = self._take_record()
+            rec = self.lines.take()
             if rec is not None:
                 return rec
             if self.eof:
@@ -372,13 +352,17 @@ class ThreadedKernel(KernelLink):
 def _await(kernel: KernelLink, accept, timeout: float, wall: float, answer: dict):
     """Wait for the record ``accept`` takes; SIGINT at ``timeout``, SIGKILL after the grace.
 
-    Returns ``(record | None, how)`` with ``how`` one of "ok", "interrupted", "killed", "wall", "eof".
+    Returns ``(record | None, how)`` with ``how`` one of "ok", "interrupted", "killed", "wall", "eof", or
+    "refused" (a record over the bounds: ``answer["stopped_for"]`` says why; the caller stops the kernel).
     """
     now = time.monotonic()
     soft = min(now + timeout, wall)
     interrupted = False
     while True:
         rec = kernel.next_record(soft)
+        if isinstance(rec, Refused):
+            answer["stopped_for"] = refused_reason(rec)
+            return None, "refused"
         if rec == "eof":
             return None, "eof"
         if rec == "timeout":
@@ -392,6 +376,11 @@ def _await(kernel: KernelLink, accept, timeout: float, wall: float, answer: dict
             continue
         if accept(rec):
             return rec, ("interrupted" if interrupted else "ok")
+
+
+def refused_reason(rec: Refused) -> str:
+    return (f"your notebook's kernel sent the grader a record {rec.reason}, which the kernel's own writer never "
+            "does (did the notebook replace or patch it?); the notebook was stopped")
 
 
 def supervise(kernel: KernelLink, req: dict) -> dict:
@@ -410,6 +399,8 @@ def supervise(kernel: KernelLink, req: dict) -> dict:
     def stop(status: str, where, how: str) -> dict:
         answer["status"] = status
         answer["died_in"] = where
+        if how == "refused":
+            answer["reason"] = answer["stopped_for"]
         if how == "wall":
             answer["status"] = "timeout"
             limit = float(req["notebook_timeout"])
@@ -429,6 +420,11 @@ def supervise(kernel: KernelLink, req: dict) -> dict:
         rec, how = _await(kernel, lambda r, i=i: r.get("r") == "cell" and r.get("i") == i,
                           cell_timeout if i >= 0 else 60.0, wall, answer)
         if rec is None:
+            if how == "refused":
+                if i >= 0:
+                    answer["cells"].append({"status": "error", "ename": "RecordRefused",
+                                            "evalue": answer["stopped_for"][:500]})
+                return stop("error", i, how)
             if i >= 0:
                 if how == "killed":
                     answer["cells"].append({"status": "timeout", "ename": TIMEOUT_ENAME,
@@ -471,6 +467,8 @@ def supervise(kernel: KernelLink, req: dict) -> dict:
             rec, how = _await(kernel, lambda r, s=select_key: r.get("r") == "probe" and r.get("select") == s,
                               limit, wall, answer)
             if rec is None:
+                if how == "refused":
+                    return stop("error", "probe", how)
                 if how == "killed":
                     answer["probe_problems"][select_key or ""] = (
                         f"took longer than {limit:g} s, ignored the interrupt and was stopped")
@@ -505,7 +503,8 @@ def live_request(kernel: KernelLink, cmd: dict, timeout: float, wall: float) -> 
 
     Returns ``{"status": "ok" | "interrupted", "record": {...}}`` when the kernel answered (after a SIGINT
     at ``timeout`` for "interrupted"), or ``{"status": "killed" | "died" | "wall"}`` when the kernel ignored
-    the interrupt, died, or the session's time ran out; the session is over in those three cases.
+    the interrupt, died (or sent a record over the bounds: ``stopped_for`` says so), or the session's time
+    ran out; the session is over in those three cases.
     Only the answer's known keys are passed on, bounded; its ``value`` is decoded by the grader.
     """
     ident = cmd.get("id")
@@ -513,9 +512,10 @@ def live_request(kernel: KernelLink, cmd: dict, timeout: float, wall: float) -> 
         return {"status": "wall"}
     if not kernel.send(cmd, min(wall, time.monotonic() + timeout)):
         return {"status": "wall" if time.monotonic() >= wall else "died"}
-    rec, how = _await(kernel, lambda r: r.get("r") == "live" and r.get("id") == ident, timeout, wall, {})
+    said: dict = {}
+    rec, how = _await(kernel, lambda r: r.get("r") == "live" and r.get("id") == ident, timeout, wall, said)
     if rec is None:
-        return {"status": {"eof": "died", "killed": "killed"}.get(how, "wall")}
+        return {"status": {"eof": "died", "killed": "killed", "refused": "died"}.get(how, "wall"), **said}
     clean = {k: str(rec[k])[:n] for k, n in LIVE_KEYS.items() if k in rec}
     if "value" in rec:
         clean["value"] = rec["value"]

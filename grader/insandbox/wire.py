@@ -32,6 +32,11 @@ MAX_ARRAY_BYTES = 64 * 1024**2  # all arrays of one answer together
 MAX_STR_CHARS = 4 * 1024**2  # all strings of one answer together
 NUMERIC_KINDS = "biufc"  # bool, signed, unsigned, float, complex
 MAX_SAME_HASH = 64  # dict keys of one answer sharing a hash value
+# The same bounds counted in JSON, for the lines that carry encoded values (:mod:`boundedjson` measures a
+# line before it is parsed): a value here is under 4 JSON values (a dict item ``[{"t": []}, {"t": []}]``
+# is 7 for 2) and a level at most 3 JSON levels (``{"d": [[k, v]]}``); the rest is the record around it.
+MAX_JSON_VALUES = 4 * MAX_NODES + 10_000
+MAX_JSON_DEPTH = 3 * (MAX_DEPTH + 1) + 20
 
 
 class CannotCross(TypeError):

@@ -4,7 +4,7 @@ Runs inside bubblewrap (read-only root, uid U, no network) and imports nothing o
 mlgrade but its neighbours. Protocol: one JSON command per line on stdin, one JSON
 answer per line on stdout.
 
-- ``{"op": "ping"}`` -> ``{"pid": N}``;
+- ``{"op": "ping"}`` -> ``{"pid": N, "maxrss": bytes}`` (its own peak memory);
 - ``{"op": "run", "stage": dir, "cwd": rel, "env": {...}, "limits": "...", "scratch_bytes": n,
   ...the supervisor's request}`` -> the supervisor's answer (:mod:`supervise`);
 - ``{"op": "open", ...as run, "session_timeout": s}`` -> the same answer after the cells, plus
@@ -299,6 +299,13 @@ def close_session(cmd: dict) -> dict:
     return answer
 
 
+def _maxrss() -> int:
+    """This process's peak resident memory in bytes (its own: forked notebooks are not counted)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main() -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same uid: forbid them to ptrace or read the zygote
@@ -318,7 +325,7 @@ def main() -> None:
             elif op == "close":
                 answer = close_session(cmd)
             elif op == "ping":
-                answer = {"pid": os.getpid()}
+                answer = {"pid": os.getpid(), "maxrss": _maxrss()}
             else:
                 answer = {"error": f"unknown op {op!r}"}
         except Exception as e:

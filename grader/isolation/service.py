@@ -14,15 +14,20 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
-from grader.insandbox.supervise import PipeReader
-from grader.insandbox.wire import scrub_json
+from grader.insandbox.boundedjson import JsonLines, Refused
+from grader.insandbox.supervise import MAX_RECORD_DEPTH, MAX_RECORD_VALUES, PipeReader
 from grader.isolation.staging import Staging
 from grader.portable import ProcessTree, popen_kwargs
 
 # Twice the largest record a kernel may send (supervise.MAX_RECORD, 96 MiB): the zygote re-serializes it
 # compactly, which can only grow it by writing 1e999 as Infinity (at most 1.5x).
 MAX_ANSWER = 192 * 1024**2
+# An answer is measured before it is parsed (json.loads of 192 MiB of "[]," would take 2.5 GiB): at most
+# one record's values and the run's own (cells, probe entries, a model's layers), nested a little deeper.
+MAX_ANSWER_VALUES = 2 * MAX_RECORD_VALUES
+MAX_ANSWER_DEPTH = 2 * MAX_RECORD_DEPTH
 
 
 class ServiceError(RuntimeError):
@@ -36,7 +41,7 @@ class ServiceProcess:
         self.staging = staging
         self.uid = uid
         self._on_close = on_close
-        self._buf = bytearray()
+        self._lines = JsonLines(MAX_ANSWER, MAX_ANSWER_VALUES, MAX_ANSWER_DEPTH, strict=True)
         # one request at a time: a question graded on the notebook thread (an instructor's test that reads a
         # model) may use the model server while the main thread does
         self._lock = threading.Lock()
@@ -61,44 +66,44 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def request(self, cmd: dict, timeout: float = 30) -> dict:
-        """Send one command, wait at most ``timeout`` s for its answer (a JSON object)."""
+    def request(self, cmd: dict, timeout: float = 30, on_event: Callable[[dict], dict] | None = None) -> dict:
+        """Send one command, wait at most ``timeout`` s for its answer (a JSON object). With ``on_event``, a
+        line ``{"event": ...}`` before the answer is the helper asking the grader something mid-request
+        (the zygote: "put this notebook in its cgroup"): ``on_event``'s result is written back to it."""
         with self._lock:
-            return self._request(cmd, timeout)
+            return self._request(cmd, timeout, on_event)
 
-    def _request(self, cmd: dict, timeout: float) -> dict:
+    def _request(self, cmd: dict, timeout: float, on_event) -> dict:
         if not self.alive():
             raise ServiceError("the helper process is not running")
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        self._send(cmd)
+        while True:
+            answer = self._next(deadline)
+            if on_event is None or "event" not in answer:
+                return answer
+            self._send(on_event(answer))
+
+    def _send(self, cmd: dict) -> None:
+        assert self.proc.stdin is not None
         try:
             self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             self.close()
             raise ServiceError("the helper process stopped") from None
-        line = self._read_line(time.monotonic() + timeout)
-        try:
-            answer = json.loads(scrub_json(line))
-        except (ValueError, RecursionError):  # RecursionError: nesting deeper than this stack
-            answer = None
-        if not isinstance(answer, dict):
-            self.close()
-            raise ServiceError("the helper process answered nonsense")
-        return answer
 
-    def _read_line(self, deadline: float) -> bytes:
+    def _next(self, deadline: float) -> dict:
+        """The helper's next JSON object, measured before it is parsed (:mod:`~grader.insandbox.boundedjson`)."""
         assert self._reader is not None
         while True:
-            nl = self._buf.find(b"\n")
-            if nl >= 0:
-                line = bytes(self._buf[:nl])
-                del self._buf[: nl + 1]
-                return line
-            if len(self._buf) > MAX_ANSWER:
+            got = self._lines.take()
+            if isinstance(got, Refused):
                 self.close()
-                raise ServiceError("the helper process sent an answer too large to read")
-            left = deadline - time.monotonic()
-            if left <= 0:
+                raise ServiceError(f"the helper process sent an answer the grader does not read ({got.reason})")
+            if got is not None:
+                return got
+            if time.monotonic() >= deadline:
                 self.close()
                 raise ServiceError("the helper process stopped answering")
             data = self._reader.get(deadline)
@@ -107,7 +112,7 @@ class ServiceProcess:
             if not data:
                 self.close()
                 raise ServiceError("the helper process died")
-            self._buf += data
+            self._lines.feed(data)
 
     def close(self) -> None:
         proc = getattr(self, "proc", None)

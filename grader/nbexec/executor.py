@@ -132,6 +132,8 @@ def to_run(answer: dict, code: list) -> NotebookRun:
 
 
 def death(answer: dict, run: NotebookRun) -> str:
+    if answer.get("stopped_for"):  # the sandbox knows why (a memory limit, a record over the bounds): say that
+        return str(answer["stopped_for"])[:1000]
     where = answer.get("died_in")
     if isinstance(where, int) and 0 <= where < len(run.cells):
         place = f" while running {run.cells[where].label}"
