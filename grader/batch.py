@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from grader.classwide import EXPORT_LOCK, class_results, class_step
+from grader.isolation import cgroups
 from grader.isolation.staging import sweep_stale
 from grader.options import GradeOptions
 from grader.pipeline import failed_result
@@ -121,6 +122,7 @@ def grade_batch(
         finally:
             scheduler.close()
             sweep_stale()  # the private folders of workers killed during the run (none of them is alive now)
+            cgroups.sweep()  # and their cgroups
     manifest = ClassManifest(keys=keys, sources={s.student: str(s.path) for s in sources},
                              rubric_text=rubric_text if rubric_text is not None else _known_rubric_text(out, rubric),
                              rubric_source=rubric_source, formats=parse_format_list(formats),

@@ -227,6 +227,8 @@ def resolve_isolation(requested: str, command: str) -> str:
             )
         if command != "check":  # a self-check's report says it itself, once, in plain words
             print(f"mlgrade: note: {chosen.guarantees} ({why})", file=sys.stderr)
+    elif command != "check" and (gap := chosen.unbounded()):  # a sandbox without every bound says which
+        print(f"mlgrade: note: {gap}", file=sys.stderr)
     return chosen.name
 
 

@@ -24,6 +24,7 @@ from grader.registry import SubmissionProblem
 
 MODEL_MEMORY = 6 * 1024**3
 MODEL_TMP = 256 * 1024**2
+MODEL_TASKS = 512  # XLA's thread pools grow with the machine's cores
 # Replace the server once it holds this much: compiled programs of past students' architectures
 # accumulate; a fresh server costs a few seconds, about once every 40 distinct architectures.
 RESTART_ABOVE = int(os.environ.get("MLGRADE_MODEL_RSS_LIMIT", str(1024**3)))
@@ -48,7 +49,8 @@ class ModelServer:
         self.slot = slot
         self.retiring = False
         self.service: ServiceProcess = be.start_service(
-            ServiceSpec("model_server.py", slot, ROLE_MODELS, env=env, tmp_bytes=MODEL_TMP))
+            ServiceSpec("model_server.py", slot, ROLE_MODELS, env=env, tmp_bytes=MODEL_TMP,
+                        memory_bytes=MODEL_MEMORY + MODEL_TMP, tasks=MODEL_TASKS))
         self._shared: Staged | None = None
         self._shared_names: dict[str, str] = {}
 

@@ -28,8 +28,9 @@ from make_submissions import BACKPROP_CELLS
 from test_keras_models import mlp_file
 
 from grader.batch import grade_batch
-from grader.isolation import backend
+from grader.isolation import backend, cgroups
 from grader.options import GradeOptions
+from grader.portable import pid_alive
 from grader.rubric import load_rubric
 
 BWRAP_PROBLEM = backend("bwrap").problem()
@@ -178,6 +179,21 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         "kill_everything": "import os, signal\nfor target in (-1, 1, os.getppid()):\n    try:\n"
                            "        os.kill(target, signal.SIGKILL) if target != 0 else None\n"
                            "    except OSError as e:\n        print(e)",
+        # issue 25.3: 3 GiB held where neither the address-space limit nor the scratch counts it
+        "memfd_hoard": "import os, mmap\nfds = []\nfor i in range(12):\n    fd = os.memfd_create('m')\n"
+                       "    os.ftruncate(fd, 255 << 20)\n    m = mmap.mmap(fd, 255 << 20)\n"
+                       "    for off in range(0, 255 << 20, 4096):\n        m[off] = 1\n    m.close()\n"
+                       "    fds.append(fd)",
+        "own_tmpfs": "import subprocess\nsubprocess.run(['unshare', '-Urm', 'sh', '-c', 'mkdir -p /tmp/m && "
+                     "mount -t tmpfs -o size=8g none /tmp/m && for i in $(seq 48); do "
+                     "head -c 67108864 /dev/zero > /tmp/m/f$i || exit 1; done; sleep 60'])",
+        # issue 25.4: the kernel's record writer replaced by one that answers with 96 MiB of [],[],...
+        "record_flood": "import gc, os\n"
+                        "k = next(d for d in gc.get_objects() if type(d) is dict and '_write_safely' in d)\n"
+                        "def flood(fd, rec):\n"
+                        "    os.write(fd, b'\\n{{\"r\": \"cell\", \"i\": %d, \"x\": [' % rec.get('i', 0)"
+                        " + b'[],' * ((96 << 20) // 3 - 64) + b'[]]}}\\n')\n"
+                        "k['_write'] = flood",
     }
     students: dict[str, dict[str, bytes]] = {}
     for name, attack in notebook_attacks.items():
@@ -282,6 +298,11 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     # disruptive ones cost the question, with a reason
     assert scores("nb_ignore_sigint")["backprop"] == 0
     assert "did not stop when interrupted" in reason("nb_ignore_sigint", "backprop")
+    for n in ("memfd_hoard", "own_tmpfs"):  # stopped at the notebook's memory bound (2 GiB + its 512 MiB scratch)
+        assert scores(f"nb_{n}")["backprop"] == 0
+        assert "your notebook held more than 2.5 GiB of memory in all" in reason(f"nb_{n}", "backprop"), n
+    assert scores("nb_record_flood")["backprop"] == 0
+    assert "sent the grader a record with more than" in reason("nb_record_flood", "backprop")
     # killing "the parent" or everything reaches only the notebook's own PID namespace, where the kernel is
     # PID 1 (signals it has no handler for are not delivered): the zygote and the grader never see them
     # patching json/numpy or hooking IPython reaches nothing the grader relies on: the values travel as
@@ -349,6 +370,11 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     assert sandbox_processes() == [], "sandbox processes outlived the batch"
     assert not [p for p in tmpdir.iterdir() if p.name.startswith(("mlgrade-private-", "mlgrade-portal-"))
                 and str(os.getpid()) not in p.name], "the workers left folders in their temporary folder"
+    bases = cgroups.find_bases()  # a cgroup tree whose grader is gone (every worker is, now) is a leak
+    left = [] if isinstance(bases, str) else [
+        p.name for base in bases for p in base.path.iterdir()
+        if p.name.startswith("mlgrade-") and p.name.split("-")[1].isdigit() and not pid_alive(int(p.name.split("-")[1]))]
+    assert left == [], f"the workers left cgroups behind: {left}"
     assert took < 600
 
 

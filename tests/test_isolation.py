@@ -423,7 +423,7 @@ _k['_write'] = _flood
 """
 
 FLOOD_SCRIPT = r"""
-import json, resource, sys
+import json, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from helpers import notebook_bytes
@@ -451,7 +451,8 @@ finally:
     s.close()
 r = get_runner().run(job('next', 'x = 1', 'print(x + 1)'))
 out['next'] = [r.status, r.stdout_tail]
-out['grader'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM: this process's own peak (ru_maxrss would include the test process this one was forked from)
+out['grader'] = next(int(ln.split()[1]) * 1024 for ln in open('/proc/self/status') if ln.startswith('VmHWM'))
 zygotes = getattr(backend(iso), '_zygotes', {})
 out['zygote'] = max([z.service.request({'op': 'ping'})['maxrss'] for z in zygotes.values()], default=0)
 print(json.dumps(out))
@@ -477,3 +478,62 @@ def test_a_flood_of_tiny_values_costs_its_own_report_and_little_memory(tmp_path,
     assert out["next"] == ["ok", "2\n"], out["next"]  # the same worker's next notebook is unaffected
     print(f"{iso}: peak RSS of the grader {out['grader'] / 1e6:.0f} MB, of the zygote {out['zygote'] / 1e6:.0f} MB")
     assert out["grader"] < 400e6 and out["zygote"] < 300e6, out
+
+
+# --------------------------------------------------------------------------- memory in every form (issue 25.3)
+
+def _cgroups_problem() -> str | None:
+    from grader.isolation import cgroups
+
+    tree = cgroups.tree()
+    return tree if isinstance(tree, str) else None
+
+
+CGROUP_PROBLEM = _cgroups_problem() if BWRAP_PROBLEM is None else "no bubblewrap"
+if CGROUP_PROBLEM is not None and BWRAP_PROBLEM is None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1" \
+        and os.geteuid() == 0:
+    raise RuntimeError(f"MLGRADE_REQUIRE_BWRAP=1 as root, but the grader cannot make cgroups here: {CGROUP_PROBLEM}")
+needs_cgroups = pytest.mark.skipif(CGROUP_PROBLEM is not None, reason=f"cgroups: {CGROUP_PROBLEM}")
+
+HOARDS = {
+    # twelve memfds of 255 MiB, written then unmapped: in no RSS, not in the address space, not in the scratch
+    "memfd": "import os, mmap\nfds = []\nfor i in range(12):\n    fd = os.memfd_create(f'm{i}')\n"
+             "    os.ftruncate(fd, 255 << 20)\n    m = mmap.mmap(fd, 255 << 20)\n"
+             "    for off in range(0, 255 << 20, 4096):\n        m[off] = 1\n    m.close()\n    fds.append(fd)\n"
+             "held = len(fds)",
+    # a tmpfs of its own, mounted in a nested user namespace, filled with 3 GiB of files under the size limit
+    "own_tmpfs": "import subprocess\nfill = ('mkdir -p /tmp/mnt && mount -t tmpfs -o size=8g none /tmp/mnt && '\n"
+                 "        'for i in $(seq 48); do head -c 67108864 /dev/zero > /tmp/mnt/f$i || exit 1; done; sleep 60')\n"
+                 "held = subprocess.run(['unshare', '-Urm', 'sh', '-c', fill]).returncode",
+    # POSIX shared memory in /dev/shm is the scratch's: bounded before, and still
+    "sysv_shm": "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
+                "held = 0\nfor i in range(12):\n    sid = libc.shmget(0, 255 << 20, 0o1600)\n"
+                "    addr = libc.shmat(sid, None, 0)\n    ctypes.memset(addr, 1, 255 << 20)\n"
+                "    libc.shmdt(ctypes.c_void_p(addr))\n    held += 1",
+}
+
+
+@needs_bwrap
+@needs_cgroups
+@pytest.mark.parametrize("hoard", sorted(HOARDS))
+def test_memory_outside_the_address_space_is_bounded_per_notebook(tmp_path, hoard):
+    """3 GiB held in memfds, a tmpfs of the notebook's own or SysV shared memory: none of it is in the
+    address space (RLIMIT_AS 1 GiB here) or the scratch (128 MiB). The notebook's cgroup counts it all: the
+    notebook is stopped at its bound with a reason the student can act on, the same worker's next notebook
+    runs normally, and no cgroup is left behind."""
+    from grader.isolation import cgroups
+
+    limits = {"memory_bytes": 1 << 30, "scratch_bytes": 128 << 20}
+    r = run(tmp_path, HOARDS[hoard], "print('after')", probe=ProbeSpec(values={"held": ["held"]}), cell_timeout=60,
+            **limits)
+    assert r.status == "kernel_died", (r.status, r.reason, r.stdout_tail)
+    assert "your notebook held more than 1.12 GiB of memory in all" in r.reason, r.reason
+    assert r.reason.startswith("while running In [1]") and "keep less in memory" in r.reason, r.reason
+    zygote = backend("bwrap")._zygotes[0]
+    before = zygote.service.pid
+    nxt = run(tmp_path, "x = sum(range(10))", probe=ProbeSpec(values={"x": ["x"]}), **limits)
+    assert value(nxt, "x") == 45 and backend("bwrap")._zygotes[0].service.pid == before
+    tree = cgroups.tree()
+    assert not isinstance(tree, str)
+    left = [p.name for root in tree.roots for p in root.path.iterdir() if p.is_dir() and p.name.startswith("nb-")]
+    assert left == [], "notebook cgroups were left behind"

@@ -13,6 +13,11 @@ answer per line on stdout.
   answer (the session ends when the kernel was killed, died or ran out of time);
 - ``{"op": "close", "session": id}`` -> ``{"status": "closed", "exit": code}``.
 
+With ``"place": true`` in ``run`` or ``open``, the zygote asks before the notebook starts: it writes
+``{"event": "place", "pid": n}`` (the forked child, as this sandbox numbers it) and waits for one line
+``{"placed": true}`` (the grader has put that process in the notebook's cgroup) or ``{"placed": false,
+"reason": ...}``; the child does nothing of the notebook before it is placed.
+
 For each ``run`` the zygote forks a child that enters new user, mount, IPC and PID
 namespaces (:mod:`notebook_ns`), mounts one fresh bounded tmpfs for every writable
 place and shows the staged submission at ``/work`` (copy-on-write), then forks a small
@@ -43,6 +48,7 @@ PRELOAD = [
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
 KERNEL_START_S = 30.0
+ZYGOTE_AS = 2 * 1024**3  # its own address space: 230 MB after its imports, a few hundred more for a 96 MiB record
 
 
 def _preload() -> None:
@@ -70,6 +76,11 @@ def _kernel_child(req: dict, cmd_r: int, rec_w: int, log_w: int) -> None:
         _prctl(PR_SET_DUMPABLE, 1)  # ptrace/proc of the kernel by its own children, as on any machine
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.setsid()
+        try:  # in any out-of-memory kill, the notebook's own processes go first (never its init or the zygote)
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log_w, 1)
@@ -131,7 +142,7 @@ def _namespace_child(req: dict, pipes: dict) -> None:
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 0)
         os.dup2(null, 1)
-        keep = {0, 1, 2, pipes["cmd_r"], pipes["rec_w"], pipes["log_w"], pipes["ctl_w"]}
+        keep = {0, 1, 2, pipes["cmd_r"], pipes["rec_w"], pipes["log_w"], pipes["ctl_w"], pipes["go_r"]}
         for fd in [int(n) for n in os.listdir("/proc/self/fd")]:
             if fd not in keep:
                 try:
@@ -139,6 +150,11 @@ def _namespace_child(req: dict, pipes: dict) -> None:
                 except OSError:
                     pass
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        # Nothing of the notebook happens before the grader has put this process in the notebook's cgroup
+        # (everything forked below is then in it too); without a go, it ends here.
+        if os.read(pipes["go_r"], 1) != b"1":
+            os._exit(75)
+        os.close(pipes["go_r"])
         # The zygote is not dumpable, which makes /proc/self root's: this child must write its own
         # uid_map. It lives outside the kernel's PID namespace, so the kernel cannot reach it.
         _prctl(PR_SET_DUMPABLE, 1)
@@ -188,16 +204,24 @@ class _Notebook:
 
     def __init__(self, req: dict):
         self.pipes: dict[str, int] = {}
-        for name in ("cmd", "rec", "log", "ctl"):
+        for name in ("cmd", "rec", "log", "ctl", "go"):
             self.pipes[f"{name}_r"], self.pipes[f"{name}_w"] = os.pipe()
         self.child = os.fork()
         if self.child == 0:
+            os.close(self.pipes["go_w"])
             _namespace_child(req, self.pipes)
-        for fd in ("cmd_r", "rec_w", "log_w", "ctl_w"):
+        for fd in ("cmd_r", "rec_w", "log_w", "ctl_w", "go_r"):
             os.close(self.pipes[fd])
         self.kpid: int | None = None
         self.kernel: supervise.Kernel | None = None
         self.problem = ""
+        placed = _ask({"event": "place", "pid": self.child}) if req.get("place") else {"placed": True}
+        if placed.get("placed") is True:
+            os.write(self.pipes["go_w"], b"1")
+        os.close(self.pipes["go_w"])
+        if placed.get("placed") is not True:
+            self.problem = f"the notebook sandbox did not start ({str(placed.get('reason', 'not placed'))[:300]})"
+            return
         ctl = _read_ctl(self.pipes["ctl_r"], KERNEL_START_S)
         if not ctl.isdigit():
             self.problem = f"the notebook sandbox did not start ({ctl[:300] or 'no answer'})"
@@ -300,19 +324,52 @@ def close_session(cmd: dict) -> dict:
 
 
 def _maxrss() -> int:
-    """This process's peak resident memory in bytes (its own: forked notebooks are not counted)."""
+    """This process's peak resident memory in bytes: VmHWM, its own (not ru_maxrss, which keeps the peak of
+    whatever process forked the launcher before it was exec'd; forked notebooks are not counted either)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
+_OUT = None  # the line to the grader (answers and events); stdout itself goes to the log
+
+
+def _ask(event: dict) -> dict:
+    """Ask the grader something in the middle of a request (``{"event": "place", "pid": n}``: put this
+    forked child in the notebook's cgroup) and wait for its one-line reply."""
+    _OUT.write(json.dumps(event) + "\n")
+    line = sys.stdin.readline()
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        reply = None
+    return reply if isinstance(reply, dict) else {"reason": "the grader did not answer"}
+
+
+def _limit_self() -> None:
+    """The zygote's own limits: a soft address-space limit (a kernel sets its own, higher or lower, since the
+    hard limit stays open), no core files. Its memory in all is bounded by its cgroup where there is one."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    for limit, value in ((resource.RLIMIT_AS, ZYGOTE_AS), (resource.RLIMIT_CORE, 0)):
+        _soft, hard = resource.getrlimit(limit)
+        resource.setrlimit(limit, (value if hard == resource.RLIM_INFINITY else min(value, hard), hard))
 
 
 def main() -> None:
+    global _OUT
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same uid: forbid them to ptrace or read the zygote
-    out = os.fdopen(os.dup(1), "w", buffering=1)
+    _limit_self()
+    out = _OUT = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     _preload()
-    for line in sys.stdin:
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return
         try:
             cmd = json.loads(line)
             op = cmd.get("op")

@@ -69,6 +69,8 @@ class ServiceSpec:
     with_support: bool = False  # bind the notebook support files (Colab shim, fake pip)
     notebook_dirs: bool = False  # mount points for per-notebook tmpfs (/work, /content, ...)
     startup_timeout: float = 120.0
+    memory_bytes: int = GiB  # all the helper may hold, its /tmp included (a memory cgroup, where there is one)
+    tasks: int = 64  # its processes and threads together (a pids cgroup, where there is one)
 
 
 def sandbox_uid(slot: int, role: int = ROLE_KERNELS) -> int:
@@ -113,6 +115,10 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - most backends keep nothing
         """Stop the services this backend keeps for notebooks."""
+
+    def unbounded(self) -> str | None:
+        """What this backend cannot bound here (said to the instructor when grading starts), or None."""
+        return None
 
     @property
     def dedicated_uid(self) -> bool:

@@ -17,6 +17,11 @@ and so fails on exactly those folders.)
 Notebooks: one kernel zygote per worker (:mod:`grader.insandbox.zygote`) forks a child per
 notebook that enters new user, mount, IPC and PID namespaces; see
 :mod:`grader.insandbox.notebook_ns`.
+
+Memory: where the grader can make cgroups (:mod:`grader.isolation.cgroups`), each helper starts in
+its own (the launcher writes its pid there before anything else runs), and each notebook gets one
+of its own: the zygote's forked child waits until the grader has moved it there, so the notebook's
+init, kernel and everything they start are in it from their first instruction.
 """
 
 from __future__ import annotations
@@ -35,12 +40,15 @@ from grader.isolation import (
     ROLE_KERNELS,
     SUPPORT,
     Backend,
+    GiB,
     MiB,
     ServiceSpec,
+    cgroups,
     kernel_limits,
     notebook_env,
     sandbox_uid,
 )
+from grader.isolation.cgroups import Bounds, Cgroup
 from grader.isolation.service import ServiceError, ServiceProcess
 from grader.isolation.staging import PREFIX as PRIVATE_PREFIX
 from grader.isolation.staging import Staged, Staging, traversable_tmp
@@ -55,6 +63,11 @@ ZYGOTE_ENV = {
     "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp/.matplotlib",
 }
 LAUNCHER = 'while [ "$1" != "--" ]; do mount --bind "$1" "$2" || exit 97; shift 2; done; shift; exec "$@"'
+# The first step of a helper in a cgroup: the shell writes its own pid into each hierarchy's cgroup.procs,
+# then becomes the helper (exec keeps the pid), so nothing of the sandbox ever runs outside it.
+ENTER_CGROUP = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 96; shift; done; shift; exec "$@"'
+ZYGOTE_MEMORY = GiB  # the zygote: 80 MB after its imports; a 96 MiB record parsed takes a few hundred more
+NOTEBOOK_TASKS = 256  # processes and threads of one notebook (a fork storm stops here)
 
 
 @lru_cache(maxsize=1)
@@ -126,8 +139,10 @@ class _Portal:
         shutil.rmtree(self.root, ignore_errors=True)  # empty on the host: the binds lived in the launcher only
 
 
-def command(spec: ServiceSpec, staging: Staging | None, argv: list[str]) -> tuple[list[str], _Portal | None, int]:
-    """The command line that runs ``argv`` in bubblewrap as ``spec`` says: (argv, portal to close, uid)."""
+def command(spec: ServiceSpec, staging: Staging | None, argv: list[str],
+            cgroup: Cgroup | None = None) -> tuple[list[str], _Portal | None, int]:
+    """The command line that runs ``argv`` in bubblewrap as ``spec`` says, in ``cgroup`` when given:
+    (argv, portal to close, uid)."""
     bw = bwrap_path()
     if bw is None:
         raise ServiceError("bubblewrap is not installed")
@@ -176,17 +191,21 @@ def command(spec: ServiceSpec, staging: Staging | None, argv: list[str]) -> tupl
         cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *cmd]
         assert portal is not None
         cmd = [*portal.launcher(), *cmd]
+    if cgroup is not None:
+        cmd = ["sh", "-c", ENTER_CGROUP, "sh", *cgroup.procs_files(), "--", *cmd]
     return cmd, portal, uid
 
 
 class _Zygote:
-    """The worker's kernel factory in bubblewrap, plus the submission it last staged."""
+    """The worker's kernel factory in bubblewrap, plus the submission it last staged and the cgroups of
+    its notebooks (removed, with whatever is left in them, when it closes)."""
 
     def __init__(self, backend: BubblewrapBackend, slot: int):
         spec = ServiceSpec("zygote.py", slot, ROLE_KERNELS, env=dict(ZYGOTE_ENV), tmp_bytes=64 * MiB,
-                           with_support=True, notebook_dirs=True)
+                           with_support=True, notebook_dirs=True, memory_bytes=ZYGOTE_MEMORY)
         self.slot = slot
-        self.service = backend.start_service(spec)
+        self.service, self.cgroup = backend.start(spec)
+        self.notebooks: set[Cgroup] = set()
         self.staged: tuple[tuple, Staged] | None = None
 
     def stage(self, submission: Path, aliases: list[str]) -> Staged:
@@ -207,6 +226,69 @@ class _Zygote:
     def close(self) -> None:
         self.unstage()
         self.service.close()
+        for cg in list(self.notebooks):
+            cg.remove()
+        self.notebooks.clear()
+
+    def notebook_cgroup(self, request: dict[str, Any]) -> Cgroup | None:
+        """A fresh cgroup for one notebook: its address space and its scratch, the two bounds it already
+        had, now for all its memory together. None where this zygote has no cgroup."""
+        tree = cgroups.tree()
+        if self.cgroup is None or isinstance(tree, str):
+            return None
+        memory = int(request["memory_bytes"]) + int(request.get("scratch_bytes", 512 * MiB))
+        try:
+            cg = tree.new("nb", Bounds(memory, NOTEBOOK_TASKS))
+        except OSError as e:
+            raise ServiceError(f"the notebook's memory cgroup could not be made ({e.strerror or e})") from None
+        self.notebooks.add(cg)
+        return cg
+
+    def drop_cgroup(self, cg: Cgroup | None) -> None:
+        if cg is not None:
+            cg.remove()
+            self.notebooks.discard(cg)
+
+    def placer(self, cg: Cgroup | None):
+        """The grader's half of ``{"event": "place"}``: move the zygote's forked child into ``cg``."""
+        def place(event: dict) -> dict:
+            inner = event.get("pid")
+            if event.get("event") != "place" or cg is None or self.cgroup is None or type(inner) is not int:
+                return {"placed": False, "reason": "unexpected request"}
+            host = host_pid(self.cgroup.pids(), inner)
+            if host is None:
+                return {"placed": False, "reason": "the notebook's process was not found in its sandbox"}
+            try:
+                cg.add(host)
+            except OSError as e:
+                return {"placed": False, "reason": f"its memory cgroup could not take it ({e.strerror})"}
+            return {"placed": True}
+
+        return place
+
+
+def host_pid(candidates: list[int], inner: int) -> int | None:
+    """Which of ``candidates`` (processes of one sandbox's cgroup, as the grader numbers them) is the
+    sandbox's own pid ``inner``: ``NSpid`` lists a process's pid in each PID namespace from the grader's
+    down, written by the kernel. A process of a notebook's deeper namespace has a longer list."""
+    for pid in candidates:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                line = next((ln for ln in f if ln.startswith("NSpid:")), "")
+        except OSError:
+            continue
+        ids = line.split()[1:]
+        if len(ids) == 2 and ids[0] == str(pid) and ids[1] == str(inner):
+            return pid
+    return None
+
+
+def memory_reason(limit: int) -> str:
+    """What a student reads when their notebook was stopped by its memory cgroup."""
+    size = f"{limit / GiB:.3g} GiB" if limit >= GiB else f"{limit // MiB} MiB"
+    return (f"your notebook held more than {size} of memory in all (its variables, the files it wrote in /tmp, "
+            "/dev/shm or its folder, shared memory and memfd, and the programs it started, together) and was "
+            "stopped; keep less in memory at once (smaller arrays, fewer copies, del what you no longer need)")
 
 
 def _fingerprint(root: Path) -> tuple:
@@ -241,15 +323,44 @@ class BubblewrapBackend(Backend):
         return _problem()
 
     def start_service(self, spec: ServiceSpec) -> ServiceProcess:
+        return self.start(spec)[0]
+
+    def start(self, spec: ServiceSpec) -> tuple[ServiceProcess, Cgroup | None]:
+        """``spec``'s helper in bubblewrap, in a cgroup of its own where there can be one."""
         staging = Staging(STAGE_INSIDE)
+        cg: Cgroup | None = None
         try:
-            argv, portal, uid = command(spec, staging, [inside(sys.executable), f"{INSANDBOX_INSIDE}/{spec.script}"])
+            tree = cgroups.tree()
+            if not isinstance(tree, str):
+                kind = "kernels" if spec.role == ROLE_KERNELS else "models"
+                try:
+                    cg = tree.new(f"{kind}-{spec.slot}", Bounds(spec.memory_bytes, spec.tasks))
+                except OSError as e:
+                    raise ServiceError(f"its memory cgroup could not be made ({e.strerror or e})") from None
+            argv, portal, uid = command(spec, staging, [inside(sys.executable), f"{INSANDBOX_INSIDE}/{spec.script}"],
+                                        cg)
         except BaseException:
             staging.close()
+            if cg is not None:
+                cg.remove()
             raise
+
+        def closed() -> None:
+            if portal is not None:
+                portal.close()
+            if cg is not None:
+                cg.remove()
+
         return ServiceProcess(argv, staging, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, uid=uid,
-                              startup_timeout=spec.startup_timeout,
-                              on_close=portal.close if portal is not None else None)
+                              startup_timeout=spec.startup_timeout, on_close=closed), cg
+
+    def unbounded(self) -> str | None:
+        tree = cgroups.tree()
+        if not isinstance(tree, str):
+            return None
+        return (f"no memory cgroup here ({tree}): what a notebook holds outside its address-space limit (memfd, "
+                "shared memory, a tmpfs it mounts itself) and the memory of all its processes together are not "
+                "bounded, and its processes are limited per sandbox user only")
 
     def _zygote(self, slot: int) -> _Zygote | str:
         try:
@@ -263,13 +374,25 @@ class BubblewrapBackend(Backend):
             return f"the kernel sandbox did not start ({e})"
         return z
 
-    def _request(self, z: _Zygote, op: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _request(self, z: _Zygote, op: str, request: dict[str, Any], cg: Cgroup | None) -> dict[str, Any]:
         folder = z.stage(Path(request["submission"]), list(request.get("aliases", [])))
         req = {k: v for k, v in request.items() if k not in ("submission", "aliases")}
         env = notebook_env(SUPPORT_INSIDE, "/work", True, os.path.dirname(inside(sys.executable)))
-        req.update(op=op, stage=folder.inside, env=env,
+        req.update(op=op, stage=folder.inside, env=env, place=cg is not None,
                    limits=kernel_limits(request["memory_bytes"], request["notebook_timeout"], self.dedicated_uid))
         return req
+
+    def _ask(self, z: _Zygote, op: str, request: dict[str, Any], deadline_s: float) -> tuple[dict, Cgroup | None]:
+        """Send a notebook to the zygote in a cgroup of its own; the answer says why when its memory
+        bound stopped it."""
+        cg = z.notebook_cgroup(request)
+        try:
+            answer = z.service.request(self._request(z, op, request, cg), timeout=deadline_s, on_event=z.placer(cg))
+        except BaseException:
+            z.drop_cgroup(cg)
+            raise
+        _account(answer, cg)
+        return answer, cg
 
     def _drop(self, z: _Zygote) -> None:
         """Stop a zygote and remove its staged folders; the next request of its slot starts a new one."""
@@ -287,36 +410,45 @@ class BubblewrapBackend(Backend):
         if isinstance(z, str):
             return {"status": "error", "reason": z}
         try:
-            return z.service.request(self._request(z, "run", request), timeout=deadline_s)
-        except ServiceError:
-            return self._lost(z, request)
+            answer, cg = self._ask(z, "run", request, deadline_s)
+        except ServiceError as e:  # the zygote stopped answering (it was killed), or no cgroup could be made
+            return self._lost(z, request) if not z.service.alive() else {"status": "error", "reason": str(e)}
+        z.drop_cgroup(cg)
+        return answer
 
     def open_session(self, slot: int, request: dict[str, Any], deadline_s: float):
         z = self._zygote(slot)
         if isinstance(z, str):
             return {"status": "error", "reason": z}, None
         try:
-            answer = z.service.request(self._request(z, "open", request), timeout=deadline_s)
-        except ServiceError:
-            return self._lost(z, request), None
+            answer, cg = self._ask(z, "open", request, deadline_s)
+        except ServiceError as e:
+            return (self._lost(z, request) if not z.service.alive() else {"status": "error", "reason": str(e)}), None
         sid = answer.pop("session", None)
-        return answer, ((z, sid) if isinstance(sid, str) else None)
+        if not isinstance(sid, str):
+            z.drop_cgroup(cg)
+            return answer, None
+        return answer, (z, sid, cg)
 
     def session_call(self, handle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         from grader.insandbox.supervise import INTERRUPT_GRACE_S
 
-        z, sid = handle
+        z, sid, cg = handle
         if self._zygotes.get(z.slot) is not z or not z.service.alive():
             return {"status": "closed"}
         try:
-            return z.service.request({"op": "call", "session": sid, "request": request, "timeout": timeout},
-                                     timeout=timeout + INTERRUPT_GRACE_S + 15)
+            answer = z.service.request({"op": "call", "session": sid, "request": request, "timeout": timeout},
+                                       timeout=timeout + INTERRUPT_GRACE_S + 15)
         except ServiceError:
             self._drop(z)
             return {"status": "died", "reason": "the notebook sandbox stopped answering"}
+        if answer.get("status") in ("killed", "died", "wall"):  # the session is over: so is its cgroup
+            _account(answer, cg)
+            z.drop_cgroup(cg)
+        return answer
 
     def close_session(self, handle) -> None:
-        z, sid = handle
+        z, sid, cg = handle
         if self._zygotes.get(z.slot) is not z:
             return  # already replaced, and closed then
         if not z.service.alive():  # died meanwhile: its staged folders still go now, not at the next start
@@ -326,11 +458,18 @@ class BubblewrapBackend(Backend):
             z.service.request({"op": "close", "session": sid}, timeout=30)
         except ServiceError:
             self._drop(z)
+        z.drop_cgroup(cg)
 
     def close(self) -> None:
         for z in self._zygotes.values():
             z.close()
         self._zygotes.clear()
+
+
+def _account(answer: dict[str, Any], cg: Cgroup | None) -> None:
+    """A kernel the OOM killer stopped in its cgroup died for its memory: the answer says so."""
+    if cg is not None and answer.get("status") in ("kernel_died", "died") and cg.usage().oom_kills:
+        answer["stopped_for"] = memory_reason(cg.bounds.memory_bytes)
 
 
 @lru_cache(maxsize=1)

@@ -132,8 +132,6 @@ def to_run(answer: dict, code: list) -> NotebookRun:
 
 
 def death(answer: dict, run: NotebookRun) -> str:
-    if answer.get("stopped_for"):  # the sandbox knows why (a memory limit, a record over the bounds): say that
-        return str(answer["stopped_for"])[:1000]
     where = answer.get("died_in")
     if isinstance(where, int) and 0 <= where < len(run.cells):
         place = f" while running {run.cells[where].label}"
@@ -141,6 +139,8 @@ def death(answer: dict, run: NotebookRun) -> str:
         place = " while the grader called your code"
     else:
         place = ""
+    if answer.get("stopped_for"):  # the sandbox knows why (its memory bound, a record over the bounds): say that
+        return (f"{place.strip()}: " if place else "") + str(answer["stopped_for"])[:1000]
     code = answer.get("exit")
     how = ""
     if isinstance(code, int) and (code & 0xFFFFFFFF) in WINDOWS_STATUS:  # NTSTATUS exit codes of Windows
