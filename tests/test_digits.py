@@ -300,3 +300,64 @@ def test_weights_that_would_grow_with_the_input_are_checked_before_allocating(tm
     assert q.score == 0
     assert ("layer 'dense' (Dense): its first weight would have shape (1254400, 10) on its input of shape "
             "(1254400,), the file has (1, 10)") in q.reason, q.reason
+
+
+
+NORMALIZED_MODELS = r"""
+import json, os, sys
+os.environ["KERAS_BACKEND"] = "jax"
+import keras
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from grader.digitsdata import mnist_hidden, mnist_public
+
+out = sys.argv[2]
+pub, hid = mnist_public(), mnist_hidden()
+x = pub.images.reshape(len(pub.images), -1).astype("float32") / 255
+feed = hid.images.astype("float32") / 255  # as the grader feeds a (28, 28) model
+norm_a = keras.layers.Normalization(axis=-1)
+norm_a.adapt(x)
+# nearest class mean on the pixels, written for the normalized inputs: z = (x - m) / s, so x = s z + m
+means = np.stack([x[pub.labels == c].mean(axis=0) for c in range(10)])
+m, s = np.asarray(norm_a.adapt_mean), np.maximum(np.sqrt(np.asarray(norm_a.adapt_variance)), keras.config.epsilon())
+weights = [(s[:, None] * means.T).astype("float32"), (means @ m - 0.5 * (means ** 2).sum(axis=1)).astype("float32")]
+
+
+def saved(norm, name):
+    m = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), norm,
+                          keras.layers.Dense(10, activation="softmax")])
+    m.layers[-1].set_weights(weights)
+    m.save(f"{out}/{name}")
+    loaded = keras.saving.load_model(f"{out}/{name}")  # Keras' own reading of the file (never the grader's)
+    return float(np.mean(np.argmax(loaded.predict(feed, verbose=0), axis=1) == hid.labels))
+
+
+norm_b = keras.layers.Normalization(axis=-1)
+norm_b.adapt(3 * x)  # other statistics, the same architecture
+acc = {"a.h5": saved(norm_a, "a.h5"), "b.h5": saved(norm_b, "b.h5")}
+acc["identity"] = float(np.mean(np.argmax(feed.reshape(len(feed), -1) @ weights[0] + weights[1], axis=1) == hid.labels))
+print(json.dumps(acc))
+"""
+
+
+@pytest.mark.slow
+def test_an_adapted_normalization_layer_is_rebuilt_as_keras_computes_it(tmp_path):
+    """Issue 25.10: Keras derives an adapted Normalization's constants from its mean and variance in build();
+    set_weights alone left them zeros and ones (the identity). Two students with the same architecture and
+    other statistics, graded by one server (one compiled program), each get the accuracy Keras measures
+    on the file."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", NORMALIZED_MODELS, str(root), str(tmp_path)], capture_output=True,
+                          text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                                       "KERAS_HOME": str(tmp_path), "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    keras_says = json.loads(done.stdout.strip().splitlines()[-1])
+    assert abs(keras_says["a.h5"] - keras_says["identity"]) > 0.05, keras_says  # the identity would be told apart
+    assert abs(keras_says["a.h5"] - keras_says["b.h5"]) > 0.05, keras_says  # and so would one student's constants for another's
+    for name in ("a.h5", "b.h5", "a.h5"):
+        q = grade_files(tmp_path / f"g{uuid.uuid4().hex}", {"digits.h5": (tmp_path / name).read_bytes()},
+                        rubric_for(["digits.h5"]), options()).question("q0")
+        assert q.relative == pytest.approx(keras_says[name], abs=TOLERANCE), (name, keras_says, q.reason)

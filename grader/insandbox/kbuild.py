@@ -15,6 +15,7 @@ the layer when one does not fit.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 SKIP_AT_INFERENCE = {"RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
@@ -122,10 +123,10 @@ def make_layer(cls: str, c: dict[str, Any]):
                                     center=bool(c.get("center", True)), scale=bool(c.get("scale", True)))
     if cls == "Normalization":
         mean, variance = c.get("mean"), c.get("variance")
-        if mean is not None and variance is not None:
+        if mean is not None and variance is not None:  # constants of the config (part of the architecture)
             return L.Normalization(axis=_axis(c.get("axis", -1)), mean=mean, variance=variance,
                                    invert=bool(c.get("invert", False)))
-        return L.Normalization(axis=_axis(c.get("axis", -1)), invert=bool(c.get("invert", False)))
+        return _adapted_normalization()(axis=_axis(c.get("axis", -1)), invert=bool(c.get("invert", False)))
     if cls == "Reshape":
         return L.Reshape(tuple(int(d) for d in c["target_shape"]))
     if cls == "Permute":
@@ -174,6 +175,31 @@ def make_layer(cls: str, c: dict[str, Any]):
     if cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
         return getattr(L, cls)()
     raise BuildProblem(f"layer type {cls} is not supported by the grader")
+
+
+@cache
+def _adapted_normalization():
+    """Keras' ``Normalization`` for an adapted layer (its mean and variance are weights, set from the file).
+
+    Keras computes the constants it normalizes with from those weights in ``build()`` and again in
+    ``finalize_state()``, which only its own loader calls: after ``set_weights`` they stay those of
+    ``build()`` (zeros and ones, the identity). And a compiled forward pass (the model server keeps one
+    per architecture, with the weights as arguments) would keep the first student's constants for the
+    next. This subclass reads the weights at every call, with Keras' own formula."""
+    import keras
+    from keras import ops
+
+    class AdaptedNormalization(keras.layers.Normalization):
+        def call(self, inputs):
+            mean = ops.cast(ops.reshape(self.adapt_mean, self._broadcast_shape), self.compute_dtype)
+            variance = ops.cast(ops.reshape(self.adapt_variance, self._broadcast_shape), self.compute_dtype)
+            inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
+            std = ops.maximum(ops.sqrt(variance), keras.config.epsilon())
+            if self.invert:
+                return ops.add(mean, ops.multiply(inputs, std))
+            return ops.divide(ops.subtract(inputs, mean), std)
+
+    return AdaptedNormalization
 
 
 def build_model(layers: list[dict[str, Any]], input_shape: list[int | None]):
