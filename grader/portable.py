@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 IS_WINDOWS = os.name == "nt"
 # 0 where the flag does not exist: Windows has no O_NOFOLLOW (and no symlinks a student can plant
@@ -174,9 +175,37 @@ class ProcessTree:
         kill_tree(self.proc)
 
 
+def exited(proc: subprocess.Popen, timeout: float = 0.0) -> bool:
+    """Whether ``proc`` has exited, waiting up to ``timeout`` s, *without reaping it* where the system
+    allows (POSIX ``waitid(WNOWAIT)``): until it is reaped its pid, which names its process group, cannot
+    be given to another process, so :func:`kill_tree` can still end the group safely."""
+    if proc.returncode is not None:
+        return True
+    if not hasattr(os, "waitid"):
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                return True
+        except ChildProcessError:  # reaped by someone else
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 def kill_tree(proc: subprocess.Popen) -> None:
-    """Kill a child started with :func:`popen_kwargs` and its whole group, then reap it."""
-    if hasattr(os, "killpg"):
+    """Kill a child started with :func:`popen_kwargs` and its whole group, then reap it.
+
+    The group is signalled only while the child is not reaped: once reaped, its pid may belong to another
+    process that leads a group of its own (pids wrap at 32,768 on many machines), and a grader running as
+    root would kill that group instead (another sandbox, or anything on the machine)."""
+    if hasattr(os, "killpg") and proc.returncode is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
         except (ProcessLookupError, PermissionError, OSError):

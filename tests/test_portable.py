@@ -248,3 +248,24 @@ def test_create_file_never_reuses_a_name(tmp_path):
     os.close(fd)
     with pytest.raises(FileExistsError):
         portable.create_file(tmp_path / "a")
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_a_reaped_child_is_never_signalled_by_its_old_pid(monkeypatch):
+    """Pids wrap (at 32,768 on many machines): once a child is reaped its pid may lead another process's
+    group, and kill_tree (as root) would kill that group. It signals the group only while the child is
+    unreaped, and `exited` waits for a child without reaping it."""
+    from grader.portable import exited, kill_tree, popen_kwargs
+
+    sent = []
+    real = os.killpg
+    monkeypatch.setattr(os, "killpg", lambda pgid, sig: (sent.append(pgid), real(pgid, sig)))
+    done = subprocess.Popen([sys.executable, "-c", "pass"], **popen_kwargs())
+    assert exited(done, 30) and done.returncode is None  # exited, its pid still its own
+    kill_tree(done)
+    assert sent == [done.pid] and done.returncode == 0
+    kill_tree(done)  # a second close (an exit handler, a replaced helper) long after: nothing is signalled
+    reaped = subprocess.Popen([sys.executable, "-c", "pass"], **popen_kwargs())
+    reaped.wait()
+    kill_tree(reaped)
+    assert sent == [done.pid]

@@ -27,7 +27,7 @@ from typing import Any
 from grader.isolation import INSANDBOX, SUPPORT, Backend, ServiceSpec, kernel_limits, notebook_env
 from grader.isolation.service import ServiceProcess
 from grader.isolation.staging import Staging
-from grader.portable import ProcessTree, popen_kwargs, python_for_children
+from grader.portable import ProcessTree, exited, popen_kwargs, python_for_children
 
 # What a child needs of the user's environment to start at all (Windows needs SYSTEMROOT & co).
 KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT",
@@ -194,15 +194,13 @@ class _Kernel:
         if self.closed:
             return
         self.closed = True
+        ended = False
         try:
-            if answer.get("status") in ("kernel_died", "died"):
-                try:
-                    self.proc.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    pass
-            answer["exit"] = self.proc.poll()
+            # a kernel that died: let its own exit status settle, unreaped so that its group is still its own
+            ended = exited(self.proc, 2 if answer.get("status") in ("kernel_died", "died") else 0)
         finally:
             self.tree.kill()  # with everything it started in the background
+            answer["exit"] = self.proc.returncode if ended else None
             self.kernel.close()
             for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
                 try:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from grader.insandbox.boundedjson import JsonLines, Refused
 from grader.insandbox.supervise import MAX_RECORD_DEPTH, MAX_RECORD_VALUES, PipeReader
 from grader.isolation.staging import Staging
-from grader.portable import ProcessTree, popen_kwargs
+from grader.portable import ProcessTree, exited, popen_kwargs
 
 # Twice the largest record a kernel may send (supervise.MAX_RECORD, 96 MiB): the zygote re-serializes it
 # compactly, which can only grow it by writing 1e999 as Infinity (at most 1.5x).
@@ -110,8 +110,10 @@ class ServiceProcess:
             if data is None:
                 continue
             if not data:
+                ended = exited(self.proc, 1)  # unreaped: close() still ends its whole group
                 self.close()
-                raise ServiceError("the helper process died")
+                code = self.proc.returncode if ended else None
+                raise ServiceError("the helper process died" + (f" (exit status {code})" if code is not None else ""))
             self._lines.feed(data)
 
     def close(self) -> None:
