@@ -51,9 +51,12 @@ def alice_files() -> dict[str, bytes]:
                 if i.filename.startswith("HW4_alice/") and not i.is_dir() and "DS_Store" not in i.filename}
 
 
+NEXT_CELL = "\n# -- next cell --\n"  # an attack that takes longer than one cell's 10 s is spread over several
+
+
 def hostile_notebook(attack: str) -> bytes:
-    """The attack as the first cell, then the correct backprop code."""
-    return notebook_bytes(attack, *BACKPROP_CELLS)
+    """The attack as the first cells, then the correct backprop code."""
+    return notebook_bytes(*attack.split(NEXT_CELL), *BACKPROP_CELLS)
 
 
 class LoopbackServer:
@@ -180,13 +183,13 @@ def test_hostile_corpus(tmp_path, monkeypatch):
                            "        os.kill(target, signal.SIGKILL) if target != 0 else None\n"
                            "    except OSError as e:\n        print(e)",
         # issue 25.3: 3 GiB held where neither the address-space limit nor the scratch counts it
-        "memfd_hoard": "import os, mmap\nfds = []\nfor i in range(12):\n    fd = os.memfd_create('m')\n"
-                       "    os.ftruncate(fd, 255 << 20)\n    m = mmap.mmap(fd, 255 << 20)\n"
-                       "    for off in range(0, 255 << 20, 4096):\n        m[off] = 1\n    m.close()\n"
-                       "    fds.append(fd)",
-        "own_tmpfs": "import subprocess\nsubprocess.run(['unshare', '-Urm', 'sh', '-c', 'mkdir -p /tmp/m && "
+        "memfd_hoard": "import os\nfds = []\ndef hoard(n):\n    for i in range(n):\n"
+                       "        fds.append(os.memfd_create('m'))\n        os.posix_fallocate(fds[-1], 0, 255 << 20)"
+                       + NEXT_CELL.join([""] + ["hoard(3)"] * 4),
+        "own_tmpfs": "import subprocess, time\nsubprocess.Popen(['unshare', '-Urm', 'sh', '-c', 'mkdir -p /tmp/m && "
                      "mount -t tmpfs -o size=8g none /tmp/m && for i in $(seq 48); do "
-                     "head -c 67108864 /dev/zero > /tmp/m/f$i || exit 1; done; sleep 60'])",
+                     "fallocate -l 64M /tmp/m/f$i || exit 1; done; sleep 60'])"
+                     + NEXT_CELL.join([""] + ["time.sleep(8)"] * 5),
         # issue 25.4: the kernel's record writer replaced by one that answers with 96 MiB of [],[],...
         "record_flood": "import gc, os\n"
                         "k = next(d for d in gc.get_objects() if type(d) is dict and '_write_safely' in d)\n"
@@ -299,7 +302,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     assert scores("nb_ignore_sigint")["backprop"] == 0
     assert "did not stop when interrupted" in reason("nb_ignore_sigint", "backprop")
     for n in ("memfd_hoard", "own_tmpfs"):  # stopped at the notebook's memory bound (2 GiB + its 512 MiB scratch)
-        assert scores(f"nb_{n}")["backprop"] == 0
+        assert scores(f"nb_{n}")["backprop"] == 0, (n, reason(f"nb_{n}", "backprop"))
         assert "your notebook held more than 2.5 GiB of memory in all" in reason(f"nb_{n}", "backprop"), n
     assert scores("nb_record_flood")["backprop"] == 0
     assert "sent the grader a record with more than" in reason("nb_record_flood", "backprop")

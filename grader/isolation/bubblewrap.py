@@ -255,7 +255,7 @@ class _Zygote:
             inner = event.get("pid")
             if event.get("event") != "place" or cg is None or self.cgroup is None or type(inner) is not int:
                 return {"placed": False, "reason": "unexpected request"}
-            host = host_pid(self.cgroup.pids(), inner)
+            host = self.cgroup.member(inner)
             if host is None:
                 return {"placed": False, "reason": "the notebook's process was not found in its sandbox"}
             try:
@@ -265,22 +265,6 @@ class _Zygote:
             return {"placed": True}
 
         return place
-
-
-def host_pid(candidates: list[int], inner: int) -> int | None:
-    """Which of ``candidates`` (processes of one sandbox's cgroup, as the grader numbers them) is the
-    sandbox's own pid ``inner``: ``NSpid`` lists a process's pid in each PID namespace from the grader's
-    down, written by the kernel. A process of a notebook's deeper namespace has a longer list."""
-    for pid in candidates:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                line = next((ln for ln in f if ln.startswith("NSpid:")), "")
-        except OSError:
-            continue
-        ids = line.split()[1:]
-        if len(ids) == 2 and ids[0] == str(pid) and ids[1] == str(inner):
-            return pid
-    return None
 
 
 def memory_reason(limit: int) -> str:

@@ -9,16 +9,16 @@ there (the OOM killer acts inside the cgroup only), and the grader reads why fro
 
 One tree per grader process, made by the grader (the sandbox never sees a cgroup file)::
 
-    <base>/mlgrade-<pid>-<token>/       this grader process's; removed when its backend closes
-        kernels-<slot>-<token>          a worker's kernel zygote (its bubblewrap and all)
-        models-<slot>-<token>           a worker's model server
-        nb-<token>                      one notebook: its init, its kernel, all they start
+    <base>/mlgrade-<pid>-<pidns>-<token>/   this grader process's; removed when it exits
+        kernels-<slot>-<token>              a worker's kernel zygote (its bubblewrap and all)
+        models-<slot>-<token>               a worker's model server
+        nb-<token>                          one notebook: its init, its kernel, all they start
 
 Where it is made: cgroup v2 with the memory controller (``<base>``: ``$MLGRADE_CGROUP``, a cgroup
-delegated to the grader's user, or the hierarchy's root when the grader is root); cgroup v1 (the
-``memory`` and ``pids`` hierarchies, as on Debian 12 with ``systemd.unified_cgroup_hierarchy=0`` and
-in many CI containers) when the grader is root: its own cgroup in each. Anywhere else
-:func:`tree` returns the reason, and the backend says what that leaves unbounded.
+delegated to the grader's user that holds no process itself, or the hierarchy's root when the grader
+is root); cgroup v1 (the ``memory`` and ``pids`` hierarchies, as on CI and on machines booted with
+``systemd.unified_cgroup_hierarchy=0``) when the grader is root: its own cgroup in each. Anywhere
+else :func:`tree` returns the reason, and the backend says what that leaves unbounded.
 """
 
 from __future__ import annotations
@@ -111,6 +111,21 @@ class Cgroup:
     def pids(self) -> list[int]:
         """The processes in it (pids of the grader's PID namespace)."""
         return [int(p) for p in _read(self.legs[0].path / "cgroup.procs").split() if p.isdigit()]
+
+    def member(self, inner: int) -> int | None:
+        """The process of this cgroup that the PID namespace one level below the grader's (a sandbox's)
+        numbers ``inner``, as the grader numbers it. ``NSpid`` in ``/proc/PID/status`` lists a process's
+        pid in each namespace from the grader's down, written by the kernel; a notebook's processes, a
+        namespace deeper, have longer lists."""
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    line = next((ln for ln in f if ln.startswith("NSpid:")), "")
+            except OSError:
+                continue
+            if line.split()[1:] == [str(pid), str(inner)]:
+                return pid
+        return None
 
     def usage(self) -> Usage:
         memory = next((leg for leg in self.legs if "memory" in leg.controllers), None)
