@@ -418,7 +418,10 @@ def _installed_places() -> tuple[Path, ...]:
     import site
     import sysconfig
 
-    places = {Path(__import__(name).__file__).resolve().parent for name in ("grader", "reference")}
+    import importlib.util
+
+    places = {Path(loc).resolve() for name in ("grader", "mlgrade")  # found, not imported (mlgrade imports us)
+              for loc in getattr(importlib.util.find_spec(name), "submodule_search_locations", None) or []}
     for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values(),
               *getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]:
         try:
