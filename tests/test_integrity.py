@@ -33,8 +33,8 @@ from integrity_samples import (  # noqa: E402
 from grader.insandbox.fingerprint import image_print, layer_print  # noqa: E402
 from grader.insandbox.h5read import read_h5  # noqa: E402
 from grader.integrity import IntegrityConfig, as_rows, compare_class  # noqa: E402
-from grader.integrity.config import KnownXor  # noqa: E402
 from grader.integrity.codeprint import fingerprint_cells, normalized_tokens  # noqa: E402
+from grader.integrity.config import KnownXor  # noqa: E402
 from reference import xor as ref  # noqa: E402
 
 MODELS = ROOT / "tests" / "data" / "models"

@@ -415,10 +415,9 @@ def _installed_places() -> tuple[Path, ...]:
     """mlgrade's own packages and the environment's (its venv may sit inside the rubric's folder, as in a
     checkout): imported once per worker, never "fresh" per submission. Re-importing a third-party package's
     submodule under its loaded parent could even break it (a C extension loaded twice)."""
+    import importlib.util
     import site
     import sysconfig
-
-    import importlib.util
 
     places = {Path(loc).resolve() for name in ("grader", "mlgrade")  # found, not imported (mlgrade imports us)
               for loc in getattr(importlib.util.find_spec(name), "submodule_search_locations", None) or []}
