@@ -87,6 +87,10 @@ class Rubric(BaseModel):
     questions: list[Question] = Field(min_length=1)
     # The class-level integrity step's settings (grader.integrity): read after grading only.
     integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
+    # Files next to the rubric that students receive in its student build (mlgrade export student-kit,
+    # init classroom) besides the public tests themselves: helpers the public tests import, their conftest.py,
+    # plugins of public questions. Nothing else of the rubric's folder ever ships (grader.student).
+    student_files: list[str] = Field(default_factory=list)
 
     # The rubric's folder (test files, reference modules, plugins and data sets are named relative to it)
     # and a digest of those files' contents, so that changing a test file regrades the class.
@@ -141,8 +145,10 @@ class Rubric(BaseModel):
 
     def digest(self) -> str:
         """A hash of what the rubric means (not of its comments or layout), its own files' contents included.
-        The ``integrity`` settings are left out: they never change a grade, so changing them regrades nobody."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"integrity"}), sort_keys=True, default=str)
+        The ``integrity`` settings and ``student_files`` are left out: they never change a grade, so changing them
+        regrades nobody."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"integrity", "student_files"}), sort_keys=True,
+                          default=str)
         blob += self._assets
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -246,6 +252,10 @@ def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric
         if q.id in seen:
             problems.append((f"questions[{i}].id", f"duplicate id '{q.id}' (also questions[{seen[q.id]}])"))
         seen.setdefault(q.id, i)
+    for i, rel in enumerate(rubric.student_files):
+        if not (base_dir / rel).exists():
+            problems.append((f"student_files[{i}]",
+                             f"{rel!r} not found next to the rubric (looked for {base_dir / rel})"))
     if problems:
         raise RubricError(source, _dedupe(problems))
     rubric._base_dir = base_dir
