@@ -244,6 +244,8 @@ def _forward(model, architecture: str | None):
     keras = _keras()
     if keras.backend.backend() != "jax":  # pragma: no cover - the server always runs on JAX
         return lambda batch: np.asarray(model(batch, training=False))
+    if any(hasattr(layer, "finalize_state") for layer in model.layers):
+        architecture = None  # an adapted Normalization's statistics are constants of the program, not arguments
     fn = _COMPILED.get(architecture) if architecture is not None else None
     if fn is None:
         template = model  # the compiled program closes over this model's structure, never its weights
@@ -444,15 +446,22 @@ def main() -> None:
 ENGINES = ("keras", "numpy")
 
 
-def _engine() -> str:
+def _importable(name: str) -> bool:
     import importlib.util
 
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _engine() -> str:
     forced = os.environ.get("MLGRADE_MODEL_ENGINE", "")
     if forced:
         if forced not in ENGINES:
             raise SystemExit(f"MLGRADE_MODEL_ENGINE={forced!r}: expected one of {', '.join(ENGINES)}")
         return forced
-    return "keras" if all(importlib.util.find_spec(m) for m in ("keras", "jax")) else "numpy"
+    return "keras" if _importable("keras") and _importable("jax") else "numpy"
 
 
 ENGINE = _engine()
