@@ -92,11 +92,11 @@ def make_layer(cls: str, c: dict[str, Any]):
         return L.SeparableConv2D(int(c["filters"]), _pair(c["kernel_size"], (3, 3)),
                                  strides=_pair(c.get("strides"), (1, 1)), padding=pad,
                                  depth_multiplier=int(c.get("depth_multiplier", 1)), activation=act, use_bias=bias,
-                                 **df, **z)
+                                 dilation_rate=_pair(c.get("dilation_rate"), (1, 1)), **df, **z)
     if cls == "DepthwiseConv2D":
         return L.DepthwiseConv2D(_pair(c["kernel_size"], (3, 3)), strides=_pair(c.get("strides"), (1, 1)),
                                  padding=pad, depth_multiplier=int(c.get("depth_multiplier", 1)), activation=act,
-                                 use_bias=bias, **df, **z)
+                                 use_bias=bias, dilation_rate=_pair(c.get("dilation_rate"), (1, 1)), **df, **z)
     if cls in ("MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"):
         pool = _pair(c.get("pool_size"), (2, 2))
         strides = _pair(c.get("strides"), pool) if c.get("strides") is not None else None
