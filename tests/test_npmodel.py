@@ -368,7 +368,6 @@ def digit_data(tmp_path_factory):
 def _check_same(name: str, r: dict) -> dict:
     """Both engines answer alike: the same refusal, or outputs within tolerance and the same classes."""
     if "max_diff" not in r:
-        assert "skipped" not in r, r
         for key in ("problem", "error"):
             assert r["keras"].get(key) == r["numpy"].get(key), (name, r["keras"], r["numpy"])
         assert "problem" in r["keras"], (name, r["keras"])

@@ -526,9 +526,9 @@ class Cropping2D(Layer):
         return _shape_back((ho, wo, ch), self.first)
 
     def call(self, x):
-        (t, b), (l, r) = self.crop
+        (top, bottom), (left, right) = self.crop
         y = _last(x, self.first)
-        return _back(np.ascontiguousarray(y[:, t:y.shape[1] - b, l:y.shape[2] - r]), self.first)
+        return _back(np.ascontiguousarray(y[:, top:y.shape[1] - bottom, left:y.shape[2] - right]), self.first)
 
 
 class UpSampling2D(Layer):
