@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
                          "without the rubric's hidden parts")
     ex.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     ex.add_argument("--hidden", type=Path, metavar="DIR", help="gradescope: hidden test data to ship in the zip")
+    ex.add_argument("--samples", type=Path, metavar="DIR",
+                    help="student-kit: sample submissions the public tests run on while their reference answers are "
+                         "recorded (default: samples/ next to the rubric)")
     ex.add_argument("-o", "--output", type=Path, default=None, metavar="ZIP",
                     help="the zip to write (default: autograder.zip, or mlgrade-kit.zip for student-kit)")
     ex.add_argument("--install", metavar="SPEC",
@@ -164,7 +167,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="init classroom: the template repository to write .github/workflows/classroom.yml into "
                           "(default: .)")
     ini.add_argument("--install", metavar="SPEC",
-                     help=f"init classroom: what the workflow pip-installs (default: mlgrade=={__version__})")
+                     help="init classroom: what the workflow pip-installs (default: mlgrade's student wheel, written "
+                          "into .github/mlgrade/ of the template)")
+    ini.add_argument("--samples", type=Path, metavar="DIR",
+                     help="init classroom: sample submissions the public tests run on while their reference answers "
+                          "are recorded (default: samples/ next to the rubric)")
     ini.add_argument("--python", default="3.11", metavar="VERSION",
                      help="init classroom: Python version in the workflow")
     ini.add_argument("--force", action="store_true", help="init classroom: replace an existing workflow")
@@ -619,11 +626,16 @@ def _cmd_init_classroom(args: argparse.Namespace) -> int:
     rubric = resolve_rubric(rubric_file)
     if not args.repo.is_dir():
         raise UsageError(f"--repo {args.repo}: not a folder")
+    if args.samples is not None and not args.samples.is_dir():
+        raise UsageError(f"--samples {args.samples}: not a folder")
     try:
-        workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python)
+        workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python,
+                                        args.samples, resolve_isolation("auto", "export"),
+                                        say=lambda m: print(m, flush=True))
     except (FileExistsError, ValueError) as e:
         raise UsageError(str(e)) from None
-    print(f"wrote {workflow} (rubric: {used}); commit both to the assignment's template repository")
+    print(f"wrote {workflow} and {used.parent} (the rubric's student build and mlgrade's student wheel, scanned: no "
+          "reference, hidden test or hidden data); commit them to the assignment's template repository")
     hidden = [q.id for q in rubric.questions if q.hidden]
     if hidden:
         print(f"hidden questions, pending in the students' workflow: {', '.join(hidden)}")
@@ -748,22 +760,33 @@ def _param_rows(params: list[dict], prefix: str = "") -> list[tuple[str, str, st
 
 
 def _cmd_export_student_kit(args: argparse.Namespace) -> int:
-    from grader.studentkit import KitError, export_student_kit
+    from grader.student.kit import KitError, export_student_kit
 
     rubric_path = args.rubric or _default_rubric_path()
     resolve_rubric(rubric_path)  # mistakes reported with their key paths, as everywhere
+    if args.samples is not None and not args.samples.is_dir():
+        raise UsageError(f"--samples {args.samples}: not a folder")
     try:
-        kit = export_student_kit(rubric_path, args.output or Path("mlgrade-kit.zip"))
+        kit = export_student_kit(rubric_path, args.output or Path("mlgrade-kit.zip"), args.samples,
+                                 resolve_isolation(args.isolation, "export"), say=lambda m: print(m, flush=True))
     except KitError as e:
         raise UsageError(str(e)) from None
-    print(f"wrote {kit.path}: {', '.join(Path(f).name for f in kit.files)}")
+    print(f"wrote {kit.path} ({kit.path.stat().st_size / 1e6:.1f} MB): mlgrade's student wheel, the rubric's "
+          "student build and a README")
+    _print_build_report(kit.report)
     if kit.hidden:
         print(f"hidden questions, shown to students as graded by you: {', '.join(kit.hidden)}")
-    print("the wheel holds the grader and reference/ (the self-check needs them): students can read them")
-    extra = [f for f in kit.files if not f.endswith((".whl", "/README.md", "/rubric.yaml"))]
-    if extra:
-        print(f"the rubric's own files are in the kit too, readable by students: {', '.join(extra)}")
+    print("scanned: no reference module, hidden test, hidden data, sample or unlisted file ships, and no shipped "
+          "function returns the public tests' right answers")
     return EXIT_OK
+
+
+def _print_build_report(report) -> None:
+    """What became of each check in the student build (compiled, copied, partly, graded later)."""
+    for r in report:
+        if r.state == "copied" and not r.notes:
+            continue
+        print(f"  {r.question}: {r.check}: {r.state}" + (f" ({'; '.join(r.notes)})" if r.notes else ""))
 
 
 def _course_expected_values(rubric: Path | None) -> dict:

@@ -241,7 +241,7 @@ def _probe_process(spec: Path, tmp: Path) -> list[Leak]:
     env.update(HOME=str(tmp), TMPDIR=str(tmp), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     script = Path(__file__).with_name("leakprobe.py")
     try:
-        done = subprocess.run([sys.executable, "-I", str(script), str(spec)], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-I", "-B", str(script), str(spec)], capture_output=True, text=True,
                               cwd=tmp, env=env, timeout=PROBE_TIMEOUT)
     except subprocess.TimeoutExpired:
         return [Leak(str(spec), f"running the shipped modules took over {PROBE_TIMEOUT:.0f} s; cannot tell")]
