@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="where the runner outputs go (default: $GITHUB_OUTPUT; printed when unset)")
     cl.add_argument("--html", type=Path, metavar="FILE", help="also write the feedback page here")
     cl.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
-    cl.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    cl.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                     help="sandbox for student code (default: bubblewrap when available)")
     cl.set_defaults(func=_cmd_classroom)
 
@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("submission", "the student's files"), ("results", "where results.json goes"),
                        ("rubric", "the rubric"), ("hidden", "hidden test data"), ("metadata", "submission metadata")):
         gs.add_argument(f"--{name}", type=Path, metavar="PATH", help=f"{what} (default: under --root)")
-    gs.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    gs.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                     help="sandbox for student code (auto: bubblewrap where the container allows it, else limits only)")
     gs.set_defaults(func=_cmd_gradescope)
 
@@ -150,9 +150,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", type=Path, default=None, metavar="ZIP",
                     help="the zip to write (default: autograder.zip, or mlgrade-kit.zip for student-kit)")
     ex.add_argument("--install", metavar="SPEC",
-                    help="what setup.sh pip-installs (default: this checkout's source, bundled in the zip; "
-                         f"outside a checkout: mlgrade=={__version__})")
-    ex.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                    help="gradescope: what setup.sh pip-installs (default: mlgrade's wheel, built from this "
+                         "installation and shipped in the zip)")
+    ex.add_argument("--tensorflow", action="store_true",
+                    help="gradescope: install TensorFlow in the image (default: when the rubric requires it)")
+    ex.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                     help="the isolation run_autograder asks for (default: auto)")
     ex.set_defaults(func=_cmd_export)
 
@@ -224,9 +226,10 @@ def resolve_isolation(requested: str, command: str) -> str:
     from grader.isolation import IsolationUnavailable, backend, resolve
 
     try:
-        chosen = resolve(requested)
+        # Gradescope runs as root where user namespaces are refused: student code then runs as another user
+        chosen = resolve(requested, ("uid", "none") if command == "gradescope" else ("none",))
     except IsolationUnavailable as e:
-        raise UsageError(f"--isolation bwrap: {e}") from None
+        raise UsageError(f"--isolation {requested}: {e}") from None
     if not chosen.isolated and requested == "auto":
         why = backend("bwrap").problem()
         if command == "grade":
@@ -612,8 +615,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     rubric = resolve_rubric(rubric_file)
     if args.hidden is not None and not args.hidden.is_dir():
         raise UsageError(f"--hidden {args.hidden}: not a folder")
-    info = export_zip(rubric_file, args.output, args.hidden, args.install, args.isolation)
+    try:
+        info = export_zip(rubric_file, args.output, args.hidden, args.install, args.isolation,
+                          True if args.tensorflow else None)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     print(f"wrote {args.output} for {rubric.name!r}: setup.sh installs {info['install']}"
+          + (" with TensorFlow" if info["tensorflow"] else "")
           + (f", {info['hidden_files']} hidden files" if args.hidden else ", no hidden data"))
     print("upload it as the autograder of a Gradescope programming assignment (Ubuntu base image)")
     return EXIT_OK

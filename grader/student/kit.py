@@ -149,8 +149,8 @@ mlgrade.check("my_submission.zip", rubric="rubric.yaml")   # the report as a tab
 ## What the check tells you, and what only the real grading can
 
 - The same public checks, limits and reasons: every question shows its score and why.
-{hidden_line}{later_line}- Hidden tests and hidden inputs are not in this kit: they run when the class is graded, on inputs
-  drawn for your submission. The check says what they are worth, never what they contain.
+{hidden_line}{later_line}- Hidden tests and hidden inputs are not in this kit: they run when the class is graded, on
+  inputs drawn for your submission. The check says what they are worth, never what they contain.
 - Scores relative to the class (your accuracy / the best in the class) are provisional here.
 - Without Linux and bubblewrap (Windows, macOS, Colab) your notebooks run without the grader's
   sandbox, as you; as in grading they get no network and the same time limits.
