@@ -109,11 +109,11 @@ def _shapes(tree: ast.AST) -> list[tuple[str, str, int]]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.body and isinstance(
                 node.body[0], ast.Expr) and isinstance(getattr(node.body[0], "value", None), ast.Constant):
             body_skip = node.body[0]
-        for field, value in ast.iter_fields(node):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and field in (
+        for name, value in ast.iter_fields(node):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and name in (
                     "name", "decorator_list", "returns", "type_comment", "type_params"):
                 continue
-            if field in ("annotation", "type_comment", "ctx"):
+            if name in ("annotation", "type_comment", "ctx"):
                 continue
             items = value if isinstance(value, list) else [value]
             sub = []
@@ -124,7 +124,7 @@ def _shapes(tree: ast.AST) -> list[tuple[str, str, int]]:
                     count += n
                 elif not isinstance(item, ast.AST) and item is not None:
                     sub.append(repr(item))
-            parts.append(f"{field}=[{','.join(sub)}]")
+            parts.append(f"{name}=[{','.join(sub)}]")
         text = f"{type(node).__name__}({';'.join(parts)})"
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             found.append((node.name, text, count))
