@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,21 @@ class Rubric(BaseModel):
                                      "in its folder (or below it)") from None
                 out.append((p, rel.as_posix()))
         return list(dict.fromkeys(out))
+
+    def portable_layout(self) -> tuple[str, list[tuple[Path, str]]]:
+        """The rubric's folder and every file grading reads, for copying elsewhere (a Gradescope autograder, a
+        Dask worker): ``(the rubric's folder relative to the copy's root, [(file, name relative to the root)])``.
+        The root is the deepest folder holding the rubric and all its files, so a pack whose reference sits in a
+        shared folder (``reference: ../../reference/backprop.py``) keeps its layout."""
+        base = self._base_dir.resolve()
+        files: list[Path] = []
+        for path in self.asset_files():
+            files += (sorted(q for q in path.rglob("*") if q.is_file() and "__pycache__" not in q.parts)
+                      if path.is_dir() else [path])
+        resolved = [p.resolve() for p in dict.fromkeys(files)]
+        root = Path(os.path.commonpath([str(base), *map(str, resolved)])) if resolved else base
+        return (base.relative_to(root).as_posix() if base != root else "",
+                [(p, p.relative_to(root).as_posix()) for p in resolved])
 
     def digest(self) -> str:
         """A hash of what the rubric means (not of its comments or layout), its own files' contents included.

@@ -402,6 +402,17 @@ def compile_student_build(rubric_path: Path, dest: Path, samples: Path | None = 
     if dest.exists() and any(dest.iterdir()):
         raise BuildError(f"{dest} is not empty")
     dest.mkdir(parents=True, exist_ok=True)
+    import sys
+
+    bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # nothing but the build lands in dest
+    try:
+        return _compile(rubric, rubric_path, data, dest, samples, isolation, say)
+    finally:
+        sys.dont_write_bytecode = bytecode
+
+
+def _compile(rubric: Rubric, rubric_path: Path, data: dict[str, Any], dest: Path, samples: Path | None,
+             isolation: str, say: Callable[[str], None]) -> StudentBuild:
     build = _Build(rubric, dest, practice_seed(rubric))
     samples = samples or _samples_of(rubric_path)
     _secrets(build, rubric_path, samples)
