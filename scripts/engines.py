@@ -208,12 +208,37 @@ def main_bench(runs: int = 5) -> None:
                         times.append(server.cpu() - c)
                     print(f"{engine:>6} {label:4} ({name}): first {times[0] * 1000:.0f} ms CPU, then median "
                           f"{statistics.median(times[1:]) * 1000:.0f} ms CPU")
+                cmd = course_cnn_classify(Path(tmp))
+                times = []
+                for _ in range(runs):
+                    c = server.cpu()
+                    assert "outputs" in server.request(cmd)
+                    times.append(server.cpu() - c)
+                print(f"{engine:>6} course CNN classify 4 photos: first {times[0] * 1000:.0f} ms CPU, then median "
+                      f"{statistics.median(times[1:]) * 1000:.0f} ms CPU")
             finally:
                 server.close()
 
 
+def course_cnn_classify(folder: Path) -> dict:
+    """``classify`` of alice's four photos by the course CNN (150x150x3, 1.2 M weights), random weights."""
+    import yaml
+    from kerasfiles import course_cnn_layers, write_keras2_weights
+
+    spec = yaml.safe_load((ROOT / "rubrics" / "hw4" / "architectures.yaml").read_text())["cats_vs_dogs_cnn"]
+    layers = [{"class_name": s["kind"], "config": {k: v for k, v in s.items() if k != "kind"}} for s in spec["layers"]]
+    weights = folder / "weights.h5"
+    write_keras2_weights(weights, course_cnn_layers(np.random.default_rng(0)))
+    with zipfile.ZipFile(ROOT / "submissions" / "alice_complete.zip") as zf:
+        zf.extractall(folder / "alice")
+    images = sorted(str(p) for p in (folder / "alice").rglob("*.jpg"))[:4]
+    return {"op": "classify", "weights": str(weights), "layers": layers, "input_shape": spec["input_shape"],
+            "images": images, "size": [150, 150], "scale": 255}
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "scripts"))
     if len(sys.argv) > 1 and sys.argv[1] == "bench":
         main_bench()
     else:

@@ -504,3 +504,24 @@ def test_a_whole_self_check_scores_the_same_with_either_engine(tmp_path):
                           for i, t in enumerate(data.get("tests", []))}
     assert scores["keras"] == scores["numpy"] and scores["keras"], scores
     assert sum(s for s, _ in scores["keras"].values() if s) > 0
+
+
+def test_a_channels_first_digit_model_predicts_as_keras_does(servers, digit_data, tmp_path):
+    """(1, 28, 28) inputs, a channels_first convolution, pooling and Flatten: graded (it was refused before)."""
+    from kerasfiles import write_keras2_model
+
+    rng = np.random.default_rng(3)
+    cf = {"data_format": "channels_first"}
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "Conv2D", "config": {"name": "c", "filters": 4, "kernel_size": [3, 3], "activation": "relu",
+                                            "batch_input_shape": [None, 1, 28, 28], **cf}},
+        {"class_name": "MaxPooling2D", "config": {"name": "p", "pool_size": [2, 2], **cf}},
+        {"class_name": "Flatten", "config": {"name": "f", **cf}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 10, "activation": "softmax"}}]}}
+    path = tmp_path / "cf.h5"
+    write_keras2_model(path, [("c", [("kernel:0", rng.normal(0, 0.5, (3, 3, 1, 4)).astype(np.float32)),
+                                     ("bias:0", np.zeros(4, np.float32))]), ("p", []), ("f", []),
+                              ("d", [("kernel:0", rng.normal(0, 0.1, (676, 10)).astype(np.float32)),
+                                     ("bias:0", np.zeros(10, np.float32))])], config)
+    r = _check_same("cf.h5", compare(path, *digit_data, *servers, tmp_path / "out"))
+    assert r["keras"]["input_shape"] == [1, 28, 28] and r["shape"] == [5000, 10]

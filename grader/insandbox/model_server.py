@@ -22,7 +22,8 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   compact fingerprints of weights and pictures for the class-level integrity step (:mod:`fingerprint`).
   with ``"preview_side": N`` each also has ``"preview": {"png", "width", "height"}`` (review page).
 
-Keras is imported once, here, and reused for every request.
+Keras is imported once, here, and reused for every request; where Keras and JAX are not installed (the
+students' light install) a numpy engine (:mod:`npmodel`) runs the same ops instead (see ``ENGINE``).
 
 Transport: input files are paths in the grader's read-only staging folder. A value
 ``"@job/NAME"`` in a command is a fresh folder of this server's own scratch for that
