@@ -219,9 +219,10 @@ def _assign(layer, values: list, label: str) -> None:
 def _first_weight_shape(cls: str, c: dict[str, Any], inp: tuple) -> tuple | None:
     """The shape Keras will give a layer's first weight on input ``inp`` (batch left out), for the
     layers whose weights grow with their input; None where not known (checked after building)."""
-    if not inp or inp[-1] is None:
+    channels = inp[0] if c.get("data_format") == "channels_first" and len(inp) > 1 else (inp[-1] if inp else None)
+    if channels is None:
         return None
-    cin = int(inp[-1])
+    cin = int(channels)
     if cls == "Dense":
         return (cin, int(c["units"]))
     if cls in ("Conv2D", "Conv1D"):
