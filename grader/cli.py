@@ -204,7 +204,9 @@ def _parser() -> argparse.ArgumentParser:
     rv.add_argument("--no-browser", action="store_true", help="only print the address; do not open a browser")
     rv.set_defaults(func=_cmd_review)
 
-    r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
+    r = sub.add_parser("reference", help="instructors: print the expected values the course's reference "
+                                         "implementations compute (reference/expected.py next to the rubric)")
+    r.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(func=_cmd_reference)
     return p
@@ -764,12 +766,29 @@ def _cmd_export_student_kit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _course_expected_values(rubric: Path | None) -> dict:
+    """``expected_values()`` of ``reference/expected.py`` in the rubric's folder: the instructor's course, never
+    mlgrade itself (a student's install holds no reference implementation)."""
+    from grader.instructor import InstructorError, load_module
+
+    folder = (rubric or _default_rubric_path()).resolve().parent
+    script = folder / "reference" / "expected.py"
+    if not script.is_file():
+        raise UsageError(f"no reference/expected.py next to the rubric in {folder}: `mlgrade reference` prints what a "
+                         "course's reference implementations compute (an instructor's tool; pass --rubric)")
+    sys.path.insert(0, str(folder))  # `from reference import backprop` inside the course's own script
+    try:
+        return load_module(script).expected_values()
+    except (InstructorError, AttributeError) as e:
+        raise UsageError(f"{script}: {e}") from None
+    finally:
+        sys.path.remove(str(folder))
+
+
 def _cmd_reference(args: argparse.Namespace) -> int:
     import json
 
-    from reference.expected import expected_values
-
-    values = expected_values()
+    values = _course_expected_values(args.rubric)
     if args.json:
         print(json.dumps(values, indent=2))
         return EXIT_OK

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from grader.archspec import Architecture, architecture_files, read_architectures
 from grader.integrity.config import IntegrityConfig
 from grader.registry import CheckParams, get_kind, known_kinds, load_plugin_file
 from grader.unpack import UnpackLimits
@@ -80,6 +81,9 @@ class Rubric(BaseModel):
     requires: list[str] = Field(default_factory=list)
     # Python files next to the rubric that register check kinds of their own (instructor code, trusted).
     plugins: list[str] = Field(default_factory=list)
+    # The architectures checks name (`architecture: cats_vs_dogs_cnn`): a mapping, or YAML files next to the
+    # rubric holding one (grader.archspec). Course content lives with the course, not in mlgrade.
+    architectures: dict[str, Architecture] | list[str] = Field(default_factory=dict)
     questions: list[Question] = Field(min_length=1)
     # The class-level integrity step's settings (grader.integrity): read after grading only.
     integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
@@ -88,6 +92,7 @@ class Rubric(BaseModel):
     # and a digest of those files' contents, so that changing a test file regrades the class.
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _assets: str = PrivateAttr(default="")
+    _architectures: dict[str, Architecture] = PrivateAttr(default_factory=dict)
 
     @property
     def max_total(self) -> float:
@@ -97,10 +102,16 @@ class Rubric(BaseModel):
     def base_dir(self) -> Path:
         return self._base_dir
 
+    @property
+    def architecture_table(self) -> dict[str, Architecture]:
+        """Every architecture the rubric defines, by name (read from its files when they are files)."""
+        return dict(self._architectures)
+
     def asset_files(self) -> list[Path]:
         """The files of the rubric's folder that grading reads: plugins, and what the checks name
         (a test file brings its folder's other Python files: its conftest, its helpers)."""
         found: list[Path] = [self._base_dir / p for p in self.plugins]
+        found += [self._base_dir / p for p in architecture_files(self.architectures)]
         for q in self.questions:
             for c in q.checks:
                 if isinstance(c.params, CheckParams):
@@ -212,13 +223,16 @@ def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric
                 load_plugin_file(path)
             except Exception as e:  # the instructor's code: say what broke, where
                 problems.append((f"plugins[{i}]", f"{name} failed to load: {type(e).__name__}: {e}"))
-    # Stage 1: each check's kind and parameters, against the registry.
+    # Stage 1: the architectures checks may name, then each check's kind and parameters, against the registry.
+    architectures, arch_problems = read_architectures(data.get("architectures"), base_dir)
+    problems += arch_problems
+    context = {"rubric_dir": base_dir, "architectures": architectures}
     questions = data.get("questions")
     if isinstance(questions, list):
         for qi, q in enumerate(questions):
             if isinstance(q, dict) and isinstance(q.get("checks"), list):
                 q["checks"] = [
-                    _parse_check(c, f"questions[{qi}].checks[{ci}]", problems, base_dir)
+                    _parse_check(c, f"questions[{qi}].checks[{ci}]", problems, context)
                     for ci, c in enumerate(q["checks"])
                 ]
     # Stage 2: the rubric's own structure.
@@ -235,6 +249,7 @@ def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric
     if problems:
         raise RubricError(source, _dedupe(problems))
     rubric._base_dir = base_dir
+    rubric._architectures = architectures
     rubric._assets = _assets_digest(rubric.asset_files())
     return rubric
 
@@ -254,7 +269,7 @@ def _assets_digest(files: list[Path]) -> str:
     return h.hexdigest()[:16] if files else ""
 
 
-def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]], base_dir: Path | None = None) -> Any:
+def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]], context: dict[str, Any] | None = None) -> Any:
     """Validate one check against its kind; on failure return a stand-in so that
     stage 2 reports only the rubric's own structure, not the same problem twice."""
     if not isinstance(raw, dict):
@@ -272,7 +287,7 @@ def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]], base_dir:
         return {**common, "kind": "?"}
     own = {k: v for k, v in raw.items() if k not in common}
     try:
-        common["params"] = kind.params.model_validate(own, context={"rubric_dir": base_dir})
+        common["params"] = kind.params.model_validate(own, context=context or {"rubric_dir": None})
     except ValidationError as e:
         problems.extend(_explain(e, prefix=path, model=kind.params))
     return common

@@ -1,4 +1,4 @@
-"""The XOR network's 16 weights across the class, and against the handout's sample run.
+"""The XOR network's 16 weights across the class, and against the rubric's ``known_xor`` (the handout's run).
 
 Two sets match when every number agrees within ``xor_tolerance`` (never finer than the precision
 written), hidden neurons matched in the best of their 24 orders. The sorted 16 numbers rule out
@@ -54,9 +54,7 @@ def xor_distance(m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
 
 def xor_pairs(prints: dict[str, dict], config: IntegrityConfig, report: IntegrityReport,
               ) -> tuple[list[Evidence], list[Evidence]]:
-    from reference import xor as ref
-
-    handout = np.vstack([ref.HANDOUT_WEIGHTS1, ref.HANDOUT_WEIGHTS2.reshape(1, 4)])
+    known = [(k.label, k.matrix) for k in config.known_xor]  # the handout's sample run, from the rubric
     students = sorted(prints)
     items: list[tuple[int, dict, np.ndarray]] = []  # (student index, item, 4x4)
     flags = []
@@ -70,12 +68,14 @@ def xor_pairs(prints: dict[str, dict], config: IntegrityConfig, report: Integrit
             dec = int(item.get("decimals", 8)) if isinstance(item.get("decimals"), int) else 8
             item = {**item, "decimals": dec}
             items.append((si, item, m))
-            dist = float(xor_distance(m, handout))
-            if dist <= tolerance(config, dec):
-                flags.append(Evidence("handout-xor", student, str(item.get("where", item.get("file", "?"))), "",
-                                      "the handout's sample weights (7.19328546, ...)", round(dist, 6),
-                                      "max difference", f"<= {tolerance(config, dec):g}",
-                                      f"the {item.get('kind', 'XOR')} weights are the handout's sample run"))
+            for label, matrix in known:
+                dist = float(xor_distance(m, matrix))
+                if dist <= tolerance(config, dec):
+                    flags.append(Evidence("handout-xor", student, str(item.get("where", item.get("file", "?"))), "",
+                                          f"{label} ({matrix[0, 0]:.8g}, ...)", round(dist, 6),
+                                          "max difference", f"<= {tolerance(config, dec):g}",
+                                          f"the {item.get('kind', 'XOR')} weights are {label}"))
+                    break
     if len(items) < 2:
         return [], flags
     n = len(prints)

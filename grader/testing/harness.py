@@ -415,10 +415,12 @@ def _installed_places() -> tuple[Path, ...]:
     """mlgrade's own packages and the environment's (its venv may sit inside the rubric's folder, as in a
     checkout): imported once per worker, never "fresh" per submission. Re-importing a third-party package's
     submodule under its loaded parent could even break it (a C extension loaded twice)."""
+    import importlib.util
     import site
     import sysconfig
 
-    places = {Path(__import__(name).__file__).resolve().parent for name in ("grader", "reference")}
+    places = {Path(loc).resolve() for name in ("grader", "mlgrade")  # found, not imported (mlgrade imports us)
+              for loc in getattr(importlib.util.find_spec(name), "submodule_search_locations", None) or []}
     for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values(),
               *getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]:
         try:
