@@ -129,10 +129,15 @@ def _shared(runs: np.ndarray, files: np.ndarray, students: np.ndarray) -> Counte
         return counts
     starts = np.flatnonzero(np.r_[True, runs[1:] != runs[:-1]])
     lengths = np.diff(np.r_[starts, runs.size])
+    files_l, students_l = files.tolist(), students.tolist()
     for st, n in zip(starts[lengths >= 2].tolist(), lengths[lengths >= 2].tolist(), strict=True):
-        f, s = files[st:st + n].tolist(), students[st:st + n]
-        cuts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]).tolist() + [n]
-        blocks = [f[cuts[k]:cuts[k + 1]] for k in range(len(cuts) - 1)]
+        blocks: list[list[int]] = []
+        last = None
+        for k in range(st, st + n):
+            if students_l[k] != last:
+                blocks.append([])
+                last = students_l[k]
+            blocks[-1].append(files_l[k])
         for x in range(len(blocks)):
             for y in range(x + 1, len(blocks)):
                 for a in blocks[x]:
