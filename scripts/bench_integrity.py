@@ -157,6 +157,9 @@ def main() -> None:
                       integrity=integrity_step(rubric, loaded, str(rubric_path)))
     write_outputs(out, rep, default_formats())
     print(f"every default output (a feedback page per student too): {time.perf_counter() - t:.2f} s")
+    import resource
+
+    print(f"peak memory of this whole process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.keep is None:
         shutil.rmtree(out, ignore_errors=True)
 
