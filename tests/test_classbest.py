@@ -106,3 +106,22 @@ def test_a_memorised_public_set_does_not_lower_the_sample_class(tmp_path):
     assert by["alice_complete"].score == 40 and by["mallory"].score == 40
     assert by["mallory"].manual_review and "far above the rest" in by["mallory"].reason
     assert not by["alice_complete"].manual_review and by["bob_partial"].status is Status.PARTIAL
+
+
+def test_no_score_is_ever_below_the_handouts_formula():
+    """Setting an outlier aside only lowers the best: whatever the class, everyone scores at least
+    points x accuracy / the plain maximum, and nobody more than the points."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=1, max_size=40))
+    def check(accs):
+        metrics = {f"s{i:02d}": a for i, a in enumerate(accs)}
+        found, top = class_best(metrics), max(accs)
+        for s, a in metrics.items():
+            plain = 40 * a / top if top > 0 else 0.0
+            robust = 40.0 if s in found.outliers else (40 * min(a, found.best) / found.best if found.best else 0.0)
+            assert plain - 1e-9 <= robust <= 40 + 1e-9
+
+    check()
