@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,10 @@ class Rubric(BaseModel):
     questions: list[Question] = Field(min_length=1)
     # The class-level integrity step's settings (grader.integrity): read after grading only.
     integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
+    # Files next to the rubric that students receive in its student build (mlgrade export student-kit,
+    # init classroom) besides the public tests themselves: helpers the public tests import, their conftest.py,
+    # plugins of public questions. Nothing else of the rubric's folder ever ships (grader.student).
+    student_files: list[str] = Field(default_factory=list)
 
     # The rubric's folder (test files, reference modules, plugins and data sets are named relative to it)
     # and a digest of those files' contents, so that changing a test file regrades the class.
@@ -139,10 +144,27 @@ class Rubric(BaseModel):
                 out.append((p, rel.as_posix()))
         return list(dict.fromkeys(out))
 
+    def portable_layout(self) -> tuple[str, list[tuple[Path, str]]]:
+        """The rubric's folder and every file grading reads, for copying elsewhere (a Gradescope autograder, a
+        Dask worker): ``(the rubric's folder relative to the copy's root, [(file, name relative to the root)])``.
+        The root is the deepest folder holding the rubric and all its files, so a pack whose reference sits in a
+        shared folder (``reference: ../../reference/backprop.py``) keeps its layout."""
+        base = self._base_dir.resolve()
+        files: list[Path] = []
+        for path in self.asset_files():
+            files += (sorted(q for q in path.rglob("*") if q.is_file() and "__pycache__" not in q.parts)
+                      if path.is_dir() else [path])
+        resolved = [p.resolve() for p in dict.fromkeys(files)]
+        root = Path(os.path.commonpath([str(base), *map(str, resolved)])) if resolved else base
+        return (base.relative_to(root).as_posix() if base != root else "",
+                [(p, p.relative_to(root).as_posix()) for p in resolved])
+
     def digest(self) -> str:
         """A hash of what the rubric means (not of its comments or layout), its own files' contents included.
-        The ``integrity`` settings are left out: they never change a grade, so changing them regrades nobody."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"integrity"}), sort_keys=True, default=str)
+        The ``integrity`` settings and ``student_files`` are left out: they never change a grade, so changing them
+        regrades nobody."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"integrity", "student_files"}), sort_keys=True,
+                          default=str)
         blob += self._assets
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -246,6 +268,10 @@ def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric
         if q.id in seen:
             problems.append((f"questions[{i}].id", f"duplicate id '{q.id}' (also questions[{seen[q.id]}])"))
         seen.setdefault(q.id, i)
+    for i, rel in enumerate(rubric.student_files):
+        if not (base_dir / rel).exists():
+            problems.append((f"student_files[{i}]",
+                             f"{rel!r} not found next to the rubric (looked for {base_dir / rel})"))
     if problems:
         raise RubricError(source, _dedupe(problems))
     rubric._base_dir = base_dir
