@@ -19,8 +19,9 @@ together are caught as a group) are set aside when ``a_k`` is more than :data:`M
 A student set aside is flagged for the instructor's review, scores full points (never more),
 and does not set the best: ``a_(k+1)`` does. So no score is ever below the handout's formula
 (the rule only lowers the best); one student can lower the others only with a model kept just
-inside the rule; an honest class is scored by the formula itself. With public default digits this is what stands between one student and everyone's
-score; instructors grading for real stakes supply their own digits (``--hidden``).
+inside the rule; an honest class is scored by the formula itself. With public default digits
+this is what stands between one student and everyone's score; instructors grading for real
+stakes supply their own digits (``--hidden``).
 """
 
 from __future__ import annotations
