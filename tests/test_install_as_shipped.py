@@ -23,8 +23,6 @@ import yaml
 from conftest import ROOT
 from helpers import notebook_bytes
 
-from grader.cli import main
-
 pytestmark = pytest.mark.slow
 WHEEL = "mlgrade-0.1.0-py3-none-any.whl"
 LIGHT_MB = 400  # issue 21: the student install's floor
@@ -34,6 +32,31 @@ def _system_env() -> dict[str, str]:
     """A newcomer's shell: the system's Python first, nothing of this test run's environment."""
     keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "PIP_CACHE_DIR", "TMPDIR", "XDG_CACHE_HOME")}
     return {**keep, "PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """mlgrade installed from this checkout as users get it: ``pip install .``, not editable, in a fresh
+    virtualenv; its ``mlgrade`` builds the kit, the template and the autograder zip in these tests."""
+    venv = tmp_path_factory.mktemp("installed") / "venv"
+    env = _system_env()
+    subprocess.run(["python3", "-m", "venv", str(venv)], env=env, check=True)
+    build = tmp_path_factory.mktemp("src") / "mlgrade"  # a copy: the build must not write into the checkout
+    shutil.copytree(ROOT, build, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", "build"))
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(build)], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import grader; print(grader.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path_factory.getbasetemp())
+    assert "site-packages" in where.stdout and str(build) not in where.stdout  # not editable
+    return venv / "bin" / "mlgrade"
+
+
+def _mlgrade(installed: Path, *args: str, cwd: Path = ROOT) -> None:
+    """A command of the non-editable install, run from the checkout (the course folder with its rubric)."""
+    done = subprocess.run([str(installed), *args], cwd=cwd, env=_system_env(), capture_output=True, text=True,
+                          timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def _du_mb(path: Path) -> float:
@@ -51,10 +74,10 @@ def _instructor_scores(sample: Path, rubric: Path) -> dict[str, float]:
     return {q.id: q.score for q in self_check(sample, load_rubric(rubric), "auto", remember=False).result.questions}
 
 
-def test_the_kits_readme_commands_install_light_and_check(tmp_path):
+def test_the_kits_readme_commands_install_light_and_check(tmp_path, installed):
     kit = tmp_path / "hw4-kit.zip"
-    assert main(["export", "student-kit", "--rubric", str(ROOT / "rubric.yaml"), "--samples", str(ROOT / "submissions"),
-                 "-o", str(kit)]) == 0
+    _mlgrade(installed, "export", "student-kit", "--rubric", str(ROOT / "rubric.yaml"), "--samples",
+             str(ROOT / "submissions"), "-o", str(kit))
     with zipfile.ZipFile(kit) as zf:
         zf.extractall(tmp_path)
     folder = tmp_path / "mlgrade-kit"
@@ -77,11 +100,11 @@ def test_the_kits_readme_commands_install_light_and_check(tmp_path):
     assert _scores(folder / "r.json") == _instructor_scores(sample, ROOT / "rubric.yaml")
 
 
-def test_the_classroom_workflows_install_and_grade_steps(tmp_path):
+def test_the_classroom_workflows_install_and_grade_steps(tmp_path, installed):
     repo = tmp_path / "hw4-template"
     repo.mkdir()
-    assert main(["init", "classroom", "--rubric", str(ROOT / "rubric.yaml"), "--samples", str(ROOT / "submissions"),
-                 "--repo", str(repo)]) == 0
+    _mlgrade(installed, "init", "classroom", "--rubric", str(ROOT / "rubric.yaml"), "--samples",
+             str(ROOT / "submissions"), "--repo", str(repo))
     with zipfile.ZipFile(ROOT / "submissions" / "bob_partial.zip") as zf:
         zf.extractall(repo)  # a student's repository: the template with their work committed
     env = _system_env()
@@ -127,7 +150,7 @@ with open("{marker}", "w") as f:
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or sys.platform != "linux", reason="Gradescope runs its autograder as root")
-def test_gradescope_setup_and_run_autograder_without_user_namespaces(tmp_path, request):
+def test_gradescope_setup_and_run_autograder_without_user_namespaces(tmp_path, request, installed):
     """setup.sh as Gradescope runs it (apt-get, a venv, the wheel from the zip), then run_autograder in a
     container-like process where user namespaces are refused (Docker's seccomp profile): the student's code runs
     as another user and can read none of the autograder's files, nor write the results."""
@@ -135,8 +158,8 @@ def test_gradescope_setup_and_run_autograder_without_user_namespaces(tmp_path, r
     hidden.mkdir()
     (hidden / "secret.txt").write_text("the hidden answers")
     zip_path = tmp_path / "autograder.zip"
-    assert main(["export", "gradescope", "--rubric", str(ROOT / "rubric.yaml"), "--hidden", str(hidden),
-                 "-o", str(zip_path)]) == 0
+    _mlgrade(installed, "export", "gradescope", "--rubric", str(ROOT / "rubric.yaml"), "--hidden", str(hidden),
+             "-o", str(zip_path))
     top = Path(tempfile.mkdtemp(prefix="mlgrade-gs-test-", dir="/tmp"))  # like /autograder: others may traverse it
     os.chmod(top, 0o755)
     request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
