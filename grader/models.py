@@ -45,6 +45,8 @@ class ModelServer:
             "MLGRADE_LIMITS": Limits(memory_bytes=MODEL_MEMORY, cpu_seconds=10**6,
                                      processes=256 if be.dedicated_uid else None).env_value(),
         }
+        if os.environ.get("MLGRADE_MODEL_ENGINE"):  # keras or numpy (see model_server._engine); tests
+            env["MLGRADE_MODEL_ENGINE"] = os.environ["MLGRADE_MODEL_ENGINE"]
         self.isolation = isolation
         self.slot = slot
         self.retiring = False
@@ -84,6 +86,9 @@ def get_model_server(isolation: str, slot: int) -> ModelServer:
     if s is None or not s.alive() or s.isolation != isolation or s.slot != slot or s.retiring:
         if s is not None:
             s.close()
+        from grader import progress
+
+        progress.say("starting the model server (it reads model files and images, sandboxed)")
         try:
             s = _SERVER = ModelServer(isolation, slot)
         except ServiceError as e:

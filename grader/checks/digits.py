@@ -5,13 +5,14 @@ ML Assignment 2, Ex3: 40 x your_accuracy / class_best_accuracy. An instance of
 
     - kind: model_accuracy            # what `kind: digits` means
       model: digits.h5
-      data: {package: digits}         # staff photos in --hidden DIR/digits/, else hidden MNIST (+ sklearn's)
+      data: {package: digits}         # staff photos in --hidden DIR/digits/, else public MNIST (+ sklearn's)
       input_scaling: unit
       relative: true
       classes: 10
 
 Each submission is evaluated on its own (the raw accuracy is stored); the class-level step
-runs after the whole batch (:mod:`grader.classwide`) and turns accuracies into scores, so a
+runs after the whole batch (:mod:`grader.classwide`) and turns accuracies into scores (an
+accuracy far above the rest is flagged and does not set the best: :mod:`grader.classbest`), so a
 late submission or a regrade rescales everyone without re-running anything. Until then the
 score shown is ``points * accuracy`` and labelled provisional.
 
@@ -30,7 +31,7 @@ from pydantic import Field, model_validator
 
 from grader.checks.model_accuracy import DataSet, ModelAccuracyParams, model_accuracy
 from grader.modelinputs import ScalingName
-from grader.registry import CheckContext, CheckParams, Outcome, check_kind
+from grader.registry import CheckContext, CheckParams, Outcome, RubricFile, check_kind
 
 
 class DigitsParams(CheckParams):
@@ -39,6 +40,8 @@ class DigitsParams(CheckParams):
     scale: float | None = Field(None, gt=0)  # older rubrics: pixels divided by this
     adapt_inputs: bool = True
     blur: int = Field(0, ge=0, le=31)
+    # a student build: the public digits a self-check scores on, as an .npz (x, y) next to the rubric
+    public_sample: RubricFile | None = None
 
     @model_validator(mode="after")
     def _one_scaling(self):
@@ -47,9 +50,10 @@ class DigitsParams(CheckParams):
         return self
 
     def as_model_accuracy(self) -> ModelAccuracyParams:
+        public = DataSet(npz=self.public_sample, name="mnist-public") if self.public_sample else None
         return ModelAccuracyParams(model=self.model, data=DataSet(package="digits", blur=self.blur),
-                                   input_scaling=self.input_scaling, scale=self.scale, adapt_inputs=self.adapt_inputs,
-                                   classes=10, relative=True)
+                                   public_data=public, input_scaling=self.input_scaling, scale=self.scale,
+                                   adapt_inputs=self.adapt_inputs, classes=10, relative=True)
 
     def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
         return self.as_model_accuracy().suggest_files(ctx, pattern)

