@@ -34,6 +34,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from grader.sources import safe_id
+
 MAX_NAME = 1024
 
 CANVAS = "canvas"
@@ -72,9 +74,10 @@ class LmsName:
 
     @property
     def student_id(self) -> str:
-        """A folder-safe id, unique within the download: the name (if any) and the LMS's own key."""
+        """A folder-safe id, unique within the download: the name (if any) and the LMS's own key; never
+        the name of an output (:func:`grader.sources.safe_id`)."""
         parts = [p for p in (self.name, self.user) if p]
-        return plain_id("_".join(parts))
+        return safe_id(plain_id("_".join(parts)))
 
 
 def plain_id(text: str) -> str:

@@ -323,7 +323,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         if f.suffix == ".html":
             assert "<img src=x" not in text, f
     # Gradescope shows student text only as plain text: every output declares it
-    gs = json.loads((out / inj.student / "results.json").read_text())
+    gs = json.loads((out / "students" / inj.student / "results.json").read_text())
     assert gs.get("output_format", "text") == "text"
     assert all(t.get("output_format") == "text" for t in gs["tests"] if "<img" in t.get("output", ""))
     from grader.render import ClassReport, render_one

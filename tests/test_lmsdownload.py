@@ -60,7 +60,7 @@ def test_canvas_download_graded_with_canvas_ids(tmp_path, rubric, capsys):
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "HW4"]
     assert canvas[1] == ["Points Possible", "", "", "", "", "3"]
     assert canvas[2][:2] == ["doejane", "3143"] and canvas[2][5] == "3"
-    assert (out / "summary.html").exists() and (out / "doejane_3143" / "feedback.html").exists()
+    assert (out / "summary.html").exists() and (out / "students" / "doejane_3143" / "feedback.html").exists()
 
 
 def test_moodle_folders_and_blackboard_attempts(tmp_path, rubric, capsys):

@@ -94,7 +94,7 @@ def test_roster_graded_at_the_deadline_with_the_commit_recorded(classroom, capsy
     assert summary["errors"]["bob"] == ["no commit before the deadline"]
     assert "could not be cloned" in summary["errors"]["carol"][0]
     assert summary["errors"]["Dan_Wu"] == ["no GitHub account is linked to this roster entry"]
-    assert alice[1][:12] in (out / "alice-s" / "feedback.html").read_text()
+    assert alice[1][:12] in (out / "students" / "alice-s" / "feedback.html").read_text()
     # a second run fetches, finds nothing new, regrades nothing
     assert grade_roster(tmp, remotes, roster, rubric, out) == 0
     assert "graded 0, reused 1 stored results" in capsys.readouterr().err
@@ -154,7 +154,7 @@ def test_a_committed_symlink_is_not_followed(tmp_path, rubric_text=RUBRIC):
     assert rows[1:] == [["mallory", "0", "2", "2"]]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sources"]["mallory"]["late_commits"] == 0  # no deadline: the last commit
-    assert "root:" not in (out / "mallory" / "feedback.html").read_text()
+    assert "root:" not in (out / "students" / "mallory" / "feedback.html").read_text()
 
 
 def test_org_and_prefix_without_a_roster_list_repositories_with_gh(classroom, monkeypatch):

@@ -323,7 +323,7 @@ def test_export_from_the_page_writes_the_grade_files(served):
     assert r["progress"]["unexported"] == 0
     rows = {line.split(",")[0]: line.split(",") for line in (out / "grades.csv").read_text().splitlines()}
     assert rows["eve"][1] == "0"
-    assert "your instructor changed the score" in (out / "eve" / "feedback.html").read_text()
+    assert "your instructor changed the score" in (out / "students" / "eve" / "feedback.html").read_text()
 
 
 def test_a_regrade_is_picked_up(tmp_path):

@@ -134,7 +134,7 @@ def test_review_two_items_in_chromium_then_regrade_and_export(samples_dir, tmp_p
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["review"]["reviewed"], summary["review"]["flagged"]) == (2, 5)
     assert summary["manual_review"] == {"alice_complete": ["q2", "q3"], "carol_broken": ["q3"]}
-    page = (out / "carol_broken" / "feedback.html").read_text()
+    page = (out / "students" / "carol_broken" / "feedback.html").read_text()
     assert "your instructor changed the score from 0 to 0.5: The screenshot shows both classes" in page
-    results = json.loads((out / "carol_broken" / "results.json").read_text())
+    results = json.loads((out / "students" / "carol_broken" / "results.json").read_text())
     assert next(t for t in results["tests"] if t["number"] == "q2")["score"] == 0.5

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.lms import plain_id
+from grader.sources import safe_id
 
 GITHUB_URL = "https://github.com/{org}/{repo}.git"
 MAX_ROSTER_BYTES = 10 * 1024**2
@@ -85,6 +86,12 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
 
 
+def _student_id(text: str) -> str:
+    """The id grades are filed under: the same one :func:`grader.sources.discover` gives the snapshot
+    (never an output's name), so origins and reasons stay with their student."""
+    return safe_id(plain_id(text))
+
+
 def roster_repos(rows: list[dict[str, str]], org: str, prefix: str, url_template: str = GITHUB_URL
                  ) -> list[StudentRepo]:
     """One repository per roster row: ``<prefix>-<github_username>`` in ``org``."""
@@ -95,16 +102,16 @@ def roster_repos(rows: list[dict[str, str]], org: str, prefix: str, url_template
     for row in rows:
         user, ident, name = row.get("github_username", ""), row.get("identifier", ""), row.get("name", "")
         if not user:
-            who = plain_id(name or ident or "unknown")
+            who = _student_id(name or ident or "unknown")
             out.append(StudentRepo(who, identifier=ident, name=name,
                                    problem="no GitHub account is linked to this roster entry"))
             continue
         if not _USERNAME.fullmatch(user):
-            out.append(StudentRepo(plain_id(user), github=user, identifier=ident, name=name,
+            out.append(StudentRepo(_student_id(user), github=user, identifier=ident, name=name,
                                    problem=f"{user!r} is not a GitHub username"))
             continue
         url = url_template.format(org=org, repo=f"{prefix}-{user}", user=user, prefix=prefix)
-        out.append(StudentRepo(plain_id(user), url=url, github=user, identifier=ident, name=name))
+        out.append(StudentRepo(_student_id(user), url=url, github=user, identifier=ident, name=name))
     return out
 
 
@@ -123,7 +130,7 @@ def org_repos(org: str, prefix: str, url_template: str = GITHUB_URL) -> list[Stu
         user = name[len(prefix) + 1:]
         if _USERNAME.fullmatch(user):
             url = url_template.format(org=org, repo=name, user=user, prefix=prefix)
-            out.append(StudentRepo(plain_id(user), url=url, github=user))
+            out.append(StudentRepo(_student_id(user), url=url, github=user))
     if not out:
         raise RepoError(f"no repository named {prefix}-<username> in {org}")
     return out
@@ -178,7 +185,7 @@ def folder_repos(path: Path, prefix: str = "") -> list[StudentRepo]:
     out = []
     for p in sorted(q for q in path.iterdir() if q.is_dir() and not q.name.startswith(".")):
         user = p.name[len(prefix) + 1:] if prefix and p.name.startswith(prefix + "-") else p.name
-        out.append(StudentRepo(plain_id(user), clone=p, github=user))
+        out.append(StudentRepo(_student_id(user), clone=p, github=user))
     return out
 
 
