@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     gh.add_argument("--deadline", metavar="WHEN",
                     help="grade each repository's last commit before this time (ISO 8601; local time "
                          "unless it has an offset)")
+    gh.add_argument("--git-timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="seconds of git per student repository (fetch and copy); a remote that does not "
+                         "answer costs that student only (default: 300)")
     g.set_defaults(func=_cmd_grade)
 
     f = sub.add_parser("formats", help="list the output formats")
@@ -341,7 +344,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
-    paths, origins, missing = _repositories(args)
+    paths, origins, missing = _repositories(args, rubric)
     paths, lms_origins, lms_formats = _lms_downloads(paths, args.out, rubric)
     origins.update(lms_origins)
     formats = _format_list(args.format if args.format else ["default", *lms_formats])
@@ -360,6 +363,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except OverridesError as e:
         raise UsageError(f"{e}\nthe grades are stored; fix the file and run the same command again (nothing is "
                          "graded twice)") from None
+    finally:
+        from grader.platforms.repos import remove_snapshots
+
+        remove_snapshots(args.out / ".mlgrade" / "repos")
     return EXIT_OK
 
 
@@ -501,7 +508,7 @@ def _lms_downloads(paths: list[Path], out: Path, rubric) -> tuple[list[Path], di
     return result, origins, formats
 
 
-def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
+def _repositories(args: argparse.Namespace, rubric) -> tuple[list[Path], dict, dict]:
     """Classroom repositories (a roster, or folders of clones) become zips of the commit to grade."""
     from grader.platforms import repos
 
@@ -523,8 +530,11 @@ def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
             found += repos.folder_repos(folder, args.repo_prefix or "")
         if deadline is not None:
             print(f"mlgrade: grading the last commit before {repos.deadline_utc(deadline)}", file=sys.stderr)
+        if not args.git_timeout > 0:
+            raise UsageError("--git-timeout must be a positive number of seconds")
         prepared = repos.prepare(found, deadline, args.out / ".mlgrade" / "repos",
-                                 log=lambda m: print(f"  {m}", file=sys.stderr))
+                                 log=lambda m: print(f"  {m}", file=sys.stderr), limits=rubric.limits,
+                                 timeout=args.git_timeout)
     except (repos.RepoError, OSError) as e:
         raise UsageError(str(e)) from None
     others = [p for p in args.paths if p not in clone_folders]
