@@ -225,6 +225,9 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     make_zip(klass / "a b.zip", [("note.txt", b"nothing else")])
     make_zip(klass / "a_b-2.zip", sorted(alice_files().items()))
     make_zip(klass / "a_b.zip", [("note.txt", b"nothing either")])
+    # names of the class's outputs (once: a folder grades.csv/, and no grades.csv for anyone)
+    make_zip(klass / "grades.csv.zip", sorted(alice_files().items()))
+    make_zip(klass / "summary.html.zip", [("note.txt", b"x")])
     # names a spreadsheet would run, and terminal escapes in an entry name
     for formula in ("+1+2", "@SUM(A1)", "=HYPERLINK(1)"):
         make_zip(klass / f"{formula}.zip", [("note.txt", b"x")])
@@ -243,7 +246,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         [klass], out, rubric, GradeOptions(isolation="bwrap"), jobs=2,
         rubric_text=(ROOT / "rubric.yaml").read_text(), timeout=240)}
     took = time.monotonic() - t
-    assert len(results) == len(students) + 11 + len(followers), "the batch did not finish every submission"
+    assert len(results) == len(students) + 13 + len(followers), "the batch did not finish every submission"
 
     alice = {q.id: q.score for q in results["alice"].questions}
     assert alice["backprop"] == 3 and results["alice"].total > 45
@@ -310,6 +313,10 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     by_source = {Path(r.source).name: r for r in results.values()}
     assert by_source["a_b-2.zip"].total == results["alice"].total
     assert by_source["a b.zip"].total == 0 and by_source["a_b.zip"].total == 0
+    # a student named like an output is graded under another id; every class file is written
+    assert by_source["grades.csv.zip"].total == results["alice"].total
+    assert by_source["grades.csv.zip"].student.startswith("grades.csv-")
+    assert (out / "grades.csv").is_file() and (out / "summary.html").is_file() and (out / "summary.json").is_file()
     # what leaves the grader is escaped for its sink
     csv_text = (out / "grades.csv").read_text()
     for row in csv_text.splitlines()[1:]:
@@ -317,7 +324,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         assert not first.startswith(("=", "+", "-", "@")), row
     inj = results["nb_output_injection"]
     assert inj.question("backprop").score == 3
-    for f in (out / inj.student).iterdir():
+    for f in (out / "students" / inj.student).iterdir():
         text = f.read_text(errors="replace")
         assert "\x1b" not in text and "\x9b" not in text, f
         if f.suffix == ".html":

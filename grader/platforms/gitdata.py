@@ -151,33 +151,39 @@ class Git:
 
     @contextmanager
     def stream(self, args: list[str], stdin: bool = False) -> Iterator[subprocess.Popen]:
-        """A command whose output is read as it comes; killed when the deadline passes or the reader
-        stops early (a limit), and its exit status checked when the reader finishes."""
+        """A command whose output is read as it comes; killed with its group when the deadline passes
+        or the reader stops early (a limit), its exit status checked when the reader finishes."""
         with tempfile.TemporaryFile() as err:
             p = subprocess.Popen(self._argv(args), stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=err, env=self.env, start_new_session=True)
             timer = threading.Timer(self._left(), _kill_group, (p,))
             timer.start()
-            finished = False
             try:
                 yield p
-                finished = True
-            finally:
-                if not finished:
-                    _kill_group(p)
-                for f in (p.stdin, p.stdout):
-                    if f is not None:
-                        try:
-                            f.close()
-                        except OSError:
-                            pass
-                code = p.wait()
-                timer.cancel()
+            except BaseException as e:
+                _kill_group(p)
+                _reap(p, timer)
+                if time.monotonic() >= self.deadline and isinstance(e, GitError | OSError | ValueError):
+                    raise self._late() from None  # the reader saw the pipe close when the group was killed
+                raise
+            code = _reap(p, timer)
             if time.monotonic() >= self.deadline:
                 raise self._late()
             if code != 0:
                 err.seek(0)
                 raise GitError(_last_line(err.read(4096).decode("utf-8", "replace"), code))
+
+
+def _reap(p: subprocess.Popen, timer: threading.Timer) -> int:
+    for f in (p.stdin, p.stdout):
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+    code = p.wait()
+    timer.cancel()
+    return code
 
 
 def _kill_group(p: subprocess.Popen) -> None:
@@ -244,7 +250,10 @@ def _parse_record(rec: bytes) -> TreeEntry | None:
     mode, kind, oid, size = parts
     if kind != b"blob":
         return None  # a submodule (a commit): never fetched, not part of the snapshot
-    return TreeEntry(int(mode, 8), oid.decode("ascii"), int(size), raw_path.decode("utf-8", "replace"))
+    try:
+        return TreeEntry(int(mode, 8), oid.decode("ascii"), int(size), raw_path.decode("utf-8", "replace"))
+    except ValueError:
+        raise GitError("git ls-tree gave a line it should not have; the repository is malformed") from None
 
 
 def write_snapshot(git: Git, git_dir: Path, entries: list[TreeEntry], dest: Path) -> None:
@@ -269,7 +278,7 @@ def write_snapshot(git: Git, git_dir: Path, entries: list[TreeEntry], dest: Path
 
 def _copy_blob(src: IO[bytes], e: TreeEntry, zf: zipfile.ZipFile) -> None:
     header = src.readline(200).split()
-    if len(header) != 3 or header[1] != b"blob" or int(header[2]) != e.size:
+    if len(header) != 3 or header[1] != b"blob" or header[2] != str(e.size).encode():
         raise GitError(f"git gave another object than it listed for '{e.path[:200]}'")
     info = zipfile.ZipInfo(e.path, date_time=(1980, 1, 1, 0, 0, 0))
     info.create_system = 3  # unix: the mode says file, executable or symbolic link (the unpacker skips links)
