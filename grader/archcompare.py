@@ -1,6 +1,6 @@
 """Compare a model file's architecture with the assignment's, in words a student can act on.
 
-Expected layers come from the rubric or ``reference.architectures``
+Expected layers come from the rubric (inline, or named in its ``architectures:``, :mod:`grader.archspec`)
 (``{"kind": "Conv2D", "filters": 32, "kernel_size": [3, 3], "activation": "relu"}``);
 found layers from the model server's inspection of the file. Full models are
 compared layer by layer (activations folded in from ``Activation`` layers);
@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference.architectures import layer_shapes
+from grader.archspec import layer_shapes
 
 WEIGHTED = {"Dense", "Conv2D", "Conv1D", "BatchNormalization"}
 POOL_ALIASES = {"MaxPool2D": "MaxPooling2D", "AvgPool2D": "AveragePooling2D"}

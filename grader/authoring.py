@@ -120,6 +120,20 @@ def expectations(samples: Path) -> dict[str, dict]:
     return {str(k).removesuffix(".zip"): (v or {}) for k, v in data.items()}
 
 
+def sample_entries(samples: Path) -> list[Path]:
+    """The sample submissions of a samples folder: its folders and zips, and the paths ``expected.yaml`` names."""
+    entries = sorted(p for p in samples.iterdir() if _is_sample(p))
+    for name, spec in expectations(samples).items():
+        if "path" in spec:
+            path = (samples / str(spec["path"])).resolve()
+            if not path.exists():
+                raise FileNotFoundError(f"{samples / 'expected.yaml'}: {name}: {spec['path']} does not exist")
+            entries.append(path)
+    if not entries:
+        raise FileNotFoundError(f"{samples}: no samples (folders or .zip files, or paths in expected.yaml)")
+    return entries
+
+
 def validate(rubric_path: Path, samples: Path | None = None, isolation: str = "none",
              work: Path | None = None) -> list[SampleVerdict]:
     import tempfile
@@ -134,15 +148,7 @@ def validate(rubric_path: Path, samples: Path | None = None, isolation: str = "n
         raise FileNotFoundError(f"no samples for {rubric_path}: put a correct and a wrong submission in "
                                 f"{rubric_path.resolve().parent / 'samples'}/ (folders or .zip files)")
     expected = expectations(samples)
-    entries = sorted(p for p in samples.iterdir() if _is_sample(p))
-    for name, spec in expected.items():
-        if "path" in spec:
-            path = (samples / str(spec["path"])).resolve()
-            if not path.exists():
-                raise FileNotFoundError(f"{samples / 'expected.yaml'}: {name}: {spec['path']} does not exist")
-            entries.append(path)
-    if not entries:
-        raise FileNotFoundError(f"{samples}: no samples (folders or .zip files, or paths in expected.yaml)")
+    entries = sample_entries(samples)
     options = GradeOptions(isolation=isolation, reveal_hidden=True)
     base = Path(work or tempfile.mkdtemp(prefix="mlgrade-validate-"))
     results = [grade_submission(p, rubric, base / p.stem, options, student=p.name.removesuffix(".zip"))

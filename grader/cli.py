@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="where the runner outputs go (default: $GITHUB_OUTPUT; printed when unset)")
     cl.add_argument("--html", type=Path, metavar="FILE", help="also write the feedback page here")
     cl.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
-    cl.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    cl.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                     help="sandbox for student code (default: bubblewrap when available)")
     cl.set_defaults(func=_cmd_classroom)
 
@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("submission", "the student's files"), ("results", "where results.json goes"),
                        ("rubric", "the rubric"), ("hidden", "hidden test data"), ("metadata", "submission metadata")):
         gs.add_argument(f"--{name}", type=Path, metavar="PATH", help=f"{what} (default: under --root)")
-    gs.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+    gs.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                     help="sandbox for student code (auto: bubblewrap where the container allows it, else limits only)")
     gs.set_defaults(func=_cmd_gradescope)
 
@@ -147,12 +147,17 @@ def _parser() -> argparse.ArgumentParser:
                          "without the rubric's hidden parts")
     ex.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     ex.add_argument("--hidden", type=Path, metavar="DIR", help="gradescope: hidden test data to ship in the zip")
+    ex.add_argument("--samples", type=Path, metavar="DIR",
+                    help="student-kit: sample submissions the public tests run on while their reference answers are "
+                         "recorded (default: samples/ next to the rubric)")
     ex.add_argument("-o", "--output", type=Path, default=None, metavar="ZIP",
                     help="the zip to write (default: autograder.zip, or mlgrade-kit.zip for student-kit)")
     ex.add_argument("--install", metavar="SPEC",
-                    help="what setup.sh pip-installs (default: this checkout's source, bundled in the zip; "
-                         f"outside a checkout: mlgrade=={__version__})")
-    ex.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto",
+                    help="gradescope: what setup.sh pip-installs (default: mlgrade's wheel, built from this "
+                         "installation and shipped in the zip)")
+    ex.add_argument("--tensorflow", action="store_true",
+                    help="gradescope: install TensorFlow in the image (default: when the rubric requires it)")
+    ex.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
                     help="the isolation run_autograder asks for (default: auto)")
     ex.set_defaults(func=_cmd_export)
 
@@ -167,7 +172,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="init classroom: the template repository to write .github/workflows/classroom.yml into "
                           "(default: .)")
     ini.add_argument("--install", metavar="SPEC",
-                     help=f"init classroom: what the workflow pip-installs (default: mlgrade=={__version__})")
+                     help="init classroom: what the workflow pip-installs (default: mlgrade's student wheel, written "
+                          "into .github/mlgrade/ of the template)")
+    ini.add_argument("--samples", type=Path, metavar="DIR",
+                     help="init classroom: sample submissions the public tests run on while their reference answers "
+                          "are recorded (default: samples/ next to the rubric)")
     ini.add_argument("--python", default="3.11", metavar="VERSION",
                      help="init classroom: Python version in the workflow")
     ini.add_argument("--force", action="store_true", help="init classroom: replace an existing workflow")
@@ -207,7 +216,9 @@ def _parser() -> argparse.ArgumentParser:
     rv.add_argument("--no-browser", action="store_true", help="only print the address; do not open a browser")
     rv.set_defaults(func=_cmd_review)
 
-    r = sub.add_parser("reference", help="print the expected values computed by the reference implementations")
+    r = sub.add_parser("reference", help="instructors: print the expected values the course's reference "
+                                         "implementations compute (reference/expected.py next to the rubric)")
+    r.add_argument("--rubric", type=Path, help="rubric YAML (default: ./rubric.yaml)")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(func=_cmd_reference)
     return p
@@ -218,9 +229,10 @@ def resolve_isolation(requested: str, command: str) -> str:
     from grader.isolation import IsolationUnavailable, backend, resolve
 
     try:
-        chosen = resolve(requested)
+        # Gradescope runs as root where user namespaces are refused: student code then runs as another user
+        chosen = resolve(requested, ("uid", "none") if command == "gradescope" else ("none",))
     except IsolationUnavailable as e:
-        raise UsageError(f"--isolation bwrap: {e}") from None
+        raise UsageError(f"--isolation {requested}: {e}") from None
     if not chosen.isolated and requested == "auto":
         why = backend("bwrap").problem()
         if command == "grade":
@@ -613,8 +625,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     rubric = resolve_rubric(rubric_file)
     if args.hidden is not None and not args.hidden.is_dir():
         raise UsageError(f"--hidden {args.hidden}: not a folder")
-    info = export_zip(rubric_file, args.output, args.hidden, args.install, args.isolation)
+    try:
+        info = export_zip(rubric_file, args.output, args.hidden, args.install, args.isolation,
+                          True if args.tensorflow else None)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     print(f"wrote {args.output} for {rubric.name!r}: setup.sh installs {info['install']}"
+          + (" with TensorFlow" if info["tensorflow"] else "")
           + (f", {info['hidden_files']} hidden files" if args.hidden else ", no hidden data"))
     print("upload it as the autograder of a Gradescope programming assignment (Ubuntu base image)")
     return EXIT_OK
@@ -627,11 +644,16 @@ def _cmd_init_classroom(args: argparse.Namespace) -> int:
     rubric = resolve_rubric(rubric_file)
     if not args.repo.is_dir():
         raise UsageError(f"--repo {args.repo}: not a folder")
+    if args.samples is not None and not args.samples.is_dir():
+        raise UsageError(f"--samples {args.samples}: not a folder")
     try:
-        workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python)
+        workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python,
+                                        args.samples, resolve_isolation("auto", "export"),
+                                        say=lambda m: print(m, flush=True))
     except (FileExistsError, ValueError) as e:
         raise UsageError(str(e)) from None
-    print(f"wrote {workflow} (rubric: {used}); commit both to the assignment's template repository")
+    print(f"wrote {workflow} and {used.parent} (the rubric's student build and mlgrade's student wheel, scanned: no "
+          "reference, hidden test or hidden data); commit them to the assignment's template repository")
     hidden = [q.id for q in rubric.questions if q.hidden]
     if hidden:
         print(f"hidden questions, pending in the students' workflow: {', '.join(hidden)}")
@@ -756,30 +778,58 @@ def _param_rows(params: list[dict], prefix: str = "") -> list[tuple[str, str, st
 
 
 def _cmd_export_student_kit(args: argparse.Namespace) -> int:
-    from grader.studentkit import KitError, export_student_kit
+    from grader.student.kit import KitError, export_student_kit
 
     rubric_path = args.rubric or _default_rubric_path()
     resolve_rubric(rubric_path)  # mistakes reported with their key paths, as everywhere
+    if args.samples is not None and not args.samples.is_dir():
+        raise UsageError(f"--samples {args.samples}: not a folder")
     try:
-        kit = export_student_kit(rubric_path, args.output or Path("mlgrade-kit.zip"))
+        kit = export_student_kit(rubric_path, args.output or Path("mlgrade-kit.zip"), args.samples,
+                                 resolve_isolation(args.isolation, "export"), say=lambda m: print(m, flush=True))
     except KitError as e:
         raise UsageError(str(e)) from None
-    print(f"wrote {kit.path}: {', '.join(Path(f).name for f in kit.files)}")
+    print(f"wrote {kit.path} ({kit.path.stat().st_size / 1e6:.1f} MB): mlgrade's student wheel, the rubric's "
+          "student build and a README")
+    _print_build_report(kit.report)
     if kit.hidden:
         print(f"hidden questions, shown to students as graded by you: {', '.join(kit.hidden)}")
-    print("the wheel holds the grader and reference/ (the self-check needs them): students can read them")
-    extra = [f for f in kit.files if not f.endswith((".whl", "/README.md", "/rubric.yaml"))]
-    if extra:
-        print(f"the rubric's own files are in the kit too, readable by students: {', '.join(extra)}")
+    print("scanned: no reference module, hidden test, hidden data, sample or unlisted file ships, and no shipped "
+          "function returns the public tests' right answers")
     return EXIT_OK
+
+
+def _print_build_report(report) -> None:
+    """What became of each check in the student build (compiled, copied, partly, graded later)."""
+    for r in report:
+        if r.state == "copied" and not r.notes:
+            continue
+        print(f"  {r.question}: {r.check}: {r.state}" + (f" ({'; '.join(r.notes)})" if r.notes else ""))
+
+
+def _course_expected_values(rubric: Path | None) -> dict:
+    """``expected_values()`` of ``reference/expected.py`` in the rubric's folder: the instructor's course, never
+    mlgrade itself (a student's install holds no reference implementation)."""
+    from grader.instructor import InstructorError, load_module
+
+    folder = (rubric or _default_rubric_path()).resolve().parent
+    script = folder / "reference" / "expected.py"
+    if not script.is_file():
+        raise UsageError(f"no reference/expected.py next to the rubric in {folder}: `mlgrade reference` prints what a "
+                         "course's reference implementations compute (an instructor's tool; pass --rubric)")
+    sys.path.insert(0, str(folder))  # `from reference import backprop` inside the course's own script
+    try:
+        return load_module(script).expected_values()
+    except (InstructorError, AttributeError) as e:
+        raise UsageError(f"{script}: {e}") from None
+    finally:
+        sys.path.remove(str(folder))
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:
     import json
 
-    from reference.expected import expected_values
-
-    values = expected_values()
+    values = _course_expected_values(args.rubric)
     if args.json:
         print(json.dumps(values, indent=2))
         return EXIT_OK

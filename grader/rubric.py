@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from grader.archspec import Architecture, architecture_files, read_architectures
 from grader.integrity.config import IntegrityConfig
 from grader.registry import CheckParams, get_kind, known_kinds, load_plugin_file
 from grader.unpack import UnpackLimits
@@ -80,14 +82,22 @@ class Rubric(BaseModel):
     requires: list[str] = Field(default_factory=list)
     # Python files next to the rubric that register check kinds of their own (instructor code, trusted).
     plugins: list[str] = Field(default_factory=list)
+    # The architectures checks name (`architecture: cats_vs_dogs_cnn`): a mapping, or YAML files next to the
+    # rubric holding one (grader.archspec). Course content lives with the course, not in mlgrade.
+    architectures: dict[str, Architecture] | list[str] = Field(default_factory=dict)
     questions: list[Question] = Field(min_length=1)
     # The class-level integrity step's settings (grader.integrity): read after grading only.
     integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
+    # Files next to the rubric that students receive in its student build (mlgrade export student-kit,
+    # init classroom) besides the public tests themselves: helpers the public tests import, their conftest.py,
+    # plugins of public questions. Nothing else of the rubric's folder ever ships (grader.student).
+    student_files: list[str] = Field(default_factory=list)
 
     # The rubric's folder (test files, reference modules, plugins and data sets are named relative to it)
     # and a digest of those files' contents, so that changing a test file regrades the class.
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _assets: str = PrivateAttr(default="")
+    _architectures: dict[str, Architecture] = PrivateAttr(default_factory=dict)
 
     @property
     def max_total(self) -> float:
@@ -97,10 +107,16 @@ class Rubric(BaseModel):
     def base_dir(self) -> Path:
         return self._base_dir
 
+    @property
+    def architecture_table(self) -> dict[str, Architecture]:
+        """Every architecture the rubric defines, by name (read from its files when they are files)."""
+        return dict(self._architectures)
+
     def asset_files(self) -> list[Path]:
         """The files of the rubric's folder that grading reads: plugins, and what the checks name
         (a test file brings its folder's other Python files: its conftest, its helpers)."""
         found: list[Path] = [self._base_dir / p for p in self.plugins]
+        found += [self._base_dir / p for p in architecture_files(self.architectures)]
         for q in self.questions:
             for c in q.checks:
                 if isinstance(c.params, CheckParams):
@@ -128,10 +144,27 @@ class Rubric(BaseModel):
                 out.append((p, rel.as_posix()))
         return list(dict.fromkeys(out))
 
+    def portable_layout(self) -> tuple[str, list[tuple[Path, str]]]:
+        """The rubric's folder and every file grading reads, for copying elsewhere (a Gradescope autograder, a
+        Dask worker): ``(the rubric's folder relative to the copy's root, [(file, name relative to the root)])``.
+        The root is the deepest folder holding the rubric and all its files, so a pack whose reference sits in a
+        shared folder (``reference: ../../reference/backprop.py``) keeps its layout."""
+        base = self._base_dir.resolve()
+        files: list[Path] = []
+        for path in self.asset_files():
+            files += (sorted(q for q in path.rglob("*") if q.is_file() and "__pycache__" not in q.parts)
+                      if path.is_dir() else [path])
+        resolved = [p.resolve() for p in dict.fromkeys(files)]
+        root = Path(os.path.commonpath([str(base), *map(str, resolved)])) if resolved else base
+        return (base.relative_to(root).as_posix() if base != root else "",
+                [(p, p.relative_to(root).as_posix()) for p in resolved])
+
     def digest(self) -> str:
         """A hash of what the rubric means (not of its comments or layout), its own files' contents included.
-        The ``integrity`` settings are left out: they never change a grade, so changing them regrades nobody."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"integrity"}), sort_keys=True, default=str)
+        The ``integrity`` settings and ``student_files`` are left out: they never change a grade, so changing them
+        regrades nobody."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"integrity", "student_files"}), sort_keys=True,
+                          default=str)
         blob += self._assets
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -212,13 +245,16 @@ def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric
                 load_plugin_file(path)
             except Exception as e:  # the instructor's code: say what broke, where
                 problems.append((f"plugins[{i}]", f"{name} failed to load: {type(e).__name__}: {e}"))
-    # Stage 1: each check's kind and parameters, against the registry.
+    # Stage 1: the architectures checks may name, then each check's kind and parameters, against the registry.
+    architectures, arch_problems = read_architectures(data.get("architectures"), base_dir)
+    problems += arch_problems
+    context = {"rubric_dir": base_dir, "architectures": architectures}
     questions = data.get("questions")
     if isinstance(questions, list):
         for qi, q in enumerate(questions):
             if isinstance(q, dict) and isinstance(q.get("checks"), list):
                 q["checks"] = [
-                    _parse_check(c, f"questions[{qi}].checks[{ci}]", problems, base_dir)
+                    _parse_check(c, f"questions[{qi}].checks[{ci}]", problems, context)
                     for ci, c in enumerate(q["checks"])
                 ]
     # Stage 2: the rubric's own structure.
@@ -232,9 +268,14 @@ def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric
         if q.id in seen:
             problems.append((f"questions[{i}].id", f"duplicate id '{q.id}' (also questions[{seen[q.id]}])"))
         seen.setdefault(q.id, i)
+    for i, rel in enumerate(rubric.student_files):
+        if not (base_dir / rel).exists():
+            problems.append((f"student_files[{i}]",
+                             f"{rel!r} not found next to the rubric (looked for {base_dir / rel})"))
     if problems:
         raise RubricError(source, _dedupe(problems))
     rubric._base_dir = base_dir
+    rubric._architectures = architectures
     rubric._assets = _assets_digest(rubric.asset_files())
     return rubric
 
@@ -254,7 +295,7 @@ def _assets_digest(files: list[Path]) -> str:
     return h.hexdigest()[:16] if files else ""
 
 
-def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]], base_dir: Path | None = None) -> Any:
+def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]], context: dict[str, Any] | None = None) -> Any:
     """Validate one check against its kind; on failure return a stand-in so that
     stage 2 reports only the rubric's own structure, not the same problem twice."""
     if not isinstance(raw, dict):
@@ -272,7 +313,7 @@ def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]], base_dir:
         return {**common, "kind": "?"}
     own = {k: v for k, v in raw.items() if k not in common}
     try:
-        common["params"] = kind.params.model_validate(own, context={"rubric_dir": base_dir})
+        common["params"] = kind.params.model_validate(own, context=context or {"rubric_dir": None})
     except ValidationError as e:
         problems.extend(_explain(e, prefix=path, model=kind.params))
     return common

@@ -62,3 +62,29 @@ def back_propagation(X: np.ndarray, Y_T: np.ndarray, weights: dict):
     dW1 = dZ1.T @ X  # (3, 2), W1's own shape
     db1 = dZ1.sum(axis=0)
     return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}, L
+
+
+def _gradients(X, Y_T, weights: dict, *, output_derivative=True, hidden_derivative=True, mean=True,
+               derivative_of_z=False) -> dict:
+    """The gradients as the handout's network gives them, or with one of the usual mistakes made."""
+    n = X.shape[0]
+    out, Z2, H, Z1 = forward_propagation(X, weights)
+    at_z2, at_h = (Z2, Z1) if derivative_of_z else (out, H)  # sigma' wrongly taken as z(1 - z) on Z
+    dZ2 = (out - Y_T) / (n if mean else 1)
+    if output_derivative:
+        dZ2 = dZ2 * at_z2 * (1 - at_z2)
+    dZ1 = np.outer(dZ2, np.asarray(weights["W2"], dtype=float))
+    if hidden_derivative:
+        dZ1 = dZ1 * at_h * (1 - at_h)
+    return {"W1": dZ1.T @ X, "b1": dZ1.sum(axis=0), "W2": H.T @ dZ2, "b2": float(np.sum(dZ2))}
+
+
+def mistaken_gradients(X: np.ndarray, Y_T: np.ndarray, weights: dict) -> dict:
+    """The gradients each usual mistake gives, by name: the tests recognise a student's mistake by its
+    numbers (instructor-only, like everything here)."""
+    return {
+        "no_hidden_derivative": _gradients(X, Y_T, weights, hidden_derivative=False),
+        "no_output_derivative": _gradients(X, Y_T, weights, output_derivative=False),
+        "derivative_of_z": _gradients(X, Y_T, weights, derivative_of_z=True),
+        "not_averaged": _gradients(X, Y_T, weights, mean=False),
+    }

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Self-checks remember question results in the user's cache folder: tests use one of their own.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mlgrade-test-cache-")
 sys.path.insert(0, str(ROOT / "scripts"))
+# reference/ is the course's (instructor-only) folder, not part of the installed package: the tests read it here
+sys.path.insert(0, str(ROOT))
 
 
 def pytest_addoption(parser):

@@ -134,7 +134,7 @@ questions:
       - kind: pytest
         tests: rubrics/hw4/tests/test_xor_equation.py
         notebook: xor.ipynb
-        reference: rubrics/hw4/refs.py
+        reference: reference/xor.py
         uses: [xor_equation.txt]
   - id: q4b
     title: hand
@@ -143,7 +143,7 @@ questions:
       - kind: pytest
         tests: rubrics/hw4/tests/test_xor_hand.py
         notebook: xor.ipynb
-        reference: rubrics/hw4/refs.py
+        reference: reference/xor.py
         uses: [xor_equation.txt]
         options: {tolerance: 0.001}
 """
@@ -312,7 +312,7 @@ questions:
     points: 1
     files: [xor_hand.txt]
     checks:
-      - {{kind: pytest, tests: rubrics/hw4/tests/test_xor_hand.py, notebook: xor.ipynb, reference: rubrics/hw4/refs.py,
+      - {{kind: pytest, tests: rubrics/hw4/tests/test_xor_hand.py, notebook: xor.ipynb, reference: reference/xor.py,
           options: {{compare_with: {compare_with}}}}}
 """
 

@@ -34,6 +34,7 @@ from grader.insandbox.fingerprint import image_print, layer_print  # noqa: E402
 from grader.insandbox.h5read import read_h5  # noqa: E402
 from grader.integrity import IntegrityConfig, as_rows, compare_class  # noqa: E402
 from grader.integrity.codeprint import fingerprint_cells, normalized_tokens  # noqa: E402
+from grader.integrity.config import KnownXor  # noqa: E402
 from reference import xor as ref  # noqa: E402
 
 MODELS = ROOT / "tests" / "data" / "models"
@@ -170,9 +171,21 @@ def test_the_handouts_sample_weights_are_flagged_on_their_own():
     recs = [record("lazy", xor=[xor_item("equation", np.round(ref.HANDOUT_WEIGHTS1, 4),
                                          np.round(ref.HANDOUT_WEIGHTS2, 4), 4, "xor_equation.txt")]),
             record("fine", xor=[xor_item("notebook", *ref.train(3, 300)[:2])])]
-    report = compare_class(recs)
+    assert not compare_class(recs).flags  # the handout's weights are the course's: the rubric names them
+    known = KnownXor(label="the handout's sample weights", weights1=ref.HANDOUT_WEIGHTS1.tolist(),
+                     weights2=ref.HANDOUT_WEIGHTS2.ravel().tolist())
+    report = compare_class(recs, IntegrityConfig(known_xor=[known]))
     assert [(e.kind, e.student_a, e.file_a) for e in report.flags] == [("handout-xor", "lazy", "xor_equation.txt")]
+    assert report.flags[0].file_b.startswith("the handout's sample weights (7.1932855")
     assert not report.pairs
+
+
+def test_the_default_rubric_names_the_handouts_xor_weights():
+    from grader.rubric import load_rubric
+
+    for path in (ROOT / "rubric.yaml", ROOT / "rubrics" / "hw4" / "rubric.yaml"):
+        (known,) = load_rubric(path).integrity.known_xor
+        assert np.allclose(known.matrix[:3], ref.HANDOUT_WEIGHTS1) and np.allclose(known.matrix[3], ref.HANDOUT_WEIGHTS2.ravel())
 
 
 # --------------------------------------------------------------------------- images
@@ -331,7 +344,7 @@ def test_rows_csv_and_summary_section_escape_student_text():
 def test_rubric_integrity_settings_are_checked_and_never_change_the_digest():
     from grader.rubric import RubricError, parse_rubric
 
-    base = (ROOT / "rubric.yaml").read_text()
+    base = (ROOT / "rubric.yaml").read_text().split("\nintegrity:")[0]
     plain = parse_rubric(base)
     tuned = parse_rubric(base + "\nintegrity:\n  code_similarity: 0.8\n  starter: [handout/xor.ipynb]\n")
     assert tuned.integrity.code_similarity == 0.8 and tuned.digest() == plain.digest()

@@ -20,6 +20,7 @@ from grader.insandbox.h5read import H5Problem, read_h5
 
 CNN_RUBRIC = """
 name: t
+architectures: [rubrics/hw4/architectures.yaml]
 questions:
   - id: q1a
     title: weights
@@ -361,7 +362,14 @@ def test_rubric_architecture_errors():
     from grader.rubric import RubricError, parse_rubric
 
     with pytest.raises(RubricError, match="unknown architecture 'cats_and_dogs'"):
-        parse_rubric(CNN_RUBRIC.replace("cats_vs_dogs_cnn", "cats_and_dogs"))
+        parse_rubric(CNN_RUBRIC.replace("cats_vs_dogs_cnn", "cats_and_dogs"), base_dir=ROOT)
+    with pytest.raises(RubricError, match="did you mean 'cats_vs_dogs_cnn'"):
+        parse_rubric(CNN_RUBRIC.replace("architecture: cats_vs_dogs_cnn", "architecture: cats_vs_dog_cnn"),
+                     base_dir=ROOT)
+    with pytest.raises(RubricError, match="the rubric defines: none"):
+        parse_rubric(CNN_RUBRIC.replace("architectures: [rubrics/hw4/architectures.yaml]\n", ""), base_dir=ROOT)
+    with pytest.raises(RubricError, match=r"architectures\[0\].*not found"):
+        parse_rubric(CNN_RUBRIC.replace("rubrics/hw4/architectures.yaml", "nowhere.yaml"), base_dir=ROOT)
     with pytest.raises(RubricError, match="'layers' needs 'input_shape'"):
         parse_rubric(TINY_RUBRIC.replace("        input_shape: [4, 4, 3]\n", ""))
 

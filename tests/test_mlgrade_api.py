@@ -28,7 +28,7 @@ questions:
     checks:
       - kind: pytest   # the course pack's test, where it is (this rubric is written elsewhere)
         tests: {ROOT}/rubrics/aml_hw4/tests/test_backprop.py
-        reference: {ROOT}/rubrics/aml_hw4/refs.py
+        reference: {ROOT}/reference/backprop.py
         notebook: backprop.ipynb
         recognise_by: ["def back_propagation("]
         options: {{tolerance: 1.0e-6}}

@@ -21,7 +21,7 @@ questions:
       - kind: pytest
         tests: rubrics/hw4/tests/test_xor_notebook.py
         notebook: xor.ipynb
-        reference: rubrics/hw4/refs.py
+        reference: reference/xor.py
         options: {tolerance: 0.1}
 """
 

@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 
 from grader.checks.model_accuracy import DataSet, ModelAccuracyParams, model_accuracy
 from grader.modelinputs import ScalingName
-from grader.registry import CheckContext, CheckParams, Outcome, check_kind
+from grader.registry import CheckContext, CheckParams, Outcome, RubricFile, check_kind
 
 
 class DigitsParams(CheckParams):
@@ -39,6 +39,8 @@ class DigitsParams(CheckParams):
     scale: float | None = Field(None, gt=0)  # older rubrics: pixels divided by this
     adapt_inputs: bool = True
     blur: int = Field(0, ge=0, le=31)
+    # a student build: the public digits a self-check scores on, as an .npz (x, y) next to the rubric
+    public_sample: RubricFile | None = None
 
     @model_validator(mode="after")
     def _one_scaling(self):
@@ -47,9 +49,10 @@ class DigitsParams(CheckParams):
         return self
 
     def as_model_accuracy(self) -> ModelAccuracyParams:
+        public = DataSet(npz=self.public_sample, name="mnist-public") if self.public_sample else None
         return ModelAccuracyParams(model=self.model, data=DataSet(package="digits", blur=self.blur),
-                                   input_scaling=self.input_scaling, scale=self.scale, adapt_inputs=self.adapt_inputs,
-                                   classes=10, relative=True)
+                                   public_data=public, input_scaling=self.input_scaling, scale=self.scale,
+                                   adapt_inputs=self.adapt_inputs, classes=10, relative=True)
 
     def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
         return self.as_model_accuracy().suggest_files(ctx, pattern)

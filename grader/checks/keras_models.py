@@ -10,7 +10,7 @@ order, with shape checks.
 
     - kind: keras_weights
       file: weights.h5
-      architecture: cats_vs_dogs_cnn     # a name from reference/architectures.py, or `layers:` + `input_shape:`
+      architecture: cats_vs_dogs_cnn     # a name from the rubric's `architectures:`, or `layers:` + `input_shape:`
     - kind: classify_images
       weights: weights.h5
       architecture: cats_vs_dogs_cnn
@@ -28,14 +28,14 @@ import math
 import shutil
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from grader.archcompare import compare, expected_layers, found_layers, layer_table, param_report
+from grader.archspec import Architecture
 from grader.modelinputs import ScalingName, scaling
 from grader.models import model_request
 from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 from grader.thumbnails import thumbnails
-from reference import architectures
 
 FORMATS = {
     "keras2-weights": "weights-only file (Keras 2 save_weights)",
@@ -45,19 +45,25 @@ FORMATS = {
 
 
 class ArchParams(CheckParams):
-    architecture: str | None = None
+    architecture: str | None = None  # a name from the rubric's `architectures:`
     layers: list[dict[str, Any]] | None = None
     input_shape: list[int] | None = None
+    _named: Architecture | None = PrivateAttr(default=None)  # what `architecture` names, read with the rubric
 
     @model_validator(mode="after")
-    def _one_source(self):
+    def _one_source(self, info: ValidationInfo):
         if (self.architecture is None) == (self.layers is None):
             raise ValueError("give either 'architecture' (a name) or 'layers' (a list), not both or neither")
         if self.architecture is not None:
-            try:
-                architectures.named(self.architecture)
-            except KeyError:
-                raise ValueError(f"unknown architecture {self.architecture!r}") from None
+            table = (info.context or {}).get("architectures") or {}
+            if self.architecture not in table:
+                import difflib
+
+                close = difflib.get_close_matches(self.architecture, list(table), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                known = ", ".join(sorted(table)) or "none: add `architectures:` to the rubric (grader.archspec)"
+                raise ValueError(f"unknown architecture {self.architecture!r} (the rubric defines: {known}){hint}")
+            self._named = table[self.architecture]
         if self.layers is not None and self.input_shape is None:
             raise ValueError("'layers' needs 'input_shape'")
         return self
@@ -69,9 +75,8 @@ class ArchParams(CheckParams):
                 for rel, info in other_model_files(ctx, pattern) if weight_counts(info) == want]
 
     def resolved(self) -> tuple[list[dict[str, Any]], list[int]]:
-        if self.architecture is not None:
-            spec, shape = architectures.named(self.architecture)
-            return spec, list(self.input_shape or shape)
+        if self._named is not None:
+            return list(self._named.layers), list(self.input_shape or self._named.input_shape)
         return list(self.layers or []), list(self.input_shape or [])
 
 

@@ -394,7 +394,7 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     if p.relative:
         details["class_relative"] = acc
         if ctx.options.self_check:
-            reason += ("; provisional: " + ("the public sample only, and " if main.package == "digits" else "")
+            reason += ("; provisional: " + ("the public sample only, and " if digits else "")
                        + "the score is points x accuracy / the best accuracy in the class, known when the class "
                        "is graded")
         else:

@@ -35,6 +35,7 @@ student cannot know. A hidden case's inputs are never shown.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -43,7 +44,7 @@ from grader.checks._notebook import NotebookLimits, add_session_problems, notebo
 from grader.checks._values import compare, draw_dims, materialize, validate_spec
 from grader.instructor import reference_function
 from grader.nbexec.session import NotebookDidNotRun, StudentFailure
-from grader.registry import CheckContext, CheckParams, Outcome, RubricFunction, check_kind
+from grader.registry import CheckContext, CheckParams, Outcome, RubricFile, RubricFunction, check_kind
 
 MAX_CASES = 200
 
@@ -89,13 +90,19 @@ class Tolerance(NotebookLimits):
 class FunctionParams(Tolerance):
     notebook: str = Field(min_length=1)
     function: str = Field(min_length=1)
-    reference: RubricFunction
+    reference: RubricFunction | None = None
     cases: list[Case] = Field(default_factory=list, max_length=MAX_CASES)
     hidden: HiddenCases | None = None
+    # a student build: the listed cases with their expected results, as data (no reference code ships)
+    compiled_cases: RubricFile | None = None
 
     @model_validator(mode="after")
     def _some_case(self):
-        if not self.cases and self.hidden is None:
+        if self.reference is None and self.compiled_cases is None:
+            raise ValueError("give 'reference' (FILE.py:FUNCTION): the function results are compared with")
+        if self.reference is not None and self.compiled_cases is not None:
+            raise ValueError("give 'reference' or 'compiled_cases' (a student build's), not both")
+        if not self.cases and self.hidden is None and self.compiled_cases is None:
             raise ValueError("give 'cases' (listed inputs), 'hidden' (drawn inputs), or both")
         return self
 
@@ -119,25 +126,54 @@ class ValueParams(Tolerance):
         return [f"{self.expr} =", f"{self.expr}="] if self.expr.isidentifier() else []
 
 
+def compiled_cases(path) -> list[dict[str, Any]]:
+    """A student build's listed cases: ``[{"args", "kwargs", "points", "expected"}]``, decoded from data."""
+    from grader.insandbox.wire import decode
+    from grader.instructor import InstructorError
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return [{"args": list(decode(c["args"])), "kwargs": dict(decode(c["kwargs"])), "points": float(c["points"]),
+                 "expected": decode(c["expected"])} for c in raw]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InstructorError(f"the student build's compiled cases {path.name} cannot be read: {e}") from None
+
+
+def _hidden_each(hidden: HiddenCases) -> float:
+    return (hidden.points / hidden.count) if hidden.points is not None else 1.0
+
+
 @check_kind("notebook_function", FunctionParams, uses_notebooks=True)
 def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
     """Calls a notebook's function on listed and hidden inputs and compares with a reference function."""
     session, rel = notebook_session(ctx, p.notebook, p, p.call_timeout)
-    reference = reference_function(ctx.rubric_dir or ctx.rubric_path("."), p.reference)
     rng = ctx.rng(f"notebook_function|{p.function}")
-    cases = [(f"case {i + 1}", c.args, c.kwargs, c.points, False, {}) for i, c in enumerate(p.cases)]
-    if p.hidden is not None:
-        each = (p.hidden.points / p.hidden.count) if p.hidden.points is not None else 1.0
+    if p.compiled_cases is not None:  # a student build: inputs and expected results recorded at export
+        compiled = compiled_cases(ctx.rubric_path(p.compiled_cases))
+        cases = [(f"case {i + 1}", c["args"], c["kwargs"], c["points"], False, {}, c["expected"])
+                 for i, c in enumerate(compiled)]
+    else:
+        reference = reference_function(ctx.rubric_dir or ctx.rubric_path("."), p.reference or "")
+        cases = [(f"case {i + 1}", c.args, c.kwargs, c.points, False, {}, reference) for i, c in enumerate(p.cases)]
+    # hidden cases run when the class is graded only: a self-check says they exist and what they are worth
+    later = p.hidden is not None and (ctx.options.self_check or p.compiled_cases is not None)
+    if p.hidden is not None and not later:
         for i in range(p.hidden.count):
             dims = draw_dims(p.hidden.dims, rng)
-            cases.append((f"hidden case {i + 1}", p.hidden.args, p.hidden.kwargs, each, True, dims))
+            cases.append((f"hidden case {i + 1}", p.hidden.args, p.hidden.kwargs, _hidden_each(p.hidden), True, dims,
+                          reference))
     earned, total = 0.0, sum(case[3] for case in cases)
+    if later and p.hidden is not None:
+        total += _hidden_each(p.hidden) * p.hidden.count
     notes: list[str] = []
     results = []
-    for name, args_spec, kwargs_spec, points, hidden, dims in cases:
-        args = materialize(args_spec, rng, dims)
-        kwargs = materialize(kwargs_spec, rng, dims)
-        expected = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+    for name, args_spec, kwargs_spec, points, hidden, dims, source in cases:
+        if callable(source):
+            args = materialize(args_spec, rng, dims)
+            kwargs = materialize(kwargs_spec, rng, dims)
+            expected = source(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        else:
+            args, kwargs, expected = args_spec, kwargs_spec, source
         try:
             got = session.call(p.function, tuple(args), kwargs)
             ok, why = compare(got, expected, p.rtol, p.atol, hidden=hidden)
@@ -158,7 +194,10 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
     summary = []
     if listed:
         summary.append(f"{sum(r['passed'] for r in listed)}/{len(listed)} listed cases right")
-    if p.hidden is not None:
+    if p.hidden is not None and later:
+        summary.append(f"{p.hidden.count} hidden cases worth {_hidden_each(p.hidden) * p.hidden.count:g} points "
+                       "checked when the class is graded")
+    elif p.hidden is not None:
         summary.append(f"{sum(r['passed'] for r in hidden_results)}/{p.hidden.count} hidden cases right")
     reason = f"{rel}: {p.function}: " + ", ".join(summary) + (f" ({'; '.join(notes[:4])})" if notes else "")
     outcome = Outcome(earned / total if total else 0.0, reason, details={"cases": results})

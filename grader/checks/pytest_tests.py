@@ -18,6 +18,11 @@ test file) marks the question as a grader error instead of costing the student.
       uses: [answer.txt]               # other files the tests read (named when missing)
       options: {tolerance: 1.0e-6}     # the `options` fixture: settings of this rubric for the tests
       call_timeout: 10                 # each call into the notebook, seconds
+
+A student build of the rubric (``mlgrade export student-kit``) has no ``reference:``: its
+``reference_data:`` holds what the reference gave the public tests, recorded at export
+(:mod:`grader.testing.recorded`), and ``practice_seed:`` seeds ``hidden_rng`` the same way on
+every machine, so that its draws could be recorded too.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from pydantic import Field
 from grader.checks._notebook import NotebookLimits, add_session_problems, notebook_session
 from grader.instructor import load_module
 from grader.registry import CheckContext, Outcome, RubricFile, check_kind
+from grader.testing import recording
 from grader.testing.harness import Fixtures, Harness, TestOutcome, TestRun, run_tests
 from grader.testing.objects import Model, Notebook, SubmissionFiles
+from grader.testing.recorded import RecordedReference
 
 MAX_LISTED = 6
 
@@ -43,6 +50,9 @@ class PytestParams(NotebookLimits):
     # more notebooks, by the name the tests use: notebooks["xor"]
     notebooks: dict[str, str] = Field(default_factory=dict)
     reference: RubricFile | None = None
+    # a student build: the reference's answers as data (never its code), and the seed hidden_rng draws from
+    reference_data: RubricFile | None = None
+    practice_seed: str | None = Field(None, min_length=8, max_length=64)
     # other files of the submission the tests read (through `files`), so a report can say which are missing
     uses: list[str] = Field(default_factory=list)
     # text the student's code for this question contains ("def back_propagation("): a notebook handed in under
@@ -90,13 +100,21 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
     def model(pattern: str) -> Model:
         return Model(ctx, pattern)
 
+    recorder = recording.active()  # set while a student build is being compiled
+
     @cache
     def reference():
-        return load_module(ctx.rubric_path(p.reference)) if p.reference else None
+        if p.reference_data:
+            return recorded_reference(ctx.rubric_path(p.reference_data))
+        if not p.reference:
+            return None
+        module = load_module(ctx.rubric_path(p.reference))
+        return recorder.watch(test_file, module) if recorder is not None else module
 
+    seed = p.practice_seed or (recorder.practice_seed if recorder is not None else None)
+    rng_seed = f"practice|{seed}" if seed else f"{ctx.options.seed}|{ctx.submission.content_hash}"
     fixtures = Fixtures(notebooks=makers, files=lambda: SubmissionFiles(ctx.submission), model=model,
-                        reference=reference, rng_seed=f"{ctx.options.seed}|{ctx.submission.content_hash}",
-                        options=MappingProxyType(dict(p.options)))
+                        reference=reference, rng_seed=rng_seed, options=MappingProxyType(dict(p.options)))
     harness = Harness(fixtures, test_file, self_check=ctx.options.self_check, reveal_hidden=ctx.options.reveal_hidden)
     run = run_tests(test_file, root, harness)
     outcome = score(run, test_file.name, ctx.options.self_check, ctx.options.reveal_hidden)
@@ -105,6 +123,16 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
     for session in dict.fromkeys(s for s in opened if s.started):  # the student's cells' errors, as they see them
         add_session_problems(ctx, session, outcome)
     return outcome
+
+
+def recorded_reference(path) -> RecordedReference:
+    """The student build's recorded reference; a damaged or missing file is the build's fault, not the student's."""
+    from grader.instructor import InstructorError
+
+    try:
+        return RecordedReference(path.read_text(encoding="utf-8"), path.name)
+    except (OSError, ValueError) as e:
+        raise InstructorError(f"the student build's recorded reference {path.name} cannot be read: {e}") from None
 
 
 def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False) -> Outcome:
@@ -123,12 +151,17 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
     notes = [f"{_pts(earned)}/{_pts(total)} test points"]
     passed = [t.name for t in visible if t.outcome == "passed"]
     failed = [t for t in visible if t.outcome == "failed"]
+    pending = [t.name for t in visible if t.outcome == "pending"]
     if passed:
         notes.append("passed: " + ", ".join(passed[:MAX_LISTED]) + (" …" if len(passed) > MAX_LISTED else ""))
     for names, message in _grouped(failed)[:MAX_LISTED]:
         notes.append(f"{names} failed: {message}")
     if len(_grouped(failed)) > MAX_LISTED:
         notes.append(f"{len(failed) - sum(len(n.split(', ')) for n, _ in _grouped(failed)[:MAX_LISTED])} more failed")
+    if pending:
+        notes.append(f"checked when the class is graded (they compare your values with the instructor's "
+                     f"reference, which this build does not hold): {', '.join(pending[:MAX_LISTED])}"
+                     + (" …" if len(pending) > MAX_LISTED else ""))
     if hidden:
         hidden_points = _pts(sum(t.points for t in hidden))
         if self_check:

@@ -263,9 +263,7 @@ def _xor_distance(m1: np.ndarray, m2: np.ndarray) -> float:
 
 
 def _xor(prints: dict[str, dict], config: IntegrityConfig) -> tuple[list[Evidence], list[Evidence]]:
-    from reference import xor as ref
-
-    handout = np.vstack([ref.HANDOUT_WEIGHTS1, ref.HANDOUT_WEIGHTS2.reshape(1, 4)])
+    known = [(k.label, k.matrix) for k in config.known_xor]  # the handout's sample run, from the rubric
     items = []  # (student, item, 4x4)
     flags = []
     for student, fp in sorted(prints.items()):
@@ -278,12 +276,15 @@ def _xor(prints: dict[str, dict], config: IntegrityConfig) -> tuple[list[Evidenc
             dec = int(item.get("decimals", 8)) if isinstance(item.get("decimals"), int) else 8
             item = {**item, "decimals": dec}
             items.append((student, item, m))
-            dist = _xor_distance(m, handout)
-            if dist <= _tolerance(config, dec):
-                flags.append(Evidence("handout-xor", student, str(item.get("where", item.get("file", "?"))), "",
-                                      "the handout's sample weights (7.19328546, ...)", round(dist, 6),
-                                      "max difference", f"<= {_tolerance(config, dec):g}",
-                                      f"the {item.get('kind', 'XOR')} weights are the handout's sample run"))
+            for label, matrix in known:
+                dist = _xor_distance(m, matrix)
+                if dist <= _tolerance(config, dec):
+                    first = f"{matrix[0, 0]:.8g}"
+                    flags.append(Evidence("handout-xor", student, str(item.get("where", item.get("file", "?"))), "",
+                                          f"{label} ({first}, ...)", round(dist, 6),
+                                          "max difference", f"<= {_tolerance(config, dec):g}",
+                                          f"the {item.get('kind', 'XOR')} weights are {label}"))
+                    break
     out: dict[tuple[str, str], Evidence] = {}
     if len(items) < 2:
         return [], flags

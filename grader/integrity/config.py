@@ -9,11 +9,30 @@ step only, so changing one and re-exporting never regrades anyone. ::
       known_images: [handout/images]        # files or folders: photos flagged when handed in
       weights_cosine: 0.97                  # a layer "matches" at this cosine or above
       code_similarity: 0.6                  # Jaccard of code fingerprints, starter code removed
+      known_xor:                            # XOR weights a handout printed: flagged when handed in
+        - {label: "the handout's sample weights", weights1: [[...], [...], [...]], weights2: [...]}
 """
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class KnownXor(BaseModel):
+    """A 3-4-1 XOR network's 16 weights that everyone can copy (the handout's sample run)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = Field("the handout's sample weights", min_length=1)
+    weights1: list[list[float]] = Field(min_length=3, max_length=3)  # input -> hidden, 3x4
+    weights2: list[float] = Field(min_length=4, max_length=4)  # hidden -> output
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The 4x4 layout the comparison uses: weights1's rows, then weights2."""
+        return np.vstack([np.asarray(self.weights1, dtype=float).reshape(3, 4),
+                          np.asarray(self.weights2, dtype=float).reshape(1, 4)])
 
 
 class IntegrityConfig(BaseModel):
@@ -41,3 +60,5 @@ class IntegrityConfig(BaseModel):
     code_common: int | None = Field(None, ge=2)
     starter: list[str] = Field(default_factory=list)
     known_images: list[str] = Field(default_factory=list)
+    # XOR weights a handout printed (its sample run): an equation or a notebook holding them is flagged.
+    known_xor: list[KnownXor] = Field(default_factory=list)

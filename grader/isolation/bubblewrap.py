@@ -94,9 +94,8 @@ def inside(host_path: str) -> str:
 
 def _grader_source_dirs() -> list[str]:
     import grader
-    import reference
 
-    return [os.path.dirname(os.path.realpath(m.__file__)) for m in (grader, reference)]
+    return [os.path.dirname(os.path.realpath(grader.__file__))]
 
 
 def _as_root() -> bool:

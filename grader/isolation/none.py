@@ -93,7 +93,7 @@ class NoIsolation(Backend):
     def run_notebook(self, slot: int, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
         from grader.insandbox import supervise
 
-        nb = _Kernel.start(request)
+        nb = self._start_kernel(slot, request)
         if isinstance(nb, dict):
             return nb
         answer: dict[str, Any] = {"status": "error", "reason": "the notebook runner failed"}
@@ -107,7 +107,7 @@ class NoIsolation(Backend):
     def open_session(self, slot: int, request: dict[str, Any], deadline_s: float):
         from grader.insandbox import supervise
 
-        nb = _Kernel.start(request)
+        nb = self._start_kernel(slot, request)
         if isinstance(nb, dict):
             return nb, None
         answer: dict[str, Any] = {"status": "error"}
@@ -122,6 +122,9 @@ class NoIsolation(Backend):
         nb.wall = time.monotonic() + float(request.get("session_timeout", 300))
         self._open.add(nb)
         return answer, nb
+
+    def _start_kernel(self, slot: int, request: dict[str, Any]) -> _Kernel | dict[str, Any]:
+        return _Kernel.start(request)
 
     def session_call(self, handle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         from grader.insandbox import supervise
@@ -151,13 +154,14 @@ class _Kernel:
     """A kernel in a plain child process, in a private copy of the submission: for one run of a notebook,
     or kept for a live session."""
 
-    def __init__(self, proc: subprocess.Popen, kernel, tree: ProcessTree, staging: Staging):
+    def __init__(self, proc: subprocess.Popen, kernel, tree: ProcessTree, staging: Staging, on_end=None):
         self.proc = proc
         self.kernel = kernel
         self.tree = tree
         self.staging = staging
         self.closed = False
         self.wall = 0.0
+        self._on_end = on_end  # more to stop when the kernel ends (the uid backend: every process of its uid)
 
     @classmethod
     def start(cls, request: dict[str, Any]) -> _Kernel | dict[str, Any]:
@@ -203,6 +207,8 @@ class _Kernel:
             answer["exit"] = self.proc.poll()
         finally:
             self.tree.kill()  # with everything it started in the background
+            if self._on_end is not None:
+                self._on_end()
             self.kernel.close()
             for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
                 try:

@@ -31,8 +31,10 @@ class ServiceError(RuntimeError):
 
 class ServiceProcess:
     def __init__(self, argv: list[str], staging: Staging, env: dict[str, str] | None, uid: int | None,
-                 startup_timeout: float, on_close=None, memory_bytes: int | None = None):
-        """``memory_bytes``: where the helper cannot limit itself (Windows), the limit applied from outside."""
+                 startup_timeout: float, on_close=None, memory_bytes: int | None = None,
+                 popen_extra: dict | None = None):
+        """``memory_bytes``: where the helper cannot limit itself (Windows), the limit applied from outside.
+        ``popen_extra``: more arguments for Popen (the uid backend: the user to run as)."""
         self.staging = staging
         self.uid = uid
         self._on_close = on_close
@@ -45,7 +47,7 @@ class ServiceProcess:
         stderr = None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                         env=env, bufsize=0, **popen_kwargs())
+                                         env=env, bufsize=0, **popen_kwargs(), **(popen_extra or {}))
         except OSError as e:
             self.close()
             raise ServiceError(f"could not start ({e})") from None

@@ -30,7 +30,9 @@ WORKFLOW_PATH = Path(".github") / "workflows" / "classroom.yml"
 # what may appear inside the workflow's single-quoted strings without quoting problems
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]{1,200}")
 _SAFE_SPEC = re.compile(r"[A-Za-z0-9._\-=<>~!@:/+\[\],]{1,300}")
-RUBRIC_COPY = Path(".github") / "mlgrade" / "rubric.yaml"
+BUILD_FOLDER = Path(".github") / "mlgrade"  # the rubric's student build and mlgrade's student wheel
+RUBRIC_COPY = BUILD_FOLDER / "rubric.yaml"
+_PYTHON = re.compile(r"3\.(1[1-9]|[2-9][0-9])")
 
 
 @dataclass
@@ -164,7 +166,7 @@ jobs:
           sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap
           # Ubuntu 24.04 restricts unprivileged user namespaces, which bubblewrap needs
           sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 || true
-      - name: Install mlgrade {__version__}
+      - name: Install mlgrade {__version__} (its student wheel, committed in .github/mlgrade)
         run: python -m pip install '{install}'
       - name: Grade
         id: grade
@@ -186,32 +188,45 @@ jobs:
 
 
 def write_workflow(repo: Path, rubric: Rubric, rubric_file: Path, install: str | None, force: bool = False,
-                   python: str = "3.11") -> tuple[Path, Path]:
-    """Write ``repo/.github/workflows/classroom.yml`` (and copy the rubric into the repository when it
-    is outside it). Returns ``(workflow, rubric path used)``."""
+                   python: str = "3.11", samples: Path | None = None, isolation: str = "auto",
+                   say=lambda _: None) -> tuple[Path, Path]:
+    """Write the template repository's workflow and ``.github/mlgrade/``: the rubric's student build (never its
+    references, hidden tests or data: every student's repository is a copy of the template) and mlgrade's
+    student wheel, which the workflow installs. Returns ``(workflow, rubric path used)``."""
+    from grader.student.compile import BuildError, compile_student_build
+    from grader.student.leaks import scan
+    from grader.student.wheel import WheelError, build_wheel
+
     repo = repo.resolve()
     target = repo / WORKFLOW_PATH
-    if target.exists() and not force:
-        raise FileExistsError(f"{target} exists; pass --force to replace it")
+    folder = repo / BUILD_FOLDER
+    if (target.exists() or folder.exists()) and not force:
+        raise FileExistsError(f"{target if target.exists() else folder} exists; pass --force to replace it")
     if install is not None and not _SAFE_SPEC.fullmatch(install):
         raise ValueError(f"--install {install!r}: expected a pip requirement (letters, digits, ._-=<>~!@:/+[],)")
-    rubric_file = rubric_file.resolve()
-    try:
-        rel = rubric_file.relative_to(repo)
-        used = repo / rel
-        if not _SAFE_PATH.fullmatch(rel.as_posix()):
-            raise ValueError("a name the workflow would have to quote")
-    except ValueError:
-        used = repo / RUBRIC_COPY
-        used.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(rubric_file, used)
-        # the rubric's own files (test files, reference modules, plugins) keep their place next to it. They are
-        # in the students' repository then, like the rubric: only what the non-hidden questions use is copied
-        for path, asset in public_rubric(rubric).relative_assets():
-            (used.parent / asset).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, used.parent / asset)
-        rel = RUBRIC_COPY
+    if not _PYTHON.fullmatch(python):
+        raise ValueError(f"--python {python!r}: expected a Python version such as 3.11 or 3.12")
+    with tempfile.TemporaryDirectory(prefix="mlgrade-classroom-") as tmp:
+        try:
+            build = compile_student_build(rubric_file, Path(tmp) / "build", samples, isolation, say)
+            wheel_name, wheel = build_wheel(student=True)
+        except (BuildError, WheelError) as e:
+            raise ValueError(str(e)) from None
+        staged = Path(tmp) / "template"
+        for rel in build.files:  # what the build wrote, and nothing a run left beside it
+            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(build.folder / rel, staged / rel)
+        (staged / wheel_name).write_bytes(wheel)
+        leaks = scan([staged], build.secrets)
+        if leaks:
+            raise ValueError("the template would hand out answers, so it was not written:\n  "
+                             + "\n  ".join(map(str, leaks)))
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(staged, folder)
+    used = folder / "rubric.yaml"
+    spec = install or f"{BUILD_FOLDER.as_posix()}/{wheel_name}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(workflow_yaml(rubric, rel.as_posix(), install or f"mlgrade=={__version__}", python),
+    target.write_text(workflow_yaml(rubric, (BUILD_FOLDER / "rubric.yaml").as_posix(), spec, python),
                       encoding="utf-8")
     return target, used

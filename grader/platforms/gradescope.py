@@ -33,8 +33,6 @@ from typing import Any
 from grader import __version__
 
 DEFAULT_ROOT = Path("/autograder")
-SOURCE_DIRS = ("grader", "reference")
-SOURCE_FILES = ("pyproject.toml", "README.md")
 
 
 @dataclass
@@ -99,6 +97,25 @@ def gradescope_results(result, rubric, origin: dict[str, Any], isolation_note: s
     return data
 
 
+# What the results' output tells the student about where their code ran (the sandbox says nothing).
+STUDENT_NOTES = {
+    "uid": "Your code ran as an unprivileged user, with time and memory limits, in a container discarded after "
+           "this submission.",
+    "none": "Your code ran with time and memory limits in a container discarded after this submission.",
+}
+
+
+def _keep_private(layout: Layout) -> None:
+    """Where student code runs as another user (or as us), the autograder's own folders are root's alone: the
+    rubric's folder (tests, references), the hidden data and the results. Only folders this process owns."""
+    for folder in {layout.rubric.parent, layout.results.parent, *([layout.hidden] if layout.hidden else [])}:
+        try:
+            if folder.is_dir() and folder.stat().st_uid == os.geteuid():
+                os.chmod(folder, 0o700)
+        except OSError:
+            continue
+
+
 def failure_results(why: str) -> dict[str, Any]:
     """What Gradescope shows when the grader itself failed: not the student's fault."""
     return {"score": 0.0, "output": "The autograder failed on its own side, not because of your work: "
@@ -117,9 +134,9 @@ def run(layout: Layout, isolation_requested: str = "auto") -> int:
         isolation = resolve_isolation(isolation_requested, "gradescope")
         from grader.isolation import backend
 
-        note = "" if backend(isolation).isolated else (
-            "note: student code ran with resource limits but without a sandbox (this container gives no user "
-            "namespaces); the container is discarded after this submission")
+        if not backend(isolation).isolated:
+            _keep_private(layout)
+        note = STUDENT_NOTES.get(isolation, "")
         origin = read_metadata(layout.metadata)
         work = Path(tempfile.mkdtemp(prefix="mlgrade-gs-"))
         os.chmod(work, 0o755)
@@ -144,13 +161,15 @@ def run(layout: Layout, isolation_requested: str = "auto") -> int:
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
-# Written by `mlgrade export gradescope` (mlgrade {version}).
+# Written by `mlgrade export gradescope` (mlgrade {version}): it installs mlgrade from the wheel in
+# this zip, never from an index (mlgrade is not published on one).
 set -euo pipefail
+root="${{AUTOGRADER_ROOT:-/autograder}}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# bubblewrap is the sandbox; where the container gives no user namespaces mlgrade runs student
-# code with resource limits only (the container is discarded after each submission).
-apt-get install -y -qq --no-install-recommends python3 python3-venv bubblewrap git ca-certificates
+# bubblewrap is the sandbox; where the container gives no user namespaces, mlgrade runs student code as
+# an unprivileged user instead (the container is discarded after each submission).
+apt-get install -y -qq --no-install-recommends python3 python3-venv bubblewrap ca-certificates
 PY=""
 for v in python3.13 python3.12 python3.11; do
   if command -v "$v" >/dev/null && "$v" -m venv --help >/dev/null 2>&1; then PY="$v"; break; fi
@@ -159,36 +178,30 @@ if [ -z "$PY" ]; then  # Ubuntu 22.04 ships 3.10; mlgrade needs 3.11 (in univers
   apt-get install -y -qq --no-install-recommends python3.11 python3.11-venv
   PY=python3.11
 fi
-"$PY" -m venv /autograder/venv
-/autograder/venv/bin/python -m pip install -q --upgrade pip
-/autograder/venv/bin/python -m pip install -q {install}
-# the sandbox user must be able to read the interpreter and the packages
-chmod o+rx /autograder /autograder/source
-chmod -R o+rX /autograder/venv
-/autograder/venv/bin/mlgrade --version
+"$PY" -m venv "$root/venv"
+"$root/venv/bin/python" -m pip install -q --upgrade pip
+"$root/venv/bin/python" -m pip install -q "$root/source/{wheel}{extras}"
+# student code runs as another user: it must read the interpreter and the packages, and nothing of source/
+chmod o+rx "$root"
+chmod -R o+rX "$root/venv"
+chmod 700 "$root/source"
+"$root/venv/bin/mlgrade" --version
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission. Written by `mlgrade export gradescope` (mlgrade {version}).
 root="${{AUTOGRADER_ROOT:-/autograder}}"
 mlgrade="${{MLGRADE:-$root/venv/bin/mlgrade}}"
-"$mlgrade" gradescope --root "$root" {isolation}
+mkdir -p "$root/results"
+chmod 700 "$root/source" "$root/results" 2>/dev/null  # the rubric, references, hidden data: root's alone
+"$mlgrade" gradescope --root "$root" --rubric "$root/source/{rubric}" {isolation}
 status=$?
 if [ ! -s "$root/results/results.json" ]; then  # mlgrade did not even start: say so, in Gradescope's format
-  mkdir -p "$root/results"
   msg="The autograder failed to start (exit $status); this is not about your work."
   printf '{{"score": 0, "output": "%s", "tests": []}}\\n' "$msg" > "$root/results/results.json"
 fi
 exit 0
 """
-
-
-def source_tree() -> Path | None:
-    """The checkout mlgrade runs from, if it is one (``pyproject.toml`` beside the package)."""
-    import grader
-
-    root = Path(grader.__file__).resolve().parent.parent
-    return root if (root / "pyproject.toml").is_file() and (root / "reference").is_dir() else None
 
 
 def _add_tree(zf: zipfile.ZipFile, folder: Path, prefix: str) -> int:
@@ -210,48 +223,58 @@ def _add_bytes(zf: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -
     info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
     info.external_attr = (stat.S_IFREG | mode) << 16
     info.create_system = 3
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = zipfile.ZIP_STORED if name.endswith(".whl") else zipfile.ZIP_DEFLATED
     zf.writestr(info, data)
 
 
-def _rubric_assets(rubric_file: Path) -> list[tuple[Path, str]]:
-    """The files the rubric names in its own folder, placed next to it in the zip as they are next to it here."""
-    from grader.rubric import load_rubric
-
-    assets = load_rubric(rubric_file).relative_assets()
-    reserved = {"setup.sh", "run_autograder", "rubric.yaml"}
-    clash = [rel for _, rel in assets if rel in reserved or rel.split("/")[0] in ("hidden", "mlgrade-src")]
-    if clash:
-        raise ValueError(f"the rubric's files {', '.join(clash)} would collide with the autograder's own names")
-    return assets
+def needs_tensorflow(rubric) -> bool:
+    """The rubric's notebooks import TensorFlow (its ``requires:``): the image gets mlgrade's tensorflow extra."""
+    return any(r.split("[")[0].strip().lower().replace("_", "-") in ("tensorflow", "tensorflow-cpu", "tf")
+               for r in rubric.requires)
 
 
 def export_zip(rubric_file: Path, out: Path, hidden: Path | None = None, install: str | None = None,
-               isolation: str = "auto") -> dict[str, Any]:
-    """Build the autograder zip. ``install``: what setup.sh pip-installs (default: this checkout's source,
-    shipped in the zip, when mlgrade runs from one; else ``mlgrade==<this version>``)."""
-    tree = source_tree() if install is None else None
-    if install is None:
-        install = "/autograder/source/mlgrade-src" if tree is not None else f"'mlgrade=={__version__}'"
+               isolation: str = "auto", tensorflow: bool | None = None) -> dict[str, Any]:
+    """Build the autograder zip: mlgrade's wheel (built from this installation, whatever way it was installed),
+    the rubric with every file it reads, laid out as around the rubric here, and the hidden data.
+    ``install``: a pip requirement setup.sh installs instead of the wheel (the instructor's own index)."""
+    from grader.rubric import load_rubric
+    from grader.student.wheel import build_wheel
+
+    rubric = load_rubric(rubric_file)
+    folder, files = rubric.portable_layout()
+    rubric_rel = f"{folder}/rubric.yaml" if folder else "rubric.yaml"
+    tensorflow = needs_tensorflow(rubric) if tensorflow is None else tensorflow
+    wheel_name, wheel = build_wheel(student=False)
+    reserved = {"setup.sh", "run_autograder", wheel_name, rubric_rel}
+    clash = [rel for _, rel in files if rel in reserved or rel.split("/")[0] == "hidden"]
+    if clash:
+        raise ValueError(f"the rubric's files {', '.join(clash)} would collide with the autograder's own names")
+    extras = "[tensorflow]" if tensorflow else ""
+    if install is not None:
+        spec = "'" + install.replace("'", "") + "'"
+        setup = SETUP_SH.replace('"$root/source/{wheel}{extras}"', "{spec}").format(
+            version=__version__, spec=spec)
     else:
-        install = "'" + install.replace("'", "") + "'"
+        spec = f"{wheel_name}{extras} (in the zip)"
+        setup = SETUP_SH.format(version=__version__, wheel=wheel_name, extras=extras)
     iso = "" if isolation == "auto" else f"--isolation {isolation}"
     hidden_files = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
-    with zipfile.ZipFile(tmp, "w") as zf:
-        _add_bytes(zf, "setup.sh", SETUP_SH.format(version=__version__, install=install).encode(), 0o755)
-        _add_bytes(zf, "run_autograder", RUN_AUTOGRADER.format(version=__version__, isolation=iso).encode(), 0o755)
-        _add_file(zf, rubric_file, "rubric.yaml")
-        for path, rel in _rubric_assets(rubric_file):  # test files, reference modules, plugins, data sets
-            _add_file(zf, path, rel)
-        if hidden is not None:
-            hidden_files = _add_tree(zf, hidden, "hidden")
-        if tree is not None:
-            for d in SOURCE_DIRS:
-                _add_tree(zf, tree / d, f"mlgrade-src/{d}")
-            for f in SOURCE_FILES:
-                if (tree / f).is_file():
-                    _add_file(zf, tree / f, f"mlgrade-src/{f}")
-    os.replace(tmp, out)
-    return {"install": install, "hidden_files": hidden_files, "bundled_source": tree is not None}
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            _add_bytes(zf, "setup.sh", setup.encode(), 0o755)
+            _add_bytes(zf, "run_autograder", RUN_AUTOGRADER.format(version=__version__, isolation=iso,
+                                                                    rubric=rubric_rel).encode(), 0o755)
+            if install is None:
+                _add_bytes(zf, wheel_name, wheel)
+            _add_file(zf, rubric_file, rubric_rel)
+            for path, rel in files:  # test files, reference modules, plugins, data sets
+                _add_file(zf, path, rel)
+            if hidden is not None:
+                hidden_files = _add_tree(zf, hidden, "hidden")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"install": spec, "hidden_files": hidden_files, "tensorflow": tensorflow, "rubric": rubric_rel}

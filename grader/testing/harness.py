@@ -16,7 +16,9 @@ Outcomes, per test (a parametrized case is a test):
 - *error*, the grader's: anything else (a ``TypeError`` in the test, a fixture that fails, a syntax
   error in the file): reported as a grader error naming the test file's line, never as the
   student's failure;
-- *skipped*: left out of the score.
+- *skipped*: left out of the score;
+- *pending*, in a student build only: the test needed a reference value the build does not hold
+  (:class:`~grader.testing.recorded.NotCompiled`): it is checked when the class is graded.
 
 Each run is fresh: the file, its conftest and the instructor's modules are imported anew
 (``--import-mode=importlib``, removed from ``sys.modules`` afterwards), no cache is written,
@@ -42,6 +44,7 @@ import pytest
 from grader.instructor import InstructorError
 from grader.registry import SubmissionProblem
 from grader.testing.objects import RECEIVED
+from grader.testing.recorded import is_not_compiled
 
 MAX_MESSAGE = 1500
 # pytest's own plugins that are not needed here: output, caches, and those that touch process-wide state
@@ -59,7 +62,7 @@ class TestOutcome:
     group: str  # the test function: parametrized cases share its points
     points: float  # this case's share of the function's points
     hidden: bool
-    outcome: str = "not run"  # passed | failed | error | skipped | not run (hidden, in a self-check)
+    outcome: str = "not run"  # passed | failed | error | skipped | pending | not run (hidden, in a self-check)
     message: str = ""
 
     @property
@@ -161,7 +164,8 @@ class Harness:
         return module
 
     def hidden_rng(self, nodeid: str) -> np.random.Generator:
-        """Seeded by the grading seed, this submission and the test: unknowable in advance, the same on regrade."""
+        """Seeded by the grading seed, this submission and the test: unknowable in advance, the same on regrade.
+        (A student build seeds it with its own practice seed instead: draws a student can see, recorded.)"""
         digest = hashlib.sha256(f"{self.fx.rng_seed}|{nodeid}".encode()).digest()
         return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
@@ -217,6 +221,8 @@ class Harness:
 
     def _classify(self, excinfo, when: str) -> tuple[str, str]:
         exc = excinfo.value
+        if is_not_compiled(exc):  # a student build without this reference value: not the student's, not ours
+            return "pending", "checked when the class is graded (it compares with the instructor's reference)"
         if isinstance(exc, SubmissionProblem):
             return "failed", _clip(str(exc))
         if isinstance(exc, InstructorError):
@@ -364,13 +370,16 @@ def _collect_message(report, test_file: Path) -> str:
 EMPTY_INI = Path(__file__).with_name("pytest.ini")
 
 
-def run_tests(test_file: Path, root: Path, harness: Harness) -> TestRun:
-    """Run ``test_file`` with ``harness``; instructor modules under ``root`` are fresh for each run."""
+def run_tests(test_file: Path, root: Path, harness: Harness, collect_only: bool = False) -> TestRun:
+    """Run ``test_file`` with ``harness``; instructor modules under ``root`` are fresh for each run.
+    ``collect_only``: list the tests (names, points, hidden) without running any."""
     import time
 
     started = time.perf_counter()
     args = [str(test_file), "--import-mode=importlib", "--rootdir", str(root), "-c", str(EMPTY_INI),
             "--capture=no", "-o", "addopts=", "-o", f"python_files={' '.join(_rewritten_names(test_file))}"]
+    if collect_only:
+        args.append("--collect-only")
     for name in DISABLED_PLUGINS:
         args += ["-p", f"no:{name}"]
     with _LOCK:
@@ -415,10 +424,12 @@ def _installed_places() -> tuple[Path, ...]:
     """mlgrade's own packages and the environment's (its venv may sit inside the rubric's folder, as in a
     checkout): imported once per worker, never "fresh" per submission. Re-importing a third-party package's
     submodule under its loaded parent could even break it (a C extension loaded twice)."""
+    import importlib.util
     import site
     import sysconfig
 
-    places = {Path(__import__(name).__file__).resolve().parent for name in ("grader", "reference")}
+    places = {Path(loc).resolve() for name in ("grader", "mlgrade")  # found, not imported (mlgrade imports us)
+              for loc in getattr(importlib.util.find_spec(name), "submodule_search_locations", None) or []}
     for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values(),
               *getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]:
         try:

@@ -112,35 +112,22 @@ def error_hints(error: str, n: int) -> list[str]:
     return hints
 
 
-def _gradients(reference, w: dict, X, Y, *, output_derivative=True, hidden_derivative=True, mean=True,
-               derivative_of_z=False) -> dict[str, np.ndarray]:
-    """The gradients as the handout's network gives them, or with one of the usual mistakes made."""
-    n = X.shape[0]
-    out, Z2, H, Z1 = reference.forward_propagation(X, w)
-    at_z2, at_h = (Z2, Z1) if derivative_of_z else (out, H)  # sigma' wrongly taken as z(1 - z) on Z
-    dZ2 = (out - Y) / (n if mean else 1)
-    if output_derivative:
-        dZ2 = dZ2 * at_z2 * (1 - at_z2)
-    dZ1 = np.outer(dZ2, np.asarray(w["W2"], dtype=float))
-    if hidden_derivative:
-        dZ1 = dZ1 * at_h * (1 - at_h)
-    return {"W1": dZ1.T @ X, "b1": dZ1.sum(axis=0), "W2": H.T @ dZ2, "b2": float(np.sum(dZ2))}
-
-
 def _same(grads: dict, expected: dict, tol: float, keys=GRAD_KEYS) -> bool:
     return all(compare("d" + k, grads.get(k), expected[k], tol, rel=True)[0] for k in keys)
 
 
-MISTAKES = [  # (what the gradients equal, what to do), recognised by the numbers a mistake gives
-    ({"hidden_derivative": False},
+# What the gradients of a usual mistake equal (computed by the reference: reference/backprop.py's
+# mistaken_gradients, which students never receive), and what to do about it.
+MISTAKES = [
+    ("no_hidden_derivative",
      "your dW1 and db1 equal the gradients without the hidden sigmoid's derivative: multiply dL/dH by "
      "H * (1 - H) to get dL/dZ1 before dW1 and db1"),
-    ({"output_derivative": False},
+    ("no_output_derivative",
      "your gradients equal what you get without the output sigmoid's derivative: dL/dZ2 is dL/dY * Y * (1 - Y)"),
-    ({"derivative_of_z": True},
+    ("derivative_of_z",
      "your gradients use Z * (1 - Z) as the sigmoid's derivative: it is sigmoid(Z) * (1 - sigmoid(Z)), that is "
      "H * (1 - H) and Y * (1 - Y)"),
-    ({"mean": False},
+    ("not_averaged",
      "your gradients are N times too large: the loss is averaged over the N points, so divide by N"),
 ]
 
@@ -159,8 +146,9 @@ def value_hints(reference, grads: dict, L: float, w: dict, X, Y, tol: float) -> 
     if has_bias and compare_scalar("L", L, L0, tol, rel=True)[0] and _same(grads, g0, tol, ("W1", "W2")):
         return ["your results equal a network without biases: add b1 and b2 in the forward pass "
                 "(the handout's b1 and b2 are zero, so the seed-0 check cannot see this)"]
+    variants = reference.mistaken_gradients(X, Y, w)
     for variant, hint in MISTAKES:
-        if _same(grads, _gradients(reference, w, X, Y, **variant), tol):
+        if _same(grads, variants[variant], tol):
             return [hint]
     right, _ = reference.back_propagation(X, Y, w)
     usable = all(not compare("d" + k, grads.get(k), right[k], tol)[1].startswith(("d" + k + " missing",

@@ -1,7 +1,7 @@
 """AML HW4 part 1: the student's back_propagation on the handout's seed-0 data and on hidden problems.
 
 The notebook runs in the sandbox; the grader calls the student's function with inputs it sends
-as data and compares every number it gets back with the reference (refs.py), here. Printing the
+as data and compares every number it gets back with the reference (reference/backprop.py), here. Printing the
 right numbers is not enough: the hidden problems (other sizes, non-zero biases, a seed drawn
 for each submission) catch hard-coded values.
 
