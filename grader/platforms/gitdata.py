@@ -175,15 +175,23 @@ class Git:
 
 
 def _reap(p: subprocess.Popen, timer: threading.Timer) -> int:
+    """Wait for git, then stop its watchdog before reaping it: until it is reaped its process group
+    id cannot belong to anyone else, so the watchdog never signals a stranger."""
     for f in (p.stdin, p.stdout):
         if f is not None:
             try:
                 f.close()
             except OSError:
                 pass
-    code = p.wait()
+    if hasattr(os, "waitid"):
+        try:
+            os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass
     timer.cancel()
-    return code
+    if timer.is_alive() and timer is not threading.current_thread():
+        timer.join()
+    return p.wait()
 
 
 def _kill_group(p: subprocess.Popen) -> None:
