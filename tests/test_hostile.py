@@ -87,16 +87,32 @@ def _ancestors(pid: int) -> set[int]:
     return seen
 
 
+def _graded_elsewhere(pid: int) -> bool:
+    """True when a live pytest or grading worker started this process: another test run on a shared
+    machine, whose sandboxes use the same uids. What this batch leaves behind has no such parent (its
+    workers are gone; its own helpers are this process's children)."""
+    for a in _ancestors(pid) - {pid}:
+        try:
+            cmd = Path(f"/proc/{a}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"pytest" in cmd or b"grader.worker" in cmd:
+            return True
+    return False
+
+
 def sandbox_processes() -> list[str]:
     """Processes of the sandbox uids that are not helpers of this test process itself
-    (earlier tests keep their own runner and model server alive until pytest exits)."""
+    (earlier tests keep their own runner and model server alive until pytest exits) nor of
+    another test run on the machine."""
     base = int(os.environ.get("MLGRADE_SANDBOX_UID_BASE", "61000"))
     found = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
                 uid = p.stat().st_uid
-                if base <= uid < base + 64 and os.getpid() not in _ancestors(int(p.name)):
+                if (base <= uid < base + 64 and os.getpid() not in _ancestors(int(p.name))
+                        and not _graded_elsewhere(int(p.name))):
                     found.append(f"{p.name}: {(p / 'cmdline').read_bytes()[:80]!r}")
             except OSError:
                 continue
