@@ -2,7 +2,8 @@
 
 :func:`class_step` is the one road from stored records to every export: first a question whose
 check reports ``class_relative`` (the digits accuracy) is scored ``points * metric / best metric
-in the class``; then the instructor's decisions in ``DIR/overrides.yaml`` are applied
+in the class`` (an accuracy far above the rest is flagged for review and does not set the best:
+:mod:`grader.classbest`); then the instructor's decisions in ``DIR/overrides.yaml`` are applied
 (:mod:`grader.overrides`). Nothing is re-run: adding a late submission, regrading one or
 changing a decision just runs this again over the stored records (:func:`export_class`).
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from grader.classbest import ClassBest
+from grader.classbest import class_best as outlier_free_best
 from grader.overrides import apply_overrides, load_overrides
 from grader.pipeline import failed_result
 from grader.render import ClassReport, write_outputs
@@ -98,24 +101,34 @@ def integrity_step(rubric: Rubric, results: list[SubmissionResult], rubric_sourc
 
 
 def class_best(results: list[SubmissionResult], qid: str) -> float | None:
-    metrics = [q.relative for r in results for q in r.questions if q.id == qid and q.relative is not None]
-    return max(metrics) if metrics else None
+    """The best ``qid`` is scored against: the highest accuracy not far above the rest (:mod:`grader.classbest`)."""
+    return robust_best(results, qid).best
+
+
+def robust_best(results: list[SubmissionResult], qid: str) -> ClassBest:
+    metrics: dict[str, float] = {}
+    for r in results:
+        for q in r.questions:
+            if q.id == qid and q.relative is not None:
+                metrics[r.student] = max(q.relative, metrics.get(r.student, q.relative))
+    return outlier_free_best(metrics)
 
 
 def apply_class_relative(rubric: Rubric, results: list[SubmissionResult]) -> dict[str, float | None]:
-    """Rescale every class-relative question in place; returns the class best per such question."""
+    """Rescale every class-relative question in place; returns the class best per such question. An accuracy
+    far above the rest of the class is flagged for review and scores full points without setting the best."""
     bests: dict[str, float | None] = {}
     for question in rubric.questions:
-        best = class_best(results, question.id)
-        if best is None and not any(
+        found = robust_best(results, question.id)
+        if found.best is None and not any(
             q.id == question.id and "class_relative" in _details(q) for r in results for q in r.questions
         ):
             continue
-        bests[question.id] = best
+        bests[question.id] = found.best
         for r in results:
             for q in r.questions:
                 if q.id == question.id:
-                    _rescale(q, question.points, best)
+                    _rescale(q, question.points, found.best, found.why(r.student))
     for r in results:
         r.total = round_score(sum(q.score for q in r.questions))
     return bests
@@ -125,13 +138,17 @@ def _details(q: QuestionResult) -> dict:
     return {k: v for c in q.checks for k, v in c.details.items()}
 
 
-def _rescale(q: QuestionResult, points: float, best: float | None) -> None:
+def _rescale(q: QuestionResult, points: float, best: float | None, outlier: str = "") -> None:
     if q.relative is None:
         return  # no model or no accuracy: the score stays what the check gave (zero), with its reason
     if not best or best <= 0:
         q.score = 0.0
         q.reason += "; the best accuracy in the class is 0, so nobody scores here"
+    elif outlier:
+        q.score = round_score(points)
+        q.reason += f"; {outlier}"
+        q.manual_review = True
     else:
-        q.score = round_score(points * q.relative / best)
+        q.score = round_score(points * min(q.relative, best) / best)
         q.reason += f"; class best {best:.4f}: {points:g} x {q.relative:.4f} / {best:.4f} = {q.score:g}"
     q.status = status_for(q.score, q.max_score)

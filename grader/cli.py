@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from grader import __version__
@@ -302,8 +303,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     resolve_isolation(args.isolation, "check")
     # thumbnails of the student's images only when a page will show them
     pictures = args.html is not None or fmt.name == "html"
-    check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work, feedback_images=pictures,
-                       remember=not args.no_cache)
+    with _progress_line(f"checking {args.submission.name}"):
+        check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work,
+                           feedback_images=pictures, remember=not args.no_cache)
     result = check.result
     report = ClassReport(rubric, [result], self_check=True)
     if fmt.name == "terminal" or args.output is not None:
@@ -323,6 +325,42 @@ def _cmd_check(args: argparse.Namespace) -> int:
             data = render_one(name, result, report)
             write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
     return EXIT_OK
+
+
+@contextmanager
+def _progress_line(first: str):
+    """A status line on the terminal while one submission is graded (what runs now, for how long); silent
+    when stderr is not a terminal, so logs and pipes get the report only."""
+    import time
+
+    from rich.console import Console
+
+    from grader import progress
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    import threading
+
+    from rich.markup import escape
+
+    started = time.monotonic()
+    now = [first]
+    done = threading.Event()
+    with console.status(escape(first)) as status:
+        def tick() -> None:  # the seconds go on while one step waits (a cold model server, a long cell)
+            while not done.wait(0.5):
+                status.update(f"{escape(now[0])}  [dim]({time.monotonic() - started:.0f} s)[/dim]")
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            with progress.listening(lambda text: now.__setitem__(0, text)):
+                yield
+        finally:
+            done.set()
+            ticker.join()
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:

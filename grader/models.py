@@ -82,6 +82,9 @@ def get_model_server(isolation: str, slot: int) -> ModelServer:
     if s is None or not s.alive() or s.isolation != isolation or s.slot != slot or s.retiring:
         if s is not None:
             s.close()
+        from grader import progress
+
+        progress.say("starting the model server (it reads model files and images, sandboxed)")
         try:
             s = _SERVER = ModelServer(isolation, slot)
         except ServiceError as e:

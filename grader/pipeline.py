@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, progress
 from grader.options import GradeOptions
 from grader.registry import CheckContext, CheckParams, SubmissionProblem, get_kind
 from grader.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
@@ -249,6 +249,7 @@ def grade_question(
     sub: Submission, q: Question, options: GradeOptions, cache: dict, workdir: Path | None = None,
     rubric_dir: Path | None = None,
 ) -> QuestionResult:
+    progress.say(f"{q.id}: {q.title}")
     base = dict(id=q.id, title=q.title, max_score=q.points)
     files: dict[str, str] = {}
     missing: list[str] = []

@@ -109,9 +109,10 @@ def main() -> None:
     out = args.keep or Path(tempfile.mkdtemp(prefix="bench-integrity-"))
     (out / "handout").mkdir(parents=True, exist_ok=True)
     (out / "handout" / "starter.py").write_text(STARTER)
-    rubric_path = out / "rubric.yaml"  # the default rubric, its starter code next to it
-    rubric_path.write_text((HERE.parent / "rubric.yaml").read_text() + "\nintegrity:\n  starter: [handout]\n")
+    rubric_path = HERE.parent / "rubric.yaml"  # the default rubric, with the starter code written above
     rubric = load_rubric(rubric_path)
+    rubric = rubric.model_copy(update={"integrity": rubric.integrity.model_copy(
+        update={"starter": [str(out / "handout")]})})
     store = ResultStore(out)
     results = []
     for student, fp in prints.items():
@@ -156,6 +157,9 @@ def main() -> None:
                       integrity=integrity_step(rubric, loaded, str(rubric_path)))
     write_outputs(out, rep, default_formats())
     print(f"every default output (a feedback page per student too): {time.perf_counter() - t:.2f} s")
+    import resource
+
+    print(f"peak memory of this whole process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.keep is None:
         shutil.rmtree(out, ignore_errors=True)
 

@@ -86,9 +86,9 @@ def test_a_late_submission_rescales_everyone_without_rerunning():
     first = [r.model_copy(deep=True) for r in stored]
     apply_class_relative(rubric, first)
     assert scores(first) == {"a": 40, "b": 20}
-    late = [r.model_copy(deep=True) for r in [*stored, result("late", 1.0)]]
-    apply_class_relative(rubric, late)
-    assert scores(late) == {"a": 32, "b": 16, "late": 40}
+    late = [r.model_copy(deep=True) for r in [*stored, result("late", 0.96)]]  # (a perfect 1.0 would be an
+    apply_class_relative(rubric, late)  # outlier far above the class: flagged, not the best, see test_classbest)
+    assert scores(late) == {"a": pytest.approx(33.3333), "b": pytest.approx(16.6667), "late": 40}
 
 
 def test_staff_photos_are_inverted_and_resized(tmp_path):

