@@ -44,6 +44,8 @@ class ModelServer:
             "MLGRADE_LIMITS": Limits(memory_bytes=MODEL_MEMORY, cpu_seconds=10**6,
                                      processes=256 if be.dedicated_uid else None).env_value(),
         }
+        if os.environ.get("MLGRADE_MODEL_ENGINE"):  # keras or numpy (see model_server._engine); tests
+            env["MLGRADE_MODEL_ENGINE"] = os.environ["MLGRADE_MODEL_ENGINE"]
         self.isolation = isolation
         self.slot = slot
         self.retiring = False

@@ -72,46 +72,45 @@ def make_layer(cls: str, c: dict[str, Any]):
     z = _ZERO_INIT.get(cls, {})
     act = c.get("activation") or "linear"
     bias = bool(c.get("use_bias", True))
-    if c.get("data_format") == "channels_first":
-        raise BuildProblem(f"{cls} uses channels_first, which is not supported")
+    df = {"data_format": c["data_format"]} if c.get("data_format") else {}  # channels_last or _first
     pad = c.get("padding", "valid")
     if cls == "Dense":
         return L.Dense(int(c["units"]), activation=act, use_bias=bias, **z)
     if cls == "Conv2D":
         return L.Conv2D(int(c["filters"]), _pair(c["kernel_size"], (3, 3)), strides=_pair(c.get("strides"), (1, 1)),
                         padding=pad, activation=act, use_bias=bias, dilation_rate=_pair(c.get("dilation_rate"), (1, 1)),
-                        groups=int(c.get("groups", 1) or 1), **z)
+                        groups=int(c.get("groups", 1) or 1), **df, **z)
     if cls == "Conv1D":
         return L.Conv1D(int(c["filters"]), _one(c["kernel_size"], 3), strides=_one(c.get("strides"), 1),
                         padding=pad, activation=act, use_bias=bias, dilation_rate=_one(c.get("dilation_rate"), 1),
-                        groups=int(c.get("groups", 1) or 1), **z)
+                        groups=int(c.get("groups", 1) or 1), **df, **z)
     if cls == "Conv2DTranspose":
         return L.Conv2DTranspose(int(c["filters"]), _pair(c["kernel_size"], (3, 3)),
                                  strides=_pair(c.get("strides"), (1, 1)), padding=pad, activation=act, use_bias=bias,
-                                 **z)
+                                 **df, **z)
     if cls == "SeparableConv2D":
         return L.SeparableConv2D(int(c["filters"]), _pair(c["kernel_size"], (3, 3)),
                                  strides=_pair(c.get("strides"), (1, 1)), padding=pad,
                                  depth_multiplier=int(c.get("depth_multiplier", 1)), activation=act, use_bias=bias,
-                                 **z)
+                                 dilation_rate=_pair(c.get("dilation_rate"), (1, 1)), **df, **z)
     if cls == "DepthwiseConv2D":
         return L.DepthwiseConv2D(_pair(c["kernel_size"], (3, 3)), strides=_pair(c.get("strides"), (1, 1)),
                                  padding=pad, depth_multiplier=int(c.get("depth_multiplier", 1)), activation=act,
-                                 use_bias=bias, **z)
+                                 use_bias=bias, dilation_rate=_pair(c.get("dilation_rate"), (1, 1)), **df, **z)
     if cls in ("MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"):
         pool = _pair(c.get("pool_size"), (2, 2))
         strides = _pair(c.get("strides"), pool) if c.get("strides") is not None else None
         kind = L.MaxPooling2D if cls.startswith("Max") else L.AveragePooling2D
-        return kind(pool, strides=strides, padding=pad)
+        return kind(pool, strides=strides, padding=pad, **df)
     if cls in ("MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D"):
         pool = _one(c.get("pool_size"), 2)
         strides = _one(c.get("strides"), pool) if c.get("strides") is not None else None
         kind = L.MaxPooling1D if cls.startswith("Max") else L.AveragePooling1D
-        return kind(pool, strides=strides, padding=pad)
+        return kind(pool, strides=strides, padding=pad, **df)
     if cls in ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"):
-        return getattr(L, cls)(keepdims=bool(c.get("keepdims", False)))
+        return getattr(L, cls)(keepdims=bool(c.get("keepdims", False)), **df)
     if cls == "Flatten":
-        return L.Flatten()
+        return L.Flatten(**df)
     if cls == "Activation":
         return L.Activation(act)
     if cls == "BatchNormalization":
@@ -135,13 +134,13 @@ def make_layer(cls: str, c: dict[str, Any]):
     if cls == "ZeroPadding2D":
         p = c.get("padding", (1, 1))
         return L.ZeroPadding2D(tuple(tuple(x) if isinstance(x, list) else x for x in p) if isinstance(p, list)
-                               else int(p))
+                               else int(p), **df)
     if cls == "Cropping2D":
         p = c.get("cropping", ((0, 0), (0, 0)))
         return L.Cropping2D(tuple(tuple(x) if isinstance(x, list) else x for x in p) if isinstance(p, list)
-                            else int(p))
+                            else int(p), **df)
     if cls == "UpSampling2D":
-        return L.UpSampling2D(_pair(c.get("size"), (2, 2)), interpolation=str(c.get("interpolation", "nearest")))
+        return L.UpSampling2D(_pair(c.get("size"), (2, 2)), interpolation=str(c.get("interpolation", "nearest")), **df)
     if cls == "ReLU":
         return L.ReLU(max_value=c.get("max_value"), negative_slope=float(c.get("negative_slope", 0.0) or 0.0),
                       threshold=float(c.get("threshold", 0.0) or 0.0))
@@ -213,14 +212,17 @@ def _assign(layer, values: list, label: str) -> None:
     if expected != got:
         raise BuildProblem(f"{label} expects shapes {expected}, the file has {got}")
     layer.set_weights([v.astype(w.dtype) for v, w in zip(values, layer.weights, strict=True)])
+    if hasattr(layer, "finalize_state"):  # an adapted Normalization computes its mean and std from these
+        layer.finalize_state()  # once, as load_model has it; without this the file's statistics were ignored
 
 
 def _first_weight_shape(cls: str, c: dict[str, Any], inp: tuple) -> tuple | None:
     """The shape Keras will give a layer's first weight on input ``inp`` (batch left out), for the
     layers whose weights grow with their input; None where not known (checked after building)."""
-    if not inp or inp[-1] is None:
+    channels = inp[0] if c.get("data_format") == "channels_first" and len(inp) > 1 else (inp[-1] if inp else None)
+    if channels is None:
         return None
-    cin = int(inp[-1])
+    cin = int(channels)
     if cls == "Dense":
         return (cin, int(c["units"]))
     if cls in ("Conv2D", "Conv1D"):

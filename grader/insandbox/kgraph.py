@@ -236,7 +236,7 @@ _KEEP = ("units", "filters", "kernel_size", "strides", "padding", "pool_size", "
          "data_format", "size", "dilation_rate", "depth_multiplier", "scale_value", "offset", "max_value",
          "threshold", "n", "input_dim", "output_dim", "return_sequences", "mean", "variance", "groups",
          "cropping", "interpolation", "shared_axes", "recurrent_activation", "reset_after", "go_backwards",
-         "unit_forget_bias", "mask_zero", "keepdims", "invert")
+         "unit_forget_bias", "mask_zero", "keepdims", "invert", "theta")
 
 
 def parse_model(config: Any) -> Model:

@@ -22,7 +22,8 @@ Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
   compact fingerprints of weights and pictures for the class-level integrity step (:mod:`fingerprint`).
   with ``"preview_side": N`` each also has ``"preview": {"png", "width", "height"}`` (review page).
 
-Keras is imported once, here, and reused for every request.
+Keras is imported once, here, and reused for every request; where Keras and JAX are not installed (the
+students' light install) a numpy engine (:mod:`npmodel`) runs the same ops instead (see ``ENGINE``).
 
 Transport: input files are paths in the grader's read-only staging folder. A value
 ``"@job/NAME"`` in a command is a fresh folder of this server's own scratch for that
@@ -244,6 +245,8 @@ def _forward(model, architecture: str | None):
     keras = _keras()
     if keras.backend.backend() != "jax":  # pragma: no cover - the server always runs on JAX
         return lambda batch: np.asarray(model(batch, training=False))
+    if any(hasattr(layer, "finalize_state") for layer in model.layers):
+        architecture = None  # an adapted Normalization's statistics are constants of the program, not arguments
     fn = _COMPILED.get(architecture) if architecture is not None else None
     if fn is None:
         template = model  # the compiled program closes over this model's structure, never its weights
@@ -434,6 +437,48 @@ def main() -> None:
             answer = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
         answer["rss"] = _rss()
         out.write(json.dumps(answer) + "\n")
+
+
+
+# --------------------------------------------------------------------------- inference engine
+# Keras on JAX where both are installed (grading: unchanged); plain numpy (npmodel) where they are not,
+# as in the students' light install. MLGRADE_MODEL_ENGINE=numpy|keras forces one. The numpy engine
+# takes the place of Keras' builders and of the Keras-only steps, so the ops above are the same code.
+ENGINES = ("keras", "numpy")
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _engine() -> str:
+    forced = os.environ.get("MLGRADE_MODEL_ENGINE", "")
+    if forced:
+        if forced not in ENGINES:
+            raise SystemExit(f"MLGRADE_MODEL_ENGINE={forced!r}: expected one of {', '.join(ENGINES)}")
+        return forced
+    return "keras" if _importable("keras") and _importable("jax") else "numpy"
+
+
+ENGINE = _engine()
+if ENGINE == "numpy":
+    import npmodel
+
+    build_model, build_graph, set_weights = npmodel.build_model, npmodel.build_graph, npmodel.set_weights
+
+    def _keras():  # noqa: F811 - nothing to import
+        return None
+
+    def _forget_compiled() -> None:  # noqa: F811 - no compiled state
+        pass
+
+    def _forward(model, architecture: str | None):  # noqa: F811, ARG001 - numpy runs the model as it is
+        return model
 
 
 if __name__ == "__main__":
