@@ -156,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--install", metavar="SPEC",
                     help="gradescope: what setup.sh pip-installs (default: mlgrade's wheel, built from this "
                          "installation and shipped in the zip)")
+    ex.add_argument("--keras", action="store_true",
+                    help="student-kit: students' installs run model files with Keras and JAX (heavier) instead of "
+                         "mlgrade's light numpy engine")
     ex.add_argument("--tensorflow", action="store_true",
                     help="gradescope: install TensorFlow in the image (default: when the rubric requires it)")
     ex.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
@@ -175,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     ini.add_argument("--install", metavar="SPEC",
                      help="init classroom: what the workflow pip-installs (default: mlgrade's student wheel, written "
                           "into .github/mlgrade/ of the template)")
+    ini.add_argument("--keras", action="store_true",
+                     help="init classroom: the workflow runs model files with Keras and JAX instead of mlgrade's "
+                          "light numpy engine")
     ini.add_argument("--samples", type=Path, metavar="DIR",
                      help="init classroom: sample submissions the public tests run on while their reference answers "
                           "are recorded (default: samples/ next to the rubric)")
@@ -687,7 +693,7 @@ def _cmd_init_classroom(args: argparse.Namespace) -> int:
     try:
         workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python,
                                         args.samples, resolve_isolation("auto", "export"),
-                                        say=lambda m: print(m, flush=True))
+                                        say=lambda m: print(m, flush=True), keras=args.keras)
     except (FileExistsError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"wrote {workflow} and {used.parent} (the rubric's student build and mlgrade's student wheel, scanned: no "
@@ -824,7 +830,8 @@ def _cmd_export_student_kit(args: argparse.Namespace) -> int:
         raise UsageError(f"--samples {args.samples}: not a folder")
     try:
         kit = export_student_kit(rubric_path, args.output or Path("mlgrade-kit.zip"), args.samples,
-                                 resolve_isolation(args.isolation, "export"), say=lambda m: print(m, flush=True))
+                                 resolve_isolation(args.isolation, "export"), say=lambda m: print(m, flush=True),
+                                 keras=args.keras)
     except KitError as e:
         raise UsageError(str(e)) from None
     print(f"wrote {kit.path} ({kit.path.stat().st_size / 1e6:.1f} MB): mlgrade's student wheel, the rubric's "
