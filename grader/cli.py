@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     gh.add_argument("--deadline", metavar="WHEN",
                     help="grade each repository's last commit before this time (ISO 8601; local time "
                          "unless it has an offset)")
+    gh.add_argument("--git-timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="seconds of git per student repository (fetch and copy); a remote that does not "
+                         "answer costs that student only (default: 300)")
     g.set_defaults(func=_cmd_grade)
 
     f = sub.add_parser("formats", help="list the output formats")
@@ -153,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--install", metavar="SPEC",
                     help="gradescope: what setup.sh pip-installs (default: mlgrade's wheel, built from this "
                          "installation and shipped in the zip)")
+    ex.add_argument("--keras", action="store_true",
+                    help="student-kit: students' installs run model files with Keras and JAX (heavier) instead of "
+                         "mlgrade's light numpy engine")
     ex.add_argument("--tensorflow", action="store_true",
                     help="gradescope: install TensorFlow in the image (default: when the rubric requires it)")
     ex.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
@@ -172,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     ini.add_argument("--install", metavar="SPEC",
                      help="init classroom: what the workflow pip-installs (default: mlgrade's student wheel, written "
                           "into .github/mlgrade/ of the template)")
+    ini.add_argument("--keras", action="store_true",
+                     help="init classroom: the workflow runs model files with Keras and JAX instead of mlgrade's "
+                          "light numpy engine")
     ini.add_argument("--samples", type=Path, metavar="DIR",
                      help="init classroom: sample submissions the public tests run on while their reference answers "
                           "are recorded (default: samples/ next to the rubric)")
@@ -393,7 +402,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
-    paths, origins, missing = _repositories(args)
+    paths, origins, missing = _repositories(args, rubric)
     paths, lms_origins, lms_formats = _lms_downloads(paths, args.out, rubric)
     origins.update(lms_origins)
     formats = _format_list(args.format if args.format else ["default", *lms_formats])
@@ -412,6 +421,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except OverridesError as e:
         raise UsageError(f"{e}\nthe grades are stored; fix the file and run the same command again (nothing is "
                          "graded twice)") from None
+    finally:
+        from grader.platforms.repos import remove_snapshots
+
+        remove_snapshots(args.out / ".mlgrade" / "repos")
     return EXIT_OK
 
 
@@ -553,7 +566,7 @@ def _lms_downloads(paths: list[Path], out: Path, rubric) -> tuple[list[Path], di
     return result, origins, formats
 
 
-def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
+def _repositories(args: argparse.Namespace, rubric) -> tuple[list[Path], dict, dict]:
     """Classroom repositories (a roster, or folders of clones) become zips of the commit to grade."""
     from grader.platforms import repos
 
@@ -575,8 +588,11 @@ def _repositories(args: argparse.Namespace) -> tuple[list[Path], dict, dict]:
             found += repos.folder_repos(folder, args.repo_prefix or "")
         if deadline is not None:
             print(f"mlgrade: grading the last commit before {repos.deadline_utc(deadline)}", file=sys.stderr)
+        if not args.git_timeout > 0:
+            raise UsageError("--git-timeout must be a positive number of seconds")
         prepared = repos.prepare(found, deadline, args.out / ".mlgrade" / "repos",
-                                 log=lambda m: print(f"  {m}", file=sys.stderr))
+                                 log=lambda m: print(f"  {m}", file=sys.stderr), limits=rubric.limits,
+                                 timeout=args.git_timeout)
     except (repos.RepoError, OSError) as e:
         raise UsageError(str(e)) from None
     others = [p for p in args.paths if p not in clone_folders]
@@ -679,7 +695,7 @@ def _cmd_init_classroom(args: argparse.Namespace) -> int:
     try:
         workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python,
                                         args.samples, resolve_isolation("auto", "export"),
-                                        say=lambda m: print(m, flush=True))
+                                        say=lambda m: print(m, flush=True), keras=args.keras)
     except (FileExistsError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"wrote {workflow} and {used.parent} (the rubric's student build and mlgrade's student wheel, scanned: no "
@@ -816,7 +832,8 @@ def _cmd_export_student_kit(args: argparse.Namespace) -> int:
         raise UsageError(f"--samples {args.samples}: not a folder")
     try:
         kit = export_student_kit(rubric_path, args.output or Path("mlgrade-kit.zip"), args.samples,
-                                 resolve_isolation(args.isolation, "export"), say=lambda m: print(m, flush=True))
+                                 resolve_isolation(args.isolation, "export"), say=lambda m: print(m, flush=True),
+                                 keras=args.keras)
     except KitError as e:
         raise UsageError(str(e)) from None
     print(f"wrote {kit.path} ({kit.path.stat().st_size / 1e6:.1f} MB): mlgrade's student wheel, the rubric's "

@@ -10,7 +10,11 @@ disk), not two ``alice.zip`` in two section folders. The rules, stable from run 
 - any other name keeps its safe characters and gets a short hash of the original name:
   ``a b.zip`` -> ``a_b-8c1a2f``, so it can never become another student's plain name;
 - ids that still collide (ignoring case) all get a hash of their path in the batch, in a
-  deterministic order, until every id is unique.
+  deterministic order, until every id is unique;
+- a name that is the name of an output (:data:`RESERVED_NAMES`: ``grades.csv``, ``summary.html``,
+  ``students``, ...; ignoring case) is not plain either: ``grades.csv.zip`` -> ``grades.csv-<hash>``.
+  Students' folders live apart from the class files (:mod:`grader.render.layout`), so no id
+  could overwrite one; an id that reads like one would still confuse a person.
 """
 
 from __future__ import annotations
@@ -26,6 +30,14 @@ _SAFE = re.compile(r"[A-Za-z0-9_.@+-]+")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.@+-]+")
 # Names Windows refuses as folder names, whatever the extension (a student kit may unpack there).
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+# Every name a run writes into OUT (lower case): the built-in formats' files (a test checks the
+# registry against this list), the per-student folder and files, the instructor's decisions, the
+# grader's own folder and the class manifest.
+RESERVED_NAMES = frozenset({
+    "grades.csv", "summary.html", "summary.json", "canvas.csv", "moodle.csv", "blackboard.csv", "nbgrader.csv",
+    "integrity.csv", "integrity.json", "feedback.html", "results.json", "report.txt", "classroom.txt",
+    "overrides.yaml", "class.json", "students", ".mlgrade",
+})
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ def is_plain_id(name: str) -> bool:
         and not name.startswith((".", "-"))
         and not name.endswith(".")
         and name.split(".")[0].lower() not in _RESERVED
+        and name.lower() not in RESERVED_NAMES
     )
 
 

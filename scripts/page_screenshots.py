@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--docs", type=Path, default=HERE.parent / "docs")
     args = ap.parse_args()
     args.docs.mkdir(exist_ok=True)
-    shoot(args.grades / args.student / "feedback.html", args.docs / "feedback.png", 1000, 1700)
+    shoot(args.grades / "students" / args.student / "feedback.html", args.docs / "feedback.png", 1000, 1700)
     shoot(args.grades / "summary.html", args.docs / "summary.png", 1000, 1500)
     shoot_review(args.grades, args.docs / "review.png")
 

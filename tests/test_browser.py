@@ -45,13 +45,13 @@ def test_feedback_and_summary_pages_render_in_chromium(tmp_path):
     write_outputs(out, rep, ["html", "summary-html"])
     amy = next(r for r in rep.results if r.student == "amy")
 
-    pixels, dom = browse(out / "amy" / "feedback.html", tmp_path, "feedback")
+    pixels, dom = browse(out / "students" / "amy" / "feedback.html", tmp_path, "feedback")
     assert pixels.shape == (1400, 1100)
     assert (pixels < 200).mean() > 0.02 and pixels.std() > 20, "the page looks blank"
     assert f'<div class="score" id="total">{amy.total:g}<small> / 46</small></div>' in dom
     assert "<math" in dom and "data:image/png;base64," in dom
     # the score is drawn: the same page with another total differs where the score is
-    changed = (out / "amy" / "feedback.html").read_text().replace(f'id="total">{amy.total:g}<', 'id="total">3<')
+    changed = (out / "students" / "amy" / "feedback.html").read_text().replace(f'id="total">{amy.total:g}<', 'id="total">3<')
     (tmp_path / "other.html").write_text(changed)
     other, _ = browse(tmp_path / "other.html", tmp_path, "other")
     hero = (slice(80, 220), slice(0, 400))
@@ -60,5 +60,5 @@ def test_feedback_and_summary_pages_render_in_chromium(tmp_path):
 
     pixels, dom = browse(out / "summary.html", tmp_path, "summary", height=1800)
     assert (pixels < 200).mean() > 0.02 and pixels.std() > 20
-    assert 'href="amy/feedback.html"' in dom and "Class best <b>0.9500</b> (amy)" in dom
+    assert 'href="students/amy/feedback.html"' in dom and "Class best <b>0.9500</b> (amy)" in dom
     assert dom.count("data:image/png;base64,") == 3

@@ -89,7 +89,7 @@ def test_grade_writes_csv_results_and_summary_deterministically(samples_dir, tmp
     assert lines[1].startswith("alice_complete,0.5,0.5,1,2,1,1,3,40,")  # the only digit model: the class best
     assert [ln.split(",")[0] for ln in lines[1:]] == ["alice_complete", "bob_partial", "carol_broken", "dave_not_a_zip"]
     for student in ("alice_complete", "bob_partial", "carol_broken", "dave_not_a_zip"):
-        jsonschema.validate(json.loads((out1 / student / "results.json").read_text()), SCHEMA)
+        jsonschema.validate(json.loads((out1 / "students" / student / "results.json").read_text()), SCHEMA)
     summary = json.loads((out1 / "summary.json").read_text())
     assert summary["students"] == 4
     assert summary["errors"]["dave_not_a_zip"][0].endswith("not a zip; submit one .zip file")
@@ -148,7 +148,7 @@ def test_override_sets_changes_accepts_and_clears(graded_class, capsys, monkeypa
     assert csv_row(out, "ben")["arch"] == "0"
     assert main(["override", str(out), "eve", "q2", "accept", "--by", "ta"]) == 0
     assert {o.student: o.by for o in load_overrides(out)}["eve"] == "ta"
-    page = (out / "amy" / "feedback.html").read_text()
+    page = (out / "students" / "amy" / "feedback.html").read_text()
     assert "your instructor changed the score from 0.5 to 0.25: wrong screenshot" in page
     capsys.readouterr()
     monkeypatch.setenv("COLUMNS", "200")

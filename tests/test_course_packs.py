@@ -92,7 +92,7 @@ def test_check_and_grade_end_to_end_from_the_command_line(tmp_path):
     assert (rows["correct"]["softmax"], rows["correct"]["gradient"], rows["correct"]["mlp"], rows["correct"]["total"]) \
         == ("4", "3", "5", "12")
     assert rows["wrong"]["total"] == "4" and rows["wrong"]["gradient"] == "0"
-    wrong = json.loads((tmp_path / "out" / "wrong" / "results.json").read_text())
+    wrong = json.loads((tmp_path / "out" / "students" / "wrong" / "results.json").read_text())
     softmax = next(t for t in wrong["tests"] if t["number"] == "softmax")["output"]
     assert "hidden tests: 0 of 4 passed (0 of 2 points)" in softmax and "overflows" not in softmax
 

@@ -91,16 +91,32 @@ def _ancestors(pid: int) -> set[int]:
     return seen
 
 
+def _graded_elsewhere(pid: int) -> bool:
+    """True when a live pytest or grading worker started this process: another test run on a shared
+    machine, whose sandboxes use the same uids. What this batch leaves behind has no such parent (its
+    workers are gone; its own helpers are this process's children)."""
+    for a in _ancestors(pid) - {pid}:
+        try:
+            cmd = Path(f"/proc/{a}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"pytest" in cmd or b"grader.worker" in cmd:
+            return True
+    return False
+
+
 def sandbox_processes() -> list[str]:
     """Processes of the sandbox uids that are not helpers of this test process itself
-    (earlier tests keep their own runner and model server alive until pytest exits)."""
+    (earlier tests keep their own runner and model server alive until pytest exits) nor of
+    another test run on the machine."""
     base = int(os.environ.get("MLGRADE_SANDBOX_UID_BASE", "61000"))
     found = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
                 uid = p.stat().st_uid
-                if base <= uid < base + 64 and os.getpid() not in _ancestors(int(p.name)):
+                if (base <= uid < base + 64 and os.getpid() not in _ancestors(int(p.name))
+                        and not _graded_elsewhere(int(p.name))):
                     found.append(f"{p.name}: {(p / 'cmdline').read_bytes()[:80]!r}")
             except OSError:
                 continue
@@ -244,6 +260,9 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     make_zip(klass / "a b.zip", [("note.txt", b"nothing else")])
     make_zip(klass / "a_b-2.zip", sorted(alice_files().items()))
     make_zip(klass / "a_b.zip", [("note.txt", b"nothing either")])
+    # names of the class's outputs (once: a folder grades.csv/, and no grades.csv for anyone)
+    make_zip(klass / "grades.csv.zip", sorted(alice_files().items()))
+    make_zip(klass / "summary.html.zip", [("note.txt", b"x")])
     # names a spreadsheet would run, and terminal escapes in an entry name
     for formula in ("+1+2", "@SUM(A1)", "=HYPERLINK(1)"):
         make_zip(klass / f"{formula}.zip", [("note.txt", b"x")])
@@ -262,7 +281,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         [klass], out, rubric, GradeOptions(isolation="bwrap"), jobs=2,
         rubric_text=(ROOT / "rubric.yaml").read_text(), timeout=240)}
     took = time.monotonic() - t
-    assert len(results) == len(students) + 11 + len(followers), "the batch did not finish every submission"
+    assert len(results) == len(students) + 13 + len(followers), "the batch did not finish every submission"
 
     alice = {q.id: q.score for q in results["alice"].questions}
     assert alice["backprop"] == 3 and results["alice"].total > 45
@@ -334,6 +353,10 @@ def test_hostile_corpus(tmp_path, monkeypatch):
     by_source = {Path(r.source).name: r for r in results.values()}
     assert by_source["a_b-2.zip"].total == results["alice"].total
     assert by_source["a b.zip"].total == 0 and by_source["a_b.zip"].total == 0
+    # a student named like an output is graded under another id; every class file is written
+    assert by_source["grades.csv.zip"].total == results["alice"].total
+    assert by_source["grades.csv.zip"].student.startswith("grades.csv-")
+    assert (out / "grades.csv").is_file() and (out / "summary.html").is_file() and (out / "summary.json").is_file()
     # what leaves the grader is escaped for its sink
     csv_text = (out / "grades.csv").read_text()
     for row in csv_text.splitlines()[1:]:
@@ -341,13 +364,13 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         assert not first.startswith(("=", "+", "-", "@")), row
     inj = results["nb_output_injection"]
     assert inj.question("backprop").score == 3
-    for f in (out / inj.student).iterdir():
+    for f in (out / "students" / inj.student).iterdir():
         text = f.read_text(errors="replace")
         assert "\x1b" not in text and "\x9b" not in text, f
         if f.suffix == ".html":
             assert "<img src=x" not in text, f
     # Gradescope shows student text only as plain text: every output declares it
-    gs = json.loads((out / inj.student / "results.json").read_text())
+    gs = json.loads((out / "students" / inj.student / "results.json").read_text())
     assert gs.get("output_format", "text") == "text"
     assert all(t.get("output_format") == "text" for t in gs["tests"] if "<img" in t.get("output", ""))
     from grader.render import ClassReport, render_one

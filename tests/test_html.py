@@ -105,7 +105,7 @@ def test_summary_page_links_marks_the_class_best_and_lists_who_needs_attention()
     assert_self_contained(page)
     assert page.count("data:image/png;base64,") == 3  # distribution, pass rates, digits per student
     for s in ("amy", "ben", "cal", "eve"):
-        assert f'<a href="{s}/feedback.html">{s}</a>' in page
+        assert f'<a href="students/{s}/feedback.html">{s}</a>' in page
     assert "Class best <b>0.9500</b> (amy)" in page
     assert '<td class="num">0.9500 &#9733; class best</td>' in page and page.count("&#9733; class best") == 1
     assert "cal.zip: is a PDF document, not a zip" in page.split("<h2>Could not be graded</h2>")[1]

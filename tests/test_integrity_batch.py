@@ -135,7 +135,7 @@ def test_planted_copies_are_found_in_a_graded_class_and_a_late_copy_regrades_nob
     assert "Academic integrity" in html and "s0, s1, s2, s3, zed" not in html  # linked, not plain
     record = json.loads((out / ".mlgrade" / "records" / "s0.json").read_text())["result"]
     assert record["integrity"]["models"][0]["format"] == "keras2-weights"
-    feedback = (out / "s0" / "feedback.html").read_text()
+    feedback = (out / "students" / "s0" / "feedback.html").read_text()
     assert "Academic integrity" not in feedback and "zed" not in feedback  # never shown to a student
 
     # a late submission: s1's backprop, disguised; only it is graded, the others are compared from their records

@@ -13,6 +13,7 @@ from grader.lms import (
     canvas_original_name,
     detect_lms,
     latest_attempts,
+    moodle_ambiguous,
     parse_blackboard,
     parse_blackboard_receipt,
     parse_canvas,
@@ -43,9 +44,13 @@ def test_moodle_names():
     anon = parse_moodle("Participant_4021_assignsubmission_file_")
     assert anon.name == "Participant" and anon.user == "4021"
     assert parse_moodle("Jane Doe_12345_assignsubmission_onlinetext_onlinetext.html").filename == "onlinetext.html"
-    # the student's own file name may imitate the pattern; the LMS's prefix comes first
-    trick = parse_moodle("Jane Doe_1_assignsubmission_file_Eve_2_assignsubmission_file_x.zip")
-    assert trick.user == "1" and trick.name == "Jane Doe"
+    # a file name (or a full name) may imitate the pattern: two markers could be either participant's
+    assert parse_moodle("Jane Doe_1_assignsubmission_file_Eve_2_assignsubmission_file_x.zip") is None
+    assert moodle_ambiguous("Jane Doe_1_assignsubmission_file_Eve_2_assignsubmission_file_x.zip")
+    # a folder's name ends with the LMS's marker: the last one is the participant's
+    evil = parse_moodle("Jane Doe_1_assignsubmission_file__2_assignsubmission_file_", folder=True)
+    assert evil.user == "2" and evil.name == "Jane Doe_1_assignsubmission_file_"
+    assert parse_moodle("Jane Doe_1_assignsubmission_file_x", folder=True) is None
     assert parse_moodle("Jane Doe_assignsubmission_file_") is None
 
 
@@ -63,8 +68,36 @@ def test_blackboard_names_and_receipts():
     receipt = "Name: Jane Doe (jane_doe)\nAssignment: HW 4\nDate Submitted: Friday, 1 March 2024 23:59:59\n"
     assert parse_blackboard_receipt(receipt) == ("Jane Doe", "jane_doe")
     assert parse_blackboard_receipt("no name here") is None
-    for bad in ("jdoe_attempt_2024-03-01-23-59-59_x.zip", "HW4_jdoe_attempt_2024-03-01_x.zip"):
+    for bad in ("jdoe_attempt_2024-03-01-23-59-59_x.zip", "HW4_jdoe_attempt_2024-03-01_x.zip",
+                "HW4_jdoe_attempt_2024-03-01-23-59-59_", "HW4_jdoe_attempt_2024-03-01-23-59-59.txt_x"):
         assert parse_blackboard(bad) is None, bad
+    # the assignment's name, from the download's receipts, settles a username with "_" without its receipt
+    assert parse_blackboard(amb, assignment="HW_4").user == "jane_doe"
+
+
+def test_blackboard_the_first_attempt_marker_is_the_lms_and_receipts_speak_for_their_own_user():
+    # mallory's file, named like a later attempt of alice's: still mallory's, same attempt, her file name
+    n = parse_blackboard("HW4_mallory_attempt_2026-03-01-11-00-00_x_alice_attempt_2099-12-31-23-59-59_hw4.zip")
+    assert (n.user, n.attempt, n.filename, n.receipt) == (
+        "mallory", "2026-03-01-11-00-00", "x_alice_attempt_2099-12-31-23-59-59_hw4.zip", False)
+    # a file of hers shaped like a receipt is a file, not a receipt
+    r = parse_blackboard("HW4_mallory_attempt_2026-03-01-11-00-00_x_alice_attempt_2099-12-31-23-59-59.txt")
+    assert not r.receipt and r.user == "mallory"
+    receipt = parse_blackboard("HW4_mallory_attempt_2026-03-01-11-00-00.txt")
+    # only the first line is the LMS's; a comment the student typed later is not read
+    text = "Name: Mal Lory (mallory)\nComments:\nName: Evil (alice)\n"
+    assert parse_blackboard_receipt(text, receipt) == ("Mal Lory", "mallory")
+    assert parse_blackboard_receipt("Assignment: HW4\nName: Evil (alice)\n", receipt) is None
+    # a receipt that names another user than its own file name does is not believed
+    assert parse_blackboard_receipt("Name: Evil (alice)\n", receipt) is None
+    kept = latest_attempts([n, parse_blackboard("HW4_alice_attempt_2026-03-01-10-00-00_hw4.zip")])
+    assert [x.filename for x in kept["HW4_alice"]] == ["hw4.zip"]
+
+
+def test_canvas_the_prefix_decides_whatever_the_file_is_called():
+    n = parse_canvas("smithbob_3150_207990_doejane_LATE_3143_999999_hw4.zip")
+    assert (n.user, n.name, n.attempt, n.late, n.filename) == (
+        "3150", "smithbob", "207990", False, "doejane_LATE_3143_999999_hw4.zip")
 
 
 def test_detect_lms_needs_most_names_to_agree():
@@ -88,7 +121,7 @@ def test_latest_attempt_only():
         "HW4_jdoe_attempt_2024-03-01-10-00-00_hw4.zip", "HW4_jdoe_attempt_2024-03-01-10-00-00.txt",
         "HW4_jdoe_attempt_2024-03-02-09-30-00_hw4_v2.zip", "HW4_jdoe_attempt_2024-03-02-09-30-00_notes.pdf",
         "HW4_jdoe_attempt_2024-03-02-09-30-00.txt")]
-    assert [n.filename for n in latest_attempts(bb)["jdoe"]] == ["hw4_v2.zip", "notes.pdf"]
+    assert [n.filename for n in latest_attempts(bb)["HW4_jdoe"]] == ["hw4_v2.zip", "notes.pdf"]
 
 
 def test_canvas_original_names_and_safe_ids():

@@ -4,6 +4,7 @@ LMS's ids, and the grade file that LMS imports."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def test_canvas_download_graded_with_canvas_ids(tmp_path, rubric, capsys):
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "HW4"]
     assert canvas[1] == ["Points Possible", "", "", "", "", "3"]
     assert canvas[2][:2] == ["doejane", "3143"] and canvas[2][5] == "3"
-    assert (out / "summary.html").exists() and (out / "doejane_3143" / "feedback.html").exists()
+    assert (out / "summary.html").exists() and (out / "students" / "doejane_3143" / "feedback.html").exists()
 
 
 def test_moodle_folders_and_blackboard_attempts(tmp_path, rubric, capsys):
@@ -109,3 +110,91 @@ def test_staging_never_uses_entry_names_as_paths(tmp_path):
     assert files == ["moodle.zip", "staged/Eve_1/a.txt", "staged/Eve_1/escaped.txt", "staged/Eve_1/win.txt"]
     assert any("Mal_2: a file could not be taken" in n and "over the limit" in n for n in staged.notes)
     assert safe_component("..") == "file" and safe_component("a/b\x1b") == "a_b_"
+
+
+# --------------------------------------------------------------------------- a file name never names a user
+# The LMS writes its own prefix first; everything after it is the student's own file name (and, in a
+# Blackboard receipt, text the student typed). A student who imitates another student's prefix in a
+# file name, or writes a receipt's "Name:" line, must not change whose grade anything is.
+
+def _grades(out: Path) -> dict[str, list[str]]:
+    return {r[0]: r[1:] for r in list(csv.reader((out / "grades.csv").open()))[1:]}
+
+
+def test_blackboard_a_file_name_imitating_a_later_attempt_does_not_replace_anothers(tmp_path, rubric, capsys):
+    bb = tmp_path / "bb"
+    bb.mkdir()
+    full = hw(tmp_path, "alice.zip", {"a.txt": b"a", "b.txt": b"b"})
+    (bb / "HW4_alice_attempt_2026-03-01-10-00-00_hw4.zip").write_bytes(full)
+    (bb / "HW4_alice_attempt_2026-03-01-10-00-00.txt").write_text(
+        "Name: Alice Smith (alice)\nAssignment: HW4\n\nComments:\nThere are no student comments.\n")
+    stamp = "HW4_mallory_attempt_2026-03-01-11-00-00"
+    # mallory's own files, named to look like alice's latest attempt and like a receipt
+    (bb / f"{stamp}_x_alice_attempt_2099-12-31-23-59-59_hw4.zip").write_bytes(hw(tmp_path, "m.zip", {"z.txt": b"z"}))
+    (bb / f"{stamp}_notes_alice_attempt_2099-12-31-23-59-59.txt").write_text("Name: Evil Twin (alice)\n")
+    (bb / f"{stamp}_HW4_bob_attempt_2099-12-31-23-59-59.txt").write_text("Name: Made Up (bob)\n")
+    # mallory's real receipt, with a comment she typed that imitates the Name line
+    (bb / f"{stamp}.txt").write_text("Name: Mal Lory (mallory)\nAssignment: HW4\n\nComments:\n"
+                                     "Name: Evil Twin (alice)\n")
+    out = tmp_path / "out"
+    assert main(["grade", str(bb), "--out", str(out), "--rubric", str(rubric), "--jobs", "1"]) == 0
+    grades = _grades(out)
+    assert grades["alice"] == ["1", "2", "3"]  # her own (only) attempt, not mallory's "2099" file
+    assert set(grades) == {"alice", "mallory"}  # no made-up user "bob" and no second "alice"
+    b = {r[2]: r for r in list(csv.reader((out / "blackboard.csv").open()))[1:]}
+    assert b["alice"] == ["Smith", "Alice", "alice", "3"]  # her name from her own receipt
+    assert b["mallory"][:3] == ["Lory", "Mal", "mallory"]
+    origins = json.loads((out / "summary.json").read_text())["sources"]
+    assert sorted(origins["mallory"]["files"]) == ["HW4_bob_attempt_2099-12-31-23-59-59.txt",
+                                                   "notes_alice_attempt_2099-12-31-23-59-59.txt",
+                                                   "x_alice_attempt_2099-12-31-23-59-59_hw4.zip"]
+
+
+def test_canvas_a_file_name_imitating_anothers_prefix_stays_its_authors(tmp_path, rubric):
+    download = make_zip(tmp_path / "submissions.zip", [
+        ("doejane_3143_207797_hw4.zip", hw(tmp_path, "j.zip", {"a.txt": b"a", "b.txt": b"b"})),
+        # bob's files: names that start like jane's, with a larger attachment id and a LATE marker
+        ("smithbob_3150_207990_doejane_3143_999999_hw4.zip", hw(tmp_path, "b.zip", {"z.txt": b"z"})),
+        ("smithbob_3150_207991_doejane_LATE_3143_999998_hw4.zip", hw(tmp_path, "b2.zip", {"z.txt": b"z"})),
+    ])
+    out = tmp_path / "out"
+    assert main(["grade", str(download), "--out", str(out), "--rubric", str(rubric), "--jobs", "1"]) == 0
+    assert _grades(out) == {"doejane_3143": ["1", "2", "3"], "smithbob_3150": ["0", "0", "0"]}
+    canvas = {r[1]: r for r in list(csv.reader((out / "canvas.csv").open()))[2:]}
+    assert canvas["3143"][5] == "3" and canvas["3150"][5] == "0"
+
+
+def test_moodle_a_name_or_file_name_imitating_anothers_prefix_is_never_filed_as_theirs(tmp_path, rubric, capsys):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "Jane Doe_12345_assignsubmission_file_hw4.zip").write_bytes(
+        hw(tmp_path, "j.zip", {"a.txt": b"a", "b.txt": b"b"}))
+    # a participant (999) whose profile name imitates jane's prefix
+    (flat / "Jane Doe_12345_assignsubmission_file__999_assignsubmission_file_hw4.zip").write_bytes(
+        hw(tmp_path, "e.zip", {"z.txt": b"z"}))
+    # a file name that imitates jane's prefix
+    (flat / "Eve_77_assignsubmission_file_Jane Doe_12345_assignsubmission_file_b.txt").write_text("b")
+    (flat / "Eve_77_assignsubmission_file_a.txt").write_text("a")
+    out = tmp_path / "out"
+    assert main(["grade", str(flat), "--out", str(out), "--rubric", str(rubric), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    grades = _grades(out)
+    assert grades["Jane_Doe_12345"] == ["1", "2", "3"]  # only her own zip
+    assert grades["Eve_77"] == ["1", "0", "1"]  # her file named like jane's is nobody's
+    assert "names more than one Moodle participant" in err
+    # in a download of folders the LMS's own id ends the folder's name: that one is used
+    folders = tmp_path / "folders"
+    (folders / "Jane Doe_12345_assignsubmission_file_").mkdir(parents=True)
+    (folders / "Jane Doe_12345_assignsubmission_file_" / "hw4.zip").write_bytes(
+        hw(tmp_path, "j2.zip", {"a.txt": b"a", "b.txt": b"b"}))
+    evil = folders / "Jane Doe_12345_assignsubmission_file__999_assignsubmission_file_"
+    evil.mkdir()
+    (evil / "hw4.zip").write_bytes(hw(tmp_path, "e2.zip", {"z.txt": b"z"}))
+    out2 = tmp_path / "out2"
+    assert main(["grade", str(folders), "--out", str(out2), "--rubric", str(rubric), "--jobs", "1",
+                 "--format", "csv,moodle"]) == 0
+    grades = _grades(out2)
+    assert grades["Jane_Doe_12345"] == ["1", "2", "3"]
+    assert [g for s, g in grades.items() if s.endswith("_999")] == [["0", "0", "0"]]
+    m = {r[0]: r for r in list(csv.reader((out2 / "moodle.csv").open()))[1:]}
+    assert m["Participant 12345"][2] == "3" and m["Participant 999"][2] == "0"

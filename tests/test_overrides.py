@@ -217,18 +217,18 @@ def test_every_output_shows_the_decision(tmp_path):
     amy = next(r for r in report.results if r.student == "amy")
     assert amy.question("q2").score == 0.25
 
-    page = (tmp_path / "amy" / "feedback.html").read_text()
+    page = (tmp_path / "students" / "amy" / "feedback.html").read_text()
     assert "your instructor changed the score from 0.5 to 0.25: &lt;b&gt;bias&lt;/b&gt; not visible" in page
     assert "<b>bias</b>" not in page and "badge reviewed" in page
     assert "Your instructor reviews by hand" not in page
-    results_json = json.loads((tmp_path / "amy" / "results.json").read_text())
+    results_json = json.loads((tmp_path / "students" / "amy" / "results.json").read_text())
     q2 = next(t for t in results_json["tests"] if t["number"] == "q2")
     assert q2["score"] == 0.25 and "changed the score from 0.5 to 0.25: <b>bias</b> not visible" in q2["output"]
     assert results_json["score"] == amy.total
     rows = {r[0]: r for r in csv.reader(io.StringIO((tmp_path / "grades.csv").read_text()))}
     assert rows["amy"][1] == "0.25"
     assert "q2 0.25/1 (instructor: <b>bias</b> not visible)" in (tmp_path / "moodle.csv").read_text()
-    assert "changed the score from 0.5 to 0.25" in (tmp_path / "amy" / "report.txt").read_text()
+    assert "changed the score from 0.5 to 0.25" in (tmp_path / "students" / "amy" / "report.txt").read_text()
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["manual_review"] == {}  # amy's flagged q2 was reviewed

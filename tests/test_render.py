@@ -60,7 +60,8 @@ def test_a_new_format_is_one_registration(tmp_path, monkeypatch):
     rep = report()
     write_outputs(tmp_path, rep, ["marks-test", "gradescope"])
     assert (tmp_path / "marks.txt").read_text().splitlines()[0].startswith("amy ")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["amy", "ben", "cal", "eve", "marks.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["marks.txt", "students"]
+    assert sorted(p.name for p in (tmp_path / "students").iterdir()) == ["amy", "ben", "cal", "eve"]
     with pytest.raises(ValueError, match="registered twice"):
         add_format(Format("csv", "class", "x.csv", "", lambda r: ""))
 

@@ -53,7 +53,7 @@ def _env() -> dict:
 
 
 def _scores(out: Path) -> dict:
-    return {s: json.loads((out / s / "results.json").read_text())["tests"] for s in STUDENTS}
+    return {s: json.loads((out / "students" / s / "results.json").read_text())["tests"] for s in STUDENTS}
 
 
 def _no_workers_left(out: Path) -> bool:

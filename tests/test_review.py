@@ -323,7 +323,7 @@ def test_export_from_the_page_writes_the_grade_files(served):
     assert r["progress"]["unexported"] == 0
     rows = {line.split(",")[0]: line.split(",") for line in (out / "grades.csv").read_text().splitlines()}
     assert rows["eve"][1] == "0"
-    assert "your instructor changed the score" in (out / "eve" / "feedback.html").read_text()
+    assert "your instructor changed the score" in (out / "students" / "eve" / "feedback.html").read_text()
 
 
 def test_a_regrade_is_picked_up(tmp_path):
@@ -430,3 +430,81 @@ def test_a_flagged_equation_shows_the_mathematics_and_its_values(tmp_path):
     review = ReviewClass(out)
     html = review.detail(item_id(results[0].student, "q4a"), "t")["html"]
     assert "<math" in html and "your equation gives" in html and "0.9947" in html
+
+
+FAKE_BROWSER = r'''
+import http.cookiejar, json, os, re, sys, time, urllib.request
+from pathlib import Path
+url, report = sys.argv[1], Path(sys.argv[2])
+# what a browser does with what it was started with: a file is read, its refresh followed
+if url.startswith("file://"):
+    page = Path(urllib.request.url2pathname(url[len("file://"):])).read_text()
+    url = re.search(r'http-equiv="refresh" content="0; url=([^"]+)"', page).group(1).replace("&amp;", "&")
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+with opener.open(url, timeout=10) as resp:
+    body = resp.read().decode()
+report.write_text(json.dumps({"status": resp.status, "page": "review.js" in body, "pid": os.getpid()}))
+time.sleep(60)  # a browser stays open, its command line readable in /proc meanwhile
+'''
+
+
+def _processes_holding(secret: bytes) -> list[str]:
+    """Every process whose command line or environment (where this user may read it) holds ``secret``."""
+    found = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        for what in ("cmdline", "environ"):
+            try:
+                if secret in (p / what).read_bytes():
+                    found.append(f"{p.name} {what}: {(p / 'cmdline').read_bytes()[:200]!r}")
+            except OSError:
+                continue
+    return found
+
+
+def test_the_token_is_in_no_process_arguments_or_environment(tmp_path):
+    """``mlgrade review`` opens the browser: any local user reads a process's command line in /proc, so
+    the browser is started on a file only the instructor can read, which sends it on."""
+    import os
+    import re
+    import signal
+    import stat
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "grades"
+    flagged_class(out)
+    script = tmp_path / "fake_browser.py"
+    script.write_text(FAKE_BROWSER)
+    report = tmp_path / "browser.json"
+    launcher = tmp_path / "browser.sh"  # like xdg-open: starts the browser and returns
+    launcher.write_text(f"#!/bin/sh\n{sys.executable} {script} \"$1\" {report} >/dev/null 2>&1 &\n")
+    launcher.chmod(0o755)
+    env = {**os.environ, "DISPLAY": ":99", "BROWSER": f"{launcher} %s"}
+    env.pop("WAYLAND_DISPLAY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "review", str(out), "--by", "me"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        token = re.search(r"\?token=([\w-]{43})", lines[1]).group(1).encode()
+        deadline = time.monotonic() + 60
+        while not report.exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.1)
+        seen = json.loads(report.read_text())
+        assert (seen["status"], seen["page"]) == (200, True)  # the browser got in
+        assert _processes_holding(token) == []
+        private = re.search(r"(/\S+\.html)", lines[2]).group(1)
+        assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(Path(private).parent).st_mode) == 0o700
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        if report.exists():
+            try:
+                os.kill(json.loads(report.read_text())["pid"], signal.SIGKILL)  # the fake browser
+            except (ProcessLookupError, ValueError, KeyError):
+                pass
+    assert not Path(private).exists()  # removed when the server stops

@@ -69,14 +69,17 @@ def test_review_two_items_in_chromium_then_regrade_and_export(samples_dir, tmp_p
                 url = m.group(1)
                 break
         assert url, server.stderr.read()
+        # the private page a browser is started on (the token on no command line) leads to the review
+        opener = Path(re.search(r"open (/\S+\.html)", server.stdout.readline()).group(1))
         problems: list[str] = []
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 1300, "height": 900})
             page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(url)
+            page.goto(opener.as_uri())
             page.wait_for_selector("body[data-ready='1']")
+            assert page.url.startswith(url.split("?")[0])
             assert page.text_content("#progress-text") == "0 of 5 reviewed"
             # the first item: alice's HDFView screenshot, its preview drawn
             assert page.text_content("#item-head .student") == "alice_complete"
@@ -134,7 +137,7 @@ def test_review_two_items_in_chromium_then_regrade_and_export(samples_dir, tmp_p
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["review"]["reviewed"], summary["review"]["flagged"]) == (2, 5)
     assert summary["manual_review"] == {"alice_complete": ["q2", "q3"], "carol_broken": ["q3"]}
-    page = (out / "carol_broken" / "feedback.html").read_text()
+    page = (out / "students" / "carol_broken" / "feedback.html").read_text()
     assert "your instructor changed the score from 0 to 0.5: The screenshot shows both classes" in page
-    results = json.loads((out / "carol_broken" / "results.json").read_text())
+    results = json.loads((out / "students" / "carol_broken" / "results.json").read_text())
     assert next(t for t in results["tests"] if t["number"] == "q2")["score"] == 0.5

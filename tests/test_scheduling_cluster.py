@@ -130,7 +130,7 @@ def _records(out: Path) -> dict[str, dict]:
 def _feedback(out: Path) -> dict[str, dict]:
     """Every student's results.json, without the time it took."""
     found = {}
-    for p in out.glob("*/results.json"):
+    for p in out.glob("students/*/results.json"):
         data = json.loads(p.read_text())
         data.pop("execution_time", None)
         found[p.parent.name] = data

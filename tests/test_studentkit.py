@@ -167,7 +167,8 @@ def test_the_student_wheel_is_light_complete_and_true(default_kit):
     for heavy in ("keras", "jax", "mlxtend", "scikit-learn", "imagehash", "tensorflow", "nbclient", "dask"):
         assert not [r for r in plain if heavy in r.lower()], heavy  # a self-check does not need them
     assert any("keras" in r and 'extra == "keras"' in r for r in requires)  # ... and can have Keras on request
-    for needed in ("grader/insandbox/kernel.py", "grader/testing/recorded.py", "mlgrade/__init__.py"):
+    for needed in ("grader/insandbox/kernel.py", "grader/testing/recorded.py", "mlgrade/__init__.py",
+                   "grader/insandbox/npmodel.py"):  # the default rubric runs models: the light engine ships
         assert needed in names
     assert not [n for n in names if n.startswith(("reference/", "grader/templates/")) or "__pycache__" in n]
 
@@ -248,6 +249,8 @@ def test_an_instructors_kit_keeps_hidden_tests_cases_refs_and_solutions_home(ass
     assert relu["hidden"] == {"count": 3, "points": 2} and "reference" not in relu  # how many, never what
     tests = shipped[f"{KIT_FOLDER}/tests/test_softmax.py"].decode()
     assert "@pytest.mark.hidden" in tests and "def test_softmax_on_hidden_inputs():" in tests
+    # no check runs a model: the wheel leaves out the numpy model engine, whose softmax and relu would answer
+    assert not [n for n in shipped if n.endswith("!grader/insandbox/npact.py")]
 
 
 @pytest.mark.parametrize("sample", ["correct", "wrong"])

@@ -466,7 +466,17 @@ def _engine() -> str:
 
 
 ENGINE = _engine()
-if ENGINE == "numpy":
+if ENGINE == "numpy" and not _importable("npmodel"):
+    # a student build whose checks read no model files ships no engine (its activations would answer an
+    # assignment that asks for softmax): the ops that need one say so; inspecting files still works
+    ENGINE = "none"
+
+    def _no_engine(*args, **kwargs):
+        raise BuildProblem("running a model needs Keras here (pip install 'keras>=3' jax); this self-check's "
+                           "questions do not use one")
+
+    build_model = build_graph = set_weights = _no_engine  # noqa: F811
+elif ENGINE == "numpy":
     import npmodel
 
     build_model, build_graph, set_weights = npmodel.build_model, npmodel.build_graph, npmodel.set_weights

@@ -189,11 +189,12 @@ jobs:
 
 def write_workflow(repo: Path, rubric: Rubric, rubric_file: Path, install: str | None, force: bool = False,
                    python: str = "3.11", samples: Path | None = None, isolation: str = "auto",
-                   say=lambda _: None) -> tuple[Path, Path]:
+                   say=lambda _: None, keras: bool = False) -> tuple[Path, Path]:
     """Write the template repository's workflow and ``.github/mlgrade/``: the rubric's student build (never its
     references, hidden tests or data: every student's repository is a copy of the template) and mlgrade's
     student wheel, which the workflow installs. Returns ``(workflow, rubric path used)``."""
     from grader.student.compile import BuildError, compile_student_build
+    from grader.student.kit import leak_message, models_engine
     from grader.student.leaks import scan
     from grader.student.wheel import WheelError, build_wheel
 
@@ -209,7 +210,7 @@ def write_workflow(repo: Path, rubric: Rubric, rubric_file: Path, install: str |
     with tempfile.TemporaryDirectory(prefix="mlgrade-classroom-") as tmp:
         try:
             build = compile_student_build(rubric_file, Path(tmp) / "build", samples, isolation, say)
-            wheel_name, wheel = build_wheel(student=True)
+            wheel_name, wheel = build_wheel(student=True, models=models_engine(build, keras))
         except (BuildError, WheelError) as e:
             raise ValueError(str(e)) from None
         staged = Path(tmp) / "template"
@@ -219,8 +220,7 @@ def write_workflow(repo: Path, rubric: Rubric, rubric_file: Path, install: str |
         (staged / wheel_name).write_bytes(wheel)
         leaks = scan([staged], build.secrets)
         if leaks:
-            raise ValueError("the template would hand out answers, so it was not written:\n  "
-                             + "\n  ".join(map(str, leaks)))
+            raise ValueError(leak_message("template", leaks))
         if folder.exists():
             shutil.rmtree(folder)
         shutil.copytree(staged, folder)

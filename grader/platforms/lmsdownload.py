@@ -32,9 +32,11 @@ from grader.lms import (
     canvas_original_name,
     detect_lms,
     latest_attempts,
+    moodle_ambiguous,
     parse_blackboard,
     parse_blackboard_receipt,
     parse_lms_name,
+    parse_moodle,
 )
 
 MAX_ENTRIES = 200_000
@@ -140,21 +142,20 @@ def stage(path: Path, dest: Path, max_entry_bytes: int) -> Staged:
         if lms is None:
             raise LmsDownloadError(f"{path}: not a Canvas, Moodle or Blackboard bulk download")
         staged = Staged(lms, dest)
-        receipts: dict[str, str] = {}  # Blackboard username -> full name
-        if lms == BLACKBOARD:
-            for e in entries:
-                if e.top.endswith(".txt") and e.size < 100_000:
-                    n = parse_blackboard(e.top)
-                    if n is not None and n.receipt:
-                        with e.open() as f:
-                            got = parse_blackboard_receipt(f.read(20_000).decode("utf-8", "replace"))
-                        if got:
-                            receipts[got[1]] = got[0]
+        receipts, assignment = _blackboard_receipts(entries) if lms == BLACKBOARD else ({}, "")
         parsed: list[tuple[LmsName, _Entry]] = []
         for e in entries:
-            n = parse_blackboard(e.top, receipts) if lms == BLACKBOARD else parse_lms_name(e.top, lms)
+            if lms == BLACKBOARD:
+                n = parse_blackboard(e.top, receipts, assignment)
+            elif lms == MOODLE:
+                n = parse_moodle(e.top, folder=bool(e.inner))
+            else:
+                n = parse_lms_name(e.top, lms)
             if n is None:
-                if not e.top.startswith(".") and e.top.lower() not in ("index.html",):
+                if lms == MOODLE and moodle_ambiguous(e.top):
+                    staged.notes.append(f"'{e.top}' names more than one Moodle participant (a name or file name "
+                                        "imitates another's): not graded; check it by hand")
+                elif not e.top.startswith(".") and e.top.lower() not in ("index.html",):
                     staged.notes.append(f"'{e.top}' does not follow {lms.title()}'s naming: not graded")
                 continue
             parsed.append((n, e))
@@ -166,8 +167,8 @@ def stage(path: Path, dest: Path, max_entry_bytes: int) -> Staged:
             staged.notes.append(f"{older} file(s) of older attempts ignored (only each student's latest is graded)")
         budget = [MAX_TOTAL_BYTES]
         used_ids: set[str] = set()
-        for user in sorted(kept, key=lambda u: kept[u][0].student_id):
-            files = kept[user]
+        for key in sorted(kept, key=lambda k: (kept[k][0].student_id, k)):
+            files = kept[key]
             first = files[0]
             sid, k = first.student_id, 2
             while sid.casefold() in used_ids:
@@ -205,6 +206,29 @@ def stage(path: Path, dest: Path, max_entry_bytes: int) -> Staged:
             except (LmsDownloadError, OSError) as why:
                 staged.notes.append(f"{sid}: a file could not be taken from the download ({why}); graded without it")
     return staged
+
+
+def _blackboard_receipts(entries: list[_Entry]) -> tuple[dict[str, str], str]:
+    """Blackboard's receipts: ``{username: full name}`` and the download's assignment name (when every
+    receipt agrees on it). A receipt is a name the LMS ends with ``_attempt_<timestamp>.txt`` (a
+    student's file always has its own name after the timestamp); only its first line is read, and
+    the username there must be the one in the receipt's own name."""
+    receipts: dict[str, str] = {}
+    assignments: set[str] = set()
+    for e in entries:
+        if e.inner or not e.top.endswith(".txt") or e.size >= 100_000:
+            continue
+        n = parse_blackboard(e.top)
+        if n is None or not n.receipt:
+            continue
+        with e.open() as f:
+            got = parse_blackboard_receipt(f.read(20_000).decode("utf-8", "replace"), n)
+        if got:
+            full, user = got
+            receipts[user] = full
+            prefix = f"{n.assignment}_{n.user}"
+            assignments.add(prefix[: -len(user) - 1])
+    return receipts, (assignments.pop() if len(assignments) == 1 else "")
 
 
 def _file_name(n: LmsName, e: _Entry) -> str:

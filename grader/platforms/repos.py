@@ -2,10 +2,11 @@
 
 The instructor's run: every student repository is cloned (a bare mirror, kept under
 ``OUT/.mlgrade/repos`` so a rerun only fetches what is new) or read from clones made with
-``gh classroom clone student-repos``; the last commit before ``--deadline`` is exported with
-``git archive`` into a zip, and that zip is graded like any other submission, through the same
-hardened unpacker. The commit graded, its date and the number of later commits ignored are
-recorded with the grades.
+``gh classroom clone student-repos``; the files of the last commit before ``--deadline`` are
+copied, as data, into a zip (:mod:`grader.platforms.gitdata`: no filter, hook or configuration
+runs, the size is bounded before anything is written, each student's git has a deadline), and
+that zip is graded like any other submission, through the same hardened unpacker, then removed.
+The commit graded, its date and the number of later commits ignored are recorded with the grades.
 
 Repositories come from a Classroom roster CSV (``identifier, github_username, github_id,
 name``) plus the organisation and the assignment's repository prefix (repositories are named
@@ -28,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.lms import plain_id
+from grader.platforms.gitdata import DEFAULT_TIMEOUT, Git, GitError, GitTimeout, OverLimit, list_tree, write_snapshot
+from grader.sources import safe_id
+from grader.unpack import UnpackLimits
 
 GITHUB_URL = "https://github.com/{org}/{repo}.git"
 MAX_ROSTER_BYTES = 10 * 1024**2
@@ -85,6 +89,12 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()} for row in reader]
 
 
+def _student_id(text: str) -> str:
+    """The id grades are filed under: the same one :func:`grader.sources.discover` gives the snapshot
+    (never an output's name), so origins and reasons stay with their student."""
+    return safe_id(plain_id(text))
+
+
 def roster_repos(rows: list[dict[str, str]], org: str, prefix: str, url_template: str = GITHUB_URL
                  ) -> list[StudentRepo]:
     """One repository per roster row: ``<prefix>-<github_username>`` in ``org``."""
@@ -95,16 +105,16 @@ def roster_repos(rows: list[dict[str, str]], org: str, prefix: str, url_template
     for row in rows:
         user, ident, name = row.get("github_username", ""), row.get("identifier", ""), row.get("name", "")
         if not user:
-            who = plain_id(name or ident or "unknown")
+            who = _student_id(name or ident or "unknown")
             out.append(StudentRepo(who, identifier=ident, name=name,
                                    problem="no GitHub account is linked to this roster entry"))
             continue
         if not _USERNAME.fullmatch(user):
-            out.append(StudentRepo(plain_id(user), github=user, identifier=ident, name=name,
+            out.append(StudentRepo(_student_id(user), github=user, identifier=ident, name=name,
                                    problem=f"{user!r} is not a GitHub username"))
             continue
         url = url_template.format(org=org, repo=f"{prefix}-{user}", user=user, prefix=prefix)
-        out.append(StudentRepo(plain_id(user), url=url, github=user, identifier=ident, name=name))
+        out.append(StudentRepo(_student_id(user), url=url, github=user, identifier=ident, name=name))
     return out
 
 
@@ -123,7 +133,7 @@ def org_repos(org: str, prefix: str, url_template: str = GITHUB_URL) -> list[Stu
         user = name[len(prefix) + 1:]
         if _USERNAME.fullmatch(user):
             url = url_template.format(org=org, repo=name, user=user, prefix=prefix)
-            out.append(StudentRepo(plain_id(user), url=url, github=user))
+            out.append(StudentRepo(_student_id(user), url=url, github=user))
     if not out:
         raise RepoError(f"no repository named {prefix}-<username> in {org}")
     return out
@@ -178,57 +188,81 @@ def folder_repos(path: Path, prefix: str = "") -> list[StudentRepo]:
     out = []
     for p in sorted(q for q in path.iterdir() if q.is_dir() and not q.name.startswith(".")):
         user = p.name[len(prefix) + 1:] if prefix and p.name.startswith(prefix + "-") else p.name
-        out.append(StudentRepo(plain_id(user), clone=p, github=user))
+        out.append(StudentRepo(_student_id(user), clone=p, github=user))
     return out
 
 
-def _git(args: list[str], cwd: Path | None = None, timeout: float = 600) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
-    res = subprocess.run(["git", "-c", "protocol.ext.allow=never", *args], cwd=cwd, env=env, capture_output=True,
-                         text=True, timeout=timeout)
-    if res.returncode != 0:
-        raise RepoError((res.stderr.strip().splitlines() or [f"git exited with {res.returncode}"])[-1][:300])
-    return res.stdout
-
-
-def fetch(repo: StudentRepo, mirrors: Path) -> Path:
-    """A bare mirror of the student's repository, cloned once, fetched on later runs."""
+def fetch(repo: StudentRepo, mirrors: Path, git: Git) -> Path:
+    """A bare mirror of the student's repository, cloned once, fetched on later runs. A fetch that
+    fails or runs out of time leaves no half-made mirror behind (a killed git leaves lock files)."""
     dest = mirrors / f"{repo.student}.git"
     if dest.is_dir():
-        _git(["-C", str(dest), "remote", "update", "--prune"])
+        try:
+            git.run(["--git-dir", str(dest), "remote", "update", "--prune"])
+        except GitError:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
     else:
         tmp = mirrors / f".{repo.student}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
-        _git(["clone", "--mirror", "--quiet", "--", repo.url, str(tmp)])
+        try:
+            git.run(["clone", "--mirror", "--quiet", "--template=", "--", repo.url, str(tmp)])
+        except GitError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         os.replace(tmp, dest)
     return dest
 
 
-def last_commit_before(git_dir: Path, deadline: datetime | None) -> tuple[str, str, int] | None:
+def _where(git_dir: Path) -> list[str]:
+    """Our bare mirrors by ``--git-dir``; the instructor's clones by ``-C`` (git finds their ``.git``)."""
+    return ["--git-dir", str(git_dir)] if git_dir.suffix == ".git" and (git_dir / "HEAD").is_file() else \
+        ["-C", str(git_dir)]
+
+
+def last_commit_before(git_dir: Path, deadline: datetime | None, git: Git | None = None
+                       ) -> tuple[str, str, int] | None:
     """``(sha, committer date, commits after the deadline)`` on the default branch, or None."""
+    git = git or Git()
+    where = _where(git_dir)
     try:
-        head = _git(["-C", str(git_dir), "rev-parse", "--verify", "-q", "HEAD^{commit}"]).strip()
-    except RepoError:
+        head = git.run([*where, "rev-parse", "--verify", "-q", "HEAD^{commit}"]).strip()
+    except GitTimeout:
+        raise
+    except GitError:
         return None  # an empty repository
-    args = ["-C", str(git_dir), "rev-list", "-1"]
+    args = [*where, "rev-list", "-1"]
     if deadline is not None:
         args.append(f"--before={int(deadline.timestamp())}")
-    sha = _git([*args, head]).strip()
+    sha = git.run([*args, head]).strip()
     if not sha:
         return None
-    date = _git(["-C", str(git_dir), "show", "-s", "--format=%cI", sha]).strip()
-    later = int(_git(["-C", str(git_dir), "rev-list", "--count", f"{sha}..{head}"]).strip() or 0)
+    date = git.run([*where, "show", "-s", "--format=%cI", sha]).strip()
+    later = int(git.run([*where, "rev-list", "--count", f"{sha}..{head}"]).strip() or 0)
     return sha, date, later
 
 
-def snapshot(git_dir: Path, sha: str, dest_zip: Path) -> None:
-    """The commit's files as a zip (graded like any submission, through the same unpacker)."""
-    _git(["-C", str(git_dir), "archive", "--format=zip", "-o", str(dest_zip), sha])
+def snapshot(git_dir: Path, sha: str, dest_zip: Path, limits: UnpackLimits | None = None,
+             git: Git | None = None) -> None:
+    """The commit's files as a zip (graded like any submission, through the same unpacker), read
+    as data (:mod:`grader.platforms.gitdata`): its size checked against the rubric's unpack limits
+    before anything is written."""
+    git = git or Git()
+    entries = list_tree(git, git_dir, sha, limits or UnpackLimits())
+    write_snapshot(git, git_dir, entries, dest_zip)
 
 
-def prepare(repos: list[StudentRepo], deadline: datetime | None, work: Path, log=print) -> Prepared:
+def remove_snapshots(work: Path) -> None:
+    """Snapshots are copies of what was graded: gone once the class is graded (the next run makes
+    them again from the mirrors, byte for byte)."""
+    shutil.rmtree(Path(work) / "snapshots", ignore_errors=True)
+
+
+def prepare(repos: list[StudentRepo], deadline: datetime | None, work: Path, log=print,
+            limits: UnpackLimits | None = None, timeout: float = DEFAULT_TIMEOUT) -> Prepared:
     """Fetch every repository and export the commit to grade; nothing is lost to a missing repository:
-    that student gets a row saying why."""
+    that student gets a row saying why. ``limits``: the rubric's unpack limits, which bound each
+    snapshot before it is written; ``timeout``: seconds of git per student."""
     if shutil.which("git") is None:
         raise RepoError("git is not installed (apt-get install git)")
     mirrors, snaps = work / "mirrors", work / "snapshots"
@@ -253,22 +287,23 @@ def prepare(repos: list[StudentRepo], deadline: datetime | None, work: Path, log
             out.missing[student] = repo.problem
             continue
         try:
-            git_dir = repo.clone if repo.clone is not None else fetch(repo, mirrors)
-            found = last_commit_before(git_dir, deadline)
+            git = Git(timeout)
+            git_dir = repo.clone if repo.clone is not None else fetch(repo, mirrors, git)
+            found = last_commit_before(git_dir, deadline, git)
             if found is None:
                 out.missing[student] = ("no commit before the deadline" if deadline is not None
                                         else "the repository has no commits")
                 log(f"{student}: {out.missing[student]}")
                 continue
             sha, date, later = found
-            snapshot(git_dir, sha, snaps / f"{student}.zip")
-        except RepoError as e:
-            what = "could not be cloned" if repo.clone is None else "could not be read"
-            out.missing[student] = f"the repository {what} ({e}); has the student accepted the assignment?"
+            snapshot(git_dir, sha, snaps / f"{student}.zip", limits, git)
+        except GitError as e:
+            if isinstance(e, GitTimeout | OverLimit):
+                out.missing[student] = str(e)
+            else:
+                what = "could not be cloned" if repo.clone is None else "could not be read"
+                out.missing[student] = f"the repository {what} ({e}); has the student accepted the assignment?"
             log(f"{student}: {out.missing[student]}")
-            continue
-        except subprocess.TimeoutExpired:
-            out.missing[student] = "git took too long (over 10 minutes) on this repository"
             continue
         origin.update(commit=sha, committed_at=date, late_commits=later)
         out.zips.append(snaps / f"{student}.zip")

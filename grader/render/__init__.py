@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from grader.render.files import write_bytes_atomic
+from grader.render.layout import student_file
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 
@@ -68,7 +69,7 @@ Renderer = Callable[..., str | bytes]
 class Format:
     name: str
     scope: Scope  # "submission": render(result, report), one file per student; "class": render(report)
-    filename: str  # in OUT (class) or OUT/<student>/ (submission)
+    filename: str  # in OUT (class) or OUT/students/<student>/ (submission): grader.render.layout
     help: str
     render: Renderer
     default: bool = False  # written by `mlgrade grade` when --format is not given
@@ -163,7 +164,8 @@ def render_one(name: str, result: SubmissionResult, report: ClassReport) -> str 
 
 
 def write_outputs(out: Path, report: ClassReport, names: Iterable[str]) -> list[Path]:
-    """Write each named format into ``out`` (per-student files in ``out/<student>/``), atomically.
+    """Write each named format into ``out`` (per-student files in ``out/students/<student>/``, see
+    :mod:`grader.render.layout`), atomically.
 
     A folder with the instructor's decisions (``overrides.yaml``) only takes a report that the
     class-level step built for it, so no format can be written without them."""
@@ -180,7 +182,7 @@ def write_outputs(out: Path, report: ClassReport, names: Iterable[str]) -> list[
             written.append(_write(out / fmt.filename, fmt.render(report)))
             continue
         for r in report.results:
-            written.append(_write(out / r.student / fmt.filename, fmt.render(r, report)))
+            written.append(_write(student_file(out, r.student, fmt.filename), fmt.render(r, report)))
     return written
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from urllib.parse import quote
 
 from grader import textsafe
 from grader.results import Status
@@ -136,7 +135,3 @@ def png_size(raw: bytes, max_side: int = MAX_IMAGE_SIDE) -> tuple[int, int] | No
 def png_bytes_uri(raw: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
 
-
-def href(path: str) -> str:
-    """A relative link to one of our own files, quoted and escaped."""
-    return esc(quote(path, safe="/._-@+"))

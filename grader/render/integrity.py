@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections import Counter
 
 from grader.render import ClassReport, register_format
-from grader.render.html_page import esc, href
+from grader.render.html_page import esc
+from grader.render.layout import student_link
 
 COLUMNS = ["group", "kind", "student_a", "file_a", "student_b", "file_b", "similarity", "measure", "threshold",
            "detail", "submission_a", "submission_b"]
@@ -35,7 +36,7 @@ def integrity_csv(report: ClassReport) -> str:
 
 
 def _link(student: str) -> str:
-    return f'<a href="{href(student + "/feedback.html")}">{esc(student)}</a>'
+    return f'<a href="{esc(student_link(student))}">{esc(student)}</a>'
 
 
 def integrity_section(report: ClassReport) -> str:

@@ -14,7 +14,8 @@ import statistics
 
 from grader.render import ClassReport, register_format
 from grader.render.common import could_not_grade, fmt_points, review_progress
-from grader.render.html_page import badge, esc, href, page, png_bytes_uri, review_badge
+from grader.render.html_page import badge, esc, page, png_bytes_uri, review_badge
+from grader.render.layout import student_link
 from grader.results import Status
 
 _COLORS = {Status.PASSED: "#1a7f37", Status.PARTIAL: "#d4a72c", Status.FAILED: "#cf222e",
@@ -159,7 +160,7 @@ def summary_page(report: ClassReport) -> str:
     parts.append("<h2>Could not be graded</h2>")
     if failed:
         parts.append("<table><tr><th>student</th><th>why</th></tr>" + "".join(
-            f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td>'
+            f'<tr><td><a href="{esc(student_link(r.student))}">{esc(r.student)}</a></td>'
             f"<td>{esc('; '.join(r.errors))}</td></tr>" for r in failed) + "</table>")
     else:
         parts.append("<p>Every submission was graded.</p>")
@@ -193,7 +194,7 @@ def summary_page(report: ClassReport) -> str:
 
         flags = (review_badge() if any(q.awaiting_review for q in r.questions) else "") + \
             (badge(Status.ERROR) if could_not_grade(r) else "")
-        body.append(f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td>{cells}'
+        body.append(f'<tr><td><a href="{esc(student_link(r.student))}">{esc(r.student)}</a></td>{cells}'
                     f'<td class="num"><b>{fmt_points(r.total)}</b></td><td>{flags}</td></tr>')
     parts.append(f"<h2>Students</h2><table><tr><th>student</th>{head}<th>total</th><th></th></tr>"
                  + "".join(body) + "</table>")
@@ -214,7 +215,7 @@ def review_section(report: ClassReport) -> str:
     waiting = [(r, qs) for r, qs in waiting if qs]
     if waiting:
         parts.append("<table><tr><th>student</th><th>items</th></tr>" + "".join(
-            f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td><td>'
+            f'<tr><td><a href="{esc(student_link(r.student))}">{esc(r.student)}</a></td><td>'
             + "<br>".join(f"{esc(q.id)}: {esc(q.reason[:200])}" for q in qs) + "</td></tr>" for r, qs in waiting)
             + "</table>")
     elif not flagged:
@@ -229,7 +230,7 @@ def review_section(report: ClassReport) -> str:
     if decided:
         parts.append("<table><tr><th>student</th><th>question</th><th>automatic</th><th>score</th><th>comment</th>"
                      "<th>by</th></tr>" + "".join(
-                         f'<tr><td><a href="{href(r.student + "/feedback.html")}">{esc(r.student)}</a></td>'
+                         f'<tr><td><a href="{esc(student_link(r.student))}">{esc(r.student)}</a></td>'
                          f'<td>{esc(q.id)}</td><td class="num">{fmt_points(q.review.automatic)}</td>'
                          f'<td class="num"><b>{fmt_points(q.score)}</b></td><td>{esc(q.review.comment)}</td>'
                          f"<td>{esc(q.review.by)} {esc(q.review.at[:16])}</td></tr>"

@@ -9,6 +9,13 @@ must also carry the token in the header, not the URL, come from the page's own o
 header is ever sent. Responses forbid framing, sniffing and referrers, and the page's
 Content-Security-Policy allows only its own script, style and images.
 
+How the browser gets the token: never on a command line. Any local user reads every process's
+arguments (``/proc/<pid>/cmdline``), and a browser started with the URL holds it there for as long as
+it runs. ``mlgrade review`` writes the URL into a page only the instructor can read (mode 0600, in a
+fresh 0700 folder under ``OUT/.mlgrade``, removed when the server stops) that sends the browser on
+with a refresh, and starts the browser on that file. The URL is also printed, for the instructor's
+terminal only. No child process gets the token in its environment either.
+
 What it serves: its own page, script and stylesheet; the queue and each item's evidence as
 JSON (every student string escaped, :mod:`grader.review.queue`); PNGs by the digest the queue
 gave them. A request names no path: routes are fixed strings, ids and digests are looked up
@@ -18,12 +25,15 @@ in the queue's dictionaries.
 from __future__ import annotations
 
 import hmac
+import html
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -222,15 +232,41 @@ def serve(out: Path, port: int = 0, by: str | None = None, open_browser: bool = 
     review = ReviewClass(out, by=by)
     server = ReviewServer(review, port)
     progress = review.progress()
+    opener = opener_page(server.url, Path(out) / ".mlgrade")
     print(f"mlgrade review: {progress['flagged']} flagged items in {out} ({progress['reviewed']} reviewed)",
           flush=True)
     print(f"open {server.url}", flush=True)
+    print(f"(or open {opener}, a page only you can read that leads there)", flush=True)
     print("decisions are saved to overrides.yaml as you make them; Ctrl-C stops (and rewrites the grade files)",
           flush=True)
-    if open_browser and _has_display():
+    try:
+        _serve(server, review, out, opener if open_browser and _has_display() else None, ready)
+    finally:
+        shutil.rmtree(opener.parent, ignore_errors=True)
+
+
+def opener_page(url: str, folder: Path) -> Path:
+    """A page that sends the browser on to ``url``, readable by this user only: the browser is started
+    with the page's name, so the token is on no command line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix="review-", dir=folder))  # mode 0700, a fresh name
+    page = private / "open.html"
+    target = html.escape(url, quote=True)
+    text = ('<!doctype html>\n<meta charset="utf-8">\n<meta name="referrer" content="no-referrer">\n'
+            f'<meta http-equiv="refresh" content="0; url={target}">\n<title>mlgrade review</title>\n'
+            f'<p>Opening the review page&#8230; <a href="{target}">continue</a></p>\n')
+    fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return page
+
+
+def _serve(server: ReviewServer, review: ReviewClass, out: Path, browse: Path | None,
+           ready: threading.Event | None) -> None:
+    if browse is not None:
         import webbrowser
 
-        webbrowser.open(server.url)
+        webbrowser.open(browse.as_uri())
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

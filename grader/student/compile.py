@@ -66,6 +66,7 @@ class StudentBuild:
     report: list[CheckReport]
     practice_seed: str
     secrets: Secrets  # what must never ship, for scanning what is made of the build (a kit, a template)
+    uses_models: bool = True  # a public check runs a student's model file (the wheel needs an engine for it)
 
 
 @dataclass
@@ -440,7 +441,34 @@ def _compile(rubric: Rubric, rubric_path: Path, data: dict[str, Any], dest: Path
     if leaks:
         raise BuildError("the student build would hand out answers, so it was not made:\n  "
                          + "\n  ".join(map(str, leaks)))
-    return StudentBuild(dest, sorted(build.files), hidden, build.report, build.seed, build.secrets)
+    return StudentBuild(dest, sorted(build.files), hidden, build.report, build.seed, build.secrets,
+                        _uses_models(build, final))
+
+
+MODEL_KINDS = {"keras_weights", "classify_images", "architecture", "digits", "model_accuracy"}
+
+
+def _uses_models(build: _Build, final: Rubric) -> bool:
+    """Whether a public check of the build runs a student's model file: a model kind, an instructor's kind (it
+    may), or a public test that asks for the ``model`` fixture."""
+    import ast
+
+    from grader.registry import get_kind
+
+    for q in final.questions:
+        for c in q.checks:
+            kind = get_kind(c.kind)
+            if c.kind in MODEL_KINDS or (kind is not None and kind.origin != "built-in"):
+                return True
+    for job in build.jobs:
+        for path in [job.test_file, *(build.dest / f for f in build.files if f.endswith(".py"))]:
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+            except (OSError, SyntaxError, UnicodeDecodeError):
+                return True
+            if any(isinstance(n, ast.arg) and n.arg == "model" for n in ast.walk(tree)):
+                return True
+    return False
 
 
 def _secrets(build: _Build, rubric_path: Path, samples: Path | None) -> None:

@@ -173,13 +173,30 @@ def _zip_bytes(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def models_engine(build: StudentBuild, keras: bool) -> str:
+    """How the student wheel runs model files: not at all when no public check needs it, with Keras on request,
+    else with the light numpy engine."""
+    return "none" if not build.uses_models else ("keras" if keras else "numpy")
+
+
+ENGINE_HINT = ("mlgrade's light model engine defines functions this assignment asks students to write; pass --keras "
+               "to ship Keras instead of it (a heavier install)")
+
+
+def leak_message(what: str, leaks: list) -> str:
+    text = f"the {what} would hand out answers, so it was not written:\n  " + "\n  ".join(map(str, leaks))
+    if any("grader/insandbox/np" in str(leak) for leak in leaks):
+        text += "\n" + ENGINE_HINT
+    return text
+
+
 def export_student_kit(rubric_path: Path, out: Path, samples: Path | None = None, isolation: str = "auto",
-                       say: Callable[[str], None] = lambda _: None) -> Kit:
+                       say: Callable[[str], None] = lambda _: None, keras: bool = False) -> Kit:
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="mlgrade-kit-") as tmp:
         try:
             build = compile_student_build(rubric_path, Path(tmp) / "build", samples, isolation, say)
-            wheel_name, wheel = build_wheel(student=True)
+            wheel_name, wheel = build_wheel(student=True, models=models_engine(build, keras))
             requires = requires_python()
         except (BuildError, WheelError) as e:
             raise KitError(str(e)) from None
@@ -194,7 +211,7 @@ def export_student_kit(rubric_path: Path, out: Path, samples: Path | None = None
         say("scanning the kit, mlgrade's wheel included, for anything that answers the assignment")
         leaks = scan([candidate], build.secrets)
         if leaks:
-            raise KitError("the kit would hand out answers, so it was not written:\n  " + "\n  ".join(map(str, leaks)))
+            raise KitError(leak_message("kit", leaks))
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(f".{out.name}.partial")
         try:

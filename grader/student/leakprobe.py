@@ -69,7 +69,7 @@ def main(spec_path: str) -> None:
     signal.signal(signal.SIGALRM, _alarm)
     for mod in spec["modules"]:
         try:
-            signal.alarm(10)
+            signal.alarm(60)
             module = importlib.import_module(mod["name"])
         except BaseException:  # noqa: BLE001 - whatever a shipped module does on import, go on with the next
             continue

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 MIN_STATEMENTS = 3  # functions shorter than this are too common to call copies
-PROBE_TIMEOUT = 120.0
+PROBE_TIMEOUT = 600.0  # a loaded machine: the scan must finish, never be skipped
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ TOP_LEVEL = ("grader", "mlgrade")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 STUDENT_SKIP = ("grader/templates/",)  # `mlgrade init assignment`'s worked example: an instructor's tool
+# The model server's numpy engine: shipped only when the build's checks run models, since its activations (relu,
+# softmax, ...) are exactly what some assignments ask students to write.
+NUMPY_ENGINE = ("grader/insandbox/npmodel.py", "grader/insandbox/nplayers.py", "grader/insandbox/npact.py")
 # What a student's self-check imports (the light set); platform markers as in pyproject.toml.
 STUDENT_REQUIRES = [
     "numpy>=1.24", "pydantic>=2.5", "PyYAML>=6.0", "rich>=13.0", "Pillow>=10.0", "h5py>=3.8", "nbformat>=5.9",
@@ -54,7 +57,7 @@ def _distribution():
     return dist
 
 
-def _package_files(student: bool) -> list[tuple[str, Path]]:
+def _package_files(student: bool, skip: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
     """(path in the wheel, file) for every file of the installed packages: modules, and the data that
     notebooks see while graded (fake pip, Colab shim); no caches, no links, nothing hidden."""
     import importlib.util
@@ -73,7 +76,7 @@ def _package_files(student: bool) -> list[tuple[str, Path]]:
                 if f.startswith(".") or f.endswith((".pyc", "~")) or p.is_symlink() or not p.is_file():
                     continue
                 arcname = f"{name}/{p.relative_to(root).as_posix()}"
-                if student and arcname.startswith(STUDENT_SKIP):
+                if (student and arcname.startswith(STUDENT_SKIP)) or arcname.startswith(skip):
                     continue
                 files.append((arcname, p))
     return files
@@ -83,12 +86,13 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
 
 
-def _student_metadata(text: str) -> str:
-    """The installed METADATA with the light dependencies in place of the grading ones."""
+def _student_metadata(text: str, keras: bool) -> str:
+    """The installed METADATA with the light dependencies in place of the grading ones (Keras among them when
+    ``keras``: a build that runs models without the numpy engine)."""
     head, _, body = text.partition("\n\n")
     kept = [ln for ln in head.splitlines() if not ln.startswith(("Requires-Dist:", "Provides-Extra:"))]
-    kept += [f"Requires-Dist: {r}" for r in STUDENT_REQUIRES]
-    for extra, reqs in STUDENT_EXTRAS.items():
+    kept += [f"Requires-Dist: {r}" for r in STUDENT_REQUIRES + (STUDENT_EXTRAS["keras"] if keras else [])]
+    for extra, reqs in ({} if keras else STUDENT_EXTRAS).items():
         kept.append(f"Provides-Extra: {extra}")
         kept += [f"Requires-Dist: {r}; extra == \"{extra}\"" for r in reqs]
     kept = [("Summary: mlgrade for students: self-check your homework as it will be graded"
@@ -104,19 +108,24 @@ def requires_python() -> str:
     return _distribution().metadata.get("Requires-Python") or ""
 
 
-def build_wheel(student: bool) -> tuple[str, bytes]:
-    """This installation of mlgrade as a pure-Python wheel: ``(file name, bytes)``."""
+def build_wheel(student: bool, models: str = "numpy") -> tuple[str, bytes]:
+    """This installation of mlgrade as a pure-Python wheel: ``(file name, bytes)``. For students, ``models`` says
+    how model files run: ``numpy`` (the light engine), ``keras`` (Keras and JAX as dependencies, no numpy engine)
+    or ``none`` (the build runs no model: neither)."""
+    if models not in ("numpy", "keras", "none"):
+        raise ValueError(f"models must be numpy, keras or none, got {models!r}")
     dist = _distribution()
     meta_dir = f"mlgrade-{dist.version}.dist-info"
     entries: list[tuple[str, bytes, int]] = []
-    for arcname, path in _package_files(student):
+    skip = NUMPY_ENGINE if student and models != "numpy" else ()
+    for arcname, path in _package_files(student, skip):
         mode = 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
         entries.append((arcname, path.read_bytes(), mode))
     metadata_text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
     if not metadata_text:
         raise WheelError("the installed mlgrade has no METADATA")
     if student:
-        metadata_text = _student_metadata(metadata_text)
+        metadata_text = _student_metadata(metadata_text, keras=models == "keras")
     entries.append((f"{meta_dir}/METADATA", metadata_text.encode("utf-8"), 0o644))
     entries.append((f"{meta_dir}/WHEEL", (
         b"Wheel-Version: 1.0\nGenerator: mlgrade (its own installation)\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
