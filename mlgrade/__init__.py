@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from grader import __version__
-from grader.selfcheck import SelfCheck
+from grader.student.selfcheck import SelfCheck
 
 __all__ = ["CheckError", "SelfCheck", "__version__", "check"]
 
@@ -36,8 +36,8 @@ def check(submission: str | os.PathLike | None = None, rubric: str | os.PathLike
     name the rubric expects for this notebook (``"backprop.ipynb"``): Colab keeps notebooks in Drive,
     not next to your files, so it is fetched from the open tab and checked under that name.
     """
-    from grader.isolation import IsolationUnavailable
-    from grader.selfcheck import self_check
+    from grader.execute.isolation import IsolationUnavailable
+    from grader.student.selfcheck import self_check
 
     if os.environ.get("MLGRADE_SUBMISSION"):  # inside a notebook mlgrade itself is running: never recurse
         raise CheckError("mlgrade.check() does nothing while mlgrade runs this notebook")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.archspec import Layer, layer_shapes, read_architectures, total_params
+from grader.rubric.architectures import Layer, layer_shapes, read_architectures, total_params
 
 PACKS = Path(__file__).resolve().parent.parent / "rubrics"
 

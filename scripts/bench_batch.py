@@ -111,7 +111,7 @@ def watch(out: Path, peaks: dict[int, int], stop: threading.Event, dask: bool = 
         for p in psutil.process_iter(["pid", "cmdline"]):
             cmd = " ".join(p.info.get("cmdline") or [])
             # a Dask worker's grading worker hands records back ("out": null) instead of writing to OUT
-            if "grader.worker" in cmd and (str(out) in cmd or (dask and '"out": null' in cmd)):
+            if "grader.batch.worker" in cmd and (str(out) in cmd or (dask and '"out": null' in cmd)):
                 peaks[p.pid] = max(peaks.get(p.pid, 0), tree_rss(p.pid))
         time.sleep(0.5)
 

@@ -5,7 +5,7 @@
 Builds stored records of N synthetic students with fingerprints as the grader stores them, then
 times, on those records only (median of --repeat runs, wall clock):
 
-1. ``compare``: the integrity comparison alone (:func:`grader.integrity.compare_class`);
+1. ``compare``: the integrity comparison alone (:func:`grader.classstep.integrity.compare_class`);
 2. ``class step``: reading every record from the store, the class-relative scores, the integrity
    comparison, and writing ``integrity.csv`` and ``summary.html`` (the section included);
 3. for reference, every default output (one feedback page per student too).
@@ -36,13 +36,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from grader.classwide import apply_class_relative, integrity_step  # noqa: E402
-from grader.integrity import compare_class  # noqa: E402
-from grader.integrity.codeprint import encode_hashes, fingerprint_cells  # noqa: E402
-from grader.pipeline import failed_result  # noqa: E402
+from grader.classstep.classwide import apply_class_relative, integrity_step  # noqa: E402
+from grader.classstep.integrity import compare_class  # noqa: E402
 from grader.render import ClassReport, default_formats, write_outputs  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
-from grader.store import ResultStore  # noqa: E402
+from grader.score.codeprint import encode_hashes, fingerprint_cells  # noqa: E402
+from grader.score.pipeline import failed_result  # noqa: E402
+from grader.score.store import ResultStore  # noqa: E402
 
 CNN = [[[3, 3, 3, 32], [32]], [[3, 3, 32, 32], [32]], [[3, 3, 32, 64], [64]], [[18496, 64], [64]], [[64, 1], [1]]]
 MLP = [[[784, 128], [128]], [[128, 10], [10]]]

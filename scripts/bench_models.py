@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from grader.models import get_model_server  # noqa: E402
+from grader.execute.modelserver import get_model_server  # noqa: E402
 
 
 def main() -> None:
@@ -83,10 +83,10 @@ def report(label: str, wall: list[float], cpu: list[float]) -> None:
 def bench_digits(args) -> None:
     """The whole digits check per model file (grader and model server CPU), after a warm-up that pays
     the data loading once."""
-    from grader.models import get_model_server
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
+    from grader.core.options import GradeOptions
+    from grader.execute.modelserver import get_model_server
     from grader.rubric import parse_rubric
+    from grader.score.pipeline import grade_submission
 
     rubric = parse_rubric(DIGITS_RUBRIC)
     opts = GradeOptions(isolation=args.isolation)

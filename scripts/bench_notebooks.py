@@ -28,10 +28,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from make_submissions import backprop_notebook, write_zip  # noqa: E402
 
-from grader.nbexec import get_runner  # noqa: E402
-from grader.options import GradeOptions  # noqa: E402
-from grader.pipeline import grade_submission  # noqa: E402
+from grader.core.options import GradeOptions  # noqa: E402
+from grader.execute.notebooks import get_runner  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
+from grader.score.pipeline import grade_submission  # noqa: E402
 
 
 def machine_cpu() -> float:

@@ -20,11 +20,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from grader.classwide import apply_class_relative  # noqa: E402
-from grader.options import GradeOptions  # noqa: E402
-from grader.pipeline import grade_submission  # noqa: E402
+from grader.classstep.classwide import apply_class_relative  # noqa: E402
+from grader.core.options import GradeOptions  # noqa: E402
 from grader.render import ClassReport, formats  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
+from grader.score.pipeline import grade_submission  # noqa: E402
 
 
 def main() -> None:

@@ -24,12 +24,12 @@ sys.path.insert(0, str(HERE.parent))
 
 import make_pack_samples  # noqa: E402
 
-from grader.nbexec import get_runner  # noqa: E402
-from grader.nbexec import session as session_mod  # noqa: E402
-from grader.options import GradeOptions  # noqa: E402
-from grader.pipeline import grade_submission  # noqa: E402
+from grader.checks.pytest import harness  # noqa: E402
+from grader.core.options import GradeOptions  # noqa: E402
+from grader.execute.notebooks import get_runner  # noqa: E402
+from grader.execute.notebooks import session as session_mod  # noqa: E402
 from grader.rubric import parse_rubric  # noqa: E402
-from grader.testing import harness  # noqa: E402
+from grader.score.pipeline import grade_submission  # noqa: E402
 
 PACK = HERE.parent / "rubrics" / "mlp_softmax"
 TIMES = {"open": 0.0, "requests": 0.0, "count": 0, "pytest": 0.0, "in_pytest": 0.0}

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from grader.options import GradeOptions  # noqa: E402
-from grader.pipeline import grade_submission  # noqa: E402
+from grader.core.options import GradeOptions  # noqa: E402
 from grader.rubric import parse_rubric  # noqa: E402
+from grader.score.pipeline import grade_submission  # noqa: E402
 
 SAMPLES = ["alice_complete", "bob_partial", "ivan_colab"]
 

@@ -32,12 +32,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "grader" / "insandbox"))
 
+from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult  # noqa: E402
 from grader.insandbox.safeimage import thumbnail_png  # noqa: E402
-from grader.results import CheckResult, QuestionResult, Status, SubmissionResult  # noqa: E402
 from grader.review.queue import ReviewClass  # noqa: E402
 from grader.review.server import ReviewServer  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
-from grader.store import ClassManifest, ResultStore, save_class  # noqa: E402
+from grader.score.store import ClassManifest, ResultStore, save_class  # noqa: E402
 
 
 def screenshot(path: Path, seed: int = 0) -> None:
@@ -109,8 +109,8 @@ def make_class(out: Path, students: int, thumb: str, preview: str) -> None:
 def bench_grading(tmp: Path, n: int, isolation: str) -> None:
     import zipfile
 
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
+    from grader.core.options import GradeOptions
+    from grader.score.pipeline import grade_submission
 
     rubric = load_rubric(HERE.parent / "rubric.yaml")
     sample = HERE.parent / "submissions" / "alice_complete.zip"

@@ -96,7 +96,7 @@ class Server:
 
 def digits(folder: Path) -> tuple[Path, np.ndarray]:
     """The grader's digits (hidden 4,000 then public 1,000) as one raw 0-255 ``.npy``, and their labels."""
-    from grader import digitsdata
+    from grader.checks import digitsdata
 
     sets = [digitsdata.mnist_hidden(), digitsdata.mnist_public()]
     path = folder / "digits.npy"
@@ -120,7 +120,7 @@ def model_file(source: Path, folder: Path) -> Path:
 def predict_cmd(path: Path, inputs: Path, out: Path, server: Server) -> dict:
     """The grader's ``predict`` command for a digit model (its feed from the file's input shape); a file
     that takes no digits, or that cannot be read, is fed (28, 28, 1), which both engines must refuse alike."""
-    from grader.modelinputs import Feed, FeedProblem, digit_feed
+    from grader.checks.modelinputs import Feed, FeedProblem, digit_feed
 
     info = server.request({"op": "inspect", "path": str(path), "want": "model"})
     try:
@@ -188,7 +188,7 @@ def main_bench(runs: int = 5) -> None:
     and the median of later ones, per engine."""
     import statistics
 
-    from grader import digitsdata
+    from grader.checks import digitsdata
 
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "public.npy"

@@ -35,7 +35,7 @@ def export(target: str) -> None:
     import numpy as np
 
     sys.path.insert(0, str(HERE.parent))
-    from grader.digitsdata import mnist_hidden, mnist_public, sklearn_digits
+    from grader.checks.digitsdata import mnist_hidden, mnist_public, sklearn_digits
 
     pub, hid, skl = mnist_public(), mnist_hidden(), sklearn_digits()
     np.savez_compressed(target, train_x=pub.images, train_y=pub.labels, mnist_x=hid.images, mnist_y=hid.labels,
@@ -44,7 +44,7 @@ def export(target: str) -> None:
 
 
 def _feed(x, shape, divide=255.0, add=0.0):
-    """The grader's feeding (grader/modelinputs.py): pad in raw pixels, scale, channels, reshape."""
+    """The grader's feeding (grader/checks/modelinputs.py): pad in raw pixels, scale, channels, reshape."""
     import numpy as np
 
     x = np.asarray(x, np.float32)

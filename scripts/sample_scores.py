@@ -22,12 +22,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.authoring import expectations, samples_of  # noqa: E402
-from grader.classwide import apply_class_relative  # noqa: E402
-from grader.isolation import resolve  # noqa: E402
-from grader.options import GradeOptions  # noqa: E402
-from grader.pipeline import grade_submission  # noqa: E402
+from grader.authoring.assignments import expectations, samples_of  # noqa: E402
+from grader.classstep.classwide import apply_class_relative  # noqa: E402
+from grader.core.options import GradeOptions  # noqa: E402
+from grader.execute.isolation import resolve  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
+from grader.score.pipeline import grade_submission  # noqa: E402
 
 OUT = ROOT / "tests" / "data" / "sample_scores.json"
 

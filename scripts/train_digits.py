@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 
-from grader.digitsdata import mnist_public  # noqa: E402
+from grader.checks.digitsdata import mnist_public  # noqa: E402
 
 OUT = HERE / "data"
 

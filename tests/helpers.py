@@ -9,9 +9,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from grader.options import GradeOptions
-from grader.pipeline import grade_submission
+from grader.core.options import GradeOptions
 from grader.rubric import parse_rubric
+from grader.score.pipeline import grade_submission
 
 
 def png_bytes(size=(320, 200), mode="RGB", color=(200, 30, 30)) -> bytes:
@@ -80,7 +80,7 @@ def isolation_modes() -> list:
 
     import pytest
 
-    from grader.isolation import backend
+    from grader.execute.isolation import backend
 
     problem = backend("bwrap").problem()
     if problem is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":

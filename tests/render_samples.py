@@ -7,7 +7,7 @@ import io
 
 from PIL import Image
 
-from grader.results import CheckResult, QuestionResult, Status, SubmissionResult
+from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult
 from grader.rubric import parse_rubric
 
 HOSTILE = '<img src=x onerror=alert(1)>\x1b[2J=HYPERLINK("http://evil")\n::add-mask::x <script>alert(2)</script>'
@@ -88,7 +88,7 @@ def store_class(out, results: list[SubmissionResult], rubric_text: str = RUBRIC_
                 formats: list[str] | None = None) -> None:
     """Put ``results`` into ``out`` as if ``mlgrade grade`` had graded them: records and the class file."""
     from grader.render import default_formats
-    from grader.store import ClassManifest, ResultStore, save_class
+    from grader.score.store import ClassManifest, ResultStore, save_class
 
     store = ResultStore(out)
     keys = {}

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from grader.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from grader.cli.main import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_validate_shows_why_hidden_tests_failed_to_the_instructor(scaffolded, ca
     student = capsys.readouterr().out
     assert "hidden tests worth 3 points run only when the class is graded" in student
     assert "Mismatched" not in student
-    from grader.authoring import validate
+    from grader.authoring.assignments import validate
 
     verdicts = validate(scaffolded / "rubric.yaml", isolation="none")
     wrong = next(v for v in verdicts if v.sample == "wrong")

@@ -16,13 +16,13 @@ from conftest import ROOT, make_zip
 from helpers import notebook_bytes
 from kerasfiles import write_keras2_model
 
-from grader.batch import grade_batch
-from grader.classwide import apply_class_relative
-from grader.digitsdata import mnist_hidden, preprocess_photo
-from grader.options import GradeOptions
-from grader.results import QuestionResult, Status, SubmissionResult
+from grader.batch.run import grade_batch
+from grader.checks.digitsdata import mnist_hidden, preprocess_photo
+from grader.classstep.classwide import apply_class_relative
+from grader.core.options import GradeOptions
+from grader.core.results import QuestionResult, Status, SubmissionResult
+from grader.intake.sources import discover
 from grader.rubric import parse_rubric
-from grader.sources import discover
 
 DIGITS_RUBRIC = """
 name: digits only
@@ -249,7 +249,7 @@ def _workers_of(out: Path) -> list[int]:
                 cmdline = (p / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if "grader.worker" in cmdline and str(out) in cmdline:
+            if "grader.batch.worker" in cmdline and str(out) in cmdline:
                 pids.append(int(p.name))
     return pids
 
@@ -302,8 +302,8 @@ def test_workers_killed_for_their_time_leave_no_private_folders(tmp_path, monkey
     when it ends (the next service start would, but there may be none)."""
     import tempfile
 
-    from grader.isolation import resolve
-    from grader.isolation.staging import PREFIX
+    from grader.execute.isolation import resolve
+    from grader.execute.isolation.staging import PREFIX
 
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir(mode=0o755)

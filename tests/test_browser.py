@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from render_samples import RUBRIC, sample_class
 
-from grader.classwide import apply_class_relative
+from grader.classstep.classwide import apply_class_relative
 from grader.render import ClassReport, write_outputs
 
 

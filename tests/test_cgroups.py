@@ -12,10 +12,10 @@ import pytest
 from conftest import ROOT
 from helpers import notebook_bytes
 
-from grader.checks._notebook import load_probe
-from grader.isolation import backend, cgroups
-from grader.isolation.cgroups import Bounds, CgroupTree, _Leg
-from grader.nbexec import NotebookJob, ProbeSpec, get_runner
+from grader.checks.notebooks import load_probe
+from grader.execute.isolation import backend, cgroups
+from grader.execute.isolation.cgroups import Bounds, CgroupTree, _Leg
+from grader.execute.notebooks import NotebookJob, ProbeSpec, get_runner
 
 BWRAP_PROBLEM = backend("bwrap").problem()
 TREE = cgroups.tree() if BWRAP_PROBLEM is None else "no bubblewrap"
@@ -62,7 +62,7 @@ def test_every_process_of_a_notebook_is_in_the_notebooks_own_cgroup(tmp_path):
 
 @needs_cgroups
 def test_the_model_server_runs_in_its_own_bounded_cgroup():
-    from grader.models import MODEL_MEMORY, MODEL_TMP, close_model_server, get_model_server
+    from grader.execute.modelserver import MODEL_MEMORY, MODEL_TMP, close_model_server, get_model_server
 
     server = get_model_server("bwrap", 0)
     try:
@@ -81,7 +81,7 @@ def test_the_model_server_runs_in_its_own_bounded_cgroup():
 
 @needs_cgroups
 def test_a_live_session_stopped_by_its_memory_bound_says_so_and_leaves_no_cgroup(tmp_path):
-    from grader.nbexec.session import NotebookSession, StudentFailure
+    from grader.execute.notebooks.session import NotebookSession, StudentFailure
 
     sub = tmp_path / "live"
     sub.mkdir()
@@ -142,7 +142,7 @@ def test_without_cgroups_the_sandbox_still_runs_and_says_what_is_not_bounded(tmp
         pytest.skip(f"bubblewrap: {BWRAP_PROBLEM}")
     code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
             "from pathlib import Path\nfrom helpers import notebook_bytes\n"
-            "from grader.isolation import backend\nfrom grader.nbexec import NotebookJob, get_runner\n"
+            "from grader.execute.isolation import backend\nfrom grader.execute.notebooks import NotebookJob, get_runner\n"
             "sub = Path(sys.argv[2]); sub.mkdir()\n(sub / 'nb.ipynb').write_bytes(notebook_bytes('print(6 * 7)'))\n"
             "r = get_runner().run(NotebookJob(notebook=str(sub / 'nb.ipynb'), submission_dir=str(sub), isolation='bwrap'))\n"
             "print(r.status, r.stdout_tail.strip())\nprint(backend('bwrap').unbounded())\n")
@@ -157,10 +157,10 @@ def test_without_cgroups_the_sandbox_still_runs_and_says_what_is_not_bounded(tmp
 
 
 def test_grading_says_what_is_not_bounded_when_it_starts(monkeypatch, capsys):
-    from grader.cli import resolve_isolation
+    from grader.execute.isolation import for_command as isolation_for
 
     if BWRAP_PROBLEM is not None:
         pytest.skip(f"bubblewrap: {BWRAP_PROBLEM}")
     monkeypatch.setattr(cgroups, "_TREE", "no memory cgroup controller is mounted")
-    assert resolve_isolation("bwrap", "grade") == "bwrap"
+    assert isolation_for("bwrap", "grade") == "bwrap"
     assert "mlgrade: note: no memory cgroup here (no memory cgroup controller is mounted)" in capsys.readouterr().err

@@ -12,11 +12,11 @@ import pytest
 from helpers import grade_files
 from kerasfiles import write_keras2_model
 
-from grader.classbest import class_best
-from grader.classwide import apply_class_relative
-from grader.isolation import backend
-from grader.options import GradeOptions
-from grader.results import Status, SubmissionResult
+from grader.classstep.classbest import class_best
+from grader.classstep.classwide import apply_class_relative
+from grader.core.options import GradeOptions
+from grader.core.results import Status, SubmissionResult
+from grader.execute.isolation import backend
 from grader.rubric import parse_rubric
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from grader.cli import main
+from grader.cli.main import main
+from grader.core.results import QuestionResult, Status, SubmissionResult
 from grader.platforms.classroom import head_snapshot, workflow_yaml
 from grader.render.classroom import (
     actions_log_text,
@@ -27,7 +28,6 @@ from grader.render.classroom import (
     points,
     runner_ids,
 )
-from grader.results import QuestionResult, Status, SubmissionResult
 from grader.rubric import parse_rubric
 
 REPORTER = ROOT / "tests" / "clients" / "classroom-reporter" / "run.sh"

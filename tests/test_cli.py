@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from conftest import ROOT, make_zip
 
-from grader.cli import main
+from grader.cli.main import main
 
 SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.json").read_text())
 
@@ -115,7 +115,7 @@ def graded_class(tmp_path):
     """A class as `mlgrade grade` leaves it (records, class file, outputs), without grading anything."""
     from render_samples import sample_class, store_class
 
-    from grader.classwide import export_class
+    from grader.render.export import export_class
 
     out = tmp_path / "grades"
     store_class(out, sample_class(), formats=["csv", "summary", "html", "gradescope"])
@@ -130,7 +130,7 @@ def csv_row(out: Path, student: str) -> dict[str, str]:
 
 
 def test_override_sets_changes_accepts_and_clears(graded_class, capsys, monkeypatch):
-    from grader.overrides import load_overrides
+    from grader.classstep.overrides import load_overrides
 
     out = graded_class
     monkeypatch.setenv("MLGRADE_REVIEWER", "prof")
@@ -181,7 +181,7 @@ def test_override_no_export_then_export(graded_class, capsys):
     (["amy"], "give STUDENT and QUESTION"),
 ])
 def test_override_mistakes_are_usage_errors(graded_class, capsys, args, message):
-    from grader.overrides import overrides_path
+    from grader.classstep.overrides import overrides_path
 
     assert main(["override", str(graded_class), *args]) == 2
     assert message in capsys.readouterr().err

@@ -13,14 +13,14 @@ import sys
 import pytest
 from conftest import ROOT
 
-from grader.cli import EXIT_OK, main
+from grader.cli.main import EXIT_OK, main
 
 PACK = ROOT / "rubrics" / "mlp_softmax"
 PACKS = ["hw4", "aml_hw4", "ml_assignment2", "mlp_softmax"]
 
 
 def test_grader_holds_no_homework_specific_kind():
-    from grader.registry import all_kinds
+    from grader.rubric.kinds import all_kinds
 
     builtin = {k.name for k in all_kinds() if k.origin == "built-in"}
     assert not builtin & {"notebook_backprop", "xor_notebook", "xor_equation", "xor_hand"}
@@ -103,9 +103,9 @@ def test_a_copy_of_the_default_rubric_made_elsewhere_finds_mlgrades_own_packs(tm
     missing everywhere is still an error naming the rubric's folder."""
     import yaml
 
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
+    from grader.core.options import GradeOptions
     from grader.rubric import RubricError, load_rubric
+    from grader.score.pipeline import grade_submission
 
     data = yaml.safe_load((ROOT / "rubric.yaml").read_text())
     data["questions"] = [q for q in data["questions"] if q["id"] == "backprop"]

@@ -12,8 +12,8 @@ import pytest
 from helpers import grade_files
 from kerasfiles import write_keras2_model
 
-from grader.isolation import backend
-from grader.options import GradeOptions
+from grader.core.options import GradeOptions
+from grader.execute.isolation import backend
 
 DATA = Path(__file__).resolve().parent / "data" / "models"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
@@ -214,7 +214,7 @@ def test_a_constant_model_with_a_flexible_input_is_fed_28x28(tmp_path):
                                                                ("bias", bias)])], cfg, keras_version="2.15.0",
                        varlen=True)
     q = grade_files(tmp_path, {"digits.h5": p.read_bytes()}, rubric_for(["digits.h5"]), options()).question("q0")
-    from grader.digitsdata import mnist_hidden
+    from grader.checks.digitsdata import mnist_hidden
 
     assert q.relative == pytest.approx(float(np.mean(mnist_hidden().labels == 3)), abs=1e-6), q.reason
 
@@ -267,7 +267,7 @@ def test_same_architecture_different_weights_never_share_results(tmp_path):
     """The server keeps one compiled program per architecture: each student's own weights go in."""
     import numpy as np
 
-    from grader.digitsdata import mnist_hidden
+    from grader.checks.digitsdata import mnist_hidden
 
     def constant(digit: int) -> bytes:
         bias = np.zeros(10, np.float32)
@@ -309,7 +309,7 @@ os.environ["KERAS_BACKEND"] = "jax"
 import keras
 import numpy as np
 sys.path.insert(0, sys.argv[1])
-from grader.digitsdata import mnist_hidden, mnist_public
+from grader.checks.digitsdata import mnist_hidden, mnist_public
 
 out = sys.argv[2]
 pub, hid = mnist_public(), mnist_hidden()

@@ -43,7 +43,7 @@ def tutorial_blocks() -> tuple[str, str]:
 
 def test_the_tutorial_builds_an_assignment_that_validates(tmp_path, capsys, monkeypatch):
     """Following the README's tutorial from scratch gives an assignment whose samples grade as expected."""
-    from grader.cli import EXIT_OK, main
+    from grader.cli.main import EXIT_OK, main
 
     monkeypatch.setenv("COLUMNS", "1000")
     tests, question = tutorial_blocks()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.cli import main
-from grader.environment import install_hint, missing_module, missing_packages
+from grader.cli.main import main
+from grader.core.environment import install_hint, missing_module, missing_packages
 
 
 def test_missing_module_is_recognised_in_cell_errors():
@@ -62,8 +62,8 @@ def test_a_missing_package_is_the_environments_failing_not_the_students(tmp_path
 
 
 def test_a_students_own_missing_module_is_not_blamed_on_the_environment():
-    from grader.environment import environment_failures
-    from grader.nbexec.jobs import CellReport
+    from grader.core.environment import environment_failures
+    from grader.execute.notebooks.jobs import CellReport
 
     cells = [CellReport(0, "error", "ModuleNotFoundError", "No module named 'my_utils'", code_index=1),
              CellReport(1, "error", "ModuleNotFoundError", "No module named 'seaborn'", code_index=2),
@@ -75,8 +75,8 @@ def test_a_students_own_missing_module_is_not_blamed_on_the_environment():
 
 
 def test_a_download_is_the_offline_environments_failing_and_its_names_too():
-    from grader.environment import NETWORK, environment_failures
-    from grader.nbexec.jobs import CellReport
+    from grader.core.environment import NETWORK, environment_failures
+    from grader.execute.notebooks.jobs import CellReport
 
     cells = [CellReport(2, "error", "Exception", "URL fetch failure on https://www.cs.toronto.edu/...: None -- "
                         "[Errno -3] Temporary failure in name resolution", code_index=2),

@@ -12,8 +12,8 @@ from helpers import grade_files, notebook_bytes
 from make_submissions import xor_equation as plain_equation
 from make_submissions import xor_hand, xor_notebook
 
-from grader.equation import EquationError, evaluate, parse, xor_network
-from grader.instructor import load_module
+from grader.checks.equation import EquationError, evaluate, parse, xor_network
+from grader.rubric.instructor import load_module
 from reference import xor as ref
 
 W1, W2 = ref.HANDOUT_WEIGHTS1, ref.HANDOUT_WEIGHTS2
@@ -326,7 +326,7 @@ def test_hand_values_against_an_equation_that_is_not_xor_say_so(tmp_path):
     w1, w2, out = ref.train(4)
     wrong = -w1  # an equation with the wrong signs: it parses, but does not compute XOR
     eq = xor_equation(wrong, w2)
-    from grader.equation import evaluate, parse
+    from grader.checks.equation import evaluate, parse
 
     tree = parse(eq)
     values = [evaluate(tree, {1: a, 2: b, 3: c}) for a, b, c in ref.X]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import grade_files, isolation_modes, notebook_bytes
 
-from grader.options import GradeOptions
+from grader.core.options import GradeOptions
 from grader.render import ClassReport, get_format
 from grader.rubric import parse_rubric
 

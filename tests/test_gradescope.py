@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from conftest import ROOT, make_zip
 
-from grader.cli import main
+from grader.cli.main import main
 
 SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.json").read_text())
 MLGRADE = str(Path(sys.executable).parent / "mlgrade")
@@ -67,7 +67,7 @@ def test_export_and_run_autograder(tmp_path):
     wheel = source / "mlgrade-0.1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as w:  # mlgrade itself, whatever way it is installed here; never course content
         names = w.namelist()
-        assert "grader/cli.py" in names and not [n for n in names if n.startswith(("reference/", "rubrics/"))]
+        assert "grader/cli/main.py" in names and not [n for n in names if n.startswith(("reference/", "rubrics/"))]
     assert not list(source.rglob("__pycache__"))
     setup = (source / "setup.sh").read_text()
     assert "bubblewrap" in setup and '"$root/venv"' in setup
@@ -153,7 +153,7 @@ def test_sample_submission_in_the_gradescope_layout(tmp_path, samples_dir):
 
 
 def test_without_user_namespaces_auto_runs_with_limits_and_says_so(tmp_path, monkeypatch, capsys):
-    from grader.isolation.bubblewrap import BubblewrapBackend
+    from grader.execute.isolation.bubblewrap import BubblewrapBackend
 
     monkeypatch.setattr(BubblewrapBackend, "problem", lambda self: "bubblewrap failed: No permissions to create new namespace")
     rubric = tmp_path / "rubric.yaml"

@@ -27,10 +27,10 @@ from helpers import huge_png_header, notebook_bytes
 from make_submissions import BACKPROP_CELLS
 from test_keras_models import mlp_file
 
-from grader.batch import grade_batch
-from grader.isolation import backend, cgroups
-from grader.options import GradeOptions
-from grader.portable import pid_alive
+from grader.batch.run import grade_batch
+from grader.core.options import GradeOptions
+from grader.core.portable import pid_alive
+from grader.execute.isolation import backend, cgroups
 from grader.rubric import load_rubric
 
 BWRAP_PROBLEM = backend("bwrap").problem()
@@ -100,7 +100,7 @@ def _graded_elsewhere(pid: int) -> bool:
             cmd = Path(f"/proc/{a}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"pytest" in cmd or b"grader.worker" in cmd:
+        if b"pytest" in cmd or b"grader.batch.worker" in cmd:
             return True
     return False
 
@@ -142,7 +142,7 @@ def test_hostile_corpus(tmp_path, monkeypatch):
         "read_shadow": "print(open('/etc/shadow').read())",
         "read_hidden": "import os\nprint(os.listdir('{hidden}'))\nprint(open('{hidden}/digits/secret.txt').read())",
         "list_students": "import os\nprint(os.listdir('{klass}'), os.listdir('{out}'))",
-        "read_grader": "print(open('{root}/grader/batch.py').read()[:100])",
+        "read_grader": "print(open('{root}/grader/batch/run.py').read()[:100])",
         "write_outside": "for p in ['{marker}', '{out}/pwned.txt', '{hidden}/pwned', '{klass}/pwned.zip']:\n"
                          "    try:\n        open(p, 'w').write('x')\n    except OSError as e:\n        print(e)",
         "sockets": "import socket\nfor host in [('127.0.0.1', {port}), ('1.1.1.1', 80), ('pypi.org', 443)]:\n"

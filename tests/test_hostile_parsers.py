@@ -19,10 +19,12 @@ from conftest import make_zip
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from grader import equation, nbparse, sources, textsafe
-from grader.instructor import load_module
-from grader.nbload import MAX_DEPTH, NotebookProblem, load_notebook, read_json
-from grader.unpack import UnpackLimits, UnpackRefused, unpack
+from grader.checks import equation
+from grader.core import textsafe
+from grader.intake import nbparse, sources
+from grader.intake.nbload import MAX_DEPTH, NotebookProblem, load_notebook, read_json
+from grader.intake.unpack import UnpackLimits, UnpackRefused, unpack
+from grader.rubric.instructor import load_module
 
 # The hw4 course pack's readers of the hand values and of the equation's candidates: instructor code, in the grader.
 _XOR = load_module(Path(__file__).resolve().parent.parent / "rubrics" / "hw4" / "tests" / "xor_checks.py")
@@ -216,14 +218,14 @@ def test_fuzz_escaping(text):
 @given(st.lists(st.sampled_from(["import ", "from ", " as ", "x", "_y", ".", ",", "(", ")", "[", "]", " = ", "==",
                                  "\n", " ", "\t", "np", "tf"]), max_size=3000).map("".join))
 def test_fuzz_cell_source_scans(text):
-    from grader.environment import assigned_names, imported_names
+    from grader.core.environment import assigned_names, imported_names
 
     _fast(imported_names, text, limit=0.5)
     _fast(assigned_names, text, limit=0.5)
 
 
 def test_cell_source_scans_on_long_lines():
-    from grader.environment import assigned_names, imported_names
+    from grader.core.environment import assigned_names, imported_names
 
     _fast(assigned_names, ("(" * 5 + "a, " * 60_000 + "\n") * 3)
     _fast(imported_names, "from x import " + "a, " * 100_000)

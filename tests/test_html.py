@@ -8,7 +8,7 @@ import re
 import pytest
 from render_samples import EQUATION, RUBRIC, png_b64, sample_class, student
 
-from grader.classwide import apply_class_relative
+from grader.classstep.classwide import apply_class_relative
 from grader.render import ClassReport, get_format
 from grader.render.html_page import png_data_uri
 from grader.render.mathml import NotRenderable, equation_mathml

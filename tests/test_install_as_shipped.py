@@ -69,7 +69,7 @@ def _scores(results: Path) -> dict[str, float]:
 
 def _instructor_scores(sample: Path, rubric: Path) -> dict[str, float]:
     from grader.rubric import load_rubric
-    from grader.selfcheck import self_check
+    from grader.student.selfcheck import self_check
 
     return {q.id: q.score for q in self_check(sample, load_rubric(rubric), "auto", remember=False).result.questions}
 

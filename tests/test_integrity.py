@@ -1,4 +1,4 @@
-"""Integrity evidence (grader.integrity): planted copies are found, independent work is not paired.
+"""Integrity evidence (grader.classstep.integrity): planted copies are found, independent work is not paired.
 
 Fast tests: fingerprints made in-process from real files (the grader makes them in the sandboxed
 model server; ``test_integrity_batch.py`` grades a class end to end through it).
@@ -30,11 +30,11 @@ from integrity_samples import (  # noqa: E402
     recompressed,
 )
 
+from grader.classstep.integrity import IntegrityConfig, as_rows, compare_class  # noqa: E402
 from grader.insandbox.fingerprint import image_print, layer_print  # noqa: E402
 from grader.insandbox.h5read import read_h5  # noqa: E402
-from grader.integrity import IntegrityConfig, as_rows, compare_class  # noqa: E402
-from grader.integrity.codeprint import fingerprint_cells, normalized_tokens  # noqa: E402
-from grader.integrity.config import KnownXor  # noqa: E402
+from grader.rubric.integrity import KnownXor  # noqa: E402
+from grader.score.codeprint import fingerprint_cells, normalized_tokens  # noqa: E402
 from reference import xor as ref  # noqa: E402
 
 MODELS = ROOT / "tests" / "data" / "models"
@@ -364,8 +364,8 @@ def test_collect_reads_notebooks_equations_and_python_files(tmp_path):
     """The grader's half of collection (the sandbox's half is stood in for)."""
     from make_submissions import complete_files
 
-    from grader.integrity.collect import collect
-    from grader.submission import Submission
+    from grader.intake.submission import Submission
+    from grader.score.fingerprints import collect
 
     files = complete_files(seed=11)
     files["helpers/extra.py"] = b"def f(a, b):\n    return a + b\n" * 3
@@ -393,8 +393,8 @@ def test_collect_reads_notebooks_equations_and_python_files(tmp_path):
 
 
 def test_collect_survives_a_server_that_fails(tmp_path):
-    from grader.integrity.collect import collect
-    from grader.submission import Submission
+    from grader.intake.submission import Submission
+    from grader.score.fingerprints import collect
 
     (tmp_path / "w.h5").write_bytes(b"x")
 
@@ -407,8 +407,8 @@ def test_collect_survives_a_server_that_fails(tmp_path):
 
 def test_a_compromised_servers_answer_is_cleaned_before_it_is_stored(tmp_path):
     """A model server a student's file took over answers anything: records keep only well-formed fields."""
-    from grader.integrity.collect import collect
-    from grader.submission import Submission
+    from grader.intake.submission import Submission
+    from grader.score.fingerprints import collect
 
     (tmp_path / "w.h5").write_bytes(b"x")
     (tmp_path / "a.png").write_bytes(b"x")

@@ -26,7 +26,7 @@ from integrity_samples import (  # noqa: E402
     recompressed,
 )
 
-from grader.options import GradeOptions  # noqa: E402
+from grader.core.options import GradeOptions  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 
 RUBRIC = """
@@ -86,7 +86,7 @@ def _student(tmp: Path, i: int) -> tuple[dict[str, bytes], list[np.ndarray]]:
 def test_planted_copies_are_found_in_a_graded_class_and_a_late_copy_regrades_nobody(tmp_path):
     from make_submissions import XOR_CODE, xor_equation
 
-    from grader.batch import grade_batch
+    from grader.batch.run import grade_batch
 
     (tmp_path / "handout").mkdir()
     (tmp_path / "handout" / "xor.ipynb").write_bytes(notebook_bytes([XOR_CODE]))

@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bench_integrity import synthetic_class  # noqa: E402
 from integrity_samples import BACKPROP_VARIANTS, jpeg_bytes, recompressed  # noqa: E402
 
+from grader.classstep.integrity import compare_class  # noqa: E402
+from grader.classstep.integrity.bounds import PairBudget  # noqa: E402
 from grader.insandbox.fingerprint import layer_print  # noqa: E402
 from grader.insandbox.h5read import read_h5  # noqa: E402
-from grader.integrity import compare_class  # noqa: E402
-from grader.integrity.bounds import MAX_LAYERS, MAX_SKETCHED, PairBudget, cap_fingerprints  # noqa: E402
-from grader.integrity.codeprint import fingerprint_cells  # noqa: E402
+from grader.score.codeprint import fingerprint_cells  # noqa: E402
+from grader.score.fingerprint_caps import MAX_LAYERS, MAX_SKETCHED, cap_fingerprints  # noqa: E402
 
 
 def record(student: str, fp: dict) -> SimpleNamespace:
@@ -81,10 +82,10 @@ def crafted_class(tmp_path: Path) -> dict[str, dict]:
 RUNNER = textwrap.dedent("""
     import json, resource, sys, time
     from pathlib import Path
-    from grader.classwide import class_step
+    from grader.classstep.classwide import class_step
     from grader.render import default_formats, write_outputs
     from grader.rubric import load_rubric
-    from grader.store import ResultStore
+    from grader.score.store import ResultStore
 
     out, students = Path(sys.argv[1]), json.loads(sys.argv[2])
     rubric = load_rubric(Path(sys.argv[3]))
@@ -107,9 +108,9 @@ RUNNER = textwrap.dedent("""
 def test_a_crafted_class_runs_the_class_step_within_memory_and_time(tmp_path):
     """Today's step built 82 M same-student layer pairs here (MemoryError under the limit); the bounded step
     finds the planted copies and names what it left out."""
-    from grader.pipeline import failed_result
     from grader.rubric import load_rubric
-    from grader.store import ResultStore
+    from grader.score.pipeline import failed_result
+    from grader.score.store import ResultStore
 
     prints = crafted_class(tmp_path)
     rubric_path = ROOT / "rubric.yaml"
@@ -140,8 +141,8 @@ def test_a_crafted_class_runs_the_class_step_within_memory_and_time(tmp_path):
 
 def test_collected_fingerprints_are_capped_per_student(tmp_path):
     """A submission of 30 files of 400 layers keeps a small record: the caps apply when it is made."""
-    from grader.integrity.collect import collect
-    from grader.submission import Submission
+    from grader.intake.submission import Submission
+    from grader.score.fingerprints import collect
 
     layers = tiny_layers_file(tmp_path / "tiny.h5")
     for i in range(30):

@@ -17,11 +17,11 @@ import pytest
 from conftest import ROOT
 from helpers import notebook_bytes
 
-from grader.checks._notebook import load_probe
-from grader.isolation import ROLE_KERNELS, backend, resolve, sandbox_uid
-from grader.isolation.service import ServiceError, ServiceProcess
-from grader.isolation.staging import Staging
-from grader.nbexec import NotebookJob, ProbeSpec, get_runner
+from grader.checks.notebooks import load_probe
+from grader.execute.isolation import ROLE_KERNELS, backend, resolve, sandbox_uid
+from grader.execute.isolation.service import ServiceError, ServiceProcess
+from grader.execute.isolation.staging import Staging
+from grader.execute.notebooks import NotebookJob, ProbeSpec, get_runner
 
 BWRAP_PROBLEM = backend("bwrap").problem()
 if BWRAP_PROBLEM is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
@@ -367,8 +367,8 @@ def test_the_notebook_sandbox_outlives_a_submission_and_stops_clean(tmp_path, mo
 
     from helpers import grade_files
 
-    from grader.options import GradeOptions
-    from grader.pipeline import stop_services
+    from grader.core.options import GradeOptions
+    from grader.score.pipeline import stop_services
 
     stop_services()  # earlier tests' sandboxes staged elsewhere
     tmp = tmp_path / "tmp"
@@ -394,7 +394,7 @@ def test_a_process_that_graded_leaves_no_staged_folder_when_it_exits(tmp_path):
     tmp.mkdir(mode=0o700)
     code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
             "from pathlib import Path\nfrom helpers import grade_files, notebook_bytes\n"
-            "from grader.options import GradeOptions\n"
+            "from grader.core.options import GradeOptions\n"
             "r = grade_files(Path(sys.argv[2]), {'nb.ipynb': notebook_bytes('x = 1'), 'a.txt': b'hi'}, sys.argv[3],"
             " GradeOptions(isolation='bwrap'))\nassert r.total == 2, [q.reason for q in r.questions]\n")
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)}
@@ -427,9 +427,9 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from helpers import notebook_bytes
-from grader.isolation import backend
-from grader.nbexec import NotebookJob, get_runner
-from grader.nbexec.session import NotebookSession, StudentFailure
+from grader.execute.isolation import backend
+from grader.execute.notebooks import NotebookJob, get_runner
+from grader.execute.notebooks.session import NotebookSession, StudentFailure
 iso, tmp, flood_cells, flood_live = sys.argv[2], Path(sys.argv[3]), sys.argv[4], sys.argv[5]
 
 def job(name, *cells):
@@ -483,7 +483,7 @@ def test_a_flood_of_tiny_values_costs_its_own_report_and_little_memory(tmp_path,
 # --------------------------------------------------------------------------- memory in every form (issue 25.3)
 
 def _cgroups_problem() -> str | None:
-    from grader.isolation import cgroups
+    from grader.execute.isolation import cgroups
 
     tree = cgroups.tree()
     return tree if isinstance(tree, str) else None
@@ -521,7 +521,7 @@ def test_memory_outside_the_address_space_is_bounded_per_notebook(tmp_path, hoar
     address space (RLIMIT_AS 1 GiB here) or the scratch (128 MiB). The notebook's cgroup counts it all: the
     notebook is stopped at its bound with a reason the student can act on, the same worker's next notebook
     runs normally, and no cgroup is left behind."""
-    from grader.isolation import cgroups
+    from grader.execute.isolation import cgroups
 
     limits = {"memory_bytes": 1 << 30, "scratch_bytes": 128 << 20}
     r = run(tmp_path, HOARDS[hoard], "print('after')", probe=ProbeSpec(values={"held": ["held"]}), cell_timeout=60,

@@ -348,7 +348,7 @@ def test_exif_orientation_is_applied():
 
 
 def test_sample_submission_grades_q1_q2_q3(samples_dir, default_rubric, tmp_path):
-    from grader.pipeline import grade_submission
+    from grader.score.pipeline import grade_submission
 
     r = grade_submission(samples_dir / "alice_complete.zip", default_rubric, tmp_path / "w")
     assert r.question("q1a").score == 0.5, r.question("q1a").reason
@@ -386,7 +386,7 @@ def test_config_json_is_never_given_to_keras():
 def test_a_grown_model_server_is_replaced_between_requests(tmp_path, monkeypatch):
     """Past the memory limit the server is retired after answering: the answer's files are still
     read, and the next request gets a fresh server with the same results."""
-    import grader.models as models
+    import grader.execute.modelserver as models
 
     monkeypatch.setattr(models, "RESTART_ABOVE", 1)
     files = {"tiny.h5": tiny_weights(tmp_path), "bright.png": png_bytes(color=(250, 250, 250)),

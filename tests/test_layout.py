@@ -11,9 +11,9 @@ import re
 import pytest
 from conftest import make_zip
 
-from grader.cli import main
+from grader.cli.main import main
+from grader.intake.sources import RESERVED_NAMES, discover, is_plain_id, safe_id
 from grader.render import formats
-from grader.sources import RESERVED_NAMES, discover, is_plain_id, safe_id
 
 RUBRIC = """
 name: HW4

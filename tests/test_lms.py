@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from grader.lms import (
+from grader.intake.lms import (
     BLACKBOARD,
     CANVAS,
     MOODLE,
@@ -158,7 +158,7 @@ NAMEY = st.lists(st.sampled_from(list("ab_1-. /\\:LATE") + ["_attempt_", "_assig
 @FUZZ
 @given(NAMEY)
 def test_lms_name_parsers_are_bounded_and_their_ids_plain(name):
-    from grader.sources import is_plain_id
+    from grader.intake.sources import is_plain_id
 
     for parse in (parse_canvas, parse_moodle, parse_blackboard):
         t = time.perf_counter()

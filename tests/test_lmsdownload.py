@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import make_zip
 
-from grader.cli import main
+from grader.cli.main import main
 from grader.platforms.lmsdownload import detect, safe_component, stage
 
 RUBRIC = """

@@ -15,9 +15,9 @@ import pytest
 from conftest import ROOT
 
 import mlgrade
-from grader.options import GradeOptions
-from grader.pipeline import grade_submission
+from grader.core.options import GradeOptions
 from grader.rubric import parse_rubric
+from grader.score.pipeline import grade_submission
 
 RUBRIC = f"""name: backprop and files
 questions:

@@ -10,11 +10,11 @@ import pytest
 from conftest import ROOT
 
 from grader.checks.model_accuracy import DataSet, fraction_for
-from grader.classwide import apply_class_relative
-from grader.options import GradeOptions
-from grader.pipeline import grade_submission
-from grader.results import Status
+from grader.classstep.classwide import apply_class_relative
+from grader.core.options import GradeOptions
+from grader.core.results import Status
 from grader.rubric import RubricError, load_rubric
+from grader.score.pipeline import grade_submission
 
 MODELS = ROOT / "scripts" / "data"
 
@@ -60,7 +60,7 @@ def test_rubric_mistakes_are_caught_when_it_loads(tmp_path):
 
 @pytest.mark.slow
 def test_scores_by_thresholds_on_an_npz_next_to_the_rubric_and_on_bundled_sets(tmp_path):
-    from grader import digitsdata
+    from grader.checks import digitsdata
 
     d = digitsdata.mnist_hidden()
     (tmp_path / "pack").mkdir()
@@ -76,7 +76,7 @@ def test_scores_by_thresholds_on_an_npz_next_to_the_rubric_and_on_bundled_sets(t
 
 @pytest.mark.slow
 def test_relative_scoring_goes_through_the_class_step_and_hidden_data_waits_for_the_class(tmp_path):
-    from grader import digitsdata
+    from grader.checks import digitsdata
 
     hidden = tmp_path / "hidden"
     hidden.mkdir()

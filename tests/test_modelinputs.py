@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.modelinputs import SCALINGS, Feed, FeedProblem, digit_feed, scaling, scaling_hint
+from grader.checks.modelinputs import SCALINGS, Feed, FeedProblem, digit_feed, scaling, scaling_hint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "grader" / "insandbox"))
 

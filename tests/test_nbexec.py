@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from helpers import isolation_modes, notebook_bytes
 
-from grader.checks._notebook import cell_errors, load_probe
-from grader.nbexec import NotebookJob, NotebookRun, ProbeSpec, get_runner
+from grader.checks.notebooks import cell_errors, load_probe
+from grader.execute.notebooks import NotebookJob, NotebookRun, ProbeSpec, get_runner
 
 MODES = isolation_modes()
 
@@ -252,7 +252,7 @@ def test_forged_records_from_student_code_are_ignored(tmp_path, iso):
 
 
 def test_a_heavy_import_gets_the_environments_time_on_top_of_the_cell_timeout():
-    from grader.nbexec.executor import IMPORT_ALLOWANCE_S, import_allowance
+    from grader.execute.notebooks.executor import IMPORT_ALLOWANCE_S, import_allowance
 
     assert import_allowance("import tensorflow as tf\nimport numpy as np") == IMPORT_ALLOWANCE_S
     assert import_allowance("from tensorflow.keras import layers") == IMPORT_ALLOWANCE_S

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from helpers import isolation_modes, notebook_bytes, write_files
 
-from grader.checks._values import compare, draw_dims, materialize
-from grader.options import GradeOptions
-from grader.pipeline import grade_submission
-from grader.results import Status
+from grader.checks.values import compare, draw_dims, materialize
+from grader.core.options import GradeOptions
+from grader.core.results import Status
 from grader.rubric import RubricError, load_rubric, parse_rubric
+from grader.score.pipeline import grade_submission
 
 MODES = isolation_modes()
 
@@ -148,7 +148,7 @@ def test_compare_for_hidden_cases_shows_no_expected_value(got, expected, said):
 
 
 def test_hidden_inputs_depend_on_the_submission_and_are_reproducible():
-    from grader.checks._values import RandomArray  # noqa: F401 - the spec model the rubric validates against
+    from grader.checks.values import RandomArray  # noqa: F401 - the spec model the rubric validates against
 
     spec = [{"random": {"shape": ["n", 3]}}]
     a = materialize(spec, np.random.default_rng(1), draw_dims({"n": [2, 9]}, np.random.default_rng(1)))

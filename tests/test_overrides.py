@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from render_samples import HOSTILE, RUBRIC, sample_class, store_class, student
 
-from grader.classwide import class_step, export_class
-from grader.overrides import (
+from grader.classstep.classwide import class_step
+from grader.classstep.overrides import (
     Override,
     OverridesError,
     apply_overrides,
@@ -25,8 +25,9 @@ from grader.overrides import (
     put_override,
     restore_override,
 )
+from grader.core.results import Status
 from grader.render import ClassReport, get_format, write_outputs
-from grader.results import Status
+from grader.render.export import export_class
 
 
 def ov(student="amy", question="q2", **kw) -> Override:
@@ -260,8 +261,8 @@ def test_unreviewed_items_are_counted(tmp_path):
 
 
 def test_a_decision_on_an_unreadable_submission_goes_stale_when_it_changes(tmp_path):
-    from grader.pipeline import grade_submission
     from grader.rubric import parse_rubric
+    from grader.score.pipeline import grade_submission
 
     rubric = parse_rubric("name: t\nquestions:\n  - {id: a, title: a, points: 1, checks: [{kind: file_present, "
                           "file: a.txt}]}\n")

@@ -6,7 +6,7 @@ import pytest
 from conftest import ROOT
 from helpers import grade_files, png_bytes
 
-from grader.registry import _KINDS, CheckParams, Outcome, check_kind, declare_pending
+from grader.rubric.kinds import _KINDS, CheckParams, Outcome, check_kind, declare_pending
 
 
 class _BoomParams(CheckParams):
@@ -114,8 +114,8 @@ def test_grader_bug_is_an_error_not_the_students_fault_and_the_rest_goes_on(tmp_
 
 
 def test_refused_submission_gets_zero_everywhere_with_the_reason(tmp_path):
-    from grader.pipeline import grade_submission
     from grader.rubric import parse_rubric
+    from grader.score.pipeline import grade_submission
 
     bad = tmp_path / "x.zip"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot a zip")

@@ -12,14 +12,14 @@ import pytest
 from conftest import ROOT
 from helpers import write_files
 
-from grader.cli import main
-from grader.options import GradeOptions
-from grader.pipeline import grade_submission
+from grader.cli.main import main
+from grader.core.options import GradeOptions
 from grader.rubric import RubricError, load_rubric
+from grader.score.pipeline import grade_submission
 
 PLUGIN = '''
 from pydantic import Field
-from grader.plugin import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
+from grader.api import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
 
 
 class WordCountParams(CheckParams):

@@ -20,9 +20,9 @@ import pytest
 from conftest import ROOT
 from helpers import fresh_env, notebook_bytes
 
-from grader import portable
-from grader.isolation import backend
-from grader.nbexec import NotebookJob, get_runner
+from grader.core import portable
+from grader.execute.isolation import backend
+from grader.execute.notebooks import NotebookJob, get_runner
 
 SAMPLES = [(p, ROOT / "rubric.yaml") for p in sorted((ROOT / "submissions").glob("*.zip"))] + [
     (p, ROOT / "rubrics" / f"{p.parent.name}.yaml") for p in sorted((ROOT / "rubrics" / "samples").glob("*/*.zip"))]
@@ -56,7 +56,7 @@ def test_portable_path_without_posix_modules_scores_like_the_sandbox(tmp_path):
     probe = subprocess.run([str(python), "-c", "import os, importlib.util\n"
                             "try:\n    import resource; print('resource')\nexcept ImportError: pass\n"
                             "print(hasattr(os, 'fork'), hasattr(os, 'killpg'))\n"
-                            "from grader.portable import has_rlimits; print(has_rlimits())"],
+                            "from grader.core.portable import has_rlimits; print(has_rlimits())"],
                            capture_output=True, text=True, cwd=tmp_path)
     assert probe.stdout.split() == ["False", "False", "False"], probe.stdout + probe.stderr
 
@@ -65,7 +65,7 @@ def test_portable_path_without_posix_modules_scores_like_the_sandbox(tmp_path):
     out.mkdir()
     jobs = [(str(z), str(r), str(out / f"{i}.json")) for i, (z, r) in enumerate(SAMPLES)]
     driver.write_text(
-        "import json, sys\nfrom grader.cli import main\n"
+        "import json, sys\nfrom grader.cli.main import main\n"
         f"for sub, rubric, dest in {jobs!r}:\n"
         "    code = main(['check', sub, '--rubric', rubric, '--isolation', 'none', '--json', dest])\n"
         "    assert code == 0, (sub, code)\n")
@@ -76,9 +76,9 @@ def test_portable_path_without_posix_modules_scores_like_the_sandbox(tmp_path):
     assert res.stdout.count("your notebooks ran without the sandbox") == len(SAMPLES)  # said once per report
     assert "memory is not limited on this computer" in res.stdout  # no resource: said, not hidden
 
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
+    from grader.core.options import GradeOptions
     from grader.rubric import load_rubric
+    from grader.score.pipeline import grade_submission
 
     for i, (zip_path, rubric_path) in enumerate(SAMPLES):
         portable_scores = {t["number"]: t["score"] for t in json.loads((out / f"{i}.json").read_text())["tests"]}
@@ -198,7 +198,7 @@ def test_windows_job_object_limits_memory_and_processes_and_kills_the_tree(monke
     monkeypatch.setitem(sys.modules, "win32job", win32job)
     monkeypatch.setitem(sys.modules, "win32api", win32api)
     monkeypatch.setitem(sys.modules, "win32con", win32con)
-    from grader.isolation import winjob
+    from grader.core import winjob
 
     job, why = winjob.contain(777, 2 * 1024**3, 64)
     assert job == "job" and why == ""
@@ -210,7 +210,7 @@ def test_windows_job_object_limits_memory_and_processes_and_kills_the_tree(monke
 
 
 def test_without_pywin32_windows_keeps_time_limits_and_says_memory_is_not_limited(monkeypatch):
-    from grader.isolation import winjob
+    from grader.core import winjob
 
     monkeypatch.setitem(sys.modules, "win32job", None)
     assert winjob.contain(1, 1024, 1) == (None, "pywin32 is not installed")
@@ -255,7 +255,7 @@ def test_a_reaped_child_is_never_signalled_by_its_old_pid(monkeypatch):
     """Pids wrap (at 32,768 on many machines): once a child is reaped its pid may lead another process's
     group, and kill_tree (as root) would kill that group. It signals the group only while the child is
     unreaped, and `exited` waits for a child without reaping it."""
-    from grader.portable import exited, kill_tree, popen_kwargs
+    from grader.core.portable import exited, kill_tree, popen_kwargs
 
     sent = []
     real = os.killpg

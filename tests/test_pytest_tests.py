@@ -1,4 +1,4 @@
-"""``kind: pytest``: an instructor's test file graded against sandboxed notebooks (grader/checks/pytest_tests.py).
+"""``kind: pytest``: an instructor's test file graded against sandboxed notebooks (grader/checks/pytest/kind.py).
 
 Markers give points, parametrized cases share them, hidden tests stay hidden in a self-check,
 assertion messages become reasons, a bug in the test file is a grader error, and nothing a
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from helpers import isolation_modes, notebook_bytes, write_files
 
-from grader.options import GradeOptions
-from grader.pipeline import grade_submission
-from grader.results import Status
+from grader.core.options import GradeOptions
+from grader.core.results import Status
 from grader.rubric import RubricError, load_rubric
+from grader.score.pipeline import grade_submission
 
 MODES = isolation_modes()
 
@@ -415,7 +415,7 @@ def test_only_the_instructors_modules_are_imported_afresh_for_each_submission(tm
 
     from conftest import ROOT
 
-    from grader.testing.harness import _rewritten_names, forget_modules
+    from grader.checks.pytest.harness import _rewritten_names, forget_modules
 
     (tmp_path / "tests").mkdir()
     for name in ("test_a.py", "helpers.py", "other.py"):
@@ -446,7 +446,7 @@ def test_lone_surrogates_and_colliding_keys_from_the_kernel_cost_only_that_answe
     import json
     import time
 
-    from grader.render.files import json_text
+    from grader.core.files import json_text
 
     hostile = notebook_bytes(
         "import numpy as np",

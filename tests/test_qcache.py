@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, make_zip
 
 from grader.rubric import load_rubric
-from grader.selfcheck import self_check
+from grader.student.selfcheck import self_check
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +33,15 @@ def test_unchanged_questions_are_reused_and_changed_ones_graded_again(tmp_path, 
     assert not any(q.details.get("reused") for q in first.result.questions)
 
     # the same files again: every question is reused, and no model or notebook work happens at all
-    import grader.models
-    import grader.nbexec.executor
+    import grader.execute.modelserver
+    import grader.execute.notebooks.executor
 
     def boom(*a, **k):
         raise AssertionError("graded again although nothing changed")
 
     with monkeypatch.context() as m:
-        m.setattr(grader.models, "model_request", boom)
-        m.setattr(grader.nbexec.executor, "run_notebook", boom)
+        m.setattr(grader.execute.modelserver, "model_request", boom)
+        m.setattr(grader.execute.notebooks.executor, "run_notebook", boom)
         again = self_check(_alice(tmp_path, "b.zip"), rubric)
     assert _scores(again) == _scores(first)
     assert all(q.details.get("reused") for q in again.result.questions)

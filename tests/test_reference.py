@@ -111,7 +111,7 @@ def test_parameter_counts_of_the_seed_architectures():
 def test_reference_cli_prints_json(capsys):
     import json
 
-    from grader.cli import main
+    from grader.cli.main import main
 
     assert main(["reference", "--json"]) == 0
     values = json.loads(capsys.readouterr().out)

@@ -14,8 +14,9 @@ from conftest import ROOT
 from render_samples import HOSTILE, RUBRIC, sample_class, student
 
 import grader.render as render
-from grader.classwide import apply_class_relative
-from grader.cli import main
+from grader.classstep.classwide import apply_class_relative
+from grader.cli.main import main
+from grader.core import plugins
 from grader.render import (
     ClassReport,
     Format,
@@ -68,11 +69,13 @@ def test_a_new_format_is_one_registration(tmp_path, monkeypatch):
 
 def test_formats_from_other_packages_come_through_entry_points(monkeypatch):
     plugin = Format("plugin-test", "submission", "p.txt", "from a plugin", lambda r, rep: r.student)
-    entry = SimpleNamespace(load=lambda: plugin)
-    import importlib.metadata
+    entry = SimpleNamespace(name="plugin-test", load=lambda: plugin)
+    real = plugins.entry_points
 
-    monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda group: [entry] if group == render.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(plugins, "entry_points",
+                        lambda group: [*real(group=group), entry] if group == render.ENTRY_POINT_GROUP
+                        else real(group=group))
+    monkeypatch.setattr(plugins, "_LOADED", set())
     monkeypatch.setattr(render, "_loaded", False)
     monkeypatch.setattr(render, "_FORMATS", dict(render._FORMATS))
     assert get_format("plugin-test").render_one(student("zed", 0.5), report()) == "zed"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.cli import main
+from grader.cli.main import main
 from grader.platforms.repos import RepoError, parse_deadline, read_roster, roster_repos
 
 RUBRIC = """
@@ -193,9 +193,9 @@ import threading  # noqa: E402
 import time  # noqa: E402
 import zipfile  # noqa: E402
 
+from grader.intake.unpack import UnpackLimits  # noqa: E402
 from grader.platforms.gitdata import git_env  # noqa: E402
 from grader.platforms.repos import StudentRepo, prepare  # noqa: E402
-from grader.unpack import UnpackLimits  # noqa: E402
 
 MiB = 1024**2
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from grader.isolation import resolve
+from grader.execute.isolation import resolve
 
 pytestmark = pytest.mark.slow
 

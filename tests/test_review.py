@@ -14,8 +14,8 @@ import pytest
 from helpers import huge_png_header, png_bytes
 from render_samples import HOSTILE, sample_class, store_class, student
 
-from grader.overrides import Override, load_overrides, put_override
-from grader.results import CheckResult, QuestionResult, Status
+from grader.classstep.overrides import Override, load_overrides, put_override
+from grader.core.results import CheckResult, QuestionResult, Status
 from grader.review.queue import ReviewClass, item_id
 from grader.review.server import CSP, ReviewServer
 
@@ -350,7 +350,7 @@ def test_an_item_shows_the_other_evidence_and_what_to_look_for(tmp_path):
 
 
 def test_review_notes_come_from_the_rubric(tmp_path):
-    from grader.store import ClassManifest, save_class
+    from grader.score.store import ClassManifest, save_class
 
     out = tmp_path / "grades"
     rubric = """
@@ -406,7 +406,7 @@ def test_mlgrade_review_prints_the_address_and_writes_the_grade_files_when_stopp
 
 
 def test_mlgrade_review_needs_a_graded_class(tmp_path, capsys):
-    from grader.cli import main
+    from grader.cli.main import main
 
     assert main(["review", str(tmp_path), "--no-browser"]) == 2
     assert "no graded class here" in capsys.readouterr().err

@@ -19,8 +19,8 @@ import pytest
 from conftest import ROOT
 from test_browser import chromium
 
-from grader.overrides import load_overrides
-from grader.store import ResultStore
+from grader.classstep.overrides import load_overrides
+from grader.score.store import ResultStore
 
 pytestmark = pytest.mark.slow
 

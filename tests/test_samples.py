@@ -8,7 +8,7 @@ import make_submissions
 import pytest
 from conftest import ROOT
 
-from grader.pipeline import grade_submission
+from grader.score.pipeline import grade_submission
 
 
 def _digest(p):

@@ -11,11 +11,11 @@ import json
 import pytest
 from conftest import make_zip
 
-from grader import batch
-from grader.options import GradeOptions
-from grader.pipeline import failed_result
+from grader.batch import run as batch
+from grader.batch.scheduling import Attempt, Outcome
+from grader.core.options import GradeOptions
 from grader.rubric import parse_rubric
-from grader.scheduling import Attempt, Outcome
+from grader.score.pipeline import failed_result
 
 RUBRIC = """
 name: one file
@@ -80,7 +80,7 @@ def run(tmp_path, monkeypatch):
     made: list[FakeScheduler] = []
 
     def go(script: dict[str, list]):
-        from grader.scheduling import cluster
+        from grader.batch.scheduling import cluster
 
         made.clear()
 

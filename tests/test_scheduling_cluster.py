@@ -20,7 +20,7 @@ from conftest import ROOT, make_zip
 from helpers import notebook_bytes
 from test_batch import DIGITS_RUBRIC  # the same one-question digits class as the local batch tests
 
-from grader.isolation import resolve
+from grader.execute.isolation import resolve
 
 pytest.importorskip("distributed")
 from distributed import Client  # noqa: E402
@@ -139,7 +139,7 @@ def _feedback(out: Path) -> dict[str, dict]:
 
 def _grading_workers_under(pid: int) -> list[psutil.Process]:
     try:
-        return [c for c in psutil.Process(pid).children(recursive=True) if "grader.worker" in " ".join(c.cmdline())]
+        return [c for c in psutil.Process(pid).children(recursive=True) if "grader.batch.worker" in " ".join(c.cmdline())]
     except psutil.Error:
         return []
 
@@ -354,8 +354,8 @@ def test_workers_that_would_grade_differently_are_refused_by_name(cluster, tmp_p
 
 
 def test_the_class_is_graded_in_the_environment_most_workers_share():
-    from grader.scheduling.cluster import choose_environment
-    from grader.scheduling.cluster_worker import fingerprint
+    from grader.batch.scheduling.cluster import choose_environment
+    from grader.batch.scheduling.cluster_worker import fingerprint
 
     client = fingerprint()
     same = dict(client)
@@ -399,7 +399,7 @@ def test_hidden_photos_and_folder_submissions_on_the_cluster(cluster, tmp_path):
     from PIL import Image
     from test_batch import constant_model
 
-    from grader.digitsdata import mnist_hidden
+    from grader.checks.digitsdata import mnist_hidden
 
     hidden = tmp_path / "hidden"
     data = mnist_hidden()

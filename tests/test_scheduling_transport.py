@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import make_zip
 
-from grader.scheduling.transport import TransportError, extract, pack, pack_folder_plain, unpack_parcel
-from grader.unpack import UnpackLimits, UnpackRefused, unpack
+from grader.batch.scheduling.transport import TransportError, extract, pack, pack_folder_plain, unpack_parcel
+from grader.intake.unpack import UnpackLimits, UnpackRefused, unpack
 
 
 def _report(source: Path, dest: Path, limits: UnpackLimits):
@@ -124,7 +124,7 @@ def test_extract_never_writes_outside(tmp_path, entries):
 
 
 def test_parcel_names_are_single_names(tmp_path):
-    from grader.scheduling.transport import Parcel
+    from grader.batch.scheduling.transport import Parcel
 
     for bad in ("../x.zip", "a/b.zip", "..", ""):
         with pytest.raises(TransportError):
@@ -152,9 +152,9 @@ def test_the_rubric_files_travel_so_a_worker_needs_no_copy_of_the_course_folder(
     sent; without it, the worker refuses with the reason."""
     pytest.importorskip("distributed")
 
+    from grader.batch.scheduling.cluster import _rubric_files
+    from grader.batch.scheduling.cluster_worker import GradingPlugin, fingerprint
     from grader.rubric import load_rubric
-    from grader.scheduling.cluster import _rubric_files
-    from grader.scheduling.cluster_worker import GradingPlugin, fingerprint
 
     course = tmp_path / "course"
     (course / "tests").mkdir(parents=True)

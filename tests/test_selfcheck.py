@@ -6,10 +6,10 @@ import html.parser
 
 from conftest import ROOT
 
-from grader.isolation import backend
-from grader.results import CheckResult, QuestionResult, Status, SubmissionResult
+from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult
+from grader.execute.isolation import backend
 from grader.rubric import load_rubric, parse_rubric
-from grader.selfcheck import SelfCheck, notes, render_html, self_check
+from grader.student.selfcheck import SelfCheck, notes, render_html, self_check
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\x1b[2J"
 
@@ -75,7 +75,7 @@ def test_hidden_questions_are_graded_by_the_instructor_never_run(tmp_path):
 
 
 def test_the_cli_prints_each_note_once_after_the_table(samples_dir, capsys):
-    from grader.cli import main
+    from grader.cli.main import main
 
     assert main(["check", str(samples_dir / "dave_not_a_zip.zip"), "--isolation", "none"]) == 0
     out = capsys.readouterr()

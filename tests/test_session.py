@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from helpers import isolation_modes, notebook_bytes
 
-from grader.nbexec.jobs import NotebookJob
-from grader.nbexec.session import (
+from grader.execute.notebooks.jobs import NotebookJob
+from grader.execute.notebooks.session import (
     MAX_RESTARTS,
     CallTimeout,
     CannotCross,

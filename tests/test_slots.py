@@ -11,7 +11,7 @@ import time
 import pytest
 from conftest import ROOT
 
-from grader.slots import SlotError, claim_slot, claim_slots
+from grader.execute.slots import SlotError, claim_slot, claim_slots
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_claims_in_one_process_are_distinct_and_released(slot_dir):
 
 
 def _holder(slot_dir, ready) -> subprocess.Popen:
-    code = ("import sys, time\nfrom grader.slots import claim_slot\nc = claim_slot()\n"
+    code = ("import sys, time\nfrom grader.execute.slots import claim_slot\nc = claim_slot()\n"
             f"open({str(ready)!r}, 'w').write(str(c.slot))\n(c.scratch / 'left-behind').write_text('x')\ntime.sleep(600)")
     env = {**os.environ, "MLGRADE_SLOT_DIR": str(slot_dir), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)

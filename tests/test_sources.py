@@ -6,9 +6,9 @@ from pathlib import Path
 
 from conftest import make_zip
 
-from grader.results import QuestionResult, Status, SubmissionResult
-from grader.sources import discover, is_plain_id, safe_id, student_id, unique_ids
-from grader.store import ResultStore
+from grader.core.results import QuestionResult, Status, SubmissionResult
+from grader.intake.sources import discover, is_plain_id, safe_id, student_id, unique_ids
+from grader.score.store import ResultStore
 
 
 def _zips(folder: Path, names: list[str]) -> None:

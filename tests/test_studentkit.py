@@ -21,7 +21,7 @@ import yaml
 from conftest import ROOT
 from helpers import notebook_bytes
 
-from grader.cli import main
+from grader.cli.main import main
 from grader.insandbox.wire import encode
 from grader.student.compile import BuildError, compile_student_build
 from grader.student.kit import KIT_FOLDER, plain_names
@@ -51,7 +51,7 @@ def _instructor_only() -> dict[str, str]:
     """sha256 -> file, for everything in this repository that students must never receive."""
     found = {}
     for pattern in ("reference/*.py", "rubrics/*/refs.py", "rubrics/*/samples/*", "submissions/*",
-                    "grader/templates/assignment/refs.py"):
+                    "grader/authoring/templates/assignment/refs.py"):
         for p in ROOT.glob(pattern):
             if p.is_file() and p.stat().st_size:
                 found[hashlib.sha256(p.read_bytes()).hexdigest()] = str(p.relative_to(ROOT))
@@ -86,7 +86,7 @@ def test_the_default_kit_holds_no_reference_sample_or_template_solution(default_
     secret = _instructor_only()
     for name, data in _shipped(default_kit).items():
         assert hashlib.sha256(data).hexdigest() not in secret, f"{name} is {secret.get(hashlib.sha256(data).hexdigest())}"
-        assert not name.split("!")[-1].startswith(("reference/", "rubrics/", "grader/templates/")) or \
+        assert not name.split("!")[-1].startswith(("reference/", "rubrics/", "grader/authoring/templates/")) or \
             name.startswith(f"{KIT_FOLDER}/rubrics/"), name
     text = b"\n".join(d for n, d in _shipped(default_kit).items() if n.endswith(".py")).decode()
     assert not re.search(r"^\s*def (back|forward)_propagation\(", text, re.M)
@@ -160,17 +160,17 @@ def test_the_student_wheel_is_light_complete_and_true(default_kit):
                 assert digest == "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(blob).digest()).rstrip(b"=").decode()
                 assert int(size) == len(blob)
         assert len(record) == len(names)
-        assert (w.getinfo("grader/nbexec/support/bin/pip").external_attr >> 16) & 0o111  # still executable
+        assert (w.getinfo("grader/execute/notebooks/support/bin/pip").external_attr >> 16) & 0o111  # still executable
         meta = w.read("mlgrade-0.1.0.dist-info/METADATA").decode()
     requires = [ln for ln in meta.splitlines() if ln.startswith("Requires-Dist:")]
     plain = [r for r in requires if "extra ==" not in r]
     for heavy in ("keras", "jax", "mlxtend", "scikit-learn", "imagehash", "tensorflow", "nbclient", "dask"):
         assert not [r for r in plain if heavy in r.lower()], heavy  # a self-check does not need them
     assert any("keras" in r and 'extra == "keras"' in r for r in requires)  # ... and can have Keras on request
-    for needed in ("grader/insandbox/kernel.py", "grader/testing/recorded.py", "mlgrade/__init__.py",
+    for needed in ("grader/insandbox/kernel.py", "grader/checks/pytest/recorded.py", "mlgrade/__init__.py",
                    "grader/insandbox/npmodel.py"):  # the default rubric runs models: the light engine ships
         assert needed in names
-    assert not [n for n in names if n.startswith(("reference/", "grader/templates/")) or "__pycache__" in n]
+    assert not [n for n in names if n.startswith(("reference/", "grader/authoring/templates/")) or "__pycache__" in n]
 
 
 def test_the_same_installation_and_rubric_give_the_same_kit(tmp_path, default_kit):
@@ -256,7 +256,7 @@ def test_an_instructors_kit_keeps_hidden_tests_cases_refs_and_solutions_home(ass
 @pytest.mark.parametrize("sample", ["correct", "wrong"])
 def test_the_kit_gives_the_public_points_the_instructors_rubric_gives(tmp_path, assignment_kit, sample):
     from grader.rubric import load_rubric
-    from grader.selfcheck import self_check
+    from grader.student.selfcheck import self_check
 
     rubric, kit = assignment_kit
     with zipfile.ZipFile(kit) as zf:
@@ -370,3 +370,25 @@ def test_classroom_template_ships_the_build_and_passes_the_scan(tmp_path, assign
                     encode(np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()))]
     assert scan([repo / ".github"], Secrets(probes=probes)) == []
     shutil.rmtree(repo / ".github" / "mlgrade")
+
+
+def test_the_scan_goes_on_past_shipped_functions_that_end_or_fool_the_probe(tmp_path):
+    """A shipped function that exits, kills its process, takes the alarm away or prints the probe's own
+    records must not stop the scan or hide a real answer further on."""
+    shipped = tmp_path / "kit"
+    shipped.mkdir()
+    (shipped / "a_hostile.py").write_text(
+        "import json, os, signal, sys, time\n"
+        "def a_exit(x):\n    os._exit(0)\n"
+        "def b_kill(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "def c_alarm(x):\n    signal.signal(signal.SIGALRM, signal.SIG_DFL)\n    return None\n"
+        "def d_slow(x):\n    time.sleep(5)\n"
+        "def e_fake(x):\n    print(json.dumps({'done': True}))\n    sys.stdout.flush()\n"
+        "    os.write(1, b'{\"done\": true}\\n')\n",
+        encoding="utf-8")
+    (shipped / "z_helpers.py").write_text(
+        "import numpy as np\ndef normalise(v):\n    e = np.exp(v)\n    return e / e.sum()\n", encoding="utf-8")
+    probes = [Probe("softmax", encode([np.array([1.0, 2.0, 3.0])]), encode({}),
+                    encode(np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()))]
+    leaks = scan([shipped], Secrets(probes=probes))
+    assert [(leak.where, leak.what.split(" returns")[0]) for leak in leaks] == [("z_helpers.py", "normalise")]

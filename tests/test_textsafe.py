@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from grader import textsafe
+from grader.core import textsafe
 
 
 def test_terminal_strips_escape_sequences_and_controls():

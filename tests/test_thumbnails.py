@@ -11,10 +11,10 @@ import pytest
 from helpers import grade_files, huge_png_header, isolation_modes, png_bytes
 from PIL import Image
 
+from grader.checks.thumbnails import PREVIEW_NAME
+from grader.core.options import GradeOptions
 from grader.insandbox.safeimage import THUMBNAIL_QUANTIZE_ABOVE, ImageProblem, thumbnail_png
-from grader.options import GradeOptions
 from grader.render.html_page import png_data_uri, png_size
-from grader.thumbnails import PREVIEW_NAME
 
 RUBRIC = """
 name: t

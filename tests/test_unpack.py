@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import make_zip, tree
 
-from grader.unpack import UnpackLimits, UnpackRefused, unpack
+from grader.intake.unpack import UnpackLimits, UnpackRefused, unpack
 
 MiB = 1024 * 1024
 

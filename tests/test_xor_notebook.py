@@ -8,7 +8,7 @@ import pytest
 from helpers import grade_files, notebook_bytes
 from make_submissions import XOR_CODE, xor_notebook
 
-from grader.nbparse import find_xor_weights, printed_arrays
+from grader.intake.nbparse import find_xor_weights, printed_arrays
 from reference import xor as ref
 
 RUBRIC = """
@@ -144,7 +144,7 @@ def test_weights_printed_under_their_names_are_preferred():
     text = f"weights1:\n{b[0]}\nweights2:\n{b[1]}\n\n{a[0]}\n{a[1]}\n"
     w1, w2, _ = find_xor_weights(printed_arrays(text))
     assert find_xor_weights(printed_arrays(text)) is not None
-    from grader.nbparse import labelled_arrays
+    from grader.intake.nbparse import labelled_arrays
 
     w1, w2, _, first = find_xor_weights(labelled_arrays(text, "In [5]"))
     np.testing.assert_allclose(w1, b[0], atol=1e-8)

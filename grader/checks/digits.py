@@ -11,8 +11,8 @@ ML Assignment 2, Ex3: 40 x your_accuracy / class_best_accuracy. An instance of
       classes: 10
 
 Each submission is evaluated on its own (the raw accuracy is stored); the class-level step
-runs after the whole batch (:mod:`grader.classwide`) and turns accuracies into scores (an
-accuracy far above the rest is flagged and does not set the best: :mod:`grader.classbest`), so a
+runs after the whole batch (:mod:`grader.classstep.classwide`) and turns accuracies into scores (an
+accuracy far above the rest is flagged and does not set the best: :mod:`grader.classstep.classbest`), so a
 late submission or a regrade rescales everyone without re-running anything. Until then the
 score shown is ``points * accuracy`` and labelled provisional.
 
@@ -30,8 +30,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from grader.checks.model_accuracy import DataSet, ModelAccuracyParams, model_accuracy
-from grader.modelinputs import ScalingName
-from grader.registry import CheckContext, CheckParams, Outcome, RubricFile, check_kind
+from grader.checks.modelinputs import ScalingName
+from grader.rubric.kinds import CheckContext, CheckParams, Outcome, RubricFile, check_kind
 
 
 class DigitsParams(CheckParams):

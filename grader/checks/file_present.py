@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from grader.registry import CheckContext, CheckParams, Outcome, check_kind
+from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
 
 class FilePresentParams(CheckParams):

@@ -17,7 +17,7 @@ files, and nothing of how it is graded. It never scores: the question is pending
 
 from __future__ import annotations
 
-from grader.registry import CheckContext, CheckParams, Outcome, check_kind
+from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
 REASON = "graded by your instructor with hidden tests after the deadline"  # as the self-check and Classroom say
 

@@ -15,10 +15,11 @@ import shutil
 
 from pydantic import Field
 
+from grader.checks.thumbnails import PREVIEW_SIDE, SCREENSHOT_SIDE, review_preview, thumbnails
+from grader.core.errors import SubmissionProblem
+from grader.execute.modelserver import model_request
 from grader.insandbox.safeimage import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IMAGE_FORMATS, ImageInfo
-from grader.models import model_request
-from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
-from grader.thumbnails import PREVIEW_SIDE, SCREENSHOT_SIDE, review_preview, thumbnails
+from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
 
 class ImageParams(CheckParams):

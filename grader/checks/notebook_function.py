@@ -1,7 +1,7 @@
 """``notebook_function`` and ``notebook_value``: questions about a notebook that need no Python at all.
 
 ``notebook_function`` calls the student's function in the sandboxed notebook (a live session,
-:mod:`grader.nbexec.session`) on the rubric's listed inputs and on hidden inputs drawn from a
+:mod:`grader.execute.notebooks.session`) on the rubric's listed inputs and on hidden inputs drawn from a
 declared spec, and compares every result with the instructor's reference function in the grader.
 ``notebook_value`` compares a variable or expression with a constant or a reference call.
 Hard-coded answers pass the listed cases at best; the hidden ones are drawn from a seed the
@@ -40,11 +40,11 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from grader.checks._notebook import NotebookLimits, add_session_problems, notebook_session
-from grader.checks._values import compare, draw_dims, materialize, validate_spec
-from grader.instructor import reference_function
-from grader.nbexec.session import NotebookDidNotRun, StudentFailure
-from grader.registry import CheckContext, CheckParams, Outcome, RubricFile, RubricFunction, check_kind
+from grader.checks.notebooks import NotebookLimits, add_session_problems, notebook_session
+from grader.checks.values import compare, draw_dims, materialize, validate_spec
+from grader.execute.notebooks.session import NotebookDidNotRun, StudentFailure
+from grader.rubric.instructor import reference_function
+from grader.rubric.kinds import CheckContext, CheckParams, Outcome, RubricFile, RubricFunction, check_kind
 
 MAX_CASES = 200
 
@@ -129,7 +129,7 @@ class ValueParams(Tolerance):
 def compiled_cases(path) -> list[dict[str, Any]]:
     """A student build's listed cases: ``[{"args", "kwargs", "points", "expected"}]``, decoded from data."""
     from grader.insandbox.wire import decode
-    from grader.instructor import InstructorError
+    from grader.rubric.instructor import InstructorError
 
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__
+from grader.core.results import SubmissionResult
 from grader.render.classroom import classroom_results, github_output, job_summary, points, runner_ids
-from grader.results import SubmissionResult
 from grader.rubric import Rubric
+from grader.score.pipeline import hidden_ids, public_rubric, with_hidden_pending
 
 WORKFLOW_PATH = Path(".github") / "workflows" / "classroom.yml"
 # what may appear inside the workflow's single-quoted strings without quoting problems
@@ -40,30 +41,6 @@ class ClassroomRun:
     result: SubmissionResult
     runners: dict[str, dict]
     commit: str = ""  # the commit graded, when the path was a git work tree
-
-
-def public_rubric(rubric: Rubric) -> Rubric:
-    """The rubric without its hidden questions (those are reported as pending, never run)."""
-    return rubric.model_copy(update={"questions": [q for q in rubric.questions if not q.hidden]})
-
-
-def hidden_ids(rubric: Rubric) -> set[str]:
-    return {q.id for q in rubric.questions if q.hidden}
-
-
-HIDDEN_REASON = "graded by your instructor with hidden tests after the deadline"
-
-
-def with_hidden_pending(result: SubmissionResult, rubric: Rubric) -> SubmissionResult:
-    """``result`` (graded with :func:`public_rubric`) with the hidden questions back in rubric order,
-    as pending: a student sees they exist and what they are worth, not how they are checked."""
-    from grader.results import QuestionResult, Status
-
-    have = {q.id: q for q in result.questions}
-    questions = [have.get(q.id) or QuestionResult(id=q.id, title=q.title, score=0.0, max_score=q.points,
-                                                  status=Status.PENDING, reason=HIDDEN_REASON)
-                 for q in rubric.questions]
-    return result.model_copy(update={"questions": questions, "max_total": rubric.max_total})
 
 
 def head_snapshot(repo: Path, dest_zip: Path) -> str | None:
@@ -84,9 +61,9 @@ def head_snapshot(repo: Path, dest_zip: Path) -> str | None:
 
 def grade_repository(path: Path, rubric: Rubric, isolation: str, feedback_images: bool = True) -> ClassroomRun:
     """Grade ``path`` (a work tree: its HEAD commit; a folder or zip: as it is) with the public checks."""
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
-    from grader.sources import student_id
+    from grader.core.options import GradeOptions
+    from grader.intake.sources import student_id
+    from grader.score.pipeline import grade_submission
 
     work = Path(tempfile.mkdtemp(prefix="mlgrade-classroom-"))
     os.chmod(work, 0o755)

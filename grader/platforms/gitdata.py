@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from grader.unpack import UnpackLimits
+from grader.intake.unpack import UnpackLimits
 
 DEFAULT_TIMEOUT = 300.0  # seconds of git per student: fetching, listing and copying the commit
 _MAX_RECORD = 64 * 1024  # one ls-tree record (mode, type, id, size, path)

@@ -124,15 +124,17 @@ def failure_results(why: str) -> dict[str, Any]:
 
 def run(layout: Layout, isolation_requested: str = "auto") -> int:
     """Grade ``layout.submission`` and write ``layout.results``; a results file is written whatever happens."""
-    from grader.cli import UsageError, resolve_isolation, resolve_rubric
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
-    from grader.render.files import write_json_atomic
+    from grader.core.errors import UsageError
+    from grader.core.files import write_json_atomic
+    from grader.core.options import GradeOptions
+    from grader.execute.isolation import for_command as isolation_for
+    from grader.rubric.model import load_for_command
+    from grader.score.pipeline import grade_submission
 
     try:
-        rubric = resolve_rubric(layout.rubric)
-        isolation = resolve_isolation(isolation_requested, "gradescope")
-        from grader.isolation import backend
+        rubric = load_for_command(layout.rubric)
+        isolation = isolation_for(isolation_requested, "gradescope")
+        from grader.execute.isolation import backend
 
         if not backend(isolation).isolated:
             _keep_private(layout)
@@ -142,7 +144,7 @@ def run(layout: Layout, isolation_requested: str = "auto") -> int:
         os.chmod(work, 0o755)
         options = GradeOptions(hidden_dir=layout.hidden, isolation=isolation, feedback_images=False)
         student = origin.get("email") or origin.get("full_name") or "submission"
-        from grader.lms import plain_id
+        from grader.intake.lms import plain_id
 
         result = grade_submission(layout.submission, rubric, work / "w", options, student=plain_id(student))
         shutil.rmtree(work, ignore_errors=True)

@@ -1,6 +1,6 @@
 """LMS bulk downloads as submissions: Canvas, Moodle and Blackboard, as a zip or an unpacked folder.
 
-A download is recognised by its names (:mod:`grader.lms`), then each student's latest attempt is
+A download is recognised by its names (:mod:`grader.intake.lms`), then each student's latest attempt is
 *staged* under ``OUT/.mlgrade/lms/``: a single zip as ``<student>.zip``, loose files in a folder
 ``<student>/`` under their own names (Canvas' ``-1`` re-upload counters removed). The staged
 folder is then graded like any folder of submissions, so the student id is the LMS's (name and
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from grader.lms import (
+from grader.intake.lms import (
     BLACKBOARD,
     CANVAS,
     MOODLE,

@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from grader.lms import plain_id
+from grader.intake.lms import plain_id
+from grader.intake.sources import safe_id
+from grader.intake.unpack import UnpackLimits
 from grader.platforms.gitdata import DEFAULT_TIMEOUT, Git, GitError, GitTimeout, OverLimit, list_tree, write_snapshot
-from grader.sources import safe_id
-from grader.unpack import UnpackLimits
 
 GITHUB_URL = "https://github.com/{org}/{repo}.git"
 MAX_ROSTER_BYTES = 10 * 1024**2
@@ -90,7 +90,7 @@ def read_roster(path: Path) -> list[dict[str, str]]:
 
 
 def _student_id(text: str) -> str:
-    """The id grades are filed under: the same one :func:`grader.sources.discover` gives the snapshot
+    """The id grades are filed under: the same one :func:`grader.intake.sources.discover` gives the snapshot
     (never an output's name), so origins and reasons stay with their student."""
     return safe_id(plain_id(text))
 

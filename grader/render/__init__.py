@@ -18,48 +18,18 @@ entry point names a module that registers its formats when imported, or a :class
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-from grader.render.files import write_bytes_atomic
+from grader.classstep.report import ClassReport as ClassReport  # formats take it from here
+from grader.core import plugins
+from grader.core.files import write_bytes_atomic
+from grader.core.results import SubmissionResult
 from grader.render.layout import student_file
-from grader.results import SubmissionResult
-from grader.rubric import Rubric
-
-if TYPE_CHECKING:
-    from grader.overrides import OverrideReport
 
 Scope = Literal["submission", "class"]
 ENTRY_POINT_GROUP = "mlgrade.formats"
-
-
-@dataclass
-class ClassReport:
-    """What every renderer reads: the rubric, the records (sorted by student) and class facts.
-
-    ``bests``: the class best per class-relative question. ``origins``: where each student's
-    submission came from (LMS ids and names, the repository and commit graded), by student.
-    ``self_check``: a student's own run, where class-relative scores are provisional.
-    ``overrides``: what the class-level step did with the instructor's decisions (set by
-    :func:`grader.classwide.class_step`, the only way a class report reaches an output folder).
-    """
-
-    rubric: Rubric
-    results: list[SubmissionResult]
-    bests: dict[str, float | None] = field(default_factory=dict)
-    origins: dict[str, dict[str, Any]] = field(default_factory=dict)
-    self_check: bool = False
-    assignment: str = ""  # the assignment's name in the LMS gradebook (default: the rubric's name)
-    integrity: Any = None  # the class-level integrity report (grader.integrity.IntegrityReport), batch only
-    overrides: OverrideReport | None = None
-
-    def __post_init__(self) -> None:
-        self.results = sorted(self.results, key=lambda r: r.student)
-        self.assignment = self.assignment or self.rubric.name
-
-    def origin(self, student: str) -> dict[str, Any]:
-        return self.origins.get(student, {})
 
 
 Renderer = Callable[..., str | bytes]
@@ -114,14 +84,7 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    from importlib.metadata import entry_points
-
-    import grader.render.builtin  # noqa: F401
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        obj = ep.load()
-        if isinstance(obj, Format):
-            add_format(obj)
+    plugins.load_group(ENTRY_POINT_GROUP, lambda obj: add_format(obj) if isinstance(obj, Format) else None)
 
 
 def formats() -> list[Format]:
@@ -169,12 +132,12 @@ def write_outputs(out: Path, report: ClassReport, names: Iterable[str]) -> list[
 
     A folder with the instructor's decisions (``overrides.yaml``) only takes a report that the
     class-level step built for it, so no format can be written without them."""
-    from grader.overrides import OVERRIDES_FILE
+    from grader.classstep.overrides import OVERRIDES_FILE
 
     decisions = Path(out) / OVERRIDES_FILE
     if decisions.exists() and (report.overrides is None or report.overrides.folder != Path(out).resolve()):
         raise ValueError(f"{decisions}: the instructor's decisions were not applied to this report; build it "
-                         "with grader.classwide.class_step(..., out)")
+                         "with grader.classstep.classwide.class_step(..., out)")
     written: list[Path] = []
     for name in names:
         fmt = get_format(name)

@@ -23,10 +23,10 @@ import json
 import re
 from typing import Any
 
-from grader import textsafe
+from grader.core import textsafe
+from grader.core.results import QuestionResult, Status, SubmissionResult
 from grader.render import ClassReport, register_format
 from grader.render.common import fmt_points
-from grader.results import QuestionResult, Status, SubmissionResult
 from grader.rubric import Rubric
 
 MAX_MESSAGE = 4000
@@ -57,7 +57,7 @@ def actions_log_text(text: object, limit: int = MAX_MESSAGE) -> str:
 
 def relative_questions(rubric: Rubric) -> set[str]:
     """Questions scored relative to the class (their check kind says so)."""
-    from grader.registry import get_kind
+    from grader.rubric.kinds import get_kind
 
     return {q.id for q in rubric.questions
             if any((k := get_kind(c.kind)) is not None and k.class_relative for c in q.checks)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.results import QuestionResult, Status, SubmissionResult
+from grader.core.results import QuestionResult, Status, SubmissionResult
 
 LABEL = {
     Status.PASSED: "passed",

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult
 from grader.render import ClassReport, register_format
 from grader.render.common import decision_text, fmt_points
 from grader.render.html_page import badge, esc, page, png_data_uri, review_badge
 from grader.render.mathml import NotRenderable, equation_mathml
-from grader.results import CheckResult, QuestionResult, Status, SubmissionResult
 
 XOR_INPUTS = ["001", "011", "101", "111"]
 XOR_TARGET = [0, 1, 1, 0]

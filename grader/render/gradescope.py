@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader import textsafe
+from grader.core import textsafe
+from grader.core.files import json_text
+from grader.core.results import Status, SubmissionResult
 from grader.render import ClassReport, register_format
 from grader.render.common import decision_text, fmt_points
-from grader.render.files import json_text
-from grader.results import Status, SubmissionResult
 
 
 def to_gradescope(result: SubmissionResult, origin: dict[str, Any] | None = None) -> dict[str, Any]:

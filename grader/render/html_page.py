@@ -2,7 +2,7 @@
 
 Pages are self-contained: CSS inline, images as ``data:`` URIs, no script, no network (a
 Content-Security-Policy forbids fetching anything). Every string from a record passes
-through :func:`grader.textsafe.html`. Images arrive as base64 PNG produced in the sandbox;
+through :func:`grader.core.textsafe.html`. Images arrive as base64 PNG produced in the sandbox;
 the grader never decodes them, it only checks that they are base64 of a PNG of bounded size
 before embedding them.
 """
@@ -13,14 +13,13 @@ import base64
 import binascii
 import re
 
-from grader import textsafe
-from grader.results import Status
+from grader.core import textsafe
+from grader.core.png import MAX_IMAGE_SIDE, PNG_MAGIC, png_size  # noqa: F401 - pages embed PNGs
+from grader.core.results import Status
 
 esc = textsafe.html
 MAX_IMAGE_BYTES = 2 * 1024**2
-MAX_IMAGE_SIDE = 4096  # thumbnails are at most 1600 px: anything larger did not come from our thumbnailer
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 STATUS_CLASS = {
     Status.PASSED: "ok", Status.PARTIAL: "part", Status.FAILED: "bad", Status.PENDING: "pend", Status.ERROR: "err",
@@ -117,19 +116,6 @@ def png_data_uri(b64: object) -> str | None:
     if png_size(raw) is None:
         return None
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
-
-
-def png_size(raw: bytes, max_side: int = MAX_IMAGE_SIDE) -> tuple[int, int] | None:
-    """``(width, height)`` from a PNG's header when it is a PNG of at most ``max_side`` each way, else None.
-
-    Read from the IHDR chunk without decoding anything, so a page never embeds a decompression bomb
-    (a few KiB that claim 30000x30000 pixels) even if the sandbox that made it was subverted."""
-    if len(raw) < 33 or not raw.startswith(PNG_MAGIC) or raw[12:16] != b"IHDR":
-        return None
-    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
-    if not (0 < width <= max_side and 0 < height <= max_side):
-        return None
-    return width, height
 
 
 def png_bytes_uri(raw: bytes) -> str:

@@ -5,7 +5,7 @@ screenshots, code), with the files, the similarity and its measure, the threshol
 what matched in words, and each submission's hash (so a case can be tied to the exact bytes
 graded); then single students flagged for the handout's sample weights or a well-known image.
 ``group`` links students connected by any evidence. Evidence to review, never a penalty: no
-score is changed. Student-controlled text passes :func:`grader.textsafe.csv_cell` / ``esc``.
+score is changed. Student-controlled text passes :func:`grader.core.textsafe.csv_cell` / ``esc``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ MAX_HTML_ROWS = 300
 @register_format("integrity", scope="class", filename="integrity.csv", default=True,
                  help="academic-integrity evidence: students whose weights, images or code match (for review)")
 def integrity_csv(report: ClassReport) -> str:
-    from grader.integrity import as_rows
+    from grader.classstep.integrity import as_rows
     from grader.render.tables import csv_text
 
     rows: list[list] = [COLUMNS]
@@ -86,8 +86,8 @@ def integrity_section(report: ClassReport) -> str:
 def integrity_json(report: ClassReport) -> str:
     """For a misconduct case file: everything in integrity.csv, grouped, with the settings that found it."""
     from grader import __version__
-    from grader.integrity import as_rows
-    from grader.render.files import json_text
+    from grader.classstep.integrity import as_rows
+    from grader.core.files import json_text
 
     ir = report.integrity
     if ir is None:

@@ -4,7 +4,7 @@ Student ids come from names students chose; class files (``grades.csv``, ``summa
 files, ``overrides.yaml``) have fixed names. In one folder the two could meet: a zip called
 ``grades.csv.zip`` made a student folder ``grades.csv`` and no ``grades.csv`` could be written for
 anyone. Apart, they cannot; and ids that read like an output are mapped anyway
-(:data:`grader.sources.RESERVED_NAMES`), so a listing or ``mlgrade override OUT grades.csv`` is never
+(:data:`grader.intake.sources.RESERVED_NAMES`), so a listing or ``mlgrade override OUT grades.csv`` is never
 ambiguous. ::
 
     OUT/grades.csv, summary.html, summary.json, canvas.csv, ...   the class
@@ -22,7 +22,7 @@ STUDENTS = "students"
 
 def _checked(student: str) -> str:
     """A student id used as a folder name must be one plain path component (ids from
-    :mod:`grader.sources` always are; this guards every writer against a record that is not)."""
+    :mod:`grader.intake.sources` always are; this guards every writer against a record that is not)."""
     if (not student or student in (".", "..") or student.startswith(".")
             or any(c in student for c in "/\\\x00") or len(student) > 255):
         raise ValueError(f"{student!r} is not a student id that can name a folder")

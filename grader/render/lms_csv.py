@@ -4,7 +4,7 @@ Rows are keyed by what the LMS matches on, taken from where each submission came
 (:attr:`ClassReport.origins`, filled from the bulk download's file names): Canvas' user id,
 Moodle's participant id, Blackboard's username. A submission that did not come from that
 LMS's download is still listed (so nobody silently lacks a grade) with an empty key, which
-the LMS reports on import. All cells pass through :func:`grader.textsafe.csv_cell`.
+the LMS reports on import. All cells pass through :func:`grader.core.textsafe.csv_cell`.
 
 - Canvas (Grades > Import): ``Student, ID, SIS User ID, SIS Login ID, Section, <assignment>``
   with a ``Points Possible`` row. Name the assignment column as Canvas does
@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.core.results import SubmissionResult
 from grader.render import ClassReport, register_format
 from grader.render.common import fmt_points
 from grader.render.tables import csv_text
-from grader.results import SubmissionResult
 
 
 def _key(report: ClassReport, r: SubmissionResult, lms: str) -> str:

@@ -1,4 +1,4 @@
-"""A parsed equation (as :func:`grader.equation.tree_data` stores it) as MathML, shown in any browser.
+"""A parsed equation (as :func:`grader.checks.equation.tree_data` stores it) as MathML, shown in any browser.
 
 The stored tree is plain data: ``["num", text]``, ``["var", i]``, ``["e"]``, ``["neg", x]``,
 ``["bin", op, a, b]``, ``["call", name, x]``. Anything else, or a tree deeper than

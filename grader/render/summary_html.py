@@ -12,11 +12,11 @@ from __future__ import annotations
 import io
 import statistics
 
+from grader.core.results import Status
 from grader.render import ClassReport, register_format
 from grader.render.common import could_not_grade, fmt_points, review_progress
 from grader.render.html_page import badge, esc, page, png_bytes_uri, review_badge
 from grader.render.layout import student_link
-from grader.results import Status
 
 _COLORS = {Status.PASSED: "#1a7f37", Status.PARTIAL: "#d4a72c", Status.FAILED: "#cf222e",
            Status.ERROR: "#8250df", Status.PENDING: "#8c959f"}

@@ -2,7 +2,7 @@
 
 Both are byte-identical when the same batch is graded twice: rows sorted by student, numbers
 written the same way, no timestamps. Student-controlled strings in CSV cells pass through
-:func:`grader.textsafe.csv_cell`, so a spreadsheet never runs them as formulas.
+:func:`grader.core.textsafe.csv_cell`, so a spreadsheet never runs them as formulas.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import io
 import statistics
 from typing import Any
 
-from grader import textsafe
+from grader.core import textsafe
+from grader.core.files import json_text
+from grader.core.results import Status
 from grader.render import ClassReport, register_format
 from grader.render.common import could_not_grade, fmt_points, review_progress
-from grader.render.files import json_text
-from grader.results import Status
 
 
 def csv_text(rows: list[list[Any]]) -> str:

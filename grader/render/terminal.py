@@ -1,6 +1,6 @@
 """``terminal``: the table a student or instructor reads in a terminal (``mlgrade check``).
 
-Every string that came from a submission goes through :func:`grader.textsafe.terminal`, so a
+Every string that came from a submission goes through :func:`grader.core.textsafe.terminal`, so a
 file name or an exception message cannot move the cursor, clear the screen or hide text.
 """
 
@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import textsafe
+from grader.core import textsafe
+from grader.core.results import Status, SubmissionResult
 from grader.render import ClassReport, register_format
 from grader.render.common import LABEL, decision_text, fmt_points, review_progress
-from grader.results import Status, SubmissionResult
 
 _STYLE = {
     Status.PASSED: "green",

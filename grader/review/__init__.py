@@ -5,7 +5,7 @@ one question at a time across students (every HDFView screenshot, then every cla
 screenshot, ...): the flagged image, the student's other evidence for that question (their
 images with the predicted class, the equation with its re-evaluated values), the automatic
 score and why. Keys accept, set a score, comment and move on; each decision is written to
-``DIR/overrides.yaml`` at once (:mod:`grader.overrides`), so nothing is lost if the browser or
+``DIR/overrides.yaml`` at once (:mod:`grader.classstep.overrides`), so nothing is lost if the browser or
 the server is killed, and every later export applies it.
 
 :mod:`grader.review.queue` builds the queue from the stored records: it is the only map from

@@ -23,15 +23,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from grader.classwide import apply_class_relative, export_class, stored_class
-from grader.overrides import Override, load_overrides, now, overrides_path, reviewer, update_overrides
+from grader.checks.thumbnails import PREVIEW_NAME, PREVIEW_SIDE
+from grader.classstep.classwide import apply_class_relative, stored_class
+from grader.classstep.overrides import Override, load_overrides, now, overrides_path, reviewer, update_overrides
+from grader.core.png import png_size
+from grader.core.results import QuestionResult, SubmissionResult
 from grader.render.common import fmt_points
+from grader.render.export import export_class
 from grader.render.feedback_html import check_section
-from grader.render.html_page import badge, esc, png_size
-from grader.results import QuestionResult, SubmissionResult
+from grader.render.html_page import badge, esc
 from grader.rubric import Rubric
-from grader.store import class_file
-from grader.thumbnails import PREVIEW_NAME, PREVIEW_SIDE
+from grader.score.store import class_file
 
 MAX_PREVIEW_BYTES = 4 * 1024**2
 MAX_COMMENT = 4000

@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from pydantic import ValidationError
 
-from grader.overrides import OverridesError
+from grader.classstep.overrides import OverridesError
 from grader.render.html_page import CSS
 from grader.review.queue import DecisionRefused, ReviewClass
 

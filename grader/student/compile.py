@@ -149,7 +149,7 @@ for _kind in ("file_present", "image", "graded_by_instructor", "keras_weights", 
 
 @student_compiler("pytest")
 def _pytest(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dict[str, Any]:
-    from grader.testing.harness import Fixtures, Harness, run_tests
+    from grader.checks.pytest.harness import Fixtures, Harness, run_tests
 
     source = build.base / p.tests
     test_rel = build.rel(source)
@@ -229,8 +229,8 @@ def _wire(value: Any) -> Any:
 
 @student_compiler("notebook_function")
 def _notebook_function(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dict[str, Any]:
-    from grader.checks._values import materialize
-    from grader.instructor import reference_function
+    from grader.checks.values import materialize
+    from grader.rubric.instructor import reference_function
 
     fn = reference_function(build.base, p.reference)
     rng = np.random.default_rng(int(build.seed[:12], 16))  # the listed cases' random inputs: drawn once, here
@@ -273,8 +273,8 @@ def _spec(value: Any) -> Any:
 
 @student_compiler("notebook_value")
 def _notebook_value(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dict[str, Any]:
-    from grader.checks._values import materialize
-    from grader.instructor import reference_function
+    from grader.checks.values import materialize
+    from grader.rubric.instructor import reference_function
 
     if p.reference is None:
         build.note(qid, f"notebook_value {p.expr}", "copied")
@@ -292,7 +292,7 @@ def _notebook_value(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dic
 
 
 def _public_digits(build: _Build, qid: str, n: int) -> str:
-    from grader import digitsdata
+    from grader.checks import digitsdata
 
     d = digitsdata.mnist_public()
     import io
@@ -453,7 +453,7 @@ def _uses_models(build: _Build, final: Rubric) -> bool:
     may), or a public test that asks for the ``model`` fixture."""
     import ast
 
-    from grader.registry import get_kind
+    from grader.rubric.kinds import get_kind
 
     for q in final.questions:
         for c in q.checks:
@@ -534,7 +534,7 @@ def _rel_or_none(build: _Build, f: Path) -> str | None:
 
 
 def _samples_of(rubric_path: Path) -> Path | None:
-    from grader.authoring import samples_of
+    from grader.authoring.assignments import samples_of
 
     return samples_of(rubric_path)
 
@@ -542,24 +542,24 @@ def _samples_of(rubric_path: Path) -> Path | None:
 # ---------------------------------------------------------------------------------------------- recording
 
 def _empty_files():
-    from grader.submission import Submission
-    from grader.testing.objects import SubmissionFiles
+    from grader.checks.pytest.fixtures import SubmissionFiles
+    from grader.intake.submission import Submission
 
     root = Path(tempfile.mkdtemp(prefix="mlgrade-standin-files-"))
     return SubmissionFiles(Submission(student="stand-in", source=root, root=root, files=[]))
 
 
 def _no_model(pattern: str):
-    from grader.nbexec.session import StudentFailure
+    from grader.execute.notebooks.session import StudentFailure
 
     raise StudentFailure(f"{pattern}: no model file here (a stand-in of the export)")
 
 
 def _run_job(build: _Build, job: _PytestJob, kind: str, reference: Callable[[], Any]) -> dict[str, str]:
     """The job's public tests against one stand-in: ``{test: outcome}``."""
-    from grader.instructor import load_module
+    from grader.checks.pytest.harness import Fixtures, Harness, run_tests
+    from grader.rubric.instructor import load_module
     from grader.student.standins import stand_in
-    from grader.testing.harness import Fixtures, Harness, run_tests
 
     module = load_module(job.reference) if job.reference is not None else None
     folder = Path(tempfile.mkdtemp(prefix="mlgrade-standin-"))
@@ -578,9 +578,9 @@ def _run_job(build: _Build, job: _PytestJob, kind: str, reference: Callable[[], 
 
 def _record(build: _Build, provisional: Rubric, samples: Path | None, isolation: str,
             say: Callable[[str], None]) -> None:
-    from grader.instructor import load_module
+    from grader.checks.pytest.recording import recording
+    from grader.rubric.instructor import load_module
     from grader.student.standins import KINDS
-    from grader.testing.recording import recording
 
     with recording(build.seed) as recorder:
         for job in build.jobs:
@@ -624,9 +624,9 @@ def _constants_read(build: _Build, job: _PytestJob) -> set[str]:
 def _grade_samples(rubric: Rubric, samples: Path, isolation: str, say: Callable[[str], None]) -> None:
     """The instructor's samples graded with the build's public tests, the reference recorded: the answers
     real notebooks ask for (their own outputs, files, the failing paths of wrong samples)."""
-    from grader.authoring import sample_entries
-    from grader.options import GradeOptions
-    from grader.pipeline import grade_submission
+    from grader.authoring.assignments import sample_entries
+    from grader.core.options import GradeOptions
+    from grader.score.pipeline import grade_submission
 
     only_tests = rubric.model_copy(update={"questions": [
         q.model_copy(update={"checks": [c for c in q.checks if c.kind == "pytest"]})
@@ -645,7 +645,7 @@ def _grade_samples(rubric: Rubric, samples: Path, isolation: str, say: Callable[
 
 def _verify(build: _Build, final: Rubric) -> None:
     """The written build's tests must judge each stand-in as the real reference did, or say "graded later"."""
-    from grader.testing.recorded import RecordedReference
+    from grader.checks.pytest.recorded import RecordedReference
 
     for job in build.jobs:
         if job.reference is None:

@@ -26,11 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grader.intake.submission import expand_braces
 from grader.rubric import Rubric, parse_rubric
 from grader.student.compile import BuildError, CheckReport, StudentBuild, compile_student_build
 from grader.student.leaks import scan
 from grader.student.wheel import WheelError, build_wheel, requires_python
-from grader.submission import expand_braces
 
 KIT_FOLDER = "mlgrade-kit"
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed: the same installation and rubric give the same kit, byte for byte

@@ -1,7 +1,7 @@
 """Stand-in students for compiling a student build: the reference module answering as a notebook would.
 
 A public test is run at export against three stand-ins, so that the reference answers it asks for
-on the paths a real student takes are recorded (:mod:`grader.testing.recording`):
+on the paths a real student takes are recorded (:mod:`grader.checks.pytest.recording`):
 
 - ``right``: ``notebook.call("softmax", x)`` is ``reference.softmax(x)``, sent through the sandbox's
   codec as a real answer would be; ``value("L")`` and ``has("L")`` read the reference module;
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.pytest.fixtures import Notebook
+from grader.execute.notebooks.jobs import NotebookRun
+from grader.execute.notebooks.session import NotDefined, StudentCodeError
 from grader.insandbox.wire import CannotCross, decode, encode
-from grader.nbexec.jobs import NotebookRun
-from grader.nbexec.session import NotDefined, StudentCodeError
-from grader.testing.objects import Notebook
 
 KINDS = ("right", "off", "absent")
 
@@ -46,7 +46,7 @@ def _off(value: Any) -> Any:
 
 
 class StandInSession:
-    """The part of :class:`~grader.nbexec.session.NotebookSession` that :class:`Notebook` uses."""
+    """The part of :class:`~grader.execute.notebooks.session.NotebookSession` that :class:`Notebook` uses."""
 
     def __init__(self, module: ModuleType, kind: str, calls: list | None = None):
         self._module = module

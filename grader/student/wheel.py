@@ -25,7 +25,7 @@ from pathlib import Path
 TOP_LEVEL = ("grader", "mlgrade")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
-STUDENT_SKIP = ("grader/templates/",)  # `mlgrade init assignment`'s worked example: an instructor's tool
+STUDENT_SKIP = ("grader/authoring/templates/",)  # `mlgrade init assignment`'s worked example: an instructor's tool
 # The model server's numpy engine: shipped only when the build's checks run models, since its activations (relu,
 # softmax, ...) are exactly what some assignments ask students to write.
 NUMPY_ENGINE = ("grader/insandbox/npmodel.py", "grader/insandbox/nplayers.py", "grader/insandbox/npact.py")

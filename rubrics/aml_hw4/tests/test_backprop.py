@@ -13,7 +13,7 @@ relative too on the hidden problems).
 import backprop_checks as bc
 import pytest
 
-from grader.testing import NotebookDidNotRun, StudentFailure
+from grader.api import NotebookDidNotRun, StudentFailure
 
 FUNCTION = "back_propagation"
 HIDDEN_POINTS = [137, 401]

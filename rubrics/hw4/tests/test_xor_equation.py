@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xor_checks as xc
 
-from grader.equation import tree_data
+from grader.checks.equation import tree_data
 
 EQUATION = "xor_equation.txt"
 

@@ -1,8 +1,8 @@
 """Helpers of the XOR tests (HW4 Q4): the weights the notebook printed, the hand-written equation, the hand values.
 
 Student text is read here, in the grader, only through bounded parsers: the equation grammar
-(:mod:`grader.equation`, a whitelist parser, never ``eval``), the printed-array reader
-(:mod:`grader.nbparse`) and one regular expression without backtracking for the hand values.
+(:mod:`grader.checks.equation`, a whitelist parser, never ``eval``), the printed-array reader
+(:mod:`grader.intake.nbparse`) and one regular expression without backtracking for the hand values.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from grader.equation import EquationError, Network, decimals, evaluate, parse, xor_network
-from grader.nbparse import find_xor_weights, labelled_arrays
+from grader.checks.equation import EquationError, Network, decimals, evaluate, parse, xor_network
+from grader.intake.nbparse import find_xor_weights, labelled_arrays
 
 MAX_TEXT_BYTES = 200_000
 TARGET = np.array([0.0, 1.0, 1.0, 0.0])

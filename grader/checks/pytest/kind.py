@@ -1,0 +1,203 @@
+"""``pytest``: the instructor's own tests, a plain pytest file next to the rubric.
+
+The file runs in the grader's process (:mod:`grader.checks.pytest.harness`); the student's notebook
+runs in the sandbox and is reached only through fixtures that carry data both ways
+(:mod:`grader.checks.pytest.fixtures`). Markers give points (``@pytest.mark.points(2)``, default 1;
+the cases of a parametrized test share its points) and hide tests from a student's self-check
+(``@pytest.mark.hidden``: the self-check says the test exists, never its inputs or assertion,
+and a graded report says whether it passed, never why). The check's fraction is the points
+earned over the points of every test; a test that fails for the grader's reasons (a bug in the
+test file) marks the question as a grader error instead of costing the student.
+
+.. code-block:: yaml
+
+    - kind: pytest
+      tests: tests/test_softmax.py     # relative to the rubric
+      notebook: softmax.ipynb          # the `notebook` fixture (a file of the submission)
+      reference: refs.py               # the `reference` fixture (optional)
+      uses: [answer.txt]               # other files the tests read (named when missing)
+      options: {tolerance: 1.0e-6}     # the `options` fixture: settings of this rubric for the tests
+      call_timeout: 10                 # each call into the notebook, seconds
+
+A student build of the rubric (``mlgrade export student-kit``) has no ``reference:``: its
+``reference_data:`` holds what the reference gave the public tests, recorded at export
+(:mod:`grader.checks.pytest.recorded`), and ``practice_seed:`` seeds ``hidden_rng`` the same way on
+every machine, so that its draws could be recorded too.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import Field
+
+from grader.checks.notebooks import NotebookLimits, add_session_problems, notebook_session
+from grader.checks.pytest import recording
+from grader.checks.pytest.fixtures import Model, Notebook, SubmissionFiles
+from grader.checks.pytest.harness import Fixtures, Harness, TestOutcome, TestRun, run_tests
+from grader.checks.pytest.recorded import RecordedReference
+from grader.rubric.instructor import load_module
+from grader.rubric.kinds import CheckContext, Outcome, RubricFile, check_kind
+
+MAX_LISTED = 6
+
+
+class PytestParams(NotebookLimits):
+    tests: RubricFile
+    notebook: str | None = Field(None, min_length=1)
+    # more notebooks, by the name the tests use: notebooks["xor"]
+    notebooks: dict[str, str] = Field(default_factory=dict)
+    reference: RubricFile | None = None
+    # a student build: the reference's answers as data (never its code), and the seed hidden_rng draws from
+    reference_data: RubricFile | None = None
+    practice_seed: str | None = Field(None, min_length=8, max_length=64)
+    # other files of the submission the tests read (through `files`), so a report can say which are missing
+    uses: list[str] = Field(default_factory=list)
+    # text the student's code for this question contains ("def back_propagation("): a notebook handed in under
+    # another name is recognised by it, and the report says so
+    recognise_by: list[str] = Field(default_factory=list)
+    # settings the tests read through the `options` fixture (one test file, several rubrics: a tolerance, a mode)
+    options: dict[str, Any] = Field(default_factory=dict)
+    call_timeout: float = Field(20, gt=0)
+    # all requests of the submission's tests together, per notebook
+    session_timeout: float = Field(300, gt=0)
+
+    def file_patterns(self) -> list[str]:
+        found = ([self.notebook] if self.notebook else []) + list(self.notebooks.values()) + list(self.uses)
+        return list(dict.fromkeys(found))
+
+    def code_markers(self) -> list[str]:
+        return list(self.recognise_by)
+
+
+@check_kind("pytest", PytestParams, uses_notebooks=True)
+def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
+    """The instructor's pytest file, run in the grader against the student's sandboxed work."""
+    test_file = ctx.rubric_path(p.tests)
+    root = ctx.rubric_dir or test_file.parent
+
+    opened = []
+
+    def notebook_maker(pattern: str):
+        def open_session():
+            session, _ = notebook_session(ctx, pattern, p, p.call_timeout, p.session_timeout)
+            opened.append(session)
+            return session
+
+        def make() -> Notebook:
+            path = ctx.submission.find_one(pattern)
+            return Notebook(open_session, path, ctx.submission.rel(path) if path is not None else pattern)
+
+        return make
+
+    makers = {name: notebook_maker(pattern) for name, pattern in p.notebooks.items()}
+    if p.notebook:
+        makers["notebook"] = notebook_maker(p.notebook)
+
+    @cache
+    def model(pattern: str) -> Model:
+        return Model(ctx, pattern)
+
+    recorder = recording.active()  # set while a student build is being compiled
+
+    @cache
+    def reference():
+        if p.reference_data:
+            return recorded_reference(ctx.rubric_path(p.reference_data))
+        if not p.reference:
+            return None
+        module = load_module(ctx.rubric_path(p.reference))
+        return recorder.watch(test_file, module) if recorder is not None else module
+
+    seed = p.practice_seed or (recorder.practice_seed if recorder is not None else None)
+    rng_seed = f"practice|{seed}" if seed else f"{ctx.options.seed}|{ctx.submission.content_hash}"
+    fixtures = Fixtures(notebooks=makers, files=lambda: SubmissionFiles(ctx.submission), model=model,
+                        reference=reference, rng_seed=rng_seed, options=MappingProxyType(dict(p.options)))
+    harness = Harness(fixtures, test_file, self_check=ctx.options.self_check, reveal_hidden=ctx.options.reveal_hidden)
+    run = run_tests(test_file, root, harness)
+    outcome = score(run, test_file.name, ctx.options.self_check, ctx.options.reveal_hidden)
+    for key, value in harness.feedback.items():
+        outcome.details.setdefault(key, value)  # what the tests left for the feedback page
+    for session in dict.fromkeys(s for s in opened if s.started):  # the student's cells' errors, as they see them
+        add_session_problems(ctx, session, outcome)
+    return outcome
+
+
+def recorded_reference(path) -> RecordedReference:
+    """The student build's recorded reference; a damaged or missing file is the build's fault, not the student's."""
+    from grader.rubric.instructor import InstructorError
+
+    try:
+        return RecordedReference(path.read_text(encoding="utf-8"), path.name)
+    except (OSError, ValueError) as e:
+        raise InstructorError(f"the student build's recorded reference {path.name} cannot be read: {e}") from None
+
+
+def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False) -> Outcome:
+    """Points earned over all tests' points, a reason that lists what failed, and the grader's errors apart."""
+    details = {"tests": [_detail(t) for t in run.tests]}
+    if run.problems:
+        why = "; ".join(run.problems[:3])
+        return Outcome(0.0, f"the grader could not run the tests: {why}; this is a problem with the "
+                            "assignment's tests, not with the submission", details=details, grader_error=why)
+    counted = [t for t in run.tests if t.outcome != "skipped"]
+    total = sum(t.points for t in counted)
+    earned = sum(t.earned for t in counted)
+    frac = earned / total if total > 0 else 0.0
+    visible = [t for t in counted if not t.hidden]
+    hidden = [t for t in counted if t.hidden]
+    notes = [f"{_pts(earned)}/{_pts(total)} test points"]
+    passed = [t.name for t in visible if t.outcome == "passed"]
+    failed = [t for t in visible if t.outcome == "failed"]
+    pending = [t.name for t in visible if t.outcome == "pending"]
+    if passed:
+        notes.append("passed: " + ", ".join(passed[:MAX_LISTED]) + (" …" if len(passed) > MAX_LISTED else ""))
+    for names, message in _grouped(failed)[:MAX_LISTED]:
+        notes.append(f"{names} failed: {message}")
+    if len(_grouped(failed)) > MAX_LISTED:
+        notes.append(f"{len(failed) - sum(len(n.split(', ')) for n, _ in _grouped(failed)[:MAX_LISTED])} more failed")
+    if pending:
+        notes.append(f"checked when the class is graded (they compare your values with the instructor's "
+                     f"reference, which this build does not hold): {', '.join(pending[:MAX_LISTED])}"
+                     + (" …" if len(pending) > MAX_LISTED else ""))
+    if hidden:
+        hidden_points = _pts(sum(t.points for t in hidden))
+        if self_check:
+            names = sorted({t.group.rsplit("::", 1)[-1] for t in hidden})
+            notes.append(f"hidden tests worth {hidden_points} points run only when the class is graded "
+                         f"({', '.join(names)})")
+        else:
+            ok = sum(t.outcome == "passed" for t in hidden)
+            notes.append(f"hidden tests: {ok} of {len(hidden)} passed ({_pts(sum(t.earned for t in hidden))} of "
+                         f"{hidden_points} points)")
+            if reveal_hidden:  # the instructor's view only
+                wrong = [t for t in hidden if t.outcome == "failed"]
+                notes += [f"(hidden) {t.name} failed: {t.message}" for t in wrong[:MAX_LISTED]]
+    skipped = [t.name for t in run.tests if t.outcome == "skipped"]
+    if skipped:
+        notes.append("skipped by the tests: " + ", ".join(skipped[:MAX_LISTED]))
+    errors = [t for t in run.tests if t.outcome == "error"]
+    grader_error = ""
+    if errors:
+        grader_error = "; ".join(f"{names}: {message}" for names, message in _grouped(errors)[:3])
+        notes.append(f"grader error in {file} (not your fault; the instructor is told): {grader_error}")
+    return Outcome(frac, "; ".join(notes), details=details, grader_error=grader_error)
+
+
+def _grouped(tests: list[TestOutcome]) -> list[tuple[str, str]]:
+    """``("test_a, test_b", message)``: tests that failed for the same reason are named together, once."""
+    by_message: dict[str, list[str]] = {}
+    for t in tests:
+        by_message.setdefault(t.message, []).append(t.name)
+    return [(", ".join(names), message) for message, names in by_message.items()]
+
+
+def _detail(t: TestOutcome) -> dict:
+    return {"test": t.nodeid, "points": round(t.points, 4), "earned": round(t.earned, 4), "outcome": t.outcome,
+            "hidden": t.hidden, "message": "" if t.hidden else t.message}
+
+
+def _pts(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))

@@ -1,0 +1,1 @@
+"""The command line: parsing and the command bodies that are not a platform's (:mod:`~grader.cli.main`)."""

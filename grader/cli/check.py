@@ -1,0 +1,68 @@
+"""``mlgrade check``: a student's self-check of one submission."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from grader.cli.common import EXIT_OK, UsageError, add_isolation, add_rubric, progress_line, write_output
+from grader.core.environment import check_requirements
+from grader.execute.isolation import for_command as isolation_for
+from grader.render import ClassReport, UnknownFormat, get_format, render_one
+from grader.render.terminal import print_result
+from grader.rubric.model import load_for_command
+from grader.student.selfcheck import self_check
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("submission", type=Path, help="the .zip you will hand in, or its folder")
+    add_rubric(p)
+    p.add_argument("--format", default="terminal", metavar="NAME",
+                   help="output format (default: terminal; `mlgrade formats` lists them)")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write the --format output to FILE (the readable report still goes to the terminal)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
+    p.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained feedback page here")
+    p.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
+    p.add_argument("--no-cache", action="store_true",
+                   help="grade every question again (by default, questions whose files did not change since "
+                   "your last check reuse their results)")
+    add_isolation(p, "sandbox for student code (default: bubblewrap when available)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.submission.exists():
+        raise UsageError(f"{args.submission}: no such file or folder")
+    try:
+        fmt = get_format(args.format)
+    except UnknownFormat as e:
+        raise UsageError(str(e)) from None
+    rubric = load_for_command(args.rubric)
+    check_requirements(rubric.requires, "check")
+    isolation_for(args.isolation, "check")
+    # thumbnails of the student's images only when a page will show them
+    pictures = args.html is not None or fmt.name == "html"
+    with progress_line(f"checking {args.submission.name}"):
+        check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work,
+                           feedback_images=pictures, remember=not args.no_cache)
+    result = check.result
+    report = ClassReport(rubric, [result], self_check=True)
+    if fmt.name == "terminal" or args.output is not None:
+        console = Console()
+        print_result(result, console, title=check.title())
+        for note in check.notes:  # once, after the table: without the sandbox, provisional, hidden
+            console.print(f"note: {note}", markup=False, highlight=False)
+    if fmt.name != "terminal" or args.output is not None:
+        data = render_one(fmt.name, result, report)
+        if args.output is not None:
+            write_output(args.output, data)
+        else:
+            sys.stdout.buffer.write(data.encode("utf-8") if isinstance(data, str) else data)
+            sys.stdout.flush()
+    for path, name in ((args.json, "gradescope"), (args.html, "html")):
+        if path is not None:
+            write_output(path, render_one(name, result, report))
+    return EXIT_OK

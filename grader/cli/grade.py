@@ -1,0 +1,156 @@
+"""``mlgrade grade``: a batch — zips, folders of zips, LMS bulk downloads, Classroom repositories."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader.batch.run import grade_batch
+from grader.batch.scheduling import ClusterError
+from grader.classstep.overrides import OverridesError
+from grader.cli.common import EXIT_CLUSTER, EXIT_OK, UsageError, add_isolation, add_rubric, must_be_folder, note
+from grader.core.environment import check_requirements
+from grader.core.options import GradeOptions
+from grader.execute.isolation import AUTO_ORDER
+from grader.execute.isolation import for_command as isolation_for
+from grader.platforms import lmsdownload, repos
+from grader.render import UnknownFormat, parse_format_list
+from grader.rubric.model import Rubric, default_rubric_path, load_for_command
+
+
+def arguments(g: argparse.ArgumentParser) -> None:
+    g.add_argument("paths", type=Path, nargs="*", metavar="PATH",
+                   help="zips, folders of zips, an LMS bulk download, or a folder of git clones")
+    g.add_argument("--out", type=Path, required=True, metavar="DIR", help="where grades are written")
+    add_rubric(g)
+    g.add_argument("--hidden", type=Path, metavar="DIR", help="folder of hidden test data")
+    g.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    add_isolation(g, "sandbox for student code; grading without one needs an explicit 'none'")
+    g.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU cores)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a Dask cluster (e.g. tcp://HOST:8786) instead of on this machine; "
+                        "needs pip install 'mlgrade[distributed]' here and on every worker")
+    g.add_argument("--seed", type=int, default=None, help="grading seed (default: fixed, so regrades agree)")
+    g.add_argument("--format", action="append", metavar="NAMES",
+                   help="output formats to write, comma-separated ('default' = the usual set, 'all'); "
+                        "`mlgrade formats` lists them")
+    g.add_argument("--assignment", default="", metavar="NAME",
+                   help="the assignment's column name in LMS grade files (default: the rubric's name)")
+    gh = g.add_argument_group("GitHub Classroom repositories")
+    gh.add_argument("--roster", type=Path, metavar="CSV", help="Classroom roster export: one repository per student")
+    gh.add_argument("--org", metavar="ORG",
+                    help="the organisation holding the repositories (alone: every PREFIX-<username> repository "
+                         "in it, listed with gh or $GITHUB_TOKEN)")
+    gh.add_argument("--repo-prefix", metavar="PREFIX",
+                    help="the assignment's repository prefix (repositories are PREFIX-<username>)")
+    gh.add_argument("--repo-url", default=None, metavar="TEMPLATE",
+                    help="clone URL template (default: https://github.com/{org}/{repo}.git)")
+    gh.add_argument("--deadline", metavar="WHEN",
+                    help="grade each repository's last commit before this time (ISO 8601; local time "
+                         "unless it has an offset)")
+    gh.add_argument("--git-timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="seconds of git per student repository (fetch and copy); a remote that does not "
+                         "answer costs that student only (default: 300)")
+
+
+def run(args: argparse.Namespace) -> int:
+    rubric = load_for_command(args.rubric)
+    if not args.paths and args.roster is None and args.org is None:
+        raise UsageError("give the submissions to grade (PATH...), a Classroom --roster, or --org and --repo-prefix")
+    if args.scheduler:
+        if args.jobs is not None:
+            raise UsageError("--jobs is for grading on this machine; with --scheduler every Dask worker grades "
+                             "one submission at a time (start more workers for more at once)")
+        # The sandbox and the packages the rubric requires are the workers' business: each one checks its own
+        # and grades nothing without them ("auto" is the strongest sandbox there, never a silent fallback).
+        isolation = AUTO_ORDER[0] if args.isolation == "auto" else args.isolation
+    else:
+        check_requirements(rubric.requires, "grade")
+        isolation = isolation_for(args.isolation, "grade")
+    for p in args.paths:
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or folder")
+    must_be_folder("--hidden", args.hidden)
+    if args.hidden is not None and not (args.hidden / "digits").is_dir():
+        note(f"{args.hidden} has no digits/<label>/ folder; the digits question uses the bundled hidden set")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    kw = {"seed": args.seed} if args.seed is not None else {}
+    options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
+    paths, origins, missing = _repositories(args, rubric)
+    paths, lms_origins, lms_formats = _lms_downloads(paths, args.out, rubric)
+    origins.update(lms_origins)
+    try:
+        formats = parse_format_list(args.format if args.format else ["default", *lms_formats])
+    except UnknownFormat as e:
+        raise UsageError(str(e)) from None
+    rubric_path = args.rubric or default_rubric_path()
+    try:
+        grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
+                    rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
+                    formats=formats, assignment=args.assignment, origins=origins, missing=missing,
+                    scheduler_address=args.scheduler)
+    except ClusterError as e:
+        print(f"mlgrade: error: {e}", file=sys.stderr)
+        return EXIT_CLUSTER
+    except OverridesError as e:
+        raise UsageError(f"{e}\nthe grades are stored; fix the file and run the same command again (nothing is "
+                         "graded twice)") from None
+    finally:
+        repos.remove_snapshots(args.out / ".mlgrade" / "repos")
+    return EXIT_OK
+
+
+def _lms_downloads(paths: list[Path], out: Path, rubric: Rubric) -> tuple[list[Path], dict, list[str]]:
+    """Canvas, Moodle and Blackboard bulk downloads become a staged folder of submissions, one per
+    student (latest attempt), with the LMS's ids kept for its grade file."""
+    result, origins, formats = [], {}, []
+    for i, p in enumerate(paths):
+        lms = lmsdownload.detect(p)
+        if lms is None:
+            result.append(p)
+            continue
+        try:
+            staged = lmsdownload.stage(p, out / ".mlgrade" / "lms" / f"{i}-{lms}", rubric.limits.max_archive_bytes)
+        except (lmsdownload.LmsDownloadError, OSError) as e:
+            raise UsageError(str(e)) from None
+        print(f"mlgrade: {p}: a {lms.title()} bulk download, {len(staged.origins)} students", file=sys.stderr)
+        for line in staged.notes[:20]:
+            print(f"  {line}", file=sys.stderr)
+        result.append(staged.folder)
+        origins.update(staged.origins)
+        if lmsdownload.LMS_FORMAT[lms] not in formats:
+            formats.append(lmsdownload.LMS_FORMAT[lms])
+    return result, origins, formats
+
+
+def _repositories(args: argparse.Namespace, rubric: Rubric) -> tuple[list[Path], dict, dict]:
+    """Classroom repositories (a roster, or folders of clones) become zips of the commit to grade."""
+    clone_folders = [p for p in args.paths if repos.is_clone_folder(p)]
+    by_org = args.roster is None and args.org is not None
+    if args.roster is None and not clone_folders and not by_org:
+        if args.deadline:
+            raise UsageError("--deadline applies to repositories: give a --roster, or a folder of git clones")
+        return list(args.paths), {}, {}
+    try:
+        deadline = repos.parse_deadline(args.deadline) if args.deadline else None
+        found: list[repos.StudentRepo] = []
+        if args.roster is not None:
+            found += repos.roster_repos(repos.read_roster(args.roster), args.org or "", args.repo_prefix or "",
+                                        args.repo_url or repos.GITHUB_URL)
+        elif by_org:
+            found += repos.org_repos(args.org, args.repo_prefix or "", args.repo_url or repos.GITHUB_URL)
+        for folder in clone_folders:
+            found += repos.folder_repos(folder, args.repo_prefix or "")
+        if deadline is not None:
+            print(f"mlgrade: grading the last commit before {repos.deadline_utc(deadline)}", file=sys.stderr)
+        if not args.git_timeout > 0:
+            raise UsageError("--git-timeout must be a positive number of seconds")
+        prepared = repos.prepare(found, deadline, args.out / ".mlgrade" / "repos",
+                                 log=lambda m: print(f"  {m}", file=sys.stderr), limits=rubric.limits,
+                                 timeout=args.git_timeout)
+    except (repos.RepoError, OSError) as e:
+        raise UsageError(str(e)) from None
+    others = [p for p in args.paths if p not in clone_folders]
+    return [*others, *prepared.zips], prepared.origins, prepared.missing

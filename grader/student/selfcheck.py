@@ -1,0 +1,207 @@
+"""A student's self-check: grade one submission as it will be graded, and say plainly what differs.
+
+Shared by ``mlgrade check`` and the notebook API (``mlgrade.check()``). The grading is the
+pipeline's, unchanged; what this module adds is what a student needs to read the result:
+
+- where the check ran without the sandbox (Windows, macOS, Colab, a Linux machine without
+  bubblewrap), one note saying so and what it means for them: nothing, it is their own code;
+- questions scored relative to the class are provisional, and questions the instructor grades with
+  hidden tests (``hidden: true``) are shown as such, never run;
+- a report as text (terminal) and as an HTML table (Jupyter, Colab, VS Code), every string escaped.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.core import textsafe
+from grader.core.options import GradeOptions
+from grader.core.results import QuestionResult, Status, SubmissionResult
+from grader.execute.isolation import Backend, backend, resolve
+from grader.rubric import Rubric
+
+DEFAULT_NOTEBOOK_MB = 2048
+
+
+@dataclass
+class SelfCheck:
+    """One self-check: the result record, and what the student should know about how it was made."""
+
+    result: SubmissionResult
+    rubric: Rubric
+    source: str
+    isolation: Backend
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return self.result.total
+
+    @property
+    def max_total(self) -> float:
+        return self.result.max_total
+
+    def title(self) -> str:
+        return f"mlgrade check: {self.source} ({self.rubric.name})"
+
+    def to_text(self, width: int = 100) -> str:
+        from rich.console import Console
+
+        from grader.render.terminal import print_result
+
+        buf = io.StringIO()
+        console = Console(file=buf, width=width, force_terminal=False, color_system=None)
+        print_result(self.result, console, title=self.title())
+        for note in self.notes:
+            console.print(f"note: {note}", markup=False, highlight=False)
+        return buf.getvalue()
+
+    def to_html(self) -> str:
+        return render_html(self)
+
+    # Jupyter, Colab and VS Code show this when the check is a cell's last expression.
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return f"<mlgrade check of {self.source}: {self.result.total:g}/{self.result.max_total:g}>"
+
+
+def choose_isolation(requested: str = "auto") -> Backend:
+    """The backend for a self-check: the sandbox where it works, else the portable path (never an error
+    for ``auto``; ``bwrap`` raises :class:`~grader.execute.isolation.IsolationUnavailable` where it cannot run)."""
+    return resolve(requested)
+
+
+def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work: bool = False,
+               label: str | None = None, first_note: str | None = None, feedback_images: bool = False,
+               remember: bool = True) -> SelfCheck:
+    """Grade ``source`` (a zip or a folder) as the instructor's run would; hidden questions are pending,
+    never run. ``label``: how the report names what was checked; ``first_note``: said before the other
+    notes; ``feedback_images``: thumbnails for a feedback page; ``remember``: reuse the results of
+    questions whose files did not change since the last check (grader.score.qcache)."""
+    from grader.score.pipeline import grade_submission, public_rubric, stop_services, with_hidden_pending
+    from grader.score.qcache import default_folder
+
+    chosen = choose_isolation(isolation)
+    work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
+    options = GradeOptions(self_check=True, isolation=chosen.name, feedback_images=feedback_images,
+                           question_cache=str(default_folder()) if remember else None)
+    try:
+        result = with_hidden_pending(grade_submission(Path(source), public_rubric(rubric), work / "w", options,
+                                                      keep_work=keep_work), rubric)
+    finally:
+        stop_services()  # one-off: no sandbox, Keras or staging folder left in a student's notebook process
+        if not keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    check = SelfCheck(result, rubric, label or str(source), chosen)
+    if keep_work:
+        check.notes.append(f"work folder kept: {work / 'w'}")
+    check.notes[:0] = ([first_note] if first_note else []) + notes(result, rubric, chosen, requested=isolation)
+    reused = [q.id for q in result.questions if q.details.get("reused")]
+    if reused:
+        check.notes.append(f"{', '.join(reused)}: your files for these did not change since your last check, so "
+                           "their results were reused (--no-cache grades everything again)")
+    return check
+
+
+def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: str = "auto") -> list[str]:
+    """What the student should know about this check, each said once, in plain words."""
+    from grader.core.portable import memory_limit_words, platform_name
+
+    out = []
+    if not chosen.isolated:
+        if requested == "none":
+            why = f"{platform_name()}: no sandbox was asked for"
+        else:
+            problem = (backend("bwrap").problem() or "").strip()
+            problem = problem.splitlines()[-1] if problem else "it is not available here"
+            why = f"{platform_name()}: the sandbox needs bubblewrap on Linux; {problem}"
+        out.append(
+            f"your notebooks ran without the sandbox, as you, on this computer ({why}). For a self-check that "
+            "changes nothing: it is your own code. When graded they run in a sandbox; here, as there, they get "
+            f"no network and the same time limits, and {memory_limit_words(_notebook_memory(rubric))}.")
+    relative = [q.id for q in result.questions if _class_relative(q)]
+    if relative:
+        out.append(f"provisional: {', '.join(relative)} {'is' if len(relative) == 1 else 'are'} scored relative "
+                   "to the best in the class; the score here uses a public sample and your result alone, and "
+                   "your real score is known only when the whole class is graded")
+    hidden = [q.id for q in rubric.questions if q.hidden]
+    if hidden:
+        out.append(f"graded by your instructor with hidden tests: {', '.join(dict.fromkeys(hidden))} "
+                   "(shown with 0 points here)")
+    return out
+
+
+def _class_relative(q: QuestionResult) -> bool:
+    return q.relative is not None or any("class_relative" in c.details for c in q.checks)
+
+
+def _notebook_memory(rubric: Rubric) -> int:
+    mbs = [int(mb) for q in rubric.questions for c in q.checks
+           if isinstance(mb := getattr(c.params, "memory_mb", None), int)]
+    return max(mbs or [DEFAULT_NOTEBOOK_MB]) * 1024**2
+
+
+# --------------------------------------------------------------------------- HTML
+
+_COLOURS = {
+    Status.PASSED: "#1a7f37", Status.PARTIAL: "#9a6700", Status.FAILED: "#cf222e",
+    Status.PENDING: "#6e7781", Status.ERROR: "#8250df",
+}
+_LABELS = {
+    Status.PASSED: "passed", Status.PARTIAL: "partial", Status.FAILED: "failed",
+    Status.PENDING: "pending", Status.ERROR: "grader error",
+}
+
+
+def _points(x: float) -> str:
+    from grader.render.common import fmt_points
+
+    return fmt_points(x)
+
+
+def render_html(check: SelfCheck) -> str:
+    """The report as one self-contained HTML fragment (a table) for a notebook's output.
+
+    Everything that comes from the submission or the rubric goes through :func:`textsafe.html`;
+    nothing is loaded from anywhere (no scripts, no links, no images)."""
+    esc = textsafe.html
+    r = check.result
+    rows = []
+    for q in r.questions:
+        colour = _COLOURS.get(q.status, "#000")
+        status = esc(_LABELS.get(q.status, str(q.status)))
+        if q.manual_review:
+            status += '<br><span style="color:#0969da">+ review</span>'
+        rows.append(
+            "<tr>"
+            f'<td style="vertical-align:top;text-align:left"><code>{esc(q.id)}</code></td>'
+            f'<td style="vertical-align:top;text-align:right;white-space:nowrap">'
+            f"{esc(_points(q.score))}/{esc(_points(q.max_score))}</td>"
+            f'<td style="vertical-align:top;text-align:left;color:{colour};font-weight:600">{status}</td>'
+            f'<td style="vertical-align:top;text-align:left"><b>{esc(q.title)}</b>'
+            f'<div style="white-space:pre-wrap;font-family:monospace;font-size:90%">{esc(q.reason)}</div></td>'
+            "</tr>"
+        )
+    head = "".join(f'<th style="text-align:left">{h}</th>' for h in ("question", "score", "status", "why"))
+    parts = [
+        '<div class="mlgrade-report">',
+        f"<h3>{esc(check.title())}</h3>",
+        *[f'<p style="color:#cf222e"><b>error:</b> {esc(e)}</p>' for e in r.errors],
+        *[f"<p><b>note:</b> {esc(w)}</p>" for w in r.warnings],
+        f'<table class="mlgrade-scores" style="border-collapse:collapse">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+        f'<tfoot><tr><td><b>total</b></td><td style="text-align:right"><b>{esc(_points(r.total))}/'
+        f"{esc(_points(r.max_total))}</b></td><td></td><td></td></tr></tfoot></table>",
+        *[f'<p style="color:#57606a"><b>note:</b> {esc(n)}</p>' for n in check.notes],
+        "</div>",
+    ]
+    return "\n".join(parts)

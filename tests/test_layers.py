@@ -1,0 +1,80 @@
+"""The package keeps its plan: every module imports only from its own layer or lower ones
+(:data:`grader.LAYERS`), no import inside a function closes a circle, and every package is placed."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import grader
+
+PACKAGE = Path(grader.__file__).parent
+LAYER = {name: i for i, names in enumerate(grader.LAYERS) for name in names}
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path):
+    """``(line, imported module)`` for every import of mlgrade's own modules, relative ones resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    here = _module(path).split(".")
+    if path.name != "__init__.py":
+        here = here[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - node.level + 1]
+                yield node.lineno, ".".join(base + ([node.module] if node.module else []))
+            elif node.module and node.module.split(".")[0] == "grader":
+                yield node.lineno, node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "grader":
+                    yield node.lineno, alias.name
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return -1  # grader itself: its version and this plan
+    return LAYER.get(parts[1])
+
+
+def test_every_package_and_top_level_module_has_a_layer():
+    rooms = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()}
+    assert rooms == set(LAYER), "add the new package to grader.LAYERS, where it belongs in the plan"
+
+
+def test_no_module_imports_from_a_later_layer():
+    upward = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        mine = _layer(_module(path))
+        for line, target in _imports(path):
+            theirs = _layer(target)
+            if theirs is not None and mine is not None and theirs > mine:
+                upward.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}")
+    assert upward == []
+
+
+def test_the_sandbox_side_imports_nothing_of_the_grader():
+    """Code that runs inside the sandbox is copied there alone: it cannot import the grader."""
+    outside = [f"{path.name}:{line} {target}" for path in sorted((PACKAGE / "insandbox").rglob("*.py"))
+               for line, target in _imports(path) if not target.startswith("grader.insandbox")]
+    assert outside == []
+
+
+def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
+    """The check above can fail: a core module importing the CLI is reported."""
+    fake = tmp_path / "grader"
+    (fake / "core").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "core" / "__init__.py").write_text("")
+    (fake / "core" / "bad.py").write_text("def f():\n    from grader.cli.main import main\n")
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+    assert _layer(_module(fake / "core" / "bad.py")) == 0
+    assert [t for _, t in _imports(fake / "core" / "bad.py")] == ["grader.cli.main"]
+    assert _layer("grader.cli.main") > _layer("grader.core.bad")
