@@ -24,8 +24,11 @@ from pathlib import Path
 
 import yaml
 
+from grader.classstep.classwide import apply_class_relative
 from grader.core.options import GradeOptions
 from grader.core.results import Status, SubmissionResult
+from grader.rubric import load_rubric
+from grader.score.pipeline import grade_submission
 
 CORRECT = ("correct", "good")
 WRONG = ("wrong", "bad")
@@ -138,9 +141,6 @@ def validate(rubric_path: Path, samples: Path | None = None, isolation: str = "n
              work: Path | None = None) -> list[SampleVerdict]:
     import tempfile
 
-    from grader.classstep.classwide import apply_class_relative
-    from grader.rubric import load_rubric
-    from grader.score.pipeline import grade_submission
 
     rubric = load_rubric(rubric_path)
     samples = samples or samples_of(rubric_path)

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from grader.batch.scheduling import Attempt, Scheduler
+from grader.batch.scheduling.cluster import DaskScheduler
 from grader.batch.scheduling.local import LocalPool
 from grader.classstep.classwide import EXPORT_LOCK, class_results, class_step
 from grader.core.files import locked
@@ -34,6 +35,7 @@ from grader.core.options import GradeOptions
 from grader.core.results import SubmissionResult
 from grader.execute.isolation import cgroups
 from grader.execute.isolation.staging import sweep_stale
+from grader.execute.notebooks.executor import IMPORT_ALLOWANCE_S
 from grader.intake.sources import Source, discover
 from grader.render import parse_format_list, write_outputs
 from grader.render.common import fmt_points
@@ -50,8 +52,6 @@ RETRIES_IN_RUN = 1
 
 def submission_timeout(rubric: Rubric) -> float:
     """A wall clock per submission, from the rubric's own limits, with room for model work."""
-    from grader.execute.notebooks.executor import IMPORT_ALLOWANCE_S
-
     total = 120.0
     for q in rubric.questions:
         for c in q.checks:
@@ -111,8 +111,6 @@ def grade_batch(
         timeout = timeout or submission_timeout(rubric)
         scheduler: Scheduler
         if scheduler_address:
-            from grader.batch.scheduling.cluster import DaskScheduler
-
             scheduler = DaskScheduler(scheduler_address, config, rubric, options, timeout, console,
                                       retries=RETRIES_IN_RUN)
         else:

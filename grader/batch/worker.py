@@ -26,6 +26,12 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from grader.core.options import GradeOptions
+from grader.execute.isolation import kill_tree
+from grader.rubric import parse_rubric
+from grader.score.pipeline import grade_submission
+from grader.score.store import ResultStore
+
 
 def _die_with_parent() -> None:
     try:
@@ -40,10 +46,6 @@ def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
 
-    from grader.core.options import GradeOptions
-    from grader.rubric import parse_rubric
-    from grader.score.pipeline import grade_submission
-    from grader.score.store import ResultStore
 
     rubric = parse_rubric(config["rubric_text"], config["rubric_source"])
     opts = dict(config["options"])
@@ -136,8 +138,6 @@ class WorkerProcess:
             return None
 
     def kill(self) -> None:
-        from grader.execute.isolation import kill_tree
-
         if self.proc is not None:
             kill_tree(self.proc)
         self.proc = None

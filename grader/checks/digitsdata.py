@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.insandbox.safeimage import open_image, to_rgb
+
 SPLIT_SEED = 20260101  # fixed forever: the sample and the scored MNIST parts must never mix
 PUBLIC = 1000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -87,7 +89,6 @@ def preprocess_photo(path: Path, label: str, blur: int = 0) -> np.ndarray:
     """A photo of a hand-written digit as a 28x28 white-on-black array in [0, 255]."""
     from PIL import Image, ImageFilter
 
-    from grader.insandbox.safeimage import open_image, to_rgb
 
     im, _ = open_image(str(path), label)
     gray = to_rgb(im).convert("L")

@@ -35,6 +35,7 @@ from grader.checks.modelinputs import ScalingName, scaling
 from grader.checks.thumbnails import thumbnails
 from grader.core.errors import SubmissionProblem
 from grader.execute.modelserver import model_request
+from grader.intake.submission import pattern_matches
 from grader.rubric.architectures import Architecture
 from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
@@ -97,8 +98,6 @@ def weight_counts(info: dict[str, Any]) -> list[int]:
 def other_model_files(ctx: CheckContext, pattern: str, limit: int = 6) -> list[tuple[str, dict[str, Any]]]:
     """``(relative path, inspection)`` of the submission's model files that ``pattern`` does not match
     (at most ``limit``; inspected in the sandboxed model server, cached per submission)."""
-    from grader.intake.submission import pattern_matches
-
     found = []
     for rel in ctx.submission.files:
         if not rel.lower().endswith(MODEL_SUFFIXES) or pattern_matches(pattern, rel):

@@ -37,6 +37,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, model_validator
 
+from grader.checks import digitsdata
+from grader.checks.keras_models import inspect_file, other_model_files
 from grader.checks.modelinputs import (
     SCALINGS,
     Feed,
@@ -48,6 +50,7 @@ from grader.checks.modelinputs import (
     scaling_hint,
 )
 from grader.core.errors import SubmissionProblem
+from grader.execute.modelserver import get_model_server, model_request
 from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
 PACKAGES = ("mnist-public", "mnist-hidden", "sklearn-digits", "sklearn-iris", "sklearn-wine", "sklearn-breast_cancer",
@@ -126,8 +129,6 @@ class ModelAccuracyParams(CheckParams):
         return scaling(self.input_scaling, self.scale)
 
     def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
-        from grader.checks.keras_models import other_model_files
-
         classes = self.classes or (10 if self.data.package == "digits" else None)
         hints = []
         for rel, info in other_model_files(ctx, pattern):
@@ -170,8 +171,6 @@ def load_data(ctx: CheckContext, spec: DataSet) -> Labelled:
 
 def digit_sets(ctx: CheckContext, blur: int) -> list[Labelled]:
     """``package: digits``: what the class is scored on (the first set) and what is reported next to it."""
-    from grader.checks import digitsdata
-
     hidden = ctx.options.hidden_dir
     if hidden is not None and (hidden / "digits").is_dir():
         sets = [digitsdata.staff_digits(hidden, blur)]
@@ -195,8 +194,6 @@ def _path(ctx: CheckContext, name: str) -> Path:
 
 
 def _package(name: str) -> tuple[np.ndarray, np.ndarray]:
-    from grader.checks import digitsdata
-
     if name == "mnist-public":
         d = digitsdata.mnist_public()
         return d.images, d.labels
@@ -257,8 +254,6 @@ def _sample(n: int) -> list[int]:
 def _shared_inputs(ctx: CheckContext, x: np.ndarray) -> str:
     """The evaluation data as stored, staged read-only once per model server and reused for every student
     (the path the server sees; the data enter the sandbox only for this check)."""
-    from grader.execute.modelserver import get_model_server
-
     def make() -> bytes:
         buf = io.BytesIO()
         np.save(buf, x, allow_pickle=False)
@@ -273,8 +268,6 @@ def predict(ctx: CheckContext, pattern: str, rel: str, x: np.ndarray, feed: Feed
             alternatives: list[Scaling], sample: list[int]) -> tuple[np.ndarray, dict]:
     """The model's outputs for ``x`` fed and scaled as told, from the sandboxed model server, and the
     classes it predicts for ``sample`` under each alternative scaling."""
-    from grader.execute.modelserver import model_request
-
     answer, job = model_request(
         ctx, {"op": "predict", "model": "@model", "label": rel, "inputs": _shared_inputs(ctx, x),
               "feed": feed.to_cmd(), "divide": used.divide, "add": used.add,
@@ -343,8 +336,6 @@ def compare_scalings(alternatives, pred: np.ndarray, labels: np.ndarray, sample:
 @check_kind("model_accuracy", ModelAccuracyParams)
 def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     """A Keras model's accuracy on the instructor's data set: by thresholds, relative to the class, or as is."""
-    from grader.checks.keras_models import inspect_file
-
     rel, info = inspect_file(ctx, p.model, want="model")
     if info["format"] != "keras2-model":
         raise SubmissionProblem(f"{rel} holds weights only; save the whole model with model.save('{rel}')")

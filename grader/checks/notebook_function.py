@@ -43,7 +43,8 @@ from pydantic import Field, field_validator, model_validator
 from grader.checks.notebooks import NotebookLimits, add_session_problems, notebook_session
 from grader.checks.values import compare, draw_dims, materialize, validate_spec
 from grader.execute.notebooks.session import NotebookDidNotRun, StudentFailure
-from grader.rubric.instructor import reference_function
+from grader.insandbox.wire import decode
+from grader.rubric.instructor import InstructorError, reference_function
 from grader.rubric.kinds import CheckContext, CheckParams, Outcome, RubricFile, RubricFunction, check_kind
 
 MAX_CASES = 200
@@ -128,9 +129,6 @@ class ValueParams(Tolerance):
 
 def compiled_cases(path) -> list[dict[str, Any]]:
     """A student build's listed cases: ``[{"args", "kwargs", "points", "expected"}]``, decoded from data."""
-    from grader.insandbox.wire import decode
-    from grader.rubric.instructor import InstructorError
-
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return [{"args": list(decode(c["args"])), "kwargs": dict(decode(c["kwargs"])), "points": float(c["points"]),

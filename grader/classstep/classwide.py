@@ -15,6 +15,7 @@ from typing import Any
 
 from grader.classstep.classbest import ClassBest
 from grader.classstep.classbest import class_best as outlier_free_best
+from grader.classstep.integrity import class_integrity
 from grader.classstep.overrides import apply_overrides, load_overrides
 from grader.classstep.report import ClassReport
 from grader.core.results import QuestionResult, SubmissionResult, round_score, status_for
@@ -81,7 +82,6 @@ def integrity_step(rubric: Rubric, results: list[SubmissionResult], rubric_sourc
     fingerprints; the rubric's ``starter`` and ``known_images`` are next to ``rubric_source``."""
     from pathlib import Path
 
-    from grader.classstep.integrity import class_integrity
 
     base = None
     if rubric_source and Path(rubric_source).is_file():

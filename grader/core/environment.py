@@ -16,6 +16,8 @@ import subprocess
 import sys
 from collections.abc import Iterable
 
+from grader.core.errors import UsageError
+
 # Import names that differ from the name pip installs.
 PIP_NAMES = {
     "sklearn": "scikit-learn", "cv2": "opencv-python-headless", "PIL": "Pillow", "skimage": "scikit-image",
@@ -166,7 +168,6 @@ def check_requirements(requires: list[str], command: str) -> None:
         return
     import sys
 
-    from grader.core.errors import UsageError
 
     missing = missing_packages(requires)
     if not missing:

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from grader.core import winjob
+
 IS_WINDOWS = os.name == "nt"
 # 0 where the flag does not exist: Windows has no O_NOFOLLOW (and no symlinks a student can plant
 # there without privileges); O_BINARY keeps Windows from translating newlines in os.open files.
@@ -147,8 +149,6 @@ class ProcessTree:
         self.job = None
         self.job_problem = ""
         if IS_WINDOWS:
-            from grader.core import winjob
-
             self.job, self.job_problem = winjob.contain(proc.pid, memory_bytes, processes)
 
     @property
@@ -168,8 +168,6 @@ class ProcessTree:
     def kill(self) -> None:
         """Kill the child and what it started, then reap it."""
         if self.job is not None:
-            from grader.core import winjob
-
             winjob.terminate(self.job)
             self.job = None
         kill_tree(self.proc)
@@ -230,8 +228,6 @@ def memory_limit_words(memory_bytes: int) -> str:
     """How a child's memory is limited on this machine, for the self-check's note."""
     gib = f"{memory_bytes / 1024**3:g} GiB"
     if IS_WINDOWS:
-        from grader.core import winjob
-
         return f"memory is limited to {gib} per notebook (a Windows job object)" if winjob.available() else (
             "memory is not limited on this computer (install pywin32 for a limit)")
     if not has_rlimits():

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from grader.core import progress
 from grader.core.errors import SubmissionProblem
 from grader.core.portable import create_file
 from grader.execute.isolation import ROLE_MODELS, Limits, ServiceSpec, backend
@@ -86,7 +87,6 @@ def get_model_server(isolation: str, slot: int) -> ModelServer:
     if s is None or not s.alive() or s.isolation != isolation or s.slot != slot or s.retiring:
         if s is not None:
             s.close()
-        from grader.core import progress
 
         progress.say("starting the model server (it reads model files and images, sandboxed)")
         try:

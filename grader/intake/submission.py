@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.core.errors import SubmissionProblem
+from grader.intake.nbload import NotebookProblem, read_cells
+
 
 def expand_braces(pattern: str) -> list[str]:
     """``a.{png,jpg}`` -> ``['a.png', 'a.jpg']`` (nested braces allowed)."""
@@ -81,8 +84,6 @@ class Submission:
     def require(self, pattern: str) -> tuple[Path, str]:
         """``(path, relative path)`` of the file matching ``pattern``, or :class:`SubmissionProblem`
         saying which name was expected (and which file looks like it)."""
-        from grader.core.errors import SubmissionProblem
-
         path = self.find_one(pattern)
         if path is None:
             raise SubmissionProblem(self.explain_missing(pattern))
@@ -123,8 +124,6 @@ class Submission:
 
     def notebooks_containing(self, markers: list[str] | tuple[str, ...], limit: int = 20) -> list[tuple[str, str]]:
         """``(relative path, marker)`` for the submission's notebooks whose code cells contain a marker."""
-        from grader.intake.nbload import NotebookProblem, read_cells
-
         hits: list[tuple[str, str]] = []
         for f in [f for f in self.files if f.lower().endswith(".ipynb")][:limit]:
             try:

@@ -22,10 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__
+from grader.core.options import GradeOptions
 from grader.core.results import SubmissionResult
+from grader.intake.sources import student_id
 from grader.render.classroom import classroom_results, github_output, job_summary, points, runner_ids
 from grader.rubric import Rubric
-from grader.score.pipeline import hidden_ids, public_rubric, with_hidden_pending
+from grader.score.pipeline import grade_submission, hidden_ids, public_rubric, with_hidden_pending
+from grader.student.compile import BuildError, compile_student_build
+from grader.student.kit import leak_message, models_engine
+from grader.student.leaks import scan
+from grader.student.wheel import WheelError, build_wheel
 
 WORKFLOW_PATH = Path(".github") / "workflows" / "classroom.yml"
 # what may appear inside the workflow's single-quoted strings without quoting problems
@@ -61,10 +67,6 @@ def head_snapshot(repo: Path, dest_zip: Path) -> str | None:
 
 def grade_repository(path: Path, rubric: Rubric, isolation: str, feedback_images: bool = True) -> ClassroomRun:
     """Grade ``path`` (a work tree: its HEAD commit; a folder or zip: as it is) with the public checks."""
-    from grader.core.options import GradeOptions
-    from grader.intake.sources import student_id
-    from grader.score.pipeline import grade_submission
-
     work = Path(tempfile.mkdtemp(prefix="mlgrade-classroom-"))
     os.chmod(work, 0o755)
     try:
@@ -170,11 +172,6 @@ def write_workflow(repo: Path, rubric: Rubric, rubric_file: Path, install: str |
     """Write the template repository's workflow and ``.github/mlgrade/``: the rubric's student build (never its
     references, hidden tests or data: every student's repository is a copy of the template) and mlgrade's
     student wheel, which the workflow installs. Returns ``(workflow, rubric path used)``."""
-    from grader.student.compile import BuildError, compile_student_build
-    from grader.student.kit import leak_message, models_engine
-    from grader.student.leaks import scan
-    from grader.student.wheel import WheelError, build_wheel
-
     repo = repo.resolve()
     target = repo / WORKFLOW_PATH
     folder = repo / BUILD_FOLDER

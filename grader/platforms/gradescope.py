@@ -31,6 +31,18 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.core.errors import UsageError
+from grader.core.files import write_json_atomic
+from grader.core.options import GradeOptions
+from grader.execute.isolation import backend
+from grader.execute.isolation import for_command as isolation_for
+from grader.intake.lms import plain_id
+from grader.render.classroom import relative_questions
+from grader.render.gradescope import to_gradescope
+from grader.rubric import load_rubric
+from grader.rubric.model import load_for_command
+from grader.score.pipeline import grade_submission
+from grader.student.wheel import build_wheel
 
 DEFAULT_ROOT = Path("/autograder")
 
@@ -77,9 +89,6 @@ def read_metadata(path: Path) -> dict[str, Any]:
 def gradescope_results(result, rubric, origin: dict[str, Any], isolation_note: str) -> dict[str, Any]:
     """``results.json`` for one container: class-relative questions say their score is provisional,
     and their metric feeds Gradescope's leaderboard."""
-    from grader.render.classroom import relative_questions
-    from grader.render.gradescope import to_gradescope
-
     data = to_gradescope(result, origin)
     relative = relative_questions(rubric)
     leaderboard = []
@@ -124,17 +133,9 @@ def failure_results(why: str) -> dict[str, Any]:
 
 def run(layout: Layout, isolation_requested: str = "auto") -> int:
     """Grade ``layout.submission`` and write ``layout.results``; a results file is written whatever happens."""
-    from grader.core.errors import UsageError
-    from grader.core.files import write_json_atomic
-    from grader.core.options import GradeOptions
-    from grader.execute.isolation import for_command as isolation_for
-    from grader.rubric.model import load_for_command
-    from grader.score.pipeline import grade_submission
-
     try:
         rubric = load_for_command(layout.rubric)
         isolation = isolation_for(isolation_requested, "gradescope")
-        from grader.execute.isolation import backend
 
         if not backend(isolation).isolated:
             _keep_private(layout)
@@ -144,7 +145,6 @@ def run(layout: Layout, isolation_requested: str = "auto") -> int:
         os.chmod(work, 0o755)
         options = GradeOptions(hidden_dir=layout.hidden, isolation=isolation, feedback_images=False)
         student = origin.get("email") or origin.get("full_name") or "submission"
-        from grader.intake.lms import plain_id
 
         result = grade_submission(layout.submission, rubric, work / "w", options, student=plain_id(student))
         shutil.rmtree(work, ignore_errors=True)
@@ -240,9 +240,6 @@ def export_zip(rubric_file: Path, out: Path, hidden: Path | None = None, install
     """Build the autograder zip: mlgrade's wheel (built from this installation, whatever way it was installed),
     the rubric with every file it reads, laid out as around the rubric here, and the hidden data.
     ``install``: a pip requirement setup.sh installs instead of the wheel (the instructor's own index)."""
-    from grader.rubric import load_rubric
-    from grader.student.wheel import build_wheel
-
     rubric = load_rubric(rubric_file)
     folder, files = rubric.portable_layout()
     rubric_rel = f"{folder}/rubric.yaml" if folder else "rubric.yaml"

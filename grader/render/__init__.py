@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from grader.classstep.overrides import OVERRIDES_FILE
 from grader.classstep.report import ClassReport as ClassReport  # formats take it from here
 from grader.core import plugins
 from grader.core.files import write_bytes_atomic
@@ -132,8 +133,6 @@ def write_outputs(out: Path, report: ClassReport, names: Iterable[str]) -> list[
 
     A folder with the instructor's decisions (``overrides.yaml``) only takes a report that the
     class-level step built for it, so no format can be written without them."""
-    from grader.classstep.overrides import OVERRIDES_FILE
-
     decisions = Path(out) / OVERRIDES_FILE
     if decisions.exists() and (report.overrides is None or report.overrides.folder != Path(out).resolve()):
         raise ValueError(f"{decisions}: the instructor's decisions were not applied to this report; build it "

@@ -28,6 +28,7 @@ from grader.core.results import QuestionResult, Status, SubmissionResult
 from grader.render import ClassReport, register_format
 from grader.render.common import fmt_points
 from grader.rubric import Rubric
+from grader.rubric.kinds import get_kind
 
 MAX_MESSAGE = 4000
 _COMMAND_LINE = re.compile(r"^(\s*):(?=:)", re.M)
@@ -57,8 +58,6 @@ def actions_log_text(text: object, limit: int = MAX_MESSAGE) -> str:
 
 def relative_questions(rubric: Rubric) -> set[str]:
     """Questions scored relative to the class (their check kind says so)."""
-    from grader.rubric.kinds import get_kind
-
     return {q.id for q in rubric.questions
             if any((k := get_kind(c.kind)) is not None and k.class_relative for c in q.checks)}
 

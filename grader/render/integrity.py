@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+from grader import __version__
+from grader.classstep.integrity import as_rows
+from grader.core.files import json_text
 from grader.render import ClassReport, register_format
 from grader.render.html_page import esc
 from grader.render.layout import student_link
+from grader.render.tables import csv_text
 
 COLUMNS = ["group", "kind", "student_a", "file_a", "student_b", "file_b", "similarity", "measure", "threshold",
            "detail", "submission_a", "submission_b"]
@@ -26,9 +30,6 @@ MAX_HTML_ROWS = 300
 @register_format("integrity", scope="class", filename="integrity.csv", default=True,
                  help="academic-integrity evidence: students whose weights, images or code match (for review)")
 def integrity_csv(report: ClassReport) -> str:
-    from grader.classstep.integrity import as_rows
-    from grader.render.tables import csv_text
-
     rows: list[list] = [COLUMNS]
     if report.integrity is not None:
         rows += [[row[c] for c in COLUMNS] for row in as_rows(report.integrity)]
@@ -85,10 +86,6 @@ def integrity_section(report: ClassReport) -> str:
                  help="the integrity evidence as JSON: settings used, groups with their evidence, flags, notes")
 def integrity_json(report: ClassReport) -> str:
     """For a misconduct case file: everything in integrity.csv, grouped, with the settings that found it."""
-    from grader import __version__
-    from grader.classstep.integrity import as_rows
-    from grader.core.files import json_text
-
     ir = report.integrity
     if ir is None:
         return json_text({"enabled": False})

@@ -16,6 +16,7 @@ from grader.core.results import Status
 from grader.render import ClassReport, register_format
 from grader.render.common import could_not_grade, fmt_points, review_progress
 from grader.render.html_page import badge, esc, page, png_bytes_uri, review_badge
+from grader.render.integrity import integrity_section
 from grader.render.layout import student_link
 
 _COLORS = {Status.PASSED: "#1a7f37", Status.PARTIAL: "#d4a72c", Status.FAILED: "#cf222e",
@@ -173,7 +174,6 @@ def summary_page(report: ClassReport) -> str:
                          for r, q in errs) + "</table>")
 
     # academic integrity (batch grading only)
-    from grader.render.integrity import integrity_section
 
     if section := integrity_section(report):
         parts.append(section)

@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from grader.core import plugins
+from grader.rubric.instructor import reference_function
 
 if TYPE_CHECKING:  # pragma: no cover
     from grader.core.options import GradeOptions
@@ -67,8 +68,6 @@ def _check_rubric_path(kind: str):
         if not exists:
             raise ValueError(f"{name!r} not found next to the rubric (looked for {path})")
         if kind == "function":
-            from grader.rubric.instructor import reference_function
-
             try:
                 reference_function(Path(base), value)
             except LookupError as e:

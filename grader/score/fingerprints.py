@@ -23,6 +23,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from grader.checks.equation import EquationError, decimals, parse, xor_network
+from grader.execute.modelserver import model_request
+from grader.intake.nbload import NotebookProblem, read_cells
+from grader.intake.nbparse import find_xor_weights, labelled_arrays, stored_outputs
 from grader.score.codeprint import fingerprint_cells, notebook_code_cells
 from grader.score.fingerprint_caps import cap_fingerprints
 
@@ -121,8 +125,6 @@ def _clean_image(item: Any) -> dict | None:
 
 
 def _server_request(options):
-    from grader.execute.modelserver import model_request
-
     class _Ctx:  # what model_request reads from a check's context
         def __init__(self, options):
             self.options = options
@@ -136,8 +138,6 @@ def _server_request(options):
 
 
 def _code(sub) -> tuple[list[dict], dict[str, list[dict]]]:
-    from grader.intake.nbload import NotebookProblem, read_cells
-
     prints, cells_by_nb = [], {}
     for rel in _files(sub.files, (".ipynb",)):
         try:
@@ -165,8 +165,6 @@ def _code(sub) -> tuple[list[dict], dict[str, list[dict]]]:
 def _xor_weights(sub, nb_cells: dict[str, list[dict]]) -> list[dict]:
     """The XOR network's 16 weights wherever the submission shows them: printed by a notebook,
     written in an equation (a text file, or a notebook's markdown cell)."""
-    from grader.intake.nbparse import find_xor_weights, labelled_arrays, stored_outputs
-
     found: list[dict] = []
     for rel in nb_cells:
         try:
@@ -213,8 +211,6 @@ def _decode(raw: bytes) -> str:
 
 def _equation_network(text: str):
     """``(w1 3x4, w2 4, fewest decimals written)`` of the first XOR equation in ``text``, or None."""
-    from grader.checks.equation import EquationError, decimals, parse, xor_network
-
     parts = text.split("$$")
     candidates = [text] + [parts[i] for i in range(1, len(parts) - 1, 2)]
     candidates += [ln for ln in text.splitlines() if _EQUATION_HINT.search(ln)]

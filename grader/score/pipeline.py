@@ -21,11 +21,17 @@ from grader.core import progress
 from grader.core.errors import SubmissionProblem
 from grader.core.options import GradeOptions
 from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
+from grader.execute.modelserver import close_model_server
+from grader.execute.notebooks.executor import close_runner
+from grader.execute.notebooks.session import NotebookSession
 from grader.intake.sources import student_id
 from grader.intake.submission import Submission, describe_pattern
 from grader.intake.unpack import UnpackRefused, unpack
 from grader.rubric import CheckSpec, Question, Rubric
 from grader.rubric.kinds import CheckContext, CheckParams, get_kind
+from grader.score.fingerprints import collect
+from grader.score.qcache import QuestionCache, question_key
+from grader.score.store import source_hash
 
 
 def grade_submission(
@@ -85,7 +91,6 @@ def _fingerprints(sub: Submission, rubric: Rubric, options: GradeOptions) -> dic
     """What the class-level integrity step compares (batch grading only; a failure here costs no grade)."""
     if not options.integrity or not rubric.integrity.enabled:
         return {}
-    from grader.score.fingerprints import collect
 
     try:
         return collect(sub, options)
@@ -97,9 +102,6 @@ def stop_services() -> None:
     """Stop the sandboxed helpers this process started (notebook sandboxes, the model server) and remove
     their folders: the end of a one-off grading (``mlgrade check``, the Python API), where the process
     may live on (a student's notebook) and must not keep a zygote and Keras in memory."""
-    from grader.execute.modelserver import close_model_server
-    from grader.execute.notebooks.executor import close_runner
-
     close_runner()
     close_model_server()
 
@@ -143,8 +145,6 @@ def _refused(student: str, source: Path, rubric: Rubric, why: str) -> Submission
 def _bytes_hash(source: Path) -> str:
     """What could not be unpacked is still known by its bytes: an instructor's decision on it (a zip that
     came by mail instead) goes stale when the student hands in something else."""
-    from grader.score.store import source_hash
-
     try:
         return "bytes:" + source_hash(source) if Path(source).exists() else ""
     except OSError:
@@ -212,8 +212,6 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
 
 def close_sessions(cache: dict) -> None:
     """End the submission's live notebook sessions: their kernels and everything they started die."""
-    from grader.execute.notebooks.session import NotebookSession
-
     for value in list(cache.values()):
         if isinstance(value, NotebookSession):
             try:
@@ -226,7 +224,6 @@ def _remembered(sub: Submission, rubric: Rubric, options: GradeOptions) -> tuple
     """A self-check's remembered results (grader.score.qcache) for questions whose inputs did not change."""
     if not options.question_cache:
         return {}, {}
-    from grader.score.qcache import QuestionCache, question_key
 
     store = QuestionCache(Path(options.question_cache))
     # the rubric's own files (test files, reference modules, plugins) decide results too: a changed test regrades
@@ -239,7 +236,6 @@ def _remembered(sub: Submission, rubric: Rubric, options: GradeOptions) -> tuple
 def _remember(options: GradeOptions, keys: dict, results: dict, graded: set[str]) -> None:
     if not options.question_cache:
         return
-    from grader.score.qcache import QuestionCache
 
     store = QuestionCache(Path(options.question_cache))
     for qid in graded:

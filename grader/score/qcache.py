@@ -32,6 +32,7 @@ from grader.core.results import QuestionResult, Status
 from grader.intake.submission import Submission
 from grader.rubric import Question
 from grader.rubric.kinds import CheckParams
+from grader.score.store import folder_hash
 
 # Kinds whose result depends only on the files their parameters name (and the hidden data).
 NARROW_KINDS = {"file_present", "image", "keras_weights", "classify_images", "architecture", "digits",
@@ -70,8 +71,6 @@ def _file_digest(path: Path) -> str:
 
 def question_key(sub: Submission, q: Question, options: GradeOptions) -> str | None:
     """The key of ``q``'s result for this submission, or None when it must not be cached."""
-    from grader.score.store import folder_hash
-
     patterns = list(q.files)
     narrow = all(c.kind in NARROW_KINDS for c in q.checks)
     for c in q.checks:

@@ -35,9 +35,25 @@ from typing import Any
 import numpy as np
 import yaml
 
+from grader.authoring.assignments import sample_entries, samples_of
+from grader.checks import digitsdata
+from grader.checks.model_accuracy import HIDDEN
+from grader.checks.pytest.fixtures import SubmissionFiles
+from grader.checks.pytest.harness import Fixtures, Harness, run_tests
+from grader.checks.pytest.recorded import RecordedReference
+from grader.checks.pytest.recording import recording
+from grader.checks.values import materialize
+from grader.core.options import GradeOptions
+from grader.execute.notebooks.session import StudentFailure
+from grader.insandbox.wire import encode
+from grader.intake.submission import Submission
 from grader.rubric import Rubric, load_rubric, parse_rubric
+from grader.rubric.instructor import load_module, reference_function
+from grader.rubric.kinds import get_kind
+from grader.score.pipeline import grade_submission
 from grader.student.leaks import Probe, Secrets, scan
 from grader.student.prune import local_imports, prune_tests
+from grader.student.standins import KINDS, stand_in
 
 RUBRIC = "rubric.yaml"
 COMPILED = "compiled"  # the build's own data files (cases, public data sets)
@@ -149,8 +165,6 @@ for _kind in ("file_present", "image", "graded_by_instructor", "keras_weights", 
 
 @student_compiler("pytest")
 def _pytest(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dict[str, Any]:
-    from grader.checks.pytest.harness import Fixtures, Harness, run_tests
-
     source = build.base / p.tests
     test_rel = build.rel(source)
     reference = (build.base / p.reference).resolve() if p.reference else None
@@ -222,16 +236,11 @@ def _check_imports(build: _Build, test_file: Path, reference: Path | None) -> No
 
 
 def _wire(value: Any) -> Any:
-    from grader.insandbox.wire import encode
-
     return encode(value)
 
 
 @student_compiler("notebook_function")
 def _notebook_function(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dict[str, Any]:
-    from grader.checks.values import materialize
-    from grader.rubric.instructor import reference_function
-
     fn = reference_function(build.base, p.reference)
     rng = np.random.default_rng(int(build.seed[:12], 16))  # the listed cases' random inputs: drawn once, here
     cases = []
@@ -273,9 +282,6 @@ def _spec(value: Any) -> Any:
 
 @student_compiler("notebook_value")
 def _notebook_value(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dict[str, Any]:
-    from grader.checks.values import materialize
-    from grader.rubric.instructor import reference_function
-
     if p.reference is None:
         build.note(qid, f"notebook_value {p.expr}", "copied")
         return dict(raw)
@@ -292,8 +298,6 @@ def _notebook_value(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dic
 
 
 def _public_digits(build: _Build, qid: str, n: int) -> str:
-    from grader.checks import digitsdata
-
     d = digitsdata.mnist_public()
     import io
 
@@ -312,8 +316,6 @@ def _digits(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dict[str, A
 
 @student_compiler("model_accuracy")
 def _model_accuracy(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dict[str, Any]:
-    from grader.checks.model_accuracy import HIDDEN
-
     out = {k: v for k, v in raw.items() if k not in ("also",)}
     public = p.public_data
     if public is None and not (p.data.npz or p.data.images or "").startswith(HIDDEN) and p.data.package is None:
@@ -453,7 +455,6 @@ def _uses_models(build: _Build, final: Rubric) -> bool:
     may), or a public test that asks for the ``model`` fixture."""
     import ast
 
-    from grader.rubric.kinds import get_kind
 
     for q in final.questions:
         for c in q.checks:
@@ -534,33 +535,22 @@ def _rel_or_none(build: _Build, f: Path) -> str | None:
 
 
 def _samples_of(rubric_path: Path) -> Path | None:
-    from grader.authoring.assignments import samples_of
-
     return samples_of(rubric_path)
 
 
 # ---------------------------------------------------------------------------------------------- recording
 
 def _empty_files():
-    from grader.checks.pytest.fixtures import SubmissionFiles
-    from grader.intake.submission import Submission
-
     root = Path(tempfile.mkdtemp(prefix="mlgrade-standin-files-"))
     return SubmissionFiles(Submission(student="stand-in", source=root, root=root, files=[]))
 
 
 def _no_model(pattern: str):
-    from grader.execute.notebooks.session import StudentFailure
-
     raise StudentFailure(f"{pattern}: no model file here (a stand-in of the export)")
 
 
 def _run_job(build: _Build, job: _PytestJob, kind: str, reference: Callable[[], Any]) -> dict[str, str]:
     """The job's public tests against one stand-in: ``{test: outcome}``."""
-    from grader.checks.pytest.harness import Fixtures, Harness, run_tests
-    from grader.rubric.instructor import load_module
-    from grader.student.standins import stand_in
-
     module = load_module(job.reference) if job.reference is not None else None
     folder = Path(tempfile.mkdtemp(prefix="mlgrade-standin-"))
     calls = build.calls if kind == "right" else None
@@ -578,10 +568,6 @@ def _run_job(build: _Build, job: _PytestJob, kind: str, reference: Callable[[], 
 
 def _record(build: _Build, provisional: Rubric, samples: Path | None, isolation: str,
             say: Callable[[str], None]) -> None:
-    from grader.checks.pytest.recording import recording
-    from grader.rubric.instructor import load_module
-    from grader.student.standins import KINDS
-
     with recording(build.seed) as recorder:
         for job in build.jobs:
             if job.reference is None:
@@ -624,10 +610,6 @@ def _constants_read(build: _Build, job: _PytestJob) -> set[str]:
 def _grade_samples(rubric: Rubric, samples: Path, isolation: str, say: Callable[[str], None]) -> None:
     """The instructor's samples graded with the build's public tests, the reference recorded: the answers
     real notebooks ask for (their own outputs, files, the failing paths of wrong samples)."""
-    from grader.authoring.assignments import sample_entries
-    from grader.core.options import GradeOptions
-    from grader.score.pipeline import grade_submission
-
     only_tests = rubric.model_copy(update={"questions": [
         q.model_copy(update={"checks": [c for c in q.checks if c.kind == "pytest"]})
         for q in rubric.questions if any(c.kind == "pytest" for c in q.checks)]})
@@ -645,8 +627,6 @@ def _grade_samples(rubric: Rubric, samples: Path, isolation: str, say: Callable[
 
 def _verify(build: _Build, final: Rubric) -> None:
     """The written build's tests must judge each stand-in as the real reference did, or say "graded later"."""
-    from grader.checks.pytest.recorded import RecordedReference
-
     for job in build.jobs:
         if job.reference is None:
             continue

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.student.prune import _is_hidden_mark
+
 MIN_STATEMENTS = 3  # functions shorter than this are too common to call copies
 PROBE_TIMEOUT = 600.0  # a loaded machine: the scan must finish, never be skipped
 
@@ -154,8 +156,6 @@ def _function_digests(source: str) -> list[tuple[str, str]]:
 
 def _hidden_bodies(source: str) -> list[str]:
     """Functions marked ``hidden`` that keep more than a docstring."""
-    from grader.student.prune import _is_hidden_mark
-
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):

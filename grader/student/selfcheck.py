@@ -20,9 +20,14 @@ from pathlib import Path
 
 from grader.core import textsafe
 from grader.core.options import GradeOptions
+from grader.core.portable import memory_limit_words, platform_name
 from grader.core.results import QuestionResult, Status, SubmissionResult
 from grader.execute.isolation import Backend, backend, resolve
+from grader.render.common import fmt_points
+from grader.render.terminal import print_result
 from grader.rubric import Rubric
+from grader.score.pipeline import grade_submission, public_rubric, stop_services, with_hidden_pending
+from grader.score.qcache import default_folder
 
 DEFAULT_NOTEBOOK_MB = 2048
 
@@ -51,7 +56,6 @@ class SelfCheck:
     def to_text(self, width: int = 100) -> str:
         from rich.console import Console
 
-        from grader.render.terminal import print_result
 
         buf = io.StringIO()
         console = Console(file=buf, width=width, force_terminal=False, color_system=None)
@@ -87,9 +91,6 @@ def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work:
     never run. ``label``: how the report names what was checked; ``first_note``: said before the other
     notes; ``feedback_images``: thumbnails for a feedback page; ``remember``: reuse the results of
     questions whose files did not change since the last check (grader.score.qcache)."""
-    from grader.score.pipeline import grade_submission, public_rubric, stop_services, with_hidden_pending
-    from grader.score.qcache import default_folder
-
     chosen = choose_isolation(isolation)
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
     options = GradeOptions(self_check=True, isolation=chosen.name, feedback_images=feedback_images,
@@ -114,8 +115,6 @@ def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work:
 
 def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: str = "auto") -> list[str]:
     """What the student should know about this check, each said once, in plain words."""
-    from grader.core.portable import memory_limit_words, platform_name
-
     out = []
     if not chosen.isolated:
         if requested == "none":
@@ -163,8 +162,6 @@ _LABELS = {
 
 
 def _points(x: float) -> str:
-    from grader.render.common import fmt_points
-
     return fmt_points(x)
 
 

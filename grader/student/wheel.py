@@ -22,6 +22,8 @@ import stat
 import zipfile
 from pathlib import Path
 
+from grader import __version__
+
 TOP_LEVEL = ("grader", "mlgrade")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
@@ -44,7 +46,6 @@ class WheelError(Exception):
 def _distribution():
     from importlib import metadata
 
-    from grader import __version__
 
     # The installed one (a .dist-info with METADATA), not a source tree's .egg-info that happens to be on sys.path.
     found = sorted(metadata.distributions(name="mlgrade"), key=lambda d: d.read_text("METADATA") is None)

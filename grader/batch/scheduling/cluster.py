@@ -28,7 +28,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.batch.scheduling import Attempt, ClusterError, Outcome
+from grader.batch.scheduling import Attempt, ClusterError, Outcome, cluster_worker
+from grader.batch.scheduling.cluster_worker import differences, grade_task, plugin_status, split, worker_fingerprint
 from grader.batch.scheduling.transport import keep_previews, pack, pack_files, pack_folder_plain
 from grader.core.options import GradeOptions
 from grader.core.results import SubmissionResult
@@ -56,8 +57,6 @@ def choose_environment(client_fp: dict[str, str], found: dict[str, dict | BaseEx
     packages that compute results) most workers with that mlgrade share, ties going to the first by address,
     so that the whole class is graded in one environment. Returns it (empty when no worker qualifies) and
     the workers refused, with why."""
-    from grader.batch.scheduling.cluster_worker import differences, split
-
     code = split(client_fp)[0]
     refused: dict[str, list[str]] = {}
     same_code = {}
@@ -92,7 +91,6 @@ class DaskScheduler:
     def __init__(self, address: str, config: dict, rubric: Rubric, options: GradeOptions, timeout: float,
                  console: Console, retries: int = 1):
         distributed = _dask()
-        from grader.batch.scheduling import cluster_worker
 
         self.address = address
         self.rubric = rubric
@@ -161,8 +159,6 @@ class DaskScheduler:
     def _preflight(self, client_fp: dict[str, str]) -> dict[str, str]:
         """Name every worker that would grade differently, before anything is sent; returns what every
         worker of the run must have."""
-        from grader.batch.scheduling.cluster_worker import worker_fingerprint
-
         found = self.client.run(worker_fingerprint, on_error="return")
         expected, refused = choose_environment(client_fp, found)
         self.refused.update(refused)
@@ -176,8 +172,6 @@ class DaskScheduler:
 
     def _check_workers(self) -> int:
         """Count the workers that grade for this run, name new refusals; returns how many are still setting up."""
-        from grader.batch.scheduling.cluster_worker import plugin_status
-
         info = self.client.scheduler_info()["workers"]
         self.workers = sum(1 for w in info.values() if w.get("resources", {}).get(self.name, 0) >= 1)
         self._checked_at = time.monotonic()
@@ -241,8 +235,6 @@ class DaskScheduler:
         return len(self.inflight)
 
     def submit(self, attempt: Attempt) -> None:
-        from grader.batch.scheduling.cluster_worker import grade_task
-
         parcel = pack(attempt.source.path, self.rubric.limits)
         task = {"student": attempt.source.student, "key": attempt.key, "attempt": attempt.number}
         key = f"mlgrade-{attempt.source.student}-{secrets.token_hex(4)}"

@@ -45,9 +45,16 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker
 
+import grader
+from grader import __version__
 from grader.batch.scheduling.transport import Parcel, TransportError, extract, take_previews, unpack_parcel
 from grader.batch.worker import WorkerProcess, died_reason, timeout_reason
+from grader.core.environment import missing_packages
+from grader.execute.isolation import backend
+from grader.execute.slots import claim_slot
 from grader.intake.sources import is_plain_id
+from grader.rubric import RubricError, parse_rubric
+from grader.score.qcache import PACKAGES
 
 log = logging.getLogger("distributed.mlgrade")  # shown where Dask shows its own worker logs
 
@@ -55,8 +62,6 @@ log = logging.getLogger("distributed.mlgrade")  # shown where Dask shows its own
 
 def _code_digest() -> str:
     """A digest of mlgrade's own files (the course's references travel with the rubric, not with mlgrade)."""
-    import grader
-
     h = hashlib.sha256()
     for pkg in (grader,):
         root = Path(pkg.__file__).resolve().parent
@@ -73,9 +78,6 @@ CODE_KEYS = ("mlgrade", "mlgrade code")  # must be the client's: it reads the re
 def fingerprint() -> dict[str, str]:
     """What decides a grade besides the submission: mlgrade itself (:data:`CODE_KEYS`), and Python and
     the packages that compute results (the self-check cache's list), which all workers must share."""
-    from grader import __version__
-    from grader.score.qcache import PACKAGES
-
     out = {"mlgrade": __version__, "mlgrade code": _code_digest(), "python": ".".join(map(str, sys.version_info[:3]))}
     for name in PACKAGES:
         try:
@@ -144,9 +146,6 @@ class GradingPlugin(WorkerPlugin):
         await worker.set_resources(**{self.name: 1})
 
     def _check(self) -> list[str]:
-        from grader.core.environment import missing_packages
-        from grader.rubric import RubricError, parse_rubric
-
         code, packages = split(self.expected)
         found_code, found_packages = split(fingerprint())
         problems = differences(code, found_code, "the client") + differences(packages, found_packages,
@@ -165,7 +164,6 @@ class GradingPlugin(WorkerPlugin):
         if rubric.requires and (missing := missing_packages(rubric.requires)):
             problems.append("the rubric requires packages missing here: "
                             + "; ".join(f"{m}: {why}" for m, why in missing.items()))
-        from grader.execute.isolation import backend
 
         if why := backend(self.config["options"]["isolation"]).problem():
             problems.append(f"no sandbox here: {why}")
@@ -184,8 +182,6 @@ class GradingPlugin(WorkerPlugin):
         self.config = {**self.config, "rubric_source": str(source)}
 
     def _start(self) -> None:
-        from grader.execute.slots import claim_slot
-
         self._claim = claim = claim_slot()
         self.slot = claim.slot
         options = {**self.config["options"], "sandbox_slot": claim.slot, "hidden_dir": None, "preview_dir": None}

@@ -35,6 +35,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.checks.thumbnails import PREVIEW_SIDE
+from grader.core.files import write_bytes_atomic
+from grader.core.png import png_size
 from grader.intake.unpack import UnpackLimits, safe_relpath, walk_folder
 
 MAX_HIDDEN_BYTES = 1024**3
@@ -225,10 +228,6 @@ def take_previews(folder: Path) -> dict[str, bytes]:
 def keep_previews(previews: dict[str, bytes], folder: Path) -> None:
     """Write previews that came from a worker where a local run writes them: only names of the form
     ``<sha256 of the bytes>.png`` holding a PNG of sane size, as the review page serves nothing else."""
-    from grader.checks.thumbnails import PREVIEW_SIDE
-    from grader.core.files import write_bytes_atomic
-    from grader.core.png import png_size
-
     for name, raw in previews.items():
         if not (isinstance(name, str) and isinstance(raw, bytes) and _PREVIEW_NAME.fullmatch(name)):
             continue

@@ -22,9 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.keras_models import inspect_file
+from grader.core.errors import SubmissionProblem
+from grader.execute.modelserver import model_request
 from grader.execute.notebooks.jobs import NotebookRun
-from grader.execute.notebooks.session import NotebookDidNotRun, NotebookSession, StudentFailure
-from grader.intake.nbparse import StoredOutput
+from grader.execute.notebooks.session import NotDefined, NotebookDidNotRun, NotebookSession, StudentFailure
+from grader.intake.nbload import NotebookProblem, read_cells
+from grader.intake.nbparse import StoredOutput, stored_outputs
 from grader.intake.submission import Submission
 from grader.rubric.kinds import CheckContext
 
@@ -99,8 +103,6 @@ class Notebook:
         """Where the student wrote function or class ``name``, as they see it (``In [6]``); "" when unknown.
 
         For feedback that sends the student to the right cell (a name the notebook lacks gives "")."""
-        from grader.execute.notebooks.session import NotDefined
-
         try:
             return self._session.defined_at(name)
         except NotDefined:
@@ -132,8 +134,6 @@ class Notebook:
     def cells(self) -> list[dict[str, str]]:
         """The submitted file's cells, in order, as ``{"cell_type": "code" | "markdown" | ..., "source": text}``
         (read from the file, bounded, never run)."""
-        from grader.intake.nbload import NotebookProblem, read_cells
-
         try:
             raw = read_cells(self._path)
         except NotebookProblem as e:
@@ -149,9 +149,6 @@ class Notebook:
     def stored_outputs(self) -> list[StoredOutput]:
         """What the cells printed in the student's own run, as saved in the file (``.where``: ``In [7]``,
         ``.text``). Read from the file, never by running it."""
-        from grader.intake.nbload import NotebookProblem
-        from grader.intake.nbparse import stored_outputs
-
         try:
             return stored_outputs(self._path)
         except NotebookProblem as e:
@@ -212,8 +209,6 @@ class Model:
     """
 
     def __init__(self, ctx: CheckContext, pattern: str):
-        from grader.checks.keras_models import inspect_file
-
         self._ctx = ctx
         self._pattern = pattern
         self.name, self.info = inspect_file(ctx, pattern)
@@ -236,9 +231,6 @@ class Model:
         return int(sum(math.prod(shape) for layer in layers for _, shape in layer.get("weights", [])))
 
     def predict(self, x: Any, timeout: float = 300) -> np.ndarray:
-        from grader.core.errors import SubmissionProblem
-        from grader.execute.modelserver import model_request
-
         if self.format != "keras2-model":
             raise StudentFailure(f"{self.name} holds weights only; save the whole model with model.save('{self.name}')")
         arr = np.asarray(x, dtype=np.float32)

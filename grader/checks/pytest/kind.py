@@ -38,7 +38,7 @@ from grader.checks.pytest import recording
 from grader.checks.pytest.fixtures import Model, Notebook, SubmissionFiles
 from grader.checks.pytest.harness import Fixtures, Harness, TestOutcome, TestRun, run_tests
 from grader.checks.pytest.recorded import RecordedReference
-from grader.rubric.instructor import load_module
+from grader.rubric.instructor import InstructorError, load_module
 from grader.rubric.kinds import CheckContext, Outcome, RubricFile, check_kind
 
 MAX_LISTED = 6
@@ -127,8 +127,6 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
 
 def recorded_reference(path) -> RecordedReference:
     """The student build's recorded reference; a damaged or missing file is the build's fault, not the student's."""
-    from grader.rubric.instructor import InstructorError
-
     try:
         return RecordedReference(path.read_text(encoding="utf-8"), path.name)
     except (OSError, ValueError) as e:

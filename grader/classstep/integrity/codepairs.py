@@ -17,14 +17,13 @@ import numpy as np
 
 from grader.classstep.integrity.bounds import PairBudget
 from grader.classstep.integrity.report import Evidence, IntegrityReport
+from grader.intake.nbload import NotebookProblem, read_cells
 from grader.rubric.integrity import IntegrityConfig
 from grader.score.codeprint import decode_hashes, fingerprint_cells, notebook_code_cells
 
 
 def starter_hashes(config: IntegrityConfig, base: Path, report: IntegrityReport) -> np.ndarray:
     """Fingerprints of the handout's released code (notebooks or ``.py`` files next to the rubric)."""
-    from grader.intake.nbload import NotebookProblem, read_cells
-
     parts = []
     for entry in config.starter:
         p = base / entry

@@ -17,6 +17,9 @@ import numpy as np
 
 from grader.classstep.integrity.bounds import PairBudget, cross_pairs, is_common, scan
 from grader.classstep.integrity.report import Evidence, IntegrityReport
+from grader.insandbox.fingerprint import image_file_print
+from grader.insandbox.safeimage import ImageProblem
+from grader.intake.submission import pattern_matches
 from grader.rubric.integrity import IntegrityConfig
 from grader.score.fingerprints import IMAGE_SUFFIXES
 
@@ -42,16 +45,11 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 
 def is_screenshot(rel: str, patterns: list[str]) -> bool:
-    from grader.intake.submission import pattern_matches
-
     return any(pattern_matches(p, rel) for p in patterns)
 
 
 def known_image_prints(config: IntegrityConfig, base: Path, report: IntegrityReport) -> list[tuple[str, dict]]:
     """The instructor's well-known images (trusted files), hashed here with the sandbox's code."""
-    from grader.insandbox.fingerprint import image_file_print
-    from grader.insandbox.safeimage import ImageProblem
-
     paths: list[Path] = []
     for entry in config.known_images:
         p = base / entry

@@ -21,6 +21,7 @@ import numpy as np
 
 from grader.classstep.integrity.bounds import PairBudget, Scan, cross_pairs, is_common, partner_counts, scan
 from grader.classstep.integrity.report import Evidence, IntegrityReport
+from grader.insandbox.fingerprint import decode_sketch
 from grader.rubric.integrity import IntegrityConfig
 
 MAX_NEAR_GROUP = 6000  # layers of one shape compared all-pairs by cosine
@@ -196,8 +197,6 @@ def _differ(exact: np.ndarray):
 
 def _near(rows: _Layers, student: np.ndarray, exact: np.ndarray, config: IntegrityConfig, report: IntegrityReport,
           n: int) -> _Near:
-    from grader.insandbox.fingerprint import decode_sketch
-
     near = _Near(np.zeros(len(rows.exact), dtype=np.int64))
     by_shape: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(rows.sketch):

@@ -29,6 +29,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from grader.core.errors import UsageError
+from grader.core.portable import kill_tree as kill
+
 GiB = 1024**3
 MiB = 1024**2
 
@@ -168,8 +171,6 @@ def resolve(requested: str, fallbacks: tuple[str, ...] = ("none",)) -> Backend:
 def kill_tree(proc) -> None:
     """Kill a process started with :func:`grader.core.portable.popen_kwargs` (or ``start_new_session=True``) and
     its whole group, then reap it. Sandboxes it started die with it (``--die-with-parent``, ``PR_SET_PDEATHSIG``)."""
-    from grader.core.portable import kill_tree as kill
-
     kill(proc)
 
 
@@ -206,7 +207,6 @@ def for_command(requested: str, command: str) -> str:
     """The isolation backend's name; batch grading never falls back to no isolation silently."""
     import sys
 
-    from grader.core.errors import UsageError
 
     try:
         # Gradescope runs as root where user namespaces are refused: student code then runs as another user

@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import grader
 from grader.execute.isolation import (
     INSANDBOX,
     ROLE_KERNELS,
@@ -52,6 +53,7 @@ from grader.execute.isolation.cgroups import Bounds, Cgroup
 from grader.execute.isolation.service import ServiceError, ServiceProcess
 from grader.execute.isolation.staging import PREFIX as PRIVATE_PREFIX
 from grader.execute.isolation.staging import Staged, Staging, traversable_tmp
+from grader.insandbox.supervise import INTERRUPT_GRACE_S
 
 INSANDBOX_INSIDE = "/mlgrade/insandbox"
 SUPPORT_INSIDE = "/mlgrade/support"
@@ -106,8 +108,6 @@ def inside(host_path: str) -> str:
 
 
 def _grader_source_dirs() -> list[str]:
-    import grader
-
     return [os.path.dirname(os.path.realpath(grader.__file__))]
 
 
@@ -414,8 +414,6 @@ class BubblewrapBackend(Backend):
         return answer, (z, sid, cg)
 
     def session_call(self, handle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-        from grader.insandbox.supervise import INTERRUPT_GRACE_S
-
         z, sid, cg = handle
         if self._zygotes.get(z.slot) is not z or not z.service.alive():
             return {"status": "closed"}

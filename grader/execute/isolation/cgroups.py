@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.core.portable import pid_alive
+
 PREFIX = "mlgrade-"
 SWAP_OFF = "0"
 
@@ -354,8 +356,6 @@ def _pid_namespace() -> str:
 def sweep_stale(bases: list[_Leg]) -> None:
     """Remove the trees of grader processes of this PID namespace that died without removing them
     (``kill -9``). Their sandboxes died with them, so the cgroups are empty; a busy one is left alone."""
-    from grader.core.portable import pid_alive
-
     ns = _pid_namespace()
     for base in bases:
         try:

@@ -28,6 +28,7 @@ from grader.core.portable import ProcessTree, exited, popen_kwargs, python_for_c
 from grader.execute.isolation import INSANDBOX, SUPPORT, Backend, ServiceSpec, kernel_limits, notebook_env
 from grader.execute.isolation.service import ServiceProcess
 from grader.execute.isolation.staging import Staging
+from grader.insandbox import supervise
 
 # What a child needs of the user's environment to start at all (Windows needs SYSTEMROOT & co).
 KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT",
@@ -91,8 +92,6 @@ class NoIsolation(Backend):
                               memory_bytes=_memory_of(spec.env.get("MLGRADE_LIMITS", "")))
 
     def run_notebook(self, slot: int, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
-        from grader.insandbox import supervise
-
         nb = self._start_kernel(slot, request)
         if isinstance(nb, dict):
             return nb
@@ -105,8 +104,6 @@ class NoIsolation(Backend):
         return answer
 
     def open_session(self, slot: int, request: dict[str, Any], deadline_s: float):
-        from grader.insandbox import supervise
-
         nb = self._start_kernel(slot, request)
         if isinstance(nb, dict):
             return nb, None
@@ -127,8 +124,6 @@ class NoIsolation(Backend):
         return _Kernel.start(request)
 
     def session_call(self, handle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-        from grader.insandbox import supervise
-
         nb: _Kernel = handle
         if nb.closed:
             return {"status": "closed"}
@@ -140,8 +135,6 @@ class NoIsolation(Backend):
         return answer
 
     def close_session(self, handle) -> None:
-        from grader.insandbox import supervise
-
         nb: _Kernel = handle
         self._open.discard(nb)
         if not nb.closed:
@@ -165,8 +158,6 @@ class _Kernel:
 
     @classmethod
     def start(cls, request: dict[str, Any]) -> _Kernel | dict[str, Any]:
-        from grader.insandbox import supervise
-
         staging = Staging()
         try:
             copy = staging.put_tree(Path(request["submission"]), owner=None,

@@ -29,6 +29,7 @@ from grader.execute.isolation import INSANDBOX, ROLE_KERNELS, ROLE_MODELS, Servi
 from grader.execute.isolation.none import NoIsolation, _base_env, _Kernel, _memory_of, kernel_env
 from grader.execute.isolation.service import ServiceProcess
 from grader.execute.isolation.staging import Staging
+from grader.insandbox import supervise
 
 
 def kill_uid(uid: int) -> None:
@@ -98,8 +99,6 @@ class UnprivilegedUser(NoIsolation):
                               popen_extra=_as(uid), on_close=lambda: kill_uid(uid))
 
     def _start_kernel(self, slot: int, request: dict[str, Any]) -> _Kernel | dict[str, Any]:
-        from grader.insandbox import supervise
-
         uid = sandbox_uid(slot, ROLE_KERNELS)
         kill_uid(uid)  # nothing of an earlier notebook of this slot survives into this one
         staging = _Private()
