@@ -8,8 +8,9 @@ from conftest import ROOT
 
 from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult
 from grader.execute.isolation import backend
+from grader.render.notebook_html import fragment
 from grader.rubric import load_rubric, parse_rubric
-from grader.student.selfcheck import SelfCheck, notes, render_html, self_check
+from grader.student.selfcheck import SelfCheck, notes, self_check
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\x1b[2J"
 
@@ -36,7 +37,7 @@ class _Tags(html.parser.HTMLParser):
 def test_the_html_table_escapes_everything_from_the_submission():
     rubric = load_rubric(ROOT / "rubric.yaml")
     check = SelfCheck(_result(), rubric, HOSTILE, backend("none"), notes=["note " + HOSTILE])
-    page = render_html(check)
+    page = fragment(check.result, check.title(), check.notes)
     parser = _Tags()
     parser.feed(page)
     tags = {t for t, _ in parser.tags}

@@ -75,7 +75,6 @@ def scaling_hint(best: Scaling, best_acc: float, used: Scaling, used_acc: float,
 # --------------------------------------------------------------------------- input shapes
 
 NATIVE_SHAPES = [(28, 28), (28, 28, 1), (784,), (1, 28, 28)]
-ADAPTED_SHAPES = [(28, 28, 3), (32, 32), (32, 32, 1), (32, 32, 3), (1024,)]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from grader.cli.common import UsageError, add_isolation
-from grader.platforms.gradescope import Layout
+from grader.platforms.gradescope import DEFAULT_ROOT, Layout
 from grader.platforms.gradescope import run as run_gradescope
 
 PATHS = (("submission", "the student's files"), ("results", "where results.json goes"), ("rubric", "the rubric"),
@@ -14,7 +14,7 @@ PATHS = (("submission", "the student's files"), ("results", "where results.json 
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", type=Path, default=Path("/autograder"), metavar="DIR",
+    p.add_argument("--root", type=Path, default=DEFAULT_ROOT, metavar="DIR",
                    help="Gradescope's folder (default: /autograder): submission/, source/rubric.yaml, "
                         "source/hidden/, results/results.json, submission_metadata.json")
     for name, what in PATHS:

@@ -6,6 +6,7 @@ from grader.render import (  # noqa: F401
     gradescope,
     integrity,
     lms_csv,
+    notebook_html,
     summary_html,
     tables,
     terminal,

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from grader.core.results import QuestionResult, Status, SubmissionResult
 
-LABEL = {
-    Status.PASSED: "passed",
-    Status.PARTIAL: "partial",
-    Status.FAILED: "failed",
-    Status.PENDING: "not graded yet",
-    Status.ERROR: "grader error",
+
+@dataclass(frozen=True)
+class StatusLook:
+    """How one status is shown, the same in every format."""
+
+    label: str  # its name in words
+    css: str  # the class of the pages' badges and sections
+    colour: str  # plots and inline styles (a notebook's output has no stylesheet); readable on white
+    terminal: str  # rich's style
+
+
+LOOK = {
+    Status.PASSED: StatusLook("passed", "ok", "#1a7f37", "green"),
+    Status.PARTIAL: StatusLook("partial", "part", "#9a6700", "yellow"),
+    Status.FAILED: StatusLook("failed", "bad", "#cf222e", "red"),
+    Status.PENDING: StatusLook("not graded yet", "pend", "#6e7781", "dim"),
+    Status.ERROR: StatusLook("grader error", "err", "#8250df", "magenta"),
 }
+LABEL = {status: look.label for status, look in LOOK.items()}
 
 
 def fmt_points(x: float) -> str:
@@ -21,11 +35,6 @@ def fmt_points(x: float) -> str:
 def could_not_grade(result: SubmissionResult) -> bool:
     """The grader could not finish this submission (unreadable archive, crash, timeout)."""
     return bool(result.errors)
-
-
-def needs_review(result: SubmissionResult) -> list[QuestionResult]:
-    """The flagged questions nobody has decided on yet."""
-    return [q for q in result.questions if q.awaiting_review]
 
 
 def review_progress(results: list[SubmissionResult]) -> tuple[int, int]:
@@ -45,6 +54,3 @@ def decision_text(q: QuestionResult) -> str:
         text = f"your instructor reviewed this and kept the score ({fmt_points(q.score)})"
     return text + (f": {rv.comment}" if rv.comment else "")
 
-
-def grader_errors(result: SubmissionResult) -> list[QuestionResult]:
-    return [q for q in result.questions if q.status is Status.ERROR]

@@ -13,7 +13,7 @@ from typing import Any
 
 from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult
 from grader.render import ClassReport, register_format
-from grader.render.common import decision_text, fmt_points
+from grader.render.common import LOOK, decision_text, fmt_points
 from grader.render.html_page import badge, esc, page, png_data_uri, review_badge
 from grader.render.mathml import NotRenderable, equation_mathml
 
@@ -190,8 +190,7 @@ def question_card(q: QuestionResult, report: ClassReport) -> str:
     if q.files:
         files = ", ".join(esc(v) for v in q.files.values())
         body.append(f'<p class="sub">files: {files}</p>')
-    cls = {Status.PASSED: "ok", Status.PARTIAL: "part", Status.FAILED: "bad", Status.PENDING: "pend",
-           Status.ERROR: "err"}[q.status]
+    cls = LOOK[q.status].css
     return f'<section class="q {cls}" id="q-{esc(q.id)}">{head}<div class="body">{"".join(body)}</div></section>'
 
 

@@ -16,18 +16,12 @@ import re
 from grader.core import textsafe
 from grader.core.png import MAX_IMAGE_SIDE, PNG_MAGIC, png_size  # noqa: F401 - pages embed PNGs
 from grader.core.results import Status
+from grader.render.common import LOOK
 
 esc = textsafe.html
 MAX_IMAGE_BYTES = 2 * 1024**2
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
-STATUS_CLASS = {
-    Status.PASSED: "ok", Status.PARTIAL: "part", Status.FAILED: "bad", Status.PENDING: "pend", Status.ERROR: "err",
-}
-STATUS_TEXT = {
-    Status.PASSED: "passed", Status.PARTIAL: "partial", Status.FAILED: "failed", Status.PENDING: "not graded yet",
-    Status.ERROR: "grader error",
-}
 
 CSS = """
 :root{--ok:#1a7f37;--part:#9a6700;--bad:#cf222e;--pend:#6e7781;--err:#8250df;--line:#d0d7de;--bg:#f6f8fa}
@@ -96,7 +90,7 @@ def page(title: str, body: str) -> str:
 
 
 def badge(status: Status) -> str:
-    return f'<span class="badge {STATUS_CLASS[status]}">{STATUS_TEXT[status]}</span>'
+    return f'<span class="badge {LOOK[status].css}">{LOOK[status].label}</span>'
 
 
 def review_badge(reviewed: bool = False) -> str:

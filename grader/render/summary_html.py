@@ -14,13 +14,10 @@ import statistics
 
 from grader.core.results import Status
 from grader.render import ClassReport, register_format
-from grader.render.common import could_not_grade, fmt_points, review_progress
+from grader.render.common import LOOK, could_not_grade, fmt_points, review_progress
 from grader.render.html_page import badge, esc, page, png_bytes_uri, review_badge
 from grader.render.integrity import integrity_section
 from grader.render.layout import student_link
-
-_COLORS = {Status.PASSED: "#1a7f37", Status.PARTIAL: "#d4a72c", Status.FAILED: "#cf222e",
-           Status.ERROR: "#8250df", Status.PENDING: "#8c959f"}
 
 
 def _figure_png(fig) -> bytes:
@@ -68,7 +65,7 @@ def pass_rate_plot(report: ClassReport) -> bytes:
     for status in (Status.PASSED, Status.PARTIAL, Status.FAILED, Status.ERROR, Status.PENDING):
         share = [sum(r.question(i).status is status for r in report.results) / n for i in ids]
         if any(share):
-            ax.bar(ids, share, bottom=bottom, color=_COLORS[status], label=status.value, width=0.7)
+            ax.bar(ids, share, bottom=bottom, color=LOOK[status].colour, label=status.value, width=0.7)
             bottom = [b + s for b, s in zip(bottom, share, strict=True)]
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of students")

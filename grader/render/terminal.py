@@ -15,15 +15,7 @@ from rich.text import Text
 from grader.core import textsafe
 from grader.core.results import Status, SubmissionResult
 from grader.render import ClassReport, register_format
-from grader.render.common import LABEL, decision_text, fmt_points, review_progress
-
-_STYLE = {
-    Status.PASSED: "green",
-    Status.PARTIAL: "yellow",
-    Status.FAILED: "red",
-    Status.PENDING: "dim",
-    Status.ERROR: "magenta",
-}
+from grader.render.common import LABEL, LOOK, decision_text, fmt_points, review_progress
 
 
 def print_result(result: SubmissionResult, console: Console | None = None, title: str = "") -> None:
@@ -41,7 +33,7 @@ def print_result(result: SubmissionResult, console: Console | None = None, title
     table.add_column("status", no_wrap=True)
     table.add_column("question and reason", overflow="fold", ratio=1)
     for q in result.questions:
-        status = Text(LABEL[q.status], style=_STYLE[q.status])
+        status = Text(LABEL[q.status], style=LOOK[q.status].terminal)
         if q.review is not None:
             status.append("\n+ reviewed", style="cyan")
         elif q.manual_review:

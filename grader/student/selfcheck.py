@@ -18,12 +18,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.core import textsafe
 from grader.core.options import GradeOptions
 from grader.core.portable import memory_limit_words, platform_name
-from grader.core.results import QuestionResult, Status, SubmissionResult
+from grader.core.results import QuestionResult, SubmissionResult
 from grader.execute.isolation import Backend, backend, resolve
-from grader.render.common import fmt_points
+from grader.render.notebook_html import fragment
 from grader.render.terminal import print_result
 from grader.rubric import Rubric
 from grader.score.pipeline import grade_submission, public_rubric, stop_services, with_hidden_pending
@@ -65,7 +64,7 @@ class SelfCheck:
         return buf.getvalue()
 
     def to_html(self) -> str:
-        return render_html(self)
+        return fragment(self.result, self.title(), self.notes)
 
     # Jupyter, Colab and VS Code show this when the check is a cell's last expression.
     def _repr_html_(self) -> str:
@@ -149,56 +148,3 @@ def _notebook_memory(rubric: Rubric) -> int:
     return max(mbs or [DEFAULT_NOTEBOOK_MB]) * 1024**2
 
 
-# --------------------------------------------------------------------------- HTML
-
-_COLOURS = {
-    Status.PASSED: "#1a7f37", Status.PARTIAL: "#9a6700", Status.FAILED: "#cf222e",
-    Status.PENDING: "#6e7781", Status.ERROR: "#8250df",
-}
-_LABELS = {
-    Status.PASSED: "passed", Status.PARTIAL: "partial", Status.FAILED: "failed",
-    Status.PENDING: "pending", Status.ERROR: "grader error",
-}
-
-
-def _points(x: float) -> str:
-    return fmt_points(x)
-
-
-def render_html(check: SelfCheck) -> str:
-    """The report as one self-contained HTML fragment (a table) for a notebook's output.
-
-    Everything that comes from the submission or the rubric goes through :func:`textsafe.html`;
-    nothing is loaded from anywhere (no scripts, no links, no images)."""
-    esc = textsafe.html
-    r = check.result
-    rows = []
-    for q in r.questions:
-        colour = _COLOURS.get(q.status, "#000")
-        status = esc(_LABELS.get(q.status, str(q.status)))
-        if q.manual_review:
-            status += '<br><span style="color:#0969da">+ review</span>'
-        rows.append(
-            "<tr>"
-            f'<td style="vertical-align:top;text-align:left"><code>{esc(q.id)}</code></td>'
-            f'<td style="vertical-align:top;text-align:right;white-space:nowrap">'
-            f"{esc(_points(q.score))}/{esc(_points(q.max_score))}</td>"
-            f'<td style="vertical-align:top;text-align:left;color:{colour};font-weight:600">{status}</td>'
-            f'<td style="vertical-align:top;text-align:left"><b>{esc(q.title)}</b>'
-            f'<div style="white-space:pre-wrap;font-family:monospace;font-size:90%">{esc(q.reason)}</div></td>'
-            "</tr>"
-        )
-    head = "".join(f'<th style="text-align:left">{h}</th>' for h in ("question", "score", "status", "why"))
-    parts = [
-        '<div class="mlgrade-report">',
-        f"<h3>{esc(check.title())}</h3>",
-        *[f'<p style="color:#cf222e"><b>error:</b> {esc(e)}</p>' for e in r.errors],
-        *[f"<p><b>note:</b> {esc(w)}</p>" for w in r.warnings],
-        f'<table class="mlgrade-scores" style="border-collapse:collapse">'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
-        f'<tfoot><tr><td><b>total</b></td><td style="text-align:right"><b>{esc(_points(r.total))}/'
-        f"{esc(_points(r.max_total))}</b></td><td></td><td></td></tr></tfoot></table>",
-        *[f'<p style="color:#57606a"><b>note:</b> {esc(n)}</p>' for n in check.notes],
-        "</div>",
-    ]
-    return "\n".join(parts)

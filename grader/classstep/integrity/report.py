@@ -45,9 +45,6 @@ class IntegrityReport:
     compared: int = 0  # students with fingerprints
     submissions: dict[str, str] = field(default_factory=dict)  # student -> submission hash
 
-    def group_of(self, student: str) -> str:
-        return next((g.id for g in self.groups if student in g.students), "")
-
 
 def group_pairs(pairs: list[Evidence]) -> list[Group]:
     """Students linked by any evidence (union-find), the groups with the most kinds of evidence first."""
