@@ -78,3 +78,11 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     assert _layer(_module(fake / "core" / "bad.py")) == 0
     assert [t for _, t in _imports(fake / "core" / "bad.py")] == ["grader.cli.main"]
     assert _layer("grader.cli.main") > _layer("grader.core.bad")
+
+
+def test_the_tests_mirror_the_package():
+    """tests/<stage>/ for each stage's own tests, tests/endtoend/ for the ones that cross them all."""
+    tests = Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    assert folders <= set(LAYER) | {"endtoend"}
+    assert not [p.name for p in tests.glob("test_*.py") if p.name != Path(__file__).name]

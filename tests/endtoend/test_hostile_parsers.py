@@ -27,7 +27,7 @@ from grader.intake.unpack import UnpackLimits, UnpackRefused, unpack
 from grader.rubric.instructor import load_module
 
 # The hw4 course pack's readers of the hand values and of the equation's candidates: instructor code, in the grader.
-_XOR = load_module(Path(__file__).resolve().parent.parent / "rubrics" / "hw4" / "tests" / "xor_checks.py")
+_XOR = load_module(Path(__file__).resolve().parents[2] / "rubrics" / "hw4" / "tests" / "xor_checks.py")
 _candidates, parse_hand = _XOR._candidates, _XOR.parse_hand
 
 FUZZ = settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)

@@ -19,7 +19,7 @@ from grader.core.results import Status, SubmissionResult
 from grader.execute.isolation import backend
 from grader.rubric import parse_rubric
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = {"alice": 0.9437, "ivan": 0.8938, "bob": 0.8013}  # the sample class's digits accuracies
 
 

@@ -15,7 +15,7 @@ from kerasfiles import write_keras2_model
 from grader.core.options import GradeOptions
 from grader.execute.isolation import backend
 
-DATA = Path(__file__).resolve().parent / "data" / "models"
+DATA = Path(__file__).resolve().parents[1] / "data" / "models"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
 DIGIT_MODELS = sorted(name for name, e in MANIFEST.items() if e["kind"] == "digits")
 FAST = ["k3_func_cnn.h5", "k2_func_branch.h5", "k3_raw_cnn.h5", "k2_lenet32.h5", "k3_rgb_cnn.h5"]
@@ -349,7 +349,7 @@ def test_an_adapted_normalization_layer_is_rebuilt_as_keras_computes_it(tmp_path
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", NORMALIZED_MODELS, str(root), str(tmp_path)], capture_output=True,
                           text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
                                                        "KERAS_HOME": str(tmp_path), "PYTHONPATH": str(root)})

@@ -12,7 +12,7 @@ import pytest
 
 from grader.insandbox.kgraph import ConfigProblem, check_config, parse_model
 
-DATA = Path(__file__).resolve().parent / "data" / "models"
+DATA = Path(__file__).resolve().parents[1] / "data" / "models"
 
 
 def config_of(name: str) -> dict:

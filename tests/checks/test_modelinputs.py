@@ -10,7 +10,7 @@ import pytest
 
 from grader.checks.modelinputs import SCALINGS, Feed, FeedProblem, digit_feed, scaling, scaling_hint
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "grader" / "insandbox"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "grader" / "insandbox"))
 
 
 @pytest.mark.parametrize(("shape", "feed"), [

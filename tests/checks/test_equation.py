@@ -147,7 +147,7 @@ questions:
         uses: [xor_equation.txt]
         options: {tolerance: 0.001}
 """
-XOR_CHECKS = Path(__file__).resolve().parent.parent / "rubrics" / "hw4" / "tests" / "xor_checks.py"
+XOR_CHECKS = Path(__file__).resolve().parents[2] / "rubrics" / "hw4" / "tests" / "xor_checks.py"
 parse_hand = load_module(XOR_CHECKS).parse_hand
 
 
