@@ -131,6 +131,7 @@ def run_grade(batch: Path, out: Path, rubric_text: str, **kw):
                        rubric_text=rubric_text, jobs=kw.pop("jobs", 2), **kw)
 
 
+@pytest.mark.slow  # over 10 s
 def test_batch_scores_digits_relative_to_the_class_best(tmp_path, digits_class):
     batch, acc = digits_class
     out = tmp_path / "out"
@@ -154,6 +155,7 @@ def test_batch_scores_digits_relative_to_the_class_best(tmp_path, digits_class):
     assert (tmp_path / "out2" / "grades.csv").read_bytes() == csv1
 
 
+@pytest.mark.slow  # over 10 s
 def test_late_submission_grades_only_itself_and_rescales_the_rest(tmp_path, digits_class, capsys):
     batch, acc = digits_class
     out = tmp_path / "out"
@@ -190,6 +192,7 @@ def slow_class(tmp_path: Path, n_fast: int = 3, sleep: int = 30) -> Path:
     return batch
 
 
+@pytest.mark.slow  # over 10 s
 def test_a_hanging_submission_costs_only_itself(tmp_path, capsys):
     batch = slow_class(tmp_path)
     t = time.monotonic()

@@ -383,6 +383,7 @@ def test_config_json_is_never_given_to_keras():
     assert json.loads("[]") == []
 
 
+@pytest.mark.slow  # over 10 s
 def test_a_grown_model_server_is_replaced_between_requests(tmp_path, monkeypatch):
     """Past the memory limit the server is retired after answering: the answer's files are still
     read, and the next request gets a fresh server with the same results."""

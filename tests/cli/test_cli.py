@@ -26,6 +26,7 @@ def test_check_prints_a_table_and_exits_0(samples_dir, capsys):
 FAST_SAMPLES = ["alice_complete", "bob_partial", "carol_broken", "dave_not_a_zip"]
 
 
+@pytest.mark.slow  # over 10 s
 def test_check_json_validates_against_gradescope_schema(samples_dir, tmp_path):
     for sample in (samples_dir / f"{s}.zip" for s in FAST_SAMPLES):
         out = tmp_path / f"{sample.stem}.json"
@@ -72,6 +73,7 @@ def test_check_cleans_its_work_folder(samples_dir, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # over 10 s
 def test_grade_writes_csv_results_and_summary_deterministically(samples_dir, tmp_path):
     import shutil
 

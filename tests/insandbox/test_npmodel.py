@@ -287,6 +287,7 @@ def _close(name: str, ours: np.ndarray, theirs: np.ndarray) -> None:
     assert diff <= TOLERANCE * scale, f"{name}: max |numpy - keras| = {diff:.3g} for outputs up to {scale:.3g}"
 
 
+@pytest.mark.slow  # over 10 s
 @pytest.mark.parametrize("name", [*SEQ, *GRAPH])
 def test_layer_matches_keras(results, name):
     case, keras_y, said, keras_batch = results[name]

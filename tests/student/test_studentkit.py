@@ -82,6 +82,7 @@ def default_kit(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # over 10 s
 def test_the_default_kit_holds_no_reference_sample_or_template_solution(default_kit):
     secret = _instructor_only()
     for name, data in _shipped(default_kit).items():
@@ -94,6 +95,7 @@ def test_the_default_kit_holds_no_reference_sample_or_template_solution(default_
     assert "dZ1.T @ X" not in text  # the backward pass as the reference writes it
 
 
+@pytest.mark.slow  # over 10 s
 def test_no_function_that_ships_answers_the_backprop_problem(default_kit):
     """Every module of the kit and of its wheel imported and each function called on backprop problems: none
     returns the right gradients and loss (the old kit's wheel held reference/backprop.py, which did)."""
@@ -110,6 +112,7 @@ def test_the_old_kits_wheel_would_have_been_caught(tmp_path):
     assert any("back_propagation returns the right answers of back_propagation()" in str(x) for x in leaks), leaks
 
 
+@pytest.mark.slow  # over 10 s
 def test_the_default_kits_rubric_is_compiled(default_kit):
     files = _members(default_kit)
     rubric = yaml.safe_load(files[f"{KIT_FOLDER}/rubric.yaml"])
@@ -124,6 +127,7 @@ def test_the_default_kits_rubric_is_compiled(default_kit):
     assert f"{KIT_FOLDER}/{digits['public_sample']}" in files  # the 1,000 public digits; no package ships them
 
 
+@pytest.mark.slow  # over 10 s
 def test_the_readme_names_every_file_in_plain_words_and_the_commands(default_kit):
     readme = _members(default_kit)[f"{KIT_FOLDER}/README.md"].decode()
     for name in ("weights.h5", "hdfview.png", "what1.jpg", "what2.jpg", "classify.png", "trick_cat.jpg",
@@ -148,6 +152,7 @@ def test_plain_names_for_patterns():
     assert plain_names("xor.ipynb") == "`xor.ipynb`"
 
 
+@pytest.mark.slow  # over 10 s
 def test_the_student_wheel_is_light_complete_and_true(default_kit):
     data = _members(default_kit)[f"{KIT_FOLDER}/{WHEEL}"]
     with zipfile.ZipFile(io.BytesIO(data)) as w:
@@ -173,6 +178,7 @@ def test_the_student_wheel_is_light_complete_and_true(default_kit):
     assert not [n for n in names if n.startswith(("reference/", "grader/authoring/templates/")) or "__pycache__" in n]
 
 
+@pytest.mark.slow  # over 10 s
 def test_the_same_installation_and_rubric_give_the_same_kit(tmp_path, default_kit):
     again = tmp_path / "hw4-kit.zip"
     assert main(["export", "student-kit", "--rubric", str(ROOT / "rubric.yaml"), "--samples",
