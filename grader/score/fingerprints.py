@@ -23,7 +23,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from grader.checks.equation import EquationError, decimals, parse, xor_network
+from grader.checks.equation import EquationError, decimals, parse
+from grader.checks.xornet import xor_network
 from grader.execute.modelserver import model_request
 from grader.intake.nbload import NotebookProblem, read_cells
 from grader.intake.nbparse import find_xor_weights, labelled_arrays, stored_outputs

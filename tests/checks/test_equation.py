@@ -12,7 +12,8 @@ from helpers import grade_files, notebook_bytes
 from make_submissions import xor_equation as plain_equation
 from make_submissions import xor_hand, xor_notebook
 
-from grader.checks.equation import EquationError, evaluate, parse, xor_network
+from grader.checks.equation import EquationError, evaluate, parse
+from grader.checks.xornet import xor_network
 from grader.rubric.instructor import load_module
 from reference import xor as ref
 

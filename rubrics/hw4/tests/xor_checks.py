@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from grader.checks.equation import EquationError, Network, decimals, evaluate, parse, xor_network
+from grader.checks.equation import EquationError, decimals, evaluate, parse
+from grader.checks.xornet import Network, xor_network
 from grader.intake.nbparse import find_xor_weights, labelled_arrays
 
 MAX_TEXT_BYTES = 200_000
