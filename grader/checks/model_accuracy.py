@@ -38,7 +38,7 @@ import numpy as np
 from pydantic import Field, ValidationInfo, model_validator
 
 from grader.checks import digitsdata
-from grader.checks.keras_models import inspect_file, other_model_files
+from grader.checks.modelfiles import inspect_file, other_model_files
 from grader.checks.modelinputs import (
     SCALINGS,
     Feed,

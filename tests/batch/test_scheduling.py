@@ -12,7 +12,7 @@ import pytest
 from conftest import make_zip
 
 from grader.batch import run as batch
-from grader.batch.scheduling import Attempt, Outcome
+from grader.batch.scheduling import Attempt, AttemptEnd
 from grader.core.options import GradeOptions
 from grader.rubric import parse_rubric
 from grader.score.pipeline import failed_result
@@ -52,17 +52,17 @@ class FakeScheduler:
         self.out.append(attempt)
         self.seen.append((attempt.source.student, attempt.number))
 
-    def wait(self, seconds: float) -> list[Outcome]:
+    def wait(self, seconds: float) -> list[AttemptEnd]:
         ended = []
         for attempt in self.out:
             how = self.script[attempt.source.student].pop(0)
             if how == "graded":
                 record = failed_result(attempt.source.student, attempt.source.path, self.rubric, "stand-in")
                 record.questions[0].score = record.total = 1.5
-                ended.append(Outcome(attempt, record=record, total=1.5))
+                ended.append(AttemptEnd(attempt, record=record, total=1.5))
             else:
                 fault, tries = how
-                ended.append(Outcome(attempt, fault=fault, tries=tries))
+                ended.append(AttemptEnd(attempt, fault=fault, tries=tries))
         self.out = []
         return ended
 

@@ -25,7 +25,7 @@ import pytest
 from conftest import ROOT, make_zip
 from helpers import huge_png_header, notebook_bytes
 from make_submissions import BACKPROP_CELLS
-from test_keras_models import mlp_file
+from modelfiles import mlp_file
 
 from grader.batch.run import grade_batch
 from grader.core.options import GradeOptions

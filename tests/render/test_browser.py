@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import chromium
 from PIL import Image
 from render_samples import RUBRIC, sample_class
 
 from grader.classstep.classwide import apply_class_relative
 from grader.render import ClassReport, write_outputs
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    if os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":  # CI: every client test must run for real
-        raise RuntimeError("chromium is needed for the browser tests (apt-get install chromium)")
-    pytest.skip("chromium is not installed")
 
 
 def browse(page: Path, tmp: Path, what: str, height: int = 1400) -> tuple[np.ndarray, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from test_browser import chromium
+from helpers import chromium
 
 from grader.classstep.overrides import load_overrides
 from grader.score.store import ResultStore

@@ -30,7 +30,7 @@ class Attempt:
 
 
 @dataclass
-class Outcome:
+class AttemptEnd:
     """How an attempt ended: graded, or failed for the grader's reasons (``fault``)."""
 
     attempt: Attempt
@@ -60,7 +60,7 @@ class Scheduler(Protocol):
 
     def submit(self, attempt: Attempt) -> None: ...
 
-    def wait(self, seconds: float) -> list[Outcome]:
+    def wait(self, seconds: float) -> list[AttemptEnd]:
         """Attempts that ended, waiting at most ``seconds`` for the first."""
 
     def close(self) -> None:

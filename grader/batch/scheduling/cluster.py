@@ -28,7 +28,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.batch.scheduling import Attempt, ClusterError, Outcome, cluster_worker
+from grader.batch.scheduling import Attempt, AttemptEnd, ClusterError, cluster_worker
 from grader.batch.scheduling.cluster_worker import differences, grade_task, plugin_status, split, worker_fingerprint
 from grader.batch.scheduling.transport import keep_previews, pack, pack_files, pack_folder_plain
 from grader.core.options import GradeOptions
@@ -243,7 +243,7 @@ class DaskScheduler:
         self.inflight[key] = (attempt, future)
         future.add_done_callback(lambda f, key=key: self.ended.put(key))
 
-    def wait(self, seconds: float) -> list[Outcome]:
+    def wait(self, seconds: float) -> list[AttemptEnd]:
         self._refresh()
         if self.client.status not in ("running", "connecting"):
             raise self._lost()
@@ -262,32 +262,32 @@ class DaskScheduler:
         return ClusterError(f"lost the connection to the Dask scheduler at {self.address}; what was graded is "
                             "stored: run the same command again to grade the rest")
 
-    def _outcome(self, attempt: Attempt, future) -> Outcome:
+    def _outcome(self, attempt: Attempt, future) -> AttemptEnd:
         from distributed.scheduler import KilledWorker
 
         status = future.status
         if status == "finished":
             answer = future.result()
             if "fault" in answer:
-                return Outcome(attempt, fault=str(answer["fault"]))
+                return AttemptEnd(attempt, fault=str(answer["fault"]))
             try:
                 record = SubmissionResult.model_validate(answer["record"])
             except (KeyError, TypeError, ValueError) as e:
-                return Outcome(attempt, fault=f"a Dask worker answered without a readable record ({e})")
+                return AttemptEnd(attempt, fault=f"a Dask worker answered without a readable record ({e})")
             if record.student != attempt.source.student:  # a record is only ever its own student's
-                return Outcome(attempt, fault=f"a Dask worker answered for {record.student!r} instead")
+                return AttemptEnd(attempt, fault=f"a Dask worker answered for {record.student!r} instead")
             record.source = str(Path(attempt.source.path).resolve())  # as a local run records it
             if self.preview_dir is not None and isinstance(answer.get("previews"), dict):
                 keep_previews(answer["previews"], self.preview_dir)  # before the record that names them
-            return Outcome(attempt, record=record, total=record.total)
+            return AttemptEnd(attempt, record=record, total=record.total)
         if status == "error":
             error = future.exception()
             if isinstance(error, KilledWorker):
-                return Outcome(attempt, tries=self.retries + 1, fault=(
+                return AttemptEnd(attempt, tries=self.retries + 1, fault=(
                     f"the Dask workers grading this submission died {self.retries + 1} times (last "
                     f"{getattr(error.last_worker, 'address', error.last_worker)}); it was not graded"))
-            return Outcome(attempt, fault=f"grading failed on a Dask worker ({type(error).__name__}: {error})")
-        return Outcome(attempt, fault=f"the Dask scheduler dropped this task ({status})")
+            return AttemptEnd(attempt, fault=f"grading failed on a Dask worker ({type(error).__name__}: {error})")
+        return AttemptEnd(attempt, fault=f"the Dask scheduler dropped this task ({status})")
 
     def close(self) -> None:
         """Cancel what is out, stop this run's grading workers (freeing their slots), disconnect."""

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.batch.scheduling import Attempt, Outcome
+from grader.batch.scheduling import Attempt, AttemptEnd
 from grader.batch.worker import WorkerProcess, died_reason, timeout_reason
 from grader.execute.slots import SlotClaim, claim_slots
 
@@ -62,7 +62,7 @@ class LocalPool:
         seat.worker.send({"student": attempt.source.student, "source": str(attempt.source.path.resolve()),
                           "key": attempt.key, "workdir": str(seat.workdir), "attempt": attempt.number})
 
-    def wait(self, seconds: float) -> list[Outcome]:
+    def wait(self, seconds: float) -> list[AttemptEnd]:
         busy = {seat.worker.stdout: seat for seat in self.seats if seat.attempt is not None}
         ready, _, _ = select.select(list(busy), [], [], seconds)
         outcomes = []
@@ -72,17 +72,17 @@ class LocalPool:
             if answer is None:
                 code = seat.worker.exit_code()
                 seat.worker.kill()
-                outcomes.append(self._done(seat, Outcome(seat.attempt, fault=died_reason(code))))
+                outcomes.append(self._done(seat, AttemptEnd(seat.attempt, fault=died_reason(code))))
             else:
-                outcomes.append(self._done(seat, Outcome(seat.attempt, total=float(answer.get("total", 0.0)))))
+                outcomes.append(self._done(seat, AttemptEnd(seat.attempt, total=float(answer.get("total", 0.0)))))
         now = time.monotonic()
         for seat in self.seats:
             if seat.attempt is not None and now > seat.deadline:
                 seat.worker.kill()
-                outcomes.append(self._done(seat, Outcome(seat.attempt, fault=timeout_reason(self.timeout))))
+                outcomes.append(self._done(seat, AttemptEnd(seat.attempt, fault=timeout_reason(self.timeout))))
         return outcomes
 
-    def _done(self, seat: _Seat, outcome: Outcome) -> Outcome:
+    def _done(self, seat: _Seat, outcome: AttemptEnd) -> AttemptEnd:
         assert seat.attempt is not None and seat.workdir is not None
         shutil.rmtree(seat.workdir, ignore_errors=True)
         (self.running / seat.attempt.source.student).unlink(missing_ok=True)

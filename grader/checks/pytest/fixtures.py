@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.keras_models import inspect_file
+from grader.checks.modelfiles import inspect_file
 from grader.core.errors import SubmissionProblem
 from grader.execute.modelserver import model_request
 from grader.execute.notebooks.jobs import NotebookRun
