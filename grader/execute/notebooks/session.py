@@ -197,7 +197,7 @@ class NotebookSession:
         if status == "closed":
             return "the notebook's kernel was no longer running"
         run = NotebookRun("kernel_died", cells=self.run.cells)
-        reason = death({**answer, "died_in": "probe"}, run)
+        reason = death({**answer, "died_in": "call"}, run)
         return f"{reason} (during {what})"
 
     def _raise(self, rec: dict, what: str) -> None:
