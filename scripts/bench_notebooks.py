@@ -65,7 +65,7 @@ def descendants_cpu() -> float:
 
 
 def student_code_cpu(repeats: int = 20) -> float:
-    """CPU seconds of the notebook's own cells plus the probe's three calls, in a plain process."""
+    """CPU seconds of the notebook's own cells plus the grader's three calls, in a plain process."""
     import json
 
     import numpy as np

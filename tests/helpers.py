@@ -77,6 +77,21 @@ def notebook_bytes(*cells: str, outputs: dict[int, str] | None = None) -> bytes:
     return json.dumps(nb).encode()
 
 
+def run_live(job, *names: str):
+    """Run ``job``'s notebook in a live session, as grading does, and read ``names`` (names or expressions)
+    from the student's namespace: ``(run, {name: value})``. The session is closed (its kernel and everything
+    it started are gone) before this returns. A name the notebook does not define, or a run that did not
+    finish, raises the session's :class:`~grader.execute.notebooks.session.StudentFailure`."""
+    from grader.execute.notebooks.session import NotebookSession
+
+    session = NotebookSession(job, Path(job.notebook).name)
+    try:
+        run = session.run
+        return run, {name: session.value(name) for name in names}
+    finally:
+        session.close()
+
+
 def isolation_modes() -> list:
     """'none' always; 'bwrap' where bubblewrap works (CI installs it, so there it always runs)."""
     import os

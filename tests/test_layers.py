@@ -86,3 +86,19 @@ def test_the_tests_mirror_the_package():
     folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
     assert folders <= set(LAYER) | {"endtoend"}
     assert not [p.name for p in tests.glob("test_*.py") if p.name != Path(__file__).name]
+
+
+def test_imports_inside_functions_say_why():
+    """An import of mlgrade's own code inside a function hides a circle unless it defers something heavy;
+    such a place says so with a ``# deferred:`` comment."""
+    hidden = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                own = isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("grader"))
+                if own and "# deferred:" not in lines[node.lineno - 1]:
+                    hidden.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert hidden == []

@@ -1,29 +1,24 @@
-"""Shared by the notebook check kinds: run a student's notebook once, read what the probe returned.
+"""Shared by the notebook check kinds: the submission's live session of a notebook, and its failing cells
+named as the student sees them.
 
-Values come back from the kernel over its pipe only as ``.npy`` bytes (loaded with
-``allow_pickle=False``) plus a JSON manifest; each is size-checked here. The
-kernel never says "passed": the check compares the values with ``reference/``.
+The student's cells run once in a live session (:mod:`grader.execute.notebooks.session`); each check then
+asks it for values and calls, which cross the sandbox as data and are compared in the grader's own process,
+never by the kernel.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import Field
 
+from grader.core import textsafe
 from grader.core.environment import NETWORK, environment_failures, is_network_error, pip_name
-from grader.execute.notebooks import NotebookJob, NotebookRun, ProbeSpec, get_runner
+from grader.execute.notebooks import NotebookJob, NotebookRun
 from grader.execute.notebooks.session import NotebookSession
 from grader.intake.nbload import NotebookProblem, read_cells
 from grader.rubric.kinds import CheckContext, CheckParams
-
-MAX_VALUE_BYTES = 64 * 1024**2
 
 
 class NotebookLimits(CheckParams):
@@ -31,48 +26,9 @@ class NotebookLimits(CheckParams):
 
     cell_timeout: float = Field(30, gt=0)
     notebook_timeout: float = Field(120, gt=0)
-    probe_timeout: float = Field(20, gt=0)
     memory_mb: int = Field(2048, ge=256)
     # Everything the notebook may write (its /tmp, /dev/shm, /content and changes to its files), in RAM.
     scratch_mb: int = Field(512, ge=16, le=16384)
-
-
-@dataclass
-class Probed:
-    """What the probe found under one key: an array, or why there is none."""
-
-    value: np.ndarray | None = None
-    error: str = ""
-    kind: str = "array"
-    keys: list[str] | None = None
-    name: str = ""
-
-
-def run_notebook(
-    ctx: CheckContext, pattern: str, limits: NotebookLimits, probe: ProbeSpec | None = None, tag: str = ""
-) -> tuple[str, NotebookRun]:
-    """Execute the notebook matching ``pattern`` (once per submission and ``tag``)."""
-    sub = ctx.submission
-    path, rel = sub.require(pattern)
-    key = ("notebook", rel, tag)
-    if key in ctx.cache:
-        return rel, ctx.cache[key]
-    job = NotebookJob(
-        notebook=str(path),
-        submission_dir=str(sub.root),
-        seed=ctx.options.seed,
-        cell_timeout=limits.cell_timeout,
-        notebook_timeout=limits.notebook_timeout,
-        probe_timeout=limits.probe_timeout,
-        memory_bytes=limits.memory_mb * 1024**2,
-        scratch_bytes=limits.scratch_mb * 1024**2,
-        isolation=ctx.options.isolation,
-        slot=ctx.options.sandbox_slot,
-        probe=probe,
-    )
-    run = get_runner().run(job)
-    ctx.cache[key] = run
-    return rel, run
 
 
 def notebook_session(ctx: CheckContext, pattern: str, limits: NotebookLimits, call_timeout: float = 20,
@@ -86,7 +42,7 @@ def notebook_session(ctx: CheckContext, pattern: str, limits: NotebookLimits, ca
     if not isinstance(session, NotebookSession):
         job = NotebookJob(
             notebook=str(path), submission_dir=str(ctx.submission.root), seed=ctx.options.seed,
-            cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout, probe_timeout=call_timeout,
+            cell_timeout=limits.cell_timeout, notebook_timeout=limits.notebook_timeout,
             memory_bytes=limits.memory_mb * 1024**2, scratch_bytes=limits.scratch_mb * 1024**2,
             isolation=ctx.options.isolation, slot=ctx.options.sandbox_slot,
         )
@@ -105,15 +61,6 @@ def add_session_problems(ctx: CheckContext, session: NotebookSession, outcome) -
         outcome.details.setdefault("missing_packages", []).extend(packages)
     if session.run.errors:
         outcome.details.setdefault("notebook_errors", []).extend(notebook_errors(ctx, session.rel, session.run))
-
-
-def run_problem(rel: str, run: NotebookRun) -> str | None:
-    """A sentence for a run that did not complete, or None when it did."""
-    if run.status == "ok":
-        return None
-    if run.status == "invalid":
-        return run.reason
-    return f"{rel}: {run.reason or run.status}"
 
 
 def cell_errors(run: NotebookRun, limit: int = 3, notebook: Path | None = None) -> str:
@@ -179,9 +126,6 @@ MAX_TRACEBACK_LINES = 12
 def notebook_errors(ctx: CheckContext, pattern: str, run: NotebookRun, limit: int = 3) -> list[dict[str, Any]]:
     """The failing cells as the student sees them, for the feedback page: ``In [8]`` (or ``code cell 3``),
     the cell's source (cut), the error and the end of its traceback (terminal colours removed)."""
-    from grader.core import textsafe
-    from grader.intake.nbload import NotebookProblem, read_cells
-
     errs = run.errors[:limit]
     if not errs:
         return []
@@ -204,56 +148,3 @@ def notebook_errors(ctx: CheckContext, pattern: str, run: NotebookRun, limit: in
                     "source": "\n".join(lines)[:4000], "ename": c.ename, "evalue": c.evalue,
                     "traceback": "\n".join(tb)[:4000]})
     return out
-
-
-def load_probe(run: NotebookRun) -> dict[str, Probed]:
-    """Read the probe's manifest and arrays, trusting nothing about them."""
-    if run.probe_status != "ok" or not isinstance(run.probe, dict):
-        return {}
-    manifest = run.probe.get("manifest")
-    arrays = run.probe.get("arrays")
-    if not isinstance(manifest, dict) or not isinstance(arrays, dict):
-        return {}
-    found: dict[str, Probed] = {}
-    for key, entry in manifest.items():
-        if not isinstance(key, str) or not isinstance(entry, dict):
-            continue
-        kind = entry.get("kind")
-        if kind == "array":
-            found[key] = _load_array(arrays, entry.get("file"))
-        elif kind == "dict":
-            keys = entry.get("keys")
-            found[key] = Probed(kind="dict", keys=[str(k) for k in keys] if isinstance(keys, list) else [])
-        elif kind == "seq":
-            length = entry.get("length")
-            n = length if isinstance(length, int) and 0 <= length <= 10_000 else 0
-            found[key] = Probed(kind="seq", keys=[str(i) for i in range(n)])
-        elif kind == "name":
-            found[key] = Probed(kind="name", name=str(entry.get("name", ""))[:100])
-        else:
-            found[key] = Probed(kind="error", error=str(entry.get("error", "no value"))[:300])
-    return found
-
-
-def _load_array(arrays: dict, name: Any) -> Probed:
-    data = arrays.get(name) if isinstance(name, str) else None
-    if not isinstance(data, str):
-        return Probed(kind="error", error="the value is missing from the probe's answer")
-    if len(data) > MAX_VALUE_BYTES * 4 // 3 + 4:
-        return Probed(kind="error", error=f"the value is larger than {MAX_VALUE_BYTES // 2**20} MiB")
-    try:
-        arr = np.load(io.BytesIO(base64.b64decode(data, validate=True)), allow_pickle=False)
-    except (binascii.Error, ValueError, OSError, EOFError) as e:
-        return Probed(kind="error", error=f"unreadable value ({type(e).__name__})")
-    except Exception as e:
-        return Probed(kind="error", error=f"unreadable value ({type(e).__name__})")
-    if not isinstance(arr, np.ndarray) or arr.dtype != np.float64:
-        return Probed(kind="error", error="the value is not a float64 array")
-    return Probed(value=arr)
-
-
-def save_input(folder: Path, name: str, arr: np.ndarray) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    np.save(path, np.asarray(arr, dtype=np.float64), allow_pickle=False)
-    return str(path)

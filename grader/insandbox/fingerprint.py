@@ -104,7 +104,7 @@ def image_print(im) -> dict:
 def image_file_print(path: str, label: str, **limits) -> dict:
     """:func:`image_print` of a file opened through the safe image path (limits before decoding)."""
     try:
-        from .safeimage import open_image, to_rgb
+        from .safeimage import open_image, to_rgb  # deferred: PIL only for callers that hash files
     except ImportError:  # inside the sandbox this folder is on sys.path, not the grader package
         from safeimage import open_image, to_rgb  # type: ignore[no-redef]
 

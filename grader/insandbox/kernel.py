@@ -11,9 +11,6 @@ Commands:
 - ``{"op": "cell", "i": n, "source": "...", "history": true}`` -> ``{"r": "cell", "i": n,
   "status": "ok" | "error", "ename", "evalue", "traceback", "text"}`` (``text``: the
   cell's stream output, within the output budget);
-- ``{"op": "probe", "spec": {...}, "inputs": {name: base64 .npy}, "select": key | null}``
-  -> ``{"r": "probe", "select": key, "manifest": {...}, "arrays": {name: base64 .npy}}``:
-  reads values from the student's namespace (``select`` null) or calls one function;
 - ``{"op": "call", "id": n, "target": "softmax", "args": wire, "kwargs": wire}``,
   ``{"op": "eval", "id": n, "expr": "len(history)"}``, ``{"op": "has", "id": n, "name": "nn.forward"}``,
   ``{"op": "where", "id": n, "name": "back_propagation"}`` (the index of the cell that defined it, or null)
@@ -31,7 +28,6 @@ no-ops (no network, fixed environment); ``%matplotlib`` is headless. Run as a sc
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -190,101 +186,6 @@ def _run_cell(shell, source: str, history: bool, index: int | None = None) -> di
     return rec
 
 
-def _encode(arr) -> str:
-    import numpy as np
-
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _decode(data: str):
-    import numpy as np
-
-    return np.load(io.BytesIO(base64.b64decode(data)), allow_pickle=False)
-
-
-def probe(namespace: dict, spec: dict, inputs: dict, select: str | None) -> dict:
-    """Collect values (``select`` None) or call one function; everything as float64 arrays.
-
-    It only *collects*; nothing here decides a grade: the grader validates and compares all of it.
-    """
-    import numpy as np
-
-    manifest: dict = {}
-    arrays: dict[str, str] = {}
-    max_items = int(spec.get("max_items", 64))
-    prefix = select or "values"
-
-    def resolve(dotted: str):
-        parts = dotted.split(".")
-        if parts[0] not in namespace:
-            raise NameError(f"name {parts[0]!r} is not defined")
-        obj = namespace[parts[0]]
-        for p in parts[1:]:
-            obj = getattr(obj, p)
-        return obj
-
-    def load_arg(a: dict):
-        if "npy" in a:
-            return _decode(inputs[a["npy"]])
-        if "dict" in a:
-            return {k: load_arg(v) for k, v in a["dict"].items()}
-        if "float" in a:
-            return float(a["float"])
-        if "int" in a:
-            return int(a["int"])
-        raise ValueError(f"bad argument spec {a}")
-
-    def save(key: str, value, depth: int = 0) -> None:
-        if len(manifest) >= max_items:
-            return
-        try:
-            if isinstance(value, dict) and depth < 3:
-                manifest[key] = {"kind": "dict", "keys": [str(k) for k in list(value)[:max_items]]}
-                for k, v in list(value.items())[:max_items]:
-                    save(f"{key}.{k}", v, depth + 1)
-                return
-            if isinstance(value, (tuple, list)) and depth < 3 and any(
-                isinstance(v, (dict, tuple, list)) or getattr(v, "ndim", 0) > 0 for v in value
-            ):
-                manifest[key] = {"kind": "seq", "length": len(value)}
-                for i, v in enumerate(list(value)[:max_items]):
-                    save(f"{key}.{i}", v, depth + 1)
-                return
-            arr = np.asarray(value, dtype=np.float64)
-            name = f"{prefix}-{len(arrays) + 1}.npy"
-            arrays[name] = _encode(arr)
-            manifest[key] = {"kind": "array", "file": name}
-        except Exception as e:  # reported, not trusted
-            manifest[key] = {"kind": "error", "error": f"{type(e).__name__}: {e}"[:300]}
-
-    if select is None:
-        for key, names in spec.get("values", {}).items():
-            errors = []
-            for name in names:
-                try:
-                    value = resolve(name)
-                except Exception as e:
-                    errors.append(f"{name}: {type(e).__name__}: {e}"[:200])
-                    continue
-                save(key, value)
-                manifest[key + "@name"] = {"kind": "name", "name": name}
-                break
-            else:
-                manifest[key] = {"kind": "missing", "error": "; ".join(errors)}
-    for call in spec.get("calls", []):
-        if call.get("key") != select:
-            continue
-        try:
-            fn = resolve(call["function"])
-            args = [load_arg(a) for a in call.get("args", [])]
-            save(select, fn(*args))
-        except Exception as e:
-            manifest[select] = {"kind": "error", "error": f"{type(e).__name__}: {e}"[:300]}
-    return {"manifest": manifest, "arrays": arrays}
-
-
 def _resolve(namespace: dict, dotted: str):
     parts = str(dotted).split(".")
     if not parts[0] or parts[0] not in namespace:
@@ -424,13 +325,6 @@ def serve(cmd_fd: int, rec_fd: int, log_fd: int, budget: int) -> None:
                 elif op in ("call", "eval", "has", "where"):
                     rec = live(shell.user_ns, cmd)
                     rec["id"] = cmd.get("id")
-                elif op == "probe":
-                    CAPTURE.reset()
-                    rec = {"r": "probe", "select": cmd.get("select"), "status": "ok"}
-                    try:
-                        rec.update(probe(shell.user_ns, cmd["spec"], cmd.get("inputs", {}), cmd.get("select")))
-                    except BaseException as e:  # noqa: BLE001 - a KeyboardInterrupt is the call's timeout
-                        rec.update(status="error", ename=type(e).__name__, evalue=str(e)[:500])
                 else:
                     rec = {"r": "error", "error": f"unknown op {op!r}"}
             except KeyboardInterrupt:
@@ -446,7 +340,7 @@ def _write_safely(fd: int, rec: dict) -> None:
         except KeyboardInterrupt:
             continue
         except (TypeError, ValueError, RecursionError) as e:  # not serialisable: say so, under the same name
-            rec = {k: rec[k] for k in ("r", "i", "id", "select") if k in rec}
+            rec = {k: rec[k] for k in ("r", "i", "id") if k in rec}
             rec.update(status="error", phase="encode", ename="CannotCross", evalue=f"not serialisable ({e})"[:300])
 
 

@@ -7,22 +7,21 @@ forks), :class:`ThreadedKernel` reads and writes each pipe on a thread of its ow
 Windows has no ``select`` on pipes). An interrupt is whatever the backend says Ctrl+C is
 (SIGINT; CTRL_BREAK_EVENT on Windows). It trusts nothing the kernel writes: records are
 size-bounded JSON lines, accepted only when they answer the command in flight (a
-cell's record names its cell; probe data is accepted only while the probe runs).
+cell's record names its cell; a live request's record names its request).
 
-Request (the ``run`` op of the zygote, or :func:`supervise`'s argument)::
+Request (the ``run`` and ``open`` ops of the zygote, or :func:`supervise`'s argument)::
 
-    {"cells": [source, ...], "seed": int, "cell_timeout": s, "notebook_timeout": s,
-     "probe_timeout": s, "output_chars": n,
-     "probe": {"values": ..., "calls": [...], "max_items": n} | null, "inputs": {name: b64}}
+    {"cells": [source, ...], "cell_extra": [s, ...], "seed": int, "cell_timeout": s,
+     "notebook_timeout": s, "output_chars": n, "stdout_chars": n}
 
 Answer::
 
     {"status": "ok" | "timeout" | "kernel_died" | "error", "reason": str,
      "cells": [{"status", "ename", "evalue", "traceback"}, ...],  # one per cell that ran
-     "died_in": cell position | "probe" | null, "exit": code | null,
-     "probe_status": "none" | "ok" | "error" | "skipped", "probe": {"manifest", "arrays"},
-     "probe_problems": {key: why}, "stdout_tail": str, "log_tail": str,
+     "died_in": cell position | null, "exit": code | null, "stdout_tail": str, "log_tail": str,
      "stopped_for": str}  # only when the notebook was stopped for a reason the student can act on
+
+A live session (:func:`live_request`) then sends one request at a time to the same kernel.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ except ImportError:  # in the sandbox, where these modules sit beside this file
     from wire import MAX_JSON_DEPTH, MAX_JSON_VALUES
 
 INTERRUPT_GRACE_S = 5.0  # after SIGINT, how long a cell may take to stop before SIGKILL
-MAX_RECORD = 96 * 1024**2  # probe and live answers carry arrays (base64); a longer record is refused
+MAX_RECORD = 96 * 1024**2  # live answers carry arrays (wire data, base64); a longer record is refused
 # What the kernel's own writer can send is far below these (a live value within wire's limits, a cell's
 # output within its budget): a record over one comes from code that replaced the writer, and stops the notebook.
 MAX_RECORD_VALUES = MAX_JSON_VALUES
@@ -384,17 +383,15 @@ def refused_reason(rec: Refused) -> str:
 
 
 def supervise(kernel: KernelLink, req: dict) -> dict:
-    """Run the request's cells, then the probe, in ``kernel``; always returns an answer."""
+    """Run the request's cells in ``kernel``; always returns an answer."""
     started = time.monotonic()
     extra = [float(x) for x in req.get("cell_extra", []) if isinstance(x, (int, float))]
     wall = started + float(req["notebook_timeout"]) + sum(extra)
     base_timeout = float(req["cell_timeout"])
     budget = int(req.get("output_chars", 100_000))
     answer: dict = {"status": "ok", "reason": "", "cells": [], "died_in": None, "exit": None,
-                    "probe_status": "none", "probe": {"manifest": {}, "arrays": {}}, "probe_problems": {},
                     "stdout_tail": "", "log_tail": ""}
     text: list[str] = []
-    probe = req.get("probe")
 
     def stop(status: str, where, how: str) -> dict:
         answer["status"] = status
@@ -405,8 +402,6 @@ def supervise(kernel: KernelLink, req: dict) -> dict:
             answer["status"] = "timeout"
             limit = float(req["notebook_timeout"])
             answer["reason"] = f"the notebook did not finish within {limit:g} s and was stopped"
-        if probe and answer["probe_status"] in ("none", "running"):
-            answer["probe_status"] = "skipped" if answer["probe_status"] == "none" else "error"
         return answer
 
     cells = [(-1, seed_source(int(req.get("seed", 0))), False)] + [
@@ -454,44 +449,6 @@ def supervise(kernel: KernelLink, req: dict) -> dict:
             cell = {"status": "ok"}
         answer["cells"].append(cell)
     answer["stdout_tail"] = "".join(text)[-int(req.get("stdout_chars", STDOUT_TAIL)):]
-
-    if probe:
-        answer["probe_status"] = "running"
-        manifest, arrays = answer["probe"]["manifest"], answer["probe"]["arrays"]
-        for select_key in [None, *[c.get("key") for c in probe.get("calls", [])]]:
-            left = wall - time.monotonic() - 2
-            limit = max(1.0, min(float(req.get("probe_timeout", 20)), left))
-            cmd = {"op": "probe", "spec": probe, "inputs": req.get("inputs", {}), "select": select_key}
-            if not kernel.send(cmd, wall):
-                return stop("kernel_died", "probe", "wall" if time.monotonic() >= wall else "eof")
-            rec, how = _await(kernel, lambda r, s=select_key: r.get("r") == "probe" and r.get("select") == s,
-                              limit, wall, answer)
-            if rec is None:
-                if how == "refused":
-                    return stop("error", "probe", how)
-                if how == "killed":
-                    answer["probe_problems"][select_key or ""] = (
-                        f"took longer than {limit:g} s, ignored the interrupt and was stopped")
-                    out = stop("timeout", "probe", how)
-                    out["reason"] = "the grader's call of your code did not stop when interrupted"
-                    return out
-                return stop("kernel_died" if how == "eof" else "timeout", "probe", how)
-            if how == "interrupted":
-                answer["probe_problems"][select_key or ""] = f"took longer than {limit:g} s and was interrupted"
-            elif rec.get("status") == "error":
-                answer["probe_problems"][select_key or ""] = (
-                    f"failed: {str(rec.get('ename', ''))[:100]}: {str(rec.get('evalue', ''))[:200]}")
-            got_m, got_a = rec.get("manifest"), rec.get("arrays")
-            if isinstance(got_m, dict) and isinstance(got_a, dict):
-                prefix = f"{select_key or 'values'}-"
-                for name, data in got_a.items():
-                    if isinstance(name, str) and name.startswith(prefix) and isinstance(data, str):
-                        arrays[name] = data
-                max_items = int(probe.get("max_items", 64))
-                for key, entry in got_m.items():
-                    if len(manifest) < 4 * max_items and isinstance(key, str) and isinstance(entry, dict):
-                        manifest[key[:200]] = entry
-        answer["probe_status"] = "ok"
     return answer
 
 

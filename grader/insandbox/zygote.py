@@ -283,7 +283,7 @@ def open_session(req: dict) -> dict:
     keep = False
     try:
         if nb.kernel is not None:
-            answer = supervise.supervise(nb.kernel, {**req, "probe": None})
+            answer = supervise.supervise(nb.kernel, req)
             keep = answer.get("status") == "ok"
             if not keep:
                 supervise.finish(nb.kernel, answer)

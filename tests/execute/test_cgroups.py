@@ -10,24 +10,24 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from helpers import notebook_bytes
+from helpers import notebook_bytes, run_live
 
-from grader.checks.notebooks import load_probe
 from grader.execute.isolation import backend, cgroups
 from grader.execute.isolation.cgroups import Bounds, CgroupTree, _Leg
-from grader.execute.notebooks import NotebookJob, ProbeSpec, get_runner
+from grader.execute.notebooks import NotebookJob
 
 BWRAP_PROBLEM = backend("bwrap").problem()
 TREE = cgroups.tree() if BWRAP_PROBLEM is None else "no bubblewrap"
 needs_cgroups = pytest.mark.skipif(isinstance(TREE, str), reason=f"cgroups: {TREE}")
 
 
-def run(tmp_path: Path, *cells: str, probe=None, **kw):
+def run(tmp_path: Path, *cells: str, values=(), **kw):
+    """The cells in a live session (closed on return): ``(run, {name: value})`` for ``values``."""
     sub = tmp_path / f"sub{len(list(tmp_path.glob('sub*')))}"
     sub.mkdir()
     (sub / "nb.ipynb").write_bytes(notebook_bytes(*cells))
-    return get_runner().run(NotebookJob(notebook=str(sub / "nb.ipynb"), submission_dir=str(sub), isolation="bwrap",
-                                        probe=probe, **kw))
+    return run_live(NotebookJob(notebook=str(sub / "nb.ipynb"), submission_dir=str(sub), isolation="bwrap", **kw),
+                    *values)
 
 
 def cgroup_of(pid: int | str, controller: str = "memory") -> str:
@@ -51,9 +51,8 @@ def test_every_process_of_a_notebook_is_in_the_notebooks_own_cgroup(tmp_path):
              "lines = mine.splitlines()\n"
              "memory = [ln for ln in lines if ':memory:' in ln] or [ln for ln in lines if ln.startswith('0::')]\n"
              "named = int('/nb-' in memory[0])"]
-    r = run(tmp_path, *cells, probe=ProbeSpec(values={"same": ["same"], "named": ["named"]}))
-    got = load_probe(r)
-    assert float(got["same"].value) == 1 and float(got["named"].value) == 1, r.stdout_tail
+    r, got = run(tmp_path, *cells, values=["same", "named"])
+    assert got == {"same": 1, "named": 1}, r.stdout_tail
     zygote = backend("bwrap")._zygotes[0]
     assert zygote.cgroup is not None and zygote.cgroup.bounds.memory_bytes == 1 << 30
     for pid in zygote.cgroup.pids():  # the zygote's bubblewrap and the zygote: all in the zygote's cgroup

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from helpers import notebook_bytes
+from helpers import notebook_bytes, run_live
 
-from grader.checks.notebooks import load_probe
 from grader.execute.isolation import ROLE_KERNELS, backend, resolve, sandbox_uid
 from grader.execute.isolation.service import ServiceError, ServiceProcess
 from grader.execute.isolation.staging import Staging
-from grader.execute.notebooks import NotebookJob, ProbeSpec, get_runner
+from grader.execute.notebooks import NotebookJob
 
 BWRAP_PROBLEM = backend("bwrap").problem()
 if BWRAP_PROBLEM is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
@@ -29,20 +28,16 @@ if BWRAP_PROBLEM is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
 needs_bwrap = pytest.mark.skipif(BWRAP_PROBLEM is not None, reason=f"bubblewrap: {BWRAP_PROBLEM}")
 
 
-def run(tmp_path: Path, *cells: str, iso: str = "bwrap", files=None, probe=None, **kw):
+def run(tmp_path: Path, *cells: str, iso: str = "bwrap", files=None, values=(), **kw):
+    """The cells run in a live session, as grading runs them: ``(run, {name: value})`` for ``values``, read
+    from the notebook's namespace; the session is closed (its kernel and all it started are gone) on return."""
     sub = tmp_path / f"sub{len(list(tmp_path.glob('sub*')))}"
     sub.mkdir()
     for name, data in (files or {}).items():
         (sub / name).write_bytes(data)
     (sub / "nb.ipynb").write_bytes(notebook_bytes(*cells))
-    return get_runner().run(NotebookJob(notebook=str(sub / "nb.ipynb"), submission_dir=str(sub), isolation=iso,
-                                        probe=probe, **kw))
-
-
-def value(run, name):
-    got = load_probe(run).get(name)
-    assert got is not None and got.value is not None, (run.status, run.reason, run.stdout_tail, got)
-    return float(got.value)
+    return run_live(NotebookJob(notebook=str(sub / "nb.ipynb"), submission_dir=str(sub), isolation=iso, **kw),
+                    *values)
 
 
 # --------------------------------------------------------------------------- interface
@@ -108,7 +103,7 @@ def test_staging_names_are_unpredictable_and_private(tmp_path):
 
 # --------------------------------------------------------------------------- the bubblewrap sandbox
 
-WRITABLE_PROBE = r"""
+WRITABLE_SCAN = r"""
 import os, stat
 allowed = ('/tmp', '/dev/shm', '/content', '/work')
 devices = {'/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx', '/dev/pts/ptmx'}
@@ -147,9 +142,9 @@ n_writable = len(writable)
 
 @needs_bwrap
 def test_the_only_writable_places_in_a_notebook_are_its_own_scratch(tmp_path):
-    r = run(tmp_path, WRITABLE_PROBE, probe=ProbeSpec(values={"u": ["n_unexpected"], "w": ["n_writable"]}),
-            cell_timeout=120, notebook_timeout=180)
-    assert value(r, "u") == 0, r.stdout_tail
+    r, got = run(tmp_path, WRITABLE_SCAN, values=["n_unexpected", "n_writable"], cell_timeout=120,
+                 notebook_timeout=180)
+    assert got["n_unexpected"] == 0 and got["n_writable"] == 4, r.stdout_tail
     assert "WRITABLE ['/content', '/dev/shm', '/tmp', '/work']" in r.stdout_tail
 
 
@@ -217,12 +212,12 @@ n_found = len(found)
 @needs_bwrap
 def test_nothing_a_student_leaves_reaches_the_next_student(tmp_path):
     """Files anywhere, fifos, unix sockets (path and abstract), SysV and POSIX IPC, setsid daemons."""
-    before = run(tmp_path, LOOK_FOR_LEFTOVERS, probe=ProbeSpec(values={"n": ["n_found"]}))
-    assert value(before, "n") == 0, before.stdout_tail
-    attacker = run(tmp_path, LEAVE_BEHIND, probe=ProbeSpec(values={"made": ["made"]}))
-    assert value(attacker, "made") == 3, attacker.stdout_tail  # they all existed while the attacker ran
-    after = run(tmp_path, LOOK_FOR_LEFTOVERS, probe=ProbeSpec(values={"n": ["n_found"]}))
-    assert value(after, "n") == 0, after.stdout_tail
+    before, got = run(tmp_path, LOOK_FOR_LEFTOVERS, values=["n_found"])
+    assert got["n_found"] == 0, before.stdout_tail
+    attacker, got = run(tmp_path, LEAVE_BEHIND, values=["made"])
+    assert got["made"] == 3, attacker.stdout_tail  # they all existed while the attacker's session was open
+    after, got = run(tmp_path, LOOK_FOR_LEFTOVERS, values=["n_found"])
+    assert got["n_found"] == 0, after.stdout_tail
     uid = sandbox_uid(0, ROLE_KERNELS)
     ps = subprocess.run(["ps", "-o", "pid=,args=", "-u", str(uid)], capture_output=True, text=True).stdout
     assert "sleep 300" not in ps and "mlgrade-daemon" not in ps
@@ -241,11 +236,11 @@ def test_a_notebook_cannot_reach_the_zygote_or_the_grader(tmp_path):
         "nnp = int([l.split()[1] for l in open('/proc/self/status') if l.startswith('NoNewPrivs')][0])\n"
         "stage = int(len(os.listdir('/mlgrade/stage')))",
     ]
-    r = run(tmp_path, *cells, probe=ProbeSpec(values={k: [k] for k in ("n_pids", "me", "no_caps", "nnp", "stage")}))
-    assert value(r, "n_pids") == 2 and value(r, "me") == 2  # alone with its init in its PID namespace
-    assert value(r, "no_caps") == 1 and value(r, "nnp") == 1
-    assert value(r, "stage") == 0  # the staging folder is covered once the submission is mounted
-    assert run(tmp_path, "x = 1", probe=ProbeSpec(values={"x": ["x"]})).status == "ok"  # the zygote lives on
+    r, got = run(tmp_path, *cells, values=["n_pids", "me", "no_caps", "nnp", "stage"])
+    assert got["n_pids"] == 2 and got["me"] == 2, r.stdout_tail  # alone with its init in its PID namespace
+    assert got["no_caps"] == 1 and got["nnp"] == 1
+    assert got["stage"] == 0  # the staging folder is covered once the submission is mounted
+    assert run(tmp_path, "x = 1", values=["x"])[1] == {"x": 1}  # the zygote lives on
 
 
 @needs_bwrap
@@ -254,14 +249,14 @@ def test_a_notebook_writing_a_gigabyte_fills_only_its_own_bounded_scratch(tmp_pa
             "try:\n    with open('/tmp/big', 'wb') as f:\n        for _ in range(64):\n"
             "            f.write(chunk); written += len(chunk)\n"
             "except OSError as e:\n    code = e.errno")
-    r = run(tmp_path, cell, probe=ProbeSpec(values={"w": ["written"], "e": ["code"]}), scratch_bytes=64 << 20)
+    _, got = run(tmp_path, cell, values=["written", "code"], scratch_bytes=64 << 20)
     import errno
 
-    assert value(r, "e") in (errno.ENOSPC, errno.EFBIG)
-    assert value(r, "w") <= 64 << 20
-    r2 = run(tmp_path, "import os\nfree = os.statvfs('/tmp').f_bavail * os.statvfs('/tmp').f_frsize",
-             probe=ProbeSpec(values={"free": ["free"]}), scratch_bytes=64 << 20)
-    assert value(r2, "free") > 60 << 20  # the next notebook starts with an empty scratch
+    assert got["code"] in (errno.ENOSPC, errno.EFBIG)
+    assert got["written"] <= 64 << 20
+    _, got = run(tmp_path, "import os\nfree = os.statvfs('/tmp').f_bavail * os.statvfs('/tmp').f_frsize",
+                 values=["free"], scratch_bytes=64 << 20)
+    assert got["free"] > 60 << 20  # the next notebook starts with an empty scratch
 
 
 @needs_bwrap
@@ -272,9 +267,8 @@ def test_the_submission_is_copy_on_write_and_large_files_stay_intact(tmp_path):
         "try:\n    open('big.bin', 'r+b').write(b'evil')\n    big_written = 1\nexcept OSError:\n    big_written = 0",
         "os.remove('big.bin')\nopen('big.bin', 'wb').write(b'replaced')\nnew = len(open('big.bin', 'rb').read())",
     ]
-    r = run(tmp_path, *cells, files={"small.txt": b"hello", "big.bin": big},
-            probe=ProbeSpec(values={"s": ["small"], "b": ["big_written"], "n": ["new"]}))
-    assert value(r, "s") == len("hello+more") and value(r, "b") == 0 and value(r, "n") == len(b"replaced")
+    _, got = run(tmp_path, *cells, files={"small.txt": b"hello", "big.bin": big}, values=["small", "big_written", "new"])
+    assert got == {"small": len("hello+more"), "big_written": 0, "new": len(b"replaced")}
     sub = sorted(tmp_path.glob("sub*"))[-1]
     assert (sub / "small.txt").read_bytes() == b"hello" and (sub / "big.bin").read_bytes() == big
 
@@ -282,13 +276,12 @@ def test_the_submission_is_copy_on_write_and_large_files_stay_intact(tmp_path):
 def test_both_backends_return_the_same_records(tmp_path):
     cells = ["import numpy as np\nprint('out')\nx = np.arange(3.0)", "raise KeyError('k')", "%timeit -n1 -r1 x.sum()",
              "!echo shell", "y = x * 2"]
-    probe = ProbeSpec(values={"y": ["y"]})
     modes = ["none"] + (["bwrap"] if BWRAP_PROBLEM is None else [])
-    runs = [run(tmp_path, *cells, iso=m, probe=probe) for m in modes]
-    shape = [[(c.index, c.status, c.ename, c.evalue) for c in r.cells] for r in runs]
+    runs = [run(tmp_path, *cells, iso=m, values=["y"]) for m in modes]
+    shape = [[(c.index, c.status, c.ename, c.evalue) for c in r.cells] for r, _ in runs]
     assert all(s == shape[0] for s in shape), shape
-    assert all(r.status == "ok" and list(load_probe(r)["y"].value) == [0, 2, 4] for r in runs)
-    assert all("out" in r.stdout_tail and "shell" in r.stdout_tail for r in runs)
+    assert all(r.status == "ok" and got["y"].tolist() == [0, 2, 4] for r, got in runs)
+    assert all("out" in r.stdout_tail and "shell" in r.stdout_tail for r, _ in runs)
 
 
 # --------------------------------------------------------------------------- the README's quick start
@@ -319,7 +312,7 @@ def test_grading_works_from_a_folder_other_users_cannot_enter(tmp_path, samples_
                          cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "not readable" not in res.stderr and "without isolation" not in res.stderr
-    assert "backprop" in res.stdout and "hidden data" in res.stdout  # the notebook ran and was probed
+    assert "backprop" in res.stdout and "hidden data" in res.stdout  # the notebook ran and was called
     assert [p.name for p in tmpdir.rglob("*")] == []  # nothing left behind
 
 
@@ -524,15 +517,14 @@ def test_memory_outside_the_address_space_is_bounded_per_notebook(tmp_path, hoar
     from grader.execute.isolation import cgroups
 
     limits = {"memory_bytes": 1 << 30, "scratch_bytes": 128 << 20}
-    r = run(tmp_path, HOARDS[hoard], "print('after')", probe=ProbeSpec(values={"held": ["held"]}), cell_timeout=60,
-            **limits)
+    r, _ = run(tmp_path, HOARDS[hoard], "print('after')", cell_timeout=60, **limits)
     assert r.status == "kernel_died", (r.status, r.reason, r.stdout_tail)
     assert "your notebook held more than 1.12 GiB of memory in all" in r.reason, r.reason
     assert r.reason.startswith("while running In [1]") and "keep less in memory" in r.reason, r.reason
     zygote = backend("bwrap")._zygotes[0]
     before = zygote.service.pid
-    nxt = run(tmp_path, "x = sum(range(10))", probe=ProbeSpec(values={"x": ["x"]}), **limits)
-    assert value(nxt, "x") == 45 and backend("bwrap")._zygotes[0].service.pid == before
+    _, got = run(tmp_path, "x = sum(range(10))", values=["x"], **limits)
+    assert got == {"x": 45} and backend("bwrap")._zygotes[0].service.pid == before
     tree = cgroups.tree()
     assert not isinstance(tree, str)
     left = [p.name for root in tree.roots for p in root.path.iterdir() if p.is_dir() and p.name.startswith("nb-")]

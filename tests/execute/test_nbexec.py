@@ -1,24 +1,23 @@
-"""Notebook execution: limits, errors, determinism, Colab shims, probes — in every isolation mode."""
+"""Notebook execution: limits, errors, determinism, Colab shims, forged records — in every isolation mode."""
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import isolation_modes, notebook_bytes
+from helpers import isolation_modes, notebook_bytes, run_live
 
-from grader.checks.notebooks import cell_errors, load_probe
-from grader.execute.notebooks import NotebookJob, NotebookRun, ProbeSpec, get_runner
+from grader.checks.notebooks import cell_errors
+from grader.execute.notebooks import NotebookJob, get_runner
+from grader.execute.notebooks.session import NotebookSession, StudentFailure
 
 MODES = isolation_modes()
 
 
-def run(tmp_path: Path, isolation: str, *cells: str, probe: ProbeSpec | None = None, files=None, **limits):
+def job(tmp_path: Path, isolation: str, *cells: str, files=None, **limits) -> NotebookJob:
     sub = tmp_path / "sub"
     sub.mkdir(exist_ok=True)
     os.chmod(tmp_path, 0o755)
@@ -28,31 +27,36 @@ def run(tmp_path: Path, isolation: str, *cells: str, probe: ProbeSpec | None = N
         os.chmod(sub / name, 0o644)
     nb = sub / "nb.ipynb"
     nb.write_bytes(notebook_bytes(*cells))
-    job = NotebookJob(notebook=str(nb), submission_dir=str(sub), isolation=isolation, probe=probe,
-                      seed=limits.pop("seed", 7), **limits)
-    return get_runner().run(job)
+    return NotebookJob(notebook=str(nb), submission_dir=str(sub), isolation=isolation, seed=limits.pop("seed", 7),
+                       **limits)
+
+
+def run(tmp_path: Path, isolation: str, *cells: str, files=None, **limits):
+    """The cells run once, the kernel ended with them."""
+    return get_runner().run(job(tmp_path, isolation, *cells, files=files, **limits))
+
+
+def live(tmp_path: Path, isolation: str, *cells: str, values=(), files=None, **limits):
+    """The cells in a live session, as grading runs them: ``(run, {name: value})``, the session closed."""
+    return run_live(job(tmp_path, isolation, *cells, files=files, **limits), *values)
 
 
 @pytest.mark.parametrize("iso", MODES)
 def test_errors_do_not_stop_later_cells(tmp_path, iso):
-    r = run(tmp_path, iso, "x = 1", "raise ValueError('boom')", "y = x + 1", probe=ProbeSpec(values={"y": ["y"]}))
+    r, got = live(tmp_path, iso, "x = 1", "raise ValueError('boom')", "y = x + 1", values=["y"])
     assert r.status == "ok"
     assert [(c.index, c.status, c.ename) for c in r.cells] == [(0, "ok", ""), (1, "error", "ValueError"), (2, "ok", "")]
-    assert load_probe(r)["y"].value == 2
+    assert got == {"y": 2}
 
 
 @pytest.mark.parametrize("iso", MODES)
 def test_injected_seed_makes_runs_deterministic(tmp_path, iso):
     cells = ["import numpy as np, random", "a = np.random.rand(3)", "b = random.random()"]
-    probe = ProbeSpec(values={"a": ["a"], "b": ["b"]})
-    r1 = run(tmp_path, iso, *cells, probe=probe, seed=123)
-    r2 = run(tmp_path, iso, *cells, probe=probe, seed=123)
-    r3 = run(tmp_path, iso, *cells, probe=probe, seed=124)
-    a1, a2, a3 = (load_probe(r)["a"].value for r in (r1, r2, r3))
-    np.testing.assert_array_equal(a1, a2)
-    np.testing.assert_array_equal(a1, np.random.RandomState(123).rand(3))
-    assert not np.array_equal(a1, a3)
-    assert load_probe(r1)["b"].value == load_probe(r2)["b"].value
+    (_, g1), (_, g2), (_, g3) = (live(tmp_path, iso, *cells, values=["a", "b"], seed=seed) for seed in (123, 123, 124))
+    np.testing.assert_array_equal(g1["a"], g2["a"])
+    np.testing.assert_array_equal(g1["a"], np.random.RandomState(123).rand(3))
+    assert not np.array_equal(g1["a"], g3["a"])
+    assert g1["b"] == g2["b"] and g1["b"] != g3["b"]
 
 
 @pytest.mark.parametrize(
@@ -76,10 +80,10 @@ def test_unreadable_notebooks_say_why(tmp_path, content, expected):
 @pytest.mark.parametrize("iso", MODES)
 def test_cell_timeout_interrupts_and_goes_on(tmp_path, iso):
     t = time.monotonic()
-    r = run(tmp_path, iso, "while True:\n    pass", "z = 5", probe=ProbeSpec(values={"z": ["z"]}), cell_timeout=2)
+    r, got = live(tmp_path, iso, "while True:\n    pass", "z = 5", values=["z"], cell_timeout=2)
     assert time.monotonic() - t < 15
     assert r.cells[0].status == "timeout" and "longer than 2 s" in r.cells[0].evalue
-    assert r.cells[1].status == "ok" and load_probe(r)["z"].value == 5
+    assert r.cells[1].status == "ok" and got == {"z": 5}
 
 
 @pytest.mark.slow
@@ -135,20 +139,19 @@ def test_cells_are_named_as_the_student_sees_them(tmp_path, iso):
 
 @pytest.mark.parametrize("iso", MODES)
 def test_memory_limit_gives_memory_error_not_a_dead_machine(tmp_path, iso):
-    r = run(tmp_path, iso, "import numpy as np\ntry:\n    a = np.ones(5 * 10**9)\n    got = 0\nexcept MemoryError:\n    got = 1",
-            probe=ProbeSpec(values={"got": ["got"]}), memory_bytes=1536 * 1024**2)
+    r, got = live(tmp_path, iso, "import numpy as np\ntry:\n    a = np.ones(5 * 10**9)\n    got = 0\nexcept MemoryError:\n    got = 1",
+                  values=["got"], memory_bytes=1536 * 1024**2)
     assert r.status == "ok"
-    assert load_probe(r)["got"].value == 1
+    assert got == {"got": 1}
 
 
 @pytest.mark.parametrize("iso", MODES)
 def test_a_50_million_character_line_is_cut_not_hung(tmp_path, iso):
     t = time.monotonic()
-    r = run(tmp_path, iso, "print('x' * 50_000_000)", "done = 1", probe=ProbeSpec(values={"done": ["done"]}),
-            output_chars=10_000)
+    r, got = live(tmp_path, iso, "print('x' * 50_000_000)", "done = 1", values=["done"], output_chars=10_000)
     assert time.monotonic() - t < 30
-    assert r.status == "ok" and load_probe(r)["done"].value == 1
-    assert len(r.stdout_tail) <= 2000
+    assert r.status == "ok" and got == {"done": 1}
+    assert 0 < len(r.stdout_tail) <= 10_000  # a live session keeps the whole output budget, and no more
 
 
 @pytest.mark.parametrize("iso", MODES)
@@ -163,11 +166,11 @@ def test_colab_notebooks_run(tmp_path, iso):
         "import os\nfound = int(os.path.exists('data.txt'))",
     ]
     t = time.monotonic()
-    r = run(tmp_path, iso, *cells, files={"data.txt": b"1,2,3\n"}, probe=ProbeSpec(values={"found": ["found"]}))
+    r, got = live(tmp_path, iso, *cells, files={"data.txt": b"1,2,3\n"}, values=["found"])
     assert time.monotonic() - t < 20  # no 8-second pip retries
     assert r.status == "ok"
     assert [c.status for c in r.cells] == ["ok"] * len(cells), r.cells
-    assert load_probe(r)["found"].value == 1
+    assert got == {"found": 1}
 
 
 @pytest.mark.parametrize("iso", MODES)
@@ -178,77 +181,99 @@ def test_kernel_writes_do_not_change_the_submission(tmp_path, iso):
     assert (tmp_path / "sub" / "data.txt").read_bytes() == b"original"
 
 
-@pytest.mark.parametrize("iso", MODES)
-def test_probe_reads_names_and_calls_functions(tmp_path, iso):
-    x = tmp_path / "x.npy"
-    np.save(x, np.arange(6.0).reshape(3, 2))
-    cells = [
-        "import numpy as np\nclass NN:\n    pass\nnn = NN()\nnn.w = np.eye(2)\nlabel = 'text'",
-        "def double(a, d):\n    return {'a': a * 2, 'k': d['k'] + 1}, 3.5",
-        "def broken(a):\n    raise KeyError('nope')",
-    ]
-    probe = ProbeSpec(
-        values={"w": ["missing_name", "nn.w"], "label": ["label"], "absent": ["nothing_here"]},
-        calls=[
-            {"key": "d", "function": "double", "args": [{"npy": "x.npy"}, {"dict": {"k": {"float": 1.5}}}]},
-            {"key": "b", "function": "broken", "args": [{"npy": "x.npy"}]},
-            {"key": "u", "function": "undefined_fn", "args": []},
-        ],
-        inputs={"x.npy": str(x)},
-    )
-    got = load_probe(run(tmp_path, iso, *cells, probe=probe))
-    np.testing.assert_array_equal(got["w"].value, np.eye(2))
-    assert got["w@name"].name == "nn.w"
-    assert got["label"].kind == "error" and "could not convert" in got["label"].error
-    assert got["absent"].kind == "error" and "nothing_here" in got["absent"].error
-    assert got["d"].kind == "seq"
-    np.testing.assert_array_equal(got["d.0.a"].value, np.arange(6.0).reshape(3, 2) * 2)
-    assert got["d.0.k"].value == 2.5 and got["d.1"].value == 3.5
-    assert got["b"].kind == "error" and "KeyError" in got["b"].error
-    assert got["u"].kind == "error" and "undefined_fn" in got["u"].error
+FORGE_VALUES = r"""
+import base64, io, sys
+import numpy as np
 
+class Boom:
+    def __reduce__(self):  # what unpickling would run: in the grader's process, where the marker is
+        return (exec, ("open(%r, 'w').write('unpickled')" % MARKER,))
 
-def test_probe_values_are_loaded_without_pickle():
-    """A kernel that sends a pickled object array where a number is expected gets nothing back."""
+def npy(arr, **kw):
     buf = io.BytesIO()
-    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
-    evil = base64.b64encode(buf.getvalue()).decode()
-    probe = {"manifest": {"v": {"kind": "array", "file": "a"}, "w": {"kind": "array", "file": "../../etc/passwd"},
-                          "x": {"kind": "array", "file": "b"}, "s": {"kind": "seq", "length": 10**12}},
-             "arrays": {"a": evil, "b": "not base64!"}}
-    got = load_probe(NotebookRun("ok", probe_status="ok", probe=probe))
-    assert got["v"].value is None and "unreadable" in got["v"].error
-    assert got["w"].value is None and "missing" in got["w"].error
-    assert got["x"].value is None and "unreadable" in got["x"].error
-    assert got["s"].keys == []
+    np.save(buf, arr, **kw)
+    return base64.b64encode(buf.getvalue()).decode()
+
+header = io.BytesIO()
+np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**14,)})
+FORGED = {
+    "pickle": {"nd": npy(np.array([Boom()], dtype=object), allow_pickle=True)},
+    "object": {"np": npy(np.array(Boom(), dtype=object), allow_pickle=True)},
+    "base64": {"nd": "not base64!"},
+    "huge": {"nd": base64.b64encode(header.getvalue() + bytes(64)).decode()},
+    "tag": {"pickle": "anything"},
+}
+_wire = sys.modules["wire"]  # the kernel's own encoder, replaced for one answer: forge's own
+
+def forge(kind):
+    real = _wire.encode
+    def once(value, where="value"):
+        _wire.encode = real
+        return FORGED[kind]
+    _wire.encode = once
+    return 0
+
+y = 2
+"""
+
+
+@pytest.mark.parametrize("iso", MODES)
+def test_forged_values_from_the_kernel_are_refused_never_unpickled(tmp_path, iso):
+    """Student code can make the kernel answer anything: a pickle inside .npy (which would run code in the
+    grader when loaded), an object array, bad base64, an array header claiming 800 TB, an unknown tag. The
+    grader decodes every answer without pickle and within bounds, refuses each, and the session goes on."""
+    marker = tmp_path / "unpickled"
+    cells = [f"MARKER = {str(marker)!r}", FORGE_VALUES]
+    s = NotebookSession(job(tmp_path, iso, *cells), "nb.ipynb")
+    try:
+        assert s.run.status == "ok" and not s.run.errors, s.run.cells
+        for kind in ("pickle", "object", "base64", "huge", "tag"):
+            with pytest.raises(StudentFailure, match="could not be read"):
+                s.call("forge", (kind,))
+            assert s.value("y") == 2  # the kernel's own answer again: the session goes on
+    finally:
+        s.close()
+    assert not marker.exists()
+
+
+FORGE_RECORDS = r"""
+import json, os
+
+def forge(ids, value=999):
+    # every record this process could send: to every descriptor it has, the record pipe among them
+    recs = [{"r": "live", "id": i, "status": "ok", "value": value, "text": ""} for i in ids]
+    recs += [{"r": "cell", "i": i, "status": "ok", "text": ""} for i in range(1, 4)]  # the cells after this one
+    for fd in [int(f) for f in os.listdir("/proc/self/fd")]:
+        for rec in recs:
+            try:
+                os.write(fd, ("\n" + json.dumps(rec) + "\n").encode())
+            except OSError:
+                pass
+        try:
+            os.write(fd, b"x" * (1 << 20))
+        except OSError:
+            pass
+    return 3
+
+forge(range(1, 10))
+"""
 
 
 @pytest.mark.parametrize("iso", MODES)
 def test_forged_records_from_student_code_are_ignored(tmp_path, iso):
-    """Student code can write to the kernel's record pipe; nothing it writes there is taken as the
-    grader's probe, another cell's result, or read beyond the size bound."""
-    cells = [
-        "import os, json\n"
-        "fds = [int(f) for f in os.listdir('/proc/self/fd')]\n"
-        "fake = {'r': 'probe', 'select': None, 'status': 'ok', 'manifest': {'y': {'kind': 'array', 'file': 'values-1.npy'}},"
-        " 'arrays': {}}\n"
-        "for fd in fds:\n"
-        "    for rec in (fake, {'r': 'cell', 'i': 1, 'status': 'ok'}):\n"
-        "        try:\n"
-        "            os.write(fd, (json.dumps(rec) + '\\n').encode())\n"
-        "        except OSError:\n"
-        "            pass\n"
-        "    try:\n"
-        "        os.write(fd, b'x' * (1 << 20))\n"
-        "    except OSError:\n"
-        "        pass",
-        "raise ValueError('real error')",
-        "y = 2",
-    ]
-    r = run(tmp_path, iso, *cells, probe=ProbeSpec(values={"y": ["y"]}))
-    assert r.status == "ok", r.reason
-    assert [c.status for c in r.cells] == ["ok", "error", "ok"]
-    assert load_probe(r)["y"].value == 2
+    """Student code can write to the kernel's record pipe; nothing it writes there is taken as another
+    cell's result or as the answer to a request not yet sent (whether written during a cell or during a
+    request), and a megabyte of garbage on the pipe stops nothing."""
+    cells = [FORGE_RECORDS, "raise ValueError('real error')", "y = 2"]
+    s = NotebookSession(job(tmp_path, iso, *cells), "nb.ipynb")
+    try:
+        assert s.run.status == "ok", s.run.reason
+        assert [c.status for c in s.run.cells] == ["ok", "error", "ok"]  # not the forged "ok" of cell 2
+        assert s.value("y") == 2  # request 1, forged by the first cell
+        assert s.call("forge", (list(range(3, 10)),)) == 3  # request 2 forges the answers of 3 and later
+        assert s.value("y") == 2 and s.value("y * 2") == 4
+    finally:
+        s.close()
 
 
 def test_a_heavy_import_gets_the_environments_time_on_top_of_the_cell_timeout():

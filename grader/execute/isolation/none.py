@@ -109,7 +109,7 @@ class NoIsolation(Backend):
             return nb, None
         answer: dict[str, Any] = {"status": "error"}
         try:
-            answer = supervise.supervise(nb.kernel, {**request, "probe": None})
+            answer = supervise.supervise(nb.kernel, request)
         finally:
             if answer.get("status") != "ok":
                 supervise.finish(nb.kernel, answer)

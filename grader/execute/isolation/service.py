@@ -25,7 +25,7 @@ from grader.insandbox.supervise import MAX_RECORD_DEPTH, MAX_RECORD_VALUES, Pipe
 # compactly, which can only grow it by writing 1e999 as Infinity (at most 1.5x).
 MAX_ANSWER = 192 * 1024**2
 # An answer is measured before it is parsed (json.loads of 192 MiB of "[]," would take 2.5 GiB): at most
-# one record's values and the run's own (cells, probe entries, a model's layers), nested a little deeper.
+# one record's values and the run's own (cells, a model's layers), nested a little deeper.
 MAX_ANSWER_VALUES = 2 * MAX_RECORD_VALUES
 MAX_ANSWER_DEPTH = 2 * MAX_RECORD_DEPTH
 

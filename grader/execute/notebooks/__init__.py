@@ -7,6 +7,6 @@ which enforces the per-cell timeout and the notebook's wall clock from outside t
 """
 
 from grader.execute.notebooks.executor import NotebookRunner, get_runner, run_notebook
-from grader.execute.notebooks.jobs import CellReport, NotebookJob, NotebookRun, ProbeSpec
+from grader.execute.notebooks.jobs import CellReport, NotebookJob, NotebookRun
 
-__all__ = ["CellReport", "NotebookJob", "NotebookRun", "NotebookRunner", "ProbeSpec", "get_runner", "run_notebook"]
+__all__ = ["CellReport", "NotebookJob", "NotebookRun", "NotebookRunner", "get_runner", "run_notebook"]

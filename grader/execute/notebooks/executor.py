@@ -1,19 +1,19 @@
 """The grader's side of notebook execution: read the notebook, hand it to the backend, name what happened.
 
 The notebook file is parsed here (bounded, :mod:`grader.intake.nbload`); the kernel receives
-only the code cells' text, the seed and, when the probe runs, the grader's inputs as
-bytes. What comes back is data from an untrusted process, already bounded by the
-supervisor; this module turns it into a :class:`NotebookRun` whose cells carry the
-names the student sees (``In [8]``).
+only the code cells' text and the seed (a live session's arguments cross later, one request
+at a time: :mod:`grader.execute.notebooks.session`). What comes back is data from an untrusted
+process, already bounded by the supervisor; this module turns it into a :class:`NotebookRun`
+whose cells carry the names the student sees (``In [8]``).
 """
 
 from __future__ import annotations
 
-import base64
 import signal
 import time
 from pathlib import Path
 
+from grader.core.environment import imported_names
 from grader.execute.isolation import backend
 from grader.execute.notebooks.jobs import CellReport, NotebookJob, NotebookRun
 from grader.intake.nbload import load_notebook
@@ -24,7 +24,6 @@ WINDOWS_STATUS = {
     0xC0000017: "out of memory", 0xC000013A: "interrupted (Ctrl+C)", 0xC0000409: "a crash in compiled code",
 }
 GRACE_S = 30.0  # on top of the notebook's own limit: staging, kernel start, cleanup
-MAX_INPUT_BYTES = 64 * 1024**2
 FIRST_LINE = 60
 MAX_STDOUT = 200_000  # a live session keeps the whole output budget (``notebook.stdout``), runs only the tail
 
@@ -34,25 +33,12 @@ def first_line(source: str) -> str:
     return line if len(line) <= FIRST_LINE else line[: FIRST_LINE - 1] + "…"
 
 
-def _inputs(job: NotebookJob) -> dict[str, str]:
-    out = {}
-    for name, path in (job.probe.inputs if job.probe else {}).items():
-        data = Path(path).read_bytes()[: MAX_INPUT_BYTES + 1]
-        if len(data) > MAX_INPUT_BYTES:
-            raise ValueError(f"probe input {name} is larger than {MAX_INPUT_BYTES} bytes")
-        out[name] = base64.b64encode(data).decode("ascii")
-    return out
-
-
 def build_request(job: NotebookJob) -> tuple[dict, list] | NotebookRun:
     """The backend's request for ``job`` and the code cells it runs, or an "invalid" run saying why not."""
     nb, reason = load_notebook(job.notebook)
     if nb is None:
         return NotebookRun("invalid", reason)
     code = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code" and c.get("source", "").strip()]
-    probe = None
-    if job.probe is not None:
-        probe = {"values": job.probe.values, "calls": job.probe.calls, "max_items": job.probe.max_items}
     notebook = Path(job.notebook)
     submission = Path(job.submission_dir)
     try:
@@ -63,9 +49,8 @@ def build_request(job: NotebookJob) -> tuple[dict, list] | NotebookRun:
         "submission": str(submission), "aliases": list(job.drive_aliases), "cwd": "" if cwd == "." else cwd,
         "cells": [c["source"] for _, c in code], "cell_extra": [import_allowance(c["source"]) for _, c in code],
         "seed": job.seed, "cell_timeout": job.cell_timeout,
-        "notebook_timeout": job.notebook_timeout, "probe_timeout": job.probe_timeout,
+        "notebook_timeout": job.notebook_timeout,
         "memory_bytes": job.memory_bytes, "output_chars": job.output_chars, "scratch_bytes": job.scratch_bytes,
-        "probe": probe, "inputs": _inputs(job),
     }
     return request, code
 
@@ -98,8 +83,6 @@ IMPORT_ALLOWANCE_S = 60.0
 
 def import_allowance(source: str) -> float:
     """Extra seconds for a cell that imports a heavy library (found by a linear scan of its import lines)."""
-    from grader.core.environment import imported_names
-
     return IMPORT_ALLOWANCE_S if HEAVY_IMPORTS & set(imported_names(source).values()) else 0.0
 
 
@@ -120,11 +103,6 @@ def to_run(answer: dict, code: list) -> NotebookRun:
             base.evalue = str(rep.get("evalue", ""))[:500]
             base.traceback = str(rep.get("traceback", ""))[-2000:]
         run.cells.append(base)
-    run.probe_status = str(answer.get("probe_status", "none"))
-    probe = answer.get("probe")
-    run.probe = probe if isinstance(probe, dict) else {}
-    problems = answer.get("probe_problems")
-    run.probe_problems = {str(k): str(v)[:300] for k, v in problems.items()} if isinstance(problems, dict) else {}
     run.stdout_tail = str(answer.get("stdout_tail", ""))[-MAX_STDOUT:]
     if status == "kernel_died":
         run.reason = death(answer, run)
@@ -135,7 +113,7 @@ def death(answer: dict, run: NotebookRun) -> str:
     where = answer.get("died_in")
     if isinstance(where, int) and 0 <= where < len(run.cells):
         place = f" while running {run.cells[where].label}"
-    elif where == "probe":
+    elif where == "call":  # a live session's request (:mod:`grader.execute.notebooks.session`)
         place = " while the grader called your code"
     else:
         place = ""

@@ -7,45 +7,25 @@ from typing import Any
 
 
 @dataclass
-class ProbeSpec:
-    """Values to read from the student's namespace and calls of the student's functions.
-
-    ``values``: result key -> candidate dotted names, first that exists wins
-    (``{"output": ["nn.output", "output"]}``). ``calls``: ``{"key", "function",
-    "args"}`` with args as ``{"npy": file}``, ``{"dict": {...}}``, ``{"float": x}``
-    or ``{"int": n}``; ``inputs``: file name -> path of an ``.npy`` the grader wrote,
-    sent to the kernel (as bytes, over its pipe) only when the probe runs.
-    """
-
-    values: dict[str, list[str]] = field(default_factory=dict)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    inputs: dict[str, str] = field(default_factory=dict)
-    max_items: int = 64
-
-
-@dataclass
 class NotebookJob:
     notebook: str  # path of the .ipynb inside the unpacked submission
     submission_dir: str  # the unpacked submission root (the kernel sees a copy-on-write view of it)
     seed: int = 0
     cell_timeout: float = 30.0
     notebook_timeout: float = 120.0
-    probe_timeout: float = 60.0
     memory_bytes: int = 2 * 1024**3
     output_chars: int = 100_000
     scratch_bytes: int = 512 * 1024**2  # everything the notebook may write, all places together
     isolation: str = "none"  # a backend name, resolved (never "auto")
     slot: int = 0  # which worker's sandbox (its own uid)
     drive_aliases: list[str] = field(default_factory=lambda: ["Colab Notebooks"])
-    probe: ProbeSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NotebookJob:
-        probe = d.get("probe")
-        return cls(**{**d, "probe": ProbeSpec(**probe) if probe else None})
+        return cls(**d)
 
 
 @dataclass
@@ -77,9 +57,6 @@ class NotebookRun:
     reason: str = ""
     cells: list[CellReport] = field(default_factory=list)
     code_cells: int = 0
-    probe_status: str = "none"  # "none" | "ok" | "error" | "skipped"
-    probe: dict[str, Any] = field(default_factory=dict)  # {"manifest": {...}, "arrays": {name: base64 .npy}}
-    probe_problems: dict[str, str] = field(default_factory=dict)  # call key ("" for values) -> what went wrong
     stdout_tail: str = ""
     elapsed_s: float = 0.0
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from grader.core import progress
 from grader.core.errors import SubmissionProblem
 from grader.execute.isolation import backend
 from grader.execute.notebooks.executor import build_request, deadline, death, to_run
@@ -97,7 +98,6 @@ class NotebookSession:
             self._run = built
             return
         request, self._code = built
-        from grader.core import progress
 
         cells = f"{len(self._code)} code cell{'' if len(self._code) == 1 else 's'}"
         progress.say(f"running {self.rel} ({cells})" if self._run is None
@@ -197,7 +197,7 @@ class NotebookSession:
         if status == "closed":
             return "the notebook's kernel was no longer running"
         run = NotebookRun("kernel_died", cells=self.run.cells)
-        reason = death({**answer, "died_in": "probe"}, run)
+        reason = death({**answer, "died_in": "call"}, run)
         return f"{reason} (during {what})"
 
     def _raise(self, rec: dict, what: str) -> None:
