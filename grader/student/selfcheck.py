@@ -21,7 +21,7 @@ from pathlib import Path
 from grader.core.options import GradeOptions
 from grader.core.portable import memory_limit_words, platform_name
 from grader.core.results import QuestionResult, SubmissionResult
-from grader.execute.isolation import Backend, backend, resolve
+from grader.execute.isolation import AUTO_ORDER, Backend, backend, resolve
 from grader.render.notebook_html import fragment
 from grader.render.terminal import print_result
 from grader.rubric import Rubric
@@ -119,7 +119,7 @@ def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: 
         if requested == "none":
             why = f"{platform_name()}: no sandbox was asked for"
         else:
-            problem = (backend("bwrap").problem() or "").strip()
+            problem = (backend(AUTO_ORDER[0]).problem() or "").strip()
             problem = problem.splitlines()[-1] if problem else "it is not available here"
             why = f"{platform_name()}: the sandbox needs bubblewrap on Linux; {problem}"
         out.append(

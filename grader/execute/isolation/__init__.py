@@ -35,7 +35,13 @@ from grader.core.portable import kill_tree as kill
 GiB = 1024**3
 MiB = 1024**2
 
-ISOLATION_CHOICES = ("auto", "bwrap", "uid", "none")
+# name -> "module:Class": the one table of backends; a new backend is one module and one line here, and
+# --isolation, auto-detection and clean-up all follow it.
+BACKENDS = {"bwrap": "grader.execute.isolation.bubblewrap:BubblewrapBackend",
+            "uid": "grader.execute.isolation.unprivileged:UnprivilegedUser",
+            "none": "grader.execute.isolation.none:NoIsolation"}
+AUTO_ORDER = ("bwrap", "none")  # what --isolation auto tries, best first; the last always works
+ISOLATION_CHOICES = ("auto", *BACKENDS)
 ROLE_KERNELS, ROLE_MODELS = 0, 1
 INSANDBOX = Path(__file__).resolve().parents[2] / "insandbox"  # code that runs in the sandbox
 SUPPORT = Path(__file__).resolve().parents[1] / "notebooks" / "support"  # files student code may see
@@ -129,11 +135,7 @@ class Backend(ABC):
         return False
 
 
-AUTO_ORDER = ("bwrap", "none")  # what --isolation auto tries, best first; the last always works
-# name -> "module:Class"; a new backend is one module and one line here.
-BACKENDS = {"bwrap": "grader.execute.isolation.bubblewrap:BubblewrapBackend",
-            "uid": "grader.execute.isolation.unprivileged:UnprivilegedUser",
-            "none": "grader.execute.isolation.none:NoIsolation"}
+_MADE: dict[str, Backend] = {}  # the backends this process started, to close them all
 
 
 @cache
@@ -148,7 +150,14 @@ def backend(name: str) -> Backend:
     module, _, cls = BACKENDS[name].partition(":")
     made = getattr(importlib.import_module(module), cls)()
     atexit.register(made.close)  # whatever process used it (a batch worker, pytest, a notebook) leaves no sandbox
+    _MADE[name] = made
     return made
+
+
+def close_backends() -> None:
+    """Stop the sandboxes and services every backend this process made keeps (they start again on use)."""
+    for made in list(_MADE.values()):
+        made.close()
 
 
 def resolve(requested: str, fallbacks: tuple[str, ...] = ("none",)) -> Backend:
@@ -205,16 +214,13 @@ def kernel_limits(memory_bytes: int, notebook_timeout: float, dedicated_uid: boo
 
 def for_command(requested: str, command: str) -> str:
     """The isolation backend's name; batch grading never falls back to no isolation silently."""
-    import sys
-
-
     try:
         # Gradescope runs as root where user namespaces are refused: student code then runs as another user
         chosen = resolve(requested, ("uid", "none") if command == "gradescope" else ("none",))
     except IsolationUnavailable as e:
         raise UsageError(f"--isolation {requested}: {e}") from None
     if not chosen.isolated and requested == "auto":
-        why = backend("bwrap").problem()
+        why = backend(AUTO_ORDER[0]).problem()
         if command == "grade":
             raise UsageError(
                 f"refusing to run student code without isolation: {why}. Install bubblewrap, "
@@ -228,8 +234,7 @@ def for_command(requested: str, command: str) -> str:
 
 
 __all__ = [
-    "Backend", "GiB", "for_command", "INSANDBOX", "ISOLATION_CHOICES", "IsolationUnavailable", "Limits", "MiB",
-    "ROLE_KERNELS",
-    "ROLE_MODELS", "SUPPORT", "ServiceSpec", "backend", "kernel_limits", "kill_tree", "notebook_env", "resolve",
-    "sandbox_uid",
+    "AUTO_ORDER", "BACKENDS", "Backend", "GiB", "INSANDBOX", "ISOLATION_CHOICES", "IsolationUnavailable", "Limits",
+    "MiB", "ROLE_KERNELS", "ROLE_MODELS", "SUPPORT", "ServiceSpec", "backend", "close_backends", "for_command",
+    "kernel_limits", "kill_tree", "notebook_env", "resolve", "sandbox_uid",
 ]

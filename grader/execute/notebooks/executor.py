@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from grader.core.environment import imported_names
-from grader.execute.isolation import backend
+from grader.execute.isolation import backend, close_backends
 from grader.execute.notebooks.jobs import CellReport, NotebookJob, NotebookRun
 from grader.intake.nbload import load_notebook
 
@@ -149,8 +149,7 @@ class NotebookRunner:
             return NotebookRun("error", f"the notebook could not be run ({type(e).__name__}: {str(e)[:300]})")
 
     def close(self) -> None:
-        for name in ("bwrap", "none"):
-            backend(name).close()
+        close_backends()
 
 
 _RUNNER: NotebookRunner | None = None
