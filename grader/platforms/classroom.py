@@ -27,7 +27,8 @@ from grader.core.results import SubmissionResult
 from grader.intake.sources import student_id
 from grader.render.classroom import classroom_results, github_output, job_summary, points, runner_ids
 from grader.rubric import Rubric
-from grader.score.pipeline import grade_submission, hidden_ids, public_rubric, with_hidden_pending
+from grader.score.hidden import hidden_ids, public_rubric, with_hidden_pending
+from grader.score.pipeline import grade_submission
 from grader.student.compile import BuildError, compile_student_build
 from grader.student.kit import leak_message, models_engine
 from grader.student.leaks import scan

@@ -25,7 +25,8 @@ from grader.execute.isolation import AUTO_ORDER, Backend, backend, resolve
 from grader.render.notebook_html import fragment
 from grader.render.terminal import print_result
 from grader.rubric import Rubric
-from grader.score.pipeline import grade_submission, public_rubric, stop_services, with_hidden_pending
+from grader.score.hidden import public_rubric, with_hidden_pending
+from grader.score.pipeline import grade_submission, stop_services
 from grader.score.qcache import default_folder
 
 DEFAULT_NOTEBOOK_MB = 2048
