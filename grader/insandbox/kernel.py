@@ -282,12 +282,31 @@ def live(namespace: dict, cmd: dict) -> dict:
                 "evalue": _text(e, 1000), "where": _student_line(e), "text": CAPTURE.text()[-2000:]}
 
 
+class _Encoder(json.JSONEncoder):
+    """The protocol's own encoder: its methods are captured here, before any student cell runs, so a student
+    who patches ``json.dumps`` or ``json.JSONEncoder`` (to pretty-print, say) changes only their own output."""
+
+    encode = json.JSONEncoder.encode
+    iterencode = json.JSONEncoder.iterencode
+    default = json.JSONEncoder.default
+
+
+class _Decoder(json.JSONDecoder):
+    decode = json.JSONDecoder.decode
+    raw_decode = json.JSONDecoder.raw_decode
+
+
+_ENCODE = _Encoder(ensure_ascii=True, separators=(",", ":")).encode
+_DECODE = _Decoder().decode
+_OS_WRITE = os.write
+
+
 def _write(fd: int, record: dict) -> None:
     # The leading newline ends whatever partial line student code may have written to this pipe.
-    data = ("\n" + json.dumps(record) + "\n").encode()
+    data = ("\n" + _ENCODE(record) + "\n").encode()
     while data:
         try:
-            n = os.write(fd, data)
+            n = _OS_WRITE(fd, data)
         except InterruptedError:
             continue
         data = data[n:]
@@ -315,7 +334,7 @@ def serve(cmd_fd: int, rec_fd: int, log_fd: int, budget: int) -> None:
         while b"\n" in pending:
             line, _, pending = pending.partition(b"\n")
             try:
-                cmd = json.loads(line)
+                cmd = _DECODE(line.decode("utf-8"))
                 op = cmd.get("op")
                 if op == "exit":
                     return

@@ -154,3 +154,29 @@ def test_closed_session_stops_its_kernel(tmp_path):
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+PATCHES = {
+    "pretty": "import json, functools\njson.dumps = functools.partial(json.dumps, indent=2)",
+    "empty": "import json\njson.dumps = lambda *a, **k: '{}'\njson.loads = lambda *a, **k: {}",
+    "classes": "import json\njson.JSONEncoder.encode = lambda self, o: '{}'\n"
+               "json.JSONEncoder.iterencode = lambda self, o, _one_shot=False: iter(['{}'])\n"
+               "json.JSONDecoder.decode = lambda self, s, _w=None: {}",
+    "write": "import os\n_w = os.write\nos.write = lambda fd, b: _w(fd, b'x')",
+    "builtins": "import builtins, functools\nbuiltins.print = functools.partial(builtins.print, flush=True)",
+}
+
+
+@pytest.mark.parametrize("patch", sorted(PATCHES))
+def test_a_student_patching_json_or_os_write_changes_nothing_of_the_grading(tmp_path, patch):
+    """An honest student pretty-printing with json (or a hostile one emptying it) has the grade their
+    functions earn: the kernel's protocol uses objects captured before any student cell runs."""
+    cells = [PATCHES[patch], "import numpy as np\ndef double(x):\n    return 2 * x", "print('after')\nk = 3"]
+    s = open_session(tmp_path, "none", cells=cells)
+    try:
+        assert s.run.status == "ok" and not s.run.errors, (s.run.status, s.run.reason)
+        assert [c.status for c in s.run.cells] == ["ok", "ok", "ok"]
+        np.testing.assert_array_equal(s.call("double", (np.arange(3),)), [0, 2, 4])
+        assert s.value("k") == 3
+    finally:
+        s.close()
