@@ -492,3 +492,36 @@ def test_a_value_of_the_wrong_kind_fails_the_test_it_reached_not_the_grader(tmp_
     assert got["test_value"] == ("failed", 0.0)
     assert "the test could not use what your code returned: TypeError" in q.reason
     assert got["test_typo"][0] == "error"
+
+
+HIDDEN_ONLY_TESTS = '''
+import numpy as np
+import pytest
+
+
+@pytest.mark.points(0)
+def test_public_shape(notebook):
+    assert notebook.call("softmax", np.array([1.0, 2.0])).shape == (2,), "softmax keeps the input's shape"
+
+
+@pytest.mark.hidden
+@pytest.mark.points(3)
+def test_hidden_values(notebook, reference, hidden_rng):
+    x = hidden_rng.normal(size=5)
+    assert np.allclose(notebook.call("softmax", x), reference.softmax(x))
+'''
+
+
+def test_a_self_check_does_not_fail_points_only_hidden_tests_decide(tmp_path):
+    """A correct function whose question's points are all hidden is "checked when graded" in a self-check,
+    never "0/3 failed"; graded, it gets its points."""
+    pack = make_pack(tmp_path / "pack", tests=HIDDEN_ONLY_TESTS, points=3)
+    q = grade(tmp_path, pack, GOOD, self_check=True)
+    assert q.status is Status.PENDING, (q.status, q.reason)
+    assert q.reason.startswith("3 points from hidden tests, checked when the class is graded"), q.reason
+    assert "passed: test_public_shape" in q.reason
+    graded = grade(tmp_path, pack, GOOD, name="graded")
+    assert graded.score == 3 and graded.status is Status.PASSED
+    wrong = grade(tmp_path, pack, notebook_bytes("import numpy as np", "def softmax(x):\n    return x[:1]"),
+                  self_check=True, name="wrong")
+    assert wrong.status is Status.PENDING and "test_public_shape failed: softmax keeps the input's shape" in wrong.reason

@@ -181,7 +181,12 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
     if errors:
         grader_error = "; ".join(f"{names}: {message}" for names, message in _grouped(errors)[:3])
         notes.append(f"grader error in {file} (not your fault; the instructor is told): {grader_error}")
-    return Outcome(frac, "; ".join(notes), details=details, grader_error=grader_error)
+    # A self-check cannot decide points that only hidden tests give: not failed, checked when graded.
+    only_hidden = self_check and hidden and not any(t.points for t in visible)
+    if only_hidden and not grader_error:
+        notes[0] = f"{_pts(total)} points from hidden tests, checked when the class is graded"
+    return Outcome(frac, "; ".join(notes), details=details, grader_error=grader_error,
+                   pending=bool(only_hidden and not grader_error))
 
 
 def _grouped(tests: list[TestOutcome]) -> list[tuple[str, str]]:
