@@ -41,7 +41,7 @@ def sample_sets() -> list[tuple[str, Path, list[Path]]]:
         if folder is None:
             continue
         samples = sorted(p for p in folder.iterdir() if p.suffix == ".zip" or p.is_dir())
-        samples += [(folder / str(spec["path"])).resolve() for spec in expectations(folder).values() if "path" in spec]
+        samples += [(folder / spec.path).resolve() for spec in expectations(folder).values() if spec.path is not None]
         sets.append((rubric.parent.name, rubric, samples))
     return sets
 

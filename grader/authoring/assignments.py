@@ -17,17 +17,21 @@ expected score in ``samples/expected.yaml`` is not met, or the grader reports an
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.classstep.classwide import apply_class_relative
 from grader.core.options import GradeOptions
 from grader.core.results import Status, SubmissionResult
+from grader.render.common import fmt_points
 from grader.rubric import load_rubric
+from grader.rubric.yamlerrors import UniqueKeyLoader, describe, explain, yaml_error
 from grader.score.pipeline import grade_submission
 
 CORRECT = ("correct", "good")
@@ -111,26 +115,79 @@ def _is_sample(p: Path) -> bool:
     return (p.is_dir() or p.suffix.lower() == ".zip") and not p.name.startswith(".")
 
 
-def expectations(samples: Path) -> dict[str, dict]:
-    """``samples/expected.yaml``: ``{sample: {total: 56, questions: {ex3: 40}}}`` (names without ``.zip``);
-    ``path:`` names a sample kept elsewhere (relative to the samples folder), so one file serves several packs."""
+class SampleExpectation(BaseModel):
+    """One sample's line of ``samples/expected.yaml``::
+
+        good: {total: 56, questions: {ex1b: 36, ex2: 20}}   # the total, and any question's score
+        late: {path: ../../shared/late.zip, total: 10}       # a sample kept elsewhere (relative to samples/)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    total: float | None = None
+    questions: dict[str, float] = Field(default_factory=dict)
+    path: str | None = None
+
+
+def expectations(samples: Path) -> dict[str, SampleExpectation]:
+    """``samples/expected.yaml`` read against :class:`SampleExpectation`: a key that is not a field, a value
+    that is not a sample's expectation (``relu_grad: 1`` at the top), is an error naming its line's key."""
     path = samples / "expected.yaml"
     if not path.is_file():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: {yaml_error(e)}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of sample name to expected scores")
-    return {str(k).removesuffix(".zip"): (v or {}) for k, v in data.items()}
+        raise ValueError(f"{path}: expected a mapping of sample name to expected scores, got {describe(data)}")
+    out, problems = {}, []
+    for key, value in data.items():
+        name = str(key).removesuffix(".zip")
+        if not isinstance(value, dict):
+            problems.append(f"{name}: expected a sample's expected scores ({{total: 8, questions: {{q1: 3}}}}), "
+                            f"got {describe(value)}")
+            continue
+        try:
+            out[name] = SampleExpectation.model_validate(value)
+        except ValidationError as e:
+            for where, why in explain(e, name, SampleExpectation):
+                close = difflib.get_close_matches(where.rsplit(".", 1)[-1], list(SampleExpectation.model_fields), 1)
+                hint = f"; did you mean {close[0]!r}?" if close and why.startswith("unknown key") else ""
+                problems.append(f"{where}: {why}{hint}")
+    if problems:
+        raise ValueError(f"{path}:\n  " + "\n  ".join(problems))
+    return out
+
+
+def check_expectations(path: Path, expected: dict[str, SampleExpectation], samples: list[str], rubric) -> None:
+    """Every sample and question ``expected.yaml`` names exists: a typo is an error, never a sample unchecked."""
+    ids = [q.id for q in rubric.questions]
+    problems = []
+    for name, exp in expected.items():
+        if name not in samples:
+            close = difflib.get_close_matches(name, samples, 1)
+            problems.append(f"{name}: no such sample (samples: {', '.join(samples)})"
+                            + (f"; did you mean {close[0]!r}?" if close else ""))
+        for qid in exp.questions:
+            if qid not in ids:
+                close = difflib.get_close_matches(qid, ids, 1)
+                problems.append(f"{name}.questions.{qid}: no such question (questions: {', '.join(ids)})"
+                                + (f"; did you mean {close[0]!r}?" if close else ""))
+    if problems:
+        raise ValueError(f"{path}:\n  " + "\n  ".join(problems))
 
 
 def sample_entries(samples: Path) -> list[Path]:
     """The sample submissions of a samples folder: its folders and zips, and the paths ``expected.yaml`` names."""
     entries = sorted(p for p in samples.iterdir() if _is_sample(p))
     for name, spec in expectations(samples).items():
-        if "path" in spec:
-            path = (samples / str(spec["path"])).resolve()
+        if spec.path is not None:
+            path = (samples / spec.path).resolve()
             if not path.exists():
-                raise FileNotFoundError(f"{samples / 'expected.yaml'}: {name}: {spec['path']} does not exist")
+                raise FileNotFoundError(f"{samples / 'expected.yaml'}: {name}: {spec.path} does not exist")
             entries.append(path)
     if not entries:
         raise FileNotFoundError(f"{samples}: no samples (folders or .zip files, or paths in expected.yaml)")
@@ -149,6 +206,7 @@ def validate(rubric_path: Path, samples: Path | None = None, isolation: str = "n
                                 f"{rubric_path.resolve().parent / 'samples'}/ (folders or .zip files)")
     expected = expectations(samples)
     entries = sample_entries(samples)
+    check_expectations(samples / "expected.yaml", expected, [p.name.removesuffix(".zip") for p in entries], rubric)
     options = GradeOptions(isolation=isolation, reveal_hidden=True)
     base = Path(work or tempfile.mkdtemp(prefix="mlgrade-validate-"))
     results = [grade_submission(p, rubric, base / p.stem, options, student=p.name.removesuffix(".zip"))
@@ -161,26 +219,27 @@ def validate(rubric_path: Path, samples: Path | None = None, isolation: str = "n
     return verdicts
 
 
-def _judge(name: str, result: SubmissionResult, expected: dict | None, rubric) -> SampleVerdict:
+def _judge(name: str, result: SubmissionResult, expected: SampleExpectation | None, rubric) -> SampleVerdict:
     lower = name.lower()
     problems: list[str] = []
     for q in result.questions:
         if q.status is Status.ERROR:
             problems.append(f"{q.id}: grader error: {q.reason}")
-    if expected:
+    if expected is not None and (expected.total is not None or expected.questions):
+        # compared at the precision the table shows (fmt_points: two decimals)
         parts = []
-        if "total" in expected:
-            parts.append(f"total {expected['total']:g}")
-            if abs(result.total - float(expected["total"])) > 1e-4:
-                problems.append(f"total {result.total:g}, expected {float(expected['total']):g}")
-        for qid, score in (expected.get("questions") or {}).items():
-            parts.append(f"{qid} {score:g}")
+        if expected.total is not None:
+            parts.append(f"total {fmt_points(expected.total)}")
+            if fmt_points(result.total) != fmt_points(expected.total):
+                problems.append(f"total {fmt_points(result.total)}, expected {fmt_points(expected.total)}")
+        for qid, score in expected.questions.items():
+            parts.append(f"{qid} {fmt_points(score)}")
             got = next((q.score for q in result.questions if q.id == qid), None)
             if got is None:
                 problems.append(f"{qid}: no such question")
-            elif abs(got - float(score)) > 1e-4:
-                problems.append(f"{qid}: {got:g}, expected {float(score):g}")
-        return SampleVerdict(name, ", ".join(parts) or "as listed", result, problems)
+            elif fmt_points(got) != fmt_points(score):
+                problems.append(f"{qid}: {fmt_points(got)}, expected {fmt_points(score)}")
+        return SampleVerdict(name, ", ".join(parts), result, problems)
     if lower.startswith(CORRECT):
         for q in result.questions:
             if q.score < q.max_score and q.status is not Status.ERROR:
