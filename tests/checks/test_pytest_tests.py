@@ -525,3 +525,24 @@ def test_a_self_check_does_not_fail_points_only_hidden_tests_decide(tmp_path):
     wrong = grade(tmp_path, pack, notebook_bytes("import numpy as np", "def softmax(x):\n    return x[:1]"),
                   self_check=True, name="wrong")
     assert wrong.status is Status.PENDING and "test_public_shape failed: softmax keeps the input's shape" in wrong.reason
+
+
+DIFF_TESTS = '''
+def test_with_message(notebook):
+    assert list(notebook.value("xs")) == [3, 4], "xs should be the two largest values, largest first"
+
+
+def test_without_message(notebook):
+    assert list(notebook.value("xs")) == [3, 4]
+'''
+
+
+def test_the_instructors_message_comes_without_pytests_diff(tmp_path):
+    """pytest appends "At index 0 diff: 5 != 3 / Left contains one more item" to an assert's message:
+    noise for a student when the instructor wrote a message of their own; kept when they did not."""
+    pack = make_pack(tmp_path / "pack", tests=DIFF_TESTS, refs="")
+    q = grade(tmp_path, pack, notebook_bytes("xs = [5, 4, 1]"))
+    assert "test_with_message failed: xs should be the two largest values, largest first;" in q.reason + ";"
+    assert "At index" not in q.reason.split("test_without_message")[0]
+    assert "contains one more item" not in q.reason.split("test_without_message")[0]
+    assert "test_without_message failed: assert [5, 4, 1] == [3, 4]" in q.reason

@@ -338,7 +338,7 @@ def _assertion_message(exc: AssertionError, excinfo, test_file: Path) -> str:
         if stripped.startswith(("+", "Use -v", "Full diff")) or not stripped:
             continue
         if lines and line.startswith("assert ") and not lines[0].startswith("assert "):
-            continue  # the instructor's own message came first: pytest's rendering of the expression adds nothing
+            break  # the instructor's own message came first: pytest's rendering and diff after it add nothing
 
         lines.append(line.rstrip()[:MAX_MESSAGE + 1])  # _clip below cuts the whole to MAX_MESSAGE, marked with …
         if len(lines) >= 8:
