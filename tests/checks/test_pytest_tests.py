@@ -215,7 +215,7 @@ def test_module_state_is_fresh(notebook, hidden_rng):
     draws = hidden_rng.integers(0, 10**9, size=3).tolist()
     print(json.dumps(draws))
     assert (len(SEEN), len(helper.CALLS)) == (1, 1)
-    assert draws == [], "draws"
+    assert draws == [], f"draws {draws}"
 '''
 
 
