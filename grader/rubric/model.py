@@ -23,6 +23,7 @@ All other keys of a check are its kind's parameters.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -128,6 +129,19 @@ class Rubric(BaseModel):
                         if path.suffix == ".py" and path.parent.is_dir():
                             found += sorted(path.parent.glob("*.py"))
         return list(dict.fromkeys(found))
+
+    def graded_files(self) -> list[Path]:
+        """What the rubric's meaning depends on, for its digest: plugins, architectures and the files the checks
+        name, and of Python files only what they import from the rubric's folder (and the conftest.py files
+        above a test), not every other file beside them: a helper no question uses regrades nobody."""
+        named = [self._base_dir / p for p in self.plugins]
+        named += [self._base_dir / p for p in architecture_files(self.architectures)]
+        for q in self.questions:
+            for c in q.checks:
+                if isinstance(c.params, CheckParams):
+                    named += [self._base_dir / rel for rel in c.params.rubric_files()]
+        data = [p for p in named if p.suffix != ".py"]
+        return list(dict.fromkeys([*data, *python_closure([p for p in named if p.suffix == ".py"], self._base_dir)]))
 
     def relative_assets(self) -> list[tuple[Path, str]]:
         """Every file grading reads from the rubric's folder (folders expanded) as ``(path, name relative to
@@ -278,8 +292,48 @@ def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric
         raise RubricError(source, dedupe(problems))
     rubric._base_dir = base_dir
     rubric._architectures = architectures
-    rubric._assets = _assets_digest(rubric.asset_files())
+    rubric._assets = _assets_digest(rubric.graded_files())
     return rubric
+
+
+MAX_CLOSURE_FILES = 500  # an instructor's own files; a bound all the same
+
+
+def python_closure(files: list[Path], base: Path) -> list[Path]:
+    """``files``, the conftest.py files of their folders up to ``base``, and the modules they import that are
+    files next to them or in ``base`` (packages too), transitively. Parsed, never imported."""
+    base = base.resolve()
+    out: list[Path] = []
+    todo = list(files)
+    for f in files:
+        for folder in f.resolve().parents:
+            if folder != base and base not in folder.parents:
+                break
+            todo.append(folder / "conftest.py")
+    while todo and len(out) < MAX_CLOSURE_FILES:
+        path = todo.pop(0)
+        if path in out or not path.is_file():
+            continue
+        out.append(path)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            names: list[str] = []
+            roots = [path.parent, base]
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    roots = [path.parents[node.level - 1]] if node.level <= len(path.parents) else []
+                prefix = (node.module + ".") if node.module else ""
+                names = ([node.module] if node.module else []) + [prefix + a.name for a in node.names]
+            for name in names:
+                rel = Path(*name.split("."))
+                for root in roots:
+                    todo += [root / rel.with_suffix(".py"), root / rel / "__init__.py"]
+    return out
 
 
 def _assets_digest(files: list[Path]) -> str:
