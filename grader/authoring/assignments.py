@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,9 +197,6 @@ def sample_entries(samples: Path) -> list[Path]:
 
 def validate(rubric_path: Path, samples: Path | None = None, isolation: str = "none",
              work: Path | None = None) -> list[SampleVerdict]:
-    import tempfile
-
-
     rubric = load_rubric(rubric_path)
     samples = samples or samples_of(rubric_path)
     if samples is None:
@@ -208,9 +206,10 @@ def validate(rubric_path: Path, samples: Path | None = None, isolation: str = "n
     entries = sample_entries(samples)
     check_expectations(samples / "expected.yaml", expected, [p.name.removesuffix(".zip") for p in entries], rubric)
     options = GradeOptions(isolation=isolation, reveal_hidden=True)
-    base = Path(work or tempfile.mkdtemp(prefix="mlgrade-validate-"))
-    results = [grade_submission(p, rubric, base / p.stem, options, student=p.name.removesuffix(".zip"))
-               for p in entries]
+    with tempfile.TemporaryDirectory(prefix="mlgrade-validate-") as scratch:  # no work folder outlives validate
+        base = Path(work or scratch)
+        results = [grade_submission(p, rubric, base / p.stem, options, student=p.name.removesuffix(".zip"))
+                   for p in entries]
     apply_class_relative(rubric, results)  # the samples are graded as one small class
     verdicts = []
     for path, result in zip(entries, results, strict=True):

@@ -540,8 +540,10 @@ def _samples_of(rubric_path: Path) -> Path | None:
 
 # ---------------------------------------------------------------------------------------------- recording
 
-def _empty_files():
-    root = Path(tempfile.mkdtemp(prefix="mlgrade-standin-files-"))
+def _empty_files(folder: Path):
+    """A submission with no files, inside the stand-in's folder (removed with it)."""
+    root = folder / "no-files"
+    root.mkdir(exist_ok=True)
     return SubmissionFiles(Submission(student="stand-in", source=root, root=root, files=[]))
 
 
@@ -556,7 +558,7 @@ def _run_job(build: _Build, job: _PytestJob, kind: str, reference: Callable[[], 
     calls = build.calls if kind == "right" else None
     makers = {name: (lambda pattern=pattern: stand_in(module, kind, folder, pattern, calls))
               for name, pattern in job.notebooks.items()} if module is not None else {}
-    fixtures = Fixtures(notebooks=makers, files=_empty_files, model=_no_model, reference=reference,
+    fixtures = Fixtures(notebooks=makers, files=lambda: _empty_files(folder), model=_no_model, reference=reference,
                         rng_seed=f"practice|{build.seed}", options=MappingProxyType(job.options))
     harness = Harness(fixtures, job.test_file, self_check=True)
     try:

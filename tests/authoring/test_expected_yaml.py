@@ -45,3 +45,15 @@ def test_totals_compare_at_the_precision_shown_and_per_question_scores_are_check
     assert not verdicts["wrong"].ok and verdicts["wrong"].problems[0].startswith("softmax: ")
     _expect(assignment, f"correct: {{total: {total - 0.5}}}\n")
     assert main(["validate", str(assignment / "rubric.yaml"), "--isolation", "none"]) == EXIT_INVALID
+
+
+def test_validate_and_the_student_build_leave_no_folders_behind(assignment, tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert main(["validate", str(assignment / "rubric.yaml"), "--isolation", "none"]) == 0
+    assert main(["export", "student-kit", "--rubric", str(assignment / "rubric.yaml"), "--isolation", "none",
+                 "-o", str(tmp_path / "kit.zip")]) == 0
+    assert sorted(p.name for p in scratch.iterdir()) == []
