@@ -42,7 +42,14 @@ from pydantic import Field, field_validator, model_validator
 
 from grader.checks.notebooks import NotebookLimits, add_session_problems, notebook_session
 from grader.checks.values import compare, draw_dims, materialize, validate_spec
-from grader.execute.notebooks.session import NotebookDidNotRun, StudentFailure
+from grader.execute.notebooks.session import (
+    CallTimeout,
+    CannotCross,
+    NotDefined,
+    NotebookDidNotRun,
+    StudentCodeError,
+    StudentFailure,
+)
 from grader.insandbox.wire import decode
 from grader.rubric.instructor import InstructorError, reference_function
 from grader.rubric.kinds import CheckContext, CheckParams, Outcome, RubricFile, RubricFunction, check_kind
@@ -164,6 +171,7 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
     if later and p.hidden is not None:
         total += _hidden_each(p.hidden) * p.hidden.count
     notes: list[str] = []
+    instructor: list[str] = []  # a hidden case's why: its inputs' shapes and values are the instructor's
     results = []
     for name, args_spec, kwargs_spec, points, hidden, dims, source in cases:
         if callable(source):
@@ -183,9 +191,13 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
             break
         except StudentFailure as e:
             ok, why = False, _without_file(str(e), rel)
+            if hidden:
+                notes.append(f"{name}: {_hidden_failure(e, rel)}")
         earned += points * ok
         results.append({"case": name, "passed": ok, "hidden": hidden})
-        if not ok:
+        if not ok and hidden:
+            instructor.append(f"{name}: {why}")
+        elif not ok:
             notes.append(f"{name}: {why}")
     hidden_results = [r for r in results if r["hidden"]]
     listed = [r for r in results if not r["hidden"]]
@@ -196,12 +208,40 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
         summary.append(f"{p.hidden.count} hidden cases worth {_hidden_each(p.hidden) * p.hidden.count:g} points "
                        "checked when the class is graded")
     elif p.hidden is not None:
-        summary.append(f"{sum(r['passed'] for r in hidden_results)}/{p.hidden.count} hidden cases right")
-    reason = f"{rel}: {p.function}: " + ", ".join(summary) + (f" ({'; '.join(notes[:4])})" if notes else "")
-    outcome = Outcome(earned / total if total else 0.0, reason, details={"cases": results})
+        wrong = [r["case"].removeprefix("hidden case ") for r in hidden_results if not r["passed"]]
+        summary.append(f"{sum(r['passed'] for r in hidden_results)}/{p.hidden.count} hidden cases right"
+                       + (f" (not right: hidden case {', '.join(wrong)})" if wrong else ""))
+    reason = f"{rel}: {p.function}: " + ", ".join(summary) + (f" ({'; '.join(_grouped(notes)[:4])})" if notes else "")
+    outcome = Outcome(earned / total if total else 0.0, reason, details={"cases": results},
+                      instructor_notes=instructor)
     add_session_problems(ctx, session, outcome)
     return outcome
 
+
+def _grouped(notes: list[str]) -> list[str]:
+    """``case 1: why``, ``case 2: why`` said once: ``case 1, 2: why``."""
+    by_why: dict[str, list[str]] = {}
+    for note in notes:
+        case, sep, why = note.partition(": ")
+        by_why.setdefault(why if sep else note, []).append(case if sep else "")
+    out = []
+    for why, cases in by_why.items():
+        named = [c for c in cases if c]
+        if len(named) > 1 and all(c.startswith("hidden case ") for c in named):
+            out.append("hidden case " + ", ".join(c.removeprefix("hidden case ") for c in named) + f": {why}")
+        else:
+            out += [f"{c}: {why}" if c else why for c in cases]
+    return out
+
+def _hidden_failure(e: StudentFailure, rel: str) -> str:
+    """What a student may hear of a hidden case their code failed on: what does not depend on its inputs
+    (a missing name, a notebook that did not run, the time, the type and place of an exception), never
+    the exception's own words, which may quote the inputs' shapes or values."""
+    if isinstance(e, StudentCodeError):
+        return f"your code raised {e.ename or 'an exception'}" + (f" at {e.where}" if e.where else "")
+    if isinstance(e, CannotCross | CallTimeout | NotDefined | NotebookDidNotRun):
+        return _without_file(str(e), rel)
+    return "your code failed on it"
 
 @check_kind("notebook_value", ValueParams, uses_notebooks=True)
 def notebook_value(ctx: CheckContext, p: ValueParams) -> Outcome:

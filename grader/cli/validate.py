@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     for v in verdicts:
         scores = ", ".join(f"{q.id} {fmt_points(q.score)}/{fmt_points(q.max_score)}" for q in v.result.questions)
         scores += f"; total {fmt_points(v.result.total)}/{fmt_points(v.result.max_total)}"
+        hidden = [f"{q.id}: {n}" for q in v.result.questions for c in q.checks for n in c.instructor_notes]
+        if hidden:  # why hidden parts failed: students never see it, the instructor must
+            scores += "\nhidden, for you only: " + "; ".join(hidden[:6]) + (" …" if len(hidden) > 6 else "")
         verdict = Text("ok", style="green") if v.ok else Text("\n".join(v.problems), style="red")
         table.add_row(v.sample, v.expectation, scores, verdict)
     console.print(table)

@@ -43,6 +43,9 @@ class CheckResult(BaseModel):
     manual_review: bool = False
     elapsed_s: float = 0.0  # where grading time goes (see scripts/bench_batch.py --profile)
     details: dict[str, Any] = Field(default_factory=dict)
+    # Why hidden parts failed (a hidden case's shapes, a hidden test's message): for the instructor's eyes
+    # (validate, instructor-notes.csv); no format a student reads renders it.
+    instructor_notes: list[str] = Field(default_factory=list)
 
 
 class Review(BaseModel):

@@ -108,3 +108,14 @@ def review_summary(report: ClassReport) -> dict[str, Any]:
                  help="per-question statistics, class-relative metrics, errors and review flags (JSON)")
 def summary_json(report: ClassReport) -> str:
     return json_text(summary(report))
+
+
+@register_format("instructor-notes", scope="class", filename="instructor-notes.csv", default=True,
+                 help="why hidden cases and tests failed, per student and question: the instructor's eyes only")
+def instructor_notes_csv(report: ClassReport) -> str:
+    rows: list[list[Any]] = [["student", "question", "note"]]
+    for r in report.results:
+        for q in r.questions:
+            for c in q.checks:
+                rows += [[r.student, q.id, note] for note in c.instructor_notes]
+    return csv_text(rows)

@@ -165,6 +165,8 @@ class Outcome:
     # Part of the check failed for the grader's reasons (an instructor's test with a bug): the question
     # is marked as a grader error, never as the student's failure, whatever fraction the rest earned.
     grader_error: str = ""
+    # Why hidden parts failed, for the instructor only (never in a student's report).
+    instructor_notes: list[str] = field(default_factory=list)
 
     @classmethod
     def passed(cls, reason: str, **kw: Any) -> Outcome:

@@ -362,5 +362,5 @@ def _run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
         status = Status.ERROR
     return CheckResult(
         **common, fraction=frac, status=status, reason=out.reason,
-        manual_review=out.manual_review, details=out.details,
+        manual_review=out.manual_review, details=out.details, instructor_notes=list(out.instructor_notes),
     )

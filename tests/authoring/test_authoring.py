@@ -57,6 +57,7 @@ def test_validate_fails_when_the_correct_sample_loses_points_and_says_why(scaffo
 
 def test_validate_shows_why_hidden_tests_failed_to_the_instructor(scaffolded, capsys):
     main(["validate", str(scaffolded / "rubric.yaml"), "--isolation", "none"])
+    assert "hidden, for you only: softmax: (hidden) test_softmax_on_hidden_inputs" in capsys.readouterr().out
     assert main(["check", str(scaffolded / "samples/wrong"), "--rubric", str(scaffolded / "rubric.yaml"),
                  "--isolation", "none"]) == EXIT_OK
     student = capsys.readouterr().out

@@ -7,6 +7,7 @@ notebook does in its kernel (monkeypatching numpy, builtins, json, pytest) passe
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from pathlib import Path
@@ -145,7 +146,10 @@ def test_hidden_tests_in_a_self_check_show_that_they_exist_never_their_inputs_or
     assert all(outcomes(q)[f"test_hidden[{i}]"] == ("not run", 0.0) for i in range(3))
     assert "SECRET" not in q.model_dump_json() and "normal" not in q.reason
     graded = grade(tmp_path, make_pack(tmp_path / "pack"), HARDCODED, name="again")
-    assert "SECRET" not in graded.model_dump_json()  # a graded report says whether, never why
+    # a graded report says whether, never why; the why is the instructor's
+    assert "SECRET" not in graded.reason and "SECRET" not in json.dumps(graded.checks[0].details)
+    assert "hidden tests not passed: test_hidden[0], test_hidden[1], test_hidden[2]" in graded.reason
+    assert any("SECRET-HIDDEN-MESSAGE" in n for n in graded.checks[0].instructor_notes)
 
 
 def test_student_code_errors_name_the_cell_and_line(tmp_path):

@@ -41,10 +41,11 @@ def report() -> ClassReport:
 def test_every_format_is_registered_once_with_a_file():
     names = [f.name for f in formats()]
     assert len(names) == len(set(names))
-    for expected in ("terminal", "gradescope", "html", "classroom", "csv", "summary", "summary-html", "canvas",
+    for expected in ("terminal", "gradescope", "html", "classroom", "csv", "summary", "summary-html", "canvas", "notebook-html",
                      "moodle", "blackboard", "nbgrader"):
         assert expected in names
-    assert default_formats() == ["gradescope", "html", "csv", "integrity", "summary", "summary-html"]
+    assert default_formats() == ["gradescope", "html", "csv", "instructor-notes", "integrity", "summary",
+                                 "summary-html"]
     assert parse_format_list("csv, gradescope") == ["csv", "gradescope"]
     assert parse_format_list(["default", "canvas"]) == [*default_formats(), "canvas"]
     assert set(parse_format_list("all")) == set(names)

@@ -160,6 +160,7 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
         notes.append(f"checked when the class is graded (they compare your values with the instructor's "
                      f"reference, which this build does not hold): {', '.join(pending[:MAX_LISTED])}"
                      + (" …" if len(pending) > MAX_LISTED else ""))
+    instructor: list[str] = []  # why hidden tests failed: stored for the instructor, never in a student's reason
     if hidden:
         hidden_points = _pts(sum(t.points for t in hidden))
         if self_check:
@@ -170,9 +171,12 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
             ok = sum(t.outcome == "passed" for t in hidden)
             notes.append(f"hidden tests: {ok} of {len(hidden)} passed ({_pts(sum(t.earned for t in hidden))} of "
                          f"{hidden_points} points)")
-            if reveal_hidden:  # the instructor's view only
-                wrong = [t for t in hidden if t.outcome == "failed"]
-                notes += [f"(hidden) {t.name} failed: {t.message}" for t in wrong[:MAX_LISTED]]
+            wrong = [t for t in hidden if t.outcome == "failed"]
+            instructor = [f"(hidden) {t.name} failed: {t.message}" for t in wrong]
+            if wrong:
+                notes.append("hidden tests not passed: " + ", ".join(t.name for t in wrong[:MAX_LISTED]))
+            if reveal_hidden:  # validate: the instructor reads the reason itself
+                notes += instructor[:MAX_LISTED]
     skipped = [t.name for t in run.tests if t.outcome == "skipped"]
     if skipped:
         notes.append("skipped by the tests: " + ", ".join(skipped[:MAX_LISTED]))
@@ -186,7 +190,7 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
     if only_hidden and not grader_error:
         notes[0] = f"{_pts(total)} points from hidden tests, checked when the class is graded"
     return Outcome(frac, "; ".join(notes), details=details, grader_error=grader_error,
-                   pending=bool(only_hidden and not grader_error))
+                   pending=bool(only_hidden and not grader_error), instructor_notes=instructor)
 
 
 def _grouped(tests: list[TestOutcome]) -> list[tuple[str, str]]:
