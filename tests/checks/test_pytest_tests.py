@@ -550,3 +550,49 @@ def test_the_instructors_message_comes_without_pytests_diff(tmp_path):
     assert "At index" not in q.reason.split("test_without_message")[0]
     assert "contains one more item" not in q.reason.split("test_without_message")[0]
     assert "test_without_message failed: assert [5, 4, 1] == [3, 4]" in q.reason
+
+
+PARTIAL_TESTS = '''
+import numpy as np
+import pytest
+
+
+@pytest.mark.points(4)
+def test_loss_and_gradient(notebook, partial):
+    assert notebook.value("L") == pytest.approx(0.1332, abs=1e-6), "the loss L is wrong"
+    if not np.allclose(notebook.value("g"), [1.0, 2.0]):
+        partial(0.25, "the loss is right; the gradient g is not")
+
+
+@pytest.mark.points(2)
+def test_against_hidden_labels(notebook, hidden_data):
+    labels = [int(x) for x in hidden_data.read_text("labels.txt").split()]
+    assert list(notebook.value("predictions")) == labels, "your predictions on the hidden images are off"
+'''
+
+
+@pytest.mark.parametrize(("gradient", "earned"), [("[1.0, 2.0]", 4.0), ("[0.0, 0.0]", 1.0)])
+def test_partial_credit_from_a_test_and_hidden_data_read_by_the_test(tmp_path, gradient, earned):
+    pack = make_pack(tmp_path / "pack", tests=PARTIAL_TESTS, refs="", points=6)
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "labels.txt").write_text("3 1 4\n")
+    student = notebook_bytes(f"L = 0.1332\ng = {gradient}\npredictions = [3, 1, 4]")
+    src = write_files(tmp_path / "s", {"softmax.ipynb": student})
+    q = grade_submission(src, load_rubric(pack), tmp_path / "w",
+                         GradeOptions(isolation="none", hidden_dir=hidden)).questions[0]
+    assert q.score == pytest.approx(earned + 2), q.reason
+    if earned < 4:
+        assert "test_loss_and_gradient partly: 1 of 4 points (the loss is right; the gradient g is not)" in q.reason
+    # a self-check has no hidden data: that test is checked when the class is graded, not failed
+    check = grade(tmp_path, pack, student, self_check=True, name="self")
+    assert "checked when the class is graded" in check.reason and "test_against_hidden_labels" in check.reason
+    # grading without --hidden is the instructor's mistake, said as such
+    missing = grade(tmp_path, pack, student, name="nohidden")
+    assert missing.status is Status.ERROR and "grade with --hidden DIR" in missing.reason
+
+
+def test_a_fraction_outside_0_1_is_the_instructors_error(tmp_path):
+    tests = "def test_x(partial):\n    partial(1.5)\n"
+    q = grade(tmp_path, make_pack(tmp_path / "pack", tests=tests, refs=""), GOOD)
+    assert q.status is Status.ERROR and "the fraction must be between 0 and 1" in q.reason

@@ -42,7 +42,7 @@ import numpy as np
 import pytest
 
 from grader.checks.pytest.fixtures import RECEIVED
-from grader.checks.pytest.recorded import is_not_compiled
+from grader.checks.pytest.recorded import NotCompiled, is_not_compiled
 from grader.core.errors import SubmissionProblem
 from grader.rubric.instructor import InstructorError
 
@@ -64,10 +64,12 @@ class TestOutcome:
     hidden: bool
     outcome: str = "not run"  # passed | failed | error | skipped | pending | not run (hidden, in a self-check)
     message: str = ""
+    fraction: float = 1.0  # partial(...): the share of its points a passing test earns
+    partial_why: str = ""
 
     @property
     def earned(self) -> float:
-        return self.points if self.outcome == "passed" else 0.0
+        return self.points * self.fraction if self.outcome == "passed" else 0.0
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Fixtures:
     reference: Callable[[], ModuleType | None]
     rng_seed: str  # grading seed | submission hash: with a test's node id, the hidden_rng's seed
     options: Mapping[str, Any] = field(default_factory=dict)  # the check's `options:`, read-only
+    hidden_dir: Path | None = None  # `mlgrade grade --hidden DIR`: the hidden_data fixture reads it
 
 
 class _Notebooks(dict):
@@ -102,6 +105,46 @@ class _Notebooks(dict):
             raise InstructorError(f"no notebook named {key!r} in the check (it names: {names})")
         value = self[key] = self._makers[key]()
         return value
+
+
+class HiddenData:
+    """``hidden_data``: the folder given to ``mlgrade grade --hidden`` (Gradescope: ``source/hidden``), for the
+    instructor's test to read; the student's kernel never sees it. In a self-check (no hidden data) a test
+    that reads it is "checked when the class is graded"; when grading without ``--hidden``, the test is the
+    instructor's error, said as such."""
+
+    def __init__(self, root: Path | None, self_check: bool):
+        self._given = root
+        self._self_check = self_check
+
+    @property
+    def root(self) -> Path:
+        if self._given is None:
+            if self._self_check:
+                raise NotCompiled("the hidden data")
+            raise InstructorError("this test reads hidden data: grade with --hidden DIR")
+        return self._given.resolve()
+
+    def path(self, name: str) -> Path:
+        """The file ``name`` (relative to the hidden folder; it must exist and stay inside it)."""
+        root = self.root
+        path = (root / name).resolve()
+        if root != path and root not in path.parents:
+            raise InstructorError(f"hidden_data.path({name!r}) is outside the hidden folder")
+        if not path.exists():
+            raise InstructorError(f"no {name!r} in the hidden folder {root}")
+        return path
+
+    def files(self, pattern: str = "**/*") -> list[str]:
+        """The hidden folder's files matching ``pattern``, relative and sorted."""
+        root = self.root
+        return sorted(p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file())
+
+    def read_bytes(self, name: str) -> bytes:
+        return self.path(name).read_bytes()
+
+    def read_text(self, name: str) -> str:
+        return self.path(name).read_text(encoding="utf-8")
 
 
 class Feedback(dict):
@@ -296,6 +339,28 @@ def reference():
 def feedback() -> Feedback:
     """Data for the student's feedback page (``feedback["hand"] = {...}``), kept in the check's details."""
     return _harness().feedback
+
+
+@pytest.fixture(scope="session")
+def hidden_data() -> HiddenData:
+    harness = _harness()
+    return HiddenData(harness.fx.hidden_dir, harness.self_check)
+
+
+@pytest.fixture
+def partial() -> Callable[..., None]:
+    """``partial(0.5, "the loss is right, the gradient is not")``: if this test passes, it earns that fraction
+    of its points, and the student reads why. The last call counts; a test that fails earns nothing."""
+    out = _harness().current
+
+    def give(fraction: float, why: str = "") -> None:
+        value = float(fraction)
+        if not 0.0 <= value <= 1.0:
+            raise InstructorError(f"partial({fraction!r}): the fraction must be between 0 and 1")
+        if out is not None:
+            out.fraction, out.partial_why = value, str(why)[:MAX_MESSAGE]
+
+    return give
 
 
 @pytest.fixture(scope="session")

@@ -114,7 +114,8 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
     seed = p.practice_seed or (recorder.practice_seed if recorder is not None else None)
     rng_seed = f"practice|{seed}" if seed else f"{ctx.options.seed}|{ctx.submission.content_hash}"
     fixtures = Fixtures(notebooks=makers, files=lambda: SubmissionFiles(ctx.submission), model=model,
-                        reference=reference, rng_seed=rng_seed, options=MappingProxyType(dict(p.options)))
+                        reference=reference, rng_seed=rng_seed, options=MappingProxyType(dict(p.options)),
+                        hidden_dir=ctx.options.hidden_dir)
     harness = Harness(fixtures, test_file, self_check=ctx.options.self_check, reveal_hidden=ctx.options.reveal_hidden)
     run = run_tests(test_file, root, harness)
     outcome = score(run, test_file.name, ctx.options.self_check, ctx.options.reveal_hidden)
@@ -147,11 +148,15 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
     visible = [t for t in counted if not t.hidden]
     hidden = [t for t in counted if t.hidden]
     notes = [f"{_pts(earned)}/{_pts(total)} test points"]
-    passed = [t.name for t in visible if t.outcome == "passed"]
+    passed = [t.name for t in visible if t.outcome == "passed" and t.fraction >= 1.0]
+    partly = [t for t in visible if t.outcome == "passed" and t.fraction < 1.0]
     failed = [t for t in visible if t.outcome == "failed"]
     pending = [t.name for t in visible if t.outcome == "pending"]
     if passed:
         notes.append("passed: " + ", ".join(passed[:MAX_LISTED]) + (" …" if len(passed) > MAX_LISTED else ""))
+    for t in partly[:MAX_LISTED]:
+        notes.append(f"{t.name} partly: {_pts(t.earned)} of {_pts(t.points)} points"
+                     + (f" ({t.partial_why})" if t.partial_why else ""))
     for names, message in _grouped(failed)[:MAX_LISTED]:
         notes.append(f"{names} failed: {message}")
     if len(_grouped(failed)) > MAX_LISTED:
@@ -173,6 +178,8 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
                          f"{hidden_points} points)")
             wrong = [t for t in hidden if t.outcome == "failed"]
             instructor = [f"(hidden) {t.name} failed: {t.message}" for t in wrong]
+            instructor += [f"(hidden) {t.name} partly ({_pts(t.earned)} of {_pts(t.points)}): {t.partial_why}"
+                           for t in hidden if t.outcome == "passed" and t.fraction < 1.0]
             if wrong:
                 notes.append("hidden tests not passed: " + ", ".join(t.name for t in wrong[:MAX_LISTED]))
             if reveal_hidden:  # validate: the instructor reads the reason itself
@@ -202,8 +209,10 @@ def _grouped(tests: list[TestOutcome]) -> list[tuple[str, str]]:
 
 
 def _detail(t: TestOutcome) -> dict:
-    return {"test": t.nodeid, "points": round(t.points, 4), "earned": round(t.earned, 4), "outcome": t.outcome,
-            "hidden": t.hidden, "message": "" if t.hidden else t.message}
+    return {"test": t.nodeid, "points": round(t.points, 4), "earned": round(t.earned, 4),
+            "outcome": "partly" if t.outcome == "passed" and t.fraction < 1.0 else t.outcome,
+            "hidden": t.hidden,
+            "message": "" if t.hidden else (t.partial_why if t.outcome == "passed" and t.fraction < 1.0 else t.message)}
 
 
 def _pts(x: float) -> str:
