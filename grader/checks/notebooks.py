@@ -55,8 +55,11 @@ def add_session_problems(ctx: CheckContext, session: NotebookSession, outcome) -
     (named as the student sees them), and as data for the feedback page and the batch summary."""
     path = Path(session.job.notebook)
     errors = cell_errors(session.run, notebook=path)
-    if errors:
+    if errors and session.errors_said_in in ("", ctx.question.id):  # the first question to use it says it
+        session.errors_said_in = ctx.question.id
         outcome.reason += f"; {session.rel}: {errors}"
+    elif errors:
+        outcome.reason += f"; {session.rel} has cells that failed (see {session.errors_said_in})"
     if packages := missing_packages_of(session.run, path):
         outcome.details.setdefault("missing_packages", []).extend(packages)
     if session.run.errors:

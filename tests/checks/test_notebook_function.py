@@ -219,3 +219,31 @@ def test_notebook_value_needs_exactly_one_source():
 def test_compare_in_words(got, expected, ok, said):
     result, why = compare(got, expected, rtol=1e-7, atol=1e-9)
     assert result is ok and said in why
+
+
+def test_a_notebooks_cell_errors_are_said_once_on_the_first_question_that_uses_it(tmp_path):
+    rubric = tmp_path / "r"
+    rubric.mkdir()
+    (rubric / "refs.py").write_text("def double(x):\n    return 2 * x\n\ndef triple(x):\n    return 3 * x\n")
+    (rubric / "rubric.yaml").write_text("""
+name: once
+questions:
+  - id: q1
+    title: double
+    points: 1
+    checks:
+      - {kind: notebook_function, notebook: nb.ipynb, function: double, reference: refs.py:double,
+         cases: [{args: [2]}]}
+  - id: q2
+    title: triple
+    points: 1
+    checks:
+      - {kind: notebook_function, notebook: nb.ipynb, function: triple, reference: refs.py:triple,
+         cases: [{args: [2]}]}
+""")
+    nb = notebook_bytes("def double(x):\n    return 2 * x", "broken(", "def triple(x):\n    return 3 * x")
+    src = write_files(tmp_path / "s", {"nb.ipynb": nb})
+    result = grade_submission(src, load_rubric(rubric / "rubric.yaml"), tmp_path / "w", GradeOptions(isolation="none"))
+    q1, q2 = result.question("q1").reason, result.question("q2").reason
+    assert "SyntaxError" in q1 and "code cell 2" in q1
+    assert "SyntaxError" not in q2 and "nb.ipynb has cells that failed (see q1)" in q2

@@ -73,6 +73,7 @@ class NotebookSession:
         self._restarts = 0
         self._ids = 0
         self._lost = ""  # why the last kernel ended, said once by the request after it
+        self.errors_said_in = ""  # the question whose reason tells the notebook's cell errors (said once)
         self.requests = 0
         self.elapsed_s = 0.0
 
