@@ -80,7 +80,7 @@ def sklearn_digits() -> DigitSet:
     small, y = data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
     out = np.zeros((len(y), 28, 28), np.float32)
     for i, im in enumerate(small):
-        big = Image.fromarray((im * (255.0 / 16.0)).astype(np.uint8)).resize((20, 20), Image.BILINEAR)
+        big = Image.fromarray((im * (255.0 / 16.0)).astype(np.uint8)).resize((20, 20), Image.Resampling.BILINEAR)
         out[i, 4:24, 4:24] = np.asarray(big, np.float32)
     return DigitSet("sklearn", out, y)
 
@@ -94,7 +94,7 @@ def preprocess_photo(path: Path, label: str, blur: int = 0) -> np.ndarray:
     gray = to_rgb(im).convert("L")
     if blur > 1:
         gray = gray.filter(ImageFilter.BoxBlur(blur // 2))
-    arr = np.asarray(gray.resize((28, 28), Image.BILINEAR), np.float32)
+    arr = np.asarray(gray.resize((28, 28), Image.Resampling.BILINEAR), np.float32)
     border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
     if border.mean() > 127:  # dark ink on light paper: MNIST is the other way round
         arr = 255.0 - arr

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import NoReturn, cast
 
 import numpy as np
 
@@ -143,7 +144,7 @@ def _known_name(text: str) -> bool:
 
 
 def _tokenize(s: str) -> list[tuple[str, str, int]]:
-    out = []
+    out: list[tuple[str, str, int]] = []
     pos = 0
     while pos < len(s):
         if s[pos:].strip() == "":
@@ -158,7 +159,7 @@ def _tokenize(s: str) -> list[tuple[str, str, int]]:
             col = len(s) - len(s[pos:].lstrip()) + 1
             raise EquationError(_at(s, col, f"unexpected character {bad!r} (only numbers, X1-X3, e, sigmoid, "
                                              "exp, + - * / ^ and parentheses are allowed)"))
-        kind = m.lastgroup
+        kind = cast(str, m.lastgroup)  # every alternative of _TOKEN is a named group: one of them matched
         text = m.group(kind)
         col = m.start(kind) + 1
         if kind == "num" and len(text) > MAX_NUMBER_CHARS:
@@ -191,7 +192,7 @@ class _Parser:
         self.i += 1
         return tok
 
-    def fail(self, what: str, tok=None):
+    def fail(self, what: str, tok: tuple[str, str, int] | None = None) -> NoReturn:
         tok = tok or self.peek()
         if tok is None:
             raise EquationError(f"the equation ends early: {what}")

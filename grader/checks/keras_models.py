@@ -129,8 +129,9 @@ def keras_weights(ctx: CheckContext, p: KerasWeightsParams) -> Outcome:
                               details={"format": info["format"], "differences": problems,
                                        "layers": _layer_rows(p, info)})
     spec, shape = p.resolved()
+    path, _ = ctx.submission.require(p.file)  # the file inspect_file found
     answer, job = model_request(ctx, {"op": "load", "weights": "@w", "label": rel, "layers": server_layers(spec),
-                                      "input_shape": shape}, {"w": ctx.submission.find_one(p.file)})
+                                      "input_shape": shape}, {"w": path})
     shutil.rmtree(job, ignore_errors=True)
     if "problem" in answer:
         return Outcome.failed(f"{rel}: {answer['problem']}")
@@ -170,7 +171,7 @@ def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
         raise SubmissionProblem(f"{rel} does not load into the architecture, so nothing can be classified: "
                                 + "; ".join(problems[:3]))
     spec, shape = p.resolved()
-    files = {"w": ctx.submission.find_one(p.weights)}
+    files = {"w": ctx.submission.require(p.weights)[0]}  # the file inspect_file found
     labels = {}
     for i, img in enumerate(p.images):
         path, labels[f"@i{i}"] = ctx.submission.require(img.file)

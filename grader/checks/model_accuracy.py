@@ -161,7 +161,7 @@ def load_data(ctx: CheckContext, spec: DataSet) -> Labelled:
                     raise ValueError(f"{path.name} has no arrays {spec.x!r} and {spec.y!r} (it has {', '.join(data)})")
                 x, y = np.asarray(data[spec.x]), np.asarray(data[spec.y])
         else:
-            x, y = _image_folder(path, tuple(spec.size), spec.color)
+            x, y = _image_folder(path, (spec.size[0], spec.size[1]), spec.color)  # size: validated as 2 ints
     if y.ndim == 2:
         y = y.argmax(axis=1)
     if spec.limit is not None:
@@ -213,13 +213,15 @@ def _image_folder(root: Path, size: tuple[int, int], color: str) -> tuple[np.nda
     """``root/<label>/<image>``: the instructor's images (``image_dataset_from_directory``'s layout)."""
     from PIL import Image
 
-    images, labels = [], []
+    images: list[np.ndarray] = []
+    labels: list[int] = []
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     for index, cls in enumerate(classes):
         for f in sorted((root / cls).iterdir()):
             if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file() and len(images) < MAX_IMAGES:
-                with Image.open(f) as im:
-                    im = im.convert("L" if color == "grayscale" else "RGB").resize((size[1], size[0]), Image.BILINEAR)
+                with Image.open(f) as opened:
+                    mode = "L" if color == "grayscale" else "RGB"
+                    im = opened.convert(mode).resize((size[1], size[0]), Image.Resampling.BILINEAR)
                     images.append(np.asarray(im, np.float32))
                 labels.append(int(cls) if cls.isdigit() else index)
     if not images:
@@ -272,7 +274,7 @@ def predict(ctx: CheckContext, pattern: str, rel: str, x: np.ndarray, feed: Feed
         ctx, {"op": "predict", "model": "@model", "label": rel, "inputs": _shared_inputs(ctx, x),
               "feed": feed.to_cmd(), "divide": used.divide, "add": used.add,
               "alternatives": [s.to_cmd() for s in alternatives], "sample": sample, "out": "@job/out.npy"},
-        {"model": ctx.submission.find_one(pattern)}, timeout=300)
+        {"model": ctx.submission.require(pattern)[0]}, timeout=300)  # the file inspect_file found
     try:
         if "problem" in answer:
             raise SubmissionProblem(f"{rel}: {answer['problem']}")

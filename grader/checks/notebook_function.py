@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import Field, field_validator, model_validator
 
@@ -144,6 +144,16 @@ def compiled_cases(path) -> list[dict[str, Any]]:
         raise InstructorError(f"the student build's compiled cases {path.name} cannot be read: {e}") from None
 
 
+# a case to run: (name, args, kwargs, points, hidden, dims, expected: the value, or the reference function computing it)
+_Case = tuple[str, Any, Any, float, bool, dict[str, int], Any]
+
+
+class _CaseResult(TypedDict):
+    case: str
+    passed: bool
+    hidden: bool
+
+
 def _hidden_each(hidden: HiddenCases) -> float:
     return (hidden.points / hidden.count) if hidden.points is not None else 1.0
 
@@ -153,6 +163,7 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
     """Calls a notebook's function on listed and hidden inputs and compares with a reference function."""
     session, rel = notebook_session(ctx, p.notebook, p, p.call_timeout)
     rng = ctx.rng(f"notebook_function|{p.function}")
+    cases: list[_Case]
     if p.compiled_cases is not None:  # a student build: inputs and expected results recorded at export
         compiled = compiled_cases(ctx.rubric_path(p.compiled_cases))
         cases = [(f"case {i + 1}", c["args"], c["kwargs"], c["points"], False, {}, c["expected"])
@@ -172,7 +183,7 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
         total += _hidden_each(p.hidden) * p.hidden.count
     notes: list[str] = []
     instructor: list[str] = []  # a hidden case's why: its inputs' shapes and values are the instructor's
-    results = []
+    results: list[_CaseResult] = []
     for name, args_spec, kwargs_spec, points, hidden, dims, source in cases:
         if callable(source):
             args = materialize(args_spec, rng, dims)

@@ -51,14 +51,16 @@ def thumbnails(ctx: CheckContext, files: dict[str, Path], max_side: int = PHOTO_
             answer, job = {}, None
         if job is not None:
             shutil.rmtree(job, ignore_errors=True)
-        got = answer.get("thumbnails") if isinstance(answer.get("thumbnails"), list) else []
+        listed = answer.get("thumbnails")
+        got = listed if isinstance(listed, list) else []
         for i, (rel, _) in enumerate(keys.values()):
             item = got[i] if i < len(got) and isinstance(got[i], dict) else {}
             png = item.get("png")
             ctx.cache[("thumbnail", rel, max_side)] = png if isinstance(png, str) else None
             if preview_side:
-                preview = item.get("preview") if isinstance(item.get("preview"), dict) else {}
-                ctx.cache[("preview", rel)] = preview.get("png") if isinstance(preview.get("png"), str) else None
+                preview = item.get("preview")
+                preview_png = preview.get("png") if isinstance(preview, dict) else None
+                ctx.cache[("preview", rel)] = preview_png if isinstance(preview_png, str) else None
     for rel in files:
         out[rel] = ctx.cache.get(("thumbnail", rel, max_side))
     return out

@@ -104,6 +104,7 @@ def _draw(spec: RandomArray, rng: np.random.Generator, dims: dict[str, int]) -> 
             shape.append(int(d))
     if int(np.prod(shape)) > MAX_ELEMENTS:
         raise ValueError(f"a random array of shape {tuple(shape)} is larger than {MAX_ELEMENTS:,} elements")
+    arr: np.ndarray  # float, int or bool by distribution; cast to the spec's dtype below
     if spec.distribution == "normal":
         arr = rng.normal(spec.loc, spec.scale, size=shape)
     elif spec.distribution == "uniform":

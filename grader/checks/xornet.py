@@ -5,6 +5,7 @@ taken apart into its weights (one homework's shape, on top of the generic gramma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -112,7 +113,8 @@ def _coef(factors: list, sign: float) -> tuple[float, str] | None:
         return None
     n = nums[0]
     if isinstance(n, Neg):
-        return -sign * n.arg.value, "-" + n.arg.text
+        num = cast(Num, n.arg)  # nums keeps a Neg only when it wraps a Num
+        return -sign * num.value, "-" + num.text
     return sign * n.value, ("-" if sign < 0 else "") + n.text
 
 

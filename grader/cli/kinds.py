@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any, TypedDict
 
 from rich.console import Console
 from rich.table import Table
@@ -13,6 +14,17 @@ from rich.table import Table
 from grader.cli.common import EXIT_OK, UsageError
 from grader.rubric.kinds import all_kinds, describe_params, plugin_problems
 from grader.rubric.model import load_for_command
+
+
+class _KindEntry(TypedDict):
+    """One kind as listed (and printed with ``--json``)."""
+
+    kind: str
+    origin: str
+    summary: str
+    status: str
+    notebooks: bool
+    parameters: list[dict[str, Any]]
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -27,9 +39,10 @@ def run(args: argparse.Namespace) -> int:
     kinds = [k for k in all_kinds() if args.kind in (None, k.name)]
     if args.kind and not kinds:
         raise UsageError(f"no check kind {args.kind!r} (known: {', '.join(k.name for k in all_kinds())})")
-    listed = [{"kind": k.name, "origin": k.origin, "summary": k.summary,
-               "status": "pending" if k.run is None else "ready", "notebooks": k.uses_notebooks,
-               "parameters": describe_params(k.params) if k.run is not None else []} for k in kinds]
+    listed: list[_KindEntry] = [
+        {"kind": k.name, "origin": k.origin, "summary": k.summary,
+         "status": "pending" if k.run is None else "ready", "notebooks": k.uses_notebooks,
+         "parameters": describe_params(k.params) if k.run is not None else []} for k in kinds]
     if args.json:
         print(json.dumps({"kinds": listed, "plugin_problems": plugin_problems()}, indent=2))
         return EXIT_OK

@@ -104,6 +104,8 @@ def _override(args: argparse.Namespace) -> int:
 
 def print_decisions(report: ClassReport) -> None:
     ov = report.overrides
+    if ov is None:  # class_step sets it: a report that did not come from it has no decisions to show
+        raise ValueError("the class report did not go through class_step")
     table = Table(title="your decisions")
     for col in ("student", "question", "decision", "automatic", "score", "comment", "state"):
         table.add_column(col, overflow="fold" if col == "comment" else "ellipsis")

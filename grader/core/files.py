@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,9 +56,7 @@ def locked(lock_file: Path) -> Iterator[None]:
 
 def _lock(fd: int) -> None:
     """flock where it exists; on Windows (a student's self-check) a byte-range lock, retried."""
-    try:
-        import fcntl
-    except ImportError:
+    if sys.platform == "win32":  # Windows has no fcntl
         import msvcrt
         while True:
             try:
@@ -65,4 +64,5 @@ def _lock(fd: int) -> None:
                 return
             except OSError:
                 continue
+    import fcntl
     fcntl.flock(fd, fcntl.LOCK_EX)

@@ -75,10 +75,10 @@ def windows_name_problem(part: str) -> str | None:
 
 def pid_alive(pid: int) -> bool:
     """Whether a process exists. (On Windows ``os.kill(pid, 0)`` would send CTRL_C_EVENT, not probe.)"""
-    if IS_WINDOWS:
+    if sys.platform == "win32":  # IS_WINDOWS, spelled so type checkers know ctypes.windll exists here
         import ctypes
 
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        kernel32 = ctypes.windll.kernel32
         handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
         if not handle:
             return ctypes.GetLastError() == 5  # ERROR_ACCESS_DENIED: it exists, it is not ours
@@ -205,7 +205,7 @@ def kill_tree(proc: subprocess.Popen) -> None:
     root would kill that group instead (another sandbox, or anything on the machine)."""
     if hasattr(os, "killpg") and proc.returncode is None:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+            os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, OSError):
             pass
     elif IS_WINDOWS and proc.poll() is None:

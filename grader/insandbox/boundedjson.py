@@ -21,11 +21,12 @@ import json
 import re
 from collections import deque
 from dataclasses import dataclass
+from typing import cast
 
 try:  # in the grader
     from grader.insandbox.wire import scrub_json
 except ImportError:  # in the sandbox, where wire.py sits beside this file
-    from wire import scrub_json
+    from wire import scrub_json  # type: ignore[no-redef]  # the same function, imported as a script's sibling
 
 # Outside strings: blanks, then a scalar (a number, true, null...: group 1), then anything else up to the next
 # structural character (not JSON: json.loads stops there). Possessive: one pass, no backtracking.
@@ -76,14 +77,15 @@ class Shape:
                     self.in_string = False
                     i = quote + 1
                     continue
-                i = _INSIDE.match(data, i, end).end()
+                # _INSIDE and _OUTSIDE match the empty string too: their match is never None
+                i = cast("re.Match[bytes]", _INSIDE.match(data, i, end)).end()
                 if i >= end:
                     return
                 self.escaped = data[i] == BACKSLASH  # a backslash at the chunk's end
                 self.in_string = self.escaped
                 i += 1
                 continue
-            m = _OUTSIDE.match(data, i, end)
+            m = cast("re.Match[bytes]", _OUTSIDE.match(data, i, end))
             if m.end(1) > m.start(1):  # a scalar (one split between two chunks counts twice: still a bound)
                 self.values += 1
             i = m.end()

@@ -104,10 +104,10 @@ def make_layer(cls: str, c: dict[str, Any]):
         kind = L.MaxPooling2D if cls.startswith("Max") else L.AveragePooling2D
         return kind(pool, strides=strides, padding=pad, **df)
     if cls in ("MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D"):
-        pool = _one(c.get("pool_size"), 2)
-        strides = _one(c.get("strides"), pool) if c.get("strides") is not None else None
+        pool1 = _one(c.get("pool_size"), 2)
+        strides1 = _one(c.get("strides"), pool1) if c.get("strides") is not None else None
         kind = L.MaxPooling1D if cls.startswith("Max") else L.AveragePooling1D
-        return kind(pool, strides=strides, padding=pad, **df)
+        return kind(pool1, strides=strides1, padding=pad, **df)
     if cls in ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"):
         return getattr(L, cls)(keepdims=bool(c.get("keepdims", False)), **df)
     if cls == "Flatten":
@@ -205,10 +205,11 @@ def build_model(layers: list[dict[str, Any]], input_shape: list[int | None]):
     """A Sequential model of ``layers`` (``{"class_name", "config"}``) on ``input_shape``."""
     import keras
 
-    if not input_shape or any(d is None for d in input_shape):
+    dims = [d for d in input_shape if d is not None]
+    if not input_shape or len(dims) != len(input_shape):
         raise BuildProblem(f"the input shape {input_shape} is not fully known")
     model = keras.Sequential()
-    model.add(keras.Input(shape=tuple(int(d) for d in input_shape)))
+    model.add(keras.Input(shape=tuple(int(d) for d in dims)))
     for i, spec in enumerate(layers, start=1):
         cls = spec["class_name"]
         if cls in SKIP_AT_INFERENCE:

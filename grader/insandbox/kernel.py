@@ -32,6 +32,7 @@ import io
 import json
 import os
 import sys
+from typing import Any
 
 MAX_TRACEBACK = 2000
 
@@ -98,7 +99,7 @@ class _Stream(io.TextIOBase):
         return self._fd  # C-level writes go to the supervisor's log, as in a Jupyter kernel's terminal
 
     @property
-    def encoding(self):
+    def encoding(self):  # type: ignore[override]  # TextIOBase declares a plain attribute; ours is fixed
         return "utf-8"
 
 
@@ -139,7 +140,8 @@ def _make_shell():
     config.HistoryManager.enabled = False
     config.HistoryManager.hist_file = ":memory:"
     shell = Shell.instance(config=config, displayhook_class=Hook, display_pub_class=Publisher, colors="nocolor")
-    shell.display_formatter.active_types = ["text/plain"]  # figures are not rendered to PNG for nobody
+    if shell.display_formatter is not None:
+        shell.display_formatter.active_types = ["text/plain"]  # figures are not rendered to PNG for nobody
 
     def noop(name):
         def magic(line="", cell=None):
@@ -257,6 +259,7 @@ def live(namespace: dict, cmd: dict) -> dict:
     CAPTURE.reset()
     op = cmd.get("op")
     phase = "resolve"
+    value: Any
     try:
         if op == "has":
             try:
@@ -321,6 +324,7 @@ def serve(cmd_fd: int, rec_fd: int, log_fd: int, budget: int) -> None:
     sys.stdin = open(os.devnull)  # noqa: SIM115 - input() gets EOF, as in a kernel without stdin
     prepare()
     shell = _SHELL
+    assert shell is not None, "prepare() makes the shell"
     commands = os.fdopen(cmd_fd, "rb", buffering=0)
     pending = b""
     while True:
@@ -417,8 +421,8 @@ def _network_off() -> None:
 
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
-    socket.gethostbyname = refuse  # type: ignore[assignment]
+    socket.getaddrinfo = getaddrinfo
+    socket.gethostbyname = refuse
 
 
 def main() -> None:

@@ -286,6 +286,12 @@ def _model_input_shape(item: dict, depth: int = 0) -> list[int | None] | None:
     return _shape_of(fcfg) if isinstance(fcfg, dict) else None
 
 
+def _config_of(item: dict) -> dict:
+    """A layer's ``config`` mapping, or an empty one when it is missing or not a mapping."""
+    cfg = item.get("config")
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):  # Keras 3 wraps some values ({"class_name": "__tuple__", "config": ...})
         if value.get("class_name") == "__tuple__":
@@ -316,7 +322,7 @@ class _Builder:
         if len(self.layers) >= MAX_LAYERS:
             raise ConfigProblem(f"has more than {MAX_LAYERS} layers, over the limit")
         cls = str(item.get("class_name"))
-        cfg = item.get("config") if isinstance(item.get("config"), dict) else {}
+        cfg = _config_of(item)
         kept = {k: _plain(cfg[k]) for k in _KEEP if k in cfg}
         self.layers.append(LayerInfo(qualified, cls, kept))
         idx = len(self.layers) - 1
@@ -362,7 +368,7 @@ class _Builder:
         else:
             shape = None
             for item in items[:1]:
-                icfg = item.get("config") if isinstance(item.get("config"), dict) else {}
+                icfg = _config_of(item)
                 shape = _shape_of(icfg)
             if shape is None and isinstance(cfg, dict) and cfg.get("build_input_shape") is not None:
                 shape = _shape_of({"batch_input_shape": _plain(cfg["build_input_shape"])})
@@ -375,7 +381,7 @@ class _Builder:
             current = self._input(name or "input", shape)
         for item in items:
             cls = str(item.get("class_name"))
-            icfg = item.get("config") if isinstance(item.get("config"), dict) else {}
+            icfg = _config_of(item)
             name = str(icfg.get("name") or item.get("name") or f"layer_{len(self.layers)}")
             if cls == "InputLayer":
                 continue
@@ -403,7 +409,7 @@ class _Builder:
         for item in raw:
             if not isinstance(item, dict):
                 raise ConfigProblem("a layer in model_config is not a mapping")
-            icfg = item.get("config") if isinstance(item.get("config"), dict) else {}
+            icfg = _config_of(item)
             name = item.get("name", icfg.get("name"))
             if not isinstance(name, str) or not name:
                 raise ConfigProblem("a layer in model_config has no name")
@@ -443,7 +449,7 @@ class _Builder:
         if bound is not None and len(bound) != len(input_names):
             raise ConfigProblem(f"a nested model with {len(input_names)} inputs is called on {len(bound)} tensors")
         for k, name in enumerate(input_names):
-            icfg = by_name[name].get("config") if isinstance(by_name[name].get("config"), dict) else {}
+            icfg = _config_of(by_name[name])
             produced[(name, 0)] = [bound[k] if bound is not None else self._input(name, _shape_of(icfg))]
         # Kahn's algorithm over calls: a call runs once every call it reads from has run
         pending: dict[tuple[str, int], int] = {}
@@ -478,9 +484,9 @@ class _Builder:
                 produced[(name, pos)] = self.model(item, f"{prefix}{name}/", ins, depth + 1,
                                                    group if group is not None else name)
             else:
-                cls = _operation_class(item, name, len(ins))
-                if cls is not None:
-                    item = {**item, "class_name": cls}
+                op_cls = _operation_class(item, name, len(ins))
+                if op_cls is not None:
+                    item = {**item, "class_name": op_cls}
                 elif len(ins) > 1 and str(item.get("class_name")) not in MERGE_LAYERS:
                     raise ConfigProblem(f"layer '{_short(name)}' ({_short(item.get('class_name'))}) is called on "
                                         f"{len(ins)} tensors; only merge layers (Add, Concatenate, ...) take several")

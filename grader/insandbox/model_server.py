@@ -36,6 +36,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -231,7 +233,7 @@ def _batch_size(model) -> int:
     return max(1, min(MAX_BATCH, ACTIVATION_BYTES // max(per_image, 1)))
 
 
-_COMPILED: dict[str, object] = {}  # architecture -> one compiled forward pass (insertion order = age)
+_COMPILED: dict[str, Callable[..., Any]] = {}  # architecture -> one compiled forward pass (insertion order = age)
 COMPILED_KEEP = 8
 COMPILED_MAX_PARAMS = 5_000_000  # larger models are compiled each time rather than kept
 
@@ -335,7 +337,7 @@ def fingerprint(cmd: dict) -> dict:
     """Per model file its layers' fingerprints, per image its hashes; a file that cannot be read says why."""
     from fingerprint import image_file_print, layer_print
 
-    models = []
+    models: list[dict[str, Any]] = []
     labels = cmd.get("model_labels") or []
     for i, path in enumerate(cmd.get("models", [])[:MAX_FINGERPRINTS]):
         label = labels[i] if i < len(labels) else _label(path)

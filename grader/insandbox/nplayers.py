@@ -9,7 +9,7 @@ and computes what the Keras 3 layer computes at inference. Spatial layers work c
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -142,6 +142,7 @@ class _Spatial(Layer):
     """Conv / pooling over 1 or 2 spatial axes; 1-D layers run as 2-D of height 1."""
 
     rank = 2
+    padding: str  # "valid", "same" or (1-D convolutions) "causal": set by each subclass's setup
 
     def _geometry(self, c: dict[str, Any], window_key: str, window_default) -> None:
         self.first = _data_format(c)
@@ -565,6 +566,7 @@ class Activation(Layer):
 
 class ReLU(Layer):
     def setup(self, c):
+        self.args: tuple[float, float | None, float]  # negative_slope, max_value, threshold
         if self.class_name == "ThresholdedReLU":  # kbuild: ReLU(threshold=theta)
             self.args = (0.0, None, float(c.get("theta", 1.0)))
         else:
@@ -751,7 +753,7 @@ class Merge(Layer):
             ranks = {len(s) for s in shapes}
             if len(ranks) != 1:
                 raise ValueError(f"Concatenate needs inputs of one rank, got shapes {shapes}")
-            a = _check_axis(self.axis, shapes[0]) - 1
+            a = _check_axis(cast(int, self.axis), shapes[0]) - 1  # setup gives Concatenate an int axis
             rest = {tuple(d for i, d in enumerate(s) if i != a) for s in shapes}
             if len(rest) != 1:
                 raise ValueError(f"Concatenate needs matching shapes except along axis {self.axis}, got {shapes}")

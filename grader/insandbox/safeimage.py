@@ -108,7 +108,9 @@ def rgb_array(path: str, label: str, size: tuple[int, int], scale: float = 255.0
 
     im, info = open_image(path, label, **limits)
     rgb = to_rgb(im)
-    method = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}[resample]
+    methods = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+               "bicubic": Image.Resampling.BICUBIC}
+    method = methods[resample]
     rgb = rgb.resize((size[1], size[0]), method)
     arr = np.asarray(rgb, dtype=np.float32) / np.float32(scale)
     return arr, info
@@ -141,13 +143,13 @@ def thumbnail_png(path: str, label: str, max_side: int = 160, max_png_bytes: int
     pside = max(16, min(int(preview_side or 0), MAX_THUMBNAIL_SIDE))
     if preview_side and min(max(rgb.size), pside) > side:  # only when it shows more than the thumbnail
         big = rgb.copy()
-        big.thumbnail((pside, pside), Image.BILINEAR, reducing_gap=2.0)
+        big.thumbnail((pside, pside), Image.Resampling.BILINEAR, reducing_gap=2.0)
         buf = io.BytesIO()
         big.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(buf, "PNG", compress_level=6)
         if buf.tell() <= MAX_THUMBNAIL_BYTES:
             out["preview"] = {"png": base64.b64encode(buf.getvalue()).decode("ascii"), "width": big.width,
                               "height": big.height}
-    rgb.thumbnail((side, side), Image.BILINEAR, reducing_gap=2.0)
+    rgb.thumbnail((side, side), Image.Resampling.BILINEAR, reducing_gap=2.0)
     buf = io.BytesIO()
     rgb.save(buf, "PNG", compress_level=6)
     if buf.tell() > THUMBNAIL_QUANTIZE_ABOVE:

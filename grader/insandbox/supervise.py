@@ -29,13 +29,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Any
 
 try:  # in the grader
     from grader.insandbox.boundedjson import JsonLines, Refused
     from grader.insandbox.wire import MAX_JSON_DEPTH, MAX_JSON_VALUES
 except ImportError:  # in the sandbox, where these modules sit beside this file
-    from boundedjson import JsonLines, Refused
-    from wire import MAX_JSON_DEPTH, MAX_JSON_VALUES
+    from boundedjson import JsonLines, Refused  # type: ignore[no-redef]
+    from wire import MAX_JSON_DEPTH, MAX_JSON_VALUES  # type: ignore[no-redef]
 
 INTERRUPT_GRACE_S = 5.0  # after SIGINT, how long a cell may take to stop before SIGKILL
 MAX_RECORD = 96 * 1024**2  # live answers carry arrays (wire data, base64); a longer record is refused
@@ -314,7 +315,8 @@ class PipeWriter:
     def write(self, data: bytes, deadline: float) -> bool:
         import threading
 
-        done, result = threading.Event(), []
+        done = threading.Event()
+        result: list[bool] = []  # the writer thread appends whether the write went through
         self.jobs.put((data, done, result))
         return done.wait(max(0.0, deadline - time.monotonic())) and bool(result and result[0])
 
@@ -473,7 +475,7 @@ def live_request(kernel: KernelLink, cmd: dict, timeout: float, wall: float) -> 
     rec, how = _await(kernel, lambda r: r.get("r") == "live" and r.get("id") == ident, timeout, wall, said)
     if rec is None:
         return {"status": {"eof": "died", "killed": "killed", "refused": "died"}.get(how, "wall"), **said}
-    clean = {k: str(rec[k])[:n] for k, n in LIVE_KEYS.items() if k in rec}
+    clean: dict[str, Any] = {k: str(rec[k])[:n] for k, n in LIVE_KEYS.items() if k in rec}
     if "value" in rec:
         clean["value"] = rec["value"]
     where = rec.get("where")

@@ -34,6 +34,7 @@ import os
 import signal
 import sys
 import time
+from typing import TextIO
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kernel  # noqa: E402
@@ -333,12 +334,14 @@ def _maxrss() -> int:
         return 0
 
 
-_OUT = None  # the line to the grader (answers and events); stdout itself goes to the log
+_OUT: TextIO | None = None  # the line to the grader (answers and events); stdout itself goes to the log
 
 
 def _ask(event: dict) -> dict:
     """Ask the grader something in the middle of a request (``{"event": "place", "pid": n}``: put this
     forked child in the notebook's cgroup) and wait for its one-line reply."""
+    if _OUT is None:
+        raise RuntimeError("asked the grader before main() opened the line to it")
     _OUT.write(json.dumps(event) + "\n")
     line = sys.stdin.readline()
     try:

@@ -141,6 +141,7 @@ def parse_blackboard(name: str, usernames: Iterable[str] = (), assignment: str =
         receipt, filename = False, rest[1:]
     else:
         return None
+    user: str | None
     if assignment and prefix.startswith(assignment + "_") and len(prefix) > len(assignment) + 1:
         user = prefix[len(assignment) + 1:]
     else:

@@ -238,7 +238,9 @@ def _central_directory_guard(path: Path, display: str, limits: UnpackLimits) -> 
                                     f"{limits.max_entries:,} entries; the archive is malformed")
             # zipfile finds the directory relative to the end record (archives with a prefix): do the same.
             zip64 = rec[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64  # type: ignore[attr-defined]
-            start = end_at - cd_size - (zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator if zip64 else 0)
+            # the ZIP64 end record and its locator: zipfile's constants, which typeshed does not declare
+            zip64_tail = zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator  # type: ignore[attr-defined]
+            start = end_at - cd_size - (zip64_tail if zip64 else 0)
             if start < 0:
                 start = cd_offset
             f.seek(max(start, 0))

@@ -13,6 +13,7 @@ parsed parts, one safe component at a time. Entries are copied with a byte limit
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -71,6 +72,10 @@ def safe_component(name: str) -> str:
     return (s or "file")[:120]
 
 
+def _file_opener(p: Path) -> Callable[[], IO[bytes]]:
+    return lambda: open(p, "rb")
+
+
 @contextmanager
 def _entries(path: Path) -> Iterator[list[_Entry]]:
     if path.is_file():
@@ -87,7 +92,7 @@ def _entries(path: Path) -> Iterator[list[_Entry]]:
                     continue
                 name = info.filename.replace("\\", "/").lstrip("/")
                 top, _, inner = name.partition("/")
-                out.append(_Entry(top, inner, info.file_size, lambda info=info: zf.open(info)))
+                out.append(_Entry(top, inner, info.file_size, functools.partial(zf.open, info)))
             yield out
         return
     out = []
@@ -100,7 +105,7 @@ def _entries(path: Path) -> Iterator[list[_Entry]]:
                 continue
             rel = p.relative_to(path).as_posix()
             top, _, inner = rel.partition("/")
-            out.append(_Entry(top, inner, st.st_size, lambda p=p: open(p, "rb")))  # noqa: SIM115
+            out.append(_Entry(top, inner, st.st_size, _file_opener(p)))
             if len(out) > MAX_ENTRIES:
                 raise LmsDownloadError(f"{path}: over {MAX_ENTRIES:,} files")
     yield out

@@ -76,6 +76,7 @@ def pending_reason(q: QuestionResult, hidden: set[str], relative: set[str]) -> s
 
 def runner_result(q: QuestionResult, pending: str | None) -> dict[str, Any]:
     name = f"{q.id}: {actions_log_text(q.title, 200)}"
+    max_score: float
     if pending is not None:
         test = {"name": f"{name} (pending)", "status": "pass", "score": 0, "message": actions_log_text(pending)}
         max_score = 0

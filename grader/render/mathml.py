@@ -9,6 +9,7 @@ shown as the student wrote them; every leaf is escaped.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from grader.render.html_page import esc
 
@@ -32,7 +33,7 @@ def equation_mathml(tree: object) -> str:
     rows = []
     for i, (sign, term) in enumerate(terms):
         body = _node(term, 2, counter)
-        if _prec(term) <= 1:
+        if _prec(cast(list, term)) <= 1:  # _node accepted it: a non-empty list
             body = _paren(body)
         lead = "<mi>Y</mi><mo>=</mo><mi>&#963;</mi><mo>(</mo>" if i == 0 else ""
         op = "" if i == 0 and sign == "+" else f"<mo>{'+' if sign == '+' else '&#8722;'}</mo>"

@@ -78,8 +78,8 @@ LABELLED_BARS = 40  # above this many students, the plot shows ranks; the table 
 
 
 def relative_plot(report: ClassReport, qid: str) -> bytes | None:
-    values = [(r.student, r.question(qid).relative) for r in report.results]
-    values = [(s, v) for s, v in values if v is not None]
+    relative = [(r.student, r.question(qid).relative) for r in report.results]
+    values = [(s, v) for s, v in relative if v is not None]
     if not values:
         return None
     plt = _plt()
@@ -146,8 +146,8 @@ def summary_page(report: ClassReport) -> str:
         if best is None:
             parts.append('<p class="alert">No student has a valid result here, so nobody scores.</p>')
         else:
-            leaders = [r.student for r in results if r.question(qid).relative is not None
-                       and abs(r.question(qid).relative - best) < 1e-12]
+            leaders = [r.student for r in results if (rel := r.question(qid).relative) is not None
+                       and abs(rel - best) < 1e-12]
             parts.append(f'<p>Class best <b>{best:.4f}</b> ({esc(", ".join(leaders))}); every score is points '
                          "&#215; accuracy / best.</p>")
         if plot:

@@ -185,8 +185,8 @@ class CheckContext:
     question: Question
     options: GradeOptions
     # Shared across the checks of one submission (e.g. an executed notebook is
-    # reused by every question that needs it). Keys are owned by the kind.
-    cache: dict[str, Any] = field(default_factory=dict)
+    # reused by every question that needs it). Keys are tuples owned by the kind: ("session", rel), ...
+    cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     # The submission's work folder; checks make scratch folders below it.
     workdir: Path | None = None
     # The rubric's folder: test files, reference modules and data sets are named relative to it.

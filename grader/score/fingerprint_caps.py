@@ -52,7 +52,9 @@ def cap_fingerprints(fp: dict) -> tuple[dict, list[str]]:
 
 def _cap_models(models: list, notes: list[str]) -> list:
     models = [m for m in models if isinstance(m, dict)]
-    kept, skipped, total, layers_seen = [], [], 0, 0
+    kept: list[dict] = []
+    skipped: list[str] = []
+    total = layers_seen = 0
     for model in models:
         n = sum(1 for la in _list(model.get("layers")) if _weighted(la))
         layers_seen += n
@@ -86,7 +88,9 @@ def _keep_largest_sketches(models: list) -> list:
 def _cap_code(code: list, notes: list[str]) -> list:
 
 
-    kept, skipped, total = [], [], 0
+    kept: list[dict] = []
+    skipped: list[str] = []
+    total = 0
     for item in code:
         if not isinstance(item, dict) or not isinstance(item.get("prints"), str):
             continue

@@ -22,6 +22,7 @@ an answer is refused, never written with a warning.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -40,8 +41,8 @@ from grader.checks import digitsdata
 from grader.checks.model_accuracy import HIDDEN
 from grader.checks.pytest.fixtures import SubmissionFiles
 from grader.checks.pytest.harness import Fixtures, Harness, run_tests
-from grader.checks.pytest.recorded import RecordedReference
-from grader.checks.pytest.recording import recording
+from grader.checks.pytest.recorded import RecordedReference, RecordingReference
+from grader.checks.pytest.recording import Recorder, recording
 from grader.checks.values import materialize
 from grader.core.options import GradeOptions
 from grader.execute.notebooks.session import StudentFailure
@@ -491,9 +492,9 @@ def _secrets(build: _Build, rubric_path: Path, samples: Path | None) -> None:
             if f.is_file() and _rel_or_none(build, f) not in build.shipped and f.name != "__init__.py" \
                     and not _is_public_test(build, f):
                 build.secrets.add_file(f, f"the instructor's {f.name}")
-    for folder in {samples, (rubric_path.resolve().parent / "samples")}:
-        if folder is not None and Path(folder).is_dir():
-            for f in sorted(Path(folder).rglob("*")):
+    for sample_dir in {samples, (rubric_path.resolve().parent / "samples")}:
+        if sample_dir is not None and Path(sample_dir).is_dir():
+            for f in sorted(Path(sample_dir).rglob("*")):
                 if f.is_file():
                     build.secrets.add_file(f, f"a sample submission ({f.name})")
                 if f.suffix.lower() == ".zip":
@@ -556,8 +557,9 @@ def _run_job(build: _Build, job: _PytestJob, kind: str, reference: Callable[[], 
     module = load_module(job.reference) if job.reference is not None else None
     folder = Path(tempfile.mkdtemp(prefix="mlgrade-standin-"))
     calls = build.calls if kind == "right" else None
-    makers = {name: (lambda pattern=pattern: stand_in(module, kind, folder, pattern, calls))
-              for name, pattern in job.notebooks.items()} if module is not None else {}
+    makers: dict[str, Callable[[], Any]] = {
+        name: functools.partial(stand_in, module, kind, folder, pattern, calls)
+        for name, pattern in job.notebooks.items()} if module is not None else {}
     fixtures = Fixtures(notebooks=makers, files=lambda: _empty_files(folder), model=_no_model, reference=reference,
                         rng_seed=f"practice|{build.seed}", options=MappingProxyType(job.options))
     harness = Harness(fixtures, job.test_file, self_check=True)
@@ -566,6 +568,15 @@ def _run_job(build: _Build, job: _PytestJob, kind: str, reference: Callable[[], 
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {t.nodeid: t.outcome for t in run.tests if not t.hidden}
+
+
+def _watched(recorder: Recorder, test_file: Path, reference: Path) -> RecordingReference:
+    """The reference module, loaded afresh, with what ``test_file``'s tests read of it recorded."""
+    return recorder.watch(test_file, load_module(reference))
+
+
+def _returning(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def _record(build: _Build, provisional: Rubric, samples: Path | None, isolation: str,
@@ -580,8 +591,8 @@ def _record(build: _Build, provisional: Rubric, samples: Path | None, isolation:
                 if value is not None and not callable(value) and not isinstance(value, ModuleType):
                     recorder.recording_for(job.test_file).value(name, value)
             for kind in KINDS:
-                job.outcomes[kind] = _run_job(build, job, kind, lambda job=job: recorder.watch(
-                    job.test_file, load_module(job.reference)))
+                job.outcomes[kind] = _run_job(build, job, kind,
+                                              functools.partial(_watched, recorder, job.test_file, job.reference))
         if samples is not None and build.jobs:
             _grade_samples(provisional, samples, isolation, say)
     for job in build.jobs:
@@ -635,7 +646,7 @@ def _verify(build: _Build, final: Rubric) -> None:
         replay = RecordedReference((build.dest / job.recording).read_text(encoding="utf-8"), job.recording)
         pending: set[str] = set()
         for kind, before in job.outcomes.items():
-            after = _run_job(build, job, kind, lambda replay=replay: replay)
+            after = _run_job(build, job, kind, _returning(replay))
             for test, outcome in before.items():
                 now = after.get(test, "missing")
                 if now == "pending":

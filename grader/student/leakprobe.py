@@ -81,6 +81,8 @@ def main(spec_path: str) -> None:
     spec = json.load(open(spec_path, encoding="utf-8"))
     skip = {tuple(s) for s in spec.get("skip", [])}
     wire_spec = importlib.util.spec_from_file_location("_mlgrade_leak_wire", spec["wire"])
+    if wire_spec is None or wire_spec.loader is None:
+        raise ImportError(f"cannot load the wire module {spec['wire']}")
     wire = importlib.util.module_from_spec(wire_spec)
     wire_spec.loader.exec_module(wire)
     cases: dict[str, list] = {}

@@ -17,6 +17,7 @@ ships. The file is written back with :func:`ast.unparse`, so comments never ship
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 
 STUB_DOC = "Hidden: run only when the class is graded."
@@ -58,9 +59,13 @@ def _stub(fn: ast.FunctionDef | ast.AsyncFunctionDef, points: float) -> ast.Func
     pts = ast.Call(ast.Attribute(ast.Attribute(ast.Name("pytest", ast.Load()), "mark", ast.Load()), "points",
                                  ast.Load()), [ast.Constant(points)], [])
     self_arg = [ast.arg("self")] if fn.args.args and fn.args.args[0].arg == "self" else []
-    return ast.FunctionDef(name=fn.name, args=ast.arguments([], self_arg, None, [], [], None, []),
-                           body=[ast.Expr(ast.Constant(STUB_DOC))], decorator_list=[mark, pts], returns=None,
-                           type_comment=None, type_params=[], lineno=fn.lineno, col_offset=0)
+    args = ast.arguments([], self_arg, None, [], [], None, [])
+    body: list[ast.stmt] = [ast.Expr(ast.Constant(STUB_DOC))]
+    if sys.version_info >= (3, 12):  # type_params: a field of function definitions since Python 3.12 (PEP 695)
+        return ast.FunctionDef(name=fn.name, args=args, body=body, decorator_list=[mark, pts], returns=None,
+                               type_comment=None, type_params=[], lineno=fn.lineno, col_offset=0)
+    return ast.FunctionDef(name=fn.name, args=args, body=body, decorator_list=[mark, pts], returns=None,
+                           type_comment=None, lineno=fn.lineno, col_offset=0)
 
 
 def _is_test(node: ast.stmt) -> bool:

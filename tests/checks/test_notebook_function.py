@@ -245,5 +245,5 @@ questions:
     src = write_files(tmp_path / "s", {"nb.ipynb": nb})
     result = grade_submission(src, load_rubric(rubric / "rubric.yaml"), tmp_path / "w", GradeOptions(isolation="none"))
     q1, q2 = result.question("q1").reason, result.question("q2").reason
-    assert "SyntaxError" in q1 and "code cell 2" in q1
+    assert "SyntaxError" in q1 and "In [2]" in q1
     assert "SyntaxError" not in q2 and "nb.ipynb has cells that failed (see q1)" in q2

@@ -71,7 +71,8 @@ def choose_environment(client_fp: dict[str, str], found: dict[str, dict | BaseEx
     if not same_code:
         return {}, refused
     envs = [tuple(sorted(env.items())) for env in same_code.values()]
-    chosen = dict(max(envs, key=lambda e: (envs.count(e), -envs.index(e))))
+    most_shared = max(envs, key=lambda e: (envs.count(e), -envs.index(e)))
+    chosen = dict(most_shared)
     for addr, env in same_code.items():
         if diffs := differences(chosen, env, "the other workers"):
             refused[addr] = [f"{', '.join(diffs)}: install the same packages there"]

@@ -41,7 +41,7 @@ import tempfile
 import threading
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from distributed import WorkerPlugin, get_worker
 
@@ -51,7 +51,7 @@ from grader.batch.scheduling.transport import Parcel, TransportError, extract, t
 from grader.batch.worker import WorkerProcess, died_reason, timeout_reason
 from grader.core.environment import missing_packages
 from grader.execute.isolation import backend
-from grader.execute.slots import claim_slot
+from grader.execute.slots import SlotClaim, claim_slot
 from grader.intake.sources import is_plain_id
 from grader.rubric import RubricError, parse_rubric
 from grader.score.qcache import PACKAGES
@@ -64,7 +64,7 @@ def _code_digest() -> str:
     """A digest of mlgrade's own files (the course's references travel with the rubric, not with mlgrade)."""
     h = hashlib.sha256()
     for pkg in (grader,):
-        root = Path(pkg.__file__).resolve().parent
+        root = Path(cast(str, pkg.__file__)).resolve().parent  # a regular package: __file__ is its __init__.py
         for p in sorted(root.rglob("*")):
             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
                 h.update(f"{pkg.__name__}/{p.relative_to(root).as_posix()}\0".encode())
@@ -124,7 +124,7 @@ class GradingPlugin(WorkerPlugin):
         self.problems: list[str] = []
         self.service: GradingService | None = None
         self.slot: int | None = None
-        self._claim = None
+        self._claim: SlotClaim | None = None
 
     async def setup(self, worker: Any) -> None:
         loop = asyncio.get_running_loop()

@@ -63,18 +63,18 @@ class LocalPool:
                           "key": attempt.key, "workdir": str(seat.workdir), "attempt": attempt.number})
 
     def wait(self, seconds: float) -> list[AttemptEnd]:
-        busy = {seat.worker.stdout: seat for seat in self.seats if seat.attempt is not None}
+        busy = {seat.worker.stdout: (seat, seat.attempt) for seat in self.seats if seat.attempt is not None}
         ready, _, _ = select.select(list(busy), [], [], seconds)
         outcomes = []
         for stream in ready:  # a worker that died reads as the end of its output
-            seat = busy[stream]
+            seat, attempt = busy[stream]
             answer = seat.worker.read_answer()
             if answer is None:
                 code = seat.worker.exit_code()
                 seat.worker.kill()
-                outcomes.append(self._done(seat, AttemptEnd(seat.attempt, fault=died_reason(code))))
+                outcomes.append(self._done(seat, AttemptEnd(attempt, fault=died_reason(code))))
             else:
-                outcomes.append(self._done(seat, AttemptEnd(seat.attempt, total=float(answer.get("total", 0.0)))))
+                outcomes.append(self._done(seat, AttemptEnd(attempt, total=float(answer.get("total", 0.0)))))
         now = time.monotonic()
         for seat in self.seats:
             if seat.attempt is not None and now > seat.deadline:

@@ -242,10 +242,11 @@ class Model:
         scratch.mkdir(parents=True)
         try:
             (scratch / "x.npy").write_bytes(buf.getvalue())
+            model, _ = self._ctx.submission.require(self._pattern)  # the file inspected in __init__
             answer, job = model_request(
                 self._ctx, {"op": "predict", "model": "@model", "inputs": "@x", "input_shape": list(arr.shape[1:]),
                             "out": "@job/out.npy"},
-                {"model": self._ctx.submission.find_one(self._pattern), "x": scratch / "x.npy"}, timeout=timeout)
+                {"model": model, "x": scratch / "x.npy"}, timeout=timeout)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         try:

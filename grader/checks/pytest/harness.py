@@ -167,7 +167,7 @@ class Feedback(dict):
             return
         super().__setitem__(str(key), value)
 
-    def update(self, *args, **kwargs) -> None:  # type: ignore[override]
+    def update(self, *args, **kwargs) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
@@ -226,7 +226,8 @@ class Harness:
         groups: dict[str, int] = {}
         for item in items:
             groups[_group(item)] = groups.get(_group(item), 0) + 1
-        keep, hidden = [], []
+        keep: list[pytest.Item] = []
+        hidden: list[pytest.Item] = []
         for item in items:
             points = _points(item)
             if isinstance(points, str):
@@ -397,7 +398,7 @@ def _clip(text: str, limit: int = MAX_MESSAGE) -> str:
 def _assertion_message(exc: AssertionError, excinfo, test_file: Path) -> str:
     """pytest's rewritten message without its explanation of how each side was computed (``+  where``
     lines name grader objects), or the failing line itself when the assert was not rewritten."""
-    lines = []
+    lines: list[str] = []
     for line in str(exc).splitlines():
         stripped = line.strip()
         if stripped.startswith(("+", "Use -v", "Full diff")) or not stripped:

@@ -169,9 +169,9 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
     if hidden:
         hidden_points = _pts(sum(t.points for t in hidden))
         if self_check:
-            names = sorted({t.group.rsplit("::", 1)[-1] for t in hidden})
+            groups = sorted({t.group.rsplit("::", 1)[-1] for t in hidden})
             notes.append(f"hidden tests worth {hidden_points} points run only when the class is graded "
-                         f"({', '.join(names)})")
+                         f"({', '.join(groups)})")
         else:
             ok = sum(t.outcome == "passed" for t in hidden)
             notes.append(f"hidden tests: {ok} of {len(hidden)} passed ({_pts(sum(t.earned for t in hidden))} of "

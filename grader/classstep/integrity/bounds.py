@@ -60,7 +60,7 @@ class PairBudget:
     def admit(self, costs: list[int]) -> tuple[list[int], int]:
         """The indices of ``costs`` (pairs per group) that fit, cheapest first; and how many did not."""
         order = sorted(range(len(costs)), key=lambda i: (costs[i], i))
-        admitted = []
+        admitted: list[int] = []
         for k, i in enumerate(order):
             if not self.take(costs[i]):
                 return sorted(admitted), len(order) - k

@@ -102,6 +102,7 @@ def _within_budget(run_id: np.ndarray, stud: np.ndarray, keep: np.ndarray, runs:
     does it pair files of different students. Per run the pairs are counted first; the cheapest runs are kept."""
     r, s = run_id[keep], stud[keep]
     files_in_run = np.bincount(r, minlength=runs).astype(np.int64)
+    same: np.ndarray  # float64 pair counts per run (bincount with weights is typed as counting ints)
     if r.size:
         _, first, per_student = np.unique(r * (int(s.max()) + 1) + s, return_index=True, return_counts=True)
         same = np.bincount(r[first], weights=per_student.astype(np.float64) ** 2, minlength=runs)

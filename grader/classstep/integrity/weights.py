@@ -275,7 +275,7 @@ def _evidence(found: list[tuple[int, int, float, bool]], students: list[str], fi
         if near_n:
             detail += "; near-identical weights also come from the same random seed and data: look for a seed"
         a, b = (students[files[fa].student], files[fa].rel), (students[files[fb].student], files[fb].rel)
-        (sa, x), (sb, y) = sorted([a, b])
-        out.append(Evidence("weights", sa, x, sb, y, round(min(1.0, cos), 4), "cosine",
+        (sa, rel_a), (sb, rel_b) = sorted([a, b])
+        out.append(Evidence("weights", sa, rel_a, sb, rel_b, round(min(1.0, cos), 4), "cosine",
                             f">= {config.weights_cosine:g}", detail))
     return out

@@ -103,8 +103,8 @@ def xor_pairs(prints: dict[str, dict], config: IntegrityConfig, report: Integrit
     out: dict[tuple[str, str], Evidence] = {}
     for start in range(0, i.size, _CHUNK):
         ci, cj = i[start:start + _CHUNK], j[start:start + _CHUNK]
-        dist = xor_distance(np.stack([items[k][2] for k in ci.tolist()]), np.stack([items[k][2] for k in cj.tolist()]))
-        for a, b, d in zip(ci.tolist(), cj.tolist(), dist.tolist(), strict=True):
+        dists = xor_distance(np.stack([items[k][2] for k in ci.tolist()]), np.stack([items[k][2] for k in cj.tolist()]))
+        for a, b, d in zip(ci.tolist(), cj.tolist(), dists.tolist(), strict=True):
             (sa, ia, _), (sb, ib, _) = items[a], items[b]
             tol = tolerance(config, ia["decimals"], ib["decimals"])
             if d > tol:

@@ -287,6 +287,10 @@ def _fingerprint(root: Path) -> tuple:
     return tuple(sorted(out))
 
 
+# a live session, as open_session hands it out: (the zygote it runs in, its id there, its cgroup)
+_SessionHandle = tuple[_Zygote, str, Cgroup | None]
+
+
 class BubblewrapBackend(Backend):
     name = "bwrap"
     isolated = True
@@ -399,7 +403,8 @@ class BubblewrapBackend(Backend):
         z.drop_cgroup(cg)
         return answer
 
-    def open_session(self, slot: int, request: dict[str, Any], deadline_s: float):
+    def open_session(self, slot: int, request: dict[str, Any],
+                     deadline_s: float) -> tuple[dict[str, Any], _SessionHandle | None]:
         z = self._zygote(slot)
         if isinstance(z, str):
             return {"status": "error", "reason": z}, None
@@ -413,7 +418,7 @@ class BubblewrapBackend(Backend):
             return answer, None
         return answer, (z, sid, cg)
 
-    def session_call(self, handle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def session_call(self, handle: _SessionHandle, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         z, sid, cg = handle
         if self._zygotes.get(z.slot) is not z or not z.service.alive():
             return {"status": "closed"}
@@ -428,7 +433,7 @@ class BubblewrapBackend(Backend):
             z.drop_cgroup(cg)
         return answer
 
-    def close_session(self, handle) -> None:
+    def close_session(self, handle: _SessionHandle) -> None:
         z, sid, cg = handle
         if self._zygotes.get(z.slot) is not z:
             return  # already replaced, and closed then

@@ -91,7 +91,8 @@ def to_run(answer: dict, code: list) -> NotebookRun:
     status = str(answer.get("status", "error"))
     run = NotebookRun(status if status in ("ok", "timeout", "kernel_died", "error") else "error",
                       str(answer.get("reason", ""))[:1000], code_cells=len(code))
-    reports = answer.get("cells") if isinstance(answer.get("cells"), list) else []
+    cells = answer.get("cells")
+    reports: list = cells if isinstance(cells, list) else []
     for pos, (index, cell) in enumerate(code):
         count = cell.get("execution_count")
         base = CellReport(index, "not_run", execution_count=count if isinstance(count, int) else None,

@@ -177,7 +177,8 @@ class NotebookSession:
             self._lost = self._ended(answer, what, timeout)
             raise (CallTimeout if status in ("killed", "wall") else StudentFailure)(
                 f"{self.rel}: {self._lost}" + (f" (earlier: {lost})" if lost else ""))
-        rec = answer.get("record") if isinstance(answer.get("record"), dict) else {}
+        record = answer.get("record")
+        rec: dict = record if isinstance(record, dict) else {}
         if status == "interrupted":
             raise CallTimeout(f"{self.rel}: {what} did not finish within {timeout:g} s and was interrupted")
         if rec.get("status") != "ok":
