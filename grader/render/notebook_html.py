@@ -11,6 +11,7 @@ from grader.core import textsafe
 from grader.core.results import SubmissionResult
 from grader.render import ClassReport, register_format
 from grader.render.common import LOOK, fmt_points
+from grader.render.terminal import total_line
 
 
 @register_format("notebook-html", scope="submission", filename="report-fragment.html",
@@ -47,7 +48,8 @@ def fragment(r: SubmissionResult, title: str, notes: list[str]) -> str:
         f'<table class="mlgrade-scores" style="border-collapse:collapse">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
         f'<tfoot><tr><td><b>total</b></td><td style="text-align:right"><b>{esc(fmt_points(r.total))}/'
-        f"{esc(fmt_points(r.max_total))}</b></td><td></td><td></td></tr></tfoot></table>",
+        f"{esc(fmt_points(r.max_total))}</b></td><td></td><td>{esc(total_line(r).partition(' (')[2].rstrip(')'))}"
+        "</td></tr></tfoot></table>",
         *[f'<p style="color:#57606a"><b>note:</b> {esc(n)}</p>' for n in notes],
         "</div>",
     ]

@@ -43,13 +43,24 @@ def print_result(result: SubmissionResult, console: Console | None = None, title
             text += Text("\n" + safe(decision_text(q)), style="cyan")
         table.add_row(q.id, f"{fmt_points(q.score)}/{fmt_points(q.max_score)}", status, text)
     console.print(table)
-    console.print(Text(f"total {fmt_points(result.total)}/{fmt_points(result.max_total)}", style="bold"))
+    console.print(Text(total_line(result), style="bold"))
     pending = [q.id for q in result.questions if q.status is Status.PENDING]
     if pending:
         console.print(Text(f"pending, not scored in this run: {', '.join(pending)} (the reasons say why)", style="dim"))
     review = [q.id for q in result.questions if q.awaiting_review]
     if review:
         console.print(Text(f"flagged for manual review by the instructor: {', '.join(review)}", style="dim"))
+
+
+def total_line(result: SubmissionResult) -> str:
+    """``total 2.5/10``, and when some questions are pending (hidden, or graded later), what the run could
+    score: a self-check's public part is not mistaken for a failing grade."""
+    later = sum(q.max_score for q in result.questions if q.status is Status.PENDING)
+    line = f"total {fmt_points(result.total)}/{fmt_points(result.max_total)}"
+    if later > 0:
+        line += (f" (scored in this run: {fmt_points(result.total)} of {fmt_points(result.max_total - later)}; "
+                 f"{fmt_points(later)} points pending)")
+    return line
 
 
 @register_format("terminal", scope="submission", filename="report.txt",

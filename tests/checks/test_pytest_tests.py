@@ -596,3 +596,15 @@ def test_a_fraction_outside_0_1_is_the_instructors_error(tmp_path):
     tests = "def test_x(partial):\n    partial(1.5)\n"
     q = grade(tmp_path, make_pack(tmp_path / "pack", tests=tests, refs=""), GOOD)
     assert q.status is Status.ERROR and "the fraction must be between 0 and 1" in q.reason
+
+
+def test_the_self_checks_total_says_what_was_scored_and_what_is_pending(tmp_path):
+    from grader.render.terminal import total_line
+
+    pack = make_pack(tmp_path / "pack", tests=HIDDEN_ONLY_TESTS, points=3,
+                     extra="")
+    src = write_files(tmp_path / "s", {"softmax.ipynb": GOOD})
+    result = grade_submission(src, load_rubric(pack), tmp_path / "w", GradeOptions(isolation="none", self_check=True))
+    assert total_line(result) == "total 0/3 (scored in this run: 0 of 0; 3 points pending)"
+    graded = grade_submission(src, load_rubric(pack), tmp_path / "w2", GradeOptions(isolation="none"))
+    assert total_line(graded) == "total 3/3"
