@@ -188,7 +188,13 @@ def notebook_function(ctx: CheckContext, p: FunctionParams) -> Outcome:
         if callable(source):
             args = materialize(args_spec, rng, dims)
             kwargs = materialize(kwargs_spec, rng, dims)
-            expected = source(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+            try:
+                expected = source(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+            except Exception as e:  # the instructor's reference on the rubric's arguments: the assignment's bug
+                why = (f"the reference {p.reference} raised {type(e).__name__}: {str(e)[:300]} on {name}'s "
+                       "arguments (check the rubric's args and the reference)")
+                return Outcome(0.0, f"{rel}: {p.function}: {why}; this is a problem with the assignment, not with "
+                                    "the submission", grader_error=why)
         else:
             args, kwargs, expected = args_spec, kwargs_spec, source
         try:

@@ -247,3 +247,27 @@ questions:
     q1, q2 = result.question("q1").reason, result.question("q2").reason
     assert "SyntaxError" in q1 and "In [2]" in q1
     assert "SyntaxError" not in q2 and "nb.ipynb has cells that failed (see q1)" in q2
+
+
+def test_a_reference_that_fails_on_the_rubrics_arguments_is_the_assignments_error(tmp_path):
+    rubric = tmp_path / "r"
+    rubric.mkdir()
+    (rubric / "refs.py").write_text("import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0)\n")
+    (rubric / "rubric.yaml").write_text("""
+name: badargs
+questions:
+  - id: q1
+    title: relu
+    points: 1
+    checks:
+      - kind: notebook_function
+        notebook: nb.ipynb
+        function: relu
+        reference: refs.py:relu
+        hidden: {count: 1, args: [{normal: {shape: [3]}}]}
+""")
+    src = write_files(tmp_path / "s", {"nb.ipynb": notebook_bytes("import numpy as np\ndef relu(x):\n    return x")})
+    q = grade_submission(src, load_rubric(rubric / "rubric.yaml"), tmp_path / "w",
+                         GradeOptions(isolation="none")).question("q1")
+    assert q.status is Status.ERROR and "the reference refs.py:relu raised TypeError" in q.reason
+    assert "problem with the assignment, not with the submission" in q.reason and "please report" not in q.reason
