@@ -299,17 +299,16 @@ def _parse_rubric(text: str, source: str, base_dir: str | Path | None) -> Rubric
 MAX_CLOSURE_FILES = 500  # an instructor's own files; a bound all the same
 
 
+OWN_PACKAGES = ("grader", "mlgrade")  # mlgrade's own code: its version is in every record, not the digest
+
+
 def python_closure(files: list[Path], base: Path) -> list[Path]:
-    """``files``, the conftest.py files of their folders up to ``base``, and the modules they import that are
-    files next to them or in ``base`` (packages too), transitively. Parsed, never imported."""
+    """``files``, the conftest.py beside each, and the modules they import that are files next to them or in
+    ``base`` (packages too), transitively; never mlgrade's own modules (a rubric at a checkout's top would
+    otherwise count the grader's source, which a copy of the rubric does not carry). Parsed, never imported."""
     base = base.resolve()
     out: list[Path] = []
-    todo = list(files)
-    for f in files:
-        for folder in f.resolve().parents:
-            if folder != base and base not in folder.parents:
-                break
-            todo.append(folder / "conftest.py")
+    todo = [*files, *(f.parent / "conftest.py" for f in files)]
     while todo and len(out) < MAX_CLOSURE_FILES:
         path = todo.pop(0)
         if path in out or not path.is_file():
@@ -330,6 +329,8 @@ def python_closure(files: list[Path], base: Path) -> list[Path]:
                 prefix = (node.module + ".") if node.module else ""
                 names = ([node.module] if node.module else []) + [prefix + a.name for a in node.names]
             for name in names:
+                if name.split(".")[0] in OWN_PACKAGES:
+                    continue
                 rel = Path(*name.split("."))
                 for root in roots:
                     todo += [root / rel.with_suffix(".py"), root / rel / "__init__.py"]

@@ -39,3 +39,21 @@ def test_an_unused_file_regrades_no_one_and_a_used_one_regrades_everyone(tmp_pat
     refs = folder / "refs.py"  # the reference the rubric names
     refs.write_text(refs.read_text() + "\n# changed\n")
     assert digest() != with_conftest
+
+
+def test_a_copy_of_a_rubric_as_a_cluster_or_gradescope_gets_it_reads_as_the_same_digest(tmp_path):
+    """Workers refuse to grade when the rubric they rebuilt reads differently from the client's."""
+    import shutil
+
+    from conftest import ROOT
+
+    for rubric_path in (ROOT / "rubric.yaml", *sorted((ROOT / "rubrics").glob("*/rubric.yaml"))):
+        rubric = load_rubric(rubric_path)
+        folder, files = rubric.portable_layout()
+        copy = tmp_path / rubric_path.parent.name / "root"
+        for path, name in files:
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy / name)
+        (copy / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(rubric_path, copy / folder / "rubric.yaml")
+        assert load_rubric(copy / folder / "rubric.yaml").digest() == rubric.digest(), rubric_path
