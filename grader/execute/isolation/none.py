@@ -165,13 +165,25 @@ class _Kernel:
             scratch = staging.private_dir()
             env = kernel_env(copy.host, scratch)
             env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], False)
+        except OSError as e:
+            staging.close()
+            return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
+        except BaseException:
+            staging.close()
+            raise
+        return cls.spawn(request, staging, env, copy.host / request.get("cwd", ""), {})
+
+    @classmethod
+    def spawn(cls, request: dict[str, Any], staging: Staging, env: dict[str, str], cwd: Path,
+              popen_extra: dict[str, Any], on_end=None) -> _Kernel | dict[str, Any]:
+        """Start ``kernel.py`` in ``cwd`` with ``env`` (plus the interpreter's own) and wrap it; the staged
+        copy is removed when it cannot start. ``popen_extra``: the uid backend's switch to the sandbox user."""
+        try:
             python, extra = python_for_children()
-            env.update(extra)
-            cwd = copy.host / request.get("cwd", "")
             proc = subprocess.Popen(
                 [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
-                cwd=cwd, env=env, **popen_kwargs(),
+                cwd=cwd, env={**env, **extra}, **popen_kwargs(), **popen_extra,
             )
         except OSError as e:
             staging.close()
@@ -183,7 +195,7 @@ class _Kernel:
         tree = ProcessTree(proc, memory_bytes=int(request["memory_bytes"]), processes=64)
         kernel = supervise.ThreadedKernel(proc.pid, proc.stdin.fileno(), proc.stdout.fileno(),
                                           proc.stderr.fileno(), interrupt_fn=tree.interrupt)
-        return cls(proc, kernel, tree, staging)
+        return cls(proc, kernel, tree, staging, on_end=on_end)
 
     def end(self, answer: dict[str, Any]) -> None:
         if self.closed:

@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from grader.core.portable import ProcessTree, popen_kwargs, python_for_children
+from grader.core.portable import python_for_children
 from grader.execute.isolation import INSANDBOX, ROLE_KERNELS, ROLE_MODELS, ServiceSpec, kernel_limits, sandbox_uid
 from grader.execute.isolation.none import NoIsolation, _base_env, _Kernel, _memory_of, kernel_env
 from grader.execute.isolation.service import ServiceProcess
 from grader.execute.isolation.staging import Staging
-from grader.insandbox import supervise
 
 
 def kill_uid(uid: int) -> None:
@@ -108,21 +106,11 @@ class UnprivilegedUser(NoIsolation):
             scratch = staging.home(uid)
             env = kernel_env(copy.host, scratch)
             env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], True)
-            python, extra = python_for_children()
-            env.update(extra)
-            proc = subprocess.Popen(
-                [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
-                cwd=copy.host / request.get("cwd", ""), env=env, **popen_kwargs(), **_as(uid),
-            )
         except OSError as e:
             staging.close()
             return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
         except BaseException:
             staging.close()
             raise
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        tree = ProcessTree(proc, memory_bytes=int(request["memory_bytes"]), processes=64)
-        kernel = supervise.ThreadedKernel(proc.pid, proc.stdin.fileno(), proc.stdout.fileno(),
-                                          proc.stderr.fileno(), interrupt_fn=tree.interrupt)
-        return _Kernel(proc, kernel, tree, staging, on_end=lambda: kill_uid(uid))
+        return _Kernel.spawn(request, staging, env, copy.host / request.get("cwd", ""), _as(uid),
+                             on_end=lambda: kill_uid(uid))
