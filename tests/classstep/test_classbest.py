@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from helpers import grade_files
 from kerasfiles import write_keras2_model
 
@@ -19,7 +20,6 @@ from grader.core.results import Status, SubmissionResult
 from grader.execute.isolation import backend
 from grader.rubric import parse_rubric
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = {"alice": 0.9437, "ivan": 0.8938, "bob": 0.8013}  # the sample class's digits accuracies
 
 
