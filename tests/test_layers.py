@@ -102,3 +102,24 @@ def test_imports_inside_functions_say_why():
                 if own and "# deferred:" not in lines[node.lineno - 1]:
                     hidden.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert hidden == []
+
+
+def test_the_grader_imports_without_its_optional_dependencies(tmp_path):
+    """`mlgrade grade` on a plain install (no mlgrade[distributed], no TensorFlow): every command module
+    imports with Dask, TensorFlow, Keras and JAX blocked."""
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\nclass _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('dask', 'distributed', 'tensorflow', 'keras', 'jax'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Block())\n")
+    code = ("import importlib\nfrom grader.cli.main import COMMANDS\n"
+            "for module, _ in COMMANDS.values():\n    importlib.import_module('grader.cli.' + module)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from grader.batch.scheduling import Attempt, Scheduler, cluster
+from grader.batch.scheduling import Attempt, Scheduler
 from grader.batch.scheduling.local import LocalPool
 from grader.classstep.classwide import EXPORT_LOCK, class_results, class_step
 from grader.core.files import locked
@@ -110,8 +110,10 @@ def grade_batch(
         timeout = timeout or submission_timeout(rubric)
         scheduler: Scheduler
         if scheduler_address:
+            from grader.batch.scheduling import cluster  # deferred: Dask is optional (mlgrade[distributed])
+
             scheduler = cluster.DaskScheduler(scheduler_address, config, rubric, options, timeout, console,
-                                      retries=RETRIES_IN_RUN)
+                                              retries=RETRIES_IN_RUN)
         else:
             scheduler = LocalPool(min(jobs or os.cpu_count() or 1, len(todo)), config, out, timeout)
         try:
