@@ -31,13 +31,16 @@ any other exception a grader error. ``mlgrade kinds`` lists the kinds and their 
 **pytest files.** A test file needs nothing imported from mlgrade: the fixtures are there
 (:mod:`grader.checks.pytest`): ``notebook`` (``.call``, ``.value``, ``.has``, ``.errors``, ``.stdout``,
 ``.stored_outputs``), ``notebooks``, ``files``, ``model``, ``hidden_rng``, ``reference``, ``options``,
-``feedback``; markers ``@pytest.mark.points(n)`` and ``@pytest.mark.hidden``. The exceptions below are
+``feedback``; ``notebook.bind(name)`` gives a name as a test written for the student's kernel expects it
+(tests converted by ``mlgrade import``, with :func:`run_doctest` for Otter's doctest cases); markers
+``@pytest.mark.points(n)`` and ``@pytest.mark.hidden``. The exceptions below are
 what the fixtures raise when the student's work does not give what a test asked for; a test may catch
 them (``pytest.raises``).
 """
 
 from grader.checks.notebooks import NotebookLimits, notebook_session
-from grader.checks.pytest.fixtures import CellError, Model, Notebook, SubmissionFiles
+from grader.checks.pytest.doctests import run_doctest
+from grader.checks.pytest.fixtures import CellError, KernelFunction, Model, Notebook, SubmissionFiles
 from grader.checks.values import compare, materialize
 from grader.core.errors import SubmissionProblem
 from grader.execute.notebooks.session import (
@@ -60,8 +63,9 @@ from grader.rubric.kinds import (
 )
 
 __all__ = [
-    "CallTimeout", "CannotCross", "CellError", "CheckContext", "CheckParams", "Model", "NotDefined", "Notebook",
+    "CallTimeout", "CannotCross", "CellError", "CheckContext", "CheckParams", "KernelFunction", "Model", "NotDefined",
+    "Notebook",
     "NotebookDidNotRun", "NotebookLimits", "NotebookSession", "Outcome", "RubricFile", "RubricFunction", "RubricPath",
     "StudentCodeError", "StudentFailure", "SubmissionFiles", "SubmissionProblem", "check_kind", "compare",
-    "materialize", "notebook_session",
+    "materialize", "notebook_session", "run_doctest",
 ]

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "wheel, the public rubric, a README per platform)"),
     "init": ("init", "scaffold a new assignment (init assignment NAME), or write the set-up a platform needs "
                      "(init classroom: the Actions workflow)"),
+    "import": ("importing", "write a rubric and pytest files from Otter-Grader tests (import otter TESTS_DIR) or an "
+                            "nbgrader source notebook (import nbgrader SOURCE.ipynb)"),
     "validate": ("validate", "grade a rubric's sample submissions; fail if the tests misjudge one"),
     "kinds": ("kinds", "list every check kind, where it comes from and its parameters"),
     "override": ("override", "record your own score for a student's question (kept through regrades)"),

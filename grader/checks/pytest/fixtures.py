@@ -26,7 +26,13 @@ from grader.checks.modelfiles import inspect_file
 from grader.core.errors import SubmissionProblem
 from grader.execute.modelserver import model_request
 from grader.execute.notebooks.jobs import NotebookRun
-from grader.execute.notebooks.session import NotDefined, NotebookDidNotRun, NotebookSession, StudentFailure
+from grader.execute.notebooks.session import (
+    CannotCross,
+    NotDefined,
+    NotebookDidNotRun,
+    NotebookSession,
+    StudentFailure,
+)
 from grader.intake.nbload import NotebookProblem, read_cells
 from grader.intake.nbparse import StoredOutput, stored_outputs
 from grader.intake.submission import Submission
@@ -99,6 +105,25 @@ class Notebook:
     def has(self, name: str) -> bool:
         return self._session.has(name)
 
+    def bind(self, name: str) -> Any:
+        """The student's global ``name`` as a test written for the student's own kernel expects it (tests
+        converted from Otter or nbgrader): its value, rebuilt here as data, or, for a function or class, a
+        stand-in that calls it in the sandbox. Raises :class:`NotDefined` when the notebook lacks it."""
+        if not name.isidentifier():
+            raise ValueError(f"not a Python name: {name!r}")
+        try:
+            return self.value(name)
+        except CannotCross:
+            # a function is not data; anything else that cannot cross is said as it was
+            if self._session.value(f"callable({name})") is True:
+                return KernelFunction(self, name)
+            raise
+
+    def bind_all(self, *names: str) -> dict[str, Any]:
+        """:meth:`bind` for each of ``names`` the notebook defines; names it lacks are left out, so the test
+        meets them as Python would (a ``NameError``)."""
+        return {n: self.bind(n) for n in names if self.has(n)}
+
     def defined_at(self, name: str) -> str:
         """Where the student wrote function or class ``name``, as they see it (``In [6]``); "" when unknown.
 
@@ -156,6 +181,20 @@ class Notebook:
 
     def __repr__(self) -> str:
         return f"<notebook {self.name}>"
+
+
+class KernelFunction:
+    """A student's function, called in the sandbox: arguments cross as data and so does what it returns."""
+
+    def __init__(self, notebook: Notebook, name: str):
+        self._notebook = notebook
+        self.__name__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._notebook.call(self.__name__, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__} of {self._notebook.name}>"
 
 
 class SubmissionFiles:
