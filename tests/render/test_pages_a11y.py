@@ -157,3 +157,5 @@ def test_every_table_has_column_headers_and_scrolls_in_its_own_box():
         assert o.tables_in_scroll and all(o.tables_in_scroll), "a table can push the page sideways on a phone"
         assert o.th_scopes and all(scope in ("col", "row") for scope in o.th_scopes)
         assert page.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
+    fragment = outline(get_format("notebook-html").render(amy, report))  # a notebook's output: no page around it
+    assert fragment.th_scopes and all(scope == "col" for scope in fragment.th_scopes)
