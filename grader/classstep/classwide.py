@@ -54,7 +54,7 @@ def class_results(store: ResultStore, keys: dict[str, str], sources: dict[str, s
         r = store.get(student, key)
         if r is None:  # should not happen: every task ends with a stored record
             r = failed_result(student, Path(sources.get(student, "-")), rubric, "no result was stored for this "
-                              "submission")
+                              "submission", grader_fault=True)  # the grader lost it: not the student's fault
         results.append(r)
     taken = {r.student.casefold() for r in results}
     for student, why in sorted((missing or {}).items()):

@@ -25,6 +25,9 @@ LOOK = {
     Status.ERROR: StatusLook("grader error", "err", "#8250df", "magenta"),
 }
 LABEL = {status: look.label for status, look in LOOK.items()}
+# A submission the student's own file kept from being graded (a PDF renamed .zip, nothing handed in):
+# the student's fault, so it looks like a failure, never like the grader's error.
+NOT_GRADED = StatusLook("not graded", "bad", "#cf222e", "red")
 
 
 def fmt_points(x: float) -> str:
@@ -35,6 +38,22 @@ def fmt_points(x: float) -> str:
 def could_not_grade(result: SubmissionResult) -> bool:
     """The grader could not finish this submission (unreadable archive, crash, timeout)."""
     return bool(result.errors)
+
+
+def grader_failed(result: SubmissionResult) -> bool:
+    """The grader or the machine, not the student, is why part of this record is missing (a worker that
+    died, the grader's own disk, a broken test file): the only case the pages badge as a grader error."""
+    return bool(result.grader_fault) or any(q.status is Status.ERROR for q in result.questions)
+
+
+def submission_look(result: SubmissionResult) -> StatusLook | None:
+    """The badge of a whole submission on the class page: a grader error, not graded (the student's file
+    could not be graded: their fault, shown as theirs), or none when it was graded."""
+    if grader_failed(result):
+        return LOOK[Status.ERROR]
+    if could_not_grade(result):
+        return NOT_GRADED
+    return None
 
 
 def review_progress(results: list[SubmissionResult]) -> tuple[int, int]:

@@ -14,11 +14,13 @@ from typing import Any
 from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult
 from grader.render import ClassReport, register_format
 from grader.render.common import LOOK, decision_text, fmt_points
-from grader.render.html_page import badge, esc, page, png_data_uri, review_badge
+from grader.render.html_page import badge, esc, page, png_data_uri, review_badge, table
 from grader.render.mathml import NotRenderable, equation_mathml
 
 XOR_INPUTS = ["001", "011", "101", "111"]
 XOR_TARGET = [0, 1, 1, 0]
+_SAME = '<span role="img" aria-label="same">&#10003;</span>'
+_DIFFERS = '<span role="img" aria-label="differs">&#10007;</span>'
 
 
 def _num(x: object, digits: int = 6) -> str:
@@ -34,7 +36,7 @@ def _images(items: list[dict[str, Any]]) -> str:
         if not isinstance(it, dict):
             continue
         uri = png_data_uri(it.get("thumbnail"))
-        img = f'<img src="{uri}" alt="{esc(it.get("file", ""))}">' if uri else ""
+        img = f'<img src="{uri}" alt="{esc(_image_alt(it))}">' if uri else ""
         lines = [f"<b>{esc(it.get('file', ''))}</b>" + (f" ({esc(it['label'])})" if it.get("label") else "")]
         if it.get("problem"):
             lines.append(f'<span class="wrong">{esc(it["problem"])}</span>')
@@ -47,14 +49,24 @@ def _images(items: list[dict[str, Any]]) -> str:
     return f'<div class="imgs">{"".join(figs)}</div>' if figs else ""
 
 
+def _image_alt(it: dict[str, Any]) -> str:
+    """What a screen reader says for a student's image: which file, and what the model made of it."""
+    what = f"your image {it.get('file', '')}" + (f" ({it['label']})" if it.get("label") else "")
+    if it.get("problem"):
+        return f"{what}: {it['problem']}"
+    if "predicted" in it:
+        verdict = "right" if it.get("right") else "wrong"
+        return f"{what}: predicted {it['predicted']}, expected {it.get('expect', '')}, {verdict}"
+    return what
+
+
 def _screenshot(d: dict[str, Any], review: bool) -> str:
     uri = png_data_uri(d.get("thumbnail"))
     if not uri:
         return ""
-    caption = esc(f"{d.get('file', '')}: {d.get('format', '')} {d.get('width', '')}x{d.get('height', '')}")
-    if review:
-        caption += " &#8212; your instructor looks at this one"
-    return (f'<div class="imgs"><figure class="wide"><img src="{uri}" alt="{esc(d.get("file", ""))}">'
+    text = f"{d.get('file', '')}: {d.get('format', '')} {d.get('width', '')}x{d.get('height', '')}"
+    caption = esc(text) + (" &#8212; your instructor looks at this one" if review else "")
+    return (f'<div class="imgs"><figure class="wide"><img src="{uri}" alt="{esc("your screenshot " + text)}">'
             f"<figcaption>{caption}</figcaption></figure></div>")
 
 
@@ -67,11 +79,12 @@ def _layers(rows: list[dict[str, Any]]) -> str:
         body.append(f'<tr class="{cls}"><td class="num">{esc(r.get("n", ""))}</td><td>{esc(r.get("expected", ""))}'
                     f'</td><td>{esc(r.get("found", ""))}</td><td class="num">{esc(_count(r.get("expected_params")))}'
                     f'</td><td class="num">{esc(_count(r.get("found_params")))}</td>'
-                    f"<td>{'&#10003;' if r.get('same') else '&#10007;'}</td></tr>")
+                    f"<td>{_SAME if r.get('same') else _DIFFERS}</td></tr>")
     if not body:
         return ""
-    return ("<h3>Architecture, layer by layer</h3><table><tr><th>#</th><th>expected</th><th>found</th>"
-            "<th>expected parameters</th><th>found parameters</th><th></th></tr>" + "".join(body) + "</table>")
+    return ("<h4>Architecture, layer by layer</h4>"
+            + table(["#", "expected", "found", "expected parameters", "found parameters", "same"], body,
+                    "architecture, layer by layer"))
 
 
 def _count(x: object) -> str:
@@ -89,7 +102,7 @@ def _equation(d: dict[str, Any]) -> str:
     if isinstance(outs, list) and len(outs) == 4:
         rows = "".join(f"<tr><td>{x}</td><td class=\"num\">{_num(v)}</td><td class=\"num\">{t}</td></tr>"
                        for x, v, t in zip(XOR_INPUTS, outs, XOR_TARGET, strict=True))
-        parts.append("<table><tr><th>X1 X2 X3</th><th>your equation gives</th><th>XOR</th></tr>" + rows + "</table>")
+        parts.append(table(["X1 X2 X3", "your equation gives", "XOR"], [rows], "your equation's values"))
     if parts and d.get("source"):
         parts.insert(0, f"<p class=\"sub\">read from {esc(d['source'])}</p>")
     return "".join(parts)
@@ -113,8 +126,7 @@ def _hand(d: dict[str, Any]) -> str:
         ok = tol is None or diff <= float(tol)
         rows.append(f"<tr class=\"{'same' if ok else 'diff'}\"><td>{x}</td><td class=\"num\">{_num(h)}</td>"
                     f"<td class=\"num\">{_num(e)}</td><td class=\"num\">{diff:.1e}</td></tr>")
-    return ("<table><tr><th>input</th><th>your hand value</th><th>re-evaluated</th><th>difference</th></tr>"
-            + "".join(rows) + "</table>")
+    return table(["input", "your hand value", "re-evaluated", "difference"], rows, "your hand values")
 
 
 def _notebook_errors(errors: list[dict[str, Any]]) -> str:
@@ -129,7 +141,7 @@ def _notebook_errors(errors: list[dict[str, Any]]) -> str:
             out.append(f"<pre>{esc(e['source'])}</pre>")
         if e.get("traceback"):
             out.append(f"<details><summary>traceback</summary><pre>{esc(e['traceback'])}</pre></details>")
-    return ("<h3>Errors while your notebook ran</h3>" + "".join(out)) if out else ""
+    return ("<h4>Errors while your notebook ran</h4>" + "".join(out)) if out else ""
 
 
 def _accuracy(d: dict[str, Any]) -> str:
@@ -138,7 +150,7 @@ def _accuracy(d: dict[str, Any]) -> str:
         return ""
     rows = "".join(f"<tr><td>{esc(k)}</td><td class=\"num\">{float(v):.2%}</td></tr>" for k, v in acc.items()
                    if isinstance(v, (int, float)))
-    return "<table><tr><th>digit set</th><th>accuracy</th></tr>" + rows + "</table>"
+    return table(["digit set", "accuracy"], [rows], "accuracy per digit set")
 
 
 def check_section(c: CheckResult) -> str:
@@ -165,7 +177,9 @@ def check_section(c: CheckResult) -> str:
 
 
 def question_card(q: QuestionResult, report: ClassReport) -> str:
-    head = (f'<header><span class="t">{esc(q.id)}: {esc(q.title)}</span>{badge(q.status)}'
+    """One question: a heading (``h3``, under the page's ``h2`` Questions) a screen reader lists, its
+    status and points, why, and what each check found (``h4`` sections)."""
+    head = (f'<header><h3 class="t">{esc(q.id)}: {esc(q.title)}</h3>{badge(q.status)}'
             + (review_badge(reviewed=q.review is not None) if q.manual_review or q.review else "")
             + f'<span class="pts">{fmt_points(q.score)} / {fmt_points(q.max_score)}</span></header>')
     reason = q.reason
@@ -208,7 +222,8 @@ def feedback_page(result: SubmissionResult, report: ClassReport) -> str:
         f'<p class="sub">{" &#183; ".join(sub)}</p>',
         f'<div class="hero"><div class="score" id="total">{fmt_points(result.total)}'
         f"<small> / {fmt_points(result.max_total)}</small></div>"
-        f'<div class="bar" title="{pct:.0f}%"><span style="width:{min(max(pct, 0), 100):.1f}%"></span></div>'
+        f'<div class="bar" role="img" aria-label="{pct:.0f}% of the points" title="{pct:.0f}%">'
+        f'<span style="width:{min(max(pct, 0), 100):.1f}%"></span></div>'
         f"<div>{esc(summary)}</div></div>",
     ]
     for e in result.errors:

@@ -16,7 +16,7 @@ from grader import __version__
 from grader.classstep.integrity import as_rows
 from grader.core.files import json_text
 from grader.render import ClassReport, register_format
-from grader.render.html_page import esc
+from grader.render.html_page import esc, table
 from grader.render.layout import student_link
 from grader.render.tables import csv_text
 
@@ -59,15 +59,14 @@ def integrity_section(report: ClassReport) -> str:
             what = ", ".join(f"{KIND_WORDS.get(k, k)} &#215;{n}" for k, n in sorted(kinds.items()))
             rows.append(f'<tr><td id="{esc(g.id)}">{esc(g.id)}</td><td>{", ".join(_link(s) for s in g.students)}'
                         f"</td><td>{what}</td></tr>")
-        parts.append("<h3>Groups</h3><table><tr><th>group</th><th>students</th><th>what matched</th></tr>"
-                     + "".join(rows) + "</table>")
+        parts.append("<h3>Groups</h3>" + table(["group", "students", "what matched"], rows, "groups"))
         ev_rows = []
         for e in [e for g in ir.groups for e in g.evidence][:MAX_HTML_ROWS]:
             ev_rows.append(f"<tr><td>{esc(e.group)}</td><td>{esc(KIND_WORDS.get(e.kind, e.kind))}</td>"
                            f"<td>{esc(e.student_a)}: {esc(e.file_a)}</td><td>{esc(e.student_b)}: {esc(e.file_b)}</td>"
                            f'<td class="num">{e.similarity:g} {esc(e.measure)}</td><td>{esc(e.detail)}</td></tr>')
-        parts.append("<h3>What matched</h3><table><tr><th>group</th><th>kind</th><th>first</th><th>second</th>"
-                     "<th>similarity</th><th>details</th></tr>" + "".join(ev_rows) + "</table>")
+        parts.append("<h3>What matched</h3>" + table(["group", "kind", "first", "second", "similarity", "details"],
+                                                     ev_rows, "what matched"))
         total = sum(len(g.evidence) for g in ir.groups)
         if total > MAX_HTML_ROWS:
             parts.append(f"<p>{total - MAX_HTML_ROWS} more rows in integrity.csv.</p>")
@@ -75,8 +74,8 @@ def integrity_section(report: ClassReport) -> str:
         rows = [f"<tr><td>{_link(e.student_a)}</td><td>{esc(KIND_WORDS.get(e.kind, e.kind))}</td>"
                 f"<td>{esc(e.file_a)}</td><td>{esc(e.file_b)}</td><td>{esc(e.detail)}</td></tr>"
                 for e in ir.flags[:MAX_HTML_ROWS]]
-        parts.append("<h3>The handout's own material</h3><table><tr><th>student</th><th>kind</th><th>file</th>"
-                     "<th>matches</th><th>details</th></tr>" + "".join(rows) + "</table>")
+        parts.append("<h3>The handout's own material</h3>" + table(["student", "kind", "file", "matches", "details"],
+                                                                  rows, "the handout's own material"))
     if ir.notes:
         parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in ir.notes[:50]) + "</ul>")
     return "\n".join(parts)

@@ -39,7 +39,7 @@ def fragment(r: SubmissionResult, title: str, notes: list[str]) -> str:
             f'<div style="white-space:pre-wrap;font-family:monospace;font-size:90%">{esc(q.reason)}</div></td>'
             "</tr>"
         )
-    head = "".join(f'<th style="text-align:left">{h}</th>' for h in ("question", "score", "status", "why"))
+    head = "".join(f'<th scope="col" style="text-align:left">{h}</th>' for h in ("question", "score", "status", "why"))
     parts = [
         '<div class="mlgrade-report">',
         f"<h3>{esc(title)}</h3>",
