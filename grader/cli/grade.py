@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     rubric_path = args.rubric or default_rubric_path()
     try:
         grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
-                    rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
+                    rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path.resolve()),
                     formats=formats, assignment=args.assignment, origins=origins, missing=missing,
                     scheduler_address=args.scheduler)
     except ClusterError as e:
