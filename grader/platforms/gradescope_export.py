@@ -1,6 +1,6 @@
 """Gradescope's "Export Submissions" download, graded as a class: who handed in each folder.
 
-Gradescope's export (an assignment's *Manage Submissions* > *Export Submissions*) unzips to one
+Gradescope's export (an assignment's *Review Grades* > *Export Submissions*) unzips to one
 folder, ``assignment_<id>_export/``, holding ``submission_metadata.yml`` and one folder per
 submission, ``submission_<id>/``, with the files the student uploaded. The metadata maps each
 folder to its submitters (``:submitters``: ``:name``, ``:sid``, ``:email``; several for a group
