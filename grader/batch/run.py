@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader.batch.scheduling import Attempt, Scheduler
 from grader.batch.scheduling.local import LocalPool
 from grader.classstep.classwide import EXPORT_LOCK, class_results, class_step
+from grader.classstep.gradedrubric import file_digests
 from grader.core.files import locked
 from grader.core.options import GradeOptions
 from grader.core.results import SubmissionResult
@@ -124,7 +125,8 @@ def grade_batch(
             cgroups.sweep()  # and their cgroups
     manifest = ClassManifest(keys=keys, sources={s.student: str(s.path) for s in sources},
                              rubric_text=rubric_text if rubric_text is not None else _known_rubric_text(out, rubric),
-                             rubric_source=rubric_source, formats=parse_format_list(formats),
+                             rubric_source=rubric_source, rubric_digest=rubric.digest(),
+                             rubric_files=file_digests(rubric), formats=parse_format_list(formats),
                              origins=origins or {}, assignment=assignment, missing=missing or {})
     with locked(out / EXPORT_LOCK):
         if manifest.rubric_text:  # what `mlgrade override` and `mlgrade review` read the class from

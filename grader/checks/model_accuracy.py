@@ -399,8 +399,8 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
         details["class_relative"] = acc
         if ctx.options.self_check:
             reason += ("; provisional: " + ("the public sample only, and " if digits else "")
-                       + "the score is points x accuracy / the best accuracy in the class, known when the class "
-                       "is graded")
+                       + f"the score is points x {acc:.4f} / the best accuracy in the class, known when the class "
+                       f"is graded; until then a perfect accuracy ({PROVISIONAL_BEST:.4f}) stands in for it")
         else:
             reason += f"; scored on {sets[0].name}: points x {acc:.4f} / class best"
         return Outcome(acc, reason, details=details)
@@ -411,3 +411,14 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     if ctx.options.self_check and main is not p.data:
         reason += "; on the public data: the class is graded on other data"
     return Outcome(frac, reason, details=details)
+
+
+# Before the class is known (a self-check, one Gradescope container) a perfect accuracy stands in for the class
+# best: the score is ``points x accuracy``, never above the final one for the same accuracy.
+PROVISIONAL_BEST = 1.0
+
+
+def provisional_formula(points: float, accuracy: float, score: float) -> str:
+    """A provisional score's arithmetic, naming the class best it used and where that best came from."""
+    return (f"{points:g} x {accuracy:.4f} / {PROVISIONAL_BEST:.4f} = {score:g}: the class best is known only when "
+            f"the whole class is graded, so until then a perfect accuracy ({PROVISIONAL_BEST:.4f}) stands in for it")

@@ -15,11 +15,12 @@ from typing import Any
 
 from grader.classstep.classbest import ClassBest
 from grader.classstep.classbest import class_best as outlier_free_best
+from grader.classstep.gradedrubric import RubricChanged, graded_rubric
 from grader.classstep.integrity import class_integrity
 from grader.classstep.overrides import apply_overrides, load_overrides
 from grader.classstep.report import ClassReport
 from grader.core.results import QuestionResult, SubmissionResult, round_score, status_for
-from grader.rubric import Rubric, RubricError, parse_rubric
+from grader.rubric import Rubric
 from grader.score.pipeline import failed_result
 from grader.score.store import ClassManifest, ResultStore, load_class
 
@@ -70,9 +71,10 @@ def stored_class(out: Path) -> tuple[Rubric, list[SubmissionResult], ClassManife
     if manifest is None:
         raise NoClass(f"{out}: no graded class here (run `mlgrade grade ... --out {out}` first)")
     try:
-        rubric = parse_rubric(manifest.rubric_text, manifest.rubric_source)
-    except RubricError as e:
-        raise NoClass(f"{out}: the rubric this class was graded with no longer loads:\n{e}") from None
+        rubric, path = graded_rubric(out, manifest)
+    except RubricChanged as e:
+        raise NoClass(str(e)) from None
+    manifest.rubric_source = str(path)  # found again from this folder: what the integrity step reads beside it
     results = class_results(ResultStore(out), manifest.keys, manifest.sources, rubric, manifest.missing)
     return rubric, results, manifest
 

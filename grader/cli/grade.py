@@ -14,7 +14,7 @@ from grader.core.environment import check_requirements
 from grader.core.options import GradeOptions
 from grader.execute.isolation import AUTO_ORDER
 from grader.execute.isolation import for_command as isolation_for
-from grader.platforms import lmsdownload, repos
+from grader.platforms import gradescope_export, lmsdownload, repos
 from grader.render import UnknownFormat, parse_format_list
 from grader.rubric.model import Rubric, default_rubric_path, load_for_command
 
@@ -81,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     paths, origins, missing = _repositories(args, rubric)
     paths, lms_origins, lms_formats = _lms_downloads(paths, args.out, rubric)
     origins.update(lms_origins)
+    try:  # Gradescope's Export Submissions: each submission folder one student, named for the score import
+        paths, gs_origins = gradescope_export.stage(paths)
+    except gradescope_export.ExportProblem as e:
+        raise UsageError(str(e)) from None
+    origins.update(gs_origins)
+    lms_formats += ["gradescope-scores"] if gs_origins else []
     try:
         formats = parse_format_list(args.format if args.format else ["default", *lms_formats])
     except UnknownFormat as e:
@@ -88,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     rubric_path = args.rubric or default_rubric_path()
     try:
         grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
-                    rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path),
+                    rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path.resolve()),
                     formats=formats, assignment=args.assignment, origins=origins, missing=missing,
                     scheduler_address=args.scheduler)
     except ClusterError as e:

@@ -36,6 +36,7 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lp
 RESERVED_NAMES = frozenset({
     "grades.csv", "summary.html", "summary.json", "canvas.csv", "moodle.csv", "blackboard.csv", "nbgrader.csv",
     "integrity.csv", "integrity.json", "feedback.html", "results.json", "report.txt", "classroom.txt",
+    "gradescope_scores.csv",
     "overrides.yaml", "class.json", "students", ".mlgrade", "instructor-notes.csv", "report-fragment.html",
 })
 

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.checks.model_accuracy import provisional_formula
+from grader.core import textsafe
 from grader.core.errors import UsageError
 from grader.core.files import write_json_atomic
 from grader.core.options import GradeOptions
@@ -38,6 +40,7 @@ from grader.execute.isolation import backend
 from grader.execute.isolation import for_command as isolation_for
 from grader.intake.lms import plain_id
 from grader.render.classroom import relative_questions
+from grader.render.common import fmt_points
 from grader.render.gradescope import to_gradescope
 from grader.rubric import load_rubric
 from grader.rubric.model import load_for_command
@@ -76,7 +79,8 @@ def read_metadata(path: Path) -> dict[str, Any]:
     users = data.get("users")
     if isinstance(users, list) and users and isinstance(users[0], dict):
         u = users[0]
-        origin.update({k: str(u[src]) for k, src in (("full_name", "name"), ("email", "email"), ("user", "id"))
+        origin.update({k: str(u[src]) for k, src in (("full_name", "name"), ("email", "email"), ("sid", "sid"),
+                                                                 ("user", "id"))
                        if u.get(src) is not None})
     if data.get("created_at"):
         origin["submitted_at"] = str(data["created_at"])
@@ -87,26 +91,53 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 
 def gradescope_results(result, rubric, origin: dict[str, Any], isolation_note: str) -> dict[str, Any]:
-    """``results.json`` for one container: class-relative questions say their score is provisional,
-    and their metric feeds Gradescope's leaderboard."""
+    """``results.json`` for one container, worded for the student reading it on Gradescope: class-relative
+    questions give their provisional arithmetic with the class best it used, and their metric feeds
+    Gradescope's leaderboard. The autograder's own stdout (notes for the instructor) stays hidden."""
     data = to_gradescope(result, origin)
     relative = relative_questions(rubric)
     leaderboard = []
+    provisional = []
     for test, q in zip(data["tests"], result.questions, strict=True):
         if q.id in relative:
+            provisional.append(q.id)
             test["name"] += " (provisional)"
-            test["output"] = ("Provisional: this question is scored relative to the best in the class, known when "
-                              "your instructor grades the class. " + test["output"])
+            test["output"] = _provisional_words(q) + test["output"]
             if q.relative is not None:
                 leaderboard.append({"name": q.id, "value": q.relative, "order": "desc"})
     if leaderboard:
         data["leaderboard"] = leaderboard
-    if isolation_note:
-        data["output"] += "\n" + isolation_note
+    data["output"] = student_output(result, provisional, isolation_note)
+    data["stdout_visibility"] = "hidden"
     return data
 
 
-# What the results' output tells the student about where their code ran (the sandbox says nothing).
+def _provisional_words(q) -> str:
+    if q.relative is None:
+        return ("Provisional: this question is scored relative to the best in the class, known when your instructor "
+                "grades the whole class after the deadline. ")
+    return (f"Provisional: {provisional_formula(q.max_score, q.relative, q.score)}. Your instructor grades the whole "
+            "class after the deadline and replaces this score with the final one, which for the same accuracy is "
+            "never lower. ")
+
+
+def student_output(result, provisional: list[str], isolation_note: str) -> str:
+    """The results' top-level text: what a student reads first on Gradescope, about their submission there."""
+    safe = textsafe.terminal
+    lines = [f"Autograder score: {fmt_points(result.total)}/{fmt_points(result.max_total)}"
+             + (" (provisional)" if provisional else "")]
+    if provisional:
+        lines.append(f"{', '.join(provisional)} {'is' if len(provisional) == 1 else 'are'} scored relative to the "
+                     "best in the class: the score here is provisional until your instructor grades the whole class "
+                     "after the deadline and uploads the final score to Gradescope.")
+    lines += [f"Problem: {safe(e)}" for e in result.errors] + [f"Note: {safe(w)}" for w in result.warnings]
+    if isolation_note:
+        lines.append(isolation_note)
+    return "\n".join(lines)
+
+
+# What the results' output tells the student about where their code ran on Gradescope (the sandbox says
+# nothing). Never the self-check's or the instructor's wording: this is read by the student, about this run.
 STUDENT_NOTES = {
     "uid": "Your code ran as an unprivileged user, with time and memory limits, in a container discarded after "
            "this submission.",
@@ -128,7 +159,8 @@ def _keep_private(layout: Layout) -> None:
 def failure_results(why: str) -> dict[str, Any]:
     """What Gradescope shows when the grader itself failed: not the student's fault."""
     return {"score": 0.0, "output": "The autograder failed on its own side, not because of your work: "
-            f"{why}\nYour instructor can see this message and will regrade.", "output_format": "text", "tests": []}
+            f"{why}\nYour instructor can see this message and will regrade.", "output_format": "text", "tests": [],
+            "stdout_visibility": "hidden"}
 
 
 def run(layout: Layout, isolation_requested: str = "auto") -> int:

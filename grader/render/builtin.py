@@ -4,6 +4,7 @@ from grader.render import (  # noqa: F401
     classroom,
     feedback_html,
     gradescope,
+    gradescope_scores,
     integrity,
     lms_csv,
     notebook_html,

@@ -80,13 +80,16 @@ CLASS_FILE = "class.json"
 @dataclass
 class ClassManifest:
     """What the last ``mlgrade grade`` into a folder graded, so that the class can be scored and exported
-    again without the submissions (``mlgrade override``, ``mlgrade review``): each student's record key,
-    the rubric's text, the output formats and where each submission came from."""
+    again without the submissions (``mlgrade override``, ``mlgrade review``), from any folder: each student's
+    record key, the rubric (its text, absolute path and digest), the output formats and where each submission
+    came from."""
 
     keys: dict[str, str]  # student -> record key
     sources: dict[str, str]  # student -> the submission graded (for failed-record stand-ins)
     rubric_text: str
-    rubric_source: str = "rubric.yaml"
+    rubric_source: str = "rubric.yaml"  # absolute (relative in class files of older versions)
+    rubric_digest: str = ""  # Rubric.digest() graded with: what it means, its files' contents included
+    rubric_files: dict[str, str] = field(default_factory=dict)  # each file it reads -> sha256, to name a change
     formats: list[str] = field(default_factory=list)
     origins: dict[str, dict] = field(default_factory=dict)
     assignment: str = ""
