@@ -238,6 +238,7 @@ class ReviewClass:
         for note in it.notes:
             parts.append(f'<p class="look"><b>Look for:</b> {esc(note)}</p>')
         parts.append(f'<div class="why">{esc(q.reason)}</div>')
+        parts.append(_instructor_notes(q))
         for c in q.checks:
             if c.manual_review and "thumbnail" in c.details:
                 continue  # the picture above
@@ -248,7 +249,8 @@ class ReviewClass:
             parts.append("".join(f'<div class="alert">{esc(e)}</div>' for e in r.errors))
         rows = "".join(
             f'<tr{" class=here" if o.id == q.id else ""}><td>{esc(o.id)}</td><td>{esc(o.title)}</td>'
-            f'<td class="num">{fmt_points(o.score)} / {fmt_points(o.max_score)}</td><td>{badge(o.status)}</td></tr>'
+            f'<td class="num">{fmt_points(o.score)} / {fmt_points(o.max_score)}</td><td>{badge(o.status)}'
+            f'{_instructor_notes(o) if o.id != q.id else ""}</td></tr>'
             for o in r.questions)
         parts.append(f"<details class=\"others\"><summary>{esc(it.student)}'s other questions (automatic scores, "
                      f"total {fmt_points(r.total)} / {fmt_points(r.max_total)})</summary><table>{rows}</table>"
@@ -337,6 +339,15 @@ class ReviewClass:
             self.decided_since_export = 0
             notes = report.overrides.notes() if report.overrides else []
             return {"progress": self.progress(), "notes": notes}
+
+
+def _instructor_notes(q: QuestionResult) -> str:
+    """Why hidden tests failed: for the instructor's eyes only (students' pages and results never hold it)."""
+    notes = [n for c in q.checks for n in c.instructor_notes]
+    if not notes:
+        return ""
+    items = "".join(f"<li><pre>{esc(n)}</pre></li>" for n in notes)
+    return f'<div class="hidden-notes"><b>Hidden, for you only:</b><ul>{items}</ul></div>'
 
 
 def _thumbnail_bytes(b64: object) -> bytes | None:

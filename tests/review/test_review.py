@@ -508,3 +508,19 @@ def test_the_token_is_in_no_process_arguments_or_environment(tmp_path):
             except (ProcessLookupError, ValueError, KeyError):
                 pass
     assert not Path(private).exists()  # removed when the server stops
+
+
+def test_why_hidden_tests_failed_is_on_the_review_page_for_the_instructor(tmp_path):
+    out = tmp_path / "grades"
+    results = sample_class()
+    for r in results:
+        if r.student == "amy":
+            r.question("q2").manual_review = True
+            r.question("q2").checks[0].instructor_notes = ["(hidden) test_big failed: expected <6>, got 5"]
+            r.questions[-1].checks[0].instructor_notes = ["(hidden) test_shape failed: (3,) not (6, 6, 3)"]
+    store_class(out, results)
+    html = ReviewClass(out).detail(item_id("amy", "q2"), "t")["html"]
+    assert "Hidden, for you only:" in html and "expected &lt;6&gt;, got 5" in html
+    assert "test_shape failed: (3,) not (6, 6, 3)" in html  # another question's, in the table of the others
+    feedback = (out / "amy" / "feedback.html")
+    assert not feedback.exists() or "test_big" not in feedback.read_text()
