@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
     paths, origins, missing = _repositories(args, rubric)
-    paths, lms_origins, lms_formats = _lms_downloads(paths, args.out, rubric)
+    paths, lms_origins, lms_formats = _lms_downloads(paths, args.out, rubric, missing)
     origins.update(lms_origins)
     try:  # Gradescope's Export Submissions: each submission folder one student, named for the score import
         paths, gs_origins = gradescope_export.stage(paths)
@@ -108,9 +108,11 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _lms_downloads(paths: list[Path], out: Path, rubric: Rubric) -> tuple[list[Path], dict, list[str]]:
+def _lms_downloads(paths: list[Path], out: Path, rubric: Rubric,
+                  missing: dict[str, str]) -> tuple[list[Path], dict, list[str]]:
     """Canvas, Moodle and Blackboard bulk downloads become a staged folder of submissions, one per
-    student (latest attempt), with the LMS's ids kept for its grade file."""
+    student (latest attempt), with the LMS's ids kept for its grade file; entries that are nobody's
+    join ``missing`` (a row each, with the reason)."""
     result, origins, formats = [], {}, []
     for i, p in enumerate(paths):
         lms = lmsdownload.detect(p)
@@ -121,11 +123,14 @@ def _lms_downloads(paths: list[Path], out: Path, rubric: Rubric) -> tuple[list[P
             staged = lmsdownload.stage(p, out / ".mlgrade" / "lms" / f"{i}-{lms}", rubric.limits.max_archive_bytes)
         except (lmsdownload.LmsDownloadError, OSError) as e:
             raise UsageError(str(e)) from None
-        print(f"mlgrade: {p}: a {lms.title()} bulk download, {len(staged.origins)} students", file=sys.stderr)
+        nobodys = f", {len(staged.unrecognised)} entries not recognised (a row each)" if staged.unrecognised else ""
+        print(f"mlgrade: {p}: a {lms.title()} bulk download, {len(staged.origins) - len(staged.unrecognised)} "
+              f"students{nobodys}", file=sys.stderr)
         for line in staged.notes[:20]:
             print(f"  {line}", file=sys.stderr)
         result.append(staged.folder)
         origins.update(staged.origins)
+        missing.update(staged.unrecognised)
         if lmsdownload.LMS_FORMAT[lms] not in formats:
             formats.append(lmsdownload.LMS_FORMAT[lms])
     return result, origins, formats

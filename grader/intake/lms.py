@@ -3,9 +3,12 @@
 Instructors download every submission of an assignment at once; each LMS encodes who handed
 in what in the file (or folder) names:
 
-- Canvas: ``doejane_12345_67890_hw4.zip`` (sortable name squashed, user id, attachment id,
-  the student's file name; ``doejane_LATE_12345_...`` when late). Attachment ids grow with
-  time, so the largest is the latest upload.
+- Canvas: ``doejane_12345_67890_hw4.zip`` (sortable name lowercased with non-word characters
+  removed, so ``van_der_berganna`` keeps its underscores; user id, attachment id, the student's
+  file name; ``doejane_LATE_12345_...`` when late; ``doejane_12345_text.html`` for a text entry).
+  With anonymous grading Canvas writes no name and no user id: ``anon_<id>_67890_hw4.zip``
+  (``LATE_anon_<id>_...``), ``<id>`` the submission's anonymous id (5 base58 characters).
+  Attachment ids grow with time, so the largest is the latest upload.
 - Moodle: a folder ``Jane Doe_12345_assignsubmission_file_/`` holding the files (or flat
   files ``Jane Doe_12345_assignsubmission_file_hw4.zip``); 12345 is the participant id that
   Moodle's grading worksheet is keyed by. Moodle downloads the latest attempt only.
@@ -20,7 +23,8 @@ every name, and (Blackboard) the first line of a receipt whose name ends where t
 ``.txt``. Everything after the prefix is the student's own file name, and a receipt's later lines
 hold text the student typed: a student who writes another student's prefix into a file name, or a
 ``Name:`` line into a comment, must not change whose grade anything is. So every pattern is
-anchored at the prefix and takes its *first* marker (Canvas' name has no ``_``; Blackboard's first
+anchored at the prefix and takes its *first* marker (Canvas' first ``_<digits>_<digits>_``, which
+Canvas keeps out of names for its own re-upload importer; Blackboard's first
 ``_attempt_<timestamp>`` decides), and a Moodle name holding two ``_<id>_assignsubmission_``
 markers, which could be either participant's, is attributed to nobody (Moodle full names can be
 edited by students on many sites). A Moodle folder's name ends with the marker, so there the last
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from grader.intake.sources import safe_id
@@ -42,7 +46,10 @@ CANVAS = "canvas"
 MOODLE = "moodle"
 BLACKBOARD = "blackboard"
 
-_CANVAS = re.compile(r"([^\W_]+)(_LATE)?_(\d{1,20})_(\d{1,20})_(.+)", re.S)
+_WORD = r"[\w\u0300-\u036f]"  # Ruby's [[:word:]], which Canvas keeps: letters, marks, digits, "_"
+_CANVAS_TAIL = r"_(?:(?P<att>\d{1,20})_(?P<file>.+)|(?P<kind>text|link)\.html)"
+_CANVAS = re.compile(rf"(?P<name>{_WORD}{{1,300}}?)(?P<late>_LATE)?_(?P<user>\d{{1,20}}){_CANVAS_TAIL}", re.S)
+_CANVAS_ANON = re.compile(rf"(?P<late>LATE_)?anon_(?P<user>[A-Za-z0-9]{{1,20}}){_CANVAS_TAIL}", re.S)
 _MOODLE_MARK = re.compile(r"_(\d{1,20})_assignsubmission_([a-z]{1,40})_")
 _TIMESTAMP = r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}"
 _BLACKBOARD_MARK = re.compile(rf"_attempt_({_TIMESTAMP})")
@@ -61,6 +68,8 @@ class LmsName:
     late: bool = False
     receipt: bool = False  # a Blackboard submission receipt (.txt), not a submitted file
     assignment: str = ""  # Blackboard: the assignment's name
+    anonymous: bool = False  # Canvas anonymous grading: ``user`` is the anonymous id, not a user id
+    guessed: bool = False  # Blackboard: the username was split off the name without a receipt to confirm it
 
     @property
     def attempt_key(self) -> tuple[int, str]:
@@ -70,7 +79,9 @@ class LmsName:
     @property
     def key(self) -> str:
         """Who, as the LMS wrote it: the user id, or Blackboard's whole ``<assignment>_<username>``."""
-        return f"{self.assignment}_{self.user}" if self.lms == BLACKBOARD else self.user
+        if self.lms == BLACKBOARD:
+            return f"{self.assignment}_{self.user}"
+        return f"anon_{self.user}" if self.anonymous else self.user
 
     @property
     def student_id(self) -> str:
@@ -87,12 +98,29 @@ def plain_id(text: str) -> str:
     return safe[:120]
 
 
-def parse_canvas(name: str) -> LmsName | None:
-    m = _CANVAS.fullmatch(name[:MAX_NAME])
+def parse_canvas(name: str, anonymous: bool | None = None) -> LmsName | None:
+    """A Canvas download's name; ``anonymous``: the download's mode (None: either). In an anonymous
+    download every name starts ``anon_`` or ``LATE_anon_``; a student whose sortable name squashes to
+    ``anon`` is a named student of a named download, so the mode settles it."""
+    name = name[:MAX_NAME]
+    m = _CANVAS_ANON.fullmatch(name) if anonymous is not False else None
+    if m is None and anonymous is not True:
+        m = _CANVAS.fullmatch(name)
     if m is None:
         return None
-    squashed, late, user, attachment, filename = m.groups()
-    return LmsName(CANVAS, user, squashed, attachment, filename, late=bool(late))
+    anon = m.re is _CANVAS_ANON
+    filename = m.group("file") or f"{m.group('kind')}.html"
+    return LmsName(CANVAS, m.group("user"), "anon" if anon else m.group("name"), m.group("att") or "",
+                   filename, late=bool(m.group("late")), anonymous=anon)
+
+
+def canvas_anonymous(names: Iterable[str]) -> bool:
+    """True when most Canvas-named entries of a download are anonymous-grading names."""
+    anon = named = 0
+    for n in names:
+        anon += parse_canvas(n, anonymous=True) is not None
+        named += parse_canvas(n, anonymous=False) is not None
+    return anon > 0 and anon * 2 >= named
 
 
 def parse_moodle(name: str, folder: bool = False) -> LmsName | None:
@@ -131,6 +159,7 @@ def parse_blackboard(name: str, usernames: Iterable[str] = (), assignment: str =
     may imitate one). ``assignment`` (the download's, from its receipts) or ``usernames`` (from
     receipts) settle where the assignment's name ends when both hold ``_``."""
     name = name[:MAX_NAME]
+    guessed = False
     m = _BLACKBOARD_MARK.search(name)
     if m is None:
         return None
@@ -151,10 +180,12 @@ def parse_blackboard(name: str, usernames: Iterable[str] = (), assignment: str =
             if "_" not in prefix:
                 return None
             user = prefix.rsplit("_", 1)[1]
+            guessed = prefix.count("_") > 1  # "HW_4_mary_ann": where the username starts is a guess
     found = prefix[: -len(user) - 1]
     if not user or not found:
         return None
-    return LmsName(BLACKBOARD, user, "", stamp, filename, receipt=receipt, assignment=found)
+    return LmsName(BLACKBOARD, user, "", stamp, filename, receipt=receipt, assignment=found,
+                   guessed=guessed)
 
 
 def parse_blackboard_receipt(text: str, receipt: LmsName | None = None) -> tuple[str, str] | None:
@@ -163,7 +194,7 @@ def parse_blackboard_receipt(text: str, receipt: LmsName | None = None) -> tuple
     Only the receipt's first line is read: later lines hold what the student typed (the
     submission's text, comments). With ``receipt`` (the receipt's parsed file name), the username
     must be the one the LMS wrote in that name: a receipt never speaks for another user."""
-    lines = text[:20_000].lstrip("\ufeff").lstrip("\r\n \t").splitlines()
+    lines = text[:20_000].lstrip("\ufeff\r\n \t").splitlines()  # LF, CRLF or CR
     m = _RECEIPT_NAME.fullmatch(lines[0].strip()) if lines else None
     if m is None:
         return None
@@ -175,7 +206,8 @@ def parse_blackboard_receipt(text: str, receipt: LmsName | None = None) -> tuple
     return full, user
 
 
-PARSERS = {CANVAS: parse_canvas, MOODLE: parse_moodle, BLACKBOARD: parse_blackboard}
+PARSERS: dict[str, Callable[[str], LmsName | None]] = {
+    CANVAS: parse_canvas, MOODLE: parse_moodle, BLACKBOARD: parse_blackboard}
 
 
 def parse_lms_name(name: str, lms: str | None = None) -> LmsName | None:
@@ -188,9 +220,25 @@ def parse_lms_name(name: str, lms: str | None = None) -> LmsName | None:
     return None
 
 
+def decode_receipt(data: bytes) -> str:
+    """A receipt's text whatever wrote it: UTF-8 (with or without BOM), UTF-16 with a BOM (a receipt
+    saved again on Windows), else Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def is_junk(name: str) -> bool:
+    """Files an operating system adds to a folder or zip (``.DS_Store``, ``__MACOSX``), not the LMS's."""
+    return not name or name.startswith(".") or name.lower() in ("__macosx", "thumbs.db", "desktop.ini")
+
+
 def detect_lms(names: Iterable[str]) -> str | None:
     """The LMS whose naming most of ``names`` follow (at least half of them, junk ignored)."""
-    names = [n for n in names if n and not n.startswith(".") and n.lower() not in ("__macosx", "index.html")]
+    names = [n for n in names if not is_junk(n) and n.lower() != "index.html"]
     if not names:
         return None
     counts = {key: sum(parse(n) is not None for n in names) for key, parse in PARSERS.items()}
@@ -218,17 +266,29 @@ def latest_attempts(names: Iterable[LmsName]) -> dict[str, list[LmsName]]:
             keep = [n for n in items if n.attempt == last]
         elif lms == CANVAS:
             zips = [n for n in items if n.filename.lower().endswith(".zip")]
-            if zips:
-                keep = [max(zips, key=lambda n: n.attempt_key)]
-            else:
-                newest: dict[str, LmsName] = {}
-                for n in sorted(items, key=lambda n: n.attempt_key):
-                    newest[canvas_original_name(n.filename).lower()] = n
-                keep = list(newest.values())
+            keep = [max(zips, key=lambda n: n.attempt_key)] if zips else _canvas_newest_files(items)
         else:
             keep = items
         out[user] = sorted(keep, key=lambda n: (n.filename, n.attempt_key))
     return out
+
+
+def _canvas_newest_files(items: list[LmsName]) -> list[LmsName]:
+    """One file per name: ``weights.h5`` and its re-upload ``weights-1.h5`` are one file (the newest
+    wins), but ``part-1.ipynb`` and ``part-2.ipynb`` with no ``part.ipynb`` are two files."""
+    groups: dict[str, list[LmsName]] = {}
+    for n in items:
+        groups.setdefault(canvas_original_name(n.filename).lower(), []).append(n)
+    keep: list[LmsName] = []
+    for base, group in groups.items():
+        if len(group) > 1 and any(n.filename.lower() == base for n in group):
+            keep.append(max(group, key=lambda n: n.attempt_key))
+        else:
+            newest: dict[str, LmsName] = {}
+            for n in sorted(group, key=lambda n: n.attempt_key):
+                newest[n.filename.lower()] = n
+            keep += newest.values()
+    return keep
 
 
 _CANVAS_COPY = re.compile(r"(.+?)-(\d{1,2})(\.[A-Za-z0-9]{1,10})?")

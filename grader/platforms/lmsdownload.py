@@ -2,9 +2,14 @@
 
 A download is recognised by its names (:mod:`grader.intake.lms`), then each student's latest attempt is
 *staged* under ``OUT/.mlgrade/lms/``: a single zip as ``<student>.zip``, loose files in a folder
-``<student>/`` under their own names (Canvas' ``-1`` re-upload counters removed). The staged
-folder is then graded like any folder of submissions, so the student id is the LMS's (name and
-LMS id, e.g. ``doejane_3143``) and every staged file goes through the same unpacker.
+``<student>/`` under their own names (a Canvas re-upload ``weights-1.h5`` is also linked as
+``weights.h5`` when no other file has that name). The staged folder is then graded like any folder
+of submissions, so the student id is the LMS's (name and LMS id, e.g. ``doejane_3143``) and every
+staged file goes through the same unpacker.
+
+An entry of the download that no student can be read from is never only a line on the terminal:
+:attr:`Staged.unrecognised` names it with the reason, and the batch gives it a row (no score for
+the LMS to import, the reason in every output), so a TA sees it in the grade files.
 
 The download's entry names are parsed, never used as paths: staged names are built from the
 parsed parts, one safe component at a time. Entries are copied with a byte limit each
@@ -30,15 +35,20 @@ from grader.intake.lms import (
     CANVAS,
     MOODLE,
     LmsName,
+    canvas_anonymous,
     canvas_original_name,
+    decode_receipt,
     detect_lms,
+    is_junk,
     latest_attempts,
     moodle_ambiguous,
     parse_blackboard,
     parse_blackboard_receipt,
-    parse_lms_name,
+    parse_canvas,
     parse_moodle,
+    plain_id,
 )
+from grader.intake.sources import safe_id
 
 MAX_ENTRIES = 200_000
 MAX_TOTAL_BYTES = 64 * 1024**3
@@ -64,6 +74,15 @@ class Staged:
     folder: Path  # graded like a folder of submissions
     origins: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    unrecognised: dict[str, str] = field(default_factory=dict)  # row id -> why nobody's grade (see module doc)
+    anonymous: bool = False  # a Canvas download of an anonymously graded assignment
+
+
+NAMING = {
+    CANVAS: "lastnamefirstname_userid_attachmentid_file, or anon_<id>_attachmentid_file",
+    MOODLE: "Full Name_<participant id>_assignsubmission_file_",
+    BLACKBOARD: "<assignment>_<username>_attempt_<yyyy-mm-dd-hh-mm-ss>_<file>",
+}
 
 
 def safe_component(name: str) -> str:
@@ -148,20 +167,20 @@ def stage(path: Path, dest: Path, max_entry_bytes: int) -> Staged:
             raise LmsDownloadError(f"{path}: not a Canvas, Moodle or Blackboard bulk download")
         staged = Staged(lms, dest)
         receipts, assignment = _blackboard_receipts(entries) if lms == BLACKBOARD else ({}, "")
+        staged.anonymous = lms == CANVAS and canvas_anonymous(sorted({e.top for e in entries}))
         parsed: list[tuple[LmsName, _Entry]] = []
+        nobodys: set[str] = set()
         for e in entries:
             if lms == BLACKBOARD:
                 n = parse_blackboard(e.top, receipts, assignment)
             elif lms == MOODLE:
                 n = parse_moodle(e.top, folder=bool(e.inner))
             else:
-                n = parse_lms_name(e.top, lms)
+                n = parse_canvas(e.top, anonymous=staged.anonymous)
             if n is None:
-                if lms == MOODLE and moodle_ambiguous(e.top):
-                    staged.notes.append(f"'{e.top}' names more than one Moodle participant (a name or file name "
-                                        "imitates another's): not graded; check it by hand")
-                elif not e.top.startswith(".") and e.top.lower() not in ("index.html",):
-                    staged.notes.append(f"'{e.top}' does not follow {lms.title()}'s naming: not graded")
+                if not is_junk(e.top) and e.top not in nobodys:
+                    nobodys.add(e.top)
+                    _unrecognised(staged, e.top)
                 continue
             parsed.append((n, e))
         by_name = {id(n): e for n, e in parsed}
@@ -186,9 +205,13 @@ def stage(path: Path, dest: Path, max_entry_bytes: int) -> Staged:
                 origin["submitted_at"] = first.attempt
                 if first.user in receipts:
                     origin["full_name"] = receipts[first.user]
+                elif first.guessed:  # never write a guessed username into the Grade Center file
+                    origin["user"], origin["username_guess"] = "", first.user
             if lms == CANVAS:
                 origin["attachment"] = max(n.attempt for n in files)
                 origin["late"] = any(n.late for n in files)
+                if first.anonymous:
+                    origin["user"], origin["anonymous_id"], origin["name"] = "", first.user, f"anon_{first.user}"
             entries_of = [(n, by_name[id(n)]) for n in files]
             origin["files"] = [(n.filename or "") + (("/" + e.inner) if e.inner else "") for n, e in entries_of][:50]
             staged.origins[sid] = origin
@@ -197,20 +220,55 @@ def stage(path: Path, dest: Path, max_entry_bytes: int) -> Staged:
                 if single:
                     _copy(entries_of[0][1], dest / f"{sid}.zip", max_entry_bytes, budget)
                 else:
-                    folder = dest / sid
-                    folder.mkdir()
-                    for n, e in entries_of:
-                        target = folder
-                        parts = [safe_component(p) for p in _file_name(n, e).split("/") if p not in ("", ".", "..")]
-                        for part in parts[:-1]:
-                            target = target / part
-                            target.mkdir(exist_ok=True)
-                        out = target / (parts[-1] if parts else "file")
-                        if not out.exists():
-                            _copy(e, out, max_entry_bytes, budget)
+                    _stage_files(dest / sid, entries_of, max_entry_bytes, budget)
             except (LmsDownloadError, OSError) as why:
                 staged.notes.append(f"{sid}: a file could not be taken from the download ({why}); graded without it")
     return staged
+
+
+def _stage_files(folder: Path, entries_of: list[tuple[LmsName, _Entry]], limit: int, budget: list[int]) -> None:
+    """Loose files under their own names; a Canvas re-upload (``weights-1.h5``) is also linked under the
+    name without the counter when no other file has (or would take) that name."""
+    folder.mkdir()
+    staged: list[tuple[LmsName, Path]] = []
+    for n, e in entries_of:
+        target = folder
+        parts = [safe_component(p) for p in _file_name(n, e).split("/") if p not in ("", ".", "..")]
+        for part in parts[:-1]:
+            target = target / part
+            target.mkdir(exist_ok=True)
+        out = target / (parts[-1] if parts else "file")
+        if not out.exists():
+            _copy(e, out, limit, budget)
+            staged.append((n, out))
+    bases: dict[Path, list[Path]] = {}
+    for n, out in staged:
+        if n.lms == CANVAS:
+            base = out.with_name(safe_component(canvas_original_name(out.name)))
+            if base != out:
+                bases.setdefault(base, []).append(out)
+    for base, outs in bases.items():
+        if len(outs) == 1 and not base.exists():
+            os.link(outs[0], base)
+
+
+def _unrecognised(staged: Staged, top: str) -> None:
+    """An entry that is nobody's: a row of its own in the outputs, with the reason (see module doc)."""
+    platform = staged.lms.title()
+    if staged.lms == MOODLE and moodle_ambiguous(top):
+        why = (f"'{top}' in the {platform} download names more than one Moodle participant (a name or file name "
+               "imitates another's): not graded; check it by hand and enter the grade in Moodle")
+    else:
+        why = (f"'{top}' in the {platform} download does not follow {platform}'s naming "
+               f"({NAMING[staged.lms]}), so whose it is cannot be told: not graded; "
+               f"check it by hand and enter the grade in {platform}")
+    row = safe_id("unrecognised_" + plain_id(top)[:80])
+    k = 2
+    while row.casefold() in {r.casefold() for r in staged.unrecognised}:
+        row, k = f"{safe_id('unrecognised_' + plain_id(top)[:80])}-{k}", k + 1
+    staged.unrecognised[row] = why
+    staged.origins[row] = {"lms": staged.lms, "user": "", "name": "", "unrecognised": top, "reason": why}
+    staged.notes.append(why)
 
 
 def _blackboard_receipts(entries: list[_Entry]) -> tuple[dict[str, str], str]:
@@ -227,7 +285,7 @@ def _blackboard_receipts(entries: list[_Entry]) -> tuple[dict[str, str], str]:
         if n is None or not n.receipt:
             continue
         with e.open() as f:
-            got = parse_blackboard_receipt(f.read(20_000).decode("utf-8", "replace"), n)
+            got = parse_blackboard_receipt(decode_receipt(f.read(40_000)), n)
         if got:
             full, user = got
             receipts[user] = full
@@ -237,7 +295,5 @@ def _blackboard_receipts(entries: list[_Entry]) -> tuple[dict[str, str], str]:
 
 
 def _file_name(n: LmsName, e: _Entry) -> str:
-    """The student's own file name (with a Moodle folder's inner path)."""
-    if e.inner:
-        return e.inner
-    return canvas_original_name(n.filename) if n.lms == CANVAS else n.filename
+    """The student's own file name (with a Moodle folder's inner path), as uploaded."""
+    return e.inner or n.filename

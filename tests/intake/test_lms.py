@@ -10,7 +10,9 @@ from grader.intake.lms import (
     BLACKBOARD,
     CANVAS,
     MOODLE,
+    canvas_anonymous,
     canvas_original_name,
+    decode_receipt,
     detect_lms,
     latest_attempts,
     moodle_ambiguous,
@@ -31,8 +33,55 @@ def test_canvas_names():
     assert late.late and late.user == "3143" and late.filename == "hw4.zip"
     assert parse_canvas("müllerjürgen_12_34_weights.h5").name == "müllerjürgen"
     assert n.student_id == "doejane_3143"
-    for bad in ("hw4.zip", "doe jane_1_2_x.zip", "doejane_12_x.zip", "_1_2_x.zip", "doejane_1_2_"):
+    for bad in ("hw4.zip", "doe jane_1_2_x.zip", "doejane_12_x.zip", "_1_2_x.zip", "doejane_1_2_", "doe-jane_1_2_x.zip"):
         assert parse_canvas(bad) is None, bad
+
+
+def test_canvas_names_as_content_zipper_writes_them():
+    # sortable name "van_der_Berg, Anna": lowercased, non-word characters removed, underscores kept
+    n = parse_canvas("van_der_berganna_3165_207797_hw4.zip")
+    assert (n.user, n.name, n.attempt, n.filename, n.late) == ("3165", "van_der_berganna", "207797", "hw4.zip", False)
+    assert n.student_id == "van_der_berganna_3165"
+    late = parse_canvas("van_der_berganna_LATE_3165_207800_hw4-2.zip")
+    assert (late.user, late.name, late.late, late.filename) == ("3165", "van_der_berganna", True, "hw4-2.zip")
+    assert parse_canvas("li2wei_3171_207810_a b (1).ipynb").name == "li2wei"  # display names keep spaces
+    text = parse_canvas("doejane_LATE_3143_text.html")
+    assert (text.user, text.filename, text.attempt, text.late) == ("3143", "text.html", "", True)
+    assert parse_canvas("doejane_3143_link.html").filename == "link.html"
+    assert parse_canvas("doejane_3143_notes.html") is None
+
+
+def test_canvas_anonymous_names():
+    n = parse_canvas("anon_aB3dE_207797_hw4.zip")
+    assert (n.anonymous, n.user, n.attempt, n.filename, n.late) == (True, "aB3dE", "207797", "hw4.zip", False)
+    assert n.key == "anon_aB3dE" and n.student_id == "anon_aB3dE"
+    late = parse_canvas("LATE_anon_Xy7Pq_207801_hw4.zip")
+    assert late.anonymous and late.late and late.user == "Xy7Pq"
+    assert parse_canvas("anon_k9MnR_text.html").filename == "text.html"
+    # a student whose sortable name squashes to "anon" in a named download is that student
+    named = parse_canvas("anon_3143_207797_hw4.zip", anonymous=False)
+    assert (named.anonymous, named.name, named.user) == (False, "anon", "3143")
+    assert canvas_anonymous(["anon_aB3dE_1_a.zip", "LATE_anon_Xy7Pq_2_b.zip", "notes.txt"])
+    assert not canvas_anonymous(["doejane_1_10_a.zip", "anon_3143_11_b.zip", "smithbob_2_12_c.zip"])
+    kept = latest_attempts([parse_canvas("anon_aB3dE_1_a.zip"), parse_canvas("anon_Xy7Pq_2_a.zip")])
+    assert sorted(kept) == ["anon_Xy7Pq", "anon_aB3dE"]  # two students, never one
+
+
+def test_canvas_counters_merge_re_uploads_but_not_numbered_files():
+    kept = latest_attempts([parse_canvas(n) for n in (
+        "doejane_1_10_part-1.ipynb", "doejane_1_11_part-2.ipynb", "doejane_1_12_weights.h5",
+        "doejane_1_20_weights-1.h5")])
+    assert [n.filename for n in kept["1"]] == ["part-1.ipynb", "part-2.ipynb", "weights-1.h5"]
+
+
+def test_receipts_in_any_line_ending_and_encoding():
+    text = "Name: Mary Ann O'Neil (mary_ann.oneil)\r\nAssignment: HW 4\r\n"
+    receipt = parse_blackboard("HW_4_mary_ann.oneil_attempt_2026-03-01-23-59-59.txt")
+    for data in (text.encode(), text.encode("utf-8-sig"), text.encode("utf-16"), text.replace("\r\n", "\r").encode(),
+                 text.replace("\r\n", "\n").encode("cp1252")):
+        assert parse_blackboard_receipt(decode_receipt(data), receipt) == ("Mary Ann O'Neil", "mary_ann.oneil"), data
+    assert parse_blackboard("HW_4_mary_ann.oneil_attempt_2026-03-01-23-59-59_x.zip").guessed
+    assert not parse_blackboard("HW4_jdoe_attempt_2026-03-01-23-59-59_x.zip").guessed
 
 
 def test_moodle_names():
