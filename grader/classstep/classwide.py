@@ -129,6 +129,11 @@ def _details(q: QuestionResult) -> dict:
     return {k: v for c in q.checks for k, v in c.details.items()}
 
 
+def rescale_to_best(q: QuestionResult, points: float, best: float) -> None:
+    """``q``'s score against a class best known from elsewhere (a Gradescope regrade after the deadline)."""
+    _rescale(q, points, best)
+
+
 def _rescale(q: QuestionResult, points: float, best: float | None, outlier: str = "") -> None:
     if q.relative is None:
         return  # no model or no accuracy: the score stays what the check gave (zero), with its reason

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grader.cli.common import EXIT_OK, UsageError, add_isolation, add_rubric, must_be_folder, say
 from grader.execute.isolation import for_command as isolation_for
-from grader.platforms.gradescope import export_zip
+from grader.platforms.gradescope import export_zip, final_bests_of
 from grader.rubric.model import default_rubric_path, load_for_command
 from grader.student.kit import KitError, export_student_kit
 
@@ -29,6 +29,10 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keras", action="store_true",
                    help="student-kit: students' installs run model files with Keras and JAX (heavier) instead of "
                         "mlgrade's light numpy engine")
+    p.add_argument("--final-from", type=Path, metavar="GRADES",
+                   help="gradescope: after the deadline, the class graded as one batch into GRADES: the zip carries "
+                        "its class bests, so Gradescope's Regrade All Submissions gives every student the final "
+                        "class-relative score")
     p.add_argument("--tensorflow", action="store_true",
                    help="gradescope: install TensorFlow in the image (default: when the rubric requires it)")
     add_isolation(p, "the isolation run_autograder asks for (default: auto)")
@@ -43,15 +47,22 @@ def _gradescope(args: argparse.Namespace) -> int:
     rubric_file = args.rubric or default_rubric_path()
     rubric = load_for_command(rubric_file)
     must_be_folder("--hidden", args.hidden)
+    must_be_folder("--final-from", args.final_from)
     try:
+        final = final_bests_of(args.final_from, rubric) if args.final_from else None
         info = export_zip(rubric_file, output, args.hidden, args.install, args.isolation,
-                          True if args.tensorflow else None)
+                          True if args.tensorflow else None, final)
     except ValueError as e:
         raise UsageError(str(e)) from None
     print(f"wrote {output} for {rubric.name!r}: setup.sh installs {info['install']}"
           + (" with TensorFlow" if info["tensorflow"] else "")
           + (f", {info['hidden_files']} hidden files" if args.hidden else ", no hidden data"))
-    print("upload it as the autograder of a Gradescope programming assignment (Ubuntu base image)")
+    if final is not None:
+        bests = ", ".join(f"{q} {b:.4f}" for q, b in sorted(final.bests.items()))
+        print(f"with the final class bests of {final.students} submissions graded {final.graded_at} ({bests}): in "
+              "Gradescope, Configure Autograder, upload this zip, then Manage Submissions > Regrade All Submissions")
+    else:
+        print("upload it as the autograder of a Gradescope programming assignment (Ubuntu base image)")
     return EXIT_OK
 
 

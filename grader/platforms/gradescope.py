@@ -27,6 +27,7 @@ import tempfile
 import traceback
 import zipfile
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -90,16 +91,72 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return origin
 
 
-def gradescope_results(result, rubric, origin: dict[str, Any], isolation_note: str) -> dict[str, Any]:
+# Written into the autograder zip next to the rubric by `mlgrade export gradescope --final-from GRADES`: the
+# class bests of the class graded after the deadline, so that "Regrade All Submissions" gives final scores.
+CLASS_BESTS = "class_bests.json"
+MAX_CLASS_BESTS_BYTES = 1024**2
+
+
+@dataclass(frozen=True)
+class FinalBests:
+    """The class best of each class-relative question, from the class the instructor graded as one batch."""
+
+    bests: dict[str, float]
+    students: int
+    graded_at: str
+
+    def to_json(self) -> str:
+        return json.dumps({"bests": self.bests, "students": self.students, "graded_at": self.graded_at},
+                          indent=1, sort_keys=True)
+
+    @classmethod
+    def read(cls, path: Path) -> FinalBests | None:
+        """The file the zip carries (root's alone in the container), or None when there is none or it is unusable."""
+        try:
+            if path.stat().st_size > MAX_CLASS_BESTS_BYTES:
+                return None
+            data = json.loads(path.read_text(encoding="utf-8"))
+            bests = {str(k): float(v) for k, v in data["bests"].items() if 0 < float(v) <= 1}
+            return cls(bests, int(data.get("students", 0)), str(data.get("graded_at", "")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+def apply_final_bests(result, rubric, final: FinalBests) -> list[str]:
+    """Rescale ``result``'s class-relative questions against ``final``'s class bests, in place, as the batch
+    did; returns the questions now final. A score is never above full points (a better resubmission)."""
+    from grader.classstep.classwide import rescale_to_best  # deferred: only a zip with final bests needs it
+
+    done = []
+    points = {q.id: q.points for q in rubric.questions}
+    for q in result.questions:
+        if q.id in final.bests and q.relative is not None:
+            rescale_to_best(q, points[q.id], final.bests[q.id])
+            done.append(q.id)
+    result.total = round(sum(q.score for q in result.questions), 4)
+    return done
+
+
+def gradescope_results(result, rubric, origin: dict[str, Any], isolation_note: str,
+                       final: FinalBests | None = None) -> dict[str, Any]:
     """``results.json`` for one container, worded for the student reading it on Gradescope: class-relative
-    questions give their provisional arithmetic with the class best it used, and their metric feeds
-    Gradescope's leaderboard. The autograder's own stdout (notes for the instructor) stays hidden."""
+    questions give their provisional arithmetic with the class best it used (or, in a zip carrying the class's
+    final bests, their final score against them), and their metric feeds Gradescope's leaderboard. The
+    autograder's own stdout (notes for the instructor) stays hidden."""
+    finals = apply_final_bests(result, rubric, final) if final is not None else []
     data = to_gradescope(result, origin)
     relative = relative_questions(rubric)
     leaderboard = []
     provisional = []
     for test, q in zip(data["tests"], result.questions, strict=True):
-        if q.id in relative:
+        if q.id in finals and final is not None:
+            test["name"] += " (final)"
+            test["output"] = (f"Final: scored against the class best, {final.bests[q.id]:.4f}, from the "
+                              f"{final.students} submissions your instructor graded together after the deadline. "
+                              + test["output"])
+            if q.relative is not None:
+                leaderboard.append({"name": q.id, "value": q.relative, "order": "desc"})
+        elif q.id in relative:
             provisional.append(q.id)
             test["name"] += " (provisional)"
             test["output"] = _provisional_words(q) + test["output"]
@@ -129,7 +186,7 @@ def student_output(result, provisional: list[str], isolation_note: str) -> str:
     if provisional:
         lines.append(f"{', '.join(provisional)} {'is' if len(provisional) == 1 else 'are'} scored relative to the "
                      "best in the class: the score here is provisional until your instructor grades the whole class "
-                     "after the deadline and uploads the final score to Gradescope.")
+                     "after the deadline and regrades every submission here with the class's best.")
     lines += [f"Problem: {safe(e)}" for e in result.errors] + [f"Note: {safe(w)}" for w in result.warnings]
     if isolation_note:
         lines.append(isolation_note)
@@ -180,7 +237,8 @@ def run(layout: Layout, isolation_requested: str = "auto") -> int:
 
         result = grade_submission(layout.submission, rubric, work / "w", options, student=plain_id(student))
         shutil.rmtree(work, ignore_errors=True)
-        data = gradescope_results(result, rubric, origin, note)
+        final = FinalBests.read(layout.rubric.parent / CLASS_BESTS)
+        data = gradescope_results(result, rubric, origin, note, final)
     except UsageError as e:
         data = failure_results(str(e))
     except Exception as e:  # Gradescope must always get a results file
@@ -268,7 +326,8 @@ def needs_tensorflow(rubric) -> bool:
 
 
 def export_zip(rubric_file: Path, out: Path, hidden: Path | None = None, install: str | None = None,
-               isolation: str = "auto", tensorflow: bool | None = None) -> dict[str, Any]:
+               isolation: str = "auto", tensorflow: bool | None = None,
+               final: FinalBests | None = None) -> dict[str, Any]:
     """Build the autograder zip: mlgrade's wheel (built from this installation, whatever way it was installed),
     the rubric with every file it reads, laid out as around the rubric here, and the hidden data.
     ``install``: a pip requirement setup.sh installs instead of the wheel (the instructor's own index)."""
@@ -277,7 +336,8 @@ def export_zip(rubric_file: Path, out: Path, hidden: Path | None = None, install
     rubric_rel = f"{folder}/rubric.yaml" if folder else "rubric.yaml"
     tensorflow = needs_tensorflow(rubric) if tensorflow is None else tensorflow
     wheel_name, wheel = build_wheel(student=False)
-    reserved = {"setup.sh", "run_autograder", wheel_name, rubric_rel}
+    bests_rel = f"{folder}/{CLASS_BESTS}" if folder else CLASS_BESTS
+    reserved = {"setup.sh", "run_autograder", wheel_name, rubric_rel, bests_rel}
     clash = [rel for _, rel in files if rel in reserved or rel.split("/")[0] == "hidden"]
     if clash:
         raise ValueError(f"the rubric's files {', '.join(clash)} would collide with the autograder's own names")
@@ -305,7 +365,30 @@ def export_zip(rubric_file: Path, out: Path, hidden: Path | None = None, install
                 _add_file(zf, path, rel)
             if hidden is not None:
                 hidden_files = _add_tree(zf, hidden, "hidden")
+            if final is not None:
+                _add_bytes(zf, bests_rel, final.to_json().encode())
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return {"install": spec, "hidden_files": hidden_files, "tensorflow": tensorflow, "rubric": rubric_rel}
+    return {"install": spec, "hidden_files": hidden_files, "tensorflow": tensorflow, "rubric": rubric_rel,
+            "final": final}
+
+
+def final_bests_of(grades: Path, rubric) -> FinalBests:
+    """The class bests of the class graded into ``grades`` with this very rubric; ValueError otherwise."""
+    from datetime import datetime
+
+    from grader.classstep.classwide import NoClass, apply_class_relative, stored_class  # deferred: export only
+    from grader.score.store import class_file  # deferred: export only
+
+    try:
+        graded_with, results, _ = stored_class(grades)
+    except NoClass as e:
+        raise ValueError(str(e)) from None
+    if graded_with.digest() != rubric.digest():
+        raise ValueError(f"{grades} was graded with another rubric than this one: grade the class with it first")
+    bests = {q: b for q, b in apply_class_relative(rubric, results).items() if b}
+    if not bests:
+        raise ValueError(f"{grades}: no class-relative question has an accuracy in this class")
+    stamp = datetime.fromtimestamp(class_file(grades).stat().st_mtime, UTC)
+    return FinalBests(bests, len(results), stamp.strftime("%Y-%m-%d %H:%M UTC"))

@@ -150,6 +150,19 @@ def test_sample_submission_in_the_gradescope_layout(tmp_path, samples_dir):
     assert data["leaderboard"][0]["name"] == "digits" and data["leaderboard"][0]["order"] == "desc"
     assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
     assert stat.S_IMODE((root / "results" / "results.json").stat().st_mode) == 0o644
+    # after the deadline: the zip carries the class's bests, and Regrade All Submissions gives the final score
+    accuracy = data["leaderboard"][0]["value"]
+    best = round(min(1.0, accuracy + 0.02), 4)
+    (root / "source" / "class_bests.json").write_text(json.dumps(
+        {"bests": {"digits": best}, "students": 31, "graded_at": "2026-12-08 09:00 UTC"}))
+    assert run_autograder(root).returncode == 0
+    final = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(final, SCHEMA)
+    digits = {t["number"]: t for t in final["tests"]}["digits"]
+    assert digits["name"].endswith("(final)") and f"class best, {best:.4f}, from the 31 submissions" in digits["output"]
+    assert digits["score"] == pytest.approx(40 * accuracy / best, abs=1e-3)
+    assert digits["score"] > tests["digits"]["score"]
+    assert "(provisional)" not in final["output"].splitlines()[0]
 
 
 def test_without_user_namespaces_auto_runs_with_limits_and_says_so(tmp_path, monkeypatch, capsys):

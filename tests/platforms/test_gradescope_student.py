@@ -24,7 +24,7 @@ def test_what_the_student_reads_on_gradescope_speaks_of_gradescope(tmp_path):
     assert data["stdout_visibility"] == "hidden"  # the autograder's own notes are for the instructor
     first, *rest = data["output"].splitlines()
     assert first.startswith("Autograder score: ") and first.endswith("(provisional)")
-    assert "uploads the final score to Gradescope" in data["output"]
+    assert "regrades every submission here with the class's best" in data["output"]
     for name in BACKENDS:  # the instructor's and the self-check's wording about the sandbox
         assert backend(name).guarantees not in data["output"], name
     for words in ("self-check", "this computer", "your own work", "batch grading", "mlgrade"):
