@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
@@ -30,7 +31,7 @@ from grader.batch.scheduling import Attempt, Scheduler
 from grader.batch.scheduling.local import LocalPool
 from grader.classstep.classwide import EXPORT_LOCK, class_results, class_step
 from grader.classstep.gradedrubric import file_digests
-from grader.core.files import locked
+from grader.core.files import held_or_refused, locked
 from grader.core.options import GradeOptions
 from grader.core.results import SubmissionResult
 from grader.execute.isolation import cgroups
@@ -82,10 +83,22 @@ def grade_batch(
     from, for the outputs; ``missing``: students with nothing to grade, and why (each gets a row of zeros
     with the reason)."""
     console = console or Console(stderr=True)
-    started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
-    os.chmod(out, os.stat(out).st_mode | 0o055)  # the sandbox user must be able to reach the work folders
-    sources = discover(paths)
+    holder = f"mlgrade grade (pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%H:%M:%S')})"
+    with held_or_refused(out / ".mlgrade" / "grading.lock", holder):  # one run per class folder at a time
+        return _grade_batch(paths, out, rubric, options, force, jobs, rubric_text, rubric_source, console, timeout,
+                            formats, origins, assignment, missing, scheduler_address)
+
+
+def _grade_batch(paths: list[Path], out: Path, rubric: Rubric, options: GradeOptions, force: bool,
+                 jobs: int | None, rubric_text: str | None, rubric_source: str, console: Console,
+                 timeout: float | None, formats: list[str] | None, origins: dict[str, dict] | None,
+                 assignment: str, missing: dict[str, str] | None,
+                 scheduler_address: str | None) -> list[SubmissionResult]:
+    started = time.monotonic()
+    if os.stat(out).st_uid == os.geteuid():  # never chmod what is not ours (a colleague's shared folder)
+        os.chmod(out, os.stat(out).st_mode | 0o055)  # the sandbox user must be able to reach the work folders
+    sources = discover(paths, exclude=[out])
     store = ResultStore(out)
     options = replace(options, integrity=True)  # fingerprints for the class-level integrity step
     if options.feedback_images and options.preview_dir is None:  # previews of flagged images, for `mlgrade review`

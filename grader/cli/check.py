@@ -8,7 +8,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.cli.common import EXIT_OK, UsageError, add_isolation, add_rubric, progress_line, write_output
+from grader.cli.common import (
+    EXIT_OK,
+    UsageError,
+    add_isolation,
+    add_rubric,
+    progress_line,
+    writable_file,
+    write_output,
+)
 from grader.core.environment import check_requirements
 from grader.execute.isolation import for_command as isolation_for
 from grader.render import ClassReport, UnknownFormat, get_format, render_one
@@ -40,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         fmt = get_format(args.format)
     except UnknownFormat as e:
         raise UsageError(str(e)) from None
+    for option, path in (("-o/--output", args.output), ("--json", args.json), ("--html", args.html)):
+        writable_file(option, path)
     rubric = load_for_command(args.rubric)
     check_requirements(rubric.requires, "check")
     isolation_for(args.isolation, "check")

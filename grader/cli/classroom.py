@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.cli.common import EXIT_OK, UsageError, add_isolation, add_rubric, write_output
+from grader.cli.common import EXIT_OK, UsageError, add_isolation, add_rubric, writable_file, write_output
 from grader.execute.isolation import for_command as isolation_for
 from grader.platforms.classroom import classroom_points, grade_repository, stop_commands_token, write_github_files
 from grader.render import ClassReport, render_one
@@ -33,6 +33,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such file or folder")
+    github_output = Path(os.environ["GITHUB_OUTPUT"]) if os.environ.get("GITHUB_OUTPUT") else None
+    for option, path in (("--output", args.output or github_output), ("--html", args.html), ("--json", args.json)):
+        writable_file(option if path is not github_output else "$GITHUB_OUTPUT", path)
     rubric = load_for_command(args.rubric)
     isolation = isolation_for(args.isolation, "classroom")
     graded = grade_repository(args.path, rubric, isolation, feedback_images=args.html is not None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.cli.common import EXIT_OK, UsageError, add_isolation, add_rubric, must_be_folder, say
+from grader.cli.common import EXIT_OK, UsageError, add_isolation, add_rubric, must_be_folder, say, writable_file
 from grader.execute.isolation import for_command as isolation_for
 from grader.platforms.gradescope import export_zip, final_bests_of
 from grader.rubric.model import default_rubric_path, load_for_command
@@ -39,6 +39,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    writable_file("-o/--output", args.output)
     return _student_kit(args) if args.platform == "student-kit" else _gradescope(args)
 
 

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import re
 import sys
 from pathlib import Path
 
 from grader.batch.run import grade_batch
 from grader.batch.scheduling import ClusterError
 from grader.classstep.overrides import OverridesError
-from grader.cli.common import EXIT_CLUSTER, EXIT_OK, UsageError, add_isolation, add_rubric, must_be_folder, note
+from grader.cli.common import (
+    EXIT_CLUSTER,
+    EXIT_OK,
+    UsageError,
+    add_isolation,
+    add_rubric,
+    must_be_folder,
+    note,
+    writable_folder,
+)
 from grader.core.environment import check_requirements
 from grader.core.options import GradeOptions
 from grader.execute.isolation import AUTO_ORDER
 from grader.execute.isolation import for_command as isolation_for
+from grader.intake.submission import expand_braces
 from grader.platforms import gradescope_export, lmsdownload, repos
 from grader.render import UnknownFormat, parse_format_list
 from grader.rubric.model import Rubric, default_rubric_path, load_for_command
@@ -71,11 +83,25 @@ def run(args: argparse.Namespace) -> int:
     for p in args.paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or folder")
+    writable_folder("--out", args.out)
+    rubric_path = args.rubric or default_rubric_path()
+    check_inputs(args.paths, args.out, rubric_path, rubric)
     must_be_folder("--hidden", args.hidden)
     if args.hidden is not None and not (args.hidden / "digits").is_dir():
         note(f"{args.hidden} has no digits/<label>/ folder; the digits question uses the bundled hidden set")
+    elif args.hidden is not None:
+        check_hidden_digits(args.hidden / "digits")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.scheduler:
+        check_scheduler_address(args.scheduler)
+    try:
+        named = parse_format_list(args.format) if args.format is not None else ["default"]
+    except UnknownFormat as e:
+        raise UsageError(str(e)) from None
+    if not named:
+        raise UsageError(f"--format {','.join(args.format)!r} names no format (`mlgrade formats` lists them; "
+                         "`default` is the usual set)")
     kw = {"seed": args.seed} if args.seed is not None else {}
     options = GradeOptions(hidden_dir=args.hidden.resolve() if args.hidden else None, isolation=isolation, **kw)
     paths, origins, missing = _repositories(args, rubric)
@@ -91,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
         formats = parse_format_list(args.format if args.format else ["default", *lms_formats])
     except UnknownFormat as e:
         raise UsageError(str(e)) from None
-    rubric_path = args.rubric or default_rubric_path()
     try:
         grade_batch(paths, args.out, rubric, options, force=args.force, jobs=args.jobs,
                     rubric_text=rubric_path.read_text(encoding="utf-8"), rubric_source=str(rubric_path.resolve()),
@@ -106,6 +131,71 @@ def run(args: argparse.Namespace) -> int:
     finally:
         repos.remove_snapshots(args.out / ".mlgrade" / "repos")
     return EXIT_OK
+
+
+def check_inputs(paths: list[Path], out: Path, rubric_path: Path, rubric: Rubric) -> None:
+    """Submissions that are not submissions, said before any grading: the output folder, the rubric, an empty
+    folder, a folder with nothing the rubric asks for."""
+    out_r = out.resolve()
+    patterns = [pat for q in rubric.questions for pat in q.files] + [
+        pat for q in rubric.questions for c in q.checks for pat in c.params.file_patterns()]
+    for p in paths:
+        rp = p.resolve()
+        if rp == out_r:
+            raise UsageError(f"--out {out} is the submissions folder: write the grades elsewhere (e.g. --out grades); "
+                             "the output folder is never read as submissions")
+        if out_r in rp.parents:
+            raise UsageError(f"{p} is inside the output folder {out}: give the submissions, not the grades")
+        if rp.is_file() and (rp == rubric_path.resolve() or rp.suffix.lower() in (".yaml", ".yml")):
+            raise UsageError(f"{p} is the rubric (YAML), not a submission: give the .zip files or their folder, "
+                             f"and the rubric with --rubric")
+        if rp.is_dir():
+            _folder_has_submissions(p, rp, out_r, patterns)
+
+
+def _folder_has_submissions(p: Path, rp: Path, out_r: Path, patterns: list[str]) -> None:
+    children = [c for c in rp.iterdir() if c.resolve() != out_r and not c.name.startswith(".")]
+    if not children:
+        raise UsageError(f"{p}: an empty folder, no submissions to grade")
+    if any(c.is_dir() or c.suffix.lower() == ".zip" for c in children):
+        return
+    wanted = [pat.lower() for pattern in patterns for pat in expand_braces(pattern)]
+    names = [c.name.lower() for c in children[:10_000]]
+    if not any(fnmatch.fnmatchcase(n, w.rsplit("/", 1)[-1]) for n in names for w in wanted):
+        shown = ", ".join(dict.fromkeys(patterns[:6]))
+        raise UsageError(f"{p}: no submissions: no .zip files, no student folders, and none of the files the rubric "
+                         f"asks for ({shown}) to grade it as one unpacked submission")
+
+
+def check_hidden_digits(folder: Path) -> None:
+    """``--hidden DIR/digits/<label>/``: at least one image the digits check can read (a folder of the wrong
+    thing would give every student zero)."""
+    magic = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+    seen = usable = 0
+    for label in sorted(folder.iterdir())[:100]:
+        if not label.is_dir():
+            continue
+        for f in sorted(label.iterdir())[:50]:
+            seen += 1
+            try:
+                with open(f, "rb") as fh:
+                    usable += fh.read(8).startswith(magic)
+            except OSError:
+                continue
+            if usable:
+                return
+    raise UsageError(f"--hidden {folder.parent}: {folder} holds no usable images ({seen} files looked at; expected "
+                     "digits/<label>/*.png, e.g. digits/3/0001.png); every student would score 0 on the digits")
+
+
+def check_scheduler_address(address: str) -> None:
+    """A Dask scheduler's address, checked before any connection is tried (a bad one hangs the client)."""
+    m = re.fullmatch(r"(?:(tcp|tls|ws|wss|ucx)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})", address)
+    if address.startswith(("http://", "https://")):
+        raise UsageError(f"--scheduler {address}: a Dask scheduler speaks tcp:// (or tls://), not http://; e.g. "
+                         "tcp://127.0.0.1:8786 (the dashboard's http port is not the scheduler's)")
+    if m is None or not 0 < int(m.group(3)) < 65536:
+        raise UsageError(f"--scheduler {address}: not a scheduler address; e.g. tcp://127.0.0.1:8786")
 
 
 def _lms_downloads(paths: list[Path], out: Path, rubric: Rubric,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.cli.common import UsageError, add_isolation
+from grader.cli.common import UsageError, add_isolation, writable_file
 from grader.platforms.gradescope import DEFAULT_ROOT, Layout
 from grader.platforms.gradescope import run as run_gradescope
 
@@ -29,4 +29,5 @@ def run(args: argparse.Namespace) -> int:
             setattr(layout, name, getattr(args, name))
     if not layout.submission.exists():
         raise UsageError(f"{layout.submission}: no such folder (is this Gradescope? pass --root or --submission)")
+    writable_file("--results", layout.results)
     return run_gradescope(layout, args.isolation)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from grader.authoring.assignments import scaffold
-from grader.cli.common import EXIT_OK, UsageError, must_be_folder, say
+from grader.cli.common import EXIT_OK, UsageError, must_be_folder, say, writable_folder
 from grader.execute.isolation import for_command as isolation_for
 from grader.platforms.classroom import write_workflow
 from grader.rubric.model import default_rubric_path, load_for_command
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _assignment(args: argparse.Namespace) -> int:
     folder = args.dir or Path(args.name)
+    writable_folder("--dir", folder)
     try:
         written = scaffold(folder, args.name)
     except (ValueError, FileExistsError) as e:
@@ -60,6 +62,10 @@ def _classroom(args: argparse.Namespace) -> int:
     rubric = load_for_command(rubric_file)
     must_be_folder("--repo", args.repo)
     must_be_folder("--samples", args.samples)
+    if not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?|3\.\d{1,2}\.x|3\.x", args.python):
+        raise UsageError(f"--python {args.python}: not a Python version actions/setup-python takes (e.g. 3.11, "
+                         "3.12); mlgrade needs 3.11 or later")
+    writable_folder("--repo", args.repo / ".github")
     try:
         workflow, used = write_workflow(args.repo, rubric, rubric_file, args.install, args.force, args.python,
                                         args.samples, isolation_for("auto", "export"), say=say, keras=args.keras)

@@ -4,9 +4,10 @@
 ``arguments(parser)`` and ``run(args)``. Only the command that runs is imported, so ``mlgrade formats``
 does not load what ``mlgrade grade`` needs.
 
-Exit codes: 0 when grading ran (whatever the scores), 2 for a usage or rubric error, 1 when ``mlgrade
-validate`` finds a sample graded against expectations, 3 when a Dask cluster (``--scheduler``) cannot
-grade. Bad student input never produces a traceback: it becomes a reason in the report.
+Exit codes: 0 when the command did its work (whatever the scores), 2 for a usage, rubric or environment
+error (an ``OSError`` included: one line with the path and what to do), 1 when ``mlgrade validate`` finds a
+sample graded against expectations, 3 when a Dask cluster (``--scheduler``) cannot grade, 130 on Ctrl-C.
+Bad student input never produces a traceback: it becomes a reason in the report.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import importlib
 import sys
 
 from grader import __version__
-from grader.cli.common import EXIT_CLUSTER, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from grader.cli.common import EXIT_CLUSTER, EXIT_INVALID, EXIT_OK, EXIT_USAGE, os_error_line
 from grader.core.errors import UsageError
 
 #: command -> (module under grader.cli, one line of help); the order is `mlgrade --help`'s.
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"mlgrade: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:  # the environment (a path, a permission, a port), never a traceback
+        print(f"mlgrade: error: {os_error_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("mlgrade: interrupted", file=sys.stderr)
         return 130
@@ -74,6 +78,8 @@ def _parser(command: str | None):
     p = argparse.ArgumentParser(
         prog="mlgrade",
         description="Grade machine-learning homework: notebooks, Keras models, images, equations.",
+        epilog="exit codes: 0 done (whatever the scores), 1 `validate` found a misjudged sample, 2 a usage, rubric or "
+               "environment problem (one line says which), 3 a Dask cluster could not grade, 130 interrupted",
     )
     p.add_argument("--version", action="version", version=f"mlgrade {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

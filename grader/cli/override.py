@@ -21,7 +21,7 @@ from grader.classstep.overrides import (
     reviewer,
 )
 from grader.classstep.report import ClassReport
-from grader.cli.common import EXIT_OK, UsageError
+from grader.cli.common import EXIT_OK, UsageError, class_writable, cli_text
 from grader.core.textsafe import one_line
 from grader.render.common import fmt_points, review_progress
 from grader.render.export import export_class
@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _override(args: argparse.Namespace) -> int:
     rubric, results, manifest = stored_class(args.out)
+    if not args.list:
+        class_writable(args.out)
+    args.message, args.by = cli_text(args.message) or "", cli_text(args.by)
     if args.list:
         print_decisions(class_step(rubric, results, args.out))
         return EXIT_OK

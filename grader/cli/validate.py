@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.authoring.assignments import validate
-from grader.cli.common import EXIT_INVALID, EXIT_OK, UsageError, add_isolation
+from grader.cli.common import EXIT_INVALID, EXIT_OK, UsageError, add_isolation, must_be_folder
 from grader.execute.isolation import for_command as isolation_for
 from grader.render.common import fmt_points
 from grader.rubric.model import load_for_command
@@ -24,6 +24,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     load_for_command(args.rubric)  # rubric mistakes: exit 2 with their key paths
+    must_be_folder("--samples", args.samples)
     isolation = isolation_for(args.isolation, "check")
     try:
         verdicts = validate(args.rubric, args.samples, isolation)

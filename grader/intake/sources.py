@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,15 +110,17 @@ def unique_ids(candidates: list[tuple[str, str]]) -> list[str]:
     raise ValueError("two submissions have the same name and the same place in the batch")
 
 
-def discover(paths: list[Path]) -> list[Source]:
-    """Zips and folders of zips, or an LMS bulk download (a folder per student holding one zip)."""
+def discover(paths: list[Path], exclude: Sequence[Path] = ()) -> list[Source]:
+    """Zips and folders of zips, or an LMS bulk download (a folder per student holding one zip). ``exclude``:
+    folders never read as submissions wherever they are (the output folder inside the submissions' folder)."""
+    skip = {Path(e).resolve() for e in exclude}
     found: list[tuple[str, Path, str]] = []  # (name, path, key)
     for arg_index, path in enumerate(paths):
         path = Path(path)
         if path.is_file():
             found.append((submission_name(path), path, f"{arg_index}:{path.name}"))
             continue
-        children = sorted(path.iterdir(), key=lambda c: c.name)
+        children = sorted((c for c in path.iterdir() if c.resolve() not in skip), key=lambda c: c.name)
         zips = [c for c in children if c.is_file() and c.suffix.lower() == ".zip"]
         dirs = [c for c in children if c.is_dir() and not c.name.startswith(".")]
         if not zips and not dirs:
