@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
+from grader.checks import modelhints
 from grader.checks.archcompare import compare, expected_layers, found_layers, layer_table, param_report
 from grader.checks.modelfiles import inspect_file, other_model_files, weight_counts
 from grader.checks.modelinputs import ScalingName, scaling
@@ -70,10 +71,30 @@ class ArchParams(CheckParams):
         return self
 
     def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
+        """Files of exactly this architecture; else whole models with the rubric's input and output sizes
+        (a student's SVHN CNN under another name, one layer off: the check then says what differs)."""
+        exact = self.claims(ctx, pattern)
+        if exact:
+            want = [layer.params for layer in expected_layers(*self.resolved()) if layer.params]
+            return [f"'{rel}' holds weights of exactly this architecture ({len(want)} layers with weights)"
+                    for rel in exact]
+        spec, shape = self.resolved()
+        units = [item.get("units") for item in spec if item.get("kind") == "Dense"]
+        hints = []
+        for rel, info in other_model_files(ctx, pattern):
+            found = modelhints.input_shape(info)
+            if (info.get("format") == "keras2-model" and modelhints.same_input(found, shape)
+                    and (not units or modelhints.outputs(info) == units[-1])):
+                outs = f" and {units[-1]} outputs" if units else ""
+                hints.append(f"'{rel}' holds a model for {modelhints.shape_text(found or ())} inputs{outs}, "
+                             "as this question expects")
+        return hints
+
+    def claims(self, ctx: CheckContext, pattern: str) -> list[str]:
+        """Files holding weights of exactly this architecture: no other question's hint may offer them."""
         spec, shape = self.resolved()
         want = [layer.params for layer in expected_layers(spec, shape) if layer.params]
-        return [f"'{rel}' holds weights of exactly this architecture ({len(want)} layers with weights)"
-                for rel, info in other_model_files(ctx, pattern) if weight_counts(info) == want]
+        return [rel for rel, info in other_model_files(ctx, pattern) if weight_counts(info) == want]
 
     def resolved(self) -> tuple[list[dict[str, Any]], list[int]]:
         if self._named is not None:

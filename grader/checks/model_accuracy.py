@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, ValidationInfo, model_validator
 
-from grader.checks import digitsdata
+from grader.checks import digitsdata, modelhints
 from grader.checks.modelfiles import inspect_file, other_model_files
 from grader.checks.modelinputs import (
     SCALINGS,
@@ -129,13 +129,20 @@ class ModelAccuracyParams(CheckParams):
         return scaling(self.input_scaling, self.scale)
 
     def suggest_files(self, ctx: CheckContext, pattern: str) -> list[str]:
-        classes = self.classes or (10 if self.data.package == "digits" else None)
+        """Whole models with the class count, and for digits an input digits reach (28x28 grey, flattened or
+        with a channel; a 32x32x3 SVHN model is not offered as a digit classifier)."""
+        digits = self.data.package == "digits"
+        classes = self.classes or (10 if digits else None)
         hints = []
         for rel, info in other_model_files(ctx, pattern):
-            biases = [tuple(s) for la in info.get("layers", []) for _, s in la.get("weights", []) if len(s) == 1]
-            if info.get("format") == "keras2-model" and biases and classes and biases[-1] == (classes,):
-                what = " (a digit classifier?)" if classes == 10 else ""
-                hints.append(f"'{rel}' holds a whole model with {classes} outputs{what}")
+            if info.get("format") != "keras2-model" or not classes or modelhints.outputs(info) != classes:
+                continue
+            shape = modelhints.input_shape(info)
+            if digits and not modelhints.fits_digits(shape):
+                continue
+            size = f" for {modelhints.shape_text(shape)} inputs" if shape else ""
+            what = " (a digit classifier?)" if digits else ""
+            hints.append(f"'{rel}' holds a whole model{size} with {classes} outputs{what}")
         return hints
 
 

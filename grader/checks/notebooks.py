@@ -15,6 +15,7 @@ from pydantic import Field
 
 from grader.core import textsafe
 from grader.core.environment import NETWORK, environment_failures, is_network_error, pip_name
+from grader.core.npchanges import NUMPY2, grader_numpy, numpy_change
 from grader.execute.notebooks import NotebookJob, NotebookRun
 from grader.execute.notebooks.session import NotebookSession
 from grader.intake.nbload import NotebookProblem, read_cells
@@ -62,6 +63,15 @@ def add_session_problems(ctx: CheckContext, session: NotebookSession, outcome) -
         outcome.reason += f"; {session.rel} has cells that failed (see {session.errors_said_in})"
     if packages := missing_packages_of(session.run, path):
         outcome.details.setdefault("missing_packages", []).extend(packages)
+    if changes := list(dict.fromkeys([*numpy_changes_of(session.run), *session.numpy_changes])):
+        # Code right for the course's NumPy 1.x is not the student's mistake, but what it would have computed is
+        # unknown here: the grade stands on what ran, and the instructor is asked to look (see the README).
+        outcome.details.setdefault("environment_changes", []).extend(changes)
+        outcome.instructor_notes.append(
+            f"{session.rel}: cells failed on NumPy {grader_numpy()} API changes, not the student's code: "
+            + "; ".join(changes) + " (the notebook was written for NumPy 1.x; consider an override)")
+        if outcome.fraction < 1:
+            outcome.manual_review = True
     if session.run.errors:
         outcome.details.setdefault("notebook_errors", []).extend(notebook_errors(ctx, session.rel, session.run))
 
@@ -84,6 +94,12 @@ def cell_errors(run: NotebookRun, limit: int = 3, notebook: Path | None = None) 
     for module, cells in by_module.items():
         labels = ", ".join(c.label for c in cells[:limit]) + (f" (+{len(cells) - limit} more)" if len(cells) > limit
                                                               else "")
+        if module == NUMPY2:
+            what = "; ".join(dict.fromkeys(ch for c in cells if (ch := numpy_change(c.ename, c.evalue))))
+            parts.append(f"{labels} failed because the grader runs NumPy {grader_numpy()} and this code was written "
+                         f"for NumPy 1.x: an environment difference, not your mistake ({what}); your instructor "
+                         "is told and reviews this question")
+            continue
         if module == NETWORK:
             parts.append(f"{labels} tried to reach the network (a download?), and grading runs offline: those "
                          "cells are skipped in effect, which costs you nothing where the graded parts do not "
@@ -99,12 +115,18 @@ def missing_packages_of(run: NotebookRun, notebook: Path | None = None) -> list[
     errs = run.errors
     if not errs or not any(c.ename in ("ModuleNotFoundError", "ImportError") for c in errs):
         return []
-    return sorted(m for m in environment_failures(errs, _code_sources(notebook))[0] if m != NETWORK)
+    return sorted(m for m in environment_failures(errs, _code_sources(notebook))[0] if m not in (NETWORK, NUMPY2))
+
+
+def numpy_changes_of(run: NotebookRun) -> list[str]:
+    """What NumPy 2 changed that made cells of this run fail (for the instructor and the feedback data)."""
+    return list(dict.fromkeys(ch for c in run.errors if (ch := numpy_change(c.ename, c.evalue)) is not None))
 
 
 def by_module_possible(errs) -> bool:
     """Whether any failure may be the environment's (only then are the sources read)."""
-    return any(c.ename in ("ModuleNotFoundError", "ImportError") or is_network_error(c.ename, c.evalue) for c in errs)
+    return any(c.ename in ("ModuleNotFoundError", "ImportError") or is_network_error(c.ename, c.evalue)
+               or numpy_change(c.ename, c.evalue) is not None for c in errs)
 
 
 def _code_sources(notebook: Path | None) -> dict[int, str]:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable
 
 from grader.core.errors import UsageError
+from grader.core.npchanges import NUMPY2, numpy_change
 
 # Import names that differ from the name pip installs.
 PIP_NAMES = {
@@ -137,7 +138,9 @@ def environment_failures(cells, sources: dict[int, str]) -> tuple[dict[str, list
     ``cells``: cell reports with ``ename``, ``evalue``, ``index``; ``sources``: cell index -> source.
     Returns ``({missing module: [cell reports that failed because of it]}, [the student's own failures])``.
     A cell fails because of the environment when it imports a known package the environment lacks, or
-    uses a name such an import would have defined (``sns`` after ``import seaborn as sns`` failed)."""
+    uses a name such an import would have defined (``sns`` after ``import seaborn as sns`` failed), or
+    when its error is one of NumPy 2's API changes (filed under :data:`NUMPY2`; then the names it
+    assigns are lost too)."""
     by_module: dict[str, list] = {}
     own: list = []
     lost: dict[str, str] = {}  # name -> missing module that would have defined it
@@ -146,6 +149,11 @@ def environment_failures(cells, sources: dict[int, str]) -> tuple[dict[str, list
             by_module.setdefault(NETWORK, []).append(c)
             for name in assigned_names(sources.get(c.index, "")) | set(imported_names(sources.get(c.index, ""))):
                 lost.setdefault(name, NETWORK)
+            continue
+        if numpy_change(c.ename, c.evalue) is not None:
+            by_module.setdefault(NUMPY2, []).append(c)
+            for name in assigned_names(sources.get(c.index, "")):
+                lost.setdefault(name, NUMPY2)
             continue
         module = missing_module(c.ename, c.evalue)
         if module is not None and module in KNOWN_PACKAGES and not installed(module):

@@ -68,6 +68,30 @@ def _source(cell: dict) -> str:
     return "".join(map(str, src)) if isinstance(src, list) else str(src)
 
 
+def close_names(pattern: str, candidates: list[str]) -> list[str]:
+    """The ``candidates`` whose names look like one ``pattern`` names (``What 1.jpeg`` for ``what1.jpg``:
+    case, spaces, punctuation and extension aside, or nearly the same letters with the same digits)."""
+    close: list[str] = []
+    for alt in expand_braces(pattern):
+        want = _norm_stem(PurePosixPath(alt).name)
+        if not want or any(ch in want for ch in "*?["):
+            continue
+        for f in candidates:
+            have = _norm_stem(PurePosixPath(f).name)
+            similar = have == want or (
+                difflib.SequenceMatcher(None, want, have).ratio() >= 0.8 and _digits(want) == _digits(have)
+            )
+            if similar and f not in close:
+                close.append(f)
+    return close
+
+
+def names_files(pattern: str) -> bool:
+    """A pattern that names files by more than their extension (``mlp_*_relu.h5``, not ``*.ipynb``)."""
+    return any(len(re.sub(r"[^a-z0-9]", "", _norm_stem(PurePosixPath(alt).name).replace("*", "")
+                          .replace("?", ""))) >= 3 for alt in expand_braces(pattern))
+
+
 def describe_pattern(pattern: str) -> str:
     alts = expand_braces(pattern)
     return " or ".join(f"'{a}'" for a in alts)
@@ -125,19 +149,8 @@ class Submission:
         for entry, why in self.skipped.items():
             if pattern_matches(pattern, entry.replace("\\", "/").rstrip("/")):
                 return f"{msg}; '{entry}' was in the submission but {why}"
-        close: list[str] = []
         candidates = self.hint_candidates()
-        for alt in expand_braces(pattern):
-            want = _norm_stem(PurePosixPath(alt).name)
-            if not want or any(ch in want for ch in "*?["):
-                continue
-            for f in candidates:
-                have = _norm_stem(PurePosixPath(f).name)
-                similar = have == want or (
-                    difflib.SequenceMatcher(None, want, have).ratio() >= 0.8 and _digits(want) == _digits(have)
-                )
-                if similar and f not in close:
-                    close.append(f)
+        close = close_names(pattern, candidates)
         if markers and pattern.lower().endswith(".ipynb"):
             for f, marker in self.notebooks_containing(markers, among=candidates):
                 if f not in close:

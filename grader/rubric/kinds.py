@@ -140,6 +140,11 @@ class CheckParams(BaseModel):
         file with the expected architecture under another name), each with why; none by default."""
         return []
 
+    def claims(self, ctx: CheckContext, pattern: str) -> list[str]:
+        """Files of the submission this check would certainly take for its missing ``pattern`` (exactly its
+        architecture): another question's hint never offers them. None by default."""
+        return []
+
     def code_markers(self) -> list[str]:
         """Text that the student's code for this check contains (``def back_propagation``), so a notebook
         handed in under another name can be recognised by its content."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 import traceback
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import replace
@@ -30,6 +31,7 @@ from grader.intake.submission import Submission, describe_pattern
 from grader.intake.unpack import UnpackRefused, unpack
 from grader.rubric import CheckSpec, Question, Rubric
 from grader.rubric.kinds import CheckContext, CheckParams, get_kind
+from grader.score.claims import claimed_elsewhere
 from grader.score.fingerprints import collect
 from grader.score.qcache import QuestionCache, question_key
 from grader.score.shipped import expected_patterns, shipped_in
@@ -191,12 +193,13 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
         nb_questions = [q for q in todo if uses_notebooks(q)]
         if nb_questions and len(nb_questions) < len(todo):
             pool = _notebook_thread()
-            futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir, base)
+            futures = {q.id: pool.submit(grade_question, sub, q, options, cache, workdir, base,
+                                     rubric.questions)
                        for q in nb_questions}
             try:
                 for q in todo:
                     if q.id not in futures:
-                        results[q.id] = grade_question(sub, q, options, cache, workdir, base)
+                        results[q.id] = grade_question(sub, q, options, cache, workdir, base, rubric.questions)
             except BaseException:  # Ctrl-C or the grader's own failure: what has not started never will
                 for fut in futures.values():
                     fut.cancel()
@@ -207,7 +210,7 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
                 results[qid] = fut.result()
         else:
             for q in todo:
-                results[q.id] = grade_question(sub, q, options, cache, workdir, base)
+                results[q.id] = grade_question(sub, q, options, cache, workdir, base, rubric.questions)
     finally:
         close_sessions(cache)
     _remember(options, keys, results, {q.id for q in todo})
@@ -249,8 +252,9 @@ def _remember(options: GradeOptions, keys: dict, results: dict, graded: set[str]
 
 def grade_question(
     sub: Submission, q: Question, options: GradeOptions, cache: dict, workdir: Path | None = None,
-    rubric_dir: Path | None = None,
+    rubric_dir: Path | None = None, others: Sequence[Question] = (),
 ) -> QuestionResult:
+    """One question; ``others`` (the rubric's questions) keep its missing-file hints off files they claim."""
     progress.say(f"{q.id}: {q.title}")
     base = dict(id=q.id, title=q.title, max_score=q.points)
     files: dict[str, str] = {}
@@ -263,7 +267,7 @@ def grade_question(
             users = [c.params for c in q.checks if isinstance(c.params, CheckParams)
                      and pattern in c.params.file_patterns()]
             why = sub.explain_missing(pattern, [m for params in users for m in params.code_markers()])
-            missing.append(why + _content_hints(ctx, users, pattern))
+            missing.append(why + _content_hints(ctx, users, pattern, others))
         else:
             files[pattern] = sub.rel(hit)
     if missing:
@@ -305,14 +309,20 @@ def grade_question(
     )
 
 
-def _content_hints(ctx: CheckContext, users: list[CheckParams], pattern: str) -> str:
+def _content_hints(ctx: CheckContext, users: list[CheckParams], pattern: str, others: Sequence[Question] = ()) -> str:
     """Files that look like the missing one by their content, asked only of the checks for which ``pattern``
     is their own file (``weights:`` of classify_images, not one of its ``images:``: its hints are about its
-    model), and shown only the student's files not yet named as the rubric expects."""
+    model), and shown only the student's files not yet named as the rubric expects nor claimed by another
+    question (:mod:`grader.score.claims`)."""
     own = [params for params in users if pattern in _own_patterns(params)]
     if not own:
         return ""
-    view = replace(ctx, submission=replace(ctx.submission, files=ctx.submission.hint_candidates()))
+    try:
+        taken = claimed_elsewhere(ctx, others)
+    except Exception:  # a hint is a courtesy: it must never cost the student the real reason
+        taken = frozenset()
+    free = [f for f in ctx.submission.hint_candidates() if f not in taken]
+    view = replace(ctx, submission=replace(ctx.submission, files=free))
     hints: list[str] = []
     for params in own:
         try:

@@ -301,7 +301,7 @@ def test_missing_equation_everywhere(tmp_path):
     w1, w2, out = ref.train(11)
     files = {"xor.ipynb": notebook_bytes("print(1)"), "xor_hand.txt": b"001: 0.1\n"}
     r = grade_files(tmp_path, files, RUBRIC)
-    assert "no equation: expected xor_equation.txt" in r.question("q4a").reason
+    assert "no equation: xor_equation.txt is missing" in r.question("q4a").reason
 
 
 def _hand_rubric(compare_with: str = "equation") -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from grader.core import progress
 from grader.core.errors import SubmissionProblem
+from grader.core.npchanges import grader_numpy, numpy_change
 from grader.execute.isolation import backend
 from grader.execute.notebooks.executor import build_request, deadline, death, to_run
 from grader.execute.notebooks.jobs import NotebookJob, NotebookRun
@@ -74,6 +75,7 @@ class NotebookSession:
         self._ids = 0
         self._lost = ""  # why the last kernel ended, said once by the request after it
         self.errors_said_in = ""  # the question whose reason tells the notebook's cell errors (said once)
+        self.numpy_changes: list[str] = []  # NumPy 2 API changes the grader's calls ran into (not the student's)
         self.requests = 0
         self.elapsed_s = 0.0
 
@@ -217,6 +219,10 @@ class NotebookSession:
         if ename == "KeyboardInterrupt":
             raise CallTimeout(f"{self.rel}: {what} was interrupted" + (f" at {where}" if where else ""))
         message = f"{self.rel}: {what} raised {ename}: {evalue}" + (f" at {where}" if where else "")
+        if (change := numpy_change(ename, evalue)) is not None:  # right for the course's NumPy 1.x
+            self.numpy_changes.append(change)
+            message += (f" (an environment difference, not your mistake: the grader runs NumPy {grader_numpy()} and "
+                        f"this code was written for NumPy 1.x; {change})")
         raise StudentCodeError(message, ename, evalue, where)
 
     def _where(self, where: Any) -> str:

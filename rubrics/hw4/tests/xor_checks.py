@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from grader.checks.equation import EquationError, decimals, evaluate, parse
+from grader.checks.mdequation import equation_candidates
+from grader.checks.printednet import describe
 from grader.checks.xornet import Network, xor_network
 from grader.intake.nbparse import find_xor_weights, labelled_arrays
 
@@ -42,16 +44,36 @@ class PrintedWeights:
     where: str  # "xor.ipynb, In [7]"
 
 
+HANDOUT_SHAPE = "3-4-1 without biases"  # PrintedNet.shape() of the handout's network
+
+
+def _printed(notebook) -> list:
+    try:
+        return [p for o in notebook.stored_outputs for p in labelled_arrays(o.text, o.where)]
+    except Exception:  # an unreadable notebook is said by the test that needs it
+        return []
+
+
+def network_shown(notebook) -> str:
+    """``; xor.ipynb prints a 2-2-1 network with biases (In [5]), not the handout's 3-4-1 without biases``
+    when the notebook's printed weights are another network than the handout's, else ``""``."""
+    net = describe(_printed(notebook))
+    if net is None or net.shape() == HANDOUT_SHAPE:
+        return ""
+    where = f" ({net.origin})" if net.origin else ""
+    return f"; {notebook.name} prints {net.sentence()}{where}, not the handout's 3-4-1 network without biases"
+
+
 def printed_weights(notebook) -> PrintedWeights:
     """The weights printed in the submitted notebook's saved outputs; fails the test saying what is missing."""
-    outputs = notebook.stored_outputs
-    printed = [p for o in outputs for p in labelled_arrays(o.text, o.where)]
+    printed = _printed(notebook)
     found = find_xor_weights(printed)
     if not found:
         binary = any(p.array.shape == (3, 4) and np.all((p.array == 0) | (p.array == 1)) for p in printed)
         pytest.fail(f"{notebook.name}: its saved outputs do not show the final weights1 (3x4) and weights2 (4x1)"
                     + (" (a 3x4 matrix of 0s and 1s is printed, but that is the input X, not learned weights)"
                        if binary else "")
+                    + network_shown(notebook)
                     + "; run it and save it with the printed weights")
     w1, w2, out, first = found
     return PrintedWeights(w1, w2, out, f"{notebook.name}, {first.origin}")
@@ -71,6 +93,11 @@ def _candidates(text: str) -> list[str]:
     return list(dict.fromkeys(c.strip() for c in out if c.strip()))
 
 
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(map(str, src)) if isinstance(src, list) else str(src)
+
+
 def read_text(files, pattern: str) -> tuple[str, str] | None:
     rel = files.find(pattern)
     if rel is None:
@@ -81,7 +108,7 @@ def read_text(files, pattern: str) -> tuple[str, str] | None:
 def read_equation(files, notebook, equation_pattern: str):
     """``(where, tree, network)`` from the text file, else from a markdown cell of the notebook;
     fails the test with the most useful parse error."""
-    sources: list[tuple[str, str]] = []
+    sources: list[tuple[str, str | list[str]]] = []
     found = read_text(files, equation_pattern)
     if found is not None:
         sources.append(found)
@@ -91,14 +118,17 @@ def read_equation(files, notebook, equation_pattern: str):
         except Exception:
             cells = []
         for i, cell in enumerate(cells):
-            if cell["cell_type"] == "markdown" and re.search(r"sigm|σ|\\sigma|\\frac|exp", cell["source"]):
-                sources.append((f"{notebook.name} (markdown cell {i + 1})", cell["source"]))
+            # only the parts of a cell that read as an equation, never prose ("increases as expected")
+            if cell["cell_type"] == "markdown" and (found_md := equation_candidates(_source(cell))):
+                sources.append((f"{notebook.name} (markdown cell {i + 1})", found_md))
     if not sources:
-        pytest.fail(f"no equation: expected {equation_pattern} (or the equation in a markdown cell of the notebook)")
+        where = f", and no markdown cell of {notebook.name} holds an equation" if notebook is not None else ""
+        pytest.fail(f"no equation: {equation_pattern} is missing{where}"
+                    + (network_shown(notebook) if notebook is not None else ""))
     parse_error: tuple[str, EquationError] | None = None
     shape_error: tuple[str, EquationError] | None = None
     for where, text in sources:
-        for cand in _candidates(text):
+        for cand in _candidates(text) if isinstance(text, str) else text:
             try:
                 tree = parse(cand)
             except EquationError as e:

@@ -1,0 +1,57 @@
+"""Which of a submission's other model files fits a question whose model file is missing, by its input.
+
+A missing-file hint that offers the wrong file sends the student the wrong way: a 32x32x3 SVHN model is
+not "a digit classifier?", and an SVHN question should be offered the 32x32x3 model the student saved
+as ``exercise2_a.h5``. The hint reads only what the model server's inspection already returns (the
+input shape and the last layer's bias), so it costs no more than before.
+
+    >>> fits_digits((28, 28, 1)), fits_digits((32, 32, 3))
+    (True, False)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# How MNIST-style 28x28 grey digits reach a model: as an image, with a channel either side, or flattened;
+# and 32x32 grey (LeNet on padded digits), which the digits check also feeds.
+DIGIT_INPUTS = {(28, 28), (28, 28, 1), (1, 28, 28), (784,), (32, 32), (32, 32, 1), (1, 32, 32), (1024,)}
+
+
+def input_shape(info: dict[str, Any]) -> tuple[int, ...] | None:
+    """The model's input shape without the batch axis, or None when the file does not say."""
+    shapes = info.get("input_shapes") or [info.get("input_shape")]
+    shape = shapes[0] if isinstance(shapes, list) and shapes else None
+    if not isinstance(shape, (list, tuple)) or not shape:
+        return None
+    dims = list(shape)
+    if dims and dims[0] is None:
+        dims = dims[1:]
+    if not dims or not all(isinstance(d, int) and 0 < d < 1_000_000 for d in dims):
+        return None
+    return tuple(dims)
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def outputs(info: dict[str, Any]) -> int | None:
+    """The size of the model's last bias: its number of outputs (classes), when it has one."""
+    biases = [s for la in info.get("layers", []) for _, s in la.get("weights", []) if len(s) == 1]
+    return int(biases[-1][0]) if biases and isinstance(biases[-1][0], int) else None
+
+
+def fits_digits(shape: tuple[int, ...] | None) -> bool:
+    return shape is not None and shape in DIGIT_INPUTS
+
+
+def same_input(shape: tuple[int, ...] | None, wanted: list[int] | tuple[int, ...]) -> bool:
+    """The model takes the input the rubric names (a channel axis of 1 either side counts as the same)."""
+    if shape is None or not wanted:
+        return False
+
+    def core(s) -> tuple[int, ...]:
+        return tuple(d for d in s if d != 1) if len(s) > 2 else tuple(s)
+
+    return tuple(shape) == tuple(wanted) or core(shape) == core(wanted)
