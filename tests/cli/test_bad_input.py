@@ -192,3 +192,29 @@ def test_a_second_run_on_one_output_folder_is_refused_naming_the_first(ws, tmp_p
                            str(ws / "rubric.yaml"), "--isolation", "none"], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and (out / "grades.csv").exists(), done.stderr  # free again once released
+
+
+def test_grading_into_a_shared_folder_someone_else_owns_works(ws):
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to grade as another user into root's folder")
+    shared = Path(tempfile.mkdtemp(prefix="mlgrade-shared-"))
+    try:
+        os.chmod(shared, 0o777)  # a course's shared folder: writable by all, owned by someone else
+        done = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", MLGRADE,
+                               "grade", str(ws / "subs"), "--out", str(shared), "--rubric", str(ws / "rubric.yaml"),
+                               "--isolation", "none"], capture_output=True, text=True, timeout=300,
+                              env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"})
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert (shared / "grades.csv").exists() and os.stat(shared).st_mode & 0o777 == 0o777
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_an_unwritable_github_output_is_said_before_grading(ws):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(ws / "empty"), "LANG": "C.UTF-8",
+           "GITHUB_OUTPUT": str(ws / "afile" / "out.txt")}
+    done = subprocess.run([MLGRADE, "classroom", str(ws / "subs" / "ann.zip"), "--rubric", str(ws / "rubric.yaml")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "$GITHUB_OUTPUT" in done.stderr and "not a folder" in done.stderr
+    assert "Classroom points" not in done.stdout  # said before anything was graded
