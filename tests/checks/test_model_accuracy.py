@@ -44,7 +44,7 @@ def test_thresholds_pick_the_highest_level_met():
 @pytest.mark.parametrize(("spec", "said"), [
     ({}, "give exactly one of"),
     ({"npz": "a.npz", "package": "mnist-public"}, "give exactly one of"),
-    ({"package": "imagenet"}, "Input should be 'mnist-public'"),
+    ({"package": "imagenet"}, "Input should be 'mnist-test'"),
 ])
 def test_a_data_set_names_one_source(spec, said):
     with pytest.raises(ValueError, match=said):

