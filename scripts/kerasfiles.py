@@ -54,6 +54,45 @@ def write_keras3_weights(path: Path, layers: Layers) -> None:
         f.attrs["date_saved"] = "2026-01-01@00:00:00"
 
 
+def write_keras_archive(path: Path, config: dict, layers: Layers, keras_version: str = "3.2.1",
+                        checkpoint_names: list[str] | None = None, windows: bool = False,
+                        extra: dict[str, bytes] | None = None) -> None:
+    """``model.save('m.keras')``: a zip of ``metadata.json``, ``config.json`` and ``model.weights.h5``.
+    Keras 3 keeps weights in ``layers/<name>/vars/<i>``; tf.keras 2.13-2.15 (``checkpoint_names``: the
+    names it gave each layer, e.g. ``dense``, ``dense_2`` for the config's ``dense``, ``dense_1``) in
+    ``_layer_checkpoint_dependencies/<name>/vars``, on Windows (``windows``) with ``\\`` in group names."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        if checkpoint_names is None:
+            root = f.create_group("layers")
+            for name, weights in layers:
+                _vars(root.create_group(name), weights)
+        else:
+            top = "_layer_checkpoint_dependencies"
+            root = f if windows else f.create_group(top)
+            for (_, weights), name in zip(layers, checkpoint_names, strict=True):
+                _vars(root.create_group(f"{top}\\{name}" if windows else name), weights)
+        opt = f.create_group("optimizer").create_group("vars")
+        opt.create_dataset("0", data=np.int64(3))
+        f.create_group("vars")
+    meta = {"keras_version": keras_version, "date_saved": "2026-01-01@00:00:00"}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("metadata.json", json.dumps(meta))
+        zf.writestr("config.json", json.dumps(config))
+        zf.writestr("model.weights.h5", buf.getvalue())
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+
+
+def _vars(group: h5py.Group, weights: list[tuple[str, np.ndarray]]) -> None:
+    v = group.create_group("vars")
+    for i, (_, arr) in enumerate(weights):
+        v.create_dataset(str(i), data=arr)
+
+
 def _write_weight_groups(f: h5py.Group, layers: Layers, varlen: bool) -> None:
     _set_str_list(f.attrs, "layer_names", [n for n, _ in layers], varlen)
     for name, weights in layers:
