@@ -51,6 +51,7 @@ try:
         check_config,
         parse_model,
     )
+    from .lfs import lfs_pointer
 except ImportError:  # inside the sandbox this folder is on sys.path, not the grader package
     from kerasarchive import (  # type: ignore[no-redef]
         ArchiveProblem,
@@ -73,6 +74,7 @@ except ImportError:  # inside the sandbox this folder is on sys.path, not the gr
         check_config,
         parse_model,
     )
+    from lfs import lfs_pointer  # type: ignore[no-redef]
 
 __all__ = ["H5Info", "H5Problem", "LayerInfo", "SAFE_ACTIVATIONS", "SAFE_LAYERS", "SAFE_OBJECTS", "check_config",
            "infer_class", "read_h5", "sniff"]
@@ -191,10 +193,9 @@ def sniff(path: str, want: str = "model", label: str = "") -> H5Problem | None:
         return H5Problem("is a Python pickle (pickle.dump or joblib), not an HDF5 (.h5) file; pickles can run code "
                          f"when opened, so the grader never opens them: {todo}", "pickle")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"version https://git-lfs"):
-        return H5Problem("is a Git LFS pointer (a small text file standing in for the real file in a Git "
-                         "repository), not the model itself; fetch the real file (git lfs pull) and hand that in",
-                         "git-lfs")
+    pointer = lfs_pointer(head)
+    if pointer:
+        return H5Problem(pointer, "git-lfs")
     low = text[:512].lower()
     if low.startswith((b"<!doctype html", b"<html")) or b"<html" in low[:200]:
         return H5Problem("is a web page (HTML), not an HDF5 (.h5) file: it was probably saved from a browser page "
