@@ -3,15 +3,20 @@ or the others beside it (a hint that the right model sits under another name). A
 submission; nothing here opens a model file in the grader's process.
 
 A question's file is found by its pattern, else (:func:`locate`) under the same name with the other Keras
-suffix (``digits.keras`` for ``digits.h5``: what ``model.save`` writes in current courses), which the reason
-then names; a TensorFlow SavedModel folder (``saved_model.pb`` + ``variables/``) is named with the line that
-saves the expected file instead. The server reads ``.h5`` and ``.keras`` files by their content."""
+suffix (``digits.keras`` for ``digits.h5``: what ``model.save`` writes in current courses) or a tf.keras
+SavedModel folder of that name (``digits/``: what Keras 2's ``model.save('digits')`` writes), which the reason
+then names. The folder's three files the server needs are copied, unread, into one zip for it. Any other
+SavedModel folder is named with the line that saves the expected file. The server reads ``.h5``, ``.keras``
+and zipped SavedModels by their content."""
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
+import stat
+import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,6 +28,8 @@ from grader.rubric.kinds import CheckContext
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".weights.h5")
 KERAS_SUFFIXES = ("h5", "hdf5", "keras")  # one model saved under any of them is the same model
 METADATA_BYTES = 1024**2  # of keras_metadata.pb read for the Keras version
+SAVEDMODEL_FILES = ("keras_metadata.pb", "variables/variables.index", "variables/variables.data-00000-of-00001")
+SAVEDMODEL_BYTES = 600 * 1024**2  # the three files together (the server's own limits are lower, per file)
 
 
 def weight_counts(info: dict[str, Any]) -> list[int]:
@@ -73,10 +80,45 @@ def locate(ctx: CheckContext, pattern: str) -> tuple[Path, str, str]:
                 rel = sub.rel(found)
                 return found, rel, f"no '{PurePosixPath(alt).name}' was handed in, so '{rel}' was read in its place"
     folders = savedmodel_folders(sub)
+    for folder in folders:
+        name = PurePosixPath(folder).name.lower() if folder else sub.root.name.lower()
+        stems = {PurePosixPath(alt).name.lower().rpartition(".")[0] for alt in expand_braces(pattern)}
+        if name in stems and _keras_version(sub, folder):
+            rel = f"{folder}/" if folder else "./"
+            return (pack_savedmodel(ctx, folder), rel,
+                    f"no '{PurePosixPath(expand_braces(pattern)[0]).name}' was handed in, so the TensorFlow SavedModel "
+                    f"folder '{rel}' was read in its place")
     if folders:
         raise SubmissionProblem(f"{sub.explain_missing(pattern)}; {savedmodel_advice(sub, folders[0], pattern)}")
     path, rel = sub.require(pattern)
     return path, rel, ""
+
+
+def pack_savedmodel(ctx: CheckContext, folder: str) -> Path:
+    """The SavedModel's Keras metadata and checkpoint copied, byte for byte and unread, into one uncompressed
+    zip for the model server (which reads files, not folders); made once per submission."""
+    key = ("savedmodel-zip", folder)
+    if key in ctx.cache:
+        return ctx.cache[key]
+    total = 0
+    sources = []
+    for member in SAVEDMODEL_FILES:
+        src = ctx.submission.root / folder / member
+        try:
+            st = os.stat(src, follow_symlinks=False)
+        except OSError:
+            raise SubmissionProblem(f"'{folder}/' is a TensorFlow SavedModel without {member}; save the model "
+                                    "with model.save('model.h5') instead") from None
+        total += st.st_size
+        if not stat.S_ISREG(st.st_mode) or total > SAVEDMODEL_BYTES:
+            raise SubmissionProblem(f"'{folder}/{member}' is not a regular file within the size limit")
+        sources.append((member, src))
+    dest = ctx.scratch("savedmodel").with_suffix(".zip")
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_STORED) as zf:
+        for member, src in sources:
+            zf.write(src, member)
+    ctx.cache[key] = dest
+    return dest
 
 
 def savedmodel_folders(sub: Submission) -> list[str]:
@@ -107,9 +149,10 @@ def savedmodel_advice(sub: Submission, folder: str, pattern: str) -> str:
     what = f"{where} is a TensorFlow SavedModel (saved_model.pb and variables/" + (
         f", written by Keras {version})" if version else ")")
     if version.startswith(("1.", "2.")):
-        cause = (f"Keras {version} writes one when the name given to model.save has no .h5 or .keras ending; "
-                 f"the grader reads Keras files, not TensorFlow graphs: after training, run "
-                 f"model.save('{want}') in your notebook and hand in {want}")
+        stem = want.rpartition(".")[0] or want
+        cause = (f"Keras {version} writes one when the name given to model.save has no .h5 or .keras ending; if "
+                 f"it is this question's model, name the folder '{stem}', or run model.save('{want}') in your "
+                 f"notebook after training and hand in {want}")
     else:
         cause = (f"the grader reads Keras files, not TensorFlow graphs: after training, run model.save('{want}') "
                  f"in your notebook (not model.export or tf.saved_model.save) and hand in {want}")

@@ -52,6 +52,7 @@ try:
         parse_model,
     )
     from .lfs import lfs_pointer
+    from .savedmodel import is_savedmodel_zip, read_savedmodel_zip
 except ImportError:  # inside the sandbox this folder is on sys.path, not the grader package
     from kerasarchive import (  # type: ignore[no-redef]
         ArchiveProblem,
@@ -75,6 +76,7 @@ except ImportError:  # inside the sandbox this folder is on sys.path, not the gr
         parse_model,
     )
     from lfs import lfs_pointer  # type: ignore[no-redef]
+    from savedmodel import is_savedmodel_zip, read_savedmodel_zip  # type: ignore[no-redef]
 
 __all__ = ["H5Info", "H5Problem", "LayerInfo", "SAFE_ACTIVATIONS", "SAFE_LAYERS", "SAFE_OBJECTS", "check_config",
            "infer_class", "read_h5", "sniff"]
@@ -221,6 +223,8 @@ def _sniff_zip(path: str, todo: str) -> H5Problem:
     except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError):
         return H5Problem("is a damaged zip archive, not an HDF5 (.h5) file", "zip")
     base = {n.replace("\\", "/").rsplit("/", 1)[-1] for n in names}
+    if is_savedmodel_zip(names):
+        return H5Problem("is a TensorFlow SavedModel of tf.keras 2 (keras_metadata.pb and variables/)", "keras-saved")
     if is_keras_archive(names):
         return H5Problem("is a .keras archive (a zip of config.json and model.weights.h5)", "keras-zip")
     if "saved_model.pb" in base or "saved_model.pbtxt" in base:
@@ -309,6 +313,8 @@ def read_h5(path: str, with_arrays: bool = False, want: str = "model", label: st
     problem = sniff(path, want, label)
     if problem and problem.kind == "keras-zip":
         return read_keras(path, with_arrays, want, label)
+    if problem and problem.kind == "keras-saved":
+        return read_keras(path, with_arrays, want, label, savedmodel=True)
     if problem:
         raise problem
     try:
@@ -337,13 +343,26 @@ def read_h5(path: str, with_arrays: bool = False, want: str = "model", label: st
         raise H5Problem(f"is damaged or not a Keras file ({type(e).__name__}: {str(e)[:200]})", "damaged") from None
 
 
-def read_keras(path: str, with_arrays: bool = False, want: str = "model", label: str = ""):
-    """``(H5Info, arrays)`` of a ``.keras`` archive (:mod:`kerasarchive`), read with the ``.h5`` rules."""
+def read_keras(path: str, with_arrays: bool = False, want: str = "model", label: str = "",
+               savedmodel: bool = False):
+    """``(H5Info, arrays)`` of a ``.keras`` archive (:mod:`kerasarchive`), read with the ``.h5`` rules, or of
+    a zipped tf.keras SavedModel (:mod:`savedmodel`)."""
     import h5py
 
     todo = advice(want, label or path)
     what = "is a .keras archive (a zip of config.json and model.weights.h5)"
+    if savedmodel:
+        what = "is a TensorFlow SavedModel"
     try:
+        if savedmodel:
+            model, version, arrays = read_savedmodel_zip(path)
+            what = f"is a TensorFlow SavedModel of Keras {_shown(version, 20)}" if version else what
+            for layer, values in zip(model.layers, arrays, strict=True):
+                layer.weights = [(str(i), tuple(int(d) for d in a.shape)) for i, a in enumerate(values)]
+            if not with_arrays:
+                arrays = [[] for _ in model.layers]
+            return H5Info("keras2-model", model.layers, version, model.input_shape, model.model_class, model.graph,
+                          "savedmodel"), arrays
         config, version, data = read_members(path)
         what = f"is a .keras archive of Keras {_shown(version, 20)}" if version else what
         model = model_of(config)

@@ -89,3 +89,31 @@ def test_the_named_file_wins_over_the_other_suffix(tmp_path):
     q = grade_files(tmp_path, {"digits.h5": buf.getvalue(), "digits.keras": archive_bytes(tmp_path)},
                     DIGITS_RUBRIC).question("digits")
     assert q.reason.startswith("digits.h5: is a Git LFS pointer"), q.reason
+
+
+def test_a_saved_model_folder_named_for_the_file_is_read_in_its_place(tmp_path):
+    from kerasfiles import write_tf_savedmodel
+
+    rng = np.random.default_rng(3)
+    cfg = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": {"class_name": "__tuple__", "items": [None, 28, 28]},
+                                                "name": "flatten_input"}},
+        {"class_name": "Flatten", "config": {"name": "flatten"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 10, "activation": "softmax"}}]}}
+    write_tf_savedmodel(tmp_path / "built" / "digits", cfg,
+                        [("dense", [("kernel", rng.normal(size=(784, 10)).astype(np.float32)),
+                                    ("bias", np.zeros(10, np.float32))])])
+    files = {f"digits/{p.relative_to(tmp_path / 'built' / 'digits').as_posix()}": p.read_bytes()
+             for p in (tmp_path / "built" / "digits").rglob("*") if p.is_file()}
+    q = grade_files(tmp_path, {**files, "digits.ipynb": b"{}"}, DIGITS_RUBRIC).question("digits")
+    assert q.reason.startswith("digits/: accuracy "), q.reason
+    assert "the TensorFlow SavedModel folder 'digits/' was read in its place" in q.reason and q.score > 0
+
+
+@pytest.mark.skipif(not (REALMODELS / "mnist2" / "d11_qpj_savedmodel.zip").is_file(), reason="no shared/realmodels")
+def test_a_real_saved_model_renamed_for_the_file_is_scored(tmp_path):
+    with zipfile.ZipFile(REALMODELS / "mnist2" / "d11_qpj_savedmodel.zip") as zf:
+        files = {n.replace("mnist_model/", "digits/"): zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+    q = grade_files(tmp_path, {**files, "digits.ipynb": b"{}"}, DIGITS_RUBRIC).question("digits")
+    assert q.reason.startswith("digits/: accuracy "), q.reason
+    assert q.score / q.max_score > 0.9, q.reason  # a 784-200-60-10 MLP: 97.675 % on the measured 4,000 digits
