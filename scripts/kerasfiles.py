@@ -54,6 +54,45 @@ def write_keras3_weights(path: Path, layers: Layers) -> None:
         f.attrs["date_saved"] = "2026-01-01@00:00:00"
 
 
+def write_keras_archive(path: Path, config: dict, layers: Layers, keras_version: str = "3.2.1",
+                        checkpoint_names: list[str] | None = None, windows: bool = False,
+                        extra: dict[str, bytes] | None = None) -> None:
+    """``model.save('m.keras')``: a zip of ``metadata.json``, ``config.json`` and ``model.weights.h5``.
+    Keras 3 keeps weights in ``layers/<name>/vars/<i>``; tf.keras 2.13-2.15 (``checkpoint_names``: the
+    names it gave each layer, e.g. ``dense``, ``dense_2`` for the config's ``dense``, ``dense_1``) in
+    ``_layer_checkpoint_dependencies/<name>/vars``, on Windows (``windows``) with ``\\`` in group names."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        if checkpoint_names is None:
+            root = f.create_group("layers")
+            for name, weights in layers:
+                _vars(root.create_group(name), weights)
+        else:
+            top = "_layer_checkpoint_dependencies"
+            root = f if windows else f.create_group(top)
+            for (_, weights), name in zip(layers, checkpoint_names, strict=True):
+                _vars(root.create_group(f"{top}\\{name}" if windows else name), weights)
+        opt = f.create_group("optimizer").create_group("vars")
+        opt.create_dataset("0", data=np.int64(3))
+        f.create_group("vars")
+    meta = {"keras_version": keras_version, "date_saved": "2026-01-01@00:00:00"}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("metadata.json", json.dumps(meta))
+        zf.writestr("config.json", json.dumps(config))
+        zf.writestr("model.weights.h5", buf.getvalue())
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+
+
+def _vars(group: h5py.Group, weights: list[tuple[str, np.ndarray]]) -> None:
+    v = group.create_group("vars")
+    for i, (_, arr) in enumerate(weights):
+        v.create_dataset(str(i), data=arr)
+
+
 def _write_weight_groups(f: h5py.Group, layers: Layers, varlen: bool) -> None:
     _set_str_list(f.attrs, "layer_names", [n for n, _ in layers], varlen)
     for name, weights in layers:
@@ -115,3 +154,53 @@ def course_cnn_layers(
         (n("dropout"), []),
         (n("dense"), [("kernel:0", w(dense1, 1)), ("bias:0", w(1))]), *act(),
     ]
+
+
+def _pb_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _pb_field(number: int, value: int | bytes) -> bytes:
+    if isinstance(value, int):
+        return _pb_varint(number << 3) + _pb_varint(value)
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(value)) + value
+
+
+def tf_table(entries: dict[bytes, bytes]) -> bytes:
+    """A TensorFlow table file (``variables.index``): one uncompressed data block, an index block, the footer."""
+    def block(items: list[tuple[bytes, bytes]]) -> bytes:
+        body = b"".join(_pb_varint(0) + _pb_varint(len(k)) + _pb_varint(len(v)) + k + v for k, v in items)
+        return body + (0).to_bytes(4, "little") + (1).to_bytes(4, "little")
+
+    data = block(sorted(entries.items()))
+    handle = _pb_varint(0) + _pb_varint(len(data))
+    index = block([(max(entries), handle)])
+    out = data + b"\0" * 5 + index + b"\0" * 5
+    footer = (_pb_varint(0) + _pb_varint(0) + _pb_varint(len(data) + 5) + _pb_varint(len(index))).ljust(40, b"\0")
+    return out + footer + (0xDB4775248B80FB57).to_bytes(8, "little")
+
+
+def write_tf_savedmodel(folder: Path, config: dict, layers: Layers, keras_version: str = "2.12.0") -> None:
+    """What tf.keras 2's ``model.save('digits')`` writes, as far as the grader reads it: ``keras_metadata.pb``
+    (the root's JSON) and the checkpoint (``layer_with_weights-N/<var>``, float32), plus a stand-in graph."""
+    (folder / "variables").mkdir(parents=True, exist_ok=True)
+    meta = json.dumps({"class_name": config["class_name"], "config": config["config"], "keras_version": keras_version})
+    node = _pb_field(2, 0) + _pb_field(3, b"root") + _pb_field(4, b"_tf_keras_sequential") + _pb_field(5, meta.encode())
+    (folder / "keras_metadata.pb").write_bytes(_pb_field(1, node))
+    (folder / "saved_model.pb").write_bytes(b"\x08\x01")
+    shard = bytearray()
+    entries = {b"": _pb_field(1, 1)}
+    for i, (_, weights) in enumerate(w for w in layers if w[1]):
+        for name, arr in weights:
+            raw = np.ascontiguousarray(arr, "<f4").tobytes()
+            shape = b"".join(_pb_field(2, _pb_field(1, d)) for d in arr.shape)
+            entry = _pb_field(1, 1) + _pb_field(2, shape) + _pb_field(4, len(shard)) + _pb_field(5, len(raw))
+            entries[f"layer_with_weights-{i}/{name}/.ATTRIBUTES/VARIABLE_VALUE".encode()] = entry
+            shard += raw
+    (folder / "variables" / "variables.index").write_bytes(tf_table(entries))
+    (folder / "variables" / "variables.data-00000-of-00001").write_bytes(bytes(shard))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from grader.insandbox.lfs import lfs_pointer_file
 from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
 
@@ -32,6 +33,9 @@ def file_present(ctx: CheckContext, p: FilePresentParams) -> Outcome:
     if size < p.min_bytes:
         what = "is empty (0 bytes)" if size == 0 else f"has {size} bytes, expected at least {p.min_bytes}"
         return Outcome.failed(f"{rel} {what}", details={"file": rel, "bytes": size})
+    pointer = lfs_pointer_file(path)
+    if pointer:
+        return Outcome.failed(f"{rel} {pointer}", details={"file": rel, "bytes": size, "git_lfs": True})
     if p.max_bytes is not None and size > p.max_bytes:
         return Outcome.failed(
             f"{rel} has {size:,} bytes, over the limit of {p.max_bytes:,}", details={"file": rel, "bytes": size}

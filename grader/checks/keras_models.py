@@ -31,7 +31,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from grader.checks import modelhints
 from grader.checks.archcompare import compare, expected_layers, found_layers, layer_table, param_report
-from grader.checks.modelfiles import inspect_file, other_model_files, weight_counts
+from grader.checks.modelfiles import inspect_file, locate, other_model_files, weight_counts
 from grader.checks.modelinputs import ScalingName, scaling
 from grader.checks.thumbnails import thumbnails
 from grader.core.errors import SubmissionProblem
@@ -150,7 +150,7 @@ def keras_weights(ctx: CheckContext, p: KerasWeightsParams) -> Outcome:
                               details={"format": info["format"], "differences": problems,
                                        "layers": _layer_rows(p, info)})
     spec, shape = p.resolved()
-    path, _ = ctx.submission.require(p.file)  # the file inspect_file found
+    path = locate(ctx, p.file)[0]  # the file inspect_file found
     answer, job = model_request(ctx, {"op": "load", "weights": "@w", "label": rel, "layers": server_layers(spec),
                                       "input_shape": shape}, {"w": path})
     shutil.rmtree(job, ignore_errors=True)
@@ -192,7 +192,7 @@ def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
         raise SubmissionProblem(f"{rel} does not load into the architecture, so nothing can be classified: "
                                 + "; ".join(problems[:3]))
     spec, shape = p.resolved()
-    files = {"w": ctx.submission.require(p.weights)[0]}  # the file inspect_file found
+    files = {"w": locate(ctx, p.weights)[0]}  # the file inspect_file found
     labels = {}
     for i, img in enumerate(p.images):
         path, labels[f"@i{i}"] = ctx.submission.require(img.file)

@@ -38,7 +38,7 @@ import numpy as np
 from pydantic import Field, ValidationInfo, model_validator
 
 from grader.checks import digitsdata, modelhints
-from grader.checks.modelfiles import inspect_file, other_model_files
+from grader.checks.modelfiles import inspect_file, locate, other_model_files
 from grader.checks.modelinputs import (
     SCALINGS,
     Feed,
@@ -277,7 +277,7 @@ def predict(ctx: CheckContext, pattern: str, rel: str, x: np.ndarray, feed: Feed
         ctx, {"op": "predict", "model": "@model", "label": rel, "inputs": _shared_inputs(ctx, x),
               "feed": feed.to_cmd(), "divide": used.divide, "add": used.add,
               "alternatives": [s.to_cmd() for s in alternatives], "sample": sample, "out": "@job/out.npy"},
-        {"model": ctx.submission.require(pattern)[0]}, timeout=300)  # the file inspect_file found
+        {"model": locate(ctx, pattern)[0]}, timeout=300)  # the file inspect_file found
     try:
         if "problem" in answer:
             raise SubmissionProblem(f"{rel}: {answer['problem']}")
@@ -388,6 +388,8 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     acc = round(accs[sets[0].name], 6)
     parts = ", ".join(f"{name} {a:.2%} of {len(s.y)}" for (name, a), s in zip(accs.items(), sets, strict=True))
     reason = f"{rel}: accuracy {parts}"
+    if info.get("read_instead"):
+        reason += f" ({info['read_instead']})"
     if feed.adapted:
         reason += f" (your model takes {tuple(feed.shape)}: the 28x28 grey digits were {feed.words()})"
     scalings, hint = compare_scalings(answer.get("alternatives"), pred, sets[0].y, sample, used, info)

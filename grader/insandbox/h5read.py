@@ -30,6 +30,16 @@ from dataclasses import dataclass
 from typing import Any
 
 try:
+    from .kerasarchive import (
+        ArchiveProblem,
+        assign,
+        is_keras_archive,
+        layer_weights,
+        model_of,
+        open_weights,
+        read_members,
+    )
+    from .kerasarchive import weight_groups as archive_groups
     from .kgraph import (
         MAX_LAYERS,
         SAFE_ACTIVATIONS,
@@ -41,7 +51,19 @@ try:
         check_config,
         parse_model,
     )
+    from .lfs import lfs_pointer
+    from .savedmodel import is_savedmodel_zip, read_savedmodel_zip
 except ImportError:  # inside the sandbox this folder is on sys.path, not the grader package
+    from kerasarchive import (  # type: ignore[no-redef]
+        ArchiveProblem,
+        assign,
+        is_keras_archive,
+        layer_weights,
+        model_of,
+        open_weights,
+        read_members,
+    )
+    from kerasarchive import weight_groups as archive_groups  # type: ignore[no-redef]
     from kgraph import (  # type: ignore[no-redef]
         MAX_LAYERS,
         SAFE_ACTIVATIONS,
@@ -53,6 +75,8 @@ except ImportError:  # inside the sandbox this folder is on sys.path, not the gr
         check_config,
         parse_model,
     )
+    from lfs import lfs_pointer  # type: ignore[no-redef]
+    from savedmodel import is_savedmodel_zip, read_savedmodel_zip  # type: ignore[no-redef]
 
 __all__ = ["H5Info", "H5Problem", "LayerInfo", "SAFE_ACTIVATIONS", "SAFE_LAYERS", "SAFE_OBJECTS", "check_config",
            "infer_class", "read_h5", "sniff"]
@@ -81,11 +105,13 @@ class H5Info:
     input_shape: list[int | None] | None = None
     model_class: str = ""
     graph: Graph | None = None  # full models only: how the layers are connected
+    container: str = "h5"  # or "keras": a .keras archive (zip), whatever its name
+
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": self.format, "keras_version": self.keras_version,
                                "input_shape": self.input_shape, "model_class": self.model_class,
-                               "layers": [layer.to_dict() for layer in self.layers]}
+                               "layers": [layer.to_dict() for layer in self.layers], "container": self.container}
         if self.graph is not None:
             out["graph"] = self.graph.to_dict()
             out["input_shapes"] = [self.graph.nodes[i].shape for i in self.graph.inputs]
@@ -169,10 +195,9 @@ def sniff(path: str, want: str = "model", label: str = "") -> H5Problem | None:
         return H5Problem("is a Python pickle (pickle.dump or joblib), not an HDF5 (.h5) file; pickles can run code "
                          f"when opened, so the grader never opens them: {todo}", "pickle")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"version https://git-lfs"):
-        return H5Problem("is a Git LFS pointer (a small text file standing in for the real file in a Git "
-                         "repository), not the model itself; fetch the real file (git lfs pull) and hand that in",
-                         "git-lfs")
+    pointer = lfs_pointer(head)
+    if pointer:
+        return H5Problem(pointer, "git-lfs")
     low = text[:512].lower()
     if low.startswith((b"<!doctype html", b"<html")) or b"<html" in low[:200]:
         return H5Problem("is a web page (HTML), not an HDF5 (.h5) file: it was probably saved from a browser page "
@@ -197,10 +222,11 @@ def _sniff_zip(path: str, todo: str) -> H5Problem:
             names = zf.namelist()[:10_000]
     except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError):
         return H5Problem("is a damaged zip archive, not an HDF5 (.h5) file", "zip")
-    base = {n.rsplit("/", 1)[-1] for n in names}
-    if {"config.json", "model.weights.h5"} <= base or ("metadata.json" in base and "config.json" in base):
-        return H5Problem("is a Keras 3 .keras archive (a zip of config.json and model.weights.h5) renamed to .h5, "
-                         f"not an HDF5 file; {todo}: Keras 3 writes HDF5 when the name ends in .h5", "keras-zip")
+    base = {n.replace("\\", "/").rsplit("/", 1)[-1] for n in names}
+    if is_savedmodel_zip(names):
+        return H5Problem("is a TensorFlow SavedModel of tf.keras 2 (keras_metadata.pb and variables/)", "keras-saved")
+    if is_keras_archive(names):
+        return H5Problem("is a .keras archive (a zip of config.json and model.weights.h5)", "keras-zip")
     if "saved_model.pb" in base or "saved_model.pbtxt" in base:
         return H5Problem("is a zipped TensorFlow SavedModel folder (saved_model.pb), not a Keras HDF5 (.h5) file; "
                          f"the grader does not run TensorFlow graphs: {todo}", "savedmodel")
@@ -285,6 +311,10 @@ def read_h5(path: str, with_arrays: bool = False, want: str = "model", label: st
     import h5py
 
     problem = sniff(path, want, label)
+    if problem and problem.kind == "keras-zip":
+        return read_keras(path, with_arrays, want, label)
+    if problem and problem.kind == "keras-saved":
+        return read_keras(path, with_arrays, want, label, savedmodel=True)
     if problem:
         raise problem
     try:
@@ -311,6 +341,52 @@ def read_h5(path: str, with_arrays: bool = False, want: str = "model", label: st
         raise H5Problem("is too large to read within the memory limit", "too-large") from None
     except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
         raise H5Problem(f"is damaged or not a Keras file ({type(e).__name__}: {str(e)[:200]})", "damaged") from None
+
+
+def read_keras(path: str, with_arrays: bool = False, want: str = "model", label: str = "",
+               savedmodel: bool = False):
+    """``(H5Info, arrays)`` of a ``.keras`` archive (:mod:`kerasarchive`), read with the ``.h5`` rules, or of
+    a zipped tf.keras SavedModel (:mod:`savedmodel`)."""
+    import h5py
+
+    todo = advice(want, label or path)
+    what = "is a .keras archive (a zip of config.json and model.weights.h5)"
+    if savedmodel:
+        what = "is a TensorFlow SavedModel"
+    try:
+        if savedmodel:
+            model, version, arrays = read_savedmodel_zip(path)
+            what = f"is a TensorFlow SavedModel of Keras {_shown(version, 20)}" if version else what
+            for layer, values in zip(model.layers, arrays, strict=True):
+                layer.weights = [(str(i), tuple(int(d) for d in a.shape)) for i, a in enumerate(values)]
+            if not with_arrays:
+                arrays = [[] for _ in model.layers]
+            return H5Info("keras2-model", model.layers, version, model.input_shape, model.model_class, model.graph,
+                          "savedmodel"), arrays
+        config, version, data = read_members(path)
+        what = f"is a .keras archive of Keras {_shown(version, 20)}" if version else what
+        model = model_of(config)
+        with open_weights(data) as f:
+            check_self_contained(f)
+            datasets = assign(model, archive_groups(f, h5py.Group))
+            layer_weights(model.layers, datasets)
+            budget = [0]
+            arrays = [[_read_dataset(ds, f"{layer.name}/{i}", budget) for i, ds in enumerate(items)]
+                      if with_arrays else [] for layer, items in zip(model.layers, datasets, strict=True)]
+    except (ArchiveProblem, ConfigProblem) as e:
+        kind = e.kind if isinstance(e, ArchiveProblem) else "config"
+        raise H5Problem(f"{what}, but {e}; {todo}", kind) from None
+    except H5Problem as e:
+        raise H5Problem(f"{what}, but its model.weights.h5 {e}", e.kind) from None
+    except RecursionError:
+        raise H5Problem(f"{what}, nested too deeply to be read", "damaged") from None
+    except MemoryError:
+        raise H5Problem(f"{what}, too large to read within the memory limit", "too-large") from None
+    except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
+        raise H5Problem(f"{what}, but it is damaged ({type(e).__name__}: {str(e)[:200]}); {todo}",
+                        "damaged") from None
+    return H5Info("keras2-model", model.layers, version, model.input_shape, model.model_class, model.graph,
+                  "keras"), arrays
 
 
 def _old_version(version: str) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.insandbox.lfs import lfs_pointer
 from grader.insandbox.wire import scrub_json
 
 MAX_NOTEBOOK_BYTES = 64 * 1024**2
@@ -68,6 +69,9 @@ def read_json(path: str | os.PathLike, max_bytes: int = MAX_NOTEBOOK_BYTES) -> A
         raise NotebookProblem(f"{name}: cannot be read ({e.strerror})") from None
     if len(raw) > max_bytes:
         raise NotebookProblem(f"{name}: over the {max_bytes // 2**20} MiB notebook limit")
+    pointer = lfs_pointer(raw[:1024])
+    if pointer:
+        raise NotebookProblem(f"{name}: {pointer}")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     raw = scrub_json(raw)  # a lone surrogate ("\\ud800") in a cell would break every UTF-8 output

@@ -258,7 +258,8 @@ def npy_bytes() -> bytes:
 
 FOREIGN = {
     "keras-zip": (zip_bytes({"metadata.json": b"{}", "config.json": b"{}", "model.weights.h5": b"x"}),
-                  "is a Keras 3 .keras archive"),
+                  "is a .keras archive (a zip of config.json and model.weights.h5), but its config.json does not "
+                  "describe a Keras model"),
     "savedmodel": (zip_bytes({"digits/saved_model.pb": b"x", "digits/variables/variables.index": b"x"}),
                    "is a zipped TensorFlow SavedModel folder"),
     "pytorch": (zip_bytes({"archive/data.pkl": b"x", "archive/version": b"3"}), "is a PyTorch file (torch.save)"),
@@ -290,8 +291,8 @@ def test_foreign_files_are_named(tmp_path, kind):
 def test_foreign_file_through_grading(tmp_path):
     data, _ = FOREIGN["keras-zip"]
     r = grade_files(tmp_path, {"digits.h5": data, "weights.h5": FOREIGN["git-lfs"][0]}, WEIGHTS_RUBRIC)
-    assert r.question("digits").reason.startswith("digits.h5: is a Keras 3 .keras archive")
-    assert "Keras 3 writes HDF5 when the name ends in .h5" in r.question("digits").reason
+    assert r.question("digits").reason.startswith("digits.h5: is a .keras archive (a zip of config.json and "
+                                                  "model.weights.h5), but its config.json does not describe")
     assert r.question("w").reason.startswith("weights.h5: is a Git LFS pointer")
 
 
