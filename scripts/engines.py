@@ -95,7 +95,7 @@ class Server:
 
 
 def digits(folder: Path) -> tuple[Path, np.ndarray]:
-    """The grader's digits (hidden 4,000 then public 1,000) as one raw 0-255 ``.npy``, and their labels."""
+    """The grader's digits (the hidden set, then the public 1,000) as one raw 0-255 ``.npy``, and their labels."""
     from grader.checks import digitsdata
 
     sets = [digitsdata.mnist_hidden(), digitsdata.mnist_public()]
