@@ -85,14 +85,15 @@ def _ints(v: Any) -> tuple[int, ...] | None:
 
 def expected_layers(spec: list[dict[str, Any]], input_shape: list[int] | None) -> list[Layer]:
     """The rubric's layers, numbered from 1, with the parameter counts its shape walk gives; a walk that
-    runs out of pixels (3x3 pools on 32x32 with valid padding) leaves the counts from there unknown."""
+    runs out of pixels (3x3 pools on 32x32 with valid padding) leaves unknown the counts that read
+    the lost size (the Dense layer after Flatten), not those that read only channels."""
     out = []
     shapes: list[tuple[Any, int | None]] = [(None, None)] * len(spec)
     if input_shape:
-        shapes, lost = [], False
+        shapes, before = [], tuple(input_shape)
         for shape, count in layer_shapes(spec, tuple(input_shape)):
-            lost = lost or any(d <= 0 for d in shape)
-            shapes.append((shape, None if lost else count))
+            shapes.append((shape, None if count and before[-1] <= 0 else count))
+            before = shape
     for n, (item, (_, params)) in enumerate(zip(spec, shapes, strict=True), start=1):
         kind = POOL_ALIASES.get(item["kind"], item["kind"])
         pool = kind.endswith("Pooling2D")

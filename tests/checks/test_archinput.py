@@ -246,3 +246,54 @@ def test_q1a_names_grayscale_training(tmp_path):
     q = grade_files(tmp_path, {"weights.h5": cnn_weights(tmp_path, 150, channels=1)}, CNN_RUBRIC).question("q1a")
     assert q.score == 0
     assert "it reads 1-channel images, the assignment's have 3 channels" in q.reason, q.reason
+
+
+# --------------------------------------------------------------------------- the same, on files real Keras wrote
+
+KERAS_SCRIPT = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "jax"
+import keras
+from keras import layers as L
+out = sys.argv[1]
+def seq(shape, layers):
+    return keras.Sequential([keras.Input(shape), *layers])
+seq((28, 28, 1), [L.Flatten(), *[L.Dense(32, activation="relu") for _ in range(5)],
+                  L.Dense(10, activation="softmax")]).save(out + "/mlp_5_relu.h5")
+def svhn(pool="valid", **kw):
+    return [L.Conv2D(9, 3, activation="relu", padding="same", **kw), L.MaxPooling2D(3, padding=pool, **kw),
+            L.Conv2D(36, 3, activation="relu", padding="same", **kw), L.MaxPooling2D(3, padding=pool, **kw),
+            L.Conv2D(49, 3, activation="relu", padding="same", **kw), L.MaxPooling2D(3, padding="same", **kw),
+            L.Flatten(), L.Dense(10, activation="softmax")]
+seq((32, 32, 3), svhn()).save(out + "/svhn_cnn.h5")
+seq((32, 32, 3), svhn("same", data_format="channels_first")).save(out + "/svhn_cf.h5")
+cnn = [L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+       L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(), L.Dense(64, activation="relu"),
+       L.Dropout(0.5), L.Dense(1, activation="sigmoid")]
+seq((100, 100, 3), cnn).save_weights(out + "/cats.weights.h5")
+"""
+
+
+@pytest.mark.slow
+def test_files_real_keras_wrote(tmp_path):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", KERAS_SCRIPT, str(tmp_path)], check=True, capture_output=True, timeout=600,
+                   env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path)})
+    r = grade_pack(tmp_path / "a", {"mlp_5_relu.h5": (tmp_path / "mlp_5_relu.h5").read_bytes(),
+                                    "svhn_cnn.h5": (tmp_path / "svhn_cnn.h5").read_bytes()})
+    assert r.question("ex1b").checks[0].fraction == 1, r.question("ex1b").reason
+    assert r.question("ex2").score == 20, r.question("ex2").reason
+    q = grade_pack(tmp_path / "b", {"svhn_cnn.h5": (tmp_path / "svhn_cf.h5").read_bytes()}).question("ex2")
+    assert q.score == 0 and "use data_format='channels_first', which reads the input (32, 32, 3)" in q.reason
+    q = grade_files(tmp_path / "c", {"weights.h5": (tmp_path / "cats.weights.h5").read_bytes()},
+                    CNN_RUBRIC).question("q1a")
+    assert "are what 100x100 images give" in q.reason, q.reason
+
+
+def test_ex2_model_under_another_name_is_offered_whatever_its_padding(tmp_path):
+    files = {"exercise2_a.h5": model_file(tmp_path, svhn(("same",) * 3), (32, 32, 3))}
+    q = grade_pack(tmp_path, files).question("ex2")
+    assert q.score == 0
+    assert "'exercise2_a.h5' holds weights of exactly this architecture (4 layers with weights)" in q.reason, q.reason
