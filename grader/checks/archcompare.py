@@ -54,7 +54,8 @@ class Layer:
             parts.append(str(self.units))
         if self.kernel is not None:
             parts.append("x".join(str(k) for k in self.kernel))
-        if self.strides is not None and self.kind.startswith("Conv") and any(s != 1 for s in self.strides):
+        if self.strides is not None and (self.kind.startswith("Pool") or "Pooling" in self.kind
+                                         or any(s != 1 for s in self.strides)):
             parts.append("stride " + "x".join(str(s) for s in self.strides))
         if self.padding not in (None, "valid"):
             parts.append(f"padding={self.padding}")
@@ -69,11 +70,15 @@ class Layer:
 
 
 def _tuple(v) -> tuple[int, ...] | None:
+    """A size from the rubric or a student's config; what is not a size (a hand-edited file's
+    ``"a"``, a list of 50) becomes ``(0,)``, which no layer has and every check refuses."""
     if v is None:
         return None
-    if isinstance(v, (int, float)):
-        return (int(v), int(v))
-    return tuple(int(x) for x in v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (int(v), int(v)) if abs(v) < 2**31 else (0,)
+    if isinstance(v, (list, tuple)) and 0 < len(v) <= 8 and all(type(x) is int and abs(x) < 2**31 for x in v):
+        return tuple(v)
+    return (0,)
 
 
 def _ints(v: Any) -> tuple[int, ...] | None:
@@ -229,6 +234,8 @@ def _fields(e: Layer, f: Layer, weights_only: bool) -> list[str]:
         problems.append("padding")
     if e.strides is not None and f.strides not in (None, e.strides):
         problems.append("strides")
+    if f.strides is not None and not all(0 < v <= 1024 for v in f.strides):
+        problems.append("strides")  # not a stride Keras can run, whatever the rubric leaves open
     if e.rate is not None and f.rate is not None and abs(f.rate - e.rate) > 1e-9:
         problems.append("rate")
     return problems
@@ -282,7 +289,8 @@ def follow_open_choices(spec: list[dict[str, Any]], input_shape: list[int], expe
             continue
         if "padding" not in item and f.padding in ("valid", "same"):
             item["padding"], changed = f.padding, changed or f.padding != "valid"
-        if "strides" not in item and f.strides is not None and len(f.strides) == 2:
+        if "strides" not in item and f.strides is not None and len(f.strides) == 2 and \
+                all(0 < v <= 1024 for v in f.strides):  # a hostile file's 0 must not divide
             item["strides"], changed = list(f.strides), True
     if not changed:
         return expected

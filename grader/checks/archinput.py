@@ -58,6 +58,10 @@ def _leading_reshapes(layers: list[Layer], shape: tuple[int, ...]) -> tuple[int,
     return k, shape
 
 
+def _names(layers: list[Layer]) -> str:
+    return ", ".join(f.name or f.kind for f in layers[:3]) + (" ..." if len(layers) > 3 else "")
+
+
 def channels_first_layers(found: list[Layer]) -> list[Layer]:
     return [f for f in found if f.data_format == "channels_first" and f.kind.startswith(SPATIAL)]
 
@@ -81,14 +85,18 @@ def match_input(expected_shape: list[int], expected: list[Layer], found_shape: l
         return InputMatch([], expected, found)
     got = tuple(found_shape)
     first = channels_first_layers(found)
-    read_as = got[1:] + got[:1] if first and len(got) == 3 else got  # what the layers see, channels last
     out = InputMatch([], expected, found)
+    last = [f for f in found if f.kind.startswith(SPATIAL) and f.data_format != "channels_first"]
+    if first and last:
+        out.problems.append(f"{_names(first)} read data_format='channels_first' but {_names(last)} read channels "
+                            "last: use one data_format in every layer")
+        return out
+    read_as = got[1:] + got[:1] if first and len(got) == 3 else got  # what the layers see, channels last
     if first and len(got) == 3 and got == want and read_as != want:
-        names = ", ".join(f.name or f.kind for f in first[:3]) + (" ..." if len(first) > 3 else "")
         out.problems.append(
-            f"{names} use data_format='channels_first', which reads the input {_shape(got)} as {got[0]} channels "
-            f"of {got[1]}x{got[2]} images, not {got[2]}-channel {got[0]}x{got[1]} images: leave data_format at "
-            f"its default (channels_last) for images shaped {_shape(want)}")
+            f"{_names(first)} use data_format='channels_first', which reads the input {_shape(got)} as "
+            f"{got[0]} channels of {got[1]}x{got[2]} images, not {got[2]}-channel {got[0]}x{got[1]} images: leave "
+            f"data_format at its default (channels_last) for images shaped {_shape(want)}")
         return out
     if same_input:
         k_exp, exp_after = _leading_reshapes(expected, want)

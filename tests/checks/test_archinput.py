@@ -68,6 +68,17 @@ def model_file(tmp_path, spec: Spec, input_shape: tuple[int, ...], seed: int = 0
                     name=f"{uuid.uuid4().hex}.h5")
 
 
+def edited(tmp_path, data: bytes, layer: int, key: str, value) -> bytes:
+    """``data`` with one key of one layer's config set to ``value`` (what a hand-edited file holds)."""
+    p = tmp_path / f"{uuid.uuid4().hex}.h5"
+    p.write_bytes(data)
+    with h5py.File(p, "a") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        cfg["config"]["layers"][layer]["config"][key] = value
+        f.attrs["model_config"] = json.dumps(cfg)
+    return p.read_bytes()
+
+
 def mlp(depth: int, act: str, flatten: bool = True) -> Spec:
     hidden = [("Dense", {"units": 32, "activation": act}) for _ in range(depth)]
     return [*([("Flatten", {})] if flatten else []), *hidden, ("Dense", {"units": 10, "activation": "softmax"})]
@@ -135,13 +146,8 @@ def test_hostile_reshape_targets_are_not_the_same_input(tmp_path, target):
     files = {"mlp_5_relu.h5": model_file(tmp_path, [("Reshape", {"target_shape": [784]}),
                                                     *mlp(5, "relu", flatten=False)], (28, 28, 1))}
     # the file's config is edited after the weights are written: the grader sees a target it cannot use
-    p = tmp_path / "m.h5"
-    p.write_bytes(files["mlp_5_relu.h5"])
-    with h5py.File(p, "a") as f:
-        cfg = json.loads(f.attrs["model_config"])
-        cfg["config"]["layers"][1]["config"]["target_shape"] = target
-        f.attrs["model_config"] = json.dumps(cfg)
-    q = grade_pack(tmp_path, {"mlp_5_relu.h5": p.read_bytes()}).question("ex1b")
+    q = grade_pack(tmp_path, {"mlp_5_relu.h5": edited(tmp_path, files["mlp_5_relu.h5"], 1, "target_shape", target)}
+                   ).question("ex1b")
     assert q.checks[0].fraction == 0 and q.checks[0].status.value == "failed", q.checks[0].reason
     assert q.checks[0].reason.startswith("mlp_5_relu.h5: the input (28, 28, 1) holds the 784 values expected, but "
                                          "reaches your reshape as (28, 28, 1), expected (784,)")
@@ -172,6 +178,14 @@ def test_ex2_any_padding_the_handout_allows_gets_full_marks(tmp_path, conv_pad, 
     assert q.score == 20, q.reason
 
 
+@pytest.mark.parametrize("strides", [[0, 0], [10**9, 1], [-1, -1], ["a", 1]])
+def test_ex2_hostile_strides_are_a_difference_not_a_crash(tmp_path, strides):
+    data = model_file(tmp_path, svhn(("same",) * 3), (32, 32, 3))
+    q = grade_pack(tmp_path, {"svhn_cnn.h5": edited(tmp_path, data, 2, "strides", strides)}).question("ex2")
+    assert q.score == 0 and q.checks[0].status.value == "failed", q.reason
+    assert "layer 2: expected MaxPooling2D(3x3), found MaxPooling2D(3x3, stride " in q.reason, q.reason
+
+
 def test_ex2_conv_activation_is_not_a_rule_the_handout_states(tmp_path):
     files = {"svhn_cnn.h5": model_file(tmp_path, svhn(("same",) * 3, act="tanh"), (32, 32, 3))}
     assert grade_pack(tmp_path, files).question("ex2").score == 20
@@ -198,6 +212,16 @@ def test_ex2_channels_first_on_channels_first_images_is_the_same_model(tmp_path)
     files = {"svhn_cnn.h5": model_file(tmp_path, svhn(("same",) * 3, fmt="channels_first"), (3, 32, 32))}
     q = grade_pack(tmp_path, files).question("ex2")
     assert q.score == 20, q.reason
+
+
+def test_ex2_channels_first_in_some_layers_only_is_named(tmp_path):
+    spec = svhn(("same",) * 3, ("same",) * 3)
+    spec[0] = ("Conv2D", {**spec[0][1], "data_format": "channels_first"})
+    files = {"svhn_cnn.h5": model_file(tmp_path, spec, (3, 32, 32))}
+    q = grade_pack(tmp_path, files).question("ex2")
+    assert q.score == 0
+    assert q.reason.startswith("svhn_cnn.h5: conv2d read data_format='channels_first' but max_pooling2d, conv2d_1, "
+                               "max_pooling2d_1 ... read channels last: use one data_format in every layer"), q.reason
 
 
 # --------------------------------------------------------------------------- HW4 q1a: the image size the weights imply
