@@ -151,15 +151,15 @@ def implied_image(spec: list[dict[str, Any]], input_shape: list[int], n: int, in
         if out[0] > 0:
             sides.setdefault(out[0], []).append(side)
     cells = inputs // per_pixel
-    pairs = [(a, cells // a) for a in range(1, math.isqrt(cells) + 1) if cells % a == 0
-             and a in sides and cells // a in sides]
+    pairs = [(a, cells // a) for a in sorted(sides) if a * a <= cells and cells % a == 0 and cells // a in sides]
     if not pairs:
         return None
     a, b = pairs[-1]  # the squarest
     if a == b:
         lo, hi, side = sides[a][0], sides[a][-1], max(sides[a], key=_roundness)
         return f"{side}x{side} images give" + (f" (as do sides from {lo} to {hi})" if hi > lo else "")
-    return f"{max(sides[a], key=_roundness)}x{max(sides[b], key=_roundness)} images give"
+    h, w = max(sides[a], key=_roundness), max(sides[b], key=_roundness)
+    return f"{h}x{w} (or {w}x{h}) images give"  # which side is the height, the weights cannot tell
 
 
 def _roundness(side: int) -> int:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -15,6 +18,9 @@ import pytest
 from helpers import grade_files
 from kerasfiles import course_cnn_layers, write_keras2_model, write_keras2_weights
 from modelfiles import h5_bytes
+
+from grader.checks.archinput import implied_image
+from reference.architectures import CATS_VS_DOGS_CNN, CATS_VS_DOGS_INPUT
 
 Spec = list[tuple[str, dict]]
 
@@ -300,9 +306,6 @@ seq((100, 100, 3), cnn).save_weights(out + "/cats.weights.h5")
 
 @pytest.mark.slow
 def test_files_real_keras_wrote(tmp_path):
-    import subprocess
-    import sys
-
     subprocess.run([sys.executable, "-c", KERAS_SCRIPT, str(tmp_path)], check=True, capture_output=True, timeout=600,
                    env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path)})
     r = grade_pack(tmp_path / "a", {"mlp_5_relu.h5": (tmp_path / "mlp_5_relu.h5").read_bytes(),
@@ -321,3 +324,12 @@ def test_ex2_model_under_another_name_is_offered_whatever_its_padding(tmp_path):
     q = grade_pack(tmp_path, files).question("ex2")
     assert q.score == 0
     assert "'exercise2_a.h5' holds weights of exactly this architecture (4 layers with weights)" in q.reason, q.reason
+
+
+def test_implied_image_is_quick_and_silent_on_sizes_no_image_gives():
+    start = time.monotonic()
+    assert implied_image(CATS_VS_DOGS_CNN, list(CATS_VS_DOGS_INPUT), 8, 2**62) is None
+    assert implied_image(CATS_VS_DOGS_CNN, list(CATS_VS_DOGS_INPUT), 8, 18496 + 1) is None
+    assert implied_image(CATS_VS_DOGS_CNN, list(CATS_VS_DOGS_INPUT), 8, 18496).startswith("150x150 images give")
+    assert implied_image(CATS_VS_DOGS_CNN, list(CATS_VS_DOGS_INPUT), 8, 64 * 17 * 10) == "100x150 (or 150x100) images give"
+    assert time.monotonic() - start < 5
