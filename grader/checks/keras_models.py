@@ -20,6 +20,7 @@ order, with shape checks.
     - kind: architecture
       file: cifar_mlp.h5
       architecture: cifar_mlp            # compares layers, activations, input shape, parameter counts
+      same_input: true                   # (28, 28, 1) + Flatten or (784,) for (28, 28): grader/checks/archinput.py
 """
 
 from __future__ import annotations
@@ -30,7 +31,17 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from grader.checks import modelhints
-from grader.checks.archcompare import compare, expected_layers, found_layers, layer_table, param_report
+from grader.checks.archcompare import (
+    Layer,
+    aligned_pairs,
+    compare,
+    expected_layers,
+    follow_open_choices,
+    found_layers,
+    layer_table,
+    param_report,
+)
+from grader.checks.archinput import implied_image, match_input
 from grader.checks.modelfiles import inspect_file, locate, other_model_files, weight_counts
 from grader.checks.modelinputs import ScalingName, scaling
 from grader.checks.thumbnails import thumbnails
@@ -50,6 +61,7 @@ class ArchParams(CheckParams):
     architecture: str | None = None  # a name from the rubric's `architectures:`
     layers: list[dict[str, Any]] | None = None
     input_shape: list[int] | None = None
+    same_input: bool | None = None  # the architecture's `same_input` unless the check says
     _named: Architecture | None = PrivateAttr(default=None)  # what `architecture` names, read with the rubric
 
     @model_validator(mode="after")
@@ -75,7 +87,7 @@ class ArchParams(CheckParams):
         (a student's SVHN CNN under another name, one layer off: the check then says what differs)."""
         exact = self.claims(ctx, pattern)
         if exact:
-            want = [layer.params for layer in expected_layers(*self.resolved()) if layer.params]
+            want = self._weight_counts()
             return [f"'{rel}' holds weights of exactly this architecture ({len(want)} layers with weights)"
                     for rel in exact]
         spec, shape = self.resolved()
@@ -92,9 +104,22 @@ class ArchParams(CheckParams):
 
     def claims(self, ctx: CheckContext, pattern: str) -> list[str]:
         """Files holding weights of exactly this architecture: no other question's hint may offer them."""
-        spec, shape = self.resolved()
-        want = [layer.params for layer in expected_layers(spec, shape) if layer.params]
-        return [rel for rel, info in other_model_files(ctx, pattern) if weight_counts(info) == want]
+        want = self._weight_counts()
+
+        def fits(got: list[int]) -> bool:
+            return len(got) == len(want) and all(w is None or w == g for w, g in zip(want, got, strict=True))
+
+        return [rel for rel, info in other_model_files(ctx, pattern) if fits(weight_counts(info))]
+
+    def _weight_counts(self) -> list[int | None]:
+        """Parameters per weight-bearing layer; None where the rubric leaves the count open (the Dense
+        layer after padding the student chooses), which any count fits."""
+        return [layer.params for layer in expected_layers(*self.resolved()) if layer.params != 0]
+
+    def accepts_reshaped_input(self) -> bool:
+        if self.same_input is not None:
+            return self.same_input
+        return bool(self._named and self._named.same_input)
 
     def resolved(self) -> tuple[list[dict[str, Any]], list[int]]:
         if self._named is not None:
@@ -106,17 +131,20 @@ def server_layers(spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"class_name": item["kind"], "config": {k: v for k, v in item.items() if k != "kind"}} for item in spec]
 
 
-def _shape_problems(p: ArchParams, info: dict[str, Any]) -> list[str]:
+def _shape_problems(p: ArchParams, info: dict[str, Any], whole: bool = False) -> list[str]:
+    """Differences between the file and the rubric's architecture. ``whole`` (the ``architecture``
+    check, on full models): the input is compared too, and padding the rubric leaves out is the
+    student's; otherwise the file must load into the rubric's layers exactly as they are written."""
     spec, shape = p.resolved()
-    exp = expected_layers(spec, shape)
-    found = found_layers(info)
+    diffs, exp, found = _sides(p, info, whole)
     weights_only = info["format"] != "keras2-model"
-    diffs = compare(exp, found, weights_only=weights_only)
-    if not diffs:
+    layer_diffs = compare(exp, found, weights_only=weights_only)
+    diffs += layer_diffs
+    if not layer_diffs:
         # same layers: the weight shapes must still fit (e.g. the Dense input size after pooling)
-        for e, f in zip([e for e in exp if e.params], [f for f in found if f.params], strict=False):
-            if e.params != f.params:
-                diffs.append(f"a {e.describe()} layer has {f.params:,} parameters, expected {e.params:,}")
+        for e, f in aligned_pairs(exp, found, weights_only):
+            if e.params is not None and f.params is not None and e.params != f.params:
+                diffs.append(_param_difference(spec, shape, e, f))
                 break
     diffs += param_report(exp, found)[0]
     if diffs and info.get("branched"):
@@ -128,10 +156,40 @@ def _shape_problems(p: ArchParams, info: dict[str, Any]) -> list[str]:
     return diffs
 
 
-def _layer_rows(p: ArchParams, info: dict[str, Any]) -> list[dict[str, Any]]:
-    """The architecture as a table for the feedback page."""
+def _sides(p: ArchParams, info: dict[str, Any], whole: bool) -> tuple[list[str], list[Layer], list[Layer]]:
+    """(problems with the input, expected layers, found layers) as :func:`_shape_problems` compares them."""
     spec, shape = p.resolved()
-    return layer_table(expected_layers(spec, shape), found_layers(info), weights_only=info["format"] != "keras2-model")
+    exp, found = expected_layers(spec, shape), found_layers(info)
+    if not whole or info["format"] != "keras2-model":
+        return [], exp, found
+    matched = match_input(shape, exp, info.get("input_shape"), found, p.accepts_reshaped_input())
+    return list(matched.problems), follow_open_choices(spec, shape, matched.expected, matched.found), matched.found
+
+
+def _param_difference(spec: list[dict[str, Any]], shape: list[int], e: Layer, f: Layer) -> str:
+    """One layer's parameter count, with its cause when the weights show it: a Dense layer fed by a
+    different image size, or a first convolution reading another number of channels."""
+    said = f"a {e.describe()} layer{' (your ' + f.name + ')' if f.name else ''} has {f.params:,} parameters, " \
+           f"expected {e.params:,}"
+    k = f.kernel_shape
+    if e.kind == "Dense" and k is not None and len(k) == 2 and e.params is not None and e.units:
+        got_in, want_in = k[0], (e.params - e.units) // e.units
+        size = implied_image(spec, shape, e.n, got_in)
+        want = "x".join(str(d) for d in shape[:2])
+        if size and got_in != want_in:
+            return (f"{said}: its {got_in:,} inputs are what {size} after the layers before it, not {want} "
+                    f"(which give {want_in:,}): build and train the model on {want} images")
+    first_conv = next((item for item in spec if item["kind"] == "Conv2D"), None)
+    if e.kind == "Conv2D" and first_conv is not None and e.n == spec.index(first_conv) + 1 and k is not None \
+            and len(k) == 4 and len(shape) == 3 and k[2] != shape[2]:
+        return f"{said}: it reads {k[2]}-channel images, the assignment's have {shape[2]} channels"
+    return said
+
+
+def _layer_rows(p: ArchParams, info: dict[str, Any], whole: bool = False) -> list[dict[str, Any]]:
+    """The architecture as a table for the feedback page, aligned as :func:`_shape_problems` aligns it."""
+    _, exp, found = _sides(p, info, whole)
+    return layer_table(exp, found, weights_only=info["format"] != "keras2-model")
 
 
 class KerasWeightsParams(ArchParams):
@@ -246,15 +304,12 @@ def architecture(ctx: CheckContext, p: ArchitectureParams) -> Outcome:
     weights_only = info["format"] != "keras2-model"
     if p.full_model and weights_only:
         return Outcome.failed(f"{rel} holds weights only; save the whole model with model.save('{rel}')")
-    problems = _shape_problems(p, info)
-    _, shape = p.resolved()
-    if not weights_only and info.get("input_shape") and list(info["input_shape"]) != list(shape):
-        problems.insert(0, f"input shape {tuple(info['input_shape'])}, expected {tuple(shape)}")
+    problems = _shape_problems(p, info, whole=True)
     found = found_layers(info)
     total = sum(f.params or 0 for f in found)
     if problems:
         return Outcome.failed(f"{rel}: " + "; ".join(problems[:8]),
-                              details={"differences": problems, "layers": _layer_rows(p, info)})
+                              details={"differences": problems, "layers": _layer_rows(p, info, whole=True)})
     what = FORMATS.get(info["format"], info["format"])
     return Outcome.passed(f"{rel} ({what}): {len(found)} layers as expected, {total:,} parameters",
-                          details={"params": total, "layers": _layer_rows(p, info)})
+                          details={"params": total, "layers": _layer_rows(p, info, whole=True)})

@@ -18,7 +18,10 @@ mapping of names to architectures, or a list of YAML files holding such mappings
 Each layer is a dict: ``{"kind": "Conv2D", "filters": 32, "kernel_size": [3, 3]}``,
 ``{"kind": "MaxPooling2D", "pool_size": [2, 2]}``, ``{"kind": "Dense", "units": 64}``,
 ``Flatten``, ``Dropout``, ``Activation``, ``InputLayer``. Keras' defaults apply (valid padding,
-pool stride = pool size, conv stride 1).
+pool stride = pool size, conv stride 1) where a model is rebuilt from these layers; the
+``architecture`` check leaves padding and strides the rubric does not state to the student.
+``same_input: true`` accepts the input in any shape of the same values (see
+:mod:`grader.checks.archinput`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class Architecture(BaseModel):
 
     input_shape: list[int] = Field(min_length=1)
     layers: list[dict[str, Any]] = Field(min_length=1)
+    # the same values reshaped are the same input: (28, 28, 1) + Flatten, (784,) (grader/checks/archinput.py)
+    same_input: bool = False
 
 
 def _out_len(n: int, k: int, stride: int, padding: str) -> int:
