@@ -55,3 +55,22 @@ def same_input(shape: tuple[int, ...] | None, wanted: list[int] | tuple[int, ...
         return tuple(d for d in s if d != 1) if len(s) > 2 else tuple(s)
 
     return tuple(shape) == tuple(wanted) or core(shape) == core(wanted)
+
+
+def swapped_images(items: list[dict[str, Any]]) -> str:
+    """When every image of a question got the class another one should get (a cat as 1 and a dog as 0), the
+    likeliest slip is two photos handed in under each other's names: say so, naming what each file should be.
+
+    >>> swapped_images([{"file": "what1.jpg", "label": "cat", "expect": 0, "predicted": 1, "right": False},
+    ...                 {"file": "what2.jpg", "label": "dog", "expect": 1, "predicted": 0, "right": False}])[:44]
+    'what1.jpg and what2.jpg may be swapped: each'
+    """
+    judged = [i for i in items if "predicted" in i]
+    if len(judged) < 2 or len(judged) != len(items) or any(i.get("right") for i in judged):
+        return ""
+    if sorted(i["expect"] for i in judged) != sorted(i["predicted"] for i in judged):
+        return ""
+    names = ", ".join(i["file"] for i in judged[:-1]) + " and " + judged[-1]["file"]
+    should = ", ".join(f"{i['file']} should be your {i['label'] or 'image'} ({i['expect']})" for i in judged)
+    return (f"{names} may be swapped: each got the class another of them should get; {should}: if the photos are "
+            "under each other's names, rename them")
