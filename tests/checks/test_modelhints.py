@@ -52,3 +52,40 @@ def test_one_wrong_image_or_two_in_the_same_class_are_no_swap():
     assert swapped_images([{**cat, "predicted": 1, "right": False}, {**dog, "predicted": 1, "right": True}]) == ""
     assert swapped_images([{**cat, "predicted": 1, "right": False}, {**dog, "predicted": 1, "right": False}]) == ""
     assert swapped_images([{**cat, "predicted": 1, "right": False}, {**dog, "problem": "broken image"}]) == ""
+
+
+DIGITS = """
+name: d
+questions:
+  - {id: digits, title: digits, points: 40, files: [digits.h5], checks: [{kind: digits, model: digits.h5}]}
+"""
+
+
+def test_a_digit_model_at_chance_is_told_what_to_check_and_a_good_one_is_not(tmp_path, samples_dir):
+    """An untrained model (random weights) scores about 10 %: the reason says it is chance and what usually
+    causes it; the scaling is not blamed when the other scalings were tried and did no better."""
+    import zipfile
+
+    from modelfiles import mlp_file
+
+    from grader.core.options import GradeOptions
+
+    untrained = mlp_file(tmp_path, np.random.default_rng(0))
+    q = grade_files(tmp_path / "a", {"digits.h5": untrained}, DIGITS, GradeOptions(self_check=True)).question("digits")
+    assert q.relative is not None and q.relative < 0.15, q.reason
+    assert "that is about chance (guessing gets 10 % with 10 classes)" in q.reason, q.reason
+    assert "output k of your model means class k" in q.reason and "model.save after model.fit" in q.reason
+    with zipfile.ZipFile(samples_dir / "alice_complete.zip") as zf:
+        good = zf.read(next(n for n in zf.namelist() if n.endswith("digits.h5")))
+    q = grade_files(tmp_path / "b", {"digits.h5": good}, DIGITS, GradeOptions(self_check=True)).question("digits")
+    assert q.relative is not None and q.relative > 0.9 and "chance" not in q.reason, q.reason
+
+
+def test_chance_hints_say_the_scaling_only_when_it_was_not_ruled_out():
+    from grader.checks.modelhints import chance_hint
+
+    assert "scaled as in training" in chance_hint(0.08, 10)
+    assert "scaled" not in chance_hint(0.08, 10, "said")
+    assert "other input scalings were tried and do no better" in chance_hint(0.08, 10, "ruled out")
+    assert "guessing gets 50 % with 2 classes" in chance_hint(0.3, 2)  # worse than guessing: labels swapped?
+    assert chance_hint(0.2, 10) == "" and chance_hint(0.6, 2) == "" and chance_hint(0.1, None) == ""
