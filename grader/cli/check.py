@@ -19,13 +19,10 @@ from grader.cli.common import (
 )
 from grader.core.environment import check_requirements
 from grader.execute.isolation import for_command as isolation_for
-from grader.render import ClassReport, UnknownFormat, get_format, render_one
+from grader.render import ClassReport, UnknownFormat, formats, get_format, render_one
 from grader.render.terminal import print_result
 from grader.rubric.model import load_for_command
 from grader.student.selfcheck import self_check
-
-# What a self-check can print: one submission's report (the class-wide formats are mlgrade grade's).
-STUDENT_FORMATS = ("terminal", "html", "gradescope", "notebook-html", "classroom")
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -33,7 +30,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
                 "score and why; fix what it names, zip again, and check again.")
     p.add_argument("submission", type=Path, help="the .zip you will hand in, or its folder")
     add_rubric(p, "the rubric from your instructor's kit (default: rubric.yaml in this folder)")
-    p.add_argument("--format", default="terminal", metavar="NAME", choices=STUDENT_FORMATS,
+    p.add_argument("--format", default="terminal", metavar="NAME",
                    help="print the report in another form instead of the table: html (a web page) or gradescope "
                    "(JSON, as Gradescope shows it); default: terminal (the table)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE",
@@ -60,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         fmt = get_format(args.format)
     except UnknownFormat as e:
         raise UsageError(str(e)) from None
+    if fmt.scope != "submission":  # a class's grade file says nothing about one submission
+        ones = ", ".join(f.name for f in formats() if f.scope == "submission")
+        raise UsageError(f"--format {fmt.name}: a file for a whole class, made by mlgrade grade; for your "
+                         f"submission: {ones}")
     for option, path in (("-o/--output", args.output), ("--json", args.json), ("--html", args.html)):
         writable_file(option, path)
     rubric = load_for_command(args.rubric)

@@ -250,9 +250,10 @@ def test_mlgrade_check_help_is_for_a_student(capsys):
     assert "--keep-work keep the folder your submission was unpacked into" in text
 
 
-def test_mlgrade_check_refuses_a_class_format(tmp_path, capsys):
+def test_mlgrade_check_refuses_a_class_format_and_names_the_ones_it_has(tmp_path, capsys):
     from grader.cli.main import main
 
-    with pytest.raises(SystemExit) as e:
-        main(["check", str(tmp_path), "--format", "canvas"])
-    assert e.value.code == 2 and "invalid choice: 'canvas'" in capsys.readouterr().err
+    assert main(["check", str(tmp_path), "--format", "canvas"]) == 2
+    err = capsys.readouterr().err
+    assert "--format canvas: a file for a whole class, made by mlgrade grade; for your submission: " in err
+    assert "html" in err.split("for your submission:")[1] and "csv" not in err.split("for your submission:")[1]
