@@ -135,7 +135,7 @@ def test_the_readme_names_every_file_in_plain_words_and_the_commands(default_kit
                  "digits.h5"):
         assert f"`{name}`" in readme, name
     assert "{" not in readme.split("## What to hand in")[1].split("##")[0]  # no shell brace syntax
-    assert "Python 3.11 or newer" in readme and "python3 --version" in readme
+    assert "Python 3.11 or newer" in readme and python_check("python3", ">=3.11") in readme
     blocks = dict(re.findall(r"## (Windows|macOS and Linux|Google Colab)[^\n]*\n(?:(?!## ).)*?```\n(.+?)\n```",
                              readme, re.S))
     assert blocks["Windows"].splitlines()[0] == python_check("py", ">=3.11")  # said before pip runs
