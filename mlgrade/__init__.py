@@ -14,6 +14,7 @@ features live in the ``grader`` package; this one is the small student-facing AP
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from grader import __version__
@@ -27,15 +28,36 @@ class CheckError(Exception):
 
 
 def check(submission: str | os.PathLike | None = None, rubric: str | os.PathLike | None = None, *,
-          isolation: str = "auto", notebook: str | None = None) -> SelfCheck:
+          isolation: str = "auto", notebook: str | None = None, cache: bool = True) -> SelfCheck | None:
     """Check a submission as it will be graded and return the report.
 
-    ``submission``: the ``.zip`` you will hand in, or a folder; by default the notebook this is called
-    from, with the files next to it. ``rubric``: the rubric file from your instructor (default:
-    ``rubric.yaml`` next to the submission, else in the current folder). ``notebook``: in Colab, the
-    name the rubric expects for this notebook (``"backprop.ipynb"``): Colab keeps notebooks in Drive,
-    not next to your files, so it is fetched from the open tab and checked under that name.
+    ``submission``: the ``.zip`` you will hand in, a folder, or a notebook (``"backprop.ipynb"``: its saved
+    copy with the files next to it); by default the notebook this is called from, with the files next to
+    it. ``rubric``: the rubric file from your instructor (default: ``rubric.yaml`` next to the submission,
+    else in the current folder). ``notebook``: in Colab, the name the rubric expects for this notebook
+    (``"backprop.ipynb"``): Colab keeps notebooks in Drive, not next to your files, so it is fetched from
+    the open tab and checked under that name. ``cache=False``: grade every question again, even those whose
+    files did not change since the last check.
+
+    In a notebook a check that cannot start prints why in one line and returns None: a traceback would stop
+    the rest of the notebook (``jupyter nbconvert --execute``) for a line the student can act on.
     """
+    try:
+        return _check(submission, rubric, isolation, notebook, cache)
+    except CheckError as e:
+        if not _in_kernel():
+            raise
+        print(f"mlgrade.check: {e}", flush=True)
+        return None
+
+
+def _in_kernel() -> bool:
+    """Running in a Jupyter kernel (JupyterLab, VS Code, Colab, nbconvert), not in a script or a terminal."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _check(submission, rubric, isolation: str, notebook: str | None, cache: bool) -> SelfCheck:
     from grader.execute.isolation import IsolationUnavailable
     from grader.student.selfcheck import self_check
 
@@ -50,6 +72,10 @@ def check(submission: str | os.PathLike | None = None, rubric: str | os.PathLike
         submission, cleanup, note = found.folder, found.cleanup, found.note
         label = f"{found.notebook.name} and the files next to it"
     source = Path(submission).expanduser()
+    if source.suffix.lower() == ".ipynb" and source.is_file():
+        from mlgrade import _notebook
+
+        label, note, source = f"{source.name} and the files next to it", _notebook.saved_note(source), source.parent
     try:
         if not source.exists():
             raise CheckError(f"{source}: no such file or folder (give the .zip you will hand in)")
@@ -57,7 +83,8 @@ def check(submission: str | os.PathLike | None = None, rubric: str | os.PathLike
         print(f"mlgrade: checking {label or source.name} with {loaded.name!r} (this takes a little while)...",
               flush=True)
         try:
-            return self_check(source, loaded, isolation, label=label, first_note=note)
+            return self_check(source, loaded, isolation, label=label, first_note=note, remember=cache,
+                              again="mlgrade.check(..., cache=False) grades everything again")
         except (IsolationUnavailable, ValueError) as e:
             raise CheckError(f"isolation={isolation!r}: {e}") from None
     finally:

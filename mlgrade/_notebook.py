@@ -29,7 +29,7 @@ class Located:
     cleanup: Callable[[], None] | None = None
 
 
-def _saved_note(path: Path) -> str:
+def saved_note(path: Path) -> str:
     import time
 
     saved = time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime))
@@ -48,9 +48,21 @@ def locate(colab_name: str | None = None) -> Located:
         return _colab(colab_name)
     path = open_notebook()
     if path is None:
-        raise CheckError("could not tell which notebook this is (a Jupyter server older than 2.0?): "
-                         "pass the zip you will hand in, mlgrade.check('my_hw4.zip'), or its folder")
-    return Located(path.parent, path, _saved_note(path))
+        raise CheckError(cannot_tell())
+    return Located(path.parent, path, saved_note(path))
+
+
+def cannot_tell(folder: Path | None = None) -> str:
+    """One line: which notebook is unknown here (nbconvert, an old Jupyter server), and what to pass instead,
+    with this folder's own notebook names where there are some."""
+    folder = folder or Path.cwd()
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() == ".ipynb" and p.is_file())[:3]
+    except OSError:
+        names = []
+    example = names[0] if names else "backprop.ipynb"
+    return (f"could not tell which notebook this is (jupyter nbconvert and Jupyter servers before 2.0 do not say); "
+            f"name it, mlgrade.check({example!r}), or check the zip you will hand in, mlgrade.check('my_hw4.zip')")
 
 
 def open_notebook() -> Path | None:

@@ -61,5 +61,7 @@ def image(ctx: CheckContext, p: ImageParams) -> Outcome:
         )
     reason = f"{rel}: {info.format} {info.width}x{info.height}"
     if p.manual_review:
-        reason += " — flagged for manual review" + (f" ({p.review_note})" if p.review_note else "")
+        # the note is what a person will check, never a claim that it holds
+        reason += " — not judged by the grader; your instructor checks it by eye" + (
+            f" (what they look for: {p.review_note})" if p.review_note else "")
     return Outcome.passed(reason, details=details, manual_review=p.manual_review)

@@ -288,6 +288,7 @@ def classify_images(ctx: CheckContext, p: ClassifyParams) -> Outcome:
         item.update(predicted=cls, p=probs[0] if len(probs) == 1 else probs[cls], p_of=1 if len(probs) == 1 else cls,
                     right=bool(ok))
         notes.append(f"{name}: {shown} -> {cls}, expected {img.expect} ({'right' if ok else 'wrong'})")
+    notes += [swap] if (swap := modelhints.swapped_images(items)) else []
     return Outcome(right / len(p.images), "; ".join(notes),
                    details={"outputs": answer["outputs"], "images": answer["images"], "items": items})
 

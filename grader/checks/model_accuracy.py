@@ -395,6 +395,8 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     scalings, hint = compare_scalings(answer.get("alternatives"), pred, sets[0].y, sample, used, info)
     if hint:
         reason += f"; {hint}"
+    if chance := modelhints.chance_hint(acc, classes, "said" if hint else "ruled out" if scalings else "unknown"):
+        reason += f"; {chance}"
     details: dict = {"accuracy": accs, "input_shape": list(shape or []), "input_scaling": used.name}
     if pixels:
         details["scalings_on_sample"] = scalings
@@ -403,9 +405,9 @@ def model_accuracy(ctx: CheckContext, p: ModelAccuracyParams) -> Outcome:
     if p.relative:
         details["class_relative"] = acc
         if ctx.options.self_check:
-            reason += ("; provisional: " + ("the public sample only, and " if digits else "")
-                       + f"the score is points x {acc:.4f} / the best accuracy in the class, known when the class "
-                       f"is graded; until then a perfect accuracy ({PROVISIONAL_BEST:.4f}) stands in for it")
+            # the score's arithmetic is said once by whoever shows it (grader.student.relative, Gradescope)
+            reason += "; provisional" + (" (on the public digits; the class is scored on hidden ones)"
+                                         if digits else "")
         else:
             reason += f"; scored on {sets[0].name}: points x {acc:.4f} / class best"
         return Outcome(acc, reason, details=details)

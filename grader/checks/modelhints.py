@@ -55,3 +55,46 @@ def same_input(shape: tuple[int, ...] | None, wanted: list[int] | tuple[int, ...
         return tuple(d for d in s if d != 1) if len(s) > 2 else tuple(s)
 
     return tuple(shape) == tuple(wanted) or core(shape) == core(wanted)
+
+
+def swapped_images(items: list[dict[str, Any]]) -> str:
+    """When every image of a question got the class another one should get (a cat as 1 and a dog as 0), the
+    likeliest slip is two photos handed in under each other's names: say so, naming what each file should be.
+
+    >>> swapped_images([{"file": "what1.jpg", "label": "cat", "expect": 0, "predicted": 1, "right": False},
+    ...                 {"file": "what2.jpg", "label": "dog", "expect": 1, "predicted": 0, "right": False}])[:44]
+    'what1.jpg and what2.jpg may be swapped: each'
+    """
+    judged = [i for i in items if "predicted" in i]
+    if len(judged) < 2 or len(judged) != len(items) or any(i.get("right") for i in judged):
+        return ""
+    if sorted(i["expect"] for i in judged) != sorted(i["predicted"] for i in judged):
+        return ""
+    names = ", ".join(i["file"] for i in judged[:-1]) + " and " + judged[-1]["file"]
+    should = ", ".join(f"{i['file']} should be your {i['label'] or 'image'} ({i['expect']})" for i in judged)
+    return (f"{names} may be swapped: each got the class another of them should get; {should}: if the photos are "
+            "under each other's names, rename them")
+
+
+def at_chance(accuracy: float, classes: int | None) -> bool:
+    """An accuracy no better than guessing, within 5 points (10 digits: under 15 %): the model is not working yet."""
+    return classes is not None and classes > 1 and accuracy < 1 / classes + 0.05
+
+
+def chance_hint(accuracy: float, classes: int | None, scaling: str = "unknown") -> str:
+    """What to check when a classifier does no better than guessing, most likely first. ``scaling``: "said" when
+    a better input scaling was already named, "ruled out" when the other scalings were tried and none did better.
+
+    >>> chance_hint(0.077, 10)[:62]
+    'that is about chance (guessing gets 10 % with 10 classes): che'
+    """
+    if classes is None or not at_chance(accuracy, classes):  # classes: for mypy, at_chance checked it too
+        return ""
+    checks = {"said": [], "ruled out": []}.get(scaling, [
+        "that your inputs are scaled as in training (pixels / 255 if you trained on x / 255)"])
+    checks += [f"that output k of your model means class k (labels 0 to {classes - 1} in order, not shuffled or "
+               "one-hot in another order)", "that the file you saved is the trained model (model.save after "
+               "model.fit, not a fresh model)"]
+    tried = " (other input scalings were tried and do no better)" if scaling == "ruled out" else ""
+    return (f"that is about chance (guessing gets {100 / classes:.0f} % with {classes} classes){tried}: check "
+            + "; ".join(checks))

@@ -19,26 +19,35 @@ from grader.cli.common import (
 )
 from grader.core.environment import check_requirements
 from grader.execute.isolation import for_command as isolation_for
-from grader.render import ClassReport, UnknownFormat, get_format, render_one
+from grader.render import ClassReport, UnknownFormat, formats, get_format, render_one
 from grader.render.terminal import print_result
 from grader.rubric.model import load_for_command
 from grader.student.selfcheck import self_check
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = ("Example: mlgrade check my_hw4.zip --rubric mlgrade-kit/rubric.yaml. It prints each question's "
+                "score and why; fix what it names, zip again, and check again.")
     p.add_argument("submission", type=Path, help="the .zip you will hand in, or its folder")
-    add_rubric(p)
+    add_rubric(p, "the rubric from your instructor's kit (default: rubric.yaml in this folder)")
     p.add_argument("--format", default="terminal", metavar="NAME",
-                   help="output format (default: terminal; `mlgrade formats` lists them)")
+                   help="print the report in another form instead of the table: html (a web page) or gradescope "
+                   "(JSON, as Gradescope shows it); default: terminal (the table)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE",
-                   help="write the --format output to FILE (the readable report still goes to the terminal)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write Gradescope-style results.json here")
-    p.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained feedback page here")
-    p.add_argument("--keep-work", action="store_true", help="keep the unpacked work folder for inspection")
+                   help="write the --format output to FILE (the table still goes to the terminal)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as Gradescope's results.json here")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="also write a web page with your images, your equation and the errors here")
+    p.add_argument("--keep-work", action="store_true",
+                   help="keep the folder your submission was unpacked into and your notebooks ran in (its path "
+                   "is printed at the end), to look at what the grader saw")
     p.add_argument("--no-cache", action="store_true",
                    help="grade every question again (by default, questions whose files did not change since "
                    "your last check reuse their results)")
-    add_isolation(p, "sandbox for student code (default: bubblewrap when available)")
+    add_isolation(p, "where your notebooks run: auto (default) uses the grader's sandbox when this computer has "
+                  "it (Linux with bubblewrap) and otherwise runs them as you, which changes nothing for a check "
+                  "of your own code; bwrap insists on the sandbox; uid runs them as another user (grading servers, "
+                  "as root); none never uses it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         fmt = get_format(args.format)
     except UnknownFormat as e:
         raise UsageError(str(e)) from None
+    if fmt.scope != "submission":  # a class's grade file says nothing about one submission
+        ones = ", ".join(f.name for f in formats() if f.scope == "submission")
+        raise UsageError(f"--format {fmt.name}: a file for a whole class, made by mlgrade grade; for your "
+                         f"submission: {ones}")
     for option, path in (("-o/--output", args.output), ("--json", args.json), ("--html", args.html)):
         writable_file(option, path)
     rubric = load_for_command(args.rubric)

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import stat
 import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from grader.intake.submission import expand_braces
 from grader.rubric import Rubric, parse_rubric
+from grader.rubric.kinds import get_kind
 from grader.student.compile import BuildError, CheckReport, StudentBuild, compile_student_build
 from grader.student.leaks import scan
 from grader.student.wheel import WheelError, build_wheel, requires_python
@@ -50,20 +52,31 @@ class Kit:
 
 
 def plain_names(pattern: str) -> str:
-    """``hdfview.{png,jpg,jpeg}`` -> ``hdfview.png (or .jpg, .jpeg)``; ``{weights.h5,weights.weights.h5}`` ->
-    ``weights.h5 (or weights.weights.h5)``: names a first-year student reads without knowing shell syntax."""
-    names = expand_braces(pattern)
-    first = names[0]
-    if len(names) == 1:
-        return f"`{first}`"
-    stem = PurePosixPath(first).stem
-    if all(PurePosixPath(n).stem == stem for n in names):
-        return f"`{first}` (or " + ", ".join(f"`{PurePosixPath(n).suffix}`" for n in names[1:]) + ")"
-    return f"`{first}` (or " + ", ".join(f"`{n}`" for n in names[1:]) + ")"
+    """``hdfview.{png,jpg,jpeg}`` -> ``hdfview.png, hdfview.jpg or hdfview.jpeg``: every name in full, as a
+    first-year student reads it, without shell brace syntax."""
+    names = [f"`{n}`" for n in dict.fromkeys(expand_braces(pattern))]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _minimum(requires: str) -> tuple[int, ...]:
+    """``>=3.11`` -> ``(3, 11)``; anything else (no bound, another operator) -> ``(3,)``."""
+    m = re.fullmatch(r"\s*>=\s*(\d+(?:\.\d+)*)\s*", requires or "")
+    return tuple(int(x) for x in m.group(1).split(".")) if m else (3,)
+
+
+def python_check(python: str, requires: str) -> str:
+    """One command that says whether ``python`` is new enough, before pip runs (on Python 3.10 pip was seen to
+    download every dependency before refusing the wheel). Its quotes work in cmd, PowerShell and sh."""
+    least = _minimum(requires)
+    need = ".".join(map(str, least))
+    return (f"{python} -c \"import sys; v = sys.version.split()[0]; print('Python ' + v + (' is too old: mlgrade "
+            f"needs Python {need} or newer; install a newer one and start again' if sys.version_info < {least!r} "
+            "else ' is fine'))\"")
 
 
 def _python(requires: str) -> str:
-    return f"{requires[2:]} or newer" if requires.startswith(">=") else requires or "3"
+    least = _minimum(requires)
+    return f"{'.'.join(map(str, least))} or newer" if len(least) > 1 else "3"
 
 
 def readme(rubric: Rubric, wheel: str, kit_zip: str, build: StudentBuild, requires: str) -> str:
@@ -81,6 +94,15 @@ def readme(rubric: Rubric, wheel: str, kit_zip: str, build: StudentBuild, requir
     later = [f"{r.question} ({r.check})" for r in build.report if r.state in ("graded later", "partly")]
     hidden_line = (f"- Questions {', '.join(build.hidden_questions)} are graded by your instructor with hidden tests; "
                    "the check lists them as pending with their points.\n") if build.hidden_questions else ""
+    relative_line = ("- A question scored against the best in the class (your accuracy / the best accuracy) shows "
+                     "your own accuracy\n  and the least and most it can score; the score itself is known only when "
+                     "the whole class is graded.\n") if any(_class_relative(c) for q in rubric.questions
+                                                               for c in q.checks) else ""
+    review_line = ("- Screenshots are checked to be images of a sensible size; what they show is judged by your "
+                   "instructor, by eye.\n") if any(getattr(c.params, "manual_review", False) for q in rubric.questions
+                                                    for c in q.checks) else ""
+    notebook = next((n for n in (expand_braces(f)[0] for q in rubric.questions for f in q.files)
+                     if n.lower().endswith(".ipynb")), "homework.ipynb")
     later_line = (f"- Some checks compare with your instructor's reference on values only the real grading "
                   f"knows; the report says \"checked when the class is graded\" for them ({', '.join(later)}).\n"
                   ) if later else ""
@@ -97,17 +119,20 @@ ONE `.zip` holding these files (any folder layout inside the zip; names match in
 
 ## Before you start: Python {python}
 
-Check with `python3 --version` (Windows: `py --version`). An older Python cannot install mlgrade; get a
-newer one from python.org (Windows, macOS) or your system's packages. The first install downloads
-mlgrade's dependencies (numpy, matplotlib, IPython, ...: about 300 MB, a minute or two).
+mlgrade needs Python {python}. Open a terminal in this folder and run the first command for your
+system below: it prints your Python's version and whether it is new enough. If it says "too old" (for
+example Python 3.10), install a newer Python from python.org (Windows, macOS) or your system's packages,
+then start again; do not go on to the install, which would fail after a long download. The install
+downloads mlgrade's dependencies (numpy, matplotlib, IPython, ...: about 300 MB, a minute or two).
 
-Put your zip into this folder (below it is called `my_submission.zip`: use your file's name), open a
-terminal in this folder, and run the three commands for your system. The first two install mlgrade
-into a folder `mlgrade-env` here, once; afterwards only the last one is needed.
+Put your zip into this folder (below it is called `my_submission.zip`: use your file's name) and run
+the four commands for your system, one after the other. The second and third install mlgrade into a
+folder `mlgrade-env` here, once; afterwards only the last one is needed.
 
 ## Windows (PowerShell or Command Prompt)
 
 ```
+{python_check("py", requires)}
 py -m venv mlgrade-env
 .\\mlgrade-env\\Scripts\\python -m pip install {wheel}
 .\\mlgrade-env\\Scripts\\mlgrade check my_submission.zip
@@ -118,6 +143,7 @@ py -m venv mlgrade-env
 ## macOS and Linux
 
 ```
+{python_check("python3", requires)}
 python3 -m venv mlgrade-env
 mlgrade-env/bin/python -m pip install {wheel}
 mlgrade-env/bin/mlgrade check my_submission.zip
@@ -144,6 +170,7 @@ After the install above (in Jupyter: `%pip install {wheel}` in a cell of the not
 ```python
 import mlgrade
 mlgrade.check("my_submission.zip", rubric="rubric.yaml")   # the report as a table
+mlgrade.check("{notebook}", rubric="rubric.yaml")   # that notebook (its saved copy) and the files next to it
 ```
 
 ## What the check tells you, and what only the real grading can
@@ -151,15 +178,19 @@ mlgrade.check("my_submission.zip", rubric="rubric.yaml")   # the report as a tab
 - The same public checks, limits and reasons: every question shows its score and why.
 {hidden_line}{later_line}- Hidden tests and hidden inputs are not in this kit: they run when the class is graded, on
   inputs drawn for your submission. The check says what they are worth, never what they contain.
-- Scores relative to the class (your accuracy / the best in the class) are provisional here.
-- Without Linux and bubblewrap (Windows, macOS, Colab) your notebooks run without the grader's
-  sandbox, as you; as in grading they get no network and the same time limits.
+{relative_line}{review_line}- Without Linux and bubblewrap (Windows, macOS, Colab) your notebooks run without the
+  grader's sandbox, as you; as in grading they get no network and the same time limits.
 - Your Keras model files run in a small numpy engine here, unless Keras is installed
   (`python -m pip install "{wheel}[keras]"` adds it); grading runs them with Keras. Both read the
   same weights and agree to float precision.
 - Your computer's packages may differ from the grading environment's; a cell that imports a package
   you lack fails here but not when graded (the report names it).
 """
+
+
+def _class_relative(check) -> bool:
+    kind = get_kind(check.kind)
+    return bool(getattr(check.params, "relative", False) or (kind is not None and kind.class_relative))
 
 
 def _zip_bytes(members: dict[str, bytes]) -> bytes:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.core.options import GradeOptions
 from grader.core.portable import memory_limit_words, platform_name
-from grader.core.results import QuestionResult, SubmissionResult
+from grader.core.results import SubmissionResult
 from grader.execute.isolation import AUTO_ORDER, Backend, backend, resolve
 from grader.render.notebook_html import fragment
 from grader.render.terminal import print_result
@@ -28,6 +28,7 @@ from grader.rubric import Rubric
 from grader.score.hidden import public_rubric, with_hidden_pending
 from grader.score.pipeline import grade_submission, stop_services
 from grader.score.qcache import default_folder
+from grader.student import relative
 
 DEFAULT_NOTEBOOK_MB = 2048
 
@@ -86,11 +87,14 @@ def choose_isolation(requested: str = "auto") -> Backend:
 
 def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work: bool = False,
                label: str | None = None, first_note: str | None = None, feedback_images: bool = False,
-               remember: bool = True) -> SelfCheck:
+               remember: bool = True, again: str = "--no-cache grades everything again",
+               class_bests: dict[str, float] | None = None) -> SelfCheck:
     """Grade ``source`` (a zip or a folder) as the instructor's run would; hidden questions are pending,
     never run. ``label``: how the report names what was checked; ``first_note``: said before the other
     notes; ``feedback_images``: thumbnails for a feedback page; ``remember``: reuse the results of
-    questions whose files did not change since the last check (grader.score.qcache)."""
+    questions whose files did not change since the last check (grader.score.qcache); ``again``: how to grade
+    everything again where the student is (an option of the command, a keyword of mlgrade.check());
+    ``class_bests``: the best accuracy so far per class-relative question, where it is known."""
     chosen = choose_isolation(isolation)
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
     options = GradeOptions(self_check=True, isolation=chosen.name, feedback_images=feedback_images,
@@ -98,6 +102,7 @@ def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work:
     try:
         result = with_hidden_pending(grade_submission(Path(source), public_rubric(rubric), work / "w", options,
                                                       keep_work=keep_work), rubric)
+        result = relative.in_words(result, class_bests)
     finally:
         stop_services()  # one-off: no sandbox, Keras or staging folder left in a student's notebook process
         if not keep_work:
@@ -109,14 +114,14 @@ def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work:
     reused = [q.id for q in result.questions if q.details.get("reused")]
     if reused:
         check.notes.append(f"{', '.join(reused)}: your files for these did not change since your last check, so "
-                           "their results were reused (--no-cache grades everything again)")
+                           f"their results were reused ({again})")
     return check
 
 
 def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: str = "auto") -> list[str]:
     """What the student should know about this check, each said once, in plain words."""
     out = []
-    if not chosen.isolated:
+    if not chosen.isolated and any(f.lower().endswith(".ipynb") for f in result.files):
         if requested == "none":
             why = f"{platform_name()}: no sandbox was asked for"
         else:
@@ -127,20 +132,12 @@ def notes(result: SubmissionResult, rubric: Rubric, chosen: Backend, requested: 
             f"your notebooks ran without the sandbox, as you, on this computer ({why}). For a self-check that "
             "changes nothing: it is your own code. When graded they run in a sandbox; here, as there, they get "
             f"no network and the same time limits, and {memory_limit_words(_notebook_memory(rubric))}.")
-    relative = [q.id for q in result.questions if _class_relative(q)]
-    if relative:
-        out.append(f"provisional: {', '.join(relative)} {'is' if len(relative) == 1 else 'are'} scored relative "
-                   "to the best in the class; the score here uses a public sample and your result alone, and "
-                   "your real score is known only when the whole class is graded")
+    # a class-relative question says its own accuracy and score range in its row (grader.student.relative)
     hidden = [q.id for q in rubric.questions if q.hidden]
     if hidden:
         out.append(f"graded by your instructor with hidden tests: {', '.join(dict.fromkeys(hidden))} "
                    "(shown with 0 points here)")
     return out
-
-
-def _class_relative(q: QuestionResult) -> bool:
-    return q.relative is not None or any("class_relative" in c.details for c in q.checks)
 
 
 def _notebook_memory(rubric: Rubric) -> int:

@@ -3,6 +3,7 @@ each kind of notebook students hand in gets its score and reason."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -36,7 +37,7 @@ def test_the_default_rubric_uses_the_course_packs_tests():
 def test_correct_notebook_gets_full_marks(tmp_path, rubric_yaml):
     q = grade(tmp_path, rubric_yaml, backprop_notebook("correct"))
     assert q.score == 3, q.reason
-    assert q.reason.startswith("3/3 test points; passed: test_seed0_loss, test_seed0_gradient[W1]")
+    assert q.reason == "3/3 test points; all 7 tests passed"
     assert [t["outcome"] for t in q.checks[0].details["tests"]] == ["passed"] * 7
 
 
@@ -75,7 +76,7 @@ def _mistake(*edits: tuple[str, str]) -> bytes:
     return notebook_bytes(*cells)
 
 
-@pytest.mark.parametrize("edits, hint", [
+MISTAKE_CASES = [
     ([(HIDDEN_STEP, "    dLdZ1 = dLdH\n")], "your dW1 and db1 equal the gradients without the hidden sigmoid's derivative"),
     ([(OUTPUT_STEP, "    dLdZ2 = dLdY\n")], "without the output sigmoid's derivative: dL/dZ2 is dL/dY * Y * (1 - Y)"),
     ([(OUTPUT_STEP, "    dLdZ2 = dLdY * Z2 * (1 - Z2)\n"), (HIDDEN_STEP, "    dLdZ1 = dLdH * Z1 * (1 - Z1)\n")],
@@ -83,7 +84,15 @@ def _mistake(*edits: tuple[str, str]) -> bytes:
     ([("dLdY = 1/N_points * (Y - Y_T)", "dLdY = (Y - Y_T)")], "your gradients are N times too large"),
     ([(HIDDEN_STEP, "    dLdZ1 = np.multiply(dLdH, sigmoid(Z1))\n")],
      "the output layer's gradients (dW2, db2) are right and the hidden layer's are not"),
-])
+    # the bug handed in: db1 summed from dL/dH; dW1 is right, so dL/dZ1 is, and only db1 is to blame
+    ([("dLdb1 = np.dot(ones.T, dLdZ1)", "dLdb1 = np.dot(ones.T, dLdH)")], "db1 alone is off: your dW1 is right"),
+    ([("dLdW1 = np.dot(X.T, dLdZ1)", "dLdW1 = np.dot(X.T, dLdH)")], "dW1 alone is off: your db1 is right"),
+    ([("dLdb2 = np.dot(ones.T, dLdZ2)", "dLdb2 = np.dot(ones.T, dLdY)")], "db2 alone is off: your dW2 is right"),
+    ([("dLdW2 = np.dot(H.T, dLdZ2)", "dLdW2 = np.dot(H.T, dLdY)")], "dW2 alone is off: your db2 is right"),
+]
+
+
+@pytest.mark.parametrize("edits, hint", MISTAKE_CASES)
 def test_a_common_mistake_is_named_once_with_the_cell_to_fix(tmp_path, rubric_yaml, edits, hint):
     """What the wrong numbers equal names the mistake, once for the notebook, with the cell where the
     function is (In [5]: the helper numbers cells from 1)."""
@@ -93,9 +102,21 @@ def test_a_common_mistake_is_named_once_with_the_cell_to_fix(tmp_path, rubric_ya
     assert f"{hint}" in q.reason.split("(back_propagation is in In [5])")[0], q.reason
 
 
+def test_every_hint_rule_of_the_pack_has_a_wrong_notebook_above():
+    """Each rule of backprop_checks (a usual mistake, a layer's gradients) is tried on a notebook with that mistake."""
+    spec = importlib.util.spec_from_file_location("backprop_checks", ROOT / "rubrics/aml_hw4/tests/backprop_checks.py")
+    assert spec is not None and spec.loader is not None
+    bc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bc)
+    tried = [hint for _, hint in MISTAKE_CASES]
+    rules = [h for _, h in bc.MISTAKES] + list(bc.LAYER_HINTS.values())
+    assert all(sum(rule.startswith(t) or t in rule for t in tried) == 1 for rule in rules), rules
+
+
 def test_a_right_answer_and_an_unrecognised_mistake_get_no_hint(tmp_path, rubric_yaml):
     assert "hint:" not in grade(tmp_path / "a", rubric_yaml, backprop_notebook("correct")).reason
-    odd = grade(tmp_path / "b", rubric_yaml, _mistake(("dLdW2 = np.dot(H.T, dLdZ2)", "dLdW2 = 2 * np.dot(H.T, dLdZ2)")))
+    odd = grade(tmp_path / "b", rubric_yaml, _mistake(("dLdW2 = np.dot(H.T, dLdZ2)", "dLdW2 = 2 * np.dot(H.T, dLdZ2)"),
+                                                      ("dLdW1 = np.dot(X.T, dLdZ1)", "dLdW1 = 2 * np.dot(X.T, dLdZ1)")))
     assert "dW2 off by" in odd.reason and "hint:" not in odd.reason
     # a gradient under another name is said to be missing, not blamed on the maths of the hidden layer
     renamed = grade(tmp_path / "c", rubric_yaml, _mistake(("'W1': dLdW1", "'weights1': dLdW1")))
@@ -153,7 +174,7 @@ def test_variables_are_used_when_the_function_is_missing(tmp_path, rubric_yaml):
     cells[5] = cells[5].replace("back_propagation(", "backprop_renamed(")
     q = grade(tmp_path, rubric_yaml, notebook_bytes(*cells))
     assert q.score == 2, q.reason
-    assert "test_seed0_loss" in q.reason.split("; ")[1]  # passed, from the variables ...
+    assert "test_seed0_loss" in q.reason.split("; ")[-1]  # passed (said last), from the variables ...
     assert "does not define back_propagation" in q.reason  # ... while the hidden problems need the function
 
 

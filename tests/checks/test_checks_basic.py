@@ -57,6 +57,9 @@ def test_image_valid_png_is_flagged_for_review(tmp_path):
     q = r.question("shot")
     assert q.score == 0.5 and q.manual_review
     assert "PNG 320x200" in q.reason and "shows the dense layer" in q.reason
+    # what the instructor will look for, never worded as if the grader had seen it
+    assert "not judged by the grader; your instructor checks it by eye (what they look for: shows the dense layer)" \
+        in q.reason and "review (" not in q.reason
 
 
 @pytest.mark.parametrize("mode", ["L", "CMYK"])

@@ -203,6 +203,8 @@ def test_wrong_numbers_lose_the_own_weights_half(tmp_path):
     q = grade_files(tmp_path, files, RUBRIC).question("q4a")
     assert q.score == 0.5, q.reason
     assert "1 of the 16 numbers differ" in q.reason
+    printed = str(w1).replace("[", " ").split()[0]  # w1[0, 0] as the notebook's print shows it
+    assert f"{bad[0, 0]:.8f} (the notebook prints {printed})" in q.reason, q.reason
 
 
 def test_a_missing_term_is_named(tmp_path):
@@ -266,7 +268,7 @@ def test_hand_values_off_by_a_tenth_lose_a_quarter_each(tmp_path):
     q = grade_files(tmp_path, files, RUBRIC).question("q4b")
     assert q.score == 0.5
     assert "test_hand_value[011] failed: 011: " in q.reason and "test_hand_value[111] failed: 111: " in q.reason
-    assert q.reason.count("1.0e-01 apart") == 2
+    assert q.reason.count("1.0e-01 apart, more than the 0.001 allowed") == 2
 
 
 @pytest.mark.parametrize(

@@ -608,3 +608,21 @@ def test_the_self_checks_total_says_what_was_scored_and_what_is_pending(tmp_path
     assert total_line(result) == "total 0/3 (scored in this run: 0 of 0; 3 points pending)"
     graded = grade_submission(src, load_rubric(pack), tmp_path / "w2", GradeOptions(isolation="none"))
     assert total_line(graded) == "total 3/3"
+
+
+def test_failing_tests_come_first_and_whole_and_passing_ones_are_summed_up():
+    """Eight failing tests, each with its own message, and nine passing: every failure is named with its
+    message before anything else (none cut with an ellipsis); the passing ones are counted."""
+    from grader.checks.pytest.harness import TestOutcome, TestRun
+    from grader.checks.pytest.kind import score
+
+    failed = [TestOutcome(f"t::test_f[{i}]", f"test_f[{i}]", "test_f", 1, False, "failed", f"case {i}: got {i}")
+              for i in range(8)]
+    passed = [TestOutcome(f"t::test_p[{i}]", f"test_p[{i}]", "test_p", 1, False, "passed") for i in range(9)]
+    reason = score(TestRun(passed[:4] + failed + passed[4:]), "t.py", self_check=True).reason
+    parts = reason.split("; ")
+    assert parts[0] == "9/17 test points" and parts[-1] == "the other 9 tests passed", reason
+    assert parts[1:-1] == [f"test_f[{i}] failed: case {i}: got {i}" for i in range(8)]
+    assert "…" not in reason and "more failed" not in reason
+    assert score(TestRun(passed[:3]), "t.py", self_check=True).reason == (
+        "3/3 test points; passed: test_p[0], test_p[1], test_p[2]")

@@ -218,3 +218,42 @@ def test_grade_refuses_to_export_with_a_broken_overrides_file(samples_dir, tmp_p
     assert main(["grade", str(batch), "--out", str(out), "--rubric", str(ROOT / "rubric.yaml")]) == 0
     assert "graded 0, reused 1" in capsys.readouterr().err
     assert csv_row(out, "dave_not_a_zip")["q1a"] == "0.5"
+
+
+def _help(capsys, *argv: str) -> str:
+    from grader.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return capsys.readouterr().out
+
+
+def test_mlgrade_help_shows_the_students_command_first_and_the_instructors_apart(capsys):
+    from grader.cli.main import COMMANDS, GROUPS
+
+    text = _help(capsys)
+    students, rest = text.split("for students:\n")[1].split("for instructors:\n")
+    assert [line.split()[0] for line in students.strip().splitlines()] == ["check"]  # one command, one line
+    assert "check your homework before you hand it in" in students
+    assert {c.group for c in COMMANDS.values()} <= set(GROUPS)
+    listed = [line.split()[0] for line in rest.split("positional arguments")[0].splitlines()
+              if line.startswith("  ") and not line.startswith("    ")]
+    assert sorted(listed) == sorted(n for n, c in COMMANDS.items() if c.group != "student")
+
+
+def test_mlgrade_check_help_is_for_a_student(capsys):
+    text = " ".join(_help(capsys, "check").split())
+    assert text.split("positional arguments")[0].count(".") == 1  # one plain sentence says what it does
+    assert "mlgrade formats" not in text  # the instructors' table of 16 formats is not a student's business
+    assert "html (a web page) or gradescope" in text
+    assert "--isolation {auto,bwrap,uid,none} where your notebooks run: auto (default) uses the grader's sandbox" in text
+    assert "--keep-work keep the folder your submission was unpacked into" in text
+
+
+def test_mlgrade_check_refuses_a_class_format_and_names_the_ones_it_has(tmp_path, capsys):
+    from grader.cli.main import main
+
+    assert main(["check", str(tmp_path), "--format", "canvas"]) == 2
+    err = capsys.readouterr().err
+    assert "--format canvas: a file for a whole class, made by mlgrade grade; for your submission: " in err
+    assert "html" in err.split("for your submission:")[1] and "csv" not in err.split("for your submission:")[1]

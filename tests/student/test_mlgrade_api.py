@@ -152,3 +152,37 @@ def test_in_colab_the_open_notebook_is_fetched_and_checked_with_the_files_of_the
     assert "Google Colab: no sandbox was asked for" in " ".join(check.notes)
     assert check.notes[0].startswith("checked this notebook as it is open in Colab, as backprop.ipynb")
     assert check.title().startswith("mlgrade check: backprop.ipynb and the files next to it")
+
+
+@pytest.mark.slow
+def test_check_without_a_notebook_name_under_nbconvert_says_what_to_pass_in_one_line(tmp_path):
+    """`jupyter nbconvert --execute` tells the kernel no notebook name: the cell prints one line naming this
+    folder's notebook to pass, the rest of the notebook still runs (no traceback, no error output)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import mlgrade\nmlgrade.check()"),
+                                         nbformat.v4.new_code_cell("print('the next cell ran')")])
+    nbformat.write(nb, tmp_path / "hw.ipynb")
+    env = {k: "" for k in ("JPY_SESSION_NAME",)}
+    ran = _execute(nbformat.read(tmp_path / "hw.ipynb", as_version=4), tmp_path, env=env)
+    outputs = [o for c in ran.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"], outputs
+    said = "".join(o.get("text", "") for o in ran.cells[0].outputs)
+    assert said.count("\n") == 1 and said.startswith("mlgrade.check: could not tell which notebook this is"), said
+    assert "mlgrade.check('hw.ipynb')" in said and "mlgrade.check('my_hw4.zip')" in said
+    assert "the next cell ran" in "".join(o.get("text", "") for o in ran.cells[1].outputs)
+
+
+def test_a_notebook_named_is_checked_with_the_files_next_to_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rubric.yaml").write_text("name: t\nquestions:\n  - {id: hand, title: hand, points: 1, files: "
+                                          "[xor_hand.txt], checks: [{kind: file_present, file: xor_hand.txt}]}\n")
+    (tmp_path / "xor_hand.txt").write_text("001: 0.1\n")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "hw.ipynb")
+    first = mlgrade.check("hw.ipynb", isolation="none")
+    assert first is not None and first.total == 1 and first.source == "hw.ipynb and the files next to it"
+    assert any(n.startswith("checked the saved copy of hw.ipynb") for n in first.notes)
+    again = mlgrade.check("hw.ipynb", isolation="none")
+    reused = [n for n in again.notes if "did not change since your last check" in n]
+    # the notebook's way to grade again, not the command's --no-cache (mlgrade.check() has no such option)
+    assert reused and "cache=False" in reused[0] and "--no-cache" not in str(again), again.notes
+    fresh = mlgrade.check("hw.ipynb", isolation="none", cache=False)
+    assert not [n for n in fresh.notes if "did not change" in n]

@@ -24,7 +24,7 @@ from helpers import notebook_bytes
 from grader.cli.main import main
 from grader.insandbox.wire import encode
 from grader.student.compile import BuildError, compile_student_build
-from grader.student.kit import KIT_FOLDER, plain_names
+from grader.student.kit import KIT_FOLDER, plain_names, python_check, readme
 from grader.student.leaks import Probe, Secrets, scan
 from grader.student.prune import prune_tests
 
@@ -135,10 +135,11 @@ def test_the_readme_names_every_file_in_plain_words_and_the_commands(default_kit
                  "digits.h5"):
         assert f"`{name}`" in readme, name
     assert "{" not in readme.split("## What to hand in")[1].split("##")[0]  # no shell brace syntax
-    assert "Python 3.11 or newer" in readme and "python3 --version" in readme
+    assert "Python 3.11 or newer" in readme and python_check("python3", ">=3.11") in readme
     blocks = dict(re.findall(r"## (Windows|macOS and Linux|Google Colab)[^\n]*\n(?:(?!## ).)*?```\n(.+?)\n```",
                              readme, re.S))
-    assert blocks["Windows"].splitlines() == ["py -m venv mlgrade-env",
+    assert blocks["Windows"].splitlines()[0] == python_check("py", ">=3.11")  # said before pip runs
+    assert blocks["Windows"].splitlines()[1:] == ["py -m venv mlgrade-env",
                                               rf".\mlgrade-env\Scripts\python -m pip install {WHEEL}",
                                               r".\mlgrade-env\Scripts\mlgrade check my_submission.zip"]
     assert blocks["Google Colab"].splitlines() == ["!unzip -q -o hw4-kit.zip", f"%pip install -q {KIT_FOLDER}/{WHEEL}",
@@ -147,9 +148,50 @@ def test_the_readme_names_every_file_in_plain_words_and_the_commands(default_kit
 
 
 def test_plain_names_for_patterns():
-    assert plain_names("hdfview.{png,jpg,jpeg}") == "`hdfview.png` (or `.jpg`, `.jpeg`)"
-    assert plain_names("{weights.h5,weights.weights.h5}") == "`weights.h5` (or `weights.weights.h5`)"
+    assert plain_names("hdfview.{png,jpg,jpeg}") == "`hdfview.png`, `hdfview.jpg` or `hdfview.jpeg`"
+    assert plain_names("{weights.h5,weights.weights.h5}") == "`weights.h5` or `weights.weights.h5`"
     assert plain_names("xor.ipynb") == "`xor.ipynb`"
+
+
+RUBRICS = [ROOT / "rubric.yaml", *sorted(ROOT.glob("rubrics/*/rubric.yaml"))]
+
+
+@pytest.mark.parametrize("path", RUBRICS, ids=lambda p: p.parent.name if p.name == "rubric.yaml" else p.name)
+def test_the_kit_readme_names_every_file_of_the_rubric_in_plain_words(path):
+    """Every name a question or one of its checks reads (xor_equation.txt, used by q4a's tests, included), each
+    in full: a student who reads `classify.{png,jpg,jpeg}` does not know it means three names."""
+    from grader.intake.submission import expand_braces
+    from grader.rubric import load_rubric
+    from grader.student.compile import StudentBuild
+
+    rubric = load_rubric(path)
+    text = readme(rubric, WHEEL, "kit.zip", StudentBuild(path.parent, [], [], [], "p" * 8, Secrets()), ">=3.11")
+    listed = text.split("## What to hand in")[1].split("\n## ")[0]
+    wanted = {n for q in rubric.questions for pattern in [*q.files, *(f for c in q.checks
+                                                                      for f in c.params.file_patterns())]
+              for n in expand_braces(pattern)}
+    assert wanted and all(f"`{n}`" in listed for n in wanted), sorted(n for n in wanted if f"`{n}`" not in listed)
+    assert "{" not in listed and "(or" not in listed
+    if path == ROOT / "rubric.yaml":  # the names the rubric's own description gives, xor_equation.txt among them
+        described = set(re.findall(r"[\w.]+\.(?:h5|png|jpg|ipynb|txt)", rubric.description))
+        assert "xor_equation.txt" in described and all(f"`{n}`" in listed for n in described)
+        assert "least and most it can score" in text and "judged by your instructor, by eye" in text
+
+
+@pytest.mark.parametrize("version, said", [((3, 10, 12), "Python 3.10.12 is too old: mlgrade needs Python 3.11 or newer"),
+                                           ((3, 11, 4), "Python 3.11.4 is fine"), ((3, 13, 0), "Python 3.13.0 is fine")])
+def test_the_python_check_says_whether_the_python_is_new_enough_before_pip_runs(version, said):
+    """The README's first command, run as a shell would hand its argument to Python, on a faked version."""
+    import shlex
+    import subprocess
+    import sys
+
+    command = shlex.split(python_check("python3", ">=3.11"))
+    assert command[:2] == ["python3", "-c"]
+    fake = (f"import sys, types; sys.modules['sys'] = types.SimpleNamespace(version='{'.'.join(map(str, version))} "
+            f"(main)', version_info={version!r}); exec({command[2]!r})")
+    out = subprocess.run([sys.executable, "-c", fake], capture_output=True, text=True, check=True).stdout
+    assert out.startswith(said) and out.count("\n") == 1, out
 
 
 @pytest.mark.slow  # over 10 s

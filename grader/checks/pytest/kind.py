@@ -126,6 +126,13 @@ def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
     return outcome
 
 
+def _passed_words(passed: list[str], everything: bool) -> str:
+    """``passed: test_a, test_b``, or for a long list its count: the names of passing tests tell a student little."""
+    if len(passed) <= MAX_LISTED:
+        return "passed: " + ", ".join(passed)
+    return f"all {len(passed)} tests passed" if everything else f"the other {len(passed)} tests passed"
+
+
 def recorded_reference(path) -> RecordedReference:
     """The student build's recorded reference; a damaged or missing file is the build's fault, not the student's."""
     try:
@@ -152,19 +159,17 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
     partly = [t for t in visible if t.outcome == "passed" and t.fraction < 1.0]
     failed = [t for t in visible if t.outcome == "failed"]
     pending = [t.name for t in visible if t.outcome == "pending"]
-    if passed:
-        notes.append("passed: " + ", ".join(passed[:MAX_LISTED]) + (" …" if len(passed) > MAX_LISTED else ""))
-    for t in partly[:MAX_LISTED]:
+    # what a student must fix comes first and whole; what passed is summed up after it
+    for names, message in _grouped(failed):
+        notes.append(f"{names} failed: {message}")
+    for t in partly:
         notes.append(f"{t.name} partly: {_pts(t.earned)} of {_pts(t.points)} points"
                      + (f" ({t.partial_why})" if t.partial_why else ""))
-    for names, message in _grouped(failed)[:MAX_LISTED]:
-        notes.append(f"{names} failed: {message}")
-    if len(_grouped(failed)) > MAX_LISTED:
-        notes.append(f"{len(failed) - sum(len(n.split(', ')) for n, _ in _grouped(failed)[:MAX_LISTED])} more failed")
     if pending:
         notes.append(f"checked when the class is graded (they compare your values with the instructor's "
-                     f"reference, which this build does not hold): {', '.join(pending[:MAX_LISTED])}"
-                     + (" …" if len(pending) > MAX_LISTED else ""))
+                     f"reference, which this build does not hold): {', '.join(pending)}")
+    if passed:
+        notes.append(_passed_words(passed, everything=len(passed) == len(visible)))
     instructor: list[str] = []  # why hidden tests failed: stored for the instructor, never in a student's reason
     if hidden:
         hidden_points = _pts(sum(t.points for t in hidden))
@@ -186,7 +191,7 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
                 notes += instructor[:MAX_LISTED]
     skipped = [t.name for t in run.tests if t.outcome == "skipped"]
     if skipped:
-        notes.append("skipped by the tests: " + ", ".join(skipped[:MAX_LISTED]))
+        notes.append("skipped by the tests: " + ", ".join(skipped))
     errors = [t for t in run.tests if t.outcome == "error"]
     grader_error = ""
     if errors:

@@ -151,10 +151,27 @@ def value_hints(reference, grads: dict, L: float, w: dict, X, Y, tol: float) -> 
         if _same(grads, variants[variant], tol):
             return [hint]
     right, _ = reference.back_propagation(X, Y, w)
-    usable = all(not compare("d" + k, grads.get(k), right[k], tol)[1].startswith(("d" + k + " missing",
-                                                                                  "d" + k + " has shape"))
-                 for k in ("W1", "b1"))  # a missing or misshaped gradient is said as such, not as a maths slip
-    if usable and _same(grads, right, tol, ("W2", "b2")) and not _same(grads, right, tol, ("W1", "b1")):
-        return ["the output layer's gradients (dW2, db2) are right and the hidden layer's are not: check the "
-                "step back into the hidden layer, dL/dH = dL/dZ2 W2, then dL/dZ1 = dL/dH * H * (1 - H)"]
-    return []
+    notes = {k: compare("d" + k, grads.get(k), right[k], tol)[1] for k in GRAD_KEYS}
+    wrong = frozenset(k for k in GRAD_KEYS if not compare("d" + k, grads.get(k), right[k], tol)[0])
+    if any(notes[k].startswith((f"d{k} missing", f"d{k} has shape")) for k in wrong):
+        return []  # a missing or misshaped gradient is said as such, not as a maths slip
+    hint = LAYER_HINTS.get(wrong)
+    return [hint] if hint else []
+
+
+# Which gradients are wrong says where the slip is: a gradient that is right proves the arrays it is made of
+# right (dW1 right: dL/dZ1 is right, so a wrong db1 was made from something else, such as dL/dH).
+LAYER_HINTS = {
+    frozenset({"b1"}): ("db1 alone is off: your dW1 is right, so your dL/dZ1 is right; db1 is dL/dZ1 summed "
+                        "over the N points (np.sum(dLdZ1, axis=0)), the same way db2 is dL/dZ2 summed (summing "
+                        "dL/dH, before the sigmoid's derivative, is the usual slip)"),
+    frozenset({"W1"}): "dW1 alone is off: your db1 is right, so your dL/dZ1 is right; dW1 is X transposed times "
+                       "dL/dZ1 (np.dot(X.T, dLdZ1))",
+    frozenset({"b2"}): "db2 alone is off: your dW2 is right, so your dL/dZ2 is right; db2 is dL/dZ2 summed over "
+                       "the N points (np.sum(dLdZ2, axis=0))",
+    frozenset({"W2"}): "dW2 alone is off: your db2 is right, so your dL/dZ2 is right; dW2 is H transposed times "
+                       "dL/dZ2 (np.dot(H.T, dLdZ2))",
+    frozenset({"W1", "b1"}): ("the output layer's gradients (dW2, db2) are right and the hidden layer's are not: "
+                              "check the step back into the hidden layer, dL/dH = dL/dZ2 W2, then "
+                              "dL/dZ1 = dL/dH * H * (1 - H)"),
+}

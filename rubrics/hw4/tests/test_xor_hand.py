@@ -66,4 +66,5 @@ def test_hand_value(hand, expected, reference, options, index):
     got = values.get(label)
     assert got is not None, f"{rel}: no value for input {label} ({against} gives {want:.6f})"
     diff = abs(got - want)
-    assert diff <= tolerance, f"{label}: {got:.6g} by hand, {want:.6f} from {against}: {diff:.1e} apart"
+    assert diff <= tolerance, (f"{label}: {got:.6g} by hand, {want:.6f} from {against}: {diff:.1e} apart, more "
+                               f"than the {tolerance:g} allowed")

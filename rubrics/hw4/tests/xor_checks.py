@@ -148,6 +148,12 @@ def outputs(tree, inputs) -> np.ndarray:
     return np.array([evaluate(tree, {1: a, 2: b, 3: c}) for a, b, c in inputs])
 
 
+def as_printed(value) -> str:
+    """A number read from the notebook's output, written as it was printed: the shortest text that reads back as
+    the same float is the printed digits (2.59259048, never a rounding of it such as 2.5925905)."""
+    return repr(float(value))
+
+
 def match_neurons(net: Network, w1: np.ndarray, w2: np.ndarray):
     """The hidden-neuron order of the equation that best fits the notebook's (sums commute)."""
     best = None
@@ -166,10 +172,10 @@ def agrees(net: Network, w1: np.ndarray, w2: np.ndarray) -> tuple[bool, list[str
         for i in range(3):
             t = net.texts1[j][i]
             if abs(float(t) - w1[i, col]) > 10.0 ** -decimals(t) + 1e-12:
-                bad.append(f"{t} (notebook: {w1[i, col]:.8g})")
+                bad.append(f"{t} (the notebook prints {as_printed(w1[i, col])})")
         t = net.texts2[j]
         if abs(float(t) - w2.ravel()[col]) > 10.0 ** -decimals(t) + 1e-12:
-            bad.append(f"{t} (notebook: {w2.ravel()[col]:.8g})")
+            bad.append(f"{t} (the notebook prints {as_printed(w2.ravel()[col])})")
     return not bad, bad
 
 
