@@ -133,7 +133,11 @@ def test_roster_and_deadline_mistakes_are_usage_errors(classroom, capsys):
     hostile = roster_repos([{"github_username": "x; rm -rf /", "identifier": "i"}], "org", "hw4")
     assert hostile[0].problem and not hostile[0].url
     assert main(["grade", "--out", str(tmp / "o"), "--rubric", str(rubric)]) == 2
-    assert main(["grade", str(rubric), "--deadline", "2026-01-01", "--out", str(tmp / "o"), "--rubric", str(rubric)]) == 2
+    zips = tmp / "zips"
+    zips.mkdir(exist_ok=True)
+    with zipfile.ZipFile(zips / "ann.zip", "w") as z:
+        z.writestr("a.txt", "a")
+    assert main(["grade", str(zips), "--deadline", "2026-01-01", "--out", str(tmp / "o"), "--rubric", str(rubric)]) == 2
     assert "--deadline applies to repositories" in capsys.readouterr().err
 
 
