@@ -120,8 +120,10 @@ def test_check_prints_any_format_and_writes_files(tmp_path, capsys):
     (sub / "a").write_text("a")
     rubric = tmp_path / "r.yaml"
     rubric.write_text("name: r\nquestions:\n  - {id: q, title: Q, points: 2, checks: [{kind: file_present, file: a}]}\n")
-    assert main(["check", str(sub), "--rubric", str(rubric), "--format", "csv"]) == 0
-    assert capsys.readouterr().out == "student,q,total\ns,2,2\n"
+    assert main(["check", str(sub), "--rubric", str(rubric), "--format", "gradescope"]) == 0
+    assert json.loads(capsys.readouterr().out)["score"] == 2
+    assert main(["check", str(sub), "--rubric", str(rubric), "--format", "csv"]) == 2  # a class's grade file
+    assert "--format csv: a file for a whole class, made by mlgrade grade" in capsys.readouterr().err
     out = tmp_path / "r.json"
     assert main(["check", str(sub), "--rubric", str(rubric), "--format", "gradescope", "-o", str(out),
                  "--html", str(tmp_path / "f.html")]) == 0
