@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from grader.intake.submission import close_names, names_files, pattern_matches
+from grader.intake.submission import close_names, expand_braces, names_files, pattern_matches
 from grader.rubric import Question
 from grader.rubric.kinds import CheckContext, CheckParams
 
@@ -21,6 +21,15 @@ def _patterns(q: Question) -> list[str]:
     found = list(q.files)
     found += [p for c in q.checks if isinstance(c.params, CheckParams) for p in c.params.file_patterns()]
     return list(dict.fromkeys(found))
+
+
+def own_patterns(params: CheckParams) -> set[str]:
+    """The file patterns a check names itself, not through one of its items (``images: [{file: ...}]``)."""
+    nested: set[str] = set()
+    for _, value in params:
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+        nested.update(p for v in items if isinstance(v, CheckParams) for p in v.file_patterns())
+    return set(params.file_patterns()) - nested
 
 
 def claimed_elsewhere(ctx: CheckContext, others: Sequence[Question]) -> frozenset[str]:
@@ -33,10 +42,13 @@ def claimed_elsewhere(ctx: CheckContext, others: Sequence[Question]) -> frozense
     candidates = sub.hint_candidates()
     view = replace(sub, files=candidates)
     claimed: set[str] = set()
+    mine = {e.casefold() for p in _patterns(ctx.question) for e in expand_braces(p)}
     for q in others:
         if q.id == ctx.question.id:
             continue
         for pattern in _patterns(q):
+            if mine & {e.casefold() for e in expand_braces(pattern)}:  # both need this very file: no one takes it
+                continue
             if any(ch in pattern for ch in "*?["):
                 if names_files(pattern):
                     claimed.update(f for f in candidates if pattern_matches(pattern, f))
@@ -45,7 +57,8 @@ def claimed_elsewhere(ctx: CheckContext, others: Sequence[Question]) -> frozense
                 continue
             claimed.update(close_names(pattern, candidates))
             for c in q.checks:
-                if isinstance(c.params, CheckParams) and pattern in c.params.file_patterns():
+                # a check claims for its own file (a model), never for one of its items (an image)
+                if isinstance(c.params, CheckParams) and pattern in own_patterns(c.params):
                     try:
                         claimed.update(c.params.claims(replace(ctx, submission=view, question=q), pattern))
                     except Exception:  # a hint is a courtesy: it must never cost the student the real reason

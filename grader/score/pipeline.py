@@ -31,7 +31,7 @@ from grader.intake.submission import Submission, describe_pattern
 from grader.intake.unpack import UnpackRefused, unpack
 from grader.rubric import CheckSpec, Question, Rubric
 from grader.rubric.kinds import CheckContext, CheckParams, get_kind
-from grader.score.claims import claimed_elsewhere
+from grader.score.claims import claimed_elsewhere, own_patterns
 from grader.score.fingerprints import collect
 from grader.score.qcache import QuestionCache, question_key
 from grader.score.shipped import expected_patterns, shipped_in
@@ -314,7 +314,7 @@ def _content_hints(ctx: CheckContext, users: list[CheckParams], pattern: str, ot
     is their own file (``weights:`` of classify_images, not one of its ``images:``: its hints are about its
     model), and shown only the student's files not yet named as the rubric expects nor claimed by another
     question (:mod:`grader.score.claims`)."""
-    own = [params for params in users if pattern in _own_patterns(params)]
+    own = [params for params in users if pattern in own_patterns(params)]
     if not own:
         return ""
     try:
@@ -331,15 +331,6 @@ def _content_hints(ctx: CheckContext, users: list[CheckParams], pattern: str, ot
             continue
     hints = list(dict.fromkeys(hints))[:3]
     return "; " + "; ".join(hints) + " — rename it if that is the one" if hints else ""
-
-
-def _own_patterns(params: CheckParams) -> set[str]:
-    """The file patterns a check names itself, not through one of its items (``images: [{file: ...}]``)."""
-    nested: set[str] = set()
-    for _, value in params:
-        items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
-        nested.update(p for v in items if isinstance(v, CheckParams) for p in v.file_patterns())
-    return set(params.file_patterns()) - nested
 
 
 def _other_files(sub: Submission, q: Question) -> str:

@@ -170,4 +170,4 @@ def test_model_files_under_other_names_are_recognised_by_their_architecture(tmp_
     q1a, digits = r.question("q1a").reason, r.question("digits").reason
     assert "'cnn_final.h5' holds weights of exactly this architecture" in q1a, q1a
     assert "mnist_model.h5" not in q1a
-    assert "'mnist_model.h5' holds a whole model with 10 outputs" in digits, digits
+    assert "'mnist_model.h5' holds a whole model for 28x28x1 inputs with 10 outputs" in digits, digits
