@@ -192,6 +192,10 @@ def _names_in(code: str) -> set[str]:
         return set()
 
 
+def _yaml_number(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else round(float(x), 10)
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(round(float(x), 10))
 
@@ -201,7 +205,7 @@ def rubric_text(conv: Conversion, test_files: dict[str, str]) -> str:
         "name": conv.name,
         "description": f"Hand in {conv.notebook} (run it top to bottom before you save it).",
         "questions": [
-            {"id": q.id, "title": q.title, "points": float(_num(q.points)) if "." in _num(q.points) else int(q.points),
+            {"id": q.id, "title": q.title, "points": _yaml_number(q.points),
              "files": [conv.notebook],
              "checks": [{"kind": "pytest", "tests": test_files[q.id], "notebook": conv.notebook}]}
             for q in conv.questions if q.tests

@@ -105,9 +105,10 @@ def _from_ok(spec: Any, where: str, conv: Conversion, taken: set[str]) -> Conver
     bodies = []
     for case_name, c in zip(names, cases, strict=True):
         source = textwrap.dedent(c["code"])
-        student = [n for n in doctest_names(source) if n not in conv.modules]
-        env = ", ".join([f"{a!r}: {a}" for a in _modules_used(source, conv)]
-                        + [f"**notebook.bind_all({_args(student)})"])
+        names = doctest_names(source)
+        modules = [n for n in names if n in conv.modules]
+        student = [n for n in names if n not in conv.modules]
+        env = ", ".join([f"{a!r}: {a}" for a in modules] + [f"**notebook.bind_all({_args(student)})"])
         bodies.append(f"run_doctest({source!r},\n            {{{env}}}, {case_name!r})")
     hidden = [bool(c.get("hidden", True)) for c in cases]
     return _question(qname, where, names, points, hidden, bodies, bool(spec.get("all_or_nothing")), taken)
@@ -205,10 +206,6 @@ def resolve_points(total: Any, given: list[Any]) -> list[float]:
     else:
         share = 0.0
     return [float(p) if p is not None else share for p in given]
-
-
-def _modules_used(source: str, conv: Conversion) -> list[str]:
-    return [n for n in doctest_names(source) if n in conv.modules]
 
 
 def _args(names: list[str]) -> str:

@@ -155,17 +155,20 @@ def preprocess_photo(path: Path, label: str, blur: int = 0) -> np.ndarray:
     return arr
 
 
+def staff_digit_files(hidden_dir: Path) -> list[Path]:
+    """The image files of ``DIR/digits/<label>/`` that :func:`staff_digits` reads, in its order."""
+    root = Path(hidden_dir) / "digits"
+    return [f for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+            for f in sorted(sub.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+
+
 def staff_digits(hidden_dir: Path, blur: int = 0) -> DigitSet:
     """``DIR/digits/<label>/*.png|jpg`` (the ``image_dataset_from_directory`` layout)."""
     root = Path(hidden_dir) / "digits"
     images, labels = [], []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not sub.name.isdigit():
-            continue
-        for f in sorted(sub.iterdir()):
-            if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
-                images.append(preprocess_photo(f, f"{sub.name}/{f.name}", blur))
-                labels.append(int(sub.name))
+    for f in staff_digit_files(hidden_dir):
+        images.append(preprocess_photo(f, f"{f.parent.name}/{f.name}", blur))
+        labels.append(int(f.parent.name))
     if not images:
         raise RuntimeError(f"{root}: no digit images found (expected digits/<label>/*.png)")
     return DigitSet("staff", np.stack(images), np.array(labels))

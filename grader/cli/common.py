@@ -68,14 +68,21 @@ def _writable_place(option: str, path: Path, folder: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise UsageError(f"{option} {path}: {existing} is not a folder")
-    try:  # the only sure test of "can I write here": try it (root passes os.access everywhere, /proc included)
-        fd, probe = tempfile.mkstemp(prefix=".mlgrade-probe-", dir=existing)
+    e = _write_probe(existing)
+    if e is not None:
+        why = "read-only for you" if isinstance(e, PermissionError) else (e.strerror or str(e)).lower()
+        raise UsageError(f"{option} {path}: cannot write in {existing} ({why}); choose a folder you can write")
+
+
+def _write_probe(folder: Path) -> OSError | None:
+    """The only sure test of "can I write here": try it (root passes os.access everywhere, /proc included)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mlgrade-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        why = "read-only for you" if isinstance(e, PermissionError) else (e.strerror or str(e)).lower()
-        raise UsageError(f"{option} {path}: cannot write in {existing} ({why}); choose a folder you can write") \
-            from None
+        return e
+    return None
 
 
 def class_writable(out: Path) -> None:
@@ -83,14 +90,8 @@ def class_writable(out: Path) -> None:
     (a colleague's class, a read-only share), said before any decision is taken."""
     blocked = [p for p in (out, out / "overrides.yaml", out / "overrides.lock") if p.exists()
                and not os.access(p, os.W_OK)]
-    probe_error = ""
-    if not blocked:
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".mlgrade-probe-", dir=out)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as e:
-            probe_error = e.strerror or str(e)
+    e = None if blocked else _write_probe(out)
+    probe_error = "" if e is None else e.strerror or str(e)
     if blocked or probe_error:
         where = blocked[0] if blocked else out
         raise UsageError(f"{where}: the class is read-only for you ({probe_error or 'permission denied'}); decisions "

@@ -29,6 +29,7 @@ from grader.intake.submission import expand_braces
 from grader.platforms import gradescope_export, lmsdownload, repos
 from grader.render import UnknownFormat, parse_format_list
 from grader.rubric.model import Rubric, default_rubric_path, load_for_command
+from grader.score.claims import question_patterns
 
 
 def arguments(g: argparse.ArgumentParser) -> None:
@@ -137,8 +138,7 @@ def check_inputs(paths: list[Path], out: Path, rubric_path: Path, rubric: Rubric
     """Submissions that are not submissions, said before any grading: the output folder, the rubric, an empty
     folder, a folder with nothing the rubric asks for."""
     out_r = out.resolve()
-    patterns = [pat for q in rubric.questions for pat in q.files] + [
-        pat for q in rubric.questions for c in q.checks for pat in c.params.file_patterns()]
+    patterns = [pat for q in rubric.questions for pat in question_patterns(q)]
     for p in paths:
         rp = p.resolve()
         if rp == out_r:
@@ -168,24 +168,20 @@ def _folder_has_submissions(p: Path, rp: Path, out_r: Path, patterns: list[str])
 
 
 def check_hidden_digits(folder: Path) -> None:
-    """``--hidden DIR/digits/<label>/``: at least one image the digits check can read (a folder of the wrong
-    thing would give every student zero)."""
-    magic = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
-    seen = usable = 0
-    for label in sorted(folder.iterdir())[:100]:
-        if not label.is_dir():
+    """``--hidden DIR/digits/<label>/``: at least one image the digits check reads and decodes, by its own
+    rules (a folder of the wrong thing would give every student zero)."""
+    from grader.checks import digitsdata  # deferred: numpy and Pillow only when --hidden is given
+
+    files = digitsdata.staff_digit_files(folder.parent)
+    for f in files[:50]:
+        try:
+            digitsdata.preprocess_photo(f, f"{f.parent.name}/{f.name}")
+            return
+        except (OSError, ValueError):  # not an image after all (safeimage's ImageProblem is a ValueError)
             continue
-        for f in sorted(label.iterdir())[:50]:
-            seen += 1
-            try:
-                with open(f, "rb") as fh:
-                    usable += fh.read(8).startswith(magic)
-            except OSError:
-                continue
-            if usable:
-                return
-    raise UsageError(f"--hidden {folder.parent}: {folder} holds no usable images ({seen} files looked at; expected "
-                     "digits/<label>/*.png, e.g. digits/3/0001.png); every student would score 0 on the digits")
+    raise UsageError(f"--hidden {folder.parent}: {folder} holds no usable images ({len(files)} image files under "
+                     "digits/<label>/; expected digits/<label>/*.png, e.g. digits/3/0001.png); every student would "
+                     "score 0 on the digits")
 
 
 def check_scheduler_address(address: str) -> None:

@@ -126,6 +126,7 @@ def apply_final_bests(result, rubric, final: FinalBests) -> list[str]:
     """Rescale ``result``'s class-relative questions against ``final``'s class bests, in place, as the batch
     did; returns the questions now final. A score is never above full points (a better resubmission)."""
     from grader.classstep.classwide import rescale_to_best  # deferred: only a zip with final bests needs it
+    from grader.core.results import round_score  # deferred: with it
 
     done = []
     points = {q.id: q.points for q in rubric.questions}
@@ -133,7 +134,7 @@ def apply_final_bests(result, rubric, final: FinalBests) -> list[str]:
         if q.id in final.bests and q.relative is not None:
             rescale_to_best(q, points[q.id], final.bests[q.id])
             done.append(q.id)
-    result.total = round(sum(q.score for q in result.questions), 4)
+    result.total = round_score(sum(q.score for q in result.questions))
     return done
 
 

@@ -17,7 +17,8 @@ from grader.rubric import Question
 from grader.rubric.kinds import CheckContext, CheckParams
 
 
-def _patterns(q: Question) -> list[str]:
+def question_patterns(q: Question) -> list[str]:
+    """Every file pattern a question names: its ``files:`` and its checks' own."""
     found = list(q.files)
     found += [p for c in q.checks if isinstance(c.params, CheckParams) for p in c.params.file_patterns()]
     return list(dict.fromkeys(found))
@@ -42,11 +43,11 @@ def claimed_elsewhere(ctx: CheckContext, others: Sequence[Question]) -> frozense
     candidates = sub.hint_candidates()
     view = replace(sub, files=candidates)
     claimed: set[str] = set()
-    mine = {e.casefold() for p in _patterns(ctx.question) for e in expand_braces(p)}
+    mine = {e.casefold() for p in question_patterns(ctx.question) for e in expand_braces(p)}
     for q in others:
         if q.id == ctx.question.id:
             continue
-        for pattern in _patterns(q):
+        for pattern in question_patterns(q):
             if mine & {e.casefold() for e in expand_braces(pattern)}:  # both need this very file: no one takes it
                 continue
             if any(ch in pattern for ch in "*?["):
