@@ -28,6 +28,10 @@ _BUILTINS = set(dir(builtins))
 _ID = re.compile(r"[^A-Za-z0-9_]+")
 
 
+class ConversionError(ValueError):
+    """The tool's files cannot be converted as given (said to the instructor in one line)."""
+
+
 @dataclass(frozen=True)
 class ConvertedTest:
     name: str  # the pytest function's name, test_...
@@ -222,7 +226,7 @@ def write_conversion(conv: Conversion, out: Path, force: bool = False) -> list[P
     """Write ``rubric.yaml`` and ``tests/test_<question>.py`` under ``out``; refuse to replace files unless
     ``force``. Returns the files written."""
     if not any(q.tests for q in conv.questions):
-        raise ValueError(f"nothing to convert: no {conv.tool} test was found")
+        raise ConversionError(f"nothing to convert: no {conv.tool} test was found")
     files: dict[Path, str] = {}
     test_files: dict[str, str] = {}
     for q in conv.questions:

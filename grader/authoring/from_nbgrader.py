@@ -23,6 +23,7 @@ from pathlib import Path
 from grader.authoring.converting import (
     KNOWN_MODULES,
     Conversion,
+    ConversionError,
     ConvertedQuestion,
     ConvertedTest,
     NotConverted,
@@ -40,14 +41,14 @@ _MAGIC = re.compile(r"^\s*[%!]", re.MULTILINE)
 
 def _cells(path: Path) -> list[dict]:
     if path.stat().st_size > MAX_NOTEBOOK:
-        raise ValueError(f"{path}: larger than 32 MB")
+        raise ConversionError(f"{path}: larger than 32 MB")
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a notebook ({e})") from None
+        raise ConversionError(f"{path}: not a notebook ({e})") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
-        raise ValueError(f"{path}: not a notebook (no cells)")
+        raise ConversionError(f"{path}: not a notebook (no cells)")
     return [c for c in cells if isinstance(c, dict)]
 
 

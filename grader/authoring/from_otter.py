@@ -26,6 +26,7 @@ from typing import Any
 from grader.authoring.converting import (
     KNOWN_MODULES,
     Conversion,
+    ConversionError,
     ConvertedQuestion,
     ConvertedTest,
     NotConverted,
@@ -99,15 +100,15 @@ def _from_ok(spec: Any, where: str, conv: Conversion, taken: set[str]) -> Conver
     names = [str(c.get("name") or f"{qname} - {i + 1}") for i, c in enumerate(cases)]
     try:
         points = resolve_points(spec.get("points"), [c.get("points") for c in cases])
-    except ValueError as e:
+    except ConversionError as e:
         conv.not_converted.append(NotConverted(where, str(e)))
         return None
     bodies = []
     for case_name, c in zip(names, cases, strict=True):
         source = textwrap.dedent(c["code"])
-        names = doctest_names(source)
-        modules = [n for n in names if n in conv.modules]
-        student = [n for n in names if n not in conv.modules]
+        used = doctest_names(source)
+        modules = [n for n in used if n in conv.modules]
+        student = [n for n in used if n not in conv.modules]
         env = ", ".join([f"{a!r}: {a}" for a in modules] + [f"**notebook.bind_all({_args(student)})"])
         bodies.append(f"run_doctest({source!r},\n            {{{env}}}, {case_name!r})")
     hidden = [bool(c.get("hidden", True)) for c in cases]
@@ -153,7 +154,7 @@ def _from_exception_file(tree: ast.Module, text: str, where: str, conv: Conversi
         bodies.append("\n".join(binds + [body]))
     try:
         points = resolve_points(_literal(tree, "points"), given)
-    except ValueError as e:
+    except ConversionError as e:
         conv.not_converted.append(NotConverted(where, str(e)))
         return None
     return _question(qname, where, names, points, hidden, bodies, bool(_literal(tree, "all_or_nothing")), taken)
@@ -189,17 +190,17 @@ def resolve_points(total: Any, given: list[Any]) -> list[float]:
     """Each case's points as Otter resolves them (see the module's docstring)."""
     if isinstance(total, list):
         if len(total) != len(given):
-            raise ValueError(f"`points` lists {len(total)} values for {len(given)} cases")
+            raise ConversionError(f"`points` lists {len(total)} values for {len(given)} cases")
         given, total = list(total), None
     if total is not None and not isinstance(total, (int, float)):
-        raise ValueError(f"`points` is {total!r}, not a number")
+        raise ConversionError(f"`points` is {total!r}, not a number")
     if any(p is not None and not isinstance(p, (int, float)) for p in given):
-        raise ValueError("a case's points are not a number")
+        raise ConversionError("a case's points are not a number")
     fixed = sum(p for p in given if p is not None)
     open_cases = sum(p is None for p in given)
     if total is not None:
         if fixed > total:
-            raise ValueError(f"the cases' points add up to {fixed}, more than the file's {total}")
+            raise ConversionError(f"the cases' points add up to {fixed}, more than the file's {total}")
         share = (total - fixed) / open_cases if open_cases else 0.0
     elif fixed == 0 and all(p in (0, None) for p in given):
         share = 1 / open_cases if open_cases else 0.0

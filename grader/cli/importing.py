@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.authoring.converting import Conversion, write_conversion
+from grader.authoring.converting import Conversion, ConversionError, write_conversion
 from grader.authoring.from_nbgrader import convert_nbgrader
 from grader.authoring.from_otter import convert_otter
 from grader.cli.common import EXIT_OK, UsageError
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out} is a file, not a folder")
     try:
         written = write_conversion(conv, out, args.force)
-    except (ValueError, FileExistsError) as e:
+    except (ConversionError, FileExistsError) as e:
         raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
@@ -55,7 +55,7 @@ def _otter(args: argparse.Namespace) -> Conversion:
         notebook_file = tests.resolve().parent / notebook
     try:
         return convert_otter(tests, notebook, args.name, notebook_file)
-    except ValueError as e:
+    except ConversionError as e:
         raise UsageError(str(e)) from None
 
 
@@ -65,7 +65,7 @@ def _nbgrader(args: argparse.Namespace) -> Conversion:
         raise UsageError(f"{source} is not a notebook: give nbgrader's source notebook (source/ASSIGNMENT/NAME.ipynb)")
     try:
         return convert_nbgrader(source, args.notebook, args.name)
-    except (ValueError, OSError) as e:
+    except (ConversionError, OSError) as e:
         raise UsageError(str(e)) from None
 
 

@@ -88,6 +88,20 @@ def test_otter_both_formats_convert_with_their_points_and_hidden_flags(otter_dir
     assert any("tests/q3.py" in p and "setup" in p for p in problems)
 
 
+def test_every_case_of_an_ok_file_becomes_a_test_whatever_names_it_reads(tmp_path):
+    """Three cases, the last reading one name: as otter assign writes them (a regression: the case names
+    were lost to the last case's names)."""
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    cases = ["'>>> square(3) == 9\\nTrue', 'hidden': False", "'>>> bool(np.allclose(normalize(x), y))\\nTrue'",
+             "'>>> answer == 42\\nTrue'"]
+    (tests / "q1.py").write_text("OK_FORMAT = True\ntest = {'name': 'q1', 'points': 3, 'suites': [{'cases': [" +
+                                 ", ".join("{'code': " + c + "}" for c in cases) + "], 'type': 'doctest'}]}\n")
+    (q1,) = convert_otter(tests, "hw.ipynb").questions
+    assert [(t.name, t.points, t.hidden) for t in q1.tests] == [
+        ("test_q1_1", 1, False), ("test_q1_2", 1, True), ("test_q1_3", 1, True)]
+
+
 def test_the_written_rubric_loads_and_lists_what_was_not_converted(otter_dir, tmp_path, capsys):
     out = tmp_path / "converted"
     assert main(["import", "otter", str(otter_dir), "--notebook", "hw.ipynb", "--out", str(out)]) == EXIT_OK
