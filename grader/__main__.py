@@ -1,5 +1,5 @@
 """``python -m grader`` is the same as the ``mlgrade`` command."""
 
-from grader.cli.main import main
+from grader.cli.main import entry
 
-raise SystemExit(main())
+entry()

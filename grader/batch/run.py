@@ -31,9 +31,11 @@ from grader.batch.scheduling import Attempt, Scheduler
 from grader.batch.scheduling.local import LocalPool
 from grader.classstep.classwide import EXPORT_LOCK, class_results, class_step
 from grader.classstep.gradedrubric import file_digests
+from grader.classstep.report import ClassReport
 from grader.core.files import held_or_refused, locked
 from grader.core.options import GradeOptions
 from grader.core.results import SubmissionResult
+from grader.core.timeline import mark
 from grader.execute.isolation import cgroups
 from grader.execute.isolation.staging import sweep_stale
 from grader.execute.notebooks.executor import IMPORT_ALLOWANCE_S
@@ -96,6 +98,7 @@ def _grade_batch(paths: list[Path], out: Path, rubric: Rubric, options: GradeOpt
                  assignment: str, missing: dict[str, str] | None,
                  scheduler_address: str | None) -> list[SubmissionResult]:
     started = time.monotonic()
+    mark("batch: start")
     if os.stat(out).st_uid == os.geteuid():  # never chmod what is not ours (a colleague's shared folder)
         os.chmod(out, os.stat(out).st_mode | 0o055)  # the sandbox user must be able to reach the work folders
     sources = discover(paths, exclude=[out])
@@ -115,27 +118,50 @@ def _grade_batch(paths: list[Path], out: Path, rubric: Rubric, options: GradeOpt
         if stored is None:
             todo.append(s)
     report = BatchReport(reused=len(sources) - len(todo))
-    if todo:
-        if rubric_text is None:
-            raise ValueError("grading needs the rubric's text, for the workers")
-        config = {"rubric_text": rubric_text, "rubric_source": rubric_source,
-                  "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}}
-        _clean_work_folders(out)
-        timeout = timeout or submission_timeout(rubric)
-        scheduler: Scheduler
-        if scheduler_address:
-            from grader.batch.scheduling import cluster  # deferred: Dask is optional (mlgrade[distributed])
-
-            scheduler = cluster.DaskScheduler(scheduler_address, config, rubric, options, timeout, console,
-                                              retries=RETRIES_IN_RUN)
-        else:
-            scheduler = LocalPool(min(jobs or os.cpu_count() or 1, len(todo)), config, out, timeout)
-        try:
+    scheduler: Scheduler | None = None
+    try:
+        if todo:
+            scheduler = _scheduler(len(todo), out, rubric, options, jobs, rubric_text, rubric_source, console,
+                                   timeout, scheduler_address)
             _run(todo, keys, store, rubric, scheduler, console, report, attempts)
-        finally:
+            scheduler.release()  # the workers stop their sandboxes while the class step runs
+        mark("graded")
+        class_report = _class_step(out, sources, keys, store, rubric, rubric_text, rubric_source, formats,
+                                   origins, assignment, missing)
+        mark("class step and outputs written")
+    finally:
+        if scheduler is not None:
             scheduler.close()
+            mark("workers stopped")
             sweep_stale()  # the private folders of workers killed during the run (none of them is alive now)
             cgroups.sweep()  # and their cgroups
+    report.wall_s = time.monotonic() - started
+    print_class_summary(console, class_report, report.graded, report.reused, len(report.failed), report.wall_s)
+    return class_report.results
+
+
+def _scheduler(count: int, out: Path, rubric: Rubric, options: GradeOptions, jobs: int | None,
+               rubric_text: str | None, rubric_source: str, console: Console, timeout: float | None,
+               scheduler_address: str | None) -> Scheduler:
+    """Where ``count`` submissions are graded: ``jobs`` local workers, or the Dask cluster at the address."""
+    if rubric_text is None:
+        raise ValueError("grading needs the rubric's text, for the workers")
+    config = {"rubric_text": rubric_text, "rubric_source": rubric_source,
+              "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}}
+    _clean_work_folders(out)
+    timeout = timeout or submission_timeout(rubric)
+    if scheduler_address:
+        from grader.batch.scheduling import cluster  # deferred: Dask is optional (mlgrade[distributed])
+
+        return cluster.DaskScheduler(scheduler_address, config, rubric, options, timeout, console,
+                                     retries=RETRIES_IN_RUN)
+    return LocalPool(min(jobs or os.cpu_count() or 1, count), config, out, timeout)
+
+
+def _class_step(out: Path, sources: list[Source], keys: dict[str, str], store: ResultStore, rubric: Rubric,
+                rubric_text: str | None, rubric_source: str, formats: list[str] | None,
+                origins: dict[str, dict] | None, assignment: str, missing: dict[str, str] | None) -> ClassReport:
+    """The class-level step on the stored records, then every chosen output format."""
     manifest = ClassManifest(keys=keys, sources={s.student: str(s.path) for s in sources},
                              rubric_text=rubric_text if rubric_text is not None else _known_rubric_text(out, rubric),
                              rubric_source=rubric_source, rubric_digest=rubric.digest(),
@@ -147,10 +173,9 @@ def _grade_batch(paths: list[Path], out: Path, rubric: Rubric, options: GradeOpt
         results = class_results(store, keys, manifest.sources, rubric, missing)
         class_report = class_step(rubric, results, out, origins=origins, assignment=assignment,
                                   rubric_source=rubric_source)
+        mark("class step")
         write_outputs(out, class_report, manifest.formats)
-    report.wall_s = time.monotonic() - started
-    print_class_summary(console, class_report, report.graded, report.reused, len(report.failed), report.wall_s)
-    return results
+    return class_report
 
 
 def _known_rubric_text(out: Path, rubric: Rubric) -> str:

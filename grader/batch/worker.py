@@ -23,12 +23,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import IO
 
 from grader.core.options import GradeOptions
-from grader.execute.isolation import kill_tree
-from grader.rubric import parse_rubric
+from grader.core.timeline import mark
+from grader.execute.isolation import backend, kill_tree
+from grader.rubric import Rubric, parse_rubric
+from grader.rubric.kinds import get_kind
 from grader.score.pipeline import grade_submission
 from grader.score.store import ResultStore
 
@@ -42,6 +45,7 @@ def _die_with_parent() -> None:
 
 def main() -> None:
     _die_with_parent()
+    mark("worker: imported")
     config = json.loads(sys.argv[1])
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -52,9 +56,12 @@ def main() -> None:
     for name in ("hidden_dir", "preview_dir"):
         opts[name] = Path(opts[name]) if opts.get(name) else None
     options = GradeOptions(**opts)
+    warm_sandbox(rubric, options)
     store = ResultStore(Path(config["out"])) if config.get("out") else None
+    mark("worker: ready")
     for line in sys.stdin:
         task = json.loads(line)
+        mark(f"worker: task {task['student']}")
         result = grade_submission(Path(task["source"]), rubric, Path(task["workdir"]), options,
                                   student=task["student"])
         result.attempts = int(task.get("attempt", 1))
@@ -64,6 +71,26 @@ def main() -> None:
         else:
             answer["record"] = result.model_dump(mode="json")
         protocol.write(json.dumps(answer) + "\n")
+        mark(f"worker: answered {task['student']}")
+    mark("worker: no more tasks")
+
+
+def warm_sandbox(rubric: Rubric, options: GradeOptions) -> None:
+    """Start the notebook sandbox (bubblewrap's zygote: 0.3-0.5 s) while the first task is read and unpacked,
+    when the rubric runs notebooks. The thread stays parked for the worker's life: the sandbox dies with the
+    thread that started it (bubblewrap's --die-with-parent is per thread)."""
+    if not any((k := get_kind(c.kind)) is not None and k.uses_notebooks for q in rubric.questions for c in q.checks):
+        return
+
+    def warm() -> None:
+        try:
+            backend(options.isolation).warm(options.sandbox_slot)
+            mark("worker: sandbox warm")
+        except Exception:  # noqa: BLE001 - the first notebook starts it again and says why it cannot
+            pass
+        threading.Event().wait()
+
+    threading.Thread(target=warm, name="warm-sandbox", daemon=True).start()
 
 
 def died_reason(code: int | None) -> str:
@@ -103,6 +130,7 @@ class WorkerProcess:
         if self.alive():
             return
         stderr = None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL
+        mark("worker spawned")
         self.proc = subprocess.Popen([sys.executable, "-m", "grader.batch.worker", json.dumps(self.config)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                                      text=True, bufsize=1, start_new_session=True)

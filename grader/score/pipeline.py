@@ -23,6 +23,7 @@ from grader.core import progress
 from grader.core.errors import SubmissionProblem
 from grader.core.options import GradeOptions
 from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
+from grader.core.timeline import mark
 from grader.execute.modelserver import close_model_server
 from grader.execute.notebooks.executor import close_runner
 from grader.execute.notebooks.session import NotebookSession
@@ -53,6 +54,7 @@ def grade_submission(
     student = student or student_id(source)
     try:
         report = unpack(source, Path(workdir) / "files", rubric.limits)
+        mark("unpacked")
     except UnpackRefused as e:
         result = _refused(student, source, rubric, str(e))
     except OSError as e:  # the grader's own disk or folders, not the student's archive
@@ -72,6 +74,7 @@ def grade_submission(
             expected=expected_patterns(rubric),
         )
         questions = grade_questions(sub, rubric, options, Path(workdir))
+        mark("questions graded")
         fingerprints = _fingerprints(sub, rubric, options)
         result = SubmissionResult(
             student=student,

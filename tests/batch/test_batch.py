@@ -319,3 +319,39 @@ def test_workers_killed_for_their_time_leave_no_private_folders(tmp_path, monkey
     assert results["aa_slow"].grader_fault
     left = [p.name for p in private_tmp.iterdir() if p.name.startswith(PREFIX)]
     assert left == [], left
+
+
+TIMELINE_RUBRIC = """
+name: one value
+questions:
+  - id: nb
+    title: a notebook value
+    points: 1
+    files: [nb.ipynb]
+    checks:
+      - {kind: notebook_value, notebook: nb.ipynb, expr: x, expected: 1}
+"""
+
+
+def test_a_timeline_shows_each_stage_of_a_run_from_the_processes_that_did_it(tmp_path, monkeypatch):
+    """``MLGRADE_TIMELINE`` (scripts/bench_small.py --timeline): the driver's and the worker's stages, in order."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    make_zip(batch / "amy.zip", [("nb.ipynb", notebook_bytes("x = 1"))])
+    log = tmp_path / "timeline.txt"
+    monkeypatch.setenv("MLGRADE_TIMELINE", str(log))
+    (result,) = run_grade(batch, tmp_path / "out", TIMELINE_RUBRIC, jobs=1)
+    assert result.total == 1
+    lines = [line.split(" ", 2) for line in log.read_text().splitlines()]
+    events = [e for _, _, e in lines]
+    driver, worker = str(os.getpid()), {p for _, p, e in lines if e.startswith("worker:")}
+    assert len(worker) == 1 and driver not in worker
+    order = ["batch: start", "worker spawned", "worker: imported", "worker: ready", "worker: task amy", "unpacked",
+             "notebook nb.ipynb: opening", "notebook nb.ipynb: cells run", "questions graded",
+             "worker: answered amy", "graded", "class step", "class step and outputs written", "workers stopped"]
+    assert [e for e in events if e in order] == order
+    assert [float(t) for t, _, _ in lines] == sorted(float(t) for t, _, _ in lines)
+    monkeypatch.delenv("MLGRADE_TIMELINE")
+    before = log.read_text()
+    run_grade(batch, tmp_path / "out2", TIMELINE_RUBRIC, jobs=1)
+    assert log.read_text() == before  # off unless asked

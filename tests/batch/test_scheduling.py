@@ -38,6 +38,7 @@ class FakeScheduler:
         self.out: list[Attempt] = []
         self.seen: list[tuple[str, int]] = []
         self.closed = False
+        self.ends: list[str] = []
 
     def describe(self) -> str:
         return "a fake"
@@ -66,8 +67,12 @@ class FakeScheduler:
         self.out = []
         return ended
 
+    def release(self) -> None:
+        self.ends.append("release")
+
     def close(self) -> None:
         self.closed = True
+        self.ends.append("close")
 
 
 @pytest.fixture
@@ -101,6 +106,7 @@ def test_records_handed_back_are_stored_and_faults_retried_once(run):
     results, sched = go({"amy": ["graded"], "ben": [("the worker died", 1), "graded"],
                          "cal": [("the worker died", 1), ("took too long", 1)]})
     assert sched.closed
+    assert sched.ends == ["release", "close"]  # released when the last answer came, closed after the outputs
     assert results["amy"].total == 1.5 and results["ben"].total == 1.5  # what the scheduler handed back
     assert ("ben", 2) in sched.seen and ("cal", 2) in sched.seen  # the second try is attempt 2
     cal = results["cal"]

@@ -163,3 +163,25 @@ def test_grading_says_what_is_not_bounded_when_it_starts(monkeypatch, capsys):
     monkeypatch.setattr(cgroups, "_TREE", "no memory cgroup controller is mounted")
     assert isolation_for("bwrap", "grade") == "bwrap"
     assert "mlgrade: note: no memory cgroup here (no memory cgroup controller is mounted)" in capsys.readouterr().err
+
+
+@needs_cgroups
+def test_closing_a_tree_kills_what_is_left_in_it_at_once():
+    """A process still in one of the tree's cgroups at exit is killed, not waited for (a worker's exit
+    waited 1 s for its zygote this way)."""
+    import time
+
+    tree = CgroupTree([_Leg(root.path.parent, root.version, root.controllers) for root in TREE.roots])
+    cg = tree.new("kernels", Bounds(512 * 1024**2, 64))
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        for leg in cg.legs:
+            (leg.path / "cgroup.procs").write_text(f"{sleeper.pid}\n")
+        started = time.monotonic()
+        tree.close()
+        took = time.monotonic() - started
+        assert sleeper.wait(timeout=5) == -9
+        assert took < 1.0  # the old close waited 1 s before killing
+        assert not any(leg.path.exists() for leg in cg.legs)
+    finally:
+        sleeper.kill()

@@ -529,3 +529,73 @@ def test_memory_outside_the_address_space_is_bounded_per_notebook(tmp_path, hoar
     assert not isinstance(tree, str)
     left = [p.name for root in tree.roots for p in root.path.iterdir() if p.is_dir() and p.name.startswith("nb-")]
     assert left == [], "notebook cgroups were left behind"
+
+
+# --------------------------------------------------------------------------- starting the sandbox ahead
+
+
+@needs_bwrap
+def test_warming_from_two_threads_starts_one_zygote_that_serves_the_notebook(tmp_path):
+    """A worker warms its slot on a thread of its own while the grading thread may already ask for a
+    notebook: one zygote starts, and it is the one the notebook runs in."""
+    import threading
+
+    from grader.score.pipeline import stop_services
+
+    stop_services()
+    bw = backend("bwrap")
+    parked = threading.Event()
+
+    def warm() -> None:
+        bw.warm(0)
+        parked.wait()  # the zygote dies with the thread that started it: keep it alive until the test ends
+
+    threads = [threading.Thread(target=warm, daemon=True) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        r, values = run(tmp_path, "x = 41 + 1", values=["x"])
+        assert r.status == "ok" and values == {"x": 42}
+        assert list(bw._zygotes) == [0]
+        first = bw._zygotes[0].service.pid
+        bw.warm(0)  # warm again: nothing new starts
+        assert bw._zygotes[0].service.pid == first
+    finally:
+        stop_services()
+        parked.set()
+
+
+def test_a_zygote_imports_a_heavy_library_only_for_a_notebook_that_imports_it(monkeypatch):
+    """matplotlib costs the zygote 0.5-0.8 s: imported before the first notebook that imports it, never for a
+    numpy notebook; only names of its own table count, whatever the request lists."""
+    sys.path.insert(0, str(ROOT / "grader" / "insandbox"))
+    try:
+        import zygote
+    finally:
+        sys.path.pop(0)
+    from grader.execute.notebooks.executor import notebook_imports
+
+    assert "matplotlib" not in zygote.PRELOAD and "matplotlib.pyplot" not in zygote.PRELOAD
+    cells = ["import numpy as np\nimport matplotlib.pyplot as plt", "from sklearn.linear_model import X", "x = 1"]
+    assert notebook_imports(cells) == ["matplotlib", "numpy", "sklearn"]
+    imported: list[list[str]] = []
+    monkeypatch.setattr(zygote, "ON_DEMAND", {"matplotlib": ["matplotlib", "matplotlib.pyplot"]})
+    monkeypatch.setattr(zygote, "_import_all", imported.append)
+    zygote.preload_for({"imports": ["numpy", {"x": 1}, 7, "os"]})
+    assert imported == []
+    zygote.preload_for({"imports": ["matplotlib", "numpy"]})
+    zygote.preload_for({"imports": ["matplotlib"]})  # once per zygote
+    zygote.preload_for({"imports": "matplotlib"})  # not a list: nothing
+    assert imported == [["matplotlib", "matplotlib.pyplot"]]
+
+
+@needs_bwrap
+def test_a_notebook_that_plots_runs_in_a_zygote_that_had_not_imported_matplotlib(tmp_path):
+    from grader.score.pipeline import stop_services
+
+    stop_services()
+    r, values = run(tmp_path, "x = 2", values=["x"])
+    assert values == {"x": 2}
+    r, values = run(tmp_path, "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2])\n"
+                    "n = len(ax.lines)", values=["n"])
+    assert r.status == "ok" and values == {"n": 1}, r.reason

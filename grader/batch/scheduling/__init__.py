@@ -63,5 +63,9 @@ class Scheduler(Protocol):
     def wait(self, seconds: float) -> list[AttemptEnd]:
         """Attempts that ended, waiting at most ``seconds`` for the first."""
 
+    def release(self) -> None:
+        """No more attempts: let what it started begin stopping, while the class step runs (:meth:`close`
+        still waits for it)."""
+
     def close(self) -> None:
         """Stop everything it started; attempts not reported are abandoned (a rerun grades them)."""

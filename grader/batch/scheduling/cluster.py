@@ -290,6 +290,9 @@ class DaskScheduler:
             return AttemptEnd(attempt, fault=f"grading failed on a Dask worker ({type(error).__name__}: {error})")
         return AttemptEnd(attempt, fault=f"the Dask scheduler dropped this task ({status})")
 
+    def release(self) -> None:
+        """Nothing to begin early: the cluster's workers stop when :meth:`close` unregisters the plugin."""
+
     def close(self) -> None:
         """Cancel what is out, stop this run's grading workers (freeing their slots), disconnect."""
         futures = [f for _, f in self.inflight.values()]

@@ -89,6 +89,10 @@ class LocalPool:
         seat.attempt = seat.workdir = None
         return outcome
 
+    def release(self) -> None:
+        for seat in self.seats:  # each worker stops its sandboxes and exits, while the class step runs
+            seat.worker.close_input()
+
     def close(self) -> None:
         for seat in self.seats:
             seat.worker.close_input()

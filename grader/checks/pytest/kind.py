@@ -29,17 +29,19 @@ from __future__ import annotations
 
 from functools import cache
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from grader.checks.notebooks import NotebookLimits, add_session_problems, notebook_session
 from grader.checks.pytest import recording
 from grader.checks.pytest.fixtures import Model, Notebook, SubmissionFiles
-from grader.checks.pytest.harness import Fixtures, Harness, TestOutcome, TestRun, run_tests
 from grader.checks.pytest.recorded import RecordedReference
 from grader.rubric.instructor import InstructorError, load_module
 from grader.rubric.kinds import CheckContext, Outcome, RubricFile, check_kind
+
+if TYPE_CHECKING:
+    from grader.checks.pytest.harness import TestOutcome, TestRun
 
 MAX_LISTED = 6
 
@@ -75,6 +77,11 @@ class PytestParams(NotebookLimits):
 @check_kind("pytest", PytestParams, uses_notebooks=True)
 def pytest_tests(ctx: CheckContext, p: PytestParams) -> Outcome:
     """The instructor's pytest file, run in the grader against the student's sandboxed work."""
+    from grader.checks.pytest.harness import (  # deferred: pytest (0.15 s) only where a test file runs
+        Fixtures,
+        Harness,
+        run_tests,
+    )
     test_file = ctx.rubric_path(p.tests)
     root = ctx.rubric_dir or test_file.parent
 

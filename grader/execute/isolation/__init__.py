@@ -125,6 +125,10 @@ class Backend(ABC):
     def close(self) -> None:  # noqa: B027 - most backends keep nothing
         """Stop the services this backend keeps for notebooks."""
 
+    def warm(self, slot: int) -> None:  # noqa: B027 - most backends start nothing ahead
+        """Start now what the first notebook of ``slot`` would wait for (a zygote), so that it starts
+        while the submission is unpacked; safe to call from a thread beside the grading one."""
+
     def unbounded(self) -> str | None:
         """What this backend cannot bound here (said to the instructor when grading starts), or None."""
         return None

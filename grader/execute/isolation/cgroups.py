@@ -235,7 +235,8 @@ class CgroupTree:
     def close(self) -> None:
         with self.lock:
             children, self.children = self.children, []
-        for child in children:
+        for child in children:  # what is left in them is killed now, not after a wait (1 s of every exit)
+            child.kill()
             child.remove(wait=1.0)
         for root in self.roots:
             try:

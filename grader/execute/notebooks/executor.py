@@ -48,6 +48,7 @@ def build_request(job: NotebookJob) -> tuple[dict, list] | NotebookRun:
     request = {
         "submission": str(submission), "aliases": list(job.drive_aliases), "cwd": "" if cwd == "." else cwd,
         "cells": [c["source"] for _, c in code], "cell_extra": [import_allowance(c["source"]) for _, c in code],
+        "imports": notebook_imports([c["source"] for _, c in code]),
         "seed": job.seed, "cell_timeout": job.cell_timeout,
         "notebook_timeout": job.notebook_timeout,
         "memory_bytes": job.memory_bytes, "output_chars": job.output_chars, "scratch_bytes": job.scratch_bytes,
@@ -79,6 +80,15 @@ def run_notebook(job: NotebookJob) -> NotebookRun:
 HEAVY_IMPORTS = {"tensorflow", "keras", "torch", "torchvision", "transformers", "jax", "tensorflow_datasets",
                  "tensorflow_hub", "tf_keras"}
 IMPORT_ALLOWANCE_S = 60.0
+
+
+def notebook_imports(cells: list[str], most: int = 64) -> list[str]:
+    """The top-level modules the cells import (at most ``most``): a zygote imports the heavy ones it
+    knows before forking the notebook, once for all notebooks after it."""
+    found: set[str] = set()
+    for source in cells:
+        found.update(imported_names(source).values())
+    return sorted(found)[:most]
 
 
 def import_allowance(source: str) -> float:

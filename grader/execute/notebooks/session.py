@@ -20,6 +20,7 @@ from typing import Any
 from grader.core import progress
 from grader.core.errors import SubmissionProblem
 from grader.core.npchanges import grader_numpy, numpy_change
+from grader.core.timeline import mark
 from grader.execute.isolation import backend
 from grader.execute.notebooks.executor import build_request, deadline, death, to_run
 from grader.execute.notebooks.jobs import NotebookJob, NotebookRun
@@ -107,7 +108,9 @@ class NotebookSession:
                      else f"restarting {self.rel} (its kernel ended)")
         request["session_timeout"] = self.session_timeout
         request["stdout_chars"] = int(self.job.output_chars)
+        mark(f"notebook {self.rel}: opening")
         answer, handle = backend(self.job.isolation).open_session(self.job.slot, request, deadline(self.job, request))
+        mark(f"notebook {self.rel}: cells run")
         run = to_run(answer, self._code)
         run.elapsed_s = round(time.monotonic() - started, 3)
         if self._run is None:
