@@ -68,7 +68,7 @@ def histogram(values: list[float], bins: int, top: float) -> list[int]:
     a value outside the range counts in the nearest bin rather than vanishing from the chart."""
     counts = [0] * bins
     for v in values:
-        k = int(bins * v / top) if math.isfinite(v) and v > 0 else 0
+        k = 0 if math.isnan(v) or v <= 0 else bins - 1 if v >= top else int(bins * v / top)
         counts[min(k, bins - 1)] += 1
     return counts
 

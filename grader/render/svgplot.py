@@ -46,7 +46,7 @@ def text_width(s: str, size: float = SMALL_TEXT) -> float:
 
 def _finite(v: float, lo: float, hi: float) -> float:
     """``v`` clamped to ``[lo, hi]``; not a number counts as ``lo``, so a bad record draws nothing, not garbage."""
-    return min(max(v, lo), hi) if math.isfinite(v) else lo
+    return lo if math.isnan(v) else min(max(v, lo), hi)
 
 
 @dataclass

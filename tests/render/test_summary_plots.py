@@ -24,6 +24,7 @@ from grader.render.summary_html import (
     _label,
     distribution_alt,
     distribution_plot,
+    histogram,
     pass_rate_plot,
     relative_plot,
 )
@@ -263,3 +264,10 @@ def test_rendering_the_class_page_imports_no_plotting_library():
     assert "grader.render.svgplot" in imported
     assert not [m for m in imported if m.split(".")[0] == "matplotlib"], "rendering the page imported matplotlib"
 
+
+
+def test_every_total_is_in_some_bar_even_outside_the_range():
+    tops = [0.0, 46.0, 46.0, 50.0, 1e9, -3.0, float("inf"), 23.0]
+    counts = histogram(tops, 5, 46.0)
+    assert sum(counts) == len(tops)
+    assert counts[0] == 2 and counts[-1] == 5  # 0 and -3 in the first; 46, 46, 50, 1e9 and inf in the last
