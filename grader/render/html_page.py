@@ -2,9 +2,9 @@
 
 Pages are self-contained: CSS inline, images as ``data:`` URIs, no script, no network (a
 Content-Security-Policy forbids fetching anything). They read on a phone (390 px) as on a desk:
-tables scroll inside their own box (:func:`table`), plots scale to the width, the page itself never
-scrolls sideways (``tests/render/test_narrow.py`` measures it in Chromium). Every string from a record passes
-through :func:`grader.core.textsafe.html`. Images arrive as base64 PNG produced in the sandbox;
+tables scroll inside their own box (:func:`table`), charts (inline SVG) scale to the width, the page
+itself never scrolls sideways (``tests/render/test_narrow.py`` measures it in Chromium). Every string from
+a record passes through :func:`grader.core.textsafe.html`. Images arrive as base64 PNG produced in the sandbox;
 the grader never decodes them, it only checks that they are base64 of a PNG of bounded size
 before embedding them.
 """
@@ -75,9 +75,8 @@ figcaption{font-size:13px;overflow-wrap:anywhere}
 math{font-family:"STIX Two Math","Cambria Math","Latin Modern Math",serif}
 math mtd{text-align:left;padding:1px 0}math mtd:first-child{text-align:right}
 .plots{display:flex;flex-wrap:wrap;gap:16px}
-.plots img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:8px}
-.plots img.half{max-width:calc(50% - 8px)}
-@media (max-width:640px){main{padding:16px 12px 40px}.plots img.half{max-width:100%}.hero{padding:12px 14px;gap:14px}
+.plots svg{display:block;max-width:100%;height:auto;border:1px solid var(--line);border-radius:8px;background:#fff}
+@media (max-width:640px){main{padding:16px 12px 40px}.hero{padding:12px 14px;gap:14px}
   .score{font-size:36px}.bar{min-width:140px}.imgs{gap:10px}figure{width:calc(50% - 5px)}
   figure img{max-width:100%;height:auto}}
 footer{color:#57606a;font-size:12.5px;margin-top:32px;border-top:1px solid var(--line);padding-top:10px}
@@ -133,8 +132,3 @@ def png_data_uri(b64: object) -> str | None:
     if png_size(raw) is None:
         return None
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
-
-
-def png_bytes_uri(raw: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
-

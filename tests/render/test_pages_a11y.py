@@ -24,7 +24,8 @@ questions:
 
 
 class Outline(HTMLParser):
-    """Headings (level, text), images' alt text, tables with their header cells and enclosing boxes."""
+    """Headings (level, text), images' and charts' alt text (and the charts' titles), tables with their header
+    cells and enclosing boxes."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -35,6 +36,9 @@ class Outline(HTMLParser):
         self._heading: int | None = None
         self._text: list[str] = []
         self._stack: list[dict[str, str | None]] = []
+        self.svg_titles: list[str] = []
+        self._svg_title: list[str] | None = None
+        self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -42,6 +46,11 @@ class Outline(HTMLParser):
             self._heading, self._text = int(tag[1]), []
         elif tag == "img":
             self.alts.append(a.get("alt"))
+        elif tag == "svg":  # a chart: an image to a screen reader, named by its label, with the same words as title
+            self.alts.append(a.get("aria-label") if a.get("role") == "img" else None)
+            self._svg_title = []
+        elif tag == "title" and self._svg_title is not None:
+            self._in_title = True
         elif tag == "th":
             self.th_scopes.append(a.get("scope"))
         elif tag == "table":
@@ -50,6 +59,9 @@ class Outline(HTMLParser):
             self._stack.append(a)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self._in_title and self._svg_title is not None:
+            self.svg_titles.append("".join(self._svg_title))
+            self._in_title, self._svg_title = False, None
         if self._heading is not None and tag == f"h{self._heading}":
             self.headings.append((self._heading, "".join(self._text).strip()))
             self._heading = None
@@ -59,6 +71,8 @@ class Outline(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._heading is not None:
             self._text.append(data)
+        if self._in_title and self._svg_title is not None:
+            self._svg_title.append(data)
 
 
 def outline(page: str) -> Outline:
@@ -130,6 +144,7 @@ def test_every_plot_says_what_it_shows_with_the_numbers():
     report = ClassReport(RUBRIC, results, apply_class_relative(RUBRIC, results))
     o = outline(get_format("summary-html").render(report))
     assert len(o.alts) == 3 and all(o.alts), "a plot has no alt text"
+    assert o.svg_titles == o.alts, "a chart's title (its tooltip) says something else than its label"
     assert not any(alt.strip().lower() in ("plot", "image", "chart") for alt in o.alts if alt)
     totals = [r.total for r in results]
     distribution = next(a for a in o.alts if a and a.startswith("histogram"))
