@@ -44,7 +44,7 @@ from grader.render import parse_format_list, write_outputs
 from grader.render.common import fmt_points
 from grader.render.terminal import print_class_summary
 from grader.rubric import Rubric, RubricError, parse_rubric
-from grader.score.pipeline import failed_result
+from grader.score.pipeline import failed_result, runs_notebooks
 from grader.score.store import ClassManifest, ResultStore, folder_hash, load_class, record_key, save_class
 
 # A submission whose grading failed for the grader's reasons (a worker died, the clock ran out) is
@@ -146,7 +146,7 @@ def _scheduler(count: int, out: Path, rubric: Rubric, options: GradeOptions, job
     """Where ``count`` submissions are graded: ``jobs`` local workers, or the Dask cluster at the address."""
     if rubric_text is None:
         raise ValueError("grading needs the rubric's text, for the workers")
-    config = {"rubric_text": rubric_text, "rubric_source": rubric_source,
+    config = {"rubric_text": rubric_text, "rubric_source": rubric_source, "notebooks": runs_notebooks(rubric),
               "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}}
     _clean_work_folders(out)
     timeout = timeout or submission_timeout(rubric)

@@ -17,22 +17,22 @@ keep their grading workers through it.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import IO
 
+from grader.batch import spawn
 from grader.core.options import GradeOptions
 from grader.core.timeline import mark
-from grader.execute.isolation import backend, kill_tree
-from grader.rubric import Rubric, parse_rubric
-from grader.rubric.kinds import get_kind
-from grader.score.pipeline import grade_submission
+from grader.execute.isolation import kill_tree
+from grader.rubric import parse_rubric
+from grader.score.pipeline import grade_submission, warm_notebooks
 from grader.score.store import ResultStore
 
 
@@ -46,17 +46,20 @@ def _die_with_parent() -> None:
 def main() -> None:
     _die_with_parent()
     mark("worker: imported")
-    config = json.loads(sys.argv[1])
+    # "-": started ahead (grader.batch.spawn), the configuration is the first line of the input
+    line = sys.argv[1] if sys.argv[1] != "-" else sys.stdin.readline()
+    if not line:
+        return  # started ahead and not needed
+    config = json.loads(line)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-
-
-    rubric = parse_rubric(config["rubric_text"], config["rubric_source"])
     opts = dict(config["options"])
     for name in ("hidden_dir", "preview_dir"):
         opts[name] = Path(opts[name]) if opts.get(name) else None
     options = GradeOptions(**opts)
-    warm_sandbox(rubric, options)
+    if config.get("notebooks"):  # the rubric runs notebooks: their sandbox starts while the rubric is read
+        warm_notebooks(options)
+    rubric = parse_rubric(config["rubric_text"], config["rubric_source"])
     store = ResultStore(Path(config["out"])) if config.get("out") else None
     mark("worker: ready")
     for line in sys.stdin:
@@ -70,27 +73,9 @@ def main() -> None:
             store.put(task["student"], task["key"], result)
         else:
             answer["record"] = result.model_dump(mode="json")
+        mark(f"worker: answered {task['student']}")  # before the answer: the driver's next mark comes after
         protocol.write(json.dumps(answer) + "\n")
-        mark(f"worker: answered {task['student']}")
     mark("worker: no more tasks")
-
-
-def warm_sandbox(rubric: Rubric, options: GradeOptions) -> None:
-    """Start the notebook sandbox (bubblewrap's zygote: 0.3-0.5 s) while the first task is read and unpacked,
-    when the rubric runs notebooks. The thread stays parked for the worker's life: the sandbox dies with the
-    thread that started it (bubblewrap's --die-with-parent is per thread)."""
-    if not any((k := get_kind(c.kind)) is not None and k.uses_notebooks for q in rubric.questions for c in q.checks):
-        return
-
-    def warm() -> None:
-        try:
-            backend(options.isolation).warm(options.sandbox_slot)
-            mark("worker: sandbox warm")
-        except Exception:  # noqa: BLE001 - the first notebook starts it again and says why it cannot
-            pass
-        threading.Event().wait()
-
-    threading.Thread(target=warm, name="warm-sandbox", daemon=True).start()
 
 
 def died_reason(code: int | None) -> str:
@@ -126,21 +111,21 @@ class WorkerProcess:
         return self.proc.stdout
 
     def start(self) -> None:
-        """Start the worker unless it is running."""
+        """Start the worker unless it is running (one started ahead, if there is one: :mod:`grader.batch.spawn`)."""
         if self.alive():
             return
-        stderr = None if os.environ.get("MLGRADE_DEBUG") else subprocess.DEVNULL
-        mark("worker spawned")
-        self.proc = subprocess.Popen([sys.executable, "-m", "grader.batch.worker", json.dumps(self.config)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                     text=True, bufsize=1, start_new_session=True)
+        self.proc = spawn.take()
+        self.send_line(json.dumps(self.config))
 
     def send(self, task: dict) -> None:
         """Hand over one task; a worker that is gone shows up as a dead one on the next read."""
         self.start()
+        self.send_line(json.dumps(task))
+
+    def send_line(self, line: str) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps(task) + "\n")
+            self.proc.stdin.write(line + "\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass
@@ -191,3 +176,6 @@ class WorkerProcess:
 
 if __name__ == "__main__":
     main()
+    atexit._run_exitfuncs()  # sandboxes and cgroups go as at a normal exit; module teardown (0.1 s) is skipped
+    sys.stderr.flush()
+    os._exit(0)

@@ -265,7 +265,7 @@ def _shared_inputs(ctx: CheckContext, x: np.ndarray) -> str:
         return buf.getvalue()
 
     digest = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
-    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot)
+    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot, ctx.options.model_engine)
     return server.shared_file(f"data-{digest}-{'x'.join(map(str, x.shape))}.npy", make)
 
 

@@ -17,6 +17,7 @@ import atexit
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import NamedTuple
 
 from grader import __version__
@@ -29,6 +30,9 @@ class Command(NamedTuple):
     module: str  # under grader.cli
     help: str  # one line, for `mlgrade --help` and the command's own --help
     group: str  # which heading of `mlgrade --help` it is listed under: one of GROUPS
+    # "module:function" under grader, called with the arguments before the command's module is imported, to
+    # start what the command will wait for; it returns the clean-up for what was not used (or None).
+    early: str = ""
 
 
 #: What `mlgrade --help` shows first: a student needs one command, and must find it without reading the others.
@@ -39,7 +43,7 @@ COMMANDS: dict[str, Command] = {
     "check": Command("check", "check your homework before you hand it in, graded as your instructor will grade it",
                      "student"),
     "grade": Command("grade", "grade a batch: zips, folders of zips, an LMS bulk download, or repositories",
-                     "instructor"),
+                     "instructor", early="batch.spawn:before_grade"),
     "validate": Command("validate", "grade a rubric's sample submissions; fail if the tests misjudge one",
                         "instructor"),
     "review": Command("review", "a local page to review every flagged item of a class with the keyboard",
@@ -68,7 +72,25 @@ __all__ = ["COMMANDS", "GROUPS", "Command", "EXIT_CLUSTER", "EXIT_INVALID", "EXI
 def main(argv: list[str] | None = None) -> int:
     _tolerant_output()
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser, chosen = _parser(_command_in(argv))
+    command = _command_in(argv)
+    early = _early(command, argv)
+    try:
+        return _main(argv, command)
+    finally:
+        if early is not None:
+            early()
+
+
+def _early(command: str | None, argv: list[str]) -> Callable[[], None] | None:
+    """What the command starts ahead (its ``early`` hook), before its own imports; its clean-up."""
+    if command is None or not COMMANDS[command].early:
+        return None
+    module, _, function = COMMANDS[command].early.partition(":")
+    return getattr(importlib.import_module(f"grader.{module}"), function)(argv)
+
+
+def _main(argv: list[str], command: str | None) -> int:
+    parser, chosen = _parser(command)
     args = parser.parse_args(argv)
     if chosen is None:
         parser.print_help()

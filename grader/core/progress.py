@@ -11,11 +11,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from grader.core.timeline import mark
+
 _LOCK = threading.Lock()
 _LISTENERS: list[Callable[[str], None]] = []
 
 
 def say(text: str) -> None:
+    mark(text)
     with _LOCK:
         listeners = list(_LISTENERS)
     for listen in listeners:

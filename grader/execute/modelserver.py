@@ -34,7 +34,7 @@ _SERVER: ModelServer | None = None
 
 
 class ModelServer:
-    def __init__(self, isolation: str, slot: int):
+    def __init__(self, isolation: str, slot: int, engine: str = ""):
         be = backend(isolation)
         env = {
             "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -46,9 +46,10 @@ class ModelServer:
             "MLGRADE_LIMITS": Limits(memory_bytes=MODEL_MEMORY, cpu_seconds=10**6,
                                      processes=256 if be.dedicated_uid else None).env_value(),
         }
-        if os.environ.get("MLGRADE_MODEL_ENGINE"):  # keras or numpy (see model_server._engine); tests
-            env["MLGRADE_MODEL_ENGINE"] = os.environ["MLGRADE_MODEL_ENGINE"]
+        if forced := os.environ.get("MLGRADE_MODEL_ENGINE") or engine:  # keras or numpy (model_server._engine)
+            env["MLGRADE_MODEL_ENGINE"] = forced
         self.isolation = isolation
+        self.engine = engine
         self.slot = slot
         self.retiring = False
         self.service: ServiceProcess = be.start_service(
@@ -81,16 +82,17 @@ def close_model_server() -> None:
         _SERVER = None
 
 
-def get_model_server(isolation: str, slot: int) -> ModelServer:
+def get_model_server(isolation: str, slot: int, engine: str = "") -> ModelServer:
     global _SERVER
     s = _SERVER
-    if s is None or not s.alive() or s.isolation != isolation or s.slot != slot or s.retiring:
+    if (s is None or not s.alive() or s.isolation != isolation or s.slot != slot or s.engine != engine
+            or s.retiring):
         if s is not None:
             s.close()
 
         progress.say("starting the model server (it reads model files and images, sandboxed)")
         try:
-            s = _SERVER = ModelServer(isolation, slot)
+            s = _SERVER = ModelServer(isolation, slot, engine)
         except ServiceError as e:
             _SERVER = None
             raise RuntimeError(f"the model server did not start ({e})") from None
@@ -102,7 +104,7 @@ def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: flo
     """Stage ``files`` (key -> file), send ``cmd`` with ``"@key"`` replaced by each staged path, and
     return ``(answer, folder)``: the folder (private to the grader) holds the files the op wrote as
     ``"@job/name"``; the caller removes it."""
-    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot)
+    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot, ctx.options.model_engine)
     staging = server.service.staging
     folder = staging.new_dir()
     try:

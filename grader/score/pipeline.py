@@ -24,6 +24,7 @@ from grader.core.errors import SubmissionProblem
 from grader.core.options import GradeOptions
 from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
 from grader.core.timeline import mark
+from grader.execute.isolation import backend
 from grader.execute.modelserver import close_model_server
 from grader.execute.notebooks.executor import close_runner
 from grader.execute.notebooks.session import NotebookSession
@@ -163,6 +164,29 @@ def _bytes_hash(source: Path) -> str:
 _NOTEBOOK_THREAD: ThreadPoolExecutor | None = None
 
 
+def warm_notebooks(options: GradeOptions) -> None:
+    """Start the notebook sandbox now, on the notebook thread (whose life it shares): a batch worker whose
+    rubric runs notebooks calls this as it starts, so the sandbox (0.3-0.5 s) starts while the rubric is read,
+    the first submission unpacked and its test files collected."""
+    _notebook_thread().submit(_warm, options.isolation, options.sandbox_slot)
+
+
+def runs_notebooks(rubric: Rubric) -> bool:
+    return any(uses_notebooks(q) for q in rubric.questions)
+
+
+def _warm(isolation: str, slot: int) -> None:
+    try:
+        backend(isolation).warm(slot)
+        mark("notebook sandbox warm")
+    except Exception:  # noqa: BLE001 - the first notebook starts it again and says why it cannot
+        pass
+
+
+def uses_notebooks(q: Question) -> bool:
+    return any((k := get_kind(c.kind)) is not None and k.uses_notebooks for c in q.checks)
+
+
 def _notebook_thread() -> ThreadPoolExecutor:
     """The one thread that runs notebook questions, for the life of the process.
 
@@ -183,10 +207,6 @@ def grade_questions(sub: Submission, rubric: Rubric, options: GradeOptions, work
     wait on different pipes; each helper is used by one thread only.
     """
     cache: dict = {}
-
-    def uses_notebooks(q: Question) -> bool:
-        return any((k := get_kind(c.kind)) is not None and k.uses_notebooks for c in q.checks)
-
     results: dict[str, QuestionResult] = {}
     base = rubric.base_dir
     try:

@@ -98,7 +98,7 @@ def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work:
     chosen = choose_isolation(isolation)
     work = Path(tempfile.mkdtemp(prefix="mlgrade-check-"))  # private: sandboxes get staged copies
     options = GradeOptions(self_check=True, isolation=chosen.name, feedback_images=feedback_images,
-                           question_cache=str(default_folder()) if remember else None)
+                           question_cache=str(default_folder()) if remember else None, model_engine="numpy")
     try:
         result = with_hidden_pending(grade_submission(Path(source), public_rubric(rubric), work / "w", options,
                                                       keep_work=keep_work), rubric)

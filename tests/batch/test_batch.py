@@ -355,3 +355,32 @@ def test_a_timeline_shows_each_stage_of_a_run_from_the_processes_that_did_it(tmp
     before = log.read_text()
     run_grade(batch, tmp_path / "out2", TIMELINE_RUBRIC, jobs=1)
     assert log.read_text() == before  # off unless asked
+
+
+def test_the_grade_command_starts_its_worker_first_and_ends_one_it_did_not_use(tmp_path, monkeypatch):
+    """A worker imports while the command does (grader.batch.spawn): it is the one that grades; a command that
+    stops early (a usage error) ends the worker it started."""
+    from grader.batch import spawn
+    from grader.cli.main import EXIT_OK, EXIT_USAGE, main
+
+    made: list = []
+    real = spawn.spawn
+    monkeypatch.setattr(spawn, "spawn", lambda: made.append(real()) or made[-1])
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    make_zip(batch / "amy.zip", [("nb.ipynb", notebook_bytes("x = 1"))])
+    (tmp_path / "rubric.yaml").write_text(TIMELINE_RUBRIC)
+    log = tmp_path / "timeline.txt"
+    monkeypatch.setenv("MLGRADE_TIMELINE", str(log))
+    assert main(["grade", str(batch), "--rubric", str(tmp_path / "rubric.yaml"), "--out", str(tmp_path / "out"),
+                 "--isolation", "none", "--jobs", "1"]) == EXIT_OK
+    events = [line.split(" ", 2)[2] for line in log.read_text().splitlines()]
+    assert events[0] == "worker spawned" and events.count("worker spawned") == 1 and len(made) == 1
+    assert "worker: task amy" in events and (tmp_path / "out" / "grades.csv").read_text().splitlines()[1] == "amy,1,1"
+    assert made[0].wait(timeout=30) == 0
+
+    made.clear()
+    assert main(["grade", str(tmp_path / "nowhere"), "--rubric", str(tmp_path / "rubric.yaml"),
+                 "--out", str(tmp_path / "out2"), "--isolation", "none"]) == EXIT_USAGE
+    assert len(made) == 1 and made[0].wait(timeout=30) == 0  # its input ended: it exits without grading
+    assert spawn._IDLE == []

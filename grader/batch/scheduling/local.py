@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.batch import spawn
 from grader.batch.scheduling import Attempt, AttemptEnd
 from grader.batch.worker import WorkerProcess, died_reason, timeout_reason
 from grader.execute.slots import SlotClaim, claim_slots
@@ -94,6 +95,7 @@ class LocalPool:
             seat.worker.close_input()
 
     def close(self) -> None:
+        spawn.discard()  # a worker started ahead for a batch that needed none
         for seat in self.seats:
             seat.worker.close_input()
         for seat in self.seats:
