@@ -599,3 +599,39 @@ def test_a_notebook_that_plots_runs_in_a_zygote_that_had_not_imported_matplotlib
     r, values = run(tmp_path, "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2])\n"
                     "n = len(ax.lines)", values=["n"])
     assert r.status == "ok" and values == {"n": 1}, r.reason
+
+
+def test_a_sandbox_set_up_that_fails_leaves_no_staged_folder(tmp_path, monkeypatch):
+    """The none and uid backends stage a private copy first: a failure after it (a full disk, a missing
+    interpreter, Ctrl-C) removes the copy, and the disk's failure is the kernel's answer, not a traceback."""
+    from grader.execute.isolation import none
+    from grader.execute.isolation.staging import closed_on_failure
+
+    made: list[Staging] = []
+
+    class Counted(Staging):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+
+    monkeypatch.setattr(none, "Staging", Counted)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "nb.ipynb").write_bytes(notebook_bytes("x = 1"))
+
+    def broken(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(none, "python_for_children", broken)
+    answer = none._Kernel.start({"submission": str(sub), "memory_bytes": 2**30, "notebook_timeout": 10})
+    assert answer == {"status": "error", "reason": "the notebook kernel did not start ([Errno 28] No space left on "
+                                                   "device)"}
+    assert made and all(not Path(s.root).exists() for s in made)
+
+    kept = Staging()
+    with closed_on_failure(kept):
+        kept.private_dir()
+    assert Path(kept.root).exists()
+    with pytest.raises(KeyboardInterrupt), closed_on_failure(kept):
+        raise KeyboardInterrupt
+    assert not Path(kept.root).exists()

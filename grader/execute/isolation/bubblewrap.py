@@ -54,7 +54,7 @@ from grader.execute.isolation import (
 from grader.execute.isolation.cgroups import Bounds, Cgroup
 from grader.execute.isolation.service import ServiceError, ServiceProcess
 from grader.execute.isolation.staging import PREFIX as PRIVATE_PREFIX
-from grader.execute.isolation.staging import Staged, Staging, traversable_tmp
+from grader.execute.isolation.staging import Staged, Staging, closed_on_failure, traversable_tmp
 from grader.insandbox.supervise import INTERRUPT_GRACE_S
 
 INSANDBOX_INSIDE = "/mlgrade/insandbox"
@@ -322,7 +322,7 @@ class BubblewrapBackend(Backend):
         """``spec``'s helper in bubblewrap, in a cgroup of its own where there can be one."""
         staging = Staging(STAGE_INSIDE)
         cg: Cgroup | None = None
-        try:
+        with closed_on_failure(staging):
             tree = cgroups.tree()
             if not isinstance(tree, str):
                 kind = "kernels" if spec.role == ROLE_KERNELS else "models"
@@ -330,13 +330,13 @@ class BubblewrapBackend(Backend):
                     cg = tree.new(f"{kind}-{spec.slot}", Bounds(spec.memory_bytes, spec.tasks))
                 except OSError as e:
                     raise ServiceError(f"its memory cgroup could not be made ({e.strerror or e})") from None
-            argv, portal, uid = command(spec, staging, [inside(sys.executable), f"{INSANDBOX_INSIDE}/{spec.script}"],
-                                        cg)
-        except BaseException:
-            staging.close()
-            if cg is not None:
-                cg.remove()
-            raise
+            try:
+                argv, portal, uid = command(spec, staging,
+                                            [inside(sys.executable), f"{INSANDBOX_INSIDE}/{spec.script}"], cg)
+            except BaseException:
+                if cg is not None:
+                    cg.remove()
+                raise
 
         def closed() -> None:
             if portal is not None:

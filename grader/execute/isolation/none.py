@@ -27,7 +27,7 @@ from typing import Any
 from grader.core.portable import ProcessTree, exited, popen_kwargs, python_for_children
 from grader.execute.isolation import INSANDBOX, SUPPORT, Backend, ServiceSpec, kernel_limits, notebook_env
 from grader.execute.isolation.service import ServiceProcess
-from grader.execute.isolation.staging import Staging
+from grader.execute.isolation.staging import Staging, closed_on_failure
 from grader.insandbox import supervise
 
 # What a child needs of the user's environment to start at all (Windows needs SYSTEMROOT & co).
@@ -53,6 +53,11 @@ def kernel_env(copy: Path, scratch: Path) -> dict[str, str]:
     env["MPLCONFIGDIR"] = str(scratch / ".matplotlib")
     env["PYTHONIOENCODING"] = "utf-8"  # a Windows console code page must not turn output into errors
     return env
+
+
+def not_started(e: OSError) -> dict[str, Any]:
+    """The answer for a kernel whose set-up failed on this machine (a full disk, a missing interpreter)."""
+    return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
 
 
 def _memory_of(limits: str) -> int | None:
@@ -160,17 +165,13 @@ class _Kernel:
     def start(cls, request: dict[str, Any]) -> _Kernel | dict[str, Any]:
         staging = Staging()
         try:
-            copy = staging.put_tree(Path(request["submission"]), owner=None,
-                                    aliases=list(request.get("aliases", [])), link_large=False)
-            scratch = staging.private_dir()
-            env = kernel_env(copy.host, scratch)
-            env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], False)
+            with closed_on_failure(staging):
+                copy = staging.put_tree(Path(request["submission"]), owner=None,
+                                        aliases=list(request.get("aliases", [])), link_large=False)
+                env = kernel_env(copy.host, staging.private_dir())
+                env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], False)
         except OSError as e:
-            staging.close()
-            return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
-        except BaseException:
-            staging.close()
-            raise
+            return not_started(e)
         return cls.spawn(request, staging, env, copy.host / request.get("cwd", ""), {})
 
     @classmethod
@@ -179,18 +180,15 @@ class _Kernel:
         """Start ``kernel.py`` in ``cwd`` with ``env`` (plus the interpreter's own) and wrap it; the staged
         copy is removed when it cannot start. ``popen_extra``: the uid backend's switch to the sandbox user."""
         try:
-            python, extra = python_for_children()
-            proc = subprocess.Popen(
-                [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
-                cwd=cwd, env={**env, **extra}, **popen_kwargs(), **popen_extra,
-            )
+            with closed_on_failure(staging):
+                python, extra = python_for_children()
+                proc = subprocess.Popen(
+                    [python, str(INSANDBOX / "kernel.py"), str(int(request.get("output_chars", 100_000)))],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                    cwd=cwd, env={**env, **extra}, **popen_kwargs(), **popen_extra,
+                )
         except OSError as e:
-            staging.close()
-            return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
-        except BaseException:
-            staging.close()
-            raise
+            return not_started(e)
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         tree = ProcessTree(proc, memory_bytes=int(request["memory_bytes"]), processes=64)
         kernel = supervise.ThreadedKernel(proc.pid, proc.stdin.fileno(), proc.stdout.fileno(),

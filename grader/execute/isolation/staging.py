@@ -12,6 +12,8 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +105,16 @@ class Staging:
 
     def close(self) -> None:
         shutil.rmtree(self.private, ignore_errors=True)
+
+
+@contextmanager
+def closed_on_failure(staging: Staging) -> Iterator[Staging]:
+    """Set up a sandbox in ``staging``: if anything inside fails, its folders go before the failure travels on."""
+    try:
+        yield staging
+    except BaseException:
+        staging.close()
+        raise
 
 
 def _link_or_copy(src: Path, target: Path, owner: int | None, link: bool) -> None:

@@ -25,9 +25,9 @@ from typing import Any
 
 from grader.core.portable import python_for_children
 from grader.execute.isolation import INSANDBOX, ROLE_KERNELS, ROLE_MODELS, ServiceSpec, kernel_limits, sandbox_uid
-from grader.execute.isolation.none import NoIsolation, _base_env, _Kernel, _memory_of, kernel_env
+from grader.execute.isolation.none import NoIsolation, _base_env, _Kernel, _memory_of, kernel_env, not_started
 from grader.execute.isolation.service import ServiceProcess
-from grader.execute.isolation.staging import Staging
+from grader.execute.isolation.staging import Staging, closed_on_failure
 
 
 def kill_uid(uid: int) -> None:
@@ -101,16 +101,12 @@ class UnprivilegedUser(NoIsolation):
         kill_uid(uid)  # nothing of an earlier notebook of this slot survives into this one
         staging = _Private()
         try:
-            copy = staging.put_tree(Path(request["submission"]), owner=uid,
-                                    aliases=list(request.get("aliases", [])), link_large=False)
-            scratch = staging.home(uid)
-            env = kernel_env(copy.host, scratch)
-            env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], True)
+            with closed_on_failure(staging):
+                copy = staging.put_tree(Path(request["submission"]), owner=uid,
+                                        aliases=list(request.get("aliases", [])), link_large=False)
+                env = kernel_env(copy.host, staging.home(uid))
+                env["MLGRADE_LIMITS"] = kernel_limits(request["memory_bytes"], request["notebook_timeout"], True)
         except OSError as e:
-            staging.close()
-            return {"status": "error", "reason": f"the notebook kernel did not start ({e})"}
-        except BaseException:
-            staging.close()
-            raise
+            return not_started(e)
         return _Kernel.spawn(request, staging, env, copy.host / request.get("cwd", ""), _as(uid),
                              on_end=lambda: kill_uid(uid))
