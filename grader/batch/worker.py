@@ -19,7 +19,6 @@ keep their grading workers through it.
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import json
 import os
@@ -31,6 +30,7 @@ from typing import IO
 
 from grader.batch import spawn
 from grader.core.options import GradeOptions
+from grader.core.portable import exit_after_cleanups
 from grader.core.timeline import mark
 from grader.execute.isolation import kill_tree
 from grader.rubric import parse_rubric
@@ -178,6 +178,4 @@ class WorkerProcess:
 
 if __name__ == "__main__":
     main()
-    atexit._run_exitfuncs()  # sandboxes and cgroups go as at a normal exit; module teardown (0.1 s) is skipped
-    sys.stderr.flush()
-    os._exit(0)
+    exit_after_cleanups(0)

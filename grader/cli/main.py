@@ -13,9 +13,7 @@ Bad student input never produces a traceback: it becomes a reason in the report.
 from __future__ import annotations
 
 import argparse
-import atexit
 import importlib
-import os
 import sys
 from collections.abc import Callable
 from typing import NamedTuple
@@ -23,6 +21,7 @@ from typing import NamedTuple
 from grader import __version__
 from grader.cli.common import EXIT_CLUSTER, EXIT_INVALID, EXIT_OK, EXIT_USAGE, os_error_line
 from grader.core.errors import UsageError
+from grader.core.portable import exit_after_cleanups
 from grader.core.timeline import mark
 
 
@@ -95,7 +94,7 @@ def _main(argv: list[str], command: str | None) -> int:
     if chosen is None:
         parser.print_help()
         return EXIT_USAGE
-    mark(f"cli: {_command_in(argv)} parsed")
+    mark(f"cli: {command} parsed")
     try:
         return chosen.run(args)
     except UsageError as e:
@@ -110,17 +109,8 @@ def _main(argv: list[str], command: str | None) -> int:
 
 
 def entry() -> None:
-    """The ``mlgrade`` command: :func:`main`, then a quick exit. The clean-ups registered with atexit (sandboxes,
-    cgroups, services) run as usual; what is skipped is tearing down every imported module, a quarter of a
-    second of a small run for nothing."""
-    code = main()
-    atexit._run_exitfuncs()  # the registered clean-ups, in order, as at a normal exit
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+    """The ``mlgrade`` command: :func:`main`, then an exit that skips module teardown."""
+    exit_after_cleanups(main())
 
 
 def _command_in(argv: list[str]) -> str | None:

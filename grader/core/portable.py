@@ -15,11 +15,13 @@ applied from outside on Windows (:mod:`grader.core.winjob`, pywin32).
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
 import sys
 import time
+from typing import NoReturn
 
 from grader.core import winjob
 
@@ -31,6 +33,19 @@ O_BINARY = getattr(os, "O_BINARY", 0)
 # Names Windows reserves in every folder (``con.txt`` opens the console, not a file).
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 _WINDOWS_BAD_CHARS = set('<>:"|?*') | {chr(i) for i in range(32)}
+
+
+def exit_after_cleanups(code: int) -> NoReturn:
+    """End the process as a normal exit would, without tearing down every imported module (0.1-0.25 s of a
+    short command for nothing): the atexit clean-ups (sandboxes, cgroups, services) run in order, the
+    output is flushed, then the process exits."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def platform_name() -> str:

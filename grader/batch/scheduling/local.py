@@ -96,8 +96,7 @@ class LocalPool:
 
     def close(self) -> None:
         spawn.discard()  # a worker started ahead for a batch that needed none
-        for seat in self.seats:
-            seat.worker.close_input()
+        self.release()
         for seat in self.seats:
             seat.worker.close()
             seat.claim.release()
