@@ -92,17 +92,24 @@ def run_live(job, *names: str):
         session.close()
 
 
-def isolation_modes() -> list:
-    """'none' always; 'bwrap' where bubblewrap works (CI installs it, so there it always runs)."""
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot run here (tests skip), or None; with MLGRADE_REQUIRE_BWRAP=1 (CI) a sandbox that
+    does not work is an error, never a skip."""
     import os
-
-    import pytest
 
     from grader.execute.isolation import backend
 
     problem = backend("bwrap").problem()
     if problem is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
         raise RuntimeError(f"MLGRADE_REQUIRE_BWRAP=1 but the sandbox does not work here: {problem}")
+    return problem
+
+
+def isolation_modes() -> list:
+    """'none' always; 'bwrap' where bubblewrap works (CI installs it, so there it always runs)."""
+    import pytest
+
+    problem = bwrap_problem()
     return ["none", pytest.param("bwrap", marks=pytest.mark.skipif(problem is not None, reason=str(problem)))]
 
 

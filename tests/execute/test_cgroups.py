@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from helpers import notebook_bytes, run_live
+from helpers import bwrap_problem, notebook_bytes, run_live
 
 from grader.execute.isolation import backend, cgroups
 from grader.execute.isolation.cgroups import Bounds, CgroupTree, _Leg
 from grader.execute.notebooks import NotebookJob
 
-BWRAP_PROBLEM = backend("bwrap").problem()
+BWRAP_PROBLEM = bwrap_problem()
 TREE = cgroups.tree() if BWRAP_PROBLEM is None else "no bubblewrap"
 needs_cgroups = pytest.mark.skipif(isinstance(TREE, str), reason=f"cgroups: {TREE}")
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from helpers import notebook_bytes, run_live
+from helpers import bwrap_problem, notebook_bytes, run_live
 
 from grader.execute.isolation import ROLE_KERNELS, backend, resolve, sandbox_uid
 from grader.execute.isolation.service import ServiceError, ServiceProcess
 from grader.execute.isolation.staging import Staging
 from grader.execute.notebooks import NotebookJob
 
-BWRAP_PROBLEM = backend("bwrap").problem()
+BWRAP_PROBLEM = bwrap_problem()
 if BWRAP_PROBLEM is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
     raise RuntimeError(f"MLGRADE_REQUIRE_BWRAP=1 but the sandbox does not work here: {BWRAP_PROBLEM}")
 needs_bwrap = pytest.mark.skipif(BWRAP_PROBLEM is not None, reason=f"bubblewrap: {BWRAP_PROBLEM}")
