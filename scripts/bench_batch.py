@@ -104,15 +104,23 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def watch(out: Path, peaks: dict[int, int], stop: threading.Event, dask: bool = False) -> None:
+def watch(roots: list[int], samples: list[tuple[float, int, int]], stop: threading.Event) -> None:
+    """Every half second, the process-tree memory of each grading worker below ``roots`` (the command, or
+    the Dask workers): workers read their configuration from stdin, so they are found by ancestry."""
     import psutil
 
     while not stop.is_set():
-        for p in psutil.process_iter(["pid", "cmdline"]):
-            cmd = " ".join(p.info.get("cmdline") or [])
-            # a Dask worker's grading worker hands records back ("out": null) instead of writing to OUT
-            if "grader.batch.worker" in cmd and (str(out) in cmd or (dask and '"out": null' in cmd)):
-                peaks[p.pid] = max(peaks.get(p.pid, 0), tree_rss(p.pid))
+        for root in roots:
+            try:
+                below = psutil.Process(root).children(recursive=True)
+            except psutil.Error:
+                continue
+            for p in below:
+                try:
+                    if "grader.batch.worker" in " ".join(p.cmdline()):
+                        samples.append((time.perf_counter(), p.pid, tree_rss(p.pid)))
+                except psutil.Error:
+                    continue
         time.sleep(0.5)
 
 
@@ -196,6 +204,17 @@ def start_cluster(workers: int, procs: list[subprocess.Popen]) -> str:
     return address
 
 
+def memory_line(samples: list[tuple[float, int, int]], t0: float, wall: float) -> str:
+    """Each worker's peak process-tree memory in the run's first and second half: flat when they match."""
+    halves: dict[int, list[int]] = {}
+    for at, pid, rss in samples:
+        half = halves.setdefault(pid, [0, 0])
+        i = int(at - t0 > wall / 2)
+        half[i] = max(half[i], rss)
+    return "peak memory per worker (process tree), first half -> second half: " + ", ".join(
+        f"{a / 2**30:.2f} -> {b / 2**30:.2f} GiB" for a, b in halves.values())
+
+
 def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -203,10 +222,8 @@ def run(args: argparse.Namespace) -> None:
         klass, out = tmp_path / "class", tmp_path / "out"
         klass.mkdir()
         make_class(klass, args.n, args.distinct_models)
-        peaks: dict[int, int] = {}
+        samples: list[tuple[float, int, int]] = []
         stop = threading.Event()
-        watcher = threading.Thread(target=watch, args=(out, peaks, stop, bool(args.scheduler)), daemon=True)
-        watcher.start()
         where = ["--scheduler", args.scheduler] if args.scheduler else ["--jobs", str(args.jobs)]
         rubric = ROOT / "rubric.yaml"
         if args.overhead:
@@ -217,6 +234,8 @@ def run(args: argparse.Namespace) -> None:
         machinery0 = own_cpu(args.cluster_pids)
         c0, t0 = machine_cpu(), time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watcher = threading.Thread(target=watch, args=([proc.pid, *args.cluster_pids], samples, stop), daemon=True)
+        watcher.start()
         client_cpu = [0.0]
         sampler = threading.Thread(target=sample_own_cpu, args=(proc.pid, client_cpu), daemon=True)
         sampler.start()
@@ -242,10 +261,8 @@ def run(args: argparse.Namespace) -> None:
     if args.cluster_pids:
         line += f", Dask scheduler and worker processes (not their grading workers) {machinery / n * 1000:.0f} ms"
     print(line)
-    if peaks:
-        print("peak memory per worker (process tree): "
-              + ", ".join(f"{v / 2**30:.2f} GiB" for v in sorted(peaks.values(), reverse=True)[: args.dask_workers or args.jobs]))
-
+    if samples:
+        print(memory_line(samples, t0, wall))
 
 if __name__ == "__main__":
     main()
