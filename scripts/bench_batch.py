@@ -264,5 +264,6 @@ def run(args: argparse.Namespace) -> None:
     if samples:
         print(memory_line(samples, t0, wall))
 
+
 if __name__ == "__main__":
     main()

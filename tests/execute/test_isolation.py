@@ -22,9 +22,7 @@ from grader.execute.isolation.service import ServiceError, ServiceProcess
 from grader.execute.isolation.staging import Staging
 from grader.execute.notebooks import NotebookJob
 
-BWRAP_PROBLEM = bwrap_problem()
-if BWRAP_PROBLEM is not None and os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":
-    raise RuntimeError(f"MLGRADE_REQUIRE_BWRAP=1 but the sandbox does not work here: {BWRAP_PROBLEM}")
+BWRAP_PROBLEM = bwrap_problem()  # with MLGRADE_REQUIRE_BWRAP=1 (CI) a broken sandbox raises
 needs_bwrap = pytest.mark.skipif(BWRAP_PROBLEM is not None, reason=f"bubblewrap: {BWRAP_PROBLEM}")
 
 
