@@ -41,13 +41,18 @@ WRONG = ("wrong", "bad")
 
 # ---------------------------------------------------------------------- init
 
-def _notebook(*cells: tuple[str, str]) -> str:
+def _notebook(source: Path) -> str:
+    """A notebook from a template written as cells: a line ``# %%`` starts a code cell, ``# %% md`` a
+    Markdown one. The samples' code lives in the templates, which no student build ships (it is the
+    worked example's solution)."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    for i, (kind, source) in enumerate(cells):
-        cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
+    for i, block in enumerate(re.split(r"^# %%", source.read_text(encoding="utf-8"), flags=re.M)[1:]):
+        head, _, body = block.partition("\n")
+        body = body.rstrip("\n")
+        cell = nbformat.v4.new_markdown_cell(body) if head.strip() == "md" else nbformat.v4.new_code_cell(body)
         cell["id"] = f"cell-{i}"
         nb.cells.append(cell)
     return json.dumps(nb, indent=1) + "\n"
@@ -65,19 +70,8 @@ def scaffold(folder: Path, name: str) -> list[Path]:
         f"tests/test_{name}.py": (templates / "test_assignment.py").read_text(),
         "refs.py": (templates / "refs.py").read_text(),
         "README.md": (templates / "README.md").read_text(),
-        f"samples/correct/{name}.ipynb": _notebook(
-            ("md", f"# {name}: softmax\nImplement `softmax(x, axis=-1)` with numpy."),
-            ("code", "import numpy as np"),
-            ("code", "def softmax(x, axis=-1):\n    shifted = x - np.max(x, axis=axis, keepdims=True)  # no overflow\n"
-                     "    e = np.exp(shifted)\n    return e / e.sum(axis=axis, keepdims=True)"),
-            ("code", "print(softmax(np.array([1.0, 2.0, 3.0])))"),
-        ),
-        f"samples/wrong/{name}.ipynb": _notebook(
-            ("md", f"# {name}: softmax (a typical mistake: the sum runs over the whole array)"),
-            ("code", "import numpy as np"),
-            ("code", "def softmax(x, axis=-1):\n    e = np.exp(x)\n    return e / e.sum()"),
-            ("code", "print(softmax(np.array([1.0, 2.0, 3.0])))"),
-        ),
+        f"samples/correct/{name}.ipynb": _notebook(templates / "samples" / "correct.cells"),
+        f"samples/wrong/{name}.ipynb": _notebook(templates / "samples" / "wrong.cells"),
     }
     written = []
     for rel, text in files.items():

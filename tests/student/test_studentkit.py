@@ -93,6 +93,10 @@ def test_the_default_kit_holds_no_reference_sample_or_template_solution(default_
     assert not re.search(r"^\s*def (back|forward)_propagation\(", text, re.M)
     assert "mistaken_gradients(X" not in text.replace("reference.mistaken_gradients(X", "")  # only called, never defined
     assert "dZ1.T @ X" not in text  # the backward pass as the reference writes it
+    # `mlgrade init assignment`'s worked example: its correct sample's code, anywhere in what ships
+    solution = ROOT / "grader" / "authoring" / "templates" / "assignment" / "samples" / "correct.cells"
+    lines = [ln.strip() for ln in solution.read_text().splitlines() if "np." in ln and "print(" not in ln]
+    assert lines and not [ln for ln in lines if ln in text], "the worked example's solution ships"
 
 
 @pytest.mark.slow  # over 10 s
