@@ -21,7 +21,8 @@ from grader.core.environment import check_requirements
 from grader.execute.isolation import for_command as isolation_for
 from grader.render import ClassReport, UnknownFormat, formats, get_format, render_one
 from grader.render.terminal import print_result
-from grader.rubric.model import load_for_command
+from grader.rubric.model import default_rubric_path, load_for_command
+from grader.student import replay
 from grader.student.selfcheck import self_check
 
 
@@ -68,16 +69,30 @@ def run(args: argparse.Namespace) -> int:
     isolation_for(args.isolation, "check")
     # thumbnails of the student's images only when a page will show them
     pictures = args.html is not None or fmt.name == "html"
+    recorder = None
+    if (fmt.name == "terminal" and args.output is None and args.json is None and args.html is None
+            and not args.keep_work and not args.no_cache and getattr(args, "argv", None) is not None):
+        rubric_path = args.rubric or default_rubric_path()
+        # what the check reads: the submission, the rubric and its files, and which rubric.yaml is the default
+        inputs = [args.submission, rubric_path, *rubric.asset_files(), *([Path("rubric.yaml")] if args.rubric is None
+                                                                         else [])]
+        recorder = replay.Recorder(args.argv, inputs)
     with progress_line(f"checking {args.submission.name}"):
         check = self_check(args.submission, rubric, args.isolation, keep_work=args.keep_work,
                            feedback_images=pictures, remember=not args.no_cache)
     result = check.result
     report = ClassReport(rubric, [result], self_check=True)
     if fmt.name == "terminal" or args.output is not None:
-        console = Console()
+        tee = replay.Tee(sys.stdout) if recorder is not None else None
+        console = Console(file=tee)  # type: ignore[arg-type]  # a stream as rich uses one: write, isatty, fileno
         print_result(result, console, title=check.title())
         for note in check.notes:  # once, after the table: without the sandbox, provisional, hidden
-            console.print(f"note: {note}", markup=False, highlight=False)
+            if note != check.reuse_note:
+                console.print(f"note: {note}", markup=False, highlight=False)
+        if recorder is not None and tee is not None:
+            recorder.keep(tee.text())  # the question cache's note is replaced by the replay's own
+        if check.reuse_note:
+            console.print(f"note: {check.reuse_note}", markup=False, highlight=False)
     if fmt.name != "terminal" or args.output is not None:
         data = render_one(fmt.name, result, report)
         if args.output is not None:

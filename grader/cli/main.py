@@ -32,6 +32,9 @@ class Command(NamedTuple):
     # "module:function" under grader, called with the arguments before the command's module is imported, to
     # start what the command will wait for; it returns the clean-up for what was not used (or None).
     early: str = ""
+    # "module:function" under grader, called with the arguments before anything else: an exit code when it
+    # answered the command from what an identical earlier one kept (or None: run the command).
+    replay: str = ""
 
 
 #: What `mlgrade --help` shows first: a student needs one command, and must find it without reading the others.
@@ -40,7 +43,7 @@ GROUPS = {"student": "for students", "instructor": "for instructors", "platform"
 #: The one table of commands; the order is `mlgrade --help`'s within each group.
 COMMANDS: dict[str, Command] = {
     "check": Command("check", "check your homework before you hand it in, graded as your instructor will grade it",
-                     "student"),
+                     "student", replay="student.replay:replay"),
     "grade": Command("grade", "grade a batch: zips, folders of zips, an LMS bulk download, or repositories",
                      "instructor", early="batch.spawn:before_grade"),
     "validate": Command("validate", "grade a rubric's sample submissions; fail if the tests misjudge one",
@@ -72,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     _tolerant_output()
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _command_in(argv)
+    if command is not None and COMMANDS[command].replay:
+        module, _, function = COMMANDS[command].replay.partition(":")
+        answered = getattr(importlib.import_module(f"grader.{module}"), function)(argv)
+        if answered is not None:
+            mark(f"cli: {command} replayed")
+            return answered
     early = _early(command, argv)
     try:
         return _main(argv, command)
@@ -95,6 +104,7 @@ def _main(argv: list[str], command: str | None) -> int:
         parser.print_help()
         return EXIT_USAGE
     mark(f"cli: {command} parsed")
+    args.argv = argv  # the command's own words, for a command that keeps its answer (its ``replay``)
     try:
         return chosen.run(args)
     except UsageError as e:

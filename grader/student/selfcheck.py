@@ -42,6 +42,7 @@ class SelfCheck:
     source: str
     isolation: Backend
     notes: list[str] = field(default_factory=list)
+    reuse_note: str | None = None  # among the notes: which results the question cache gave
 
     @property
     def total(self) -> float:
@@ -113,8 +114,9 @@ def self_check(source: Path, rubric: Rubric, isolation: str = "auto", keep_work:
     check.notes[:0] = ([first_note] if first_note else []) + notes(result, rubric, chosen, requested=isolation)
     reused = [q.id for q in result.questions if q.details.get("reused")]
     if reused:
-        check.notes.append(f"{', '.join(reused)}: your files for these did not change since your last check, so "
-                           f"their results were reused ({again})")
+        check.reuse_note = (f"{', '.join(reused)}: your files for these did not change since your last check, so "
+                            f"their results were reused ({again})")
+        check.notes.append(check.reuse_note)
     return check
 
 
