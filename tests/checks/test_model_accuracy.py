@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from grader.checks.model_accuracy import DataSet, fraction_for
+from grader.checks.model_accuracy import DataSet, Labelled, fraction_for, joined_inputs
 from grader.classstep.classwide import apply_class_relative
 from grader.core.options import GradeOptions
 from grader.core.results import Status
@@ -139,3 +140,16 @@ def test_digits_is_an_instance_of_model_accuracy_with_identical_scores(tmp_path,
                         for q in res.questions]
     assert scored["digits"] == scored["model_accuracy"]
     assert scored["digits"][0][0] > 0  # alice's model is scored, not refused
+
+
+def test_the_evaluation_inputs_are_joined_and_hashed_once_per_process_for_the_same_arrays():
+    a = Labelled("a", np.arange(8, dtype=np.float32).reshape(2, 2, 2), np.array([0, 1]))
+    b = Labelled("b", np.ones((1, 2, 2), np.float32), np.array([1]))
+    x, digest = joined_inputs([a, b])
+    assert x.shape == (3, 2, 2) and digest == hashlib.sha256(x.tobytes()).hexdigest()[:16]
+    again, same = joined_inputs([a, b])
+    assert again is x and same == digest  # the second student's check reuses the first one's
+    # other arrays with other contents (a set loaded again from the instructor's file) are joined afresh
+    c = Labelled("b", np.zeros((1, 2, 2), np.float32), np.array([1]))
+    y, other = joined_inputs([a, c])
+    assert y is not x and other != digest and float(y[2].sum()) == 0.0
