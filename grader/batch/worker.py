@@ -14,28 +14,22 @@ imported once) live as long as it does. Two ways to hand back a result, chosen b
 
 Either way it computes the same record. :class:`WorkerProcess` is the parent's side: the local
 pool (:mod:`grader.batch.scheduling.local`) and each Dask worker (:mod:`grader.batch.scheduling.cluster_worker`)
-keep their grading workers through it.
+keep their grading workers through it; the worker's loop is :mod:`grader.batch.serving`, imported only in
+the worker process.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
-import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 from typing import IO
 
 from grader.batch import spawn
-from grader.core.options import GradeOptions
 from grader.core.portable import exit_after_cleanups
-from grader.core.timeline import mark
 from grader.execute.isolation import kill_tree
-from grader.rubric import parse_rubric
-from grader.score.pipeline import grade_submission, warm_notebooks
-from grader.score.store import ResultStore
 
 
 def _die_with_parent() -> None:
@@ -47,37 +41,10 @@ def _die_with_parent() -> None:
 
 def main() -> None:
     _die_with_parent()
-    mark("worker: imported")
+    from grader.batch.serving import serve  # deferred: only the worker process grades; its parent imports this
+
     # "-": started ahead (grader.batch.spawn), the configuration is the first line of the input
-    line = sys.argv[1] if sys.argv[1] != "-" else sys.stdin.readline()
-    if not line:
-        return  # started ahead and not needed
-    config = json.loads(line)
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    opts = dict(config["options"])
-    for name in ("hidden_dir", "preview_dir"):
-        opts[name] = Path(opts[name]) if opts.get(name) else None
-    options = GradeOptions(**opts)
-    if config.get("notebooks"):  # the rubric runs notebooks: their sandbox starts while the rubric is read
-        warm_notebooks(options)
-    rubric = parse_rubric(config["rubric_text"], config["rubric_source"])
-    store = ResultStore(Path(config["out"])) if config.get("out") else None
-    mark("worker: ready")
-    for line in sys.stdin:
-        task = json.loads(line)
-        mark(f"worker: task {task['student']}")
-        result = grade_submission(Path(task["source"]), rubric, Path(task["workdir"]), options,
-                                  student=task["student"])
-        result.attempts = int(task.get("attempt", 1))
-        answer: dict = {"student": task["student"], "total": result.total}
-        if store is not None:
-            store.put(task["student"], task["key"], result)
-        else:
-            answer["record"] = result.model_dump(mode="json")
-        mark(f"worker: answered {task['student']}")  # before the answer: the driver's next mark comes after
-        protocol.write(json.dumps(answer) + "\n")
-    mark("worker: no more tasks")
+    serve(sys.argv[1] if sys.argv[1] != "-" else sys.stdin.readline())
 
 
 def died_reason(code: int | None) -> str:

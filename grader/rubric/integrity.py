@@ -15,8 +15,12 @@ step only, so changing one and re-exporting never regrades anyone. ::
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class KnownXor(BaseModel):
@@ -31,6 +35,8 @@ class KnownXor(BaseModel):
     @property
     def matrix(self) -> np.ndarray:
         """The 4x4 layout the comparison uses: weights1's rows, then weights2."""
+        import numpy as np  # only the class step compares weights; reading a rubric needs no numpy (0.1 s)
+
         return np.vstack([np.asarray(self.weights1, dtype=float).reshape(3, 4),
                           np.asarray(self.weights2, dtype=float).reshape(1, 4)])
 

@@ -1,0 +1,52 @@
+"""A grading worker's loop, inside the worker process: its configuration, then one task after another.
+
+What :mod:`grader.batch.worker` runs once it is started; kept apart so that the parent, which imports that
+module for :class:`~grader.batch.worker.WorkerProcess`, does not import the grading stack (the pipeline,
+the notebook runner and numpy: 0.2 s of every ``mlgrade grade``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from grader.core.options import GradeOptions
+from grader.core.timeline import mark
+from grader.rubric import parse_rubric
+from grader.score.pipeline import grade_submission, warm_notebooks
+from grader.score.store import ResultStore
+
+
+def serve(line: str) -> None:
+    """Grade what the parent sends; ``line``: the configuration (empty: started ahead and not needed)."""
+    mark("worker: imported")
+    if not line:
+        return
+    config = json.loads(line)
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    opts = dict(config["options"])
+    for name in ("hidden_dir", "preview_dir"):
+        opts[name] = Path(opts[name]) if opts.get(name) else None
+    options = GradeOptions(**opts)
+    if config.get("notebooks"):  # the rubric runs notebooks: their sandbox starts while the rubric is read
+        warm_notebooks(options)
+    rubric = parse_rubric(config["rubric_text"], config["rubric_source"])
+    store = ResultStore(Path(config["out"])) if config.get("out") else None
+    mark("worker: ready")
+    for line in sys.stdin:
+        task = json.loads(line)
+        mark(f"worker: task {task['student']}")
+        result = grade_submission(Path(task["source"]), rubric, Path(task["workdir"]), options,
+                                  student=task["student"])
+        result.attempts = int(task.get("attempt", 1))
+        answer: dict = {"student": task["student"], "total": result.total}
+        if store is not None:
+            store.put(task["student"], task["key"], result)
+        else:
+            answer["record"] = result.model_dump(mode="json")
+        mark(f"worker: answered {task['student']}")  # before the answer: the driver's next mark comes after
+        protocol.write(json.dumps(answer) + "\n")
+    mark("worker: no more tasks")
