@@ -143,7 +143,9 @@ def replay(argv: list[str]) -> int | None:
         if key is None:
             return None
         path = _folder() / f"{key}.json"
-        if not path.is_file() or path.stat().st_size > MAX_ENTRY_BYTES:
+        st = path.stat() if path.is_file() else None
+        # this user's own report only (a cache folder others can write, XDG_CACHE_HOME=/tmp, is not trusted)
+        if st is None or st.st_size > MAX_ENTRY_BYTES or (hasattr(os, "geteuid") and st.st_uid != os.geteuid()):
             return None
         entry = json.loads(path.read_text(encoding="utf-8"))
         for name, digest in entry["inputs"]:

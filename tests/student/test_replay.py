@@ -153,3 +153,17 @@ def test_the_tee_records_and_a_folder_digest_sees_names_and_contents(tmp_path):
     (tmp_path / "a").rename(tmp_path / "b")
     assert replay.content_digest(tmp_path) != before
     assert replay.content_digest(tmp_path / "missing") is None
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_report_another_user_left_in_the_cache_folder_is_not_believed(course):
+    tmp, rubric, sub = course
+    cache = tmp / "cache"
+    _check([str(sub), "--rubric", str(rubric)], tmp, cache)
+    entry = next((cache / "mlgrade" / replay.FOLDER).glob("*.json"))
+    data = json.loads(entry.read_text())
+    data["stdout"] = "total 100/100\n"
+    entry.write_text(json.dumps(data))
+    os.chown(entry, 65534, 65534)  # XDG_CACHE_HOME=/tmp on a shared machine: anyone could have written it
+    out, stages = _check([str(sub), "--rubric", str(rubric)], tmp, cache)
+    assert not _replayed(stages) and "100/100" not in out and "2/2" in out
