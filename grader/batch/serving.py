@@ -15,14 +15,30 @@ from pathlib import Path
 from grader.core.options import GradeOptions
 from grader.core.timeline import mark
 from grader.rubric import parse_rubric
-from grader.score.pipeline import grade_submission, warm_notebooks
+from grader.score.pipeline import grade_submission, stop_sandbox, warm_notebooks, warm_sandbox
 from grader.score.store import ResultStore
 
 
+def import_test_runner() -> None:
+    """pytest and the harness (0.15 s), imported while the worker waits: instructors' test files are most
+    rubrics' checks, and the first submission's would otherwise wait for it."""
+    from grader.checks.pytest import harness  # noqa: F401  # deferred: pytest, as grader.checks.pytest.kind does
+
+
 def serve(line: str) -> None:
-    """Grade what the parent sends; ``line``: the configuration (empty: started ahead and not needed)."""
+    """Grade what the parent sends; ``line``: the first line of the input: the configuration, or first
+    ``{"warm": {"isolation", "slot"}}`` (start that sandbox now, the configuration follows); empty: started
+    ahead and not needed."""
     mark("worker: imported")
+    warmed = None
+    if line and "warm" in (first := json.loads(line)):
+        warmed = (str(first["warm"]["isolation"]), int(first["warm"]["slot"]))
+        warm_sandbox(*warmed)
+        import_test_runner()  # while the configuration is on its way
+        line = sys.stdin.readline()
     if not line:
+        if warmed is not None:
+            stop_sandbox(warmed[0]).result()  # nothing of it is left when the slot is given back
         return
     config = json.loads(line)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
@@ -31,7 +47,11 @@ def serve(line: str) -> None:
     for name in ("hidden_dir", "preview_dir"):
         opts[name] = Path(opts[name]) if opts.get(name) else None
     options = GradeOptions(**opts)
-    if config.get("notebooks"):  # the rubric runs notebooks: their sandbox starts while the rubric is read
+    needed = (options.isolation, options.sandbox_slot) if config.get("notebooks") else None
+    if warmed is not None and warmed != needed:
+        stop_sandbox(warmed[0])  # not this rubric's: stopped after its start (the notebook thread keeps order)
+        mark("worker: the sandbox started ahead is not needed: stopped")
+    if needed is not None and warmed != needed:  # the rubric runs notebooks: their sandbox starts while it is read
         warm_notebooks(options)
     rubric = parse_rubric(config["rubric_text"], config["rubric_source"])
     store = ResultStore(Path(config["out"])) if config.get("out") else None

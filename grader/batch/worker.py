@@ -83,7 +83,7 @@ class WorkerProcess:
         """Start the worker unless it is running (one started ahead, if there is one: :mod:`grader.batch.spawn`)."""
         if self.alive():
             return
-        self.proc = spawn.take()
+        self.proc = spawn.take(int(self.config["options"].get("sandbox_slot", 0)))
         self.send_line(json.dumps(self.config))
 
     def send(self, task: dict) -> None:

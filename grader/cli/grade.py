@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from grader.batch import spawn
 from grader.batch.run import grade_batch
 from grader.batch.scheduling import ClusterError
 from grader.classstep.overrides import OverridesError
@@ -68,9 +69,16 @@ def arguments(g: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rubric = load_for_command(args.rubric)
     if not args.paths and args.roster is None and args.org is None:
         raise UsageError("give the submissions to grade (PATH...), a Classroom --roster, or --org and --repo-prefix")
+    for p in args.paths:
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or folder")
+    if not args.scheduler:
+        isolation = isolation_for(args.isolation, "grade")
+        # the worker started ahead starts this sandbox while the rubric is read (0.2 s) and the inputs checked
+        spawn.warm(isolation)
+    rubric = load_for_command(args.rubric)
     if args.scheduler:
         if args.jobs is not None:
             raise UsageError("--jobs is for grading on this machine; with --scheduler every Dask worker grades "
@@ -80,10 +88,6 @@ def run(args: argparse.Namespace) -> int:
         isolation = AUTO_ORDER[0] if args.isolation == "auto" else args.isolation
     else:
         check_requirements(rubric.requires, "grade")
-        isolation = isolation_for(args.isolation, "grade")
-    for p in args.paths:
-        if not p.exists():
-            raise UsageError(f"{p}: no such file or folder")
     writable_folder("--out", args.out)
     rubric_path = args.rubric or default_rubric_path()
     check_inputs(args.paths, args.out, rubric_path, rubric)

@@ -13,7 +13,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import replace
 from pathlib import Path
@@ -168,7 +168,17 @@ def warm_notebooks(options: GradeOptions) -> None:
     """Start the notebook sandbox now, on the notebook thread (whose life it shares): a batch worker whose
     rubric runs notebooks calls this as it starts, so the sandbox (0.3-0.5 s) starts while the rubric is read,
     the first submission unpacked and its test files collected."""
-    _notebook_thread().submit(_warm, options.isolation, options.sandbox_slot)
+    warm_sandbox(options.isolation, options.sandbox_slot)
+
+
+def warm_sandbox(isolation: str, slot: int) -> None:
+    """:func:`warm_notebooks` before the options are known (a worker told its sandbox ahead of its rubric)."""
+    _notebook_thread().submit(_warm, isolation, slot)
+
+
+def stop_sandbox(isolation: str) -> Future:
+    """Stop what ``isolation``'s backend started (after anything queued before it on the notebook thread)."""
+    return _notebook_thread().submit(backend(isolation).close)
 
 
 def runs_notebooks(rubric: Rubric) -> bool:

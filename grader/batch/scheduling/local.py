@@ -38,7 +38,10 @@ class LocalPool:
         self.work_root = out / ".mlgrade" / "work"
         self.running = out / ".mlgrade" / "running"
         self.seats: list[_Seat] = []
-        for claim in claim_slots(jobs):
+        ahead = spawn.claimed_ahead()  # the worker started ahead already warms its sandbox in this slot
+        for extra in ahead[jobs:]:
+            extra.release()
+        for claim in ahead[:jobs] + claim_slots(jobs - len(ahead[:jobs])):
             cfg = {**config, "out": str(out), "options": {**config["options"], "sandbox_slot": claim.slot}}
             self.seats.append(_Seat(claim, WorkerProcess(cfg)))
 
