@@ -42,9 +42,8 @@ def spawn() -> subprocess.Popen:
 
 
 def warm(isolation: str) -> None:
-    """The sandbox is known (a resolved backend name): the worker started ahead gets a slot and starts it now."""
-    if isolation == "none":
-        return  # nothing to start
+    """The sandbox is known (a resolved backend name): the worker started ahead gets a slot and starts it now
+    (a backend with nothing to start ahead, such as ``none``, starts nothing)."""
     ahead = next((a for a in _IDLE if a.slot is None and a.proc.poll() is None), None)
     if ahead is None or ahead.proc.stdin is None:
         return
