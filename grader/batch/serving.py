@@ -29,7 +29,6 @@ def serve(line: str) -> None:
     """Grade what the parent sends; ``line``: the first line of the input: the configuration, or first
     ``{"warm": {"isolation", "slot"}}`` (start that sandbox now, the configuration follows); empty: started
     ahead and not needed."""
-    mark("worker: imported")
     warmed = None
     if line and "warm" in (first := json.loads(line)):
         warmed = (str(first["warm"]["isolation"]), int(first["warm"]["slot"]))

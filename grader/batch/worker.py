@@ -29,6 +29,7 @@ from typing import IO
 
 from grader.batch import spawn
 from grader.core.portable import exit_after_cleanups
+from grader.core.timeline import mark
 from grader.execute.isolation import kill_tree
 
 
@@ -43,6 +44,7 @@ def main() -> None:
     _die_with_parent()
     from grader.batch.serving import serve  # deferred: only the worker process grades; its parent imports this
 
+    mark("worker: imported")
     # "-": started ahead (grader.batch.spawn), the configuration is the first line of the input
     serve(sys.argv[1] if sys.argv[1] != "-" else sys.stdin.readline())
 
