@@ -1,7 +1,8 @@
 """A long-lived grading worker: ``python -m grader.batch.worker -``, and its parent's handle on it.
 
 Its configuration is the first line on stdin (it is started before the parent knows it:
-:mod:`grader.batch.spawn`; ``CONFIG`` as the argument instead of ``-`` works too). It grades the
+:mod:`grader.batch.spawn`, which may first send ``{"warm": {"isolation", "slot"}}`` so that its sandbox
+starts before the rubric is read; ``CONFIG`` as the argument instead of ``-`` works too). It grades the
 submissions its parent sends (one JSON task per line on stdin after that), each in a fresh work
 folder, and answers with one JSON line per task. Its notebook runner and model server (with Keras
 imported once) live as long as it does. Two ways to hand back a result, chosen by the config:
