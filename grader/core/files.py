@@ -95,3 +95,10 @@ def _lock(fd: int) -> None:
                 continue
     import fcntl
     fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def user_cache_dir() -> Path:
+    """mlgrade's folder in this user's cache (``XDG_CACHE_HOME``, Windows' ``LOCALAPPDATA``, ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else None) or str(Path.home() / ".cache")
+    return Path(base) / "mlgrade"

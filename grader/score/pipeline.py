@@ -21,6 +21,7 @@ from pathlib import Path
 from grader import __version__
 from grader.core import progress
 from grader.core.errors import SubmissionProblem
+from grader.core.hashing import source_hash
 from grader.core.options import GradeOptions
 from grader.core.results import CheckResult, QuestionResult, Status, SubmissionResult, round_score, status_for
 from grader.core.timeline import mark
@@ -37,7 +38,6 @@ from grader.score.claims import claimed_elsewhere, own_patterns
 from grader.score.fingerprints import collect
 from grader.score.qcache import QuestionCache, question_key
 from grader.score.shipped import expected_patterns, shipped_in
-from grader.score.store import source_hash
 
 
 def grade_submission(

@@ -27,6 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader import __version__
+from grader.core.files import user_cache_dir
+from grader.core.hashing import file_sha256
 from grader.core.options import GradeOptions
 from grader.core.results import QuestionResult, Status
 from grader.intake.submission import Submission
@@ -43,9 +45,7 @@ PACKAGES = ("numpy", "keras", "jax", "jaxlib", "tensorflow-cpu", "tensorflow", "
 
 
 def default_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or (
-        os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else None) or str(Path.home() / ".cache")
-    return Path(base) / "mlgrade" / "questions"
+    return user_cache_dir() / "questions"
 
 
 @lru_cache(maxsize=1)
@@ -61,14 +61,6 @@ def environment_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def question_key(sub: Submission, q: Question, options: GradeOptions) -> str | None:
     """The key of ``q``'s result for this submission, or None when it must not be cached."""
     patterns = list(q.files)
@@ -82,7 +74,7 @@ def question_key(sub: Submission, q: Question, options: GradeOptions) -> str | N
         if hit is None:
             return None  # its reason suggests other files by name and content: not worth caching
         if narrow:
-            inputs.append(f"{pattern}={sub.rel(hit)}:{_file_digest(hit)}")
+            inputs.append(f"{pattern}={sub.rel(hit)}:{file_sha256(hit)}")
     if not narrow:
         if not sub.content_hash:
             return None

@@ -10,35 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader import __version__
 from grader.core.files import write_json_atomic
+from grader.core.hashing import source_hash
 from grader.core.results import SubmissionResult
-
-
-def source_hash(path: Path) -> str:
-    """The submission's content: the zip's bytes, or every file of a folder (names and bytes)."""
-    h = hashlib.sha256()
-    path = Path(path)
-    if path.is_file():
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-        return h.hexdigest()
-    for root, dirs, files in os.walk(path, followlinks=False):
-        dirs.sort()
-        for name in sorted(files):
-            p = Path(root) / name
-            if p.is_symlink() or not p.is_file():
-                continue
-            h.update(p.relative_to(path).as_posix().encode("utf-8", "surrogateescape") + b"\0")
-            with open(p, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-    return h.hexdigest()
 
 
 def folder_hash(path: Path | None) -> str:

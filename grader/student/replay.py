@@ -28,6 +28,8 @@ import os
 import sys
 from pathlib import Path
 
+from grader.core.files import user_cache_dir
+from grader.core.hashing import source_hash
 from grader.execute.isolation import resolve  # light (stdlib only): the command line imports it anyway
 
 FOLDER = "checks"
@@ -39,9 +41,7 @@ NOTE = ("note: nothing changed since your last check (your files, the rubric and
 
 
 def _folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or (
-        os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else None) or str(Path.home() / ".cache")
-    return Path(base) / "mlgrade" / FOLDER
+    return user_cache_dir() / FOLDER
 
 
 def _isolation(argv: list[str]) -> str | None:
@@ -111,27 +111,9 @@ def command_key(argv: list[str]) -> str | None:
 
 
 def content_digest(path: Path) -> str | None:
-    """A file's bytes, or a folder's files (names and bytes) as one hash; None when it does not exist."""
-    h = hashlib.sha256()
-    if path.is_file():
-        _feed(h, path)
-    elif path.is_dir():
-        for folder, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                p = Path(folder, name)
-                h.update(f"\0{p.relative_to(path).as_posix()}\0".encode())
-                if p.is_file():
-                    _feed(h, p)
-    else:
-        return None
-    return h.hexdigest()
-
-
-def _feed(h, path: Path) -> None:
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
+    """A file's bytes, or a folder's files (names and bytes) as the result store hashes a submission; None when
+    it does not exist."""
+    return source_hash(path) if path.exists() else None
 
 
 def replay(argv: list[str]) -> int | None:
