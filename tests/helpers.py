@@ -145,3 +145,16 @@ def chromium() -> str:
     if os.environ.get("MLGRADE_REQUIRE_BWRAP") == "1":  # CI: every client test must run for real
         raise RuntimeError("chromium is needed for the browser tests (apt-get install chromium)")
     pytest.skip("chromium is not installed")
+
+
+#: One notebook question, ``x == 1``: the smallest rubric that runs a notebook in a grading worker.
+NOTEBOOK_VALUE_RUBRIC = """
+name: one value
+questions:
+  - id: nb
+    title: a notebook value
+    points: 1
+    files: [nb.ipynb]
+    checks:
+      - {kind: notebook_value, notebook: nb.ipynb, expr: x, expected: 1}
+"""

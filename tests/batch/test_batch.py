@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, make_zip
-from helpers import notebook_bytes
+from helpers import NOTEBOOK_VALUE_RUBRIC, notebook_bytes
 from kerasfiles import write_keras2_model
 
 from grader.batch.run import grade_batch
@@ -321,16 +321,7 @@ def test_workers_killed_for_their_time_leave_no_private_folders(tmp_path, monkey
     assert left == [], left
 
 
-TIMELINE_RUBRIC = """
-name: one value
-questions:
-  - id: nb
-    title: a notebook value
-    points: 1
-    files: [nb.ipynb]
-    checks:
-      - {kind: notebook_value, notebook: nb.ipynb, expr: x, expected: 1}
-"""
+TIMELINE_RUBRIC = NOTEBOOK_VALUE_RUBRIC
 
 
 def test_a_timeline_shows_each_stage_of_a_run_from_the_processes_that_did_it(tmp_path, monkeypatch):

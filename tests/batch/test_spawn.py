@@ -9,21 +9,10 @@ from pathlib import Path
 
 import pytest
 from conftest import make_zip
-from helpers import bwrap_problem, notebook_bytes
+from helpers import NOTEBOOK_VALUE_RUBRIC, bwrap_problem, notebook_bytes
 
 from grader.batch import spawn
 from grader.cli.main import EXIT_OK, EXIT_USAGE, main
-
-NOTEBOOK_RUBRIC = """
-name: one value
-questions:
-  - id: nb
-    title: a notebook value
-    points: 1
-    files: [nb.ipynb]
-    checks:
-      - {kind: notebook_value, notebook: nb.ipynb, expr: x, expected: 1}
-"""
 
 FILE_RUBRIC = """
 name: one file
@@ -58,7 +47,7 @@ def _grade(tmp_path: Path, rubric_text: str, monkeypatch, isolation: str = "bwra
 
 @needs_bwrap
 def test_the_worker_started_ahead_starts_its_sandbox_before_the_rubric_is_read(tmp_path, monkeypatch):
-    code, events, made = _grade(tmp_path, NOTEBOOK_RUBRIC, monkeypatch)
+    code, events, made = _grade(tmp_path, NOTEBOOK_VALUE_RUBRIC, monkeypatch)
     assert code == EXIT_OK and (tmp_path / "out" / "grades.csv").read_text().splitlines()[1] == "amy,1,1"
     names = [e for _, e in events]
     assert names.index("worker told to warm") < names.index("batch: start")
@@ -88,7 +77,7 @@ def test_a_command_that_stops_early_ends_the_warming_worker_and_frees_its_slot(t
 
 
 def test_without_a_sandbox_nothing_starts_ahead(tmp_path, monkeypatch):
-    code, events, made = _grade(tmp_path, NOTEBOOK_RUBRIC, monkeypatch, isolation="none")
+    code, events, made = _grade(tmp_path, NOTEBOOK_VALUE_RUBRIC, monkeypatch, isolation="none")
     names = [e for _, e in events]
     assert code == EXIT_OK and (tmp_path / "out" / "grades.csv").read_text().splitlines()[1] == "amy,1,1"
     assert "worker told to warm" in names and "zygote: starting" not in names
