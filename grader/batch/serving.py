@@ -30,16 +30,17 @@ def serve(line: str) -> None:
     ``{"warm": {"isolation", "slot"}}`` (start that sandbox now, the configuration follows); empty: started
     ahead and not needed."""
     warmed = None
-    if line and "warm" in (first := json.loads(line)):
-        warmed = (str(first["warm"]["isolation"]), int(first["warm"]["slot"]))
+    config = json.loads(line) if line else None
+    if isinstance(config, dict) and "warm" in config:
+        warmed = (str(config["warm"]["isolation"]), int(config["warm"]["slot"]))
         warm_sandbox(*warmed)
         import_test_runner()  # while the configuration is on its way
         line = sys.stdin.readline()
-    if not line:
+        config = json.loads(line) if line else None
+    if config is None:
         if warmed is not None:
             stop_sandbox(warmed[0]).result()  # nothing of it is left when the slot is given back
         return
-    config = json.loads(line)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     opts = dict(config["options"])
