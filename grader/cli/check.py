@@ -21,7 +21,7 @@ from grader.core.environment import check_requirements
 from grader.execute.isolation import for_command as isolation_for
 from grader.render import ClassReport, UnknownFormat, formats, get_format, render_one
 from grader.render.terminal import print_result
-from grader.rubric.model import default_rubric_path, load_for_command
+from grader.rubric.model import LOCAL_RUBRIC, default_rubric_path, load_for_command
 from grader.student import replay
 from grader.student.selfcheck import self_check
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             and not args.keep_work and not args.no_cache and getattr(args, "argv", None) is not None):
         rubric_path = args.rubric or default_rubric_path()
         # what the check reads: the submission, the rubric and its files, and which rubric.yaml is the default
-        inputs = [args.submission, rubric_path, *rubric.asset_files(), *([Path("rubric.yaml")] if args.rubric is None
+        inputs = [args.submission, rubric_path, *rubric.asset_files(), *([LOCAL_RUBRIC] if args.rubric is None
                                                                          else [])]
         recorder = replay.Recorder(args.argv, inputs)
     with progress_line(f"checking {args.submission.name}"):

@@ -376,8 +376,11 @@ def _parse_check(raw: Any, path: str, problems: list[tuple[str, str]], context: 
     return common
 
 
+LOCAL_RUBRIC = Path("rubric.yaml")  # the current folder's rubric: the default before the built-in one
+
+
 def default_rubric_path() -> Path:
-    candidates = [Path("rubric.yaml"), BUILTIN_ROOT / "rubric.yaml"]
+    candidates = [LOCAL_RUBRIC, BUILTIN_ROOT / "rubric.yaml"]
     path = next((c for c in candidates if c.is_file()), None)
     if path is None:
         raise UsageError("no rubric.yaml here; pass --rubric FILE (your instructor provides it)")
