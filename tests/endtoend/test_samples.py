@@ -23,10 +23,14 @@ def test_builder_is_deterministic(tmp_path):
 
 @pytest.mark.slow
 def test_committed_samples_grade_like_freshly_built_ones(tmp_path, default_rubric):
+    """The committed samples are what the script builds here, byte for byte, or grade the same (a library
+    version can change a model file's bytes): only samples whose bytes differ are graded, both copies."""
     fresh = {p.name: p for p in make_submissions.build(tmp_path / "fresh")}
     for name, path in fresh.items():
         committed = ROOT / "submissions" / name
         assert committed.exists(), f"{name} is not committed; run scripts/make_submissions.py"
+        if _digest(committed) == _digest(path):
+            continue  # the same bytes: the same grades (test_batch grades one batch twice to the same bytes)
         r1 = grade_submission(committed, default_rubric, tmp_path / "w1" / name)
         r2 = grade_submission(path, default_rubric, tmp_path / "w2" / name)
         assert [(q.id, q.score, q.status) for q in r1.questions] == [(q.id, q.score, q.status) for q in r2.questions]
