@@ -57,3 +57,18 @@ def test_the_tutorial_builds_an_assignment_that_validates(tmp_path, capsys, monk
     out = capsys.readouterr().out
     assert "softmax 6/6, softmax_yaml 4/4; total 10/10" in out
     assert "softmax 3/6, softmax_yaml 1/4" in out
+
+
+def test_students_are_never_sent_to_install_from_this_repository():
+    """The repository holds the reference solutions, the hidden tests and complete samples: what the README
+    tells students to install is the kit's wheel (or the Classroom template's), never the checkout."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## For students", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"`([^`\n]+)`", section) + re.findall(r"```\w*\n(.+?)\n```", section, re.S)
+    installs = [c for c in code if re.search(r"\bpip install\b", c)]
+    assert installs, "the students' section says how to install mlgrade"
+    for cmd in installs:
+        assert re.search(r"mlgrade-[\w.]+-py3-none-any\.whl", cmd), cmd
+        assert not re.search(r"pip install +(-e +)?\.(\s|$|\[)|git\+|git clone", cmd), cmd
+    for words in re.findall(r"[^.]*\bclone of this repository[^.]*\.", section):
+        assert re.search(r"\b(never|not)\b", words, re.I), words
