@@ -148,7 +148,9 @@ def test_hidden_tests_in_a_self_check_show_that_they_exist_never_their_inputs_or
     graded = grade(tmp_path, make_pack(tmp_path / "pack"), HARDCODED, name="again")
     # a graded report says whether, never why; the why is the instructor's
     assert "SECRET" not in graded.reason and "SECRET" not in json.dumps(graded.checks[0].details)
-    assert "hidden tests not passed: test_hidden[0], test_hidden[1], test_hidden[2]" in graded.reason
+    # which hidden cases failed, by number: a case's id is made from its inputs (test_x[800.0-0])
+    assert "hidden tests not passed: test_hidden (cases 1, 2, 3 of 3)" in graded.reason
+    assert "test_hidden[" not in graded.reason
     assert any("SECRET-HIDDEN-MESSAGE" in n for n in graded.checks[0].instructor_notes)
 
 

@@ -193,7 +193,7 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
             instructor += [f"(hidden) {t.name} partly ({_pts(t.earned)} of {_pts(t.points)}): {t.partial_why}"
                            for t in hidden if t.outcome == "passed" and t.fraction < 1.0]
             if wrong:
-                notes.append("hidden tests not passed: " + ", ".join(t.name for t in wrong[:MAX_LISTED]))
+                notes.append("hidden tests not passed: " + _hidden_cases(wrong, hidden))
             if reveal_hidden:  # validate: the instructor reads the reason itself
                 notes += instructor[:MAX_LISTED]
     skipped = [t.name for t in run.tests if t.outcome == "skipped"]
@@ -210,6 +210,22 @@ def score(run: TestRun, file: str, self_check: bool, reveal_hidden: bool = False
         notes[0] = f"{_pts(total)} points from hidden tests, checked when the class is graded"
     return Outcome(frac, "; ".join(notes), details=details, grader_error=grader_error,
                    pending=bool(only_hidden and not grader_error), instructor_notes=instructor)
+
+
+def _hidden_cases(wrong: list[TestOutcome], hidden: list[TestOutcome]) -> str:
+    """Which hidden tests failed, by function and case number: a case's own name (``test_x[800.0-0]``) spells
+    out the hidden inputs it was made from, which are the instructor's."""
+    out: list[str] = []
+    failed = {id(t) for t in wrong}
+    for group in list(dict.fromkeys(t.group for t in wrong))[:MAX_LISTED]:
+        cases = [t for t in hidden if t.group == group]
+        name = group.rsplit("::", 1)[-1]
+        if len(cases) == 1 and cases[0].name == name:
+            out.append(name)
+            continue
+        numbers = [str(i) for i, t in enumerate(cases, 1) if id(t) in failed]
+        out.append(f"{name} (case{'s' if len(numbers) > 1 else ''} {', '.join(numbers)} of {len(cases)})")
+    return ", ".join(out)
 
 
 def _grouped(tests: list[TestOutcome]) -> list[tuple[str, str]]:
