@@ -80,7 +80,7 @@ def read_members(path: str) -> tuple[Any, str, bytes]:
             top = {}
             for info in infos:
                 name = _name(info)
-                if "/" not in name and not info.is_dir():
+                if name and "/" not in name:  # a top-level file (ZipInfo.is_dir() fails on an empty name)
                     if name in top:
                         raise ArchiveProblem(f"it holds '{name[:60]}' twice", "damaged")
                     top[name] = info

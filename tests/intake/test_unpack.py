@@ -334,6 +334,24 @@ def test_deep_paths_are_refused(zip_factory, area):
     assert "folder depth 41 exceeds the limit of 32" in rep.skipped[deep]
 
 
+def test_a_path_too_long_for_the_file_system_costs_only_its_entry(zip_factory, area):
+    """20 folders of 250 bytes pass the depth and part limits, yet no file system opens an 5 KB path."""
+    long = "/".join(["d" * 250] * 20) + "/x.txt"
+    z = zip_factory("long.zip", [(long, b"x"), ("ok.txt", b"ok")])
+    rep = unpack(z, area / "work")
+    assert rep.files == ["ok.txt"] and "the path is longer than 1,024 bytes" in rep.skipped[long]
+    only_inside(area)
+
+
+def test_an_entry_with_an_empty_name_is_skipped(zip_factory, area):
+    """A NUL as the name's first byte: Python's zipfile cuts the name there and reads it as ''."""
+    data = zip_factory("empty.zip", [("X", b"x"), ("ok.txt", b"ok")]).read_bytes()
+    z = area.parent / "emptyname.zip"
+    z.write_bytes(data.replace(b"X", b"\x00"))
+    rep = unpack(z, area / "work")
+    assert rep.files == ["ok.txt"] and rep.skipped == {"": "not extracted: empty name"}
+
+
 def test_folder_source_skips_symlinks_and_applies_limits(tmp_path, area):
     src = tmp_path / "student"
     (src / "HW4").mkdir(parents=True)
