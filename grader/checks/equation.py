@@ -24,6 +24,7 @@ import numpy as np
 MAX_CHARS = 20_000
 MAX_TOKENS = 4_000
 MAX_DEPTH = 60
+MAX_TREE_DEPTH = 120  # operations inside one another, brackets or not (a handed-in XOR equation: about 20)
 MAX_NUMBER_CHARS = 40
 MAX_PLAIN_EXPONENT = 10.0
 
@@ -315,7 +316,26 @@ def parse(text: str):
     s = normalize(text)
     if not s.strip():
         raise EquationError("the equation is empty")
-    return _Parser(s).parse()
+    tree = _Parser(s).parse()
+    if (depth := tree_depth(tree)) > MAX_TREE_DEPTH:
+        # a chain (a*b*c*...) nests one level per term without a bracket: everything that walks the tree
+        # (evaluation, drawing, the stored record) recurses, so its depth is bounded as brackets are
+        raise EquationError(f"the equation is {depth:,} operations deep (a chain of that many terms); the limit is "
+                            f"{MAX_TREE_DEPTH}: a network's equation needs far fewer")
+    return tree
+
+
+def tree_depth(tree) -> int:
+    """The tree's depth, walked without recursion (it may be deeper than Python's stack)."""
+    deepest, todo = 0, [(tree, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, Bin):
+            todo += [(node.left, depth + 1), (node.right, depth + 1)]
+        elif isinstance(node, (Neg, Call)):
+            todo.append((node.arg, depth + 1))
+    return deepest
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -113,9 +113,12 @@ def test_a_megabyte_equation_is_refused_quickly():
 
 
 def test_long_but_legal_input_parses_fast():
-    text = "+".join(["sigmoid(1.5*X1)"] * 500)
+    """500 sigmoids, in 50 bracketed sums (one chain of 500 is too deep: see the chain test below)."""
+    text = "+".join("(" + "+".join(["sigmoid(1.5*X1)"] * 10) + ")" for _ in range(50))
     t = time.perf_counter()
     parse(text)
+    with pytest.raises(EquationError, match="operations deep"):
+        parse("+".join(["sigmoid(1.5*X1)"] * 500))
     assert time.perf_counter() - t < 1.0
 
 
@@ -354,3 +357,18 @@ def test_the_feedback_page_draws_the_equation_and_the_hand_table(tmp_path):
     assert set(hand["hand"]) == {"001", "011", "101", "111"} and hand["tolerance"] == 0.001
     page = get_format("html").render(r, ClassReport(parse_rubric(RUBRIC), [r]))
     assert "<math" in page and "your hand value" in page
+
+
+def test_a_long_chain_is_refused_by_its_depth_and_the_deepest_allowed_tree_can_be_stored():
+    """``3*1*1*...*X1`` is a correct equation within the token limit, yet nests one level per term: 300 of them
+    made the stored record too deep for pydantic and killed the grading worker (a red-team finding)."""
+    from grader.checks.equation import MAX_TREE_DEPTH, tree_data, tree_depth
+    from grader.core.results import CheckResult, Status
+
+    with pytest.raises(EquationError, match=r"302 operations deep .* the limit is 120"):
+        parse("Y = 3" + "*1" * 300 + "*X1")
+    deepest = parse("Y = 3" + "*1" * (MAX_TREE_DEPTH - 2) + "*X1")
+    assert tree_depth(deepest) == MAX_TREE_DEPTH
+    record = CheckResult(kind="xor_equation", fraction=1.0, status=Status.PASSED, reason="",
+                         details={"equation_tree": tree_data(deepest)})
+    assert CheckResult.model_validate_json(record.model_dump_json()) == record
