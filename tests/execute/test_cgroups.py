@@ -60,6 +60,33 @@ def test_every_process_of_a_notebook_is_in_the_notebooks_own_cgroup(tmp_path):
 
 
 @needs_cgroups
+def test_a_notebooks_processes_in_sessions_of_their_own_compete_for_the_processors_as_one(tmp_path):
+    """A red-team notebook forked 70 busy processes, each after setsid() (which escapes the kernel's per-session
+    fairness), and another student's model server, starved, failed to start: every process a notebook starts is
+    in the notebook's own cgroup of the cpu controller too, where the machine has one (CI and here: cgroup v1)."""
+    mounts = cgroups._mounts()
+    if not any((t == "cgroup" and "cpu" in opts) or (t == "cgroup2" and "cpu" in (Path(p) / "cgroup.controllers")
+                                                     .read_text().split()) for p, _, t, opts in mounts):
+        pytest.skip("no cpu controller on this machine")
+    cells = ["import os\n"
+             "r, w = os.pipe()\n"
+             "pid = os.fork()\n"
+             "if pid == 0:\n"
+             "    os.setsid()\n"
+             "    os.write(w, open('/proc/self/cgroup').read().encode())\n"
+             "    os._exit(0)\n"
+             "os.waitpid(pid, 0)\n"
+             "lines = os.read(r, 65536).decode().splitlines()\n"
+             "cpu = [ln for ln in lines if 'cpu' in ln.split(':')[1].split(',')] or [ln for ln in lines if ln.startswith('0::')]\n"
+             "named = int(len(cpu) == 1 and '/nb-' in cpu[0])"]
+    r, got = run(tmp_path, *cells, values=["named"])
+    assert got == {"named": 1}, r.stdout_tail
+    zygote = backend("bwrap")._zygotes[0]
+    for pid in zygote.cgroup.pids():
+        assert "/kernels-0-" in cgroup_of(pid, "cpu"), cgroup_of(pid, "cpu")
+
+
+@needs_cgroups
 def test_the_model_server_runs_in_its_own_bounded_cgroup():
     from grader.execute.modelserver import MODEL_MEMORY, MODEL_TMP, close_model_server, get_model_server
 

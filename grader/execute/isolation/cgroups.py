@@ -5,7 +5,10 @@ unmapped, are 3 GiB the rlimit never counted and the OOM killer finds in no proc
 cgroup counts every page charged to its processes: anonymous memory, tmpfs and memfd pages, SysV and
 POSIX shared memory, the page cache of the files they read and write, kernel memory; the pids
 controller counts their processes and threads. When a notebook passes its bound the kernel stops it
-there (the OOM killer acts inside the cgroup only), and the grader reads why from the cgroup.
+there (the OOM killer acts inside the cgroup only), and the grader reads why from the cgroup. Where the cpu
+controller is there too, each cgroup competes for the processors as one: a notebook's hundred processes, each
+in a session of its own (which escapes the kernel's per-session fairness), weigh as much as another
+student's model server, never a hundred times as much; nothing is capped while the machine is idle.
 
 One tree per grader process, made by the grader (the sandbox never sees a cgroup file)::
 
@@ -272,6 +275,8 @@ def _limit(leg: _Leg, bounds: Bounds) -> None:
                     pass
     if "pids" in leg.controllers:
         _write(p / "pids.max", str(bounds.pids))
+    # "cpu": nothing to write. The default weight makes the cgroup one contender for the processors, as much as
+    # any other sandbox's, however many processes it holds.
 
 
 # --------------------------------------------------------------------------- where the tree can go
@@ -330,11 +335,17 @@ def find_bases() -> list[_Leg] | str:
                 _enable(base, wanted)
             except OSError as e:
                 return f"the memory controller cannot be enabled below {base} ({e.strerror})"
+            if "cpu" in available:  # fairness between sandboxes where it can be had; bounds do not wait for it
+                try:
+                    _enable(base, frozenset({"cpu"}))
+                    wanted |= {"cpu"}
+                except OSError:
+                    pass
             return [_Leg(base, 2, wanted)]
     if not as_root:
         return "no cgroup v2 memory controller, and cgroup v1 needs root"
     legs = []
-    for controller in ("memory", "pids"):
+    for controller in ("memory", "pids", "cpu"):
         mount = next(((p, r) for p, r, t, opts in mounts if t == "cgroup" and controller in opts), None)
         if mount is None or controller not in own:
             continue
