@@ -69,6 +69,7 @@ class BatchReport:
     graded: int = 0
     reused: int = 0
     failed: list[str] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)  # graded, with a check that crashed in the grader, twice
     wall_s: float = 0.0
 
 
@@ -136,7 +137,8 @@ def _grade_batch(paths: list[Path], out: Path, rubric: Rubric, options: GradeOpt
             sweep_stale()  # the private folders of workers killed during the run (none of them is alive now)
             cgroups.sweep()  # and their cgroups
     report.wall_s = time.monotonic() - started
-    print_class_summary(console, class_report, report.graded, report.reused, len(report.failed), report.wall_s)
+    print_class_summary(console, class_report, report.graded, report.reused, len(report.failed), report.wall_s,
+                        crashed=len(report.crashed))
     return class_report.results
 
 
@@ -207,6 +209,7 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, rubric: R
     failed on once, and show progress."""
     pending = deque(todo)
     tries_here: dict[str, int] = {}
+    graded_once: set[str] = set()  # a record with a crashed check is stored: a failed retry never replaces it
     columns = [TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("{task.fields[last]}")]
     t0 = time.monotonic()
@@ -233,6 +236,10 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, rubric: R
                     if tries_here[s.student] <= RETRIES_IN_RUN:
                         pending.append(s)
                         continue
+                    if s.student in graded_once:  # its record of the first attempt holds every other question
+                        report.crashed.append(s.student)
+                        finish(s.student, "a check crashed in the grader")
+                        continue
                     result = failed_result(s.student, s.path, rubric, outcome.fault, grader_fault=True)
                     result.attempts = attempt.number + outcome.tries - 1
                     store.put(s.student, attempt.key, result)
@@ -241,5 +248,12 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, rubric: R
                     continue
                 if outcome.record is not None:  # handed back by the scheduler, not stored by the worker
                     store.put(s.student, attempt.key, outcome.record)
+                if outcome.crashed:  # a helper that did not start (a starved machine) may start the next time
+                    tries_here[s.student] = tries_here.get(s.student, 0) + outcome.tries
+                    if tries_here[s.student] <= RETRIES_IN_RUN:
+                        graded_once.add(s.student)
+                        pending.append(s)
+                        continue
+                    report.crashed.append(s.student)
                 finish(s.student, f"{fmt_points(outcome.total)}/{fmt_points(rubric.max_total)}")
 

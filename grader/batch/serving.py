@@ -62,7 +62,7 @@ def serve(line: str) -> None:
         result = grade_submission(Path(task["source"]), rubric, Path(task["workdir"]), options,
                                   student=task["student"])
         result.attempts = int(task.get("attempt", 1))
-        answer: dict = {"student": task["student"], "total": result.total}
+        answer: dict = {"student": task["student"], "total": result.total, "crashed": bool(result.crashed_checks)}
         if store is not None:
             store.put(task["student"], task["key"], result)
         else:

@@ -106,6 +106,14 @@ class SubmissionResult(BaseModel):
         """True when a rerun should try again: the grader failed on part or all of it."""
         return bool(self.grader_fault) or any(q.status is Status.ERROR for q in self.questions)
 
+    @property
+    def crashed_checks(self) -> list[str]:
+        """``question: kind`` of each check the grader's own code raised in (an internal error, which keeps its
+        traceback): worth trying again at once, since a helper that did not start may start the next time; an
+        instructor's test that errs (also an error) errs again, and is not in this list."""
+        return [f"{q.id}: {c.kind}" for q in self.questions for c in q.checks
+                if c.status is Status.ERROR and "traceback" in c.details]
+
     def question(self, qid: str) -> QuestionResult:
         for q in self.questions:
             if q.id == qid:

@@ -72,8 +72,9 @@ def render_terminal_text(result: SubmissionResult, report: ClassReport) -> str:
 
 
 def print_class_summary(console: Console, report: ClassReport, graded: int, reused: int, unfinished: int,
-                        wall_s: float) -> None:
-    """The table that closes ``mlgrade grade``: per question, and what the run did."""
+                        wall_s: float, crashed: int = 0) -> None:
+    """The table that closes ``mlgrade grade``: per question, and what the run did (``crashed``: submissions
+    graded with a check the grader's own code failed in, twice)."""
     import statistics
 
     results = report.results
@@ -89,6 +90,9 @@ def print_class_summary(console: Console, report: ClassReport, graded: int, reus
     rate = graded / wall_s * 60 if wall_s else 0.0
     line = (f"graded {graded}, reused {reused} stored results, {unfinished} could not be "
             f"finished; {wall_s:.1f} s ({rate:.1f} submissions/min)")
+    if crashed:
+        line += (f"; {crashed} with a check that failed in the grader itself, its question an error, not a "
+                 "score (the same command grades them again)")
     for qid, best in report.bests.items():
         line += f"; class best for {qid}: {best:.4f}" if best is not None else f"; no valid result for {qid}"
     console.print(line)

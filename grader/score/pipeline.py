@@ -400,6 +400,7 @@ def _run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     except SubmissionProblem as e:
         return CheckResult(**common, fraction=0.0, status=Status.FAILED, reason=str(e))
     except Exception as e:  # a bug in the grader must not cost the batch, nor look like the student's fault
+        # the traceback marks the check as crashed (SubmissionResult.crashed_checks): the batch tries it again
         tb = traceback.format_exception(type(e), e, e.__traceback__, limit=-3)
         return CheckResult(
             **common, fraction=0.0, status=Status.ERROR,

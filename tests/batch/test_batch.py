@@ -375,3 +375,58 @@ def test_the_grade_command_starts_its_worker_first_and_ends_one_it_did_not_use(t
                  "--out", str(tmp_path / "out2"), "--isolation", "none"]) == EXIT_USAGE
     assert len(made) == 1 and made[0].wait(timeout=30) == 0  # its input ended: it exits without grading
     assert spawn._IDLE == []
+
+
+CRASH_ONCE = '''
+from pathlib import Path
+from grader.api import CheckContext, CheckParams, Outcome, check_kind
+
+
+class Params(CheckParams):
+    file: str
+
+
+@check_kind("starved_helper", Params)
+def starved_helper(ctx: CheckContext, p: Params) -> Outcome:
+    """Stands for a helper that did not start on a starved machine: the check raises in the grader's code."""
+    path, rel = ctx.submission.require(p.file)
+    word = path.read_text().strip()
+    tried = Path({marks!r}) / word
+    tries = int(tried.read_text()) + 1 if tried.exists() else 1
+    tried.write_text(str(tries))
+    if word == "always" or tries == 1:
+        raise RuntimeError("the model server did not start (the helper process stopped answering)")
+    return Outcome(1.0, f"{{rel}}: read")
+'''
+
+
+def test_a_check_that_crashes_in_the_grader_is_graded_again_in_the_same_run(tmp_path, capsys):
+    """A red-team notebook starved a batch's other worker: its model server did not start, a check raised, and that
+    student's questions were stored as errors with 0. Such a submission is graded once more at once; one that
+    crashes twice keeps its record (every other question graded), is said in the summary, and the next run grades
+    it again."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "kinds.py").write_text(CRASH_ONCE.format(marks=str(marks)))
+    rubric_text = ("name: crash\nplugins: [kinds.py]\nquestions:\n"
+                   "  - {id: helper, title: a helper, points: 2, files: [w.txt], checks: [{kind: starved_helper, file: w.txt}]}\n"
+                   "  - {id: present, title: present, points: 1, files: [w.txt], checks: [{kind: file_present, file: w.txt}]}\n")
+    (course / "rubric.yaml").write_text(rubric_text)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    make_zip(batch / "amy.zip", [("w.txt", b"once")])
+    make_zip(batch / "bob.zip", [("w.txt", b"always")])
+    out = tmp_path / "out"
+    rubric = parse_rubric(rubric_text, str(course / "rubric.yaml"))
+    kw = dict(rubric_text=rubric_text, rubric_source=str(course / "rubric.yaml"), jobs=1)
+    amy, bob = grade_batch([batch], out, rubric, GradeOptions(isolation="none"), **kw)
+    assert (amy.total, amy.questions[0].status) == (3, Status.PASSED) and (marks / "once").read_text() == "2"
+    assert (bob.total, bob.questions[0].status, bob.questions[1].score) == (1, Status.ERROR, 1)
+    assert "internal error in check 'starved_helper'" in bob.questions[0].reason
+    assert (marks / "always").read_text() == "2"
+    said = capsys.readouterr().err.replace("\n", " ")
+    assert "1 with a check that failed in the grader itself" in said
+    grade_batch([batch], out, rubric, GradeOptions(isolation="none"), **kw)  # bob again, amy reused
+    assert (marks / "once").read_text() == "2" and (marks / "always").read_text() == "4"

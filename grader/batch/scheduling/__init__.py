@@ -41,6 +41,8 @@ class AttemptEnd:
     # How many times the scheduler ran it: more than 1 when it retried on its own (Dask reruns a
     # task whose worker died); these count against the driver's retries.
     tries: int = 1
+    # Graded, but a check crashed in the grader's own code (SubmissionResult.crashed_checks): tried again once.
+    crashed: bool = False
 
 
 class ClusterError(RuntimeError):

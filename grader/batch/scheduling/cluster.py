@@ -280,7 +280,7 @@ class DaskScheduler:
             record.source = str(Path(attempt.source.path).resolve())  # as a local run records it
             if self.preview_dir is not None and isinstance(answer.get("previews"), dict):
                 keep_previews(answer["previews"], self.preview_dir)  # before the record that names them
-            return AttemptEnd(attempt, record=record, total=record.total)
+            return AttemptEnd(attempt, record=record, total=record.total, crashed=bool(record.crashed_checks))
         if status == "error":
             error = future.exception()
             if isinstance(error, KilledWorker):

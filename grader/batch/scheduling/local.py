@@ -78,7 +78,8 @@ class LocalPool:
                 seat.worker.kill()
                 outcomes.append(self._done(seat, AttemptEnd(attempt, fault=died_reason(code))))
             else:
-                outcomes.append(self._done(seat, AttemptEnd(attempt, total=float(answer.get("total", 0.0)))))
+                outcomes.append(self._done(seat, AttemptEnd(attempt, total=float(answer.get("total", 0.0)),
+                                                            crashed=answer.get("crashed") is True)))
         now = time.monotonic()
         for seat in self.seats:
             if seat.attempt is not None and now > seat.deadline:
