@@ -139,8 +139,12 @@ def _match(text: str, start: int) -> int:
 _TOKEN = re.compile(r"\s*(\[|\]|,|" + _NUM.pattern + r")", re.IGNORECASE)
 
 
+MAX_NESTING = 32  # brackets inside brackets in one printed array: numpy prints at most its 32 (or 64) dimensions
+
+
 def _parse_block(block: str):
-    """Nested lists of floats, or None if the block holds anything but numbers."""
+    """Nested lists of floats, or None if the block holds anything but numbers (or nests deeper than any array:
+    what reads the lists walks them recursively)."""
     block = re.sub(r"array\(|\)|dtype=\w+|np\.float64\(|np\.float32\(", " ", block)
     stack: list[list] = []
     root = None
@@ -160,6 +164,8 @@ def _parse_block(block: str):
             else:
                 root = new
             stack.append(new)
+            if len(stack) > MAX_NESTING:
+                return None
         elif tok == "]":
             if not stack:
                 return None
