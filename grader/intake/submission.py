@@ -120,9 +120,11 @@ class Submission:
                 and not any(pattern_matches(p, f) for p in self.expected)]
 
     def find(self, pattern: str) -> list[Path]:
-        """All files matching ``pattern``, shallowest first, then by name: deterministic."""
+        """All files matching ``pattern``, shallowest first, then the one named exactly as the rubric spells it
+        (``weights.h5`` before ``WEIGHTS.H5`` in one folder), then by name: deterministic."""
         hits = [f for f in self.files if pattern_matches(pattern, f)]
-        hits.sort(key=lambda f: (f.count("/"), f.lower(), f))
+        spelled = pattern.replace("\\", "/").rsplit("/", 1)[-1]
+        hits.sort(key=lambda f: (f.count("/"), f.rsplit("/", 1)[-1] != spelled, f.lower(), f))
         return [self.root / f for f in hits]
 
     def find_one(self, pattern: str) -> Path | None:

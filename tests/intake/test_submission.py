@@ -52,3 +52,12 @@ def test_the_rubrics_files_are_found_by_their_layout_or_their_bytes(tmp_path):
     })
     found = grader_files(sub.root, sub.files, {rel: rubric_dir / rel for rel in shipped})
     assert found == {"kit/rubrics/hw/tests/test_backprop.py", "test_backprop.py", "my_starter.ipynb"}
+
+
+def test_of_files_differing_only_in_letter_case_the_one_spelled_as_the_rubric_is_used(tmp_path):
+    """weights.h5 and WEIGHTS.H5 side by side (a red-team zip): the garbage WEIGHTS.H5 was chosen, since upper case
+    sorts first. The one named exactly as the rubric spells it wins; depth still comes first."""
+    sub = submission(tmp_path, {"WEIGHTS.H5": b"junk", "weights.h5": b"model", "deep/weights.h5": b"other"})
+    assert sub.rel(sub.find_one("weights.h5")) == "weights.h5"
+    assert [sub.rel(p) for p in sub.find("weights.h5")] == ["weights.h5", "WEIGHTS.H5", "deep/weights.h5"]
+    assert sub.rel(sub.find_one("Weights.H5")) == "WEIGHTS.H5"  # no exact spelling: by name, as before
