@@ -103,21 +103,29 @@ def get_model_server(isolation: str, slot: int, engine: str = "") -> ModelServer
 def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: float = 120) -> tuple[dict, Path]:
     """Stage ``files`` (key -> file), send ``cmd`` with ``"@key"`` replaced by each staged path, and
     return ``(answer, folder)``: the folder (private to the grader) holds the files the op wrote as
-    ``"@job/name"``; the caller removes it."""
-    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot, ctx.options.model_engine)
-    staging = server.service.staging
-    folder = staging.new_dir()
-    try:
-        inside = {key: staging.put_file(folder, f"{i}-{_safe(path.name)}", path)
-                  for i, (key, path) in enumerate(files.items())}
-        payload = _fill(cmd, inside)
+    ``"@job/name"``; the caller removes it.
+
+    A server that dies or stops answering is replaced and asked once more: the machine may be at fault (a
+    grading run on a loaded machine once lost three of a sample's questions this way, graded as the student's
+    zeros); a file that kills or stalls the server twice is the file's fault."""
+    for tries_left in (1, 0):
+        server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot, ctx.options.model_engine)
+        staging = server.service.staging
+        folder = staging.new_dir()
         try:
-            answer = server.service.request(payload, timeout=timeout)
-        except ServiceError as e:
-            server.close()
-            raise SubmissionProblem(f"loading the model failed: {e} (too large or too slow?)") from None
-    finally:
-        staging.remove(folder)
+            inside = {key: staging.put_file(folder, f"{i}-{_safe(path.name)}", path)
+                      for i, (key, path) in enumerate(files.items())}
+            payload = _fill(cmd, inside)
+            try:
+                answer = server.service.request(payload, timeout=timeout)
+                break
+            except ServiceError as e:
+                server.close()
+                if not tries_left:
+                    raise SubmissionProblem(f"loading the model failed twice: {e} (too large or too slow?)") from None
+                progress.say(f"the model server failed ({e}): starting a new one, once")
+        finally:
+            staging.remove(folder)
     if int(answer.get("rss", 0) or 0) > RESTART_ABOVE:
         server.retiring = True  # replaced at the next request
     if "error" in answer:
