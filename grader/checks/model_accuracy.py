@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,7 +51,7 @@ from grader.checks.modelinputs import (
     scaling_hint,
 )
 from grader.core.errors import SubmissionProblem
-from grader.execute.modelserver import get_model_server, model_request
+from grader.execute.modelserver import model_request
 from grader.rubric.kinds import CheckContext, CheckParams, Outcome, check_kind
 
 # digit sets by name (grader.checks.digitsdata.NAMED; mnist-hidden: the default hidden set), sklearn's tables,
@@ -273,16 +274,15 @@ def joined_inputs(sets: list[Labelled]) -> tuple[np.ndarray, str]:
     return x, digest
 
 
-def _shared_inputs(ctx: CheckContext, x: np.ndarray, digest: str) -> str:
-    """The evaluation data as stored, staged read-only once per model server and reused for every student
-    (the path the server sees; the data enter the sandbox only for this check)."""
+def _shared_inputs(x: np.ndarray, digest: str) -> tuple[str, Callable[[], bytes]]:
+    """The evaluation data as stored, staged read-only once per model server (by ``model_request``, again on a
+    server that replaced a dead one) and reused for every student; they enter the sandbox only for this check."""
     def make() -> bytes:
         buf = io.BytesIO()
         np.save(buf, x, allow_pickle=False)
         return buf.getvalue()
 
-    server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot, ctx.options.model_engine)
-    return server.shared_file(f"data-{digest}-{'x'.join(map(str, x.shape))}.npy", make)
+    return f"data-{digest}-{'x'.join(map(str, x.shape))}.npy", make
 
 
 def predict(ctx: CheckContext, pattern: str, rel: str, x: np.ndarray, digest: str, feed: Feed, used: Scaling,
@@ -290,10 +290,11 @@ def predict(ctx: CheckContext, pattern: str, rel: str, x: np.ndarray, digest: st
     """The model's outputs for ``x`` fed and scaled as told, from the sandboxed model server, and the
     classes it predicts for ``sample`` under each alternative scaling."""
     answer, job = model_request(
-        ctx, {"op": "predict", "model": "@model", "label": rel, "inputs": _shared_inputs(ctx, x, digest),
+        ctx, {"op": "predict", "model": "@model", "label": rel, "inputs": "@data",
               "feed": feed.to_cmd(), "divide": used.divide, "add": used.add,
               "alternatives": [s.to_cmd() for s in alternatives], "sample": sample, "out": "@job/out.npy"},
-        {"model": locate(ctx, pattern)[0]}, timeout=300)  # the file inspect_file found
+        {"model": locate(ctx, pattern)[0]}, timeout=300,  # the file inspect_file found
+        shared={"data": _shared_inputs(x, digest)})
     try:
         if "problem" in answer:
             raise SubmissionProblem(f"{rel}: {answer['problem']}")

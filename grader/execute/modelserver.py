@@ -13,6 +13,7 @@ import atexit
 import base64
 import binascii
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +101,17 @@ def get_model_server(isolation: str, slot: int, engine: str = "") -> ModelServer
     return s
 
 
-def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: float = 120) -> tuple[dict, Path]:
+def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: float = 120,
+                  shared: dict[str, tuple[str, Callable[[], bytes]]] | None = None) -> tuple[dict, Path]:
     """Stage ``files`` (key -> file), send ``cmd`` with ``"@key"`` replaced by each staged path, and
     return ``(answer, folder)``: the folder (private to the grader) holds the files the op wrote as
-    ``"@job/name"``; the caller removes it.
+    ``"@job/name"``; the caller removes it. ``shared``: ``"@key"`` -> ``(name, make_bytes)``, a file every request
+    of the server reads (the evaluation digits), staged once per server.
 
-    A server that dies or stops answering is replaced and asked once more: the machine may be at fault (a
-    grading run on a loaded machine once lost three of a sample's questions this way, graded as the student's
-    zeros); a file that kills or stalls the server twice is the file's fault."""
+    A server that dies mid-request is replaced and asked once more: the machine may be at fault (a grading run
+    on a loaded machine once lost three of a sample's questions this way, graded as the student's zeros); a file
+    that kills it twice is the file's fault, and so is one it does not answer within ``timeout`` (a model too
+    slow to run: asking again would double its cost)."""
     for tries_left in (1, 0):
         server = get_model_server(ctx.options.isolation, ctx.options.sandbox_slot, ctx.options.model_engine)
         staging = server.service.staging
@@ -115,14 +119,17 @@ def model_request(ctx, cmd: dict[str, Any], files: dict[str, Path], timeout: flo
         try:
             inside = {key: staging.put_file(folder, f"{i}-{_safe(path.name)}", path)
                       for i, (key, path) in enumerate(files.items())}
+            inside.update({key: server.shared_file(name, make) for key, (name, make) in (shared or {}).items()})
             payload = _fill(cmd, inside)
             try:
                 answer = server.service.request(payload, timeout=timeout)
                 break
             except ServiceError as e:
                 server.close()
+                if e.timed_out:
+                    raise SubmissionProblem(f"loading the model failed: {e} (too large or too slow?)") from None
                 if not tries_left:
-                    raise SubmissionProblem(f"loading the model failed twice: {e} (too large or too slow?)") from None
+                    raise SubmissionProblem(f"loading the model failed twice: {e} (too large?)") from None
                 progress.say(f"the model server failed ({e}): starting a new one, once")
         finally:
             staging.remove(folder)

@@ -435,6 +435,8 @@ def main() -> None:
             answer = {"problem": str(e)}
         except MemoryError:
             answer = {"problem": "the model is too large for the memory limit"}
+        except RecursionError:  # Keras walks a model's graph recursively: 2,000 layers in a chain are too many
+            answer = {"problem": "the model is too deep to build (its layers nest deeper than Keras can follow)"}
         except Exception as e:  # the server must answer whatever a file does to it
             answer = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
         answer["rss"] = _rss()

@@ -22,28 +22,41 @@ def image_request(tmp_path, monkeypatch):
     real = ServiceProcess.request
     ops: list[str] = []
 
-    def ask(fail: int):
+    def ask(fail: int, timed_out: bool = False, shared: bool = False):
         def flaky(self, cmd, timeout=30, on_event=None):
             if cmd.get("op") != "ping":
                 ops.append(cmd["op"])
                 if len(ops) <= fail:
                     self.close()
+                    if timed_out:
+                        raise ServiceError("the helper process stopped answering", timed_out=True)
                     raise ServiceError("the helper process died (exit status -9)")
             return real(self, cmd, timeout, on_event)
 
         monkeypatch.setattr(ServiceProcess, "request", flaky)
         cmd = {"op": "image", "path": "@img", "label": "shot.png", "max_pixels": 10**6, "max_bytes": 10**6,
                "formats": ["PNG"]}
+        if shared:  # staged once per server, as the digits are: the new server stages it again
+            return modelserver.model_request(ctx, cmd, {}, timeout=60, shared={"img": ("shot.png", png.read_bytes)})
         return modelserver.model_request(ctx, cmd, {"img": png}, timeout=60)
 
     yield ask, ops
     modelserver.close_model_server()
 
 
-def test_a_server_that_dies_once_is_replaced_and_the_request_answered(image_request):
+@pytest.mark.parametrize("shared", [False, True], ids=["file", "shared file"])
+def test_a_server_that_dies_once_is_replaced_and_the_request_answered(image_request, shared):
     ask, ops = image_request
-    answer, _ = ask(fail=1)
-    assert (answer["width"], answer["height"], ops) == (40, 30, ["image", "image"])
+    answer, _ = ask(fail=1, shared=shared)
+    assert (answer.get("width"), answer.get("height"), ops) == (40, 30, ["image", "image"]), answer
+
+
+def test_a_server_that_does_not_answer_in_time_is_not_asked_again(image_request):
+    """Too slow is the file's (a compute bomb of a model ran 300 s, then 300 s more when asked again)."""
+    ask, ops = image_request
+    with pytest.raises(SubmissionProblem, match=r"loading the model failed: the helper process stopped answering"):
+        ask(fail=1, timed_out=True)
+    assert ops == ["image"]
 
 
 def test_a_file_that_the_server_fails_on_twice_is_the_files_fault(image_request):

@@ -31,7 +31,11 @@ MAX_ANSWER_DEPTH = 2 * MAX_RECORD_DEPTH
 
 
 class ServiceError(RuntimeError):
-    pass
+    """The helper died, stopped, or (``timed_out``) did not answer within the request's time."""
+
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class ServiceProcess:
@@ -107,7 +111,7 @@ class ServiceProcess:
                 return got
             if time.monotonic() >= deadline:
                 self.close()
-                raise ServiceError("the helper process stopped answering")
+                raise ServiceError("the helper process stopped answering", timed_out=True)
             data = self._reader.get(deadline)
             if data is None:
                 continue
