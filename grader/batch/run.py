@@ -210,6 +210,14 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, rubric: R
     pending = deque(todo)
     tries_here: dict[str, int] = {}
     graded_once: set[str] = set()  # a record with a crashed check is stored: a failed retry never replaces it
+
+    def again(s: Source, tries: int) -> bool:
+        """Count ``tries`` against the run's retries; True when ``s`` goes back in line."""
+        tries_here[s.student] = tries_here.get(s.student, 0) + tries
+        if tries_here[s.student] <= RETRIES_IN_RUN:
+            pending.append(s)
+            return True
+        return False
     columns = [TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("{task.fields[last]}")]
     t0 = time.monotonic()
@@ -232,9 +240,7 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, rubric: R
                 s, attempt = outcome.attempt.source, outcome.attempt
                 if outcome.fault:
                     # The grader, not the student, failed on this one: try again once, then store that.
-                    tries_here[s.student] = tries_here.get(s.student, 0) + outcome.tries
-                    if tries_here[s.student] <= RETRIES_IN_RUN:
-                        pending.append(s)
+                    if again(s, outcome.tries):
                         continue
                     if s.student in graded_once:  # its record of the first attempt holds every other question
                         report.crashed.append(s.student)
@@ -249,10 +255,8 @@ def _run(todo: list[Source], keys: dict[str, str], store: ResultStore, rubric: R
                 if outcome.record is not None:  # handed back by the scheduler, not stored by the worker
                     store.put(s.student, attempt.key, outcome.record)
                 if outcome.crashed:  # a helper that did not start (a starved machine) may start the next time
-                    tries_here[s.student] = tries_here.get(s.student, 0) + outcome.tries
-                    if tries_here[s.student] <= RETRIES_IN_RUN:
+                    if again(s, outcome.tries):
                         graded_once.add(s.student)
-                        pending.append(s)
                         continue
                     report.crashed.append(s.student)
                 finish(s.student, f"{fmt_points(outcome.total)}/{fmt_points(rubric.max_total)}")
