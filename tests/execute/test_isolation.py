@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from helpers import bwrap_problem, notebook_bytes, run_live
+from helpers import NOTEBOOK_VALUE_RUBRIC, bwrap_problem, notebook_bytes, run_live
 
 from grader.execute.isolation import ROLE_KERNELS, backend, resolve, sandbox_uid
 from grader.execute.isolation.service import ServiceError, ServiceProcess
@@ -331,16 +331,7 @@ def test_folders_of_a_grader_killed_with_sigkill_are_swept_by_the_next_one():
         shutil.rmtree(live, ignore_errors=True)
 
 
-MIXED_RUBRIC = """
-name: mixed
-questions:
-  - id: nb
-    title: a notebook value
-    points: 1
-    files: [nb.ipynb]
-    checks:
-      - {kind: notebook_value, notebook: nb.ipynb, expr: x, expected: 1}
-  - id: txt
+MIXED_RUBRIC = NOTEBOOK_VALUE_RUBRIC.replace("name: one value", "name: mixed", 1) + """  - id: txt
     title: a file
     points: 1
     files: [a.txt]
