@@ -94,14 +94,15 @@ class Server:
             self.modules_file.unlink(missing_ok=True)
 
 
-def digits(folder: Path) -> tuple[Path, np.ndarray]:
-    """The grader's digits (the hidden set, then the public 1,000) as one raw 0-255 ``.npy``, and their labels."""
+def digits(folder: Path, every: int = 1) -> tuple[Path, np.ndarray]:
+    """The grader's digits (every ``every``-th of the hidden set, then all of the public 1,000 a self-check scores
+    on) as one raw 0-255 ``.npy``, and their labels."""
     from grader.checks import digitsdata
 
-    sets = [digitsdata.mnist_hidden(), digitsdata.mnist_public()]
+    hidden, public = digitsdata.mnist_hidden(), digitsdata.mnist_public()
     path = folder / "digits.npy"
-    np.save(path, np.concatenate([s.images for s in sets]), allow_pickle=False)
-    return path, np.concatenate([s.labels for s in sets])
+    np.save(path, np.concatenate([hidden.images[::every], public.images]), allow_pickle=False)
+    return path, np.concatenate([hidden.labels[::every], public.labels])
 
 
 def model_file(source: Path, folder: Path) -> Path:
