@@ -214,6 +214,63 @@ IMAGE_ACTIVATION_BYTES = 64 * 1024**2  # ... and one image's: ordinary digit mod
 # course CNN on 150x150 images 7 MB; far beyond, a model only runs into the time limit
 
 
+RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+
+
+def _outputs(layer) -> list:
+    """The output of each call of ``layer`` (a shared layer's several: Keras' ``layer.output`` is its first)."""
+    nodes = getattr(layer, "_inbound_nodes", None) or []
+    if len(nodes) > 1:
+        return [node.output_tensors[0] for node in nodes if node.output_tensors]
+    try:
+        return list(layer.output) if isinstance(layer.output, (list, tuple)) else [layer.output]
+    except (AttributeError, ValueError):  # a shared layer has several outputs: count each node's
+        return [node.output_tensors[0] for node in getattr(layer, "_inbound_nodes", []) if node.output_tensors]
+
+
+def multiply_adds(model) -> int:
+    """Multiply-adds one image costs, estimated from the shapes alone (nothing runs): each weight matrix or
+    kernel is applied once per output position (a Dense's 1, a convolution's every pixel, a recurrent
+    layer's every time step). An upper bound for transposed convolutions, exact for the rest."""
+    import math
+
+    total = 0
+    for layer in model.layers:
+        name = type(layer).__name__
+        kernels = [math.prod(int(d) for d in w.shape) for w in getattr(layer, "weights", []) if len(w.shape) >= 2]
+        if not kernels or name == "Embedding":  # a table looked up, not multiplied
+            continue
+        if name in RECURRENT:
+            try:
+                steps = int(tuple(layer.input.shape)[1] or 1)
+            except (AttributeError, ValueError, IndexError, TypeError):
+                steps = 1
+            total += sum(kernels) * steps
+            continue
+        first = getattr(layer, "data_format", None) == "channels_first" or getattr(layer, "first", False) is True
+        for t in _outputs(layer):
+            dims = [int(d or 1) for d in tuple(t.shape)[1:]] or [1]
+            channels = dims[0] if first else dims[-1]
+            total += sum(kernels) * (math.prod(dims) // max(channels, 1))
+    return total
+
+
+MAX_MULTIPLY_ADDS = 5 * 10**12  # one request's images together: 100-170 s of this 2-core machine's CPU (XLA
+# ran 31-59 billion a second on large convolutions, scripts/bench_models.py); 30x the costliest of the 42 real
+# digit models in shared/realmodels on 11,000 digits
+
+
+def _within_compute(per_image: int, images: int) -> None:
+    """Refuse at once a model whose images would take minutes: run, it held a worker up to the request's
+    300 s limit in every run, then scored 0 for being too slow."""
+    if per_image * images > MAX_MULTIPLY_ADDS:
+        raise BuildProblem(
+            f"the model needs about {per_image / 1e9:,.2f} billion multiply-adds per image, "
+            f"{per_image * images / 1e12:,.0f} trillion for the {images:,} images it is graded on: more than the "
+            f"grader runs for one model ({MAX_MULTIPLY_ADDS / 1e12:,.0f} trillion, minutes of computing); "
+            "an ordinary digit classifier needs under 0.1 billion per image")
+
+
 def _batch_size(model) -> int:
     """As many images per batch as keep every layer's outputs within ``ACTIVATION_BYTES`` (256 for any
     ordinary digit model); a model whose layers exceed ``IMAGE_ACTIVATION_BYTES`` for one image is refused."""
@@ -221,11 +278,7 @@ def _batch_size(model) -> int:
 
     per_image = 0
     for layer in model.layers:
-        try:
-            outs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
-        except (AttributeError, ValueError):  # a shared layer has several outputs: count each node's
-            outs = [node.output_tensors[0] for node in getattr(layer, "_inbound_nodes", []) if node.output_tensors]
-        for t in outs:
+        for t in _outputs(layer):
             per_image += math.prod(int(d or 1) for d in tuple(t.shape)[1:]) * 4
     if per_image > IMAGE_ACTIVATION_BYTES:
         raise BuildProblem(f"the model's layers hold {per_image / 1e6:,.0f} MB of numbers per image, over the "
@@ -289,10 +342,12 @@ def predict(cmd: dict) -> dict:
     info, model, architecture = _full_model(cmd["model"], cmd.get("label", ""), feed["shape"])
     raw = np.load(cmd["inputs"], allow_pickle=False, mmap_mode="r")
     size = _batch_size(model)
+    per_image = multiply_adds(model)
+    _within_compute(per_image, len(raw) + len(cmd.get("sample", [])) * len(cmd.get("alternatives", [])))
     forward = _forward(model, f"{architecture}|{size}")
     y = _run(forward, _scaled(raw, float(cmd.get("divide", 1.0)), float(cmd.get("add", 0.0)), feed), size)
     np.save(cmd["out"], y.astype(np.float64), allow_pickle=False)
-    answer: dict = {"shape": list(y.shape), "input_shape": info.input_shape}
+    answer: dict = {"shape": list(y.shape), "input_shape": info.input_shape, "multiply_adds": per_image}
     sample = [int(i) for i in cmd.get("sample", []) if 0 <= int(i) < len(raw)]
     if sample and y.ndim == 2:
         picked = np.asarray(raw[np.asarray(sample)])

@@ -276,6 +276,31 @@ def test_layers_too_large_for_memory_are_refused(tmp_path):
     assert "MB of numbers per image, over the limit of 67 MB" in q.reason, q.reason
 
 
+def test_a_model_too_costly_to_run_is_refused_at_once_with_its_cost(tmp_path):
+    """Two 28x28-kernel convolutions of 64 filters: 2.6 billion multiply-adds per digit, within every size
+    limit. Run, it held its digits question for the whole 300 s limit in every run before scoring 0."""
+    import time
+
+    import numpy as np
+
+    conv = {"filters": 64, "kernel_size": [28, 28], "padding": "same"}
+    data = sequential_file(tmp_path, [
+        {"class_name": "Conv2D", "config": {"name": "c1", **conv, "activation": "relu"}},
+        {"class_name": "Conv2D", "config": {"name": "c2", **conv}},
+        {"class_name": "Flatten", "config": {"name": "flatten"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 10, "activation": "softmax"}}],
+        [("c1", [("kernel", np.zeros((28, 28, 1, 64), np.float32)), ("bias", np.zeros(64, np.float32))]),
+         ("c2", [("kernel", np.zeros((28, 28, 64, 64), np.float32)), ("bias", np.zeros(64, np.float32))]),
+         ("flatten", []),
+         ("dense", [("kernel", np.zeros((28 * 28 * 64, 10), np.float32)), ("bias", np.zeros(10, np.float32))])])
+    started = time.monotonic()
+    q = grade_files(tmp_path, {"digits.h5": data}, rubric_for(["digits.h5"]), options()).question("q0")
+    assert q.score == 0
+    assert "the model needs about 2.56 billion multiply-adds per image" in q.reason, q.reason
+    assert "more than the grader runs for one model (5 trillion" in q.reason
+    assert time.monotonic() - started < 60  # refused from the shapes, not after running into the limit
+
+
 def test_same_architecture_different_weights_never_share_results(tmp_path):
     """The server keeps one compiled program per architecture: each student's own weights go in."""
     import numpy as np

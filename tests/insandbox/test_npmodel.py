@@ -191,7 +191,7 @@ def _cases(rng) -> list[dict]:
         npmodel.set_weights(model, arrays)
         x = _inputs(name, shape, rng)
         cases.append({"name": name, "kind": "seq", "layers": layers, "shape": shape, "arrays": arrays, "x": x,
-                      "numpy": model(x, training=False), "batch": None})
+                      "numpy": model(x, training=False), "batch": None, "macs": _multiply_adds(model)})
     for name, ((specs, g), shape) in GRAPH.items():
         model, built = npmodel.build_graph(specs, g, [shape])
         arrays = [[] for _ in specs]
@@ -200,7 +200,8 @@ def _cases(rng) -> list[dict]:
         set_graph_weights(built, specs, arrays)
         x = _inputs(name, shape, rng)
         cases.append({"name": name, "kind": "graph", "layers": specs, "graph": g, "shape": shape, "arrays": arrays,
-                      "x": x, "numpy": model(x, training=False), "batch": _batch_size(model)})
+                      "x": x, "numpy": model(x, training=False), "batch": _batch_size(model),
+                      "macs": _multiply_adds(model)})
     for name, (layers, shape, arrays) in BAD_SEQ.items():
         try:
             model = npmodel.build_model(layers, shape)
@@ -221,6 +222,14 @@ def _batch_size(model) -> int:
     return model_server._batch_size(model)
 
 
+def _multiply_adds(model) -> int:
+    """The server's compute estimate (what refuses a model too costly to run), on the numpy model."""
+    sys.path.insert(0, str(ROOT / "grader" / "insandbox"))
+    import model_server
+
+    return model_server.multiply_adds(model)
+
+
 KERAS_RUNNER = r"""
 import json, os, sys
 os.environ.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
@@ -239,6 +248,7 @@ for c in cases:
             m, built = kbuild.build_graph(c["layers"], c["graph"], [c["shape"]], arrays)
             kbuild.set_graph_weights(built, c["layers"], arrays)
             said[n + "|batch"] = model_server._batch_size(m)
+            said[n + "|macs"] = model_server.multiply_adds(m)
         else:
             m = kbuild.build_model(c["layers"], c["shape"])
             kbuild.set_weights(m, arrays)
@@ -273,8 +283,8 @@ def results(tmp_path_factory):
                    check=True, env=env, cwd=ROOT, timeout=900)
     keras_out = dict(np.load(tmp / "out.npz"))
     said = json.loads((tmp / "said.json").read_text())
-    return {c["name"]: (c, keras_out.get(c["name"]), said[c["name"]], said.get(c["name"] + "|batch"))
-            for c in cases}
+    return {c["name"]: (c, keras_out.get(c["name"]), said[c["name"]], said.get(c["name"] + "|batch"),
+                        said.get(c["name"] + "|macs")) for c in cases}
 
 
 def _close(name: str, ours: np.ndarray, theirs: np.ndarray) -> None:
@@ -290,16 +300,33 @@ def _close(name: str, ours: np.ndarray, theirs: np.ndarray) -> None:
 @pytest.mark.slow  # over 10 s
 @pytest.mark.parametrize("name", [*SEQ, *GRAPH])
 def test_layer_matches_keras(results, name):
-    case, keras_y, said, keras_batch = results[name]
+    case, keras_y, said, keras_batch, keras_macs = results[name]
     assert said == "built", said
     _close(name, case["numpy"], keras_y)
-    if case["batch"] is not None:  # the activation-memory limit sees the same layer outputs
-        assert case["batch"] == keras_batch
+    if case["batch"] is not None:  # the activation-memory limit sees the same layer outputs (the server builds
+        assert case["batch"] == keras_batch  # every model file as a graph; a Keras Sequential's nodes repeat)
+        assert case["macs"] == keras_macs  # ... and the compute limit the same multiply-adds
+
+
+@pytest.mark.parametrize(("layers", "shape", "want"), [
+    ([L("Flatten"), L("Dense", units=10)], [28, 28, 1], 784 * 10),
+    ([L("Dense", units=6)], [4, 5], 4 * 5 * 6),  # a Dense on a sequence: once per position
+    ([L("Conv2D", filters=8, kernel_size=3)], [10, 10, 2], 8 * 8 * (3 * 3 * 2 * 8)),
+    ([L("Conv2D", filters=4, kernel_size=3, strides=2, padding="same", data_format="channels_first")], [3, 9, 9],
+     5 * 5 * (3 * 3 * 3 * 4)),
+    ([L("DepthwiseConv2D", kernel_size=3, depth_multiplier=2)], [7, 7, 3], 5 * 5 * (3 * 3 * 3 * 2)),
+    ([L("SeparableConv2D", filters=5, kernel_size=3, depth_multiplier=2, padding="same")], [8, 8, 3],
+     8 * 8 * (3 * 3 * 3 * 2 + 6 * 5)),
+    ([L("Embedding", input_dim=50, output_dim=4), L("Flatten"), L("Dense", units=2)], [6], 24 * 2),
+])
+def test_multiply_adds_count_each_kernel_once_per_output_position(layers, shape, want):
+    model = npmodel.build_model(layers, shape)
+    assert _multiply_adds(model) == want
 
 
 @pytest.mark.parametrize("name", BAD_SEQ)
 def test_malformed_models_are_refused_in_keras_words(results, name):
-    case, _, said, _ = results[name]
+    case, _, said, _, _ = results[name]
     ours = case["numpy"]
     assert said != "built" and ours != "built", (ours, said)
     if "cannot be built: " in said:  # the reason after it is Keras' own text
