@@ -64,3 +64,46 @@ def test_a_file_that_the_server_fails_on_twice_is_the_files_fault(image_request)
     with pytest.raises(SubmissionProblem, match="loading the model failed twice: the helper process died"):
         ask(fail=2)
     assert ops == ["image", "image"]
+
+
+DEEP_RUNNER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import model_server
+model_server._keras()
+sys.setrecursionlimit(int(sys.argv[2]))  # what 2,000 chained layers do to the default limit, with 300
+model_server.main()
+"""
+
+
+@pytest.mark.slow  # imports Keras twice
+def test_a_model_too_deep_for_keras_is_the_models_problem(tmp_path):
+    """Keras walks a model's graph recursively: a chain deeper than it can follow is answered as a problem
+    of the file (the student's 0, said why), not an error of the grader's graded again in every run."""
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+    from conftest import ROOT
+    from kerasfiles import write_keras2_model
+
+    layers = [{"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, 4]}}]
+    weights = []
+    for i in range(300):
+        layers.append({"class_name": "Dense", "config": {"name": f"d{i}", "units": 4}})
+        weights.append((f"d{i}", [("kernel", np.eye(4, dtype=np.float32)), ("bias", np.zeros(4, np.float32))]))
+    write_keras2_model(tmp_path / "deep.h5", weights, {"class_name": "Sequential", "config": {"name": "s", "layers": layers}},
+                       keras_version="3.8.0", varlen=True)
+    np.save(tmp_path / "x.npy", np.zeros((3, 4), np.float32))
+    cmd = {"op": "predict", "model": str(tmp_path / "deep.h5"), "label": "deep.h5", "inputs": str(tmp_path / "x.npy"),
+           "out": str(tmp_path / "y.npy"), "feed": {"shape": [4], "pad": 0, "channels": 0}, "divide": 1.0, "add": 0.0}
+    env = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "MLGRADE_MODEL_ENGINE": "keras", "PATH": "/usr/bin:/bin"}
+
+    def answer(limit: int) -> dict:
+        done = subprocess.run([sys.executable, "-c", DEEP_RUNNER, str(ROOT / "grader" / "insandbox"), str(limit)],
+                              input=json.dumps(cmd) + "\n", capture_output=True, text=True, env=env, timeout=300)
+        return json.loads(done.stdout.splitlines()[-1])
+
+    assert answer(250)["problem"] == "the model is too deep to build (its layers nest deeper than Keras can follow)"
+    assert answer(3000)["shape"] == [3, 4]  # the same file, with room to recurse: built and run
