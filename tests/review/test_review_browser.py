@@ -91,7 +91,8 @@ def test_review_two_items_in_chromium_then_regrade_and_export(samples_dir, tmp_p
             page.keyboard.press("a")  # accept: saved, and on to the next unreviewed item (alice q2)
             page.wait_for_function("() => document.querySelector('#progress-text').textContent === '1 of 5 reviewed'")
             assert page.text_content("#item-head") .startswith("alice_completeq2")
-            assert "what1.jpg" in page.text_content("#item-body")  # her photos with the predicted class
+            # her photos with the predicted class: the item's body is fetched after its head is drawn ("loading…")
+            page.wait_for_function("() => document.querySelector('#item-body').textContent.includes('what1.jpg')")
 
             page.keyboard.press("j")  # carol's classification screenshot
             page.wait_for_function("() => document.querySelector('#item-head .student').textContent === 'carol_broken'")
