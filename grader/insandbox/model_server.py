@@ -231,12 +231,18 @@ def _outputs(layer) -> list:
 def multiply_adds(model) -> int:
     """Multiply-adds one image costs, estimated from the shapes alone (nothing runs): each weight matrix or
     kernel is applied once per output position (a Dense's 1, a convolution's every pixel, a recurrent
-    layer's every time step). An upper bound for transposed convolutions, exact for the rest."""
+    layer's every time step); a pooling window costs one per element it reads (weightless, but a huge window
+    over a large activation is as costly as a convolution). An upper bound for transposed convolutions."""
     import math
 
     total = 0
     for layer in model.layers:
         name = type(layer).__name__
+        window = getattr(layer, "pool_size", None) or getattr(layer, "window", None)
+        if "Pool" in name and "Global" not in name and window:
+            per_output = math.prod(int(k) for k in window)
+            total += sum(math.prod(int(d or 1) for d in tuple(t.shape)[1:]) for t in _outputs(layer)) * per_output
+            continue
         kernels = [math.prod(int(d) for d in w.shape) for w in getattr(layer, "weights", []) if len(w.shape) >= 2]
         if not kernels or name == "Embedding":  # a table looked up, not multiplied
             continue

@@ -318,6 +318,10 @@ def test_layer_matches_keras(results, name):
     ([L("SeparableConv2D", filters=5, kernel_size=3, depth_multiplier=2, padding="same")], [8, 8, 3],
      8 * 8 * (3 * 3 * 3 * 2 + 6 * 5)),
     ([L("Embedding", input_dim=50, output_dim=4), L("Flatten"), L("Dense", units=2)], [6], 24 * 2),
+    # weightless, but each output reads its whole window: a 27x27 window at stride 1 costs as a convolution
+    ([L("MaxPooling2D", pool_size=27, strides=1, padding="same")], [28, 28, 2], 28 * 28 * 2 * 27 * 27),
+    ([L("AveragePooling1D", pool_size=3)], [12, 4], 4 * 4 * 3),
+    ([L("GlobalMaxPooling2D")], [5, 5, 3], 0),
 ])
 def test_multiply_adds_count_each_kernel_once_per_output_position(layers, shape, want):
     model = npmodel.build_model(layers, shape)
