@@ -283,8 +283,8 @@ class Model:
             (scratch / "x.npy").write_bytes(buf.getvalue())
             model, _ = self._ctx.submission.require(self._pattern)  # the file inspected in __init__
             answer, job = model_request(
-                self._ctx, {"op": "predict", "model": "@model", "inputs": "@x", "input_shape": list(arr.shape[1:]),
-                            "out": "@job/out.npy"},
+                self._ctx, {"op": "predict", "model": "@model", "label": self.name, "inputs": "@x",
+                            "feed": {"shape": list(arr.shape[1:])}, "out": "@job/out.npy"},  # fed as given
                 {"model": model, "x": scratch / "x.npy"}, timeout=timeout)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
