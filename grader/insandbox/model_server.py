@@ -215,6 +215,14 @@ IMAGE_ACTIVATION_BYTES = 64 * 1024**2  # ... and one image's: ordinary digit mod
 
 
 RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+# layers that multiply by their kernels; other layers' weights (PReLU's alphas, normalization) are elementwise
+KERNEL_LAYERS = ("Dense", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose",
+                 *RECURRENT)
+# what one step of a recurrent layer costs beyond its multiply-adds (a loop step per batch, in multiply-adds per
+# image), and one element a pooling window reads (XLA's reduce_window ran 0.3-0.5 billion reads a second where
+# convolutions ran 31-59 billion multiply-adds): both measured with scripts/bench_models.py-style requests
+RECURRENT_STEP = 1_000
+POOL_READ = 100
 
 
 def _outputs(layer) -> list:
@@ -228,42 +236,62 @@ def _outputs(layer) -> list:
         return [node.output_tensors[0] for node in getattr(layer, "_inbound_nodes", []) if node.output_tensors]
 
 
+def _inputs(layer) -> list:
+    """The (first) input of each call of ``layer`` (Keras' nodes; the numpy engine records none)."""
+    nodes = getattr(layer, "_inbound_nodes", None) or []
+    found = [node.input_tensors[0] for node in nodes if getattr(node, "input_tensors", None)]
+    if found:
+        return found
+    try:
+        return [layer.input]
+    except (AttributeError, ValueError):
+        return []
+
+
+def _dims(t) -> list[int]:
+    return [int(d or 1) for d in tuple(t.shape)[1:]] or [1]
+
+
 def multiply_adds(model) -> int:
-    """Multiply-adds one image costs, estimated from the shapes alone (nothing runs): each weight matrix or
-    kernel is applied once per output position (a Dense's 1, a convolution's every pixel, a recurrent
-    layer's every time step); a pooling window costs one per element it reads (weightless, but a huge window
-    over a large activation is as costly as a convolution). An upper bound for transposed convolutions."""
+    """Multiply-adds one image costs, estimated from the shapes alone (nothing runs): each kernel is applied
+    once per output position (a Dense's 1, a convolution's every pixel) and per call of a shared layer; a
+    recurrent layer's kernels once per time step, plus the step itself; a pooling window per element it reads,
+    a non-nearest UpSampling2D per row and column it mixes (weightless, but as costly as a convolution at
+    large sizes). An upper bound for transposed convolutions."""
     import math
 
     total = 0
     for layer in model.layers:
-        name = type(layer).__name__
+        own = getattr(layer, "class_name", None)  # the numpy engine's layers say the Keras class they stand for
+        name = own if isinstance(own, str) else type(layer).__name__
         window = getattr(layer, "pool_size", None) or getattr(layer, "window", None)
         if "Pool" in name and "Global" not in name and window:
-            per_output = math.prod(int(k) for k in window)
-            total += sum(math.prod(int(d or 1) for d in tuple(t.shape)[1:]) for t in _outputs(layer)) * per_output
+            per_output = math.prod(int(k) for k in window) * POOL_READ
+            total += sum(math.prod(_dims(t)) for t in _outputs(layer)) * per_output
             continue
-        kernels = [math.prod(int(d) for d in w.shape) for w in getattr(layer, "weights", []) if len(w.shape) >= 2]
-        if not kernels or name == "Embedding":  # a table looked up, not multiplied
+        if name == "UpSampling2D" and str(getattr(layer, "interpolation", "nearest")) != "nearest":
+            for t_in, t_out in zip(_inputs(layer), _outputs(layer), strict=False):
+                total += math.prod(_dims(t_out)) * sum(_dims(t_in)[:2])  # a resize matrix per axis
             continue
+        if name not in KERNEL_LAYERS:
+            continue
+        kernels = sum(math.prod(int(d) for d in w.shape) for w in getattr(layer, "weights", [])
+                      if len(w.shape) >= 2 and "bias" not in str(getattr(w, "name", "")))
         if name in RECURRENT:
-            try:
-                steps = int(tuple(layer.input.shape)[1] or 1)
-            except (AttributeError, ValueError, IndexError, TypeError):
-                steps = 1
-            total += sum(kernels) * steps
+            for t in _inputs(layer):
+                total += (kernels + RECURRENT_STEP) * _dims(t)[0]
             continue
         first = getattr(layer, "data_format", None) == "channels_first" or getattr(layer, "first", False) is True
         for t in _outputs(layer):
-            dims = [int(d or 1) for d in tuple(t.shape)[1:]] or [1]
+            dims = _dims(t)
             channels = dims[0] if first else dims[-1]
-            total += sum(kernels) * (math.prod(dims) // max(channels, 1))
+            total += kernels * (math.prod(dims) // max(channels, 1))
     return total
 
 
-MAX_MULTIPLY_ADDS = 5 * 10**12  # one request's images together: 100-170 s of this 2-core machine's CPU (XLA
-# ran 31-59 billion a second on large convolutions, scripts/bench_models.py); 30x the costliest of the 42 real
-# digit models in shared/realmodels on 11,000 digits
+MAX_MULTIPLY_ADDS = 2 * 10**12  # one request's images together: 35-65 s of this 2-core machine's CPU (XLA ran
+# 31-59 billion a second on large convolutions), more with two workers grading at once; 11x the costliest of
+# the 42 real digit models in shared/realmodels on 11,000 digits
 
 
 def _within_compute(per_image: int, images: int) -> None:
@@ -273,7 +301,7 @@ def _within_compute(per_image: int, images: int) -> None:
         raise BuildProblem(
             f"the model needs about {per_image / 1e9:,.2f} billion multiply-adds per image, "
             f"{per_image * images / 1e12:,.0f} trillion for the {images:,} images it is graded on: more than the "
-            f"grader runs for one model ({MAX_MULTIPLY_ADDS / 1e12:,.0f} trillion, minutes of computing); "
+            f"grader runs for one model ({MAX_MULTIPLY_ADDS / 1e12:,.0f} trillion, a minute of computing or more); "
             "an ordinary digit classifier needs under 0.1 billion per image")
 
 

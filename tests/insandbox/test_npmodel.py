@@ -308,24 +308,74 @@ def test_layer_matches_keras(results, name):
         assert case["macs"] == keras_macs  # ... and the compute limit the same multiply-adds
 
 
-@pytest.mark.parametrize(("layers", "shape", "want"), [
-    ([L("Flatten"), L("Dense", units=10)], [28, 28, 1], 784 * 10),
-    ([L("Dense", units=6)], [4, 5], 4 * 5 * 6),  # a Dense on a sequence: once per position
-    ([L("Conv2D", filters=8, kernel_size=3)], [10, 10, 2], 8 * 8 * (3 * 3 * 2 * 8)),
-    ([L("Conv2D", filters=4, kernel_size=3, strides=2, padding="same", data_format="channels_first")], [3, 9, 9],
-     5 * 5 * (3 * 3 * 3 * 4)),
-    ([L("DepthwiseConv2D", kernel_size=3, depth_multiplier=2)], [7, 7, 3], 5 * 5 * (3 * 3 * 3 * 2)),
-    ([L("SeparableConv2D", filters=5, kernel_size=3, depth_multiplier=2, padding="same")], [8, 8, 3],
-     8 * 8 * (3 * 3 * 3 * 2 + 6 * 5)),
-    ([L("Embedding", input_dim=50, output_dim=4), L("Flatten"), L("Dense", units=2)], [6], 24 * 2),
+def _chain(layers: list[dict], shape: list[int]) -> tuple[list[dict], dict]:
+    return graph(layers, [(i, [i]) for i in range(len(layers))], shape)
+
+
+# name -> (layers and graph, input shape, multiply-adds per image counted by hand, whether the numpy engine runs it)
+COUNTS: dict[str, tuple[tuple[list[dict], dict], list[int], int, bool]] = {
+    "dense": (_chain([L("Flatten"), L("Dense", units=10)], [28, 28, 1]), [28, 28, 1], 784 * 10, True),
+    "dense_on_a_sequence": (_chain([L("Dense", units=6)], [4, 5]), [4, 5], 4 * 5 * 6, True),  # once per position
+    "conv2d": (_chain([L("Conv2D", filters=8, kernel_size=3)], [10, 10, 2]), [10, 10, 2], 8 * 8 * (3 * 3 * 2 * 8),
+               True),
+    "conv2d_channels_first": (_chain([L("Conv2D", filters=4, kernel_size=3, strides=2, padding="same",
+                                        data_format="channels_first")], [3, 9, 9]), [3, 9, 9],
+                              5 * 5 * (3 * 3 * 3 * 4), True),
+    "depthwise": (_chain([L("DepthwiseConv2D", kernel_size=3, depth_multiplier=2)], [7, 7, 3]), [7, 7, 3],
+                  5 * 5 * (3 * 3 * 3 * 2), True),
+    "separable": (_chain([L("SeparableConv2D", filters=5, kernel_size=3, depth_multiplier=2, padding="same")],
+                         [8, 8, 3]), [8, 8, 3], 8 * 8 * (3 * 3 * 3 * 2 + 6 * 5), True),
+    "embedding": (_chain([L("Embedding", input_dim=50, output_dim=4), L("Flatten"), L("Dense", units=2)], [6]), [6],
+                  24 * 2, True),
+    "prelu_is_elementwise": (_chain([L("Conv2D", filters=4, kernel_size=3), L("PReLU")], [8, 8, 1]), [8, 8, 1],
+                             6 * 6 * (3 * 3 * 4), True),
     # weightless, but each output reads its whole window: a 27x27 window at stride 1 costs as a convolution
-    ([L("MaxPooling2D", pool_size=27, strides=1, padding="same")], [28, 28, 2], 28 * 28 * 2 * 27 * 27),
-    ([L("AveragePooling1D", pool_size=3)], [12, 4], 4 * 4 * 3),
-    ([L("GlobalMaxPooling2D")], [5, 5, 3], 0),
-])
-def test_multiply_adds_count_each_kernel_once_per_output_position(layers, shape, want):
-    model = npmodel.build_model(layers, shape)
-    assert _multiply_adds(model) == want
+    "max_pool_stride_1": (_chain([L("MaxPooling2D", pool_size=27, strides=1, padding="same")], [28, 28, 2]),
+                          [28, 28, 2], 28 * 28 * 2 * 27 * 27 * 100, True),
+    "average_pool_1d": (_chain([L("AveragePooling1D", pool_size=3)], [12, 4]), [12, 4], 4 * 4 * 3 * 100, True),
+    "global_pool": (_chain([L("GlobalMaxPooling2D")], [5, 5, 3]), [5, 5, 3], 0, True),
+    # Keras only: a step costs 1,000 beyond the kernels (input 3 + recurrent 8 units, 4 gates; biases not counted)
+    "lstm": (_chain([L("LSTM", units=8)], [5, 3]), [5, 3], (3 * 32 + 8 * 32 + 1000) * 5, False),
+    "gru_reset_after": (_chain([L("GRU", units=4, reset_after=True)], [5, 3]), [5, 3], (3 * 12 + 4 * 12 + 1000) * 5,
+                        False),
+    "lstm_shared": (graph([L("LSTM", units=3, return_sequences=True), L("Flatten"), L("Dense", units=2)],
+                          [(0, [0]), (0, [1]), (1, [2]), (2, [3])], [5, 3]), [5, 3],
+                    (3 * 12 + 3 * 12 + 1000) * 5 * 2 + 15 * 2, False),
+    "bilinear_upsampling": (_chain([L("UpSampling2D", size=2, interpolation="bilinear")], [4, 4, 2]), [4, 4, 2],
+                            8 * 8 * 2 * (4 + 4), False),
+}
+
+KERAS_COUNTER = r"""
+import json, os, sys
+os.environ.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+sys.path.insert(0, sys.argv[1])
+import kbuild, model_server
+out = {}
+for name, (specs, g, shape) in json.loads(sys.argv[2]).items():
+    model, _ = kbuild.build_graph(specs, g, [shape], None)
+    out[name] = model_server.multiply_adds(model)
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def keras_counts() -> dict[str, int]:
+    """The counts on the models the server builds with Keras for ``predict`` (a graph), from one subprocess."""
+    cases = {name: [specs, g, shape] for name, ((specs, g), shape, _, _) in COUNTS.items()}
+    done = subprocess.run([sys.executable, "-c", KERAS_COUNTER, str(ROOT / "grader" / "insandbox"), json.dumps(cases)],
+                          capture_output=True, text=True, env={**os.environ, "MLGRADE_MODEL_ENGINE": "keras"},
+                          cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", COUNTS)
+def test_multiply_adds_are_counted_as_by_hand_on_both_engines(name, keras_counts):
+    (specs, g), shape, want, numpy_runs = COUNTS[name]
+    assert keras_counts[name] == want
+    if numpy_runs:
+        model, _ = npmodel.build_graph(specs, g, [shape])
+        assert _multiply_adds(model) == want
 
 
 @pytest.mark.parametrize("name", BAD_SEQ)
