@@ -228,12 +228,13 @@ POOL_READ = 100
 def _outputs(layer) -> list:
     """The output of each call of ``layer`` (a shared layer's several: Keras' ``layer.output`` is its first)."""
     nodes = getattr(layer, "_inbound_nodes", None) or []
+    per_node = [node.output_tensors[0] for node in nodes if node.output_tensors]
     if len(nodes) > 1:
-        return [node.output_tensors[0] for node in nodes if node.output_tensors]
+        return per_node
     try:
         return list(layer.output) if isinstance(layer.output, (list, tuple)) else [layer.output]
-    except (AttributeError, ValueError):  # a shared layer has several outputs: count each node's
-        return [node.output_tensors[0] for node in getattr(layer, "_inbound_nodes", []) if node.output_tensors]
+    except (AttributeError, ValueError):
+        return per_node
 
 
 def _inputs(layer) -> list:
@@ -313,7 +314,7 @@ def _batch_size(model) -> int:
     per_image = 0
     for layer in model.layers:
         for t in _outputs(layer):
-            per_image += math.prod(int(d or 1) for d in tuple(t.shape)[1:]) * 4
+            per_image += math.prod(_dims(t)) * 4
     if per_image > IMAGE_ACTIVATION_BYTES:
         raise BuildProblem(f"the model's layers hold {per_image / 1e6:,.0f} MB of numbers per image, over the "
                            f"limit of {IMAGE_ACTIVATION_BYTES / 1e6:,.0f} MB")

@@ -191,7 +191,7 @@ def _cases(rng) -> list[dict]:
         npmodel.set_weights(model, arrays)
         x = _inputs(name, shape, rng)
         cases.append({"name": name, "kind": "seq", "layers": layers, "shape": shape, "arrays": arrays, "x": x,
-                      "numpy": model(x, training=False), "batch": None, "macs": _multiply_adds(model)})
+                      "numpy": model(x, training=False), "batch": None})
     for name, ((specs, g), shape) in GRAPH.items():
         model, built = npmodel.build_graph(specs, g, [shape])
         arrays = [[] for _ in specs]
@@ -214,20 +214,22 @@ def _cases(rng) -> list[dict]:
     return cases
 
 
-def _batch_size(model) -> int:
-    """The server's own activation-memory limit, fed by the numpy model's propagated shapes."""
+def _server():
+    """The model server's module, whose limits read a model's shapes: here the numpy model's propagated ones."""
     sys.path.insert(0, str(ROOT / "grader" / "insandbox"))
     import model_server
 
-    return model_server._batch_size(model)
+    return model_server
+
+
+def _batch_size(model) -> int:
+    """The server's own activation-memory limit."""
+    return _server()._batch_size(model)
 
 
 def _multiply_adds(model) -> int:
-    """The server's compute estimate (what refuses a model too costly to run), on the numpy model."""
-    sys.path.insert(0, str(ROOT / "grader" / "insandbox"))
-    import model_server
-
-    return model_server.multiply_adds(model)
+    """The server's compute estimate (what refuses a model too costly to run)."""
+    return _server().multiply_adds(model)
 
 
 KERAS_RUNNER = r"""
@@ -312,36 +314,33 @@ def _chain(layers: list[dict], shape: list[int]) -> tuple[list[dict], dict]:
     return graph(layers, [(i, [i]) for i in range(len(layers))], shape)
 
 
-# name -> (layers and graph, input shape, multiply-adds per image counted by hand, whether the numpy engine runs it)
-COUNTS: dict[str, tuple[tuple[list[dict], dict], list[int], int, bool]] = {
-    "dense": (_chain([L("Flatten"), L("Dense", units=10)], [28, 28, 1]), [28, 28, 1], 784 * 10, True),
-    "dense_on_a_sequence": (_chain([L("Dense", units=6)], [4, 5]), [4, 5], 4 * 5 * 6, True),  # once per position
-    "conv2d": (_chain([L("Conv2D", filters=8, kernel_size=3)], [10, 10, 2]), [10, 10, 2], 8 * 8 * (3 * 3 * 2 * 8),
-               True),
+# name -> (layers and graph, multiply-adds per image counted by hand, whether the numpy engine runs it)
+COUNTS: dict[str, tuple[tuple[list[dict], dict], int, bool]] = {
+    "dense": (_chain([L("Flatten"), L("Dense", units=10)], [28, 28, 1]), 784 * 10, True),
+    "dense_on_a_sequence": (_chain([L("Dense", units=6)], [4, 5]), 4 * 5 * 6, True),  # once per position
+    "conv2d": (_chain([L("Conv2D", filters=8, kernel_size=3)], [10, 10, 2]), 8 * 8 * (3 * 3 * 2 * 8), True),
     "conv2d_channels_first": (_chain([L("Conv2D", filters=4, kernel_size=3, strides=2, padding="same",
-                                        data_format="channels_first")], [3, 9, 9]), [3, 9, 9],
-                              5 * 5 * (3 * 3 * 3 * 4), True),
-    "depthwise": (_chain([L("DepthwiseConv2D", kernel_size=3, depth_multiplier=2)], [7, 7, 3]), [7, 7, 3],
+                                        data_format="channels_first")], [3, 9, 9]), 5 * 5 * (3 * 3 * 3 * 4), True),
+    "depthwise": (_chain([L("DepthwiseConv2D", kernel_size=3, depth_multiplier=2)], [7, 7, 3]),
                   5 * 5 * (3 * 3 * 3 * 2), True),
     "separable": (_chain([L("SeparableConv2D", filters=5, kernel_size=3, depth_multiplier=2, padding="same")],
-                         [8, 8, 3]), [8, 8, 3], 8 * 8 * (3 * 3 * 3 * 2 + 6 * 5), True),
-    "embedding": (_chain([L("Embedding", input_dim=50, output_dim=4), L("Flatten"), L("Dense", units=2)], [6]), [6],
+                         [8, 8, 3]), 8 * 8 * (3 * 3 * 3 * 2 + 6 * 5), True),
+    "embedding": (_chain([L("Embedding", input_dim=50, output_dim=4), L("Flatten"), L("Dense", units=2)], [6]),
                   24 * 2, True),
-    "prelu_is_elementwise": (_chain([L("Conv2D", filters=4, kernel_size=3), L("PReLU")], [8, 8, 1]), [8, 8, 1],
+    "prelu_is_elementwise": (_chain([L("Conv2D", filters=4, kernel_size=3), L("PReLU")], [8, 8, 1]),
                              6 * 6 * (3 * 3 * 4), True),
     # weightless, but each output reads its whole window: a 27x27 window at stride 1 costs as a convolution
     "max_pool_stride_1": (_chain([L("MaxPooling2D", pool_size=27, strides=1, padding="same")], [28, 28, 2]),
-                          [28, 28, 2], 28 * 28 * 2 * 27 * 27 * 100, True),
-    "average_pool_1d": (_chain([L("AveragePooling1D", pool_size=3)], [12, 4]), [12, 4], 4 * 4 * 3 * 100, True),
-    "global_pool": (_chain([L("GlobalMaxPooling2D")], [5, 5, 3]), [5, 5, 3], 0, True),
+                          28 * 28 * 2 * 27 * 27 * 100, True),
+    "average_pool_1d": (_chain([L("AveragePooling1D", pool_size=3)], [12, 4]), 4 * 4 * 3 * 100, True),
+    "global_pool": (_chain([L("GlobalMaxPooling2D")], [5, 5, 3]), 0, True),
     # Keras only: a step costs 1,000 beyond the kernels (input 3 + recurrent 8 units, 4 gates; biases not counted)
-    "lstm": (_chain([L("LSTM", units=8)], [5, 3]), [5, 3], (3 * 32 + 8 * 32 + 1000) * 5, False),
-    "gru_reset_after": (_chain([L("GRU", units=4, reset_after=True)], [5, 3]), [5, 3], (3 * 12 + 4 * 12 + 1000) * 5,
-                        False),
+    "lstm": (_chain([L("LSTM", units=8)], [5, 3]), (3 * 32 + 8 * 32 + 1000) * 5, False),
+    "gru_reset_after": (_chain([L("GRU", units=4, reset_after=True)], [5, 3]), (3 * 12 + 4 * 12 + 1000) * 5, False),
     "lstm_shared": (graph([L("LSTM", units=3, return_sequences=True), L("Flatten"), L("Dense", units=2)],
-                          [(0, [0]), (0, [1]), (1, [2]), (2, [3])], [5, 3]), [5, 3],
+                          [(0, [0]), (0, [1]), (1, [2]), (2, [3])], [5, 3]),
                     (3 * 12 + 3 * 12 + 1000) * 5 * 2 + 15 * 2, False),
-    "bilinear_upsampling": (_chain([L("UpSampling2D", size=2, interpolation="bilinear")], [4, 4, 2]), [4, 4, 2],
+    "bilinear_upsampling": (_chain([L("UpSampling2D", size=2, interpolation="bilinear")], [4, 4, 2]),
                             8 * 8 * 2 * (4 + 4), False),
 }
 
@@ -361,7 +360,7 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def keras_counts() -> dict[str, int]:
     """The counts on the models the server builds with Keras for ``predict`` (a graph), from one subprocess."""
-    cases = {name: [specs, g, shape] for name, ((specs, g), shape, _, _) in COUNTS.items()}
+    cases = {name: [specs, g, g["nodes"][0]["shape"]] for name, ((specs, g), _, _) in COUNTS.items()}
     done = subprocess.run([sys.executable, "-c", KERAS_COUNTER, str(ROOT / "grader" / "insandbox"), json.dumps(cases)],
                           capture_output=True, text=True, env={**os.environ, "MLGRADE_MODEL_ENGINE": "keras"},
                           cwd=ROOT, timeout=600)
@@ -371,10 +370,10 @@ def keras_counts() -> dict[str, int]:
 
 @pytest.mark.parametrize("name", COUNTS)
 def test_multiply_adds_are_counted_as_by_hand_on_both_engines(name, keras_counts):
-    (specs, g), shape, want, numpy_runs = COUNTS[name]
+    (specs, g), want, numpy_runs = COUNTS[name]
     assert keras_counts[name] == want
     if numpy_runs:
-        model, _ = npmodel.build_graph(specs, g, [shape])
+        model, _ = npmodel.build_graph(specs, g, [g["nodes"][0]["shape"]])
         assert _multiply_adds(model) == want
 
 
